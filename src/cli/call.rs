@@ -1,0 +1,177 @@
+//! `switchboard call FLOW`: one call through a flow, scripted (`--keys`) or typed at a
+//! terminal, printed as a transcript on the simulated clock or as JSON.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrono::NaiveDateTime;
+
+use switchboard::engine::{Flow, Start};
+use switchboard::load;
+use switchboard::script::{self, Entry, Step, Timed, Transcript};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The flow file.
+    flow: PathBuf,
+    /// Caller script: digits ("1", "12345#"), "-" for silence, say:текст, hangup.
+    #[arg(long)]
+    keys: Option<String>,
+    /// The call's local time: "mon 10:15" or "2026-05-04 10:15" (default: now in the flow's time zone).
+    #[arg(long)]
+    at: Option<String>,
+    /// The call's language (default: the flow's first).
+    #[arg(long)]
+    lang: Option<String>,
+    /// The caller's number.
+    #[arg(long)]
+    from: Option<String>,
+    /// Print one JSON object instead of a transcript.
+    #[arg(long)]
+    json: bool,
+    /// Folder of sound files (default: sounds/ beside the flows' folder).
+    #[arg(long)]
+    sounds: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let sounds = args.sounds.clone().unwrap_or_else(|| super::sounds_dir_for(&args.flow));
+    let loaded =
+        load::load_file(&args.flow, &sounds).with_context(|| format!("cannot read {}", args.flow.display()))?;
+    let Some(flow) = &loaded.flow else {
+        eprint!("{}", loaded.render());
+        bail!("{} has errors: run `switchboard check {}`", args.flow.display(), args.flow.display());
+    };
+    let at = match &args.at {
+        Some(text) => script::parse_at(text)?,
+        None => local_now(flow),
+    };
+    if let Some(lang) = &args.lang
+        && flow.language_index(lang).is_none()
+    {
+        bail!("`{lang}` is not a language of this flow ({})", flow.languages.join(", "));
+    }
+    let start = Start { caller: args.from.as_deref(), language: args.lang.as_deref() };
+    let transcript = match &args.keys {
+        Some(keys) => script::run(flow, &script::parse_script(keys)?, &start, at),
+        None if std::io::stdin().is_terminal() && !args.json => return interactive(flow, &start, at),
+        None => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+            script::run(flow, &script::parse_script(&text)?, &start, at)
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&transcript)?);
+    } else {
+        print!("{}", render(&transcript, 0));
+        print!("{}", summary(&transcript));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// With no subcommand: a scripted call through the sample hotline, to show what a call is.
+pub fn demo() -> anyhow::Result<ExitCode> {
+    run(Args {
+        flow: PathBuf::from("flows/support.toml"),
+        keys: Some("1 - 2 0".into()),
+        at: Some("wed 11:00".into()),
+        lang: None,
+        from: None,
+        json: false,
+        sounds: None,
+    })
+}
+
+fn local_now(flow: &Flow) -> NaiveDateTime {
+    let now = chrono::Utc::now();
+    match flow.timezone.as_deref().and_then(|tz| tz.parse::<chrono_tz::Tz>().ok()) {
+        Some(tz) => now.with_timezone(&tz).naive_local(),
+        None => now.with_timezone(&chrono::Local).naive_local(),
+    }
+}
+
+fn interactive(flow: &Flow, start: &Start, at: NaiveDateTime) -> anyhow::Result<ExitCode> {
+    eprintln!(
+        "Calling {} at {at}. Type keys (1, 12345#), words to say, Enter alone for silence, or hangup.",
+        flow.name
+    );
+    let stdin = std::io::stdin();
+    let mut shown = 0;
+    let transcript = script::drive(flow, start, at, |t, _gather| {
+        print!("{}", render(t, shown));
+        shown = t.entries.len();
+        print!("> ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
+            return Some(Step::Hangup);
+        }
+        let line = line.trim();
+        Some(if line.is_empty() {
+            Step::Silence
+        } else if line.eq_ignore_ascii_case("hangup") {
+            Step::Hangup
+        } else if line.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') {
+            Step::Keys(line.to_owned())
+        } else {
+            Step::Speech(line.to_owned())
+        })
+    });
+    print!("{}", render(&transcript, shown));
+    print!("{}", summary(&transcript));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn clock(ms: u32) -> String {
+    let tenths = (ms + 50) / 100;
+    format!("{:02}:{:02}.{}", tenths / 600, tenths / 10 % 60, tenths % 10)
+}
+
+/// The transcript from entry `from` on, one line an entry.
+fn render(t: &Transcript, from: usize) -> String {
+    let mut out = String::new();
+    for Timed { at_ms, entry } in &t.entries[from.min(t.entries.len())..] {
+        let line = match entry {
+            Entry::Node { id } => format!("· {id}"),
+            Entry::Prompt { text, file, duration_ms } => {
+                let file = file.as_ref().map(|f| format!(" [{f}]")).unwrap_or_default();
+                format!("🔊 «{}»{file} ({:.1} s)", text.as_deref().unwrap_or("…"), f64::from(*duration_ms) / 1000.0)
+            }
+            Entry::Pause { duration_ms } => format!("… pause {:.1} s", f64::from(*duration_ms) / 1000.0),
+            Entry::Gather { max_digits, finish_key, timeout_ms, speech } => {
+                let finish = finish_key.map(|k| format!(", ends with {k}")).unwrap_or_default();
+                let speech = if *speech { ", or speech" } else { "" };
+                format!(
+                    "⌛ waiting for up to {max_digits} key(s){finish}{speech}, {:.0} s timeout",
+                    f64::from(*timeout_ms) / 1000.0
+                )
+            }
+            Entry::Keys { keys } => format!("☎ caller presses {keys}"),
+            Entry::Speech { text } => format!("🗣 caller says «{text}»"),
+            Entry::Silence { duration_ms } => format!("… silence for {:.0} s", f64::from(*duration_ms) / 1000.0),
+            Entry::Note { text } => format!("  ({text})"),
+            Entry::Enqueue { queue } => format!("→ queued for {queue}"),
+            Entry::Dial { number } => format!("→ transferred to {number}"),
+            Entry::Record { mailbox } => format!("→ recording voicemail for {mailbox}"),
+            Entry::Hangup { by_caller: true } => "✆ caller hangs up".to_owned(),
+            Entry::Hangup { by_caller: false } => "✆ call ends".to_owned(),
+        };
+        out.push_str(&format!("[{}] {line}\n", clock(*at_ms)));
+    }
+    out
+}
+
+fn summary(t: &Transcript) -> String {
+    let outcome = match &t.outcome {
+        Some(o) => format!(
+            "{} {}",
+            serde_json::to_value(o.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            o.target
+        ),
+        None => "still in the IVR".to_owned(),
+    };
+    format!("outcome: {outcome} after {:.1} s\npath: {}\n", t.duration_s, t.path.join(" → "))
+}

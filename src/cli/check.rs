@@ -1,0 +1,71 @@
+//! `switchboard check [PATH...] [--report]`: diagnostics for every flow, like a compiler.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use switchboard::engine::report;
+use switchboard::load;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Flow files or folders of flows (default: flows/).
+    paths: Vec<PathBuf>,
+    /// Also print, for every menu, the worst-case time to reach a person.
+    #[arg(long)]
+    report: bool,
+    /// Folder of sound files (default: sounds/ beside the flows' folder).
+    #[arg(long)]
+    sounds: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let paths = if args.paths.is_empty() { vec![super::default_flows()] } else { args.paths };
+    let files = load::flow_files(&paths).context("cannot list flows")?;
+    if files.is_empty() {
+        anyhow::bail!(
+            "no flow files found in {}",
+            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let (mut errors, mut warnings) = (0, 0);
+    for file in &files {
+        let sounds = args.sounds.clone().unwrap_or_else(|| super::sounds_dir_for(file));
+        let loaded = load::load_file(file, &sounds).with_context(|| format!("cannot read {}", file.display()))?;
+        eprint!("{}", loaded.render());
+        errors += loaded.diagnostics.iter().filter(|d| d.is_error()).count();
+        warnings += loaded.diagnostics.iter().filter(|d| !d.is_error()).count();
+        if args.report
+            && let Some(flow) = &loaded.flow
+        {
+            print_report(&file.display().to_string(), &report::report(flow));
+        }
+    }
+    eprintln!(
+        "checked {} flow{}: {errors} error{}, {warnings} warning{}",
+        files.len(),
+        plural(files.len()),
+        plural(errors),
+        plural(warnings)
+    );
+    Ok(super::exit(errors > 0))
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn secs(ms: Option<u32>) -> String {
+    ms.map_or_else(|| "never".to_owned(), |ms| format!("{:.1} s", f64::from(ms) / 1000.0))
+}
+
+fn print_report(name: &str, r: &report::Report) {
+    println!("{name}: worst-case time to reach a person");
+    println!("  {:<24} {:>12} {:>12}", "from", "pressing 0", "silent");
+    println!("  {:<24} {:>12} {:>12}", "(call start)", secs(r.start.escape_ms), secs(r.start.silence_ms));
+    for m in &r.menus {
+        println!("  {:<24} {:>12} {:>12}", m.node, secs(m.escape_ms), secs(m.silence_ms));
+    }
+    println!("  longest way to a person: {} via {}", secs(r.longest_ms), r.longest_path.join(" → "));
+}

@@ -1,0 +1,122 @@
+//! `switchboard graph FLOW --format dot|mermaid|json`: the flow's nodes and every edge,
+//! escapes and fallbacks included.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use switchboard::engine::graph::{self, On};
+use switchboard::engine::{Flow, NodeKind};
+use switchboard::load;
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Dot,
+    Mermaid,
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    flow: PathBuf,
+    #[arg(long, value_enum, default_value = "dot")]
+    format: Format,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let sounds = super::sounds_dir_for(&args.flow);
+    let loaded =
+        load::load_file(&args.flow, &sounds).with_context(|| format!("cannot read {}", args.flow.display()))?;
+    let Some(flow) = &loaded.flow else {
+        eprint!("{}", loaded.render());
+        bail!("{} has errors", args.flow.display());
+    };
+    print!(
+        "{}",
+        match args.format {
+            Format::Dot => dot(flow),
+            Format::Mermaid => mermaid(flow),
+            Format::Json => serde_json::to_string_pretty(&json_graph(flow))? + "\n",
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn json_graph(flow: &Flow) -> serde_json::Value {
+    let nodes: Vec<_> = flow.nodes.iter().map(|n| json!({ "id": &*n.id, "kind": n.kind.name() })).collect();
+    let edges: Vec<_> = graph::edges(flow)
+        .iter()
+        .map(|e| json!({ "from": &*flow.node(e.from).id, "to": &*flow.node(e.to).id, "on": e.on.label() }))
+        .collect();
+    json!({
+        "start": &*flow.node(flow.start).id,
+        "operator": &*flow.node(flow.operator).id,
+        "nodes": nodes,
+        "edges": edges,
+    })
+}
+
+/// Escapes and fallbacks are drawn dashed so the designer sees every way out of a menu.
+fn is_exit(on: On, flow: &Flow, to: switchboard::engine::NodeId) -> bool {
+    matches!(on, On::Timeout | On::Invalid) || (to == flow.operator && matches!(on, On::Key(_) | On::Speech))
+}
+
+fn shape(kind: &NodeKind) -> &'static str {
+    match kind {
+        NodeKind::Menu(_) | NodeKind::Input(_) => "box",
+        NodeKind::Branch(_) => "diamond",
+        NodeKind::Queue(_) | NodeKind::Dial { .. } => "doubleoctagon",
+        NodeKind::Hangup { .. } | NodeKind::Voicemail { .. } => "octagon",
+        _ => "ellipse",
+    }
+}
+
+fn dot(flow: &Flow) -> String {
+    let mut out = format!("digraph {:?} {{\n  rankdir=LR;\n  node [fontname=\"sans-serif\"];\n", flow.name);
+    for n in &flow.nodes {
+        let _ = writeln!(
+            out,
+            "  {:?} [label={:?}, shape={}];",
+            &*n.id,
+            format!("{}\n({})", n.id, n.kind.name()),
+            shape(&n.kind)
+        );
+    }
+    let _ = writeln!(out, "  \"__start\" [shape=point];\n  \"__start\" -> {:?};", &*flow.node(flow.start).id);
+    for e in graph::edges(flow) {
+        let style = if is_exit(e.on, flow, e.to) { ", style=dashed" } else { "" };
+        let _ = writeln!(
+            out,
+            "  {:?} -> {:?} [label={:?}{style}];",
+            &*flow.node(e.from).id,
+            &*flow.node(e.to).id,
+            e.on.label()
+        );
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn mermaid(flow: &Flow) -> String {
+    // Mermaid ids must be plain words: number the nodes and show their names as labels.
+    let mut out = String::from("flowchart LR\n");
+    for (i, n) in flow.nodes.iter().enumerate() {
+        let label = format!("{} ({})", n.id, n.kind.name()).replace('"', "'");
+        let (open, close) = match n.kind {
+            NodeKind::Branch(_) => ("{", "}"),
+            NodeKind::Queue(_) | NodeKind::Dial { .. } => ("[[", "]]"),
+            NodeKind::Hangup { .. } | NodeKind::Voicemail { .. } => ("([", "])"),
+            _ => ("[", "]"),
+        };
+        let _ = writeln!(out, "  n{i}{open}\"{label}\"{close}");
+    }
+    let _ = writeln!(out, "  start((start)) --> n{}", flow.start.index());
+    for e in graph::edges(flow) {
+        let arrow = if is_exit(e.on, flow, e.to) { "-.->" } else { "-->" };
+        let _ = writeln!(out, "  n{} {arrow}|\"{}\"| n{}", e.from.index(), e.on.label(), e.to.index());
+    }
+    out
+}

@@ -1,0 +1,55 @@
+//! Subcommands, one file each. Every one returns the exit code it wants; errors become exit 2.
+
+mod call;
+mod check;
+mod graph;
+mod test;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "IVR flows: check, call, serve, estimate and simulate")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check flows for errors and warnings (default: flows/).
+    Check(check::Args),
+    /// Call a flow: scripted with --keys, or interactively at a terminal.
+    Call(call::Args),
+    /// Draw a flow as Graphviz dot, Mermaid or JSON.
+    Graph(graph::Args),
+    /// Run scenario tests (*.test.toml) and report coverage.
+    Test(test::Args),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Some(Command::Check(args)) => check::run(args),
+        Some(Command::Call(args)) => call::run(args),
+        Some(Command::Graph(args)) => graph::run(args),
+        Some(Command::Test(args)) => test::run(args),
+        None => call::demo(),
+    }
+}
+
+/// Where the sample flows and their sounds live by default.
+fn default_flows() -> PathBuf {
+    PathBuf::from("flows")
+}
+
+/// The `sounds/` folder beside a flow's folder (`flows/x.toml` plays from `sounds/`).
+fn sounds_dir_for(flow_path: &std::path::Path) -> PathBuf {
+    let dir = flow_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")).join("sounds")
+}
+
+fn exit(problems: bool) -> ExitCode {
+    if problems { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}

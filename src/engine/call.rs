@@ -1,0 +1,632 @@
+//! One call walking a flow: the sans-IO state machine every driver runs.
+//!
+//! # Contract
+//! - Start a call with [`Call::start`]; feed it what the caller did with [`Call::handle`]. Both
+//!   return an [`Output`]: the [`Action`]s to perform, in order, and a [`Trace`] of what the
+//!   engine decided (for transcripts, metrics and coverage; performing it is optional).
+//! - Prompts (`Say`, `Play`) that come before a `Gather` are that gather's prompts: the caller
+//!   may answer while they play (barge-in). After a `Gather`, the driver reports exactly one of
+//!   `Digits`, `Speech` or `NoInput` (the gather's timeout passed in silence).
+//! - `Enqueue`, `Dial`, `Record` and `Hangup` hand the caller over; the engine then only
+//!   answers `QueueUpdate`, `DialEnded`, `RecordingDone` and `Hangup`.
+//! - `now` is the call's local wall time, passed in by the driver; it must never go backwards.
+//!   The engine reads no clock, does no I/O and draws no random numbers.
+//! - Nothing the caller or the flow does makes the engine fail: a flow that loops without ever
+//!   asking, or a state from another flow version, sends the caller to the operator.
+
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+
+use super::flow::{Ask, Cond, Flow, LiveQueue, NodeId, NodeKind, Prompt, Settings, Template, speech_ms};
+use super::matching;
+
+/// Built-in variables every flow has, in this order at the start of `Flow::vars`.
+pub const BUILTIN_VARS: [&str; 2] = ["caller", "wait_min"];
+const VAR_CALLER: u16 = 0;
+const VAR_WAIT_MIN: u16 = 1;
+
+/// Nodes the engine passes through without waiting before it decides the flow is looping.
+const MAX_HOPS: u32 = 256;
+
+/// The state of one call: small, `Clone` and serializable, with no references into the flow.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Call {
+    /// `Flow::version` of the flow this call runs on.
+    pub flow_version: u64,
+    node: NodeId,
+    no_input: u8,
+    invalid: u8,
+    lang: u8,
+    phase: Phase,
+    vars: Vec<(u16, Box<str>)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum Phase {
+    /// A gather is out: waiting for digits, speech or silence at `node`.
+    Listening,
+    Queued,
+    Dialing,
+    Recording,
+    /// The flow hung up, or the caller did while in the IVR.
+    Ended {
+        by_caller: bool,
+    },
+}
+
+/// What starts a call.
+#[derive(Clone, Debug, Default)]
+pub struct Start<'a> {
+    /// The caller's number, available to prompts as `{caller}`.
+    pub caller: Option<&'a str>,
+    /// A language code of the flow; unknown or absent means the flow's default.
+    pub language: Option<&'a str>,
+}
+
+/// What the caller did, as the driver observed it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Event<'a> {
+    /// Keys pressed for the current gather (a finish key, if pressed, may be included).
+    Digits(&'a str),
+    /// Recognised speech and the recogniser's confidence in 0..=1.
+    Speech { text: &'a str, confidence: f32 },
+    /// The gather timed out in silence.
+    NoInput,
+    /// The caller hung up.
+    Hangup,
+    /// Live news about the queue the caller waits in.
+    QueueUpdate(LiveQueue),
+    /// The transfer of a `dial` node ended.
+    DialEnded { answered: bool },
+    /// The voicemail recording finished.
+    RecordingDone,
+}
+
+/// Something for the driver to do. Describes, never performs.
+#[must_use]
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Speak `text` with the provider's speech synthesis.
+    Say {
+        text: Arc<str>,
+        lang: Arc<str>,
+        duration_ms: u32,
+    },
+    /// Play a file from `sounds/`; `text` is what it says, for transcripts and as a fallback.
+    Play {
+        file: Arc<str>,
+        text: Option<Arc<str>>,
+        lang: Arc<str>,
+        duration_ms: u32,
+    },
+    Pause {
+        ms: u32,
+    },
+    Gather(Gather),
+    /// Put the caller in a queue for an agent.
+    Enqueue {
+        queue: Arc<str>,
+        priority: u8,
+    },
+    /// Transfer the caller to a number.
+    Dial {
+        number: Arc<str>,
+        timeout_s: u32,
+    },
+    /// Record a voicemail.
+    Record {
+        mailbox: Arc<str>,
+        max_length_s: u32,
+        finish_key: Option<char>,
+    },
+    Hangup,
+}
+
+/// What input the engine waits for next.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gather {
+    pub min_digits: u8,
+    pub max_digits: u8,
+    pub finish_key: Option<char>,
+    /// Silence after the prompts (and between digits) that ends the gather as `NoInput`.
+    pub timeout_ms: u32,
+    /// Speech is accepted as well as keys.
+    pub speech: bool,
+    /// Expected phrases, comma-separated, for the recogniser.
+    pub hints: Arc<str>,
+    pub lang: Arc<str>,
+}
+
+/// What the engine decided, for transcripts, metrics and test coverage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trace {
+    /// The call entered a node.
+    Enter(NodeId),
+    /// A menu option (by index in `Menu::options`) was chosen by key or phrase.
+    Choice(usize),
+    /// A branch took case `Some(i)`, or its `else` (`None`).
+    Branch(Option<usize>),
+    /// The escape key or an operator phrase.
+    Escape,
+    Repeat,
+    Back,
+    /// Silence, re-prompt number n.
+    Retry(u8),
+    /// Silence after the last re-prompt: the timeout fallback.
+    Fallback,
+    /// Wrong entry number n, re-prompted.
+    Invalid(u8),
+    /// Wrong entries reached the limit.
+    Escalate,
+    /// Speech below the confidence threshold.
+    Unintelligible,
+    /// An `input` node stored the entry.
+    Stored,
+    /// The flow passed `MAX_HOPS` nodes without waiting; the caller went to the operator.
+    Loop,
+    /// The state belongs to another flow version; the caller went to the operator.
+    StaleVersion,
+}
+
+/// Actions and trace of one engine step.
+#[must_use]
+#[derive(Clone, Debug, Default)]
+pub struct Output {
+    pub actions: Vec<Action>,
+    /// What was decided, each with the number of actions before it, so transcripts can show
+    /// decisions and prompts in the order they happen.
+    pub trace: Vec<(usize, Trace)>,
+}
+
+impl Output {
+    pub fn clear(&mut self) {
+        self.actions.clear();
+        self.trace.clear();
+    }
+
+    fn note(&mut self, trace: Trace) {
+        self.trace.push((self.actions.len(), trace));
+    }
+}
+
+/// Where a call ended up, for transcripts, tests and statistics.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub kind: OutcomeKind,
+    /// Queue name, number, mailbox, or the hangup node (`caller` when the caller hung up).
+    pub target: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeKind {
+    Queue,
+    Dial,
+    Hangup,
+    Voicemail,
+}
+
+impl Call {
+    /// Starts a call at the flow's start node.
+    pub fn start(flow: &Flow, start: &Start, now: NaiveDateTime) -> (Call, Output) {
+        let mut out = Output::default();
+        let call = Call::start_into(flow, start, now, &mut out);
+        (call, out)
+    }
+
+    /// [`Call::start`] into a reused output buffer (cleared first).
+    pub fn start_into(flow: &Flow, start: &Start, now: NaiveDateTime, out: &mut Output) -> Call {
+        out.clear();
+        let lang = start.language.and_then(|l| flow.language_index(l)).unwrap_or(0);
+        let mut call = Call {
+            flow_version: flow.version,
+            node: flow.start,
+            no_input: 0,
+            invalid: 0,
+            lang,
+            phase: Phase::Listening,
+            vars: Vec::new(),
+        };
+        if let Some(caller) = start.caller {
+            call.set_var(VAR_CALLER, caller);
+        }
+        call.go(flow, flow.start, now, out);
+        call
+    }
+
+    /// Feeds one event and returns what to do next.
+    pub fn handle(&mut self, flow: &Flow, event: Event, now: NaiveDateTime) -> Output {
+        let mut out = Output::default();
+        self.handle_into(flow, event, now, &mut out);
+        out
+    }
+
+    /// [`Call::handle`] into a reused output buffer (cleared first).
+    pub fn handle_into(&mut self, flow: &Flow, event: Event, now: NaiveDateTime, out: &mut Output) {
+        out.clear();
+        if self.flow_version != flow.version || self.node.index() >= flow.nodes.len() {
+            if self.is_over() {
+                return;
+            }
+            out.note(Trace::StaleVersion);
+            self.flow_version = flow.version;
+            self.go(flow, flow.operator, now, out);
+            return;
+        }
+        match (self.phase, event) {
+            (Phase::Ended { .. }, _) => {}
+            (Phase::Listening, Event::Hangup) => self.phase = Phase::Ended { by_caller: true },
+            (_, Event::Hangup) => {} // the hand-over already happened; the outcome stands
+            (Phase::Listening, Event::NoInput) => self.silence(flow, now, out),
+            (Phase::Listening, Event::Digits(d)) => self.digits(flow, d, now, out),
+            (Phase::Listening, Event::Speech { text, confidence }) => self.speech(flow, text, confidence, now, out),
+            (Phase::Queued, Event::QueueUpdate(live)) => {
+                if let NodeKind::Queue(q) = &flow.node(self.node).kind
+                    && let Some(announce) = &q.announce
+                {
+                    self.announce_wait(flow, &q.queue, announce, now, Some(live), out);
+                }
+            }
+            (Phase::Dialing, Event::DialEnded { answered }) => match &flow.node(self.node).kind {
+                NodeKind::Dial { no_answer: Some(next), .. } if !answered => self.go(flow, *next, now, out),
+                _ => self.phase = Phase::Ended { by_caller: false },
+            },
+            (Phase::Recording, Event::RecordingDone | Event::NoInput) => {
+                out.actions.push(Action::Hangup);
+                self.phase = Phase::Ended { by_caller: false };
+            }
+            _ => {} // an event that does not apply now (a late callback): nothing to do
+        }
+    }
+
+    /// The node the call is at.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// The call's language as an index into `Flow::languages`.
+    pub fn language(&self) -> u8 {
+        self.lang
+    }
+
+    /// Whether the engine waits for the caller's input.
+    pub fn is_listening(&self) -> bool {
+        self.phase == Phase::Listening
+    }
+
+    /// Whether the call has left the IVR (handed over or ended).
+    pub fn is_over(&self) -> bool {
+        self.phase != Phase::Listening
+    }
+
+    /// The value of a variable, by name.
+    pub fn var<'s>(&'s self, flow: &Flow, name: &str) -> Option<&'s str> {
+        let index = flow.vars.iter().position(|v| &**v == name)?;
+        self.get_var(u16::try_from(index).ok()?)
+    }
+
+    /// Where the call ended up; `None` while it is still in the IVR.
+    pub fn outcome(&self, flow: &Flow) -> Option<Outcome> {
+        let node = flow.nodes.get(self.node.index())?;
+        let (kind, target) = match (self.phase, &node.kind) {
+            (Phase::Listening, _) => return None,
+            (Phase::Ended { by_caller: true }, _) => (OutcomeKind::Hangup, "caller".to_owned()),
+            (_, NodeKind::Queue(q)) => (OutcomeKind::Queue, q.queue.to_string()),
+            (_, NodeKind::Dial { number, .. }) => (OutcomeKind::Dial, number.to_string()),
+            (_, NodeKind::Voicemail { mailbox, .. }) => (OutcomeKind::Voicemail, mailbox.to_string()),
+            _ => (OutcomeKind::Hangup, node.id.to_string()),
+        };
+        Some(Outcome { kind, target })
+    }
+
+    fn get_var(&self, index: u16) -> Option<&str> {
+        self.vars.iter().find(|(i, _)| *i == index).map(|(_, v)| &**v)
+    }
+
+    fn set_var(&mut self, index: u16, value: &str) {
+        match self.vars.iter_mut().find(|(i, _)| *i == index) {
+            Some(slot) => slot.1 = value.into(),
+            None => self.vars.push((index, value.into())),
+        }
+    }
+
+    /// Moves to `target` and runs through nodes that need no input until one asks the caller
+    /// something or hands the call over.
+    fn go(&mut self, flow: &Flow, mut target: NodeId, now: NaiveDateTime, out: &mut Output) {
+        let (mut hops, mut rescued) = (0, false);
+        loop {
+            hops += 1;
+            if hops > MAX_HOPS {
+                out.note(Trace::Loop);
+                if rescued {
+                    // Even the way to the operator loops: hand the caller to the operator queue
+                    // directly rather than leave them in silence.
+                    out.actions.push(Action::Enqueue { queue: "operator".into(), priority: 0 });
+                    self.phase = Phase::Queued;
+                    return;
+                }
+                (hops, rescued, target) = (0, true, flow.operator);
+            }
+            self.node = target;
+            self.no_input = 0;
+            self.invalid = 0;
+            out.note(Trace::Enter(target));
+            match &flow.node(target).kind {
+                NodeKind::Menu(m) => return self.ask(flow, &m.ask, None, true, out),
+                NodeKind::Input(i) => return self.ask(flow, &i.ask, None, true, out),
+                NodeKind::Say { prompt, next } => {
+                    self.say(flow, prompt, out);
+                    target = *next;
+                }
+                NodeKind::Set { assign, language, next } => {
+                    for (var, value) in assign {
+                        let value = self.render(flow, value);
+                        self.set_var(*var, &value);
+                    }
+                    if let Some(lang) = language {
+                        self.lang = *lang;
+                    }
+                    target = *next;
+                }
+                NodeKind::Branch(b) => {
+                    let case = b.cases.iter().position(|c| self.holds(flow, &c.cond, now));
+                    out.note(Trace::Branch(case));
+                    target = case.map_or(b.otherwise, |i| b.cases[i].target);
+                }
+                NodeKind::Goto { target: t } => target = *t,
+                NodeKind::Queue(q) => {
+                    self.say(flow, &q.prompt, out);
+                    if let Some(announce) = &q.announce {
+                        self.announce_wait(flow, &q.queue, announce, now, None, out);
+                    }
+                    out.actions.push(Action::Enqueue { queue: q.queue.clone(), priority: q.priority });
+                    self.phase = Phase::Queued;
+                    return;
+                }
+                NodeKind::Dial { prompt, number, timeout_s, .. } => {
+                    self.say(flow, prompt, out);
+                    out.actions.push(Action::Dial { number: number.clone(), timeout_s: *timeout_s });
+                    self.phase = Phase::Dialing;
+                    return;
+                }
+                NodeKind::Voicemail { prompt, mailbox, max_length_s, finish_key } => {
+                    self.say(flow, prompt, out);
+                    out.actions.push(Action::Record {
+                        mailbox: mailbox.clone(),
+                        max_length_s: *max_length_s,
+                        finish_key: *finish_key,
+                    });
+                    self.phase = Phase::Recording;
+                    return;
+                }
+                NodeKind::Hangup { prompt } => {
+                    self.say(flow, prompt, out);
+                    out.actions.push(Action::Hangup);
+                    self.phase = Phase::Ended { by_caller: false };
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Says the node's prompt (the short one on repeats, after `before`) and gathers.
+    fn ask(&mut self, flow: &Flow, ask: &Ask, before: Option<&Prompt>, first: bool, out: &mut Output) {
+        self.phase = Phase::Listening;
+        if let Some(before) = before {
+            self.say(flow, before, out);
+        }
+        let prompt = if first { &ask.prompt } else { ask.reprompt.as_ref().unwrap_or(&ask.prompt) };
+        self.say(flow, prompt, out);
+        let lang = flow.languages[usize::from(self.lang)].clone();
+        let gather = match &flow.node(self.node).kind {
+            NodeKind::Menu(m) => Gather {
+                min_digits: 1,
+                max_digits: 1,
+                finish_key: None,
+                timeout_ms: ask.settings.timeout_ms,
+                speech: m.speech,
+                hints: m.hints.clone(),
+                lang,
+            },
+            NodeKind::Input(i) => Gather {
+                min_digits: i.min_digits,
+                max_digits: i.max_digits,
+                finish_key: i.finish_key,
+                timeout_ms: ask.settings.timeout_ms,
+                speech: false,
+                hints: "".into(),
+                lang,
+            },
+            _ => unreachable!("ask is only called for menus and inputs"),
+        };
+        out.actions.push(Action::Gather(gather));
+    }
+
+    fn asking<'f>(&self, flow: &'f Flow) -> &'f Ask {
+        match &flow.node(self.node).kind {
+            NodeKind::Menu(m) => &m.ask,
+            NodeKind::Input(i) => &i.ask,
+            _ => unreachable!("a listening call is always at a menu or an input"),
+        }
+    }
+
+    fn silence(&mut self, flow: &Flow, now: NaiveDateTime, out: &mut Output) {
+        let ask = self.asking(flow);
+        let s = &ask.settings;
+        self.no_input = self.no_input.saturating_add(1);
+        if self.no_input > s.retries {
+            out.note(Trace::Fallback);
+            self.go(flow, s.fallback, now, out);
+        } else {
+            out.note(Trace::Retry(self.no_input));
+            self.ask(flow, ask, s.no_input.as_ref(), false, out);
+        }
+    }
+
+    fn wrong(&mut self, flow: &Flow, now: NaiveDateTime, out: &mut Output) {
+        let ask = self.asking(flow);
+        let s = &ask.settings;
+        self.invalid = self.invalid.saturating_add(1);
+        if self.invalid >= s.max_invalid {
+            out.note(Trace::Escalate);
+            self.go(flow, s.escalate, now, out);
+        } else {
+            out.note(Trace::Invalid(self.invalid));
+            self.ask(flow, ask, s.invalid.as_ref(), false, out);
+        }
+    }
+
+    fn escape(&mut self, flow: &Flow, now: NaiveDateTime, out: &mut Output) {
+        out.note(Trace::Escape);
+        self.go(flow, flow.operator, now, out);
+    }
+
+    fn digits(&mut self, flow: &Flow, digits: &str, now: NaiveDateTime, out: &mut Output) {
+        let settings: &Settings = &self.asking(flow).settings;
+        match &flow.node(self.node).kind {
+            NodeKind::Menu(m) => {
+                // A menu gathers one key; anything after it is ignored, as Twilio would with
+                // numDigits=1.
+                let Some(key) = digits.chars().next() else { return self.silence(flow, now, out) };
+                if Some(key) == settings.escape {
+                    self.escape(flow, now, out);
+                } else if Some(key) == settings.repeat {
+                    out.note(Trace::Repeat);
+                    self.ask(flow, &m.ask, None, true, out);
+                } else if let Some((_, back)) = settings.back.filter(|(k, _)| *k == key) {
+                    out.note(Trace::Back);
+                    self.go(flow, back, now, out);
+                } else if let Some(i) = m.options.iter().position(|o| o.key == Some(key)) {
+                    out.note(Trace::Choice(i));
+                    self.go(flow, m.options[i].target, now, out);
+                } else {
+                    self.wrong(flow, now, out);
+                }
+            }
+            NodeKind::Input(input) => {
+                let entry = match input.finish_key {
+                    Some(k) => digits.split(k).next().unwrap_or(""),
+                    None => digits,
+                };
+                if entry.is_empty() {
+                    return self.silence(flow, now, out);
+                }
+                // A lone escape key cannot be an entry when entries are longer than one digit.
+                if input.min_digits > 1 && settings.escape.is_some_and(|e| entry.chars().eq([e])) {
+                    return self.escape(flow, now, out);
+                }
+                let len = entry.chars().count();
+                let valid = (usize::from(input.min_digits)..=usize::from(input.max_digits)).contains(&len)
+                    && entry.chars().all(|c| c.is_ascii_digit())
+                    && input.pattern.as_ref().is_none_or(|p| p.is_match(entry));
+                if valid {
+                    self.set_var(input.var, entry);
+                    out.note(Trace::Stored);
+                    self.go(flow, input.next, now, out);
+                } else {
+                    self.wrong(flow, now, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn speech(&mut self, flow: &Flow, text: &str, confidence: f32, now: NaiveDateTime, out: &mut Output) {
+        let settings = &self.asking(flow).settings;
+        if confidence < settings.min_confidence {
+            out.note(Trace::Unintelligible);
+            return self.wrong(flow, now, out);
+        }
+        let heard = matching::stems(text);
+        let operator = matching::best(&heard, flow.operator_phrases.iter().map(|p| (p, ())));
+        match &flow.node(self.node).kind {
+            NodeKind::Menu(m) => {
+                let phrases = m.options.iter().enumerate().flat_map(|(i, o)| o.phrases.iter().map(move |p| (p, i)));
+                match (matching::best(&heard, phrases), operator) {
+                    (Some((score, i)), op) if op.is_none_or(|(s, _)| score >= s) => {
+                        out.note(Trace::Choice(i));
+                        self.go(flow, m.options[i].target, now, out);
+                    }
+                    (_, Some(_)) => self.escape(flow, now, out),
+                    _ => self.wrong(flow, now, out),
+                }
+            }
+            NodeKind::Input(_) if operator.is_some() => self.escape(flow, now, out),
+            NodeKind::Input(_) => {
+                // Recognisers often transcribe spoken numbers as digits: accept them as keys.
+                let digits: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
+                if digits.is_empty() { self.wrong(flow, now, out) } else { self.digits(flow, &digits, now, out) }
+            }
+            _ => {}
+        }
+    }
+
+    fn holds(&self, flow: &Flow, cond: &Cond, now: NaiveDateTime) -> bool {
+        match cond {
+            Cond::VarEq(var, value) => self.get_var(*var) == Some(&**value),
+            Cond::VarSet(var) => self.get_var(*var).is_some_and(|v| !v.is_empty()),
+            Cond::Language(lang) => self.lang == *lang,
+            Cond::Open => flow.hours.is_open(now),
+            Cond::Closed => !flow.hours.is_open(now),
+            Cond::Holiday => flow.hours.is_holiday(now),
+            Cond::WaitOver { queue, secs } => flow
+                .estimator
+                .as_ref()
+                .and_then(|e| e.expected_wait_s(queue, now, None))
+                .is_some_and(|w| w > f64::from(*secs)),
+        }
+    }
+
+    fn announce_wait(
+        &mut self,
+        flow: &Flow,
+        queue: &str,
+        announce: &Prompt,
+        now: NaiveDateTime,
+        live: Option<LiveQueue>,
+        out: &mut Output,
+    ) {
+        let Some(wait_s) = flow.estimator.as_ref().and_then(|e| e.expected_wait_s(queue, now, live)) else {
+            return;
+        };
+        let minutes = (wait_s / 60.0).round().max(1.0);
+        self.set_var(VAR_WAIT_MIN, &format!("{minutes:.0}"));
+        self.say(flow, announce, out);
+    }
+
+    fn say(&self, flow: &Flow, prompt: &Prompt, out: &mut Output) {
+        let text = prompt.text.pick(self.lang).map(|t| self.render(flow, t));
+        let lang = flow.languages[usize::from(self.lang)].clone();
+        if let Some(file) = prompt.play.pick(self.lang) {
+            let duration_ms = flow.prompt_ms(prompt, self.lang);
+            out.actions.push(Action::Play { file: file.clone(), text, lang, duration_ms });
+        } else if let Some(text) = text {
+            let duration_ms = speech_ms(&text);
+            out.actions.push(Action::Say { text, lang, duration_ms });
+        }
+    }
+
+    /// Fills `{variable}` placeholders; unset variables read as empty.
+    fn render(&self, flow: &Flow, t: &Template) -> Arc<str> {
+        if !t.has_vars {
+            return t.raw.clone();
+        }
+        let mut text = String::with_capacity(t.raw.len() + 16);
+        let mut rest: &str = &t.raw;
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}').map(|c| c + open) else { break };
+            text.push_str(&rest[..open]);
+            let name = &rest[open + 1..close];
+            if name == "lang" {
+                text.push_str(&flow.languages[usize::from(self.lang)]);
+            } else if let Some(value) = self.var(flow, name) {
+                text.push_str(value);
+            }
+            rest = &rest[close + 1..];
+        }
+        text.push_str(rest);
+        text.into()
+    }
+}

@@ -1,0 +1,362 @@
+//! The flow model: a parsed, validated graph of nodes that the engine walks.
+//!
+//! Everything here is plain data built by `parse`; nothing refers back to the TOML text except
+//! byte spans kept for diagnostics. Node references are indices (`NodeId`), so a call's state
+//! holds numbers, never references into the flow.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+
+/// Index of a node in `Flow::nodes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct NodeId(pub u16);
+
+impl NodeId {
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+/// A byte range in the flow's source text.
+pub type Span = Range<usize>;
+
+/// A parsed flow: the header, the nodes and the tables derived from them.
+#[derive(Clone, Debug)]
+pub struct Flow {
+    pub name: String,
+    /// Hash of the source text: calls carry it so a reloaded flow never runs a stale state.
+    pub version: u64,
+    /// Language codes; index 0 is the default language.
+    pub languages: Vec<Arc<str>>,
+    pub start: NodeId,
+    /// Where escapes (pressing 0, operator phrases) and engine trouble send the caller.
+    pub operator: NodeId,
+    /// IANA time zone of the call centre, for working-hours branches (`None`: server's zone).
+    pub timezone: Option<String>,
+    /// Queue model file named by the flow, relative to the flow file.
+    pub model: Option<String>,
+    pub max_time_to_person_ms: Option<u32>,
+    pub hours: Hours,
+    pub nodes: Vec<Node>,
+    /// Variable names; a call stores values by index into this table.
+    pub vars: Vec<Arc<str>>,
+    /// Known durations of sound files in milliseconds, filled in by the driver that can read
+    /// them; prompts with unknown files fall back to an estimate from their text.
+    pub sound_ms: HashMap<Arc<str>, u32>,
+    /// Expected-wait source for `queue` announcements and `wait_over` branches, attached by
+    /// the driver that loaded a queue model. Pure: it must not do I/O.
+    pub estimator: Option<Arc<dyn Estimator>>,
+    /// Phrases that reach the operator from every menu that listens for speech.
+    pub operator_phrases: Vec<Phrase>,
+    /// Every sound file the flow plays, with where it is named.
+    pub sounds: Vec<(Arc<str>, Span)>,
+}
+
+/// Where a queued caller's expected wait comes from. Implemented by the queue model.
+pub trait Estimator: Send + Sync + std::fmt::Debug {
+    /// Expected wait in seconds for a caller joining `queue` at local time `at`, refined by the
+    /// caller's live position and the queue's recent average wait when the provider sends them.
+    fn expected_wait_s(&self, queue: &str, at: NaiveDateTime, live: Option<LiveQueue>) -> Option<f64>;
+}
+
+/// What a provider tells about a queue while the caller waits in it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LiveQueue {
+    /// 1-based position of the caller in the queue.
+    pub position: u32,
+    /// The queue's recent average wait in seconds.
+    pub avg_wait_s: Option<f64>,
+}
+
+impl Flow {
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.index()]
+    }
+
+    pub fn find(&self, name: &str) -> Option<NodeId> {
+        self.nodes.iter().position(|n| &*n.id == name).and_then(|i| u16::try_from(i).ok()).map(NodeId)
+    }
+
+    pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        (0..self.nodes.len()).map(|i| NodeId(i as u16))
+    }
+
+    pub fn language_index(&self, code: &str) -> Option<u8> {
+        self.languages.iter().position(|l| l.eq_ignore_ascii_case(code)).and_then(|i| u8::try_from(i).ok())
+    }
+
+    /// Estimated playing time of a prompt in `lang`: the sound file's real length when the
+    /// driver measured it, else the text at a typical synthesis speaking rate.
+    pub fn prompt_ms(&self, prompt: &Prompt, lang: u8) -> u32 {
+        if let Some(file) = prompt.play.pick(lang)
+            && let Some(ms) = self.sound_ms.get(file)
+        {
+            return *ms;
+        }
+        prompt.text.pick(lang).map_or(0, |t| speech_ms(&t.raw))
+    }
+}
+
+/// Synthesised speech length for a text: about 14 characters a second (150 words a minute),
+/// plus a short lead-in, which matches Polly and espeak voices at their default rate.
+pub fn speech_ms(text: &str) -> u32 {
+    let chars = u32::try_from(text.chars().count()).unwrap_or(u32::MAX / 100);
+    300 + chars.saturating_mul(1000) / 14
+}
+
+/// One node of the flow.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub id: Arc<str>,
+    pub span: Span,
+    pub kind: NodeKind,
+}
+
+#[derive(Clone, Debug)]
+pub enum NodeKind {
+    Menu(Menu),
+    Input(Input),
+    Say { prompt: Prompt, next: NodeId },
+    Branch(Branch),
+    Set { assign: Vec<(u16, Template)>, language: Option<u8>, next: NodeId },
+    Queue(QueueNode),
+    Dial { prompt: Prompt, number: Arc<str>, timeout_s: u32, no_answer: Option<NodeId> },
+    Voicemail { prompt: Prompt, mailbox: Arc<str>, max_length_s: u32, finish_key: Option<char> },
+    Hangup { prompt: Prompt },
+    Goto { target: NodeId },
+}
+
+impl NodeKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            NodeKind::Menu(_) => "menu",
+            NodeKind::Input(_) => "input",
+            NodeKind::Say { .. } => "say",
+            NodeKind::Branch(_) => "branch",
+            NodeKind::Set { .. } => "set",
+            NodeKind::Queue(_) => "queue",
+            NodeKind::Dial { .. } => "dial",
+            NodeKind::Voicemail { .. } => "voicemail",
+            NodeKind::Hangup { .. } => "hangup",
+            NodeKind::Goto { .. } => "goto",
+        }
+    }
+
+    /// Nodes where the caller reaches a person.
+    pub fn is_person(&self) -> bool {
+        matches!(self, NodeKind::Queue(_) | NodeKind::Dial { .. })
+    }
+}
+
+/// Settings every gathering node inherits from `[defaults]` and may override.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The key that jumps to the operator (`None`: escape turned off).
+    pub escape: Option<char>,
+    pub timeout_ms: u32,
+    /// Re-prompts on silence before the timeout fallback.
+    pub retries: u8,
+    pub fallback: NodeId,
+    /// Invalid entries (keys or speech) that escalate, counting the last one.
+    pub max_invalid: u8,
+    pub escalate: NodeId,
+    pub repeat: Option<char>,
+    pub back: Option<(char, NodeId)>,
+    /// Speech results below this confidence count as unintelligible.
+    pub min_confidence: f32,
+    /// Said before the re-prompt after silence.
+    pub no_input: Option<Prompt>,
+    /// Said before the re-prompt after a wrong entry.
+    pub invalid: Option<Prompt>,
+}
+
+/// What menus and inputs share: how they ask, and what silence and wrong entries do.
+#[derive(Clone, Debug)]
+pub struct Ask {
+    pub prompt: Prompt,
+    /// Shorter prompt for repeats after silence or a wrong entry.
+    pub reprompt: Option<Prompt>,
+    pub settings: Settings,
+}
+
+#[derive(Clone, Debug)]
+pub struct Menu {
+    pub ask: Ask,
+    pub options: Vec<MenuOption>,
+    /// Listen for speech as well as keys.
+    pub speech: bool,
+    /// The phrases of the options, comma-separated, as recognition hints.
+    pub hints: Arc<str>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MenuOption {
+    /// The key, or `None` for a speech-only option.
+    pub key: Option<char>,
+    pub phrases: Vec<Phrase>,
+    pub target: NodeId,
+    pub span: Span,
+}
+
+/// A phrase a caller may say, kept as word stems for matching.
+#[derive(Clone, Debug)]
+pub struct Phrase {
+    pub text: Arc<str>,
+    pub stems: Vec<Box<str>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Input {
+    pub ask: Ask,
+    pub min_digits: u8,
+    pub max_digits: u8,
+    pub finish_key: Option<char>,
+    pub pattern: Option<regex::Regex>,
+    pub var: u16,
+    pub next: NodeId,
+}
+
+#[derive(Clone, Debug)]
+pub struct Branch {
+    pub cases: Vec<Case>,
+    pub otherwise: NodeId,
+}
+
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub cond: Cond,
+    pub target: NodeId,
+}
+
+#[derive(Clone, Debug)]
+pub enum Cond {
+    /// Variable equals a value (an unset variable equals nothing).
+    VarEq(u16, Arc<str>),
+    /// Variable is set and not empty.
+    VarSet(u16),
+    Language(u8),
+    /// Inside working hours and not a holiday.
+    Open,
+    /// Outside working hours or a holiday.
+    Closed,
+    Holiday,
+    /// The expected wait of a queue is over this many seconds.
+    WaitOver {
+        queue: Arc<str>,
+        secs: u32,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct QueueNode {
+    pub prompt: Prompt,
+    pub queue: Arc<str>,
+    /// Higher is answered first.
+    pub priority: u8,
+    /// Spoken with `{wait_min}` filled in when an estimate is known.
+    pub announce: Option<Prompt>,
+}
+
+/// Something the caller hears: synthesised text, a sound file, or both (the file is played,
+/// the text is its fallback and transcript).
+#[derive(Clone, Debug, Default)]
+pub struct Prompt {
+    pub text: Localized<Template>,
+    pub play: Localized<Arc<str>>,
+    /// Where the prompt is written, for diagnostics.
+    pub span: Span,
+}
+
+impl Prompt {
+    pub fn is_empty(&self) -> bool {
+        self.text.0.is_empty() && self.play.0.is_empty()
+    }
+}
+
+/// A value per language; `None` as the language means "any language".
+#[derive(Clone, Debug)]
+pub struct Localized<T>(pub Vec<(Option<u8>, T)>);
+
+impl<T> Default for Localized<T> {
+    fn default() -> Self {
+        Localized(Vec::new())
+    }
+}
+
+impl<T> Localized<T> {
+    /// The value for `lang`, else the one for any language, else the default language's.
+    pub fn pick(&self, lang: u8) -> Option<&T> {
+        let by = |want: Option<u8>| self.0.iter().find(|(l, _)| *l == want).map(|(_, v)| v);
+        by(Some(lang)).or_else(|| by(None)).or_else(|| by(Some(0))).or_else(|| self.0.first().map(|(_, v)| v))
+    }
+
+    /// Whether a value exists for `lang` itself (or for any language).
+    pub fn has(&self, lang: u8) -> bool {
+        self.0.iter().any(|(l, _)| *l == Some(lang) || l.is_none())
+    }
+}
+
+/// Prompt text with `{variable}` placeholders.
+#[derive(Clone, Debug)]
+pub struct Template {
+    pub raw: Arc<str>,
+    /// Whether `raw` has placeholders; most prompts do not and are shared without copying.
+    pub has_vars: bool,
+}
+
+impl Template {
+    pub fn new(raw: &str) -> Template {
+        Template { raw: raw.into(), has_vars: raw.contains('{') }
+    }
+
+    /// Placeholder names in the order they appear.
+    pub fn placeholders(&self) -> impl Iterator<Item = &str> {
+        let mut rest: &str = &self.raw;
+        std::iter::from_fn(move || {
+            let open = rest.find('{')?;
+            let close = rest[open..].find('}')? + open;
+            let name = &rest[open + 1..close];
+            rest = &rest[close + 1..];
+            Some(name)
+        })
+    }
+}
+
+/// Opening hours by weekday (Monday first) in minutes since midnight, and holidays.
+#[derive(Clone, Debug, Default)]
+pub struct Hours {
+    /// `None`: the flow names no hours and is always open.
+    pub week: Option<[Vec<(u16, u16)>; 7]>,
+    /// `(month, day)` every year, or with a year for one date.
+    pub holidays: Vec<Holiday>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Holiday {
+    pub year: Option<i32>,
+    pub month: u32,
+    pub day: u32,
+}
+
+impl Hours {
+    pub fn is_holiday(&self, at: NaiveDateTime) -> bool {
+        use chrono::Datelike;
+        self.holidays
+            .iter()
+            .any(|h| h.month == at.month() && h.day == at.day() && h.year.is_none_or(|y| y == at.year()))
+    }
+
+    pub fn is_open(&self, at: NaiveDateTime) -> bool {
+        use chrono::{Datelike, Timelike};
+        if self.is_holiday(at) {
+            return false;
+        }
+        let Some(week) = &self.week else { return true };
+        let minute = u16::try_from(at.hour() * 60 + at.minute()).unwrap_or(0);
+        let day = at.weekday().num_days_from_monday() as usize;
+        week[day].iter().any(|&(from, to)| minute >= from && minute < to)
+    }
+}

@@ -1,0 +1,28 @@
+//! The flow engine: the flow model, its parser and checks, and the sans-IO call state machine.
+//!
+//! Nothing in here reads files or clocks, opens sockets or draws random numbers: drivers pass
+//! text, time and input in and perform the actions that come out.
+
+pub mod call;
+pub mod check;
+pub mod diagnostic;
+pub mod flow;
+pub mod graph;
+pub mod matching;
+pub mod parse;
+pub mod report;
+
+pub use call::{Action, Call, Event, Gather, Outcome, OutcomeKind, Output, Start, Trace};
+pub use diagnostic::{Diagnostic, Severity};
+pub use flow::{Flow, NodeId, NodeKind};
+
+/// Parses and checks a flow: the flow (if it has no errors) and every diagnostic, in source order.
+pub fn load(source: &str) -> (Option<Flow>, Vec<Diagnostic>) {
+    let parse::Parsed { flow, mut diagnostics } = parse::parse(source);
+    let flow = flow.and_then(|flow| {
+        diagnostics.extend(check::check(&flow));
+        (!diagnostics.iter().any(Diagnostic::is_error)).then_some(flow)
+    });
+    diagnostics.sort_by_key(|d| (d.span.start, std::cmp::Reverse(d.severity)));
+    (flow, diagnostics)
+}

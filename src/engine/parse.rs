@@ -1,0 +1,945 @@
+//! TOML text to a [`Flow`], collecting every problem with its span instead of stopping at the
+//! first. The format is documented in `docs/flows.md`; keep the two in step.
+//!
+//! The text is read into `toml`'s spanned document tree and walked by hand, so that unknown
+//! fields, bad values and dangling targets each become a [`Diagnostic`] at the right place.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::call::BUILTIN_VARS;
+use super::diagnostic::{Diagnostic, suggest};
+use super::flow::*;
+use super::matching;
+
+type Value<'i> = Spanned<DeValue<'i>>;
+
+/// A flow, if the text had no errors, and everything found on the way.
+#[derive(Debug)]
+pub struct Parsed {
+    pub flow: Option<Flow>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+const FLOW_FIELDS: &[&str] =
+    &["name", "languages", "start", "operator", "timezone", "model", "max_time_to_person", "operator_phrases"];
+const SETTING_FIELDS: &[&str] = &[
+    "escape",
+    "timeout",
+    "retries",
+    "fallback",
+    "max_invalid",
+    "escalate",
+    "repeat",
+    "back_key",
+    "min_confidence",
+    "no_input",
+    "invalid",
+];
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const KINDS: &[&str] = &["menu", "input", "say", "branch", "set", "queue", "dial", "voicemail", "hangup", "goto"];
+
+/// Parses a flow. `Parsed::flow` is `None` when any diagnostic is an error.
+pub fn parse(source: &str) -> Parsed {
+    let mut p = Parser::default();
+    let flow = match DeTable::parse(source) {
+        Ok(doc) => p.flow(doc.get_ref(), source),
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            let message = e.message().trim_end().to_owned();
+            p.diags.push(Diagnostic::error(span, format!("invalid TOML: {message}")));
+            None
+        }
+    };
+    let flow = flow.filter(|_| !p.diags.iter().any(Diagnostic::is_error));
+    Parsed { flow, diagnostics: p.diags }
+}
+
+#[derive(Default)]
+struct Parser {
+    diags: Vec<Diagnostic>,
+    ids: HashMap<String, NodeId>,
+    languages: Vec<Arc<str>>,
+    vars: Vec<Arc<str>>,
+    sounds: Vec<(Arc<str>, Span)>,
+}
+
+/// The fields of one table, checked against the names allowed there.
+struct Fields<'t, 'i> {
+    table: &'t DeTable<'i>,
+    span: Span,
+}
+
+impl<'t, 'i> Fields<'t, 'i> {
+    fn get(&self, name: &str) -> Option<&'t Value<'i>> {
+        self.table.get(name)
+    }
+}
+
+impl Parser {
+    fn error(&mut self, span: Span, message: impl Into<String>) {
+        self.diags.push(Diagnostic::error(span, message));
+    }
+
+    fn fields<'t, 'i>(&mut self, value: &'t Value<'i>, allowed: &[&str], what: &str) -> Option<Fields<'t, 'i>> {
+        let table = self.table(value, what)?;
+        for (key, _) in table.iter() {
+            if !allowed.contains(&key.get_ref().as_ref()) {
+                let mut d = Diagnostic::error(key.span(), format!("unknown field `{}` in {what}", key.get_ref()));
+                d.help = suggest(key.get_ref(), allowed.iter().copied())
+                    .or_else(|| Some(format!("expected one of: {}", allowed.join(", "))));
+                self.diags.push(d);
+            }
+        }
+        Some(Fields { table, span: value.span() })
+    }
+
+    fn table<'t, 'i>(&mut self, value: &'t Value<'i>, what: &str) -> Option<&'t DeTable<'i>> {
+        match value.get_ref() {
+            DeValue::Table(t) => Some(t),
+            other => {
+                self.error(value.span(), format!("{what} must be a table, not {}", other.type_str()));
+                None
+            }
+        }
+    }
+
+    fn string<'t>(&mut self, value: &'t Value, what: &str) -> Option<&'t str> {
+        match value.get_ref() {
+            DeValue::String(s) => Some(s),
+            other => {
+                self.error(value.span(), format!("{what} must be a string, not {}", other.type_str()));
+                None
+            }
+        }
+    }
+
+    fn strings(&mut self, value: &Value, what: &str) -> Vec<(String, Span)> {
+        match value.get_ref() {
+            DeValue::String(s) => vec![(s.to_string(), value.span())],
+            DeValue::Array(items) => {
+                items.iter().filter_map(|v| self.string(v, what).map(|s| (s.to_owned(), v.span()))).collect()
+            }
+            other => {
+                self.error(
+                    value.span(),
+                    format!("{what} must be a string or a list of strings, not {}", other.type_str()),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn int(&mut self, value: &Value, what: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+        let n = match value.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
+            _ => None,
+        };
+        match n {
+            Some(n) if range.contains(&n) => Some(n),
+            _ => {
+                self.error(
+                    value.span(),
+                    format!("{what} must be a whole number from {} to {}", range.start(), range.end()),
+                );
+                None
+            }
+        }
+    }
+
+    fn small(&mut self, value: &Value, what: &str, max: u8) -> Option<u8> {
+        self.int(value, what, 0..=i64::from(max)).and_then(|n| u8::try_from(n).ok())
+    }
+
+    /// A duration: `"5s"`, `"1m 30s"`, `"250ms"`, or a number of seconds.
+    fn duration_ms(&mut self, value: &Value, what: &str) -> Option<u32> {
+        let ms = match value.get_ref() {
+            DeValue::Integer(_) => return self.int(value, what, 0..=86_400).map(|s| s as u32 * 1000),
+            DeValue::Float(f) => {
+                f.as_str().parse::<f64>().ok().filter(|s| (0.0..=86_400.0).contains(s)).map(|s| (s * 1000.0) as u32)
+            }
+            DeValue::String(s) => humantime::parse_duration(s.trim())
+                .ok()
+                .and_then(|d| u32::try_from(d.as_millis()).ok())
+                .filter(|&ms| ms <= 86_400_000),
+            _ => None,
+        };
+        if ms.is_none() {
+            self.diags.push(
+                Diagnostic::error(value.span(), format!("{what} is not a valid duration"))
+                    .with_help("write a duration such as \"5s\", \"1m 30s\" or \"250ms\" (at most a day)"),
+            );
+        }
+        ms
+    }
+
+    /// A key on the phone pad, or `false` for none.
+    fn key(&mut self, value: &Value, what: &str) -> Option<Option<char>> {
+        match value.get_ref() {
+            DeValue::Boolean(false) => return Some(None),
+            DeValue::String(s) => {
+                let mut chars = s.chars();
+                if let (Some(c), None) = (chars.next(), chars.next())
+                    && is_key(c)
+                {
+                    return Some(Some(c));
+                }
+            }
+            DeValue::Integer(i) if i.as_str().len() == 1 => return Some(i.as_str().chars().next()),
+            _ => {}
+        }
+        self.error(value.span(), format!("{what} must be one key of 0-9, * or #, or false"));
+        None
+    }
+
+    fn target(&mut self, value: &Value, what: &str) -> Option<NodeId> {
+        let name = self.string(value, what)?;
+        if let Some(id) = self.ids.get(name) {
+            return Some(*id);
+        }
+        let mut d = Diagnostic::error(value.span(), format!("{what} `{name}` is not a node of this flow"));
+        d.help = suggest(name, self.ids.keys().map(String::as_str));
+        self.diags.push(d);
+        None
+    }
+
+    fn language(&mut self, value: &Value) -> Option<u8> {
+        let code = self.string(value, "a language")?;
+        match self.languages.iter().position(|l| **l == *code) {
+            Some(i) => u8::try_from(i).ok(),
+            None => {
+                let langs = self.languages.join(", ");
+                self.error(value.span(), format!("language `{code}` is not one of the flow's languages ({langs})"));
+                None
+            }
+        }
+    }
+
+    fn var(&mut self, name: &str) -> u16 {
+        let index = self.vars.iter().position(|v| **v == *name).unwrap_or_else(|| {
+            self.vars.push(name.into());
+            self.vars.len() - 1
+        });
+        u16::try_from(index).unwrap_or(u16::MAX)
+    }
+
+    /// One string, or a table from language to string.
+    fn localized<T>(&mut self, value: &Value, what: &str, make: impl Fn(&str) -> T) -> Localized<T> {
+        match value.get_ref() {
+            DeValue::String(s) => Localized(vec![(None, make(s))]),
+            DeValue::Table(t) => {
+                let mut out = Vec::new();
+                for (lang, text) in t.iter() {
+                    let Some(index) = self.languages.iter().position(|l| **l == **lang.get_ref()) else {
+                        let langs = self.languages.join(", ");
+                        self.error(
+                            lang.span(),
+                            format!("`{}` in {what} is not one of the flow's languages ({langs})", lang.get_ref()),
+                        );
+                        continue;
+                    };
+                    if let Some(s) = self.string(text, what) {
+                        out.push((u8::try_from(index).ok(), make(s)));
+                    }
+                }
+                Localized(out)
+            }
+            other => {
+                self.error(
+                    value.span(),
+                    format!("{what} must be a string or a table of languages, not {}", other.type_str()),
+                );
+                Localized::default()
+            }
+        }
+    }
+
+    fn files(&mut self, value: &Value) -> Localized<Arc<str>> {
+        let files = self.localized(value, "play", |s| Arc::<str>::from(s));
+        for (_, file) in &files.0 {
+            self.sounds.push((file.clone(), value.span()));
+        }
+        files
+    }
+
+    /// A prompt written as text (one string or per language) or as `{ text = ..., play = ... }`.
+    fn prompt(&mut self, value: &Value, what: &str) -> Prompt {
+        let is_full = matches!(value.get_ref(), DeValue::Table(t)
+            if !t.is_empty() && t.iter().all(|(k, _)| matches!(k.get_ref().as_ref(), "text" | "play")));
+        if !is_full {
+            let text = self.localized(value, what, Template::new);
+            return Prompt { text, play: Localized::default(), span: value.span() };
+        }
+        let Some(f) = self.fields(value, &["text", "play"], what) else { return Prompt::default() };
+        let text = f.get("text").map(|v| self.localized(v, what, Template::new)).unwrap_or_default();
+        let play = f.get("play").map(|v| self.files(v)).unwrap_or_default();
+        Prompt { text, play, span: value.span() }
+    }
+
+    /// A node's main prompt: its `prompt` text and `play` file together.
+    fn node_prompt(&mut self, f: &Fields) -> Prompt {
+        let mut prompt = f.get("prompt").map(|v| self.prompt(v, "prompt")).unwrap_or_default();
+        if let Some(play) = f.get("play") {
+            if prompt.span == (0..0) {
+                prompt.span = play.span();
+            }
+            let files = self.files(play);
+            prompt.play = files;
+        }
+        if prompt.span == (0..0) {
+            prompt.span = f.span.clone();
+        }
+        prompt
+    }
+
+    fn settings(&mut self, f: &Fields, base: &Settings) -> Settings {
+        let mut s = base.clone();
+        if let Some(v) = f.get("escape") {
+            s.escape = self.key(v, "escape").unwrap_or(s.escape);
+        }
+        if let Some(v) = f.get("timeout") {
+            s.timeout_ms = self.duration_ms(v, "timeout").unwrap_or(s.timeout_ms);
+        }
+        if let Some(v) = f.get("retries") {
+            s.retries = self.small(v, "retries", 20).unwrap_or(s.retries);
+        }
+        if let Some(v) = f.get("fallback") {
+            s.fallback = self.target(v, "fallback").unwrap_or(s.fallback);
+        }
+        if let Some(v) = f.get("max_invalid") {
+            match self.small(v, "max_invalid", 20) {
+                Some(0) => self.error(v.span(), "max_invalid must be at least 1"),
+                Some(n) => s.max_invalid = n,
+                None => {}
+            }
+        }
+        if let Some(v) = f.get("escalate") {
+            s.escalate = self.target(v, "escalate").unwrap_or(s.escalate);
+        }
+        if let Some(v) = f.get("repeat") {
+            s.repeat = self.key(v, "repeat").unwrap_or(s.repeat);
+        }
+        if let Some(v) = f.get("back_key") {
+            let key = self.key(v, "back_key").unwrap_or(None);
+            s.back = key.map(|k| (k, s.back.map_or(NodeId(0), |b| b.1)));
+        }
+        if let Some(v) = f.get("min_confidence") {
+            match v.get_ref() {
+                DeValue::Float(x) => match x.as_str().parse::<f32>() {
+                    Ok(c) if (0.0..=1.0).contains(&c) => s.min_confidence = c,
+                    _ => self.error(v.span(), "min_confidence must be from 0.0 to 1.0"),
+                },
+                DeValue::Integer(_) => s.min_confidence = self.int(v, "min_confidence", 0..=1).unwrap_or(0) as f32,
+                _ => self.error(v.span(), "min_confidence must be a number from 0.0 to 1.0"),
+            }
+        }
+        if let Some(v) = f.get("no_input") {
+            s.no_input = Some(self.prompt(v, "no_input"));
+        }
+        if let Some(v) = f.get("invalid") {
+            s.invalid = Some(self.prompt(v, "invalid"));
+        }
+        s
+    }
+
+    fn flow(&mut self, doc: &DeTable, source: &str) -> Option<Flow> {
+        for (key, _) in doc.iter() {
+            if !matches!(key.get_ref().as_ref(), "flow" | "defaults" | "hours" | "nodes") {
+                let mut d = Diagnostic::error(key.span(), format!("unknown section `{}`", key.get_ref()));
+                d.help = suggest(key.get_ref(), ["flow", "defaults", "hours", "nodes"])
+                    .or_else(|| Some("a flow has the sections [flow], [defaults], [hours] and [nodes.*]".into()));
+                self.diags.push(d);
+            }
+        }
+        let Some(header) = doc.get("flow") else {
+            self.error(0..0, "the flow has no [flow] section");
+            return None;
+        };
+        let head = self.fields(header, FLOW_FIELDS, "[flow]")?;
+        let name = head.get("name").and_then(|v| self.string(v, "name")).unwrap_or("flow").to_owned();
+
+        self.languages = match head.get("languages") {
+            Some(v) => self.strings(v, "languages").into_iter().map(|(s, _)| s.into()).collect(),
+            None => vec!["en".into()],
+        };
+        if self.languages.is_empty() {
+            self.error(head.span.clone(), "a flow needs at least one language");
+            self.languages.push("en".into());
+        }
+        if self.languages.len() > 200 {
+            self.error(head.span.clone(), "a flow may have at most 200 languages");
+        }
+        self.vars = BUILTIN_VARS.iter().map(|v| Arc::from(*v)).collect();
+
+        // Node names first, so that targets can point forwards.
+        let empty = DeTable::default();
+        let nodes = match doc.get("nodes") {
+            Some(v) => self.table(v, "[nodes]").unwrap_or(&empty),
+            None => {
+                self.error(0..0, "the flow has no nodes: add [nodes.<name>] sections");
+                &empty
+            }
+        };
+        for (i, (key, _)) in nodes.iter().enumerate() {
+            match u16::try_from(i) {
+                Ok(i) => {
+                    self.ids.insert(key.get_ref().to_string(), NodeId(i));
+                }
+                Err(_) => {
+                    self.error(key.span(), "a flow may have at most 65,535 nodes");
+                    return None;
+                }
+            }
+        }
+
+        let start = head.get("start").and_then(|v| self.target(v, "start"));
+        let operator = head.get("operator").and_then(|v| self.target(v, "operator"));
+        if head.get("start").is_none() {
+            self.error(head.span.clone(), "[flow] needs `start`, the node where calls begin");
+        }
+        if head.get("operator").is_none() {
+            self.diags.push(
+                Diagnostic::error(head.span.clone(), "[flow] needs `operator`, the node escapes go to")
+                    .with_help("pressing 0 must reach a person from every menu: name a queue or dial node"),
+            );
+        }
+        let timezone = head.get("timezone").and_then(|v| {
+            let tz = self.string(v, "timezone")?;
+            if tz.parse::<chrono_tz::Tz>().is_err() {
+                self.error(v.span(), format!("`{tz}` is not an IANA time zone (such as \"Europe/Moscow\")"));
+            }
+            Some(tz.to_owned())
+        });
+        let model = head.get("model").and_then(|v| self.string(v, "model")).map(str::to_owned);
+        let max_time_to_person_ms =
+            head.get("max_time_to_person").and_then(|v| self.duration_ms(v, "max_time_to_person"));
+        let operator_phrases = match head.get("operator_phrases") {
+            Some(v) => self.strings(v, "operator_phrases").iter().map(|(s, _)| matching::phrase(s)).collect(),
+            None => ["оператор", "человек", "operator", "agent", "human"].map(matching::phrase).to_vec(),
+        };
+
+        let hours = doc.get("hours").map(|v| self.hours(v)).unwrap_or_default();
+
+        let fallback_target = operator.unwrap_or(NodeId(0));
+        let base = Settings {
+            escape: Some('0'),
+            timeout_ms: 5000,
+            retries: 2,
+            fallback: fallback_target,
+            max_invalid: 3,
+            escalate: fallback_target,
+            repeat: Some('*'),
+            back: Some(('#', NodeId(0))),
+            min_confidence: 0.3,
+            no_input: None,
+            invalid: None,
+        };
+        let defaults = match doc.get("defaults") {
+            Some(v) => match self.fields(v, SETTING_FIELDS, "[defaults]") {
+                Some(f) => self.settings(&f, &base),
+                None => base,
+            },
+            None => base,
+        };
+
+        let mut built = Vec::with_capacity(nodes.len());
+        for (key, value) in nodes.iter() {
+            let kind = self.node(key.get_ref(), value, &defaults);
+            built.push(Node {
+                id: key.get_ref().as_ref().into(),
+                span: key.span(),
+                kind: kind.unwrap_or(NodeKind::Hangup { prompt: Prompt::default() }),
+            });
+        }
+
+        let (start, operator) = (start?, operator?);
+        let version = {
+            let digest = Sha256::digest(source.as_bytes());
+            u64::from_le_bytes(digest[..8].try_into().expect("a SHA-256 digest has 32 bytes"))
+        };
+        Some(Flow {
+            name,
+            version,
+            languages: std::mem::take(&mut self.languages),
+            start,
+            operator,
+            timezone,
+            model,
+            max_time_to_person_ms,
+            hours,
+            nodes: built,
+            vars: std::mem::take(&mut self.vars),
+            sound_ms: HashMap::new(),
+            estimator: None,
+            operator_phrases,
+            sounds: std::mem::take(&mut self.sounds),
+        })
+    }
+
+    fn hours(&mut self, value: &Value) -> Hours {
+        let mut allowed: Vec<&str> = DAYS.to_vec();
+        allowed.push("holidays");
+        let Some(f) = self.fields(value, &allowed, "[hours]") else { return Hours::default() };
+        let mut week: [Vec<(u16, u16)>; 7] = Default::default();
+        for (day, ranges) in DAYS.iter().zip(week.iter_mut()) {
+            let Some(v) = f.get(day) else { continue };
+            for (text, span) in self.strings(v, day) {
+                if text.eq_ignore_ascii_case("closed") {
+                    continue;
+                }
+                match parse_range(&text) {
+                    Some(range) => ranges.push(range),
+                    None => self.diags.push(
+                        Diagnostic::error(span, format!("`{text}` is not a time range"))
+                            .with_help("write opening hours as \"09:00-18:00\", or \"closed\""),
+                    ),
+                }
+            }
+        }
+        let mut holidays = Vec::new();
+        if let Some(v) = f.get("holidays") {
+            let items: Vec<&Value> = match v.get_ref() {
+                DeValue::Array(a) => a.iter().collect(),
+                _ => vec![v],
+            };
+            for item in items {
+                let text = match item.get_ref() {
+                    DeValue::Datetime(d) => d.to_string(),
+                    DeValue::String(s) => s.to_string(),
+                    _ => String::new(),
+                };
+                match parse_holiday(&text) {
+                    Some(h) => holidays.push(h),
+                    None => self.diags.push(
+                        Diagnostic::error(item.span(), "a holiday must be a date")
+                            .with_help("write \"MM-DD\" for every year or \"YYYY-MM-DD\" for one date"),
+                    ),
+                }
+            }
+        }
+        let any_hours = DAYS.iter().any(|d| f.get(d).is_some());
+        Hours { week: any_hours.then_some(week), holidays }
+    }
+
+    fn node(&mut self, name: &str, value: &Value, defaults: &Settings) -> Option<NodeKind> {
+        let what = format!("node `{name}`");
+        let table = self.table(value, &what)?;
+        let Some(kind_value) = table.get("kind") else {
+            self.diags.push(
+                Diagnostic::error(value.span(), format!("{what} has no `kind`"))
+                    .with_help(format!("add kind = one of: {}", KINDS.join(", "))),
+            );
+            return None;
+        };
+        let kind = self.string(kind_value, "kind")?;
+        let prompt_fields: &[&str] = &["kind", "prompt", "play"];
+        let gather_fields = |extra: &[&'static str]| -> Vec<&'static str> {
+            let mut all = vec!["kind", "prompt", "play", "reprompt"];
+            all.extend_from_slice(SETTING_FIELDS);
+            all.extend_from_slice(extra);
+            all
+        };
+        let allowed: Vec<&str> = match kind {
+            "menu" => gather_fields(&["options", "phrases", "speech", "back"]),
+            "input" => gather_fields(&["min_digits", "max_digits", "finish_key", "pattern", "var", "next"]),
+            "say" => [prompt_fields, &["next"]].concat(),
+            "branch" => vec!["kind", "cases", "else"],
+            "set" => vec!["kind", "vars", "language", "next"],
+            "queue" => [prompt_fields, &["queue", "priority", "announce"]].concat(),
+            "dial" => [prompt_fields, &["number", "timeout", "no_answer"]].concat(),
+            "voicemail" => [prompt_fields, &["mailbox", "max_length", "finish_key"]].concat(),
+            "hangup" => prompt_fields.to_vec(),
+            "goto" => vec!["kind", "target"],
+            other => {
+                let mut d = Diagnostic::error(kind_value.span(), format!("unknown node kind `{other}`"));
+                d.help = suggest(other, KINDS.iter().copied())
+                    .or_else(|| Some(format!("expected one of: {}", KINDS.join(", "))));
+                self.diags.push(d);
+                return None;
+            }
+        };
+        let f = self.fields(value, &allowed, &what)?;
+        let required = |p: &mut Parser, field: &str| -> Option<&Value> {
+            let v = f.get(field);
+            if v.is_none() {
+                p.error(value.span(), format!("{what} ({kind}) needs `{field}`"));
+            }
+            v
+        };
+        let next = |p: &mut Parser, field: &str| required(p, field).and_then(|v| p.target(v, field));
+        Some(match kind {
+            "menu" => NodeKind::Menu(self.menu(&f, &what, defaults)?),
+            "input" => {
+                let ask = self.ask(&f, defaults);
+                let min_digits = f.get("min_digits").and_then(|v| self.small(v, "min_digits", 64)).unwrap_or(1);
+                let max_digits = f.get("max_digits").and_then(|v| self.small(v, "max_digits", 64)).unwrap_or(20);
+                if min_digits > max_digits || max_digits == 0 {
+                    self.error(f.span.clone(), format!("{what}: min_digits ({min_digits}) must not exceed max_digits ({max_digits}), which must be at least 1"));
+                }
+                let finish_key = match f.get("finish_key") {
+                    Some(v) => self.key(v, "finish_key").unwrap_or(Some('#')),
+                    None => Some('#'),
+                };
+                let pattern = f.get("pattern").and_then(|v| {
+                    let text = self.string(v, "pattern")?;
+                    regex::Regex::new(text)
+                        .map_err(|e| self.error(v.span(), format!("pattern is not a valid regular expression: {e}")))
+                        .ok()
+                });
+                let var = required(self, "var").and_then(|v| self.string(v, "var")).map(str::to_owned);
+                let next = next(self, "next");
+                NodeKind::Input(Input {
+                    ask,
+                    min_digits,
+                    max_digits,
+                    finish_key,
+                    pattern,
+                    var: self.var(var.as_deref().unwrap_or("input")),
+                    next: next?,
+                })
+            }
+            "say" => NodeKind::Say { prompt: self.node_prompt(&f), next: next(self, "next")? },
+            "branch" => {
+                let cases = match required(self, "cases") {
+                    Some(v) => match v.get_ref() {
+                        DeValue::Array(items) => items.iter().filter_map(|c| self.case(c)).collect(),
+                        _ => {
+                            self.error(
+                                v.span(),
+                                "cases must be a list of tables such as { if = \"open\", goto = \"main\" }",
+                            );
+                            Vec::new()
+                        }
+                    },
+                    None => Vec::new(),
+                };
+                NodeKind::Branch(Branch { cases, otherwise: next(self, "else")? })
+            }
+            "set" => {
+                let mut assign = Vec::new();
+                if let Some(v) = f.get("vars")
+                    && let Some(t) = self.table(v, "vars")
+                {
+                    for (k, val) in t.iter() {
+                        if let Some(s) = self.string(val, "a variable's value") {
+                            assign.push((self.var(k.get_ref()), Template::new(s)));
+                        }
+                    }
+                }
+                let language = f.get("language").and_then(|v| self.language(v));
+                NodeKind::Set { assign, language, next: next(self, "next")? }
+            }
+            "queue" => {
+                let prompt = self.node_prompt(&f);
+                let queue = required(self, "queue").and_then(|v| self.string(v, "queue")).unwrap_or("");
+                let priority = f.get("priority").and_then(|v| self.small(v, "priority", 255)).unwrap_or(0);
+                let announce = f.get("announce").map(|v| self.prompt(v, "announce"));
+                NodeKind::Queue(QueueNode { prompt, queue: queue.into(), priority, announce })
+            }
+            "dial" => {
+                let prompt = self.node_prompt(&f);
+                let number = required(self, "number").and_then(|v| self.string(v, "number")).unwrap_or("");
+                let timeout_s = f.get("timeout").and_then(|v| self.duration_ms(v, "timeout")).unwrap_or(30_000) / 1000;
+                let no_answer = f.get("no_answer").and_then(|v| self.target(v, "no_answer"));
+                NodeKind::Dial { prompt, number: number.into(), timeout_s, no_answer }
+            }
+            "voicemail" => {
+                let prompt = self.node_prompt(&f);
+                let mailbox = f.get("mailbox").and_then(|v| self.string(v, "mailbox")).unwrap_or(name);
+                let max_length_s =
+                    f.get("max_length").and_then(|v| self.duration_ms(v, "max_length")).unwrap_or(120_000) / 1000;
+                let finish_key = match f.get("finish_key") {
+                    Some(v) => self.key(v, "finish_key").unwrap_or(Some('#')),
+                    None => Some('#'),
+                };
+                NodeKind::Voicemail { prompt, mailbox: mailbox.into(), max_length_s, finish_key }
+            }
+            "hangup" => NodeKind::Hangup { prompt: self.node_prompt(&f) },
+            "goto" => NodeKind::Goto { target: next(self, "target")? },
+            _ => unreachable!("kinds were checked above"),
+        })
+    }
+
+    fn ask(&mut self, f: &Fields, defaults: &Settings) -> Ask {
+        let prompt = self.node_prompt(f);
+        let reprompt = f.get("reprompt").map(|v| self.prompt(v, "reprompt"));
+        let settings = self.settings(f, defaults);
+        Ask { prompt, reprompt, settings }
+    }
+
+    fn menu(&mut self, f: &Fields, what: &str, defaults: &Settings) -> Option<Menu> {
+        let mut ask = self.ask(f, defaults);
+        ask.settings.back = match f.get("back") {
+            Some(v) => {
+                let target = self.target(v, "back");
+                match (ask.settings.back, target) {
+                    (Some((key, _)), Some(t)) => Some((key, t)),
+                    (None, Some(_)) => {
+                        self.error(v.span(), "`back` needs a back_key (set back_key = \"#\")");
+                        None
+                    }
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+        // Duplicate keys in one table are TOML syntax errors, so each key appears once here.
+        let mut options: Vec<MenuOption> = Vec::new();
+        let reserved = [
+            (ask.settings.escape, "the escape key"),
+            (ask.settings.repeat, "the repeat key"),
+            (ask.settings.back.map(|b| b.0), "the back key"),
+        ];
+        if let Some(v) = f.get("options")
+            && let Some(t) = self.table(v, "options")
+        {
+            for (k, target) in t.iter() {
+                let key_text = k.get_ref();
+                let mut chars = key_text.chars();
+                let key = match (chars.next(), chars.next()) {
+                    (Some(c), None) if is_key(c) => c,
+                    _ => {
+                        self.error(k.span(), format!("option key `{key_text}` must be one key of 0-9, * or #"));
+                        continue;
+                    }
+                };
+                if let Some((_, role)) = reserved.iter().find(|(r, _)| *r == Some(key)) {
+                    self.diags.push(
+                        Diagnostic::error(k.span(), format!("key {key} in {what} is also {role}"))
+                            .with_help("pick another key, or turn that role off in this menu (e.g. repeat = false)"),
+                    );
+                    continue;
+                }
+                let (goto, phrases) = match target.get_ref() {
+                    DeValue::Table(_) => {
+                        let Some(o) = self.fields(target, &["goto", "phrases"], "an option") else { continue };
+                        let goto = o.get("goto").and_then(|g| self.target(g, "goto"));
+                        if o.get("goto").is_none() {
+                            self.error(target.span(), "an option table needs `goto`");
+                        }
+                        let phrases = o.get("phrases").map(|p| self.phrases(p)).unwrap_or_default();
+                        (goto, phrases)
+                    }
+                    _ => (self.target(target, "option target"), Vec::new()),
+                };
+                if let Some(goto) = goto {
+                    options.push(MenuOption { key: Some(key), phrases, target: goto, span: k.span() });
+                }
+            }
+        }
+        if let Some(v) = f.get("phrases")
+            && let Some(t) = self.table(v, "phrases")
+        {
+            for (target_name, list) in t.iter() {
+                let Some(&goto) = self.ids.get(target_name.get_ref().as_ref()) else {
+                    let mut d = Diagnostic::error(
+                        target_name.span(),
+                        format!("phrases target `{}` is not a node of this flow", target_name.get_ref()),
+                    );
+                    d.help = suggest(target_name.get_ref(), self.ids.keys().map(String::as_str));
+                    self.diags.push(d);
+                    continue;
+                };
+                let phrases = self.phrases(list);
+                match options.iter_mut().find(|o| o.target == goto) {
+                    Some(o) => o.phrases.extend(phrases),
+                    None => options.push(MenuOption { key: None, phrases, target: goto, span: target_name.span() }),
+                }
+            }
+        }
+        if f.get("options").is_none() && f.get("phrases").is_none() {
+            self.error(f.span.clone(), format!("{what} has no options"));
+        }
+        let has_phrases = options.iter().any(|o| !o.phrases.is_empty());
+        let speech = match f.get("speech") {
+            Some(v) => match v.get_ref() {
+                DeValue::Boolean(b) => *b,
+                _ => {
+                    self.error(v.span(), "speech must be true or false");
+                    has_phrases
+                }
+            },
+            None => has_phrases,
+        };
+        let hints = options.iter().flat_map(|o| o.phrases.iter().map(|p| &*p.text)).collect::<Vec<_>>().join(", ");
+        Some(Menu { ask, options, speech, hints: hints.into() })
+    }
+
+    fn phrases(&mut self, value: &Value) -> Vec<Phrase> {
+        self.strings(value, "phrases")
+            .into_iter()
+            .filter_map(|(text, span)| {
+                let phrase = matching::phrase(&text);
+                if phrase.stems.is_empty() {
+                    self.error(span, "a phrase needs at least one word");
+                    return None;
+                }
+                Some(phrase)
+            })
+            .collect()
+    }
+
+    fn case(&mut self, value: &Value) -> Option<Case> {
+        let f = self.fields(value, &["if", "var", "eq", "language", "wait_over", "queue", "goto"], "a branch case")?;
+        let target = match f.get("goto") {
+            Some(v) => self.target(v, "goto"),
+            None => {
+                self.error(value.span(), "a branch case needs `goto`");
+                None
+            }
+        };
+        let conds = ["if", "var", "language", "wait_over"].iter().filter(|k| f.get(k).is_some()).count();
+        if conds != 1 {
+            self.diags.push(
+                Diagnostic::error(value.span(), "a branch case needs exactly one condition")
+                    .with_help("use one of: if = \"open\" | \"closed\" | \"holiday\", var = \"x\" (with eq = \"...\"), language = \"en\", wait_over = \"5m\" (with queue = \"...\")"),
+            );
+            return None;
+        }
+        let cond = if let Some(v) = f.get("if") {
+            match self.string(v, "if")? {
+                "open" => Cond::Open,
+                "closed" => Cond::Closed,
+                "holiday" => Cond::Holiday,
+                other => {
+                    self.error(v.span(), format!("unknown condition `{other}`: expected open, closed or holiday"));
+                    return None;
+                }
+            }
+        } else if let Some(v) = f.get("var") {
+            let name = self.string(v, "var")?.to_owned();
+            let var = self.var(&name);
+            match f.get("eq") {
+                Some(eq) => Cond::VarEq(var, self.string(eq, "eq")?.into()),
+                None => Cond::VarSet(var),
+            }
+        } else if let Some(v) = f.get("language") {
+            Cond::Language(self.language(v)?)
+        } else {
+            let v = f.get("wait_over")?;
+            let secs = self.duration_ms(v, "wait_over")? / 1000;
+            let Some(queue) = f.get("queue") else {
+                self.error(value.span(), "wait_over needs `queue`, the queue whose wait is compared");
+                return None;
+            };
+            Cond::WaitOver { queue: self.string(queue, "queue")?.into(), secs }
+        };
+        Some(Case { cond, target: target? })
+    }
+}
+
+fn is_key(c: char) -> bool {
+    c.is_ascii_digit() || c == '*' || c == '#'
+}
+
+/// `"09:00-18:00"` to minutes since midnight; the end may be `24:00`.
+fn parse_range(text: &str) -> Option<(u16, u16)> {
+    let (from, to) = text.split_once('-')?;
+    let minutes = |t: &str| -> Option<u16> {
+        let (h, m) = t.trim().split_once(':')?;
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
+    };
+    let (from, to) = (minutes(from)?, minutes(to)?);
+    (from < to).then_some((from, to))
+}
+
+/// `"MM-DD"` (every year) or `"YYYY-MM-DD"`.
+fn parse_holiday(text: &str) -> Option<Holiday> {
+    let parts: Vec<&str> = text.trim().split('-').collect();
+    let (year, month, day) = match parts.as_slice() {
+        [m, d] => (None, m.parse().ok()?, d.parse().ok()?),
+        [y, m, d] => (Some(y.parse().ok()?), m.parse().ok()?, d.parse().ok()?),
+        _ => return None,
+    };
+    let valid_for = chrono::NaiveDate::from_ymd_opt(year.unwrap_or(2024), month, day);
+    valid_for.map(|_| Holiday { year, month, day })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[flow]
+name = "t"
+start = "main"
+operator = "op"
+
+[nodes.main]
+kind = "menu"
+prompt = "Press 1."
+options = { "1" = "op" }
+
+[nodes.op]
+kind = "queue"
+queue = "first_line"
+"#;
+
+    fn errors(src: &str) -> Vec<String> {
+        parse(src).diagnostics.iter().filter(|d| d.is_error()).map(|d| d.message.clone()).collect()
+    }
+
+    #[test]
+    fn minimal_flow_parses_with_defaults() {
+        let parsed = parse(MINIMAL);
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        let flow = parsed.flow.unwrap();
+        let NodeKind::Menu(menu) = &flow.node(flow.start).kind else { panic!("start is a menu") };
+        let s = &menu.ask.settings;
+        assert_eq!((s.escape, s.timeout_ms, s.retries, s.max_invalid, s.repeat), (Some('0'), 5000, 2, 3, Some('*')));
+        assert_eq!(s.fallback, flow.operator);
+        assert_eq!(&*flow.languages[0], "en");
+    }
+
+    #[track_caller]
+    fn check_error(replace: (&str, &str), expected: &str) {
+        let src = MINIMAL.replace(replace.0, replace.1);
+        let errors = errors(&src);
+        assert!(errors.iter().any(|e| e.contains(expected)), "expected {expected:?} in {errors:?}");
+        assert!(parse(&src).flow.is_none());
+    }
+
+    #[test]
+    fn mistakes_are_errors() {
+        check_error(("prompt = ", "promt = "), "unknown field `promt`");
+        check_error(("kind = \"menu\"", "kind = \"manu\""), "unknown node kind `manu`");
+        check_error(("\"1\" = \"op\"", "\"1\" = \"nowhere\""), "`nowhere` is not a node");
+        check_error(("\"1\" = \"op\"", "\"0\" = \"op\""), "also the escape key");
+        check_error(("\"1\" = \"op\"", "\"12\" = \"op\""), "must be one key");
+        check_error(("queue = \"first_line\"", "queue = \"first_line\"\ntimeout = \"5 parsecs\""), "unknown field");
+        check_error(("[nodes.op]", "[nodes.op]\nkind = \"queue\""), "invalid TOML");
+        check_error(("operator = \"op\"", ""), "needs `operator`");
+        check_error(("prompt = \"Press 1.\"", "prompt = \"Press 1.\"\ntimeout = \"soon\""), "not a valid duration");
+        check_error(("prompt = \"Press 1.\"", "prompt = { de = \"Hallo\" }"), "not one of the flow's languages");
+        check_error(("name = \"t\"", "name = \"t\"\ntimezone = \"Mars/Olympus\""), "not an IANA time zone");
+    }
+
+    #[test]
+    fn every_error_is_collected() {
+        let src = MINIMAL.replace("prompt = ", "promt = ").replace("\"1\" = \"op\"", "\"1\" = \"nowhere\"");
+        assert_eq!(errors(&src).len(), 2, "{:?}", errors(&src));
+    }
+
+    #[test]
+    fn ranges_and_holidays() {
+        assert_eq!(parse_range("09:00-18:30"), Some((540, 1110)));
+        assert_eq!(parse_range("00:00-24:00"), Some((0, 1440)));
+        assert_eq!(parse_range("18:00-09:00"), None);
+        assert_eq!(parse_range("9-18"), None);
+        assert_eq!(parse_holiday("01-07"), Some(Holiday { year: None, month: 1, day: 7 }));
+        assert_eq!(parse_holiday("2026-05-09"), Some(Holiday { year: Some(2026), month: 5, day: 9 }));
+        assert_eq!(parse_holiday("02-30"), None);
+    }
+
+    #[test]
+    fn version_changes_with_the_text() {
+        let a = parse(MINIMAL).flow.unwrap().version;
+        let b = parse(&MINIMAL.replace("Press 1.", "Press one.")).flow.unwrap().version;
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,135 @@
+//! Reading flows from disk for the drivers: the text, the parsed flow, the sound files it
+//! plays (their real durations go into the flow's clock) and diagnostics ready to print.
+//!
+//! This is the I/O half of `engine::load`; the engine itself never touches a file.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use annotate_snippets::{Level, Renderer, Snippet};
+
+use crate::engine::{self, Diagnostic, Flow, Severity};
+use crate::sounds;
+
+/// One flow file as loaded.
+#[derive(Debug)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub source: String,
+    /// The flow, unless the file has errors.
+    pub flow: Option<Flow>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The diagnostics as a compiler prints them: `path:line:column: error: message`, then
+    /// the source line with the span underlined.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for d in &self.diagnostics {
+            out.push_str(&render(&self.path, &self.source, d));
+        }
+        out
+    }
+}
+
+/// Reads and checks a flow file, measuring the sounds it plays in `sounds_dir`.
+pub fn load_file(path: &Path, sounds_dir: &Path) -> std::io::Result<Loaded> {
+    let source = std::fs::read_to_string(path)?;
+    Ok(load_source(path, source, sounds_dir))
+}
+
+/// Like [`load_file`] for text already read.
+pub fn load_source(path: &Path, source: String, sounds_dir: &Path) -> Loaded {
+    let (mut flow, mut diagnostics) = engine::load(&source);
+    if let Some(f) = &mut flow {
+        diagnostics.extend(measure_sounds(f, sounds_dir));
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            flow = None;
+        }
+    }
+    diagnostics.sort_by_key(|d| (d.span.start, std::cmp::Reverse(d.severity)));
+    Loaded { path: path.to_owned(), source, flow, diagnostics }
+}
+
+/// Puts the real length of every sound the flow plays into `flow.sound_ms`, and reports the
+/// files that are missing or unreadable.
+pub fn measure_sounds(flow: &mut Flow, sounds_dir: &Path) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    for (file, span) in flow.sounds.clone() {
+        if flow.sound_ms.contains_key(&file) {
+            continue;
+        }
+        let path = sounds_dir.join(&*file);
+        match sounds::duration_ms(&path) {
+            Ok(ms) => {
+                flow.sound_ms.insert(file, ms);
+            }
+            Err(e) => diags.push(
+                Diagnostic::error(span, format!("sound `{file}`: {e}"))
+                    .with_help(format!("sound files are looked up in {}", sounds_dir.display())),
+            ),
+        }
+    }
+    diags
+}
+
+/// One diagnostic in compiler style.
+pub fn render(path: &Path, source: &str, d: &Diagnostic) -> String {
+    let (line, column) = engine::diagnostic::line_column(source, d.span.start);
+    let severity = match d.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let origin = path.display().to_string();
+    let mut out = format!("{origin}:{line}:{column}: {severity}: {}\n", d.message);
+    let level = match d.severity {
+        Severity::Error => Level::Error,
+        Severity::Warning => Level::Warning,
+    };
+    let end = d.span.end.max(d.span.start).min(source.len());
+    let start = d.span.start.min(end);
+    let snippet = level
+        .title(&d.message)
+        .snippet(Snippet::source(source).line_start(1).origin(&origin).fold(true).annotation(level.span(start..end)));
+    let rendered = Renderer::plain().render(snippet).to_string();
+    // The renderer's own title line repeats the header above; keep only the snippet.
+    if let Some((_, body)) = rendered.split_once('\n') {
+        out.push_str(body);
+        out.push('\n');
+    }
+    if let Some(help) = &d.help {
+        let _ = writeln!(out, "  = help: {help}");
+    }
+    out
+}
+
+/// The flow files under `paths` (directories are searched for `*.toml`, skipping scenario and
+/// model files), sorted.
+pub fn flow_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(path)? {
+                let p = entry?.path();
+                if is_flow_file(&p) {
+                    files.push(p);
+                }
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Whether a path names a flow (not a `*.test.toml` scenario or a `*.model.toml` queue model).
+pub fn is_flow_file(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.ends_with(".toml") && !name.ends_with(".test.toml") && !name.ends_with(".model.toml")
+}

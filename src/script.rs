@@ -1,0 +1,417 @@
+//! A scripted caller on a simulated clock: the driver behind `switchboard call`, scenario
+//! tests and rendered call audio.
+//!
+//! A script is whitespace-separated steps: digits (`1`, `12345#`), `-` for silence until the
+//! gather times out, `say:текст` (or `say:"two words"`) for speech, `hangup`. The clock
+//! advances by each prompt's length, each key press, each timeout, so the transcript shows
+//! when the caller hears what.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Weekday};
+use serde::Serialize;
+
+use crate::engine::{Action, Call, Event, Flow, Outcome, Output, Start, Trace};
+
+/// How long one key press takes: a 100 ms tone and a 100 ms gap, well above the ITU Q.24
+/// minimums, so rendered calls decode reliably.
+pub const KEY_MS: u32 = 200;
+/// Confidence given to scripted speech.
+pub const SPEECH_CONFIDENCE: f32 = 0.9;
+/// A script that never ends the call is cut off after this many gathers.
+const MAX_GATHERS: usize = 200;
+
+/// One caller step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    Keys(String),
+    Silence,
+    Speech(String),
+    Hangup,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ScriptError {
+    #[error("step {index} `{step}`: keys must be 0-9, * or #")]
+    BadKeys { index: usize, step: String },
+    #[error("step {index}: `say:` needs the words to say")]
+    EmptySpeech { index: usize },
+    #[error("unclosed quote in step {index}")]
+    Unclosed { index: usize },
+    #[error("`{0}` is not a time: write a weekday and a time such as \"mon 10:15\", or \"2026-05-04 10:15\"")]
+    BadTime(String),
+}
+
+/// Parses a caller script.
+pub fn parse_script(text: &str) -> Result<Vec<Step>, ScriptError> {
+    let mut steps = Vec::new();
+    let mut chars = text.chars().peekable();
+    let mut index = 0;
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return Ok(steps);
+        }
+        index += 1;
+        let mut word = String::new();
+        let mut quoted = false;
+        while let Some(&c) = chars.peek() {
+            if c.is_whitespace() && !quoted {
+                break;
+            }
+            chars.next();
+            if c == '"' {
+                quoted = !quoted;
+            } else {
+                word.push(c);
+            }
+        }
+        if quoted {
+            return Err(ScriptError::Unclosed { index });
+        }
+        let step = if word == "-" {
+            Step::Silence
+        } else if word.eq_ignore_ascii_case("hangup") {
+            Step::Hangup
+        } else if let Some(words) = word.strip_prefix("say:") {
+            let words = words.replace('_', " ");
+            if words.trim().is_empty() {
+                return Err(ScriptError::EmptySpeech { index });
+            }
+            Step::Speech(words)
+        } else if word.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') {
+            Step::Keys(word)
+        } else {
+            return Err(ScriptError::BadKeys { index, step: word });
+        };
+        steps.push(step);
+    }
+}
+
+/// `"mon 10:15"` (in a fixed reference week without holidays), `"2026-05-04 10:15"` or
+/// `"2026-05-04T10:15"`.
+pub fn parse_at(text: &str) -> Result<NaiveDateTime, ScriptError> {
+    let bad = || ScriptError::BadTime(text.to_owned());
+    let t = text.trim();
+    for format in ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"] {
+        if let Ok(at) = NaiveDateTime::parse_from_str(t, format) {
+            return Ok(at);
+        }
+    }
+    let (day, time) = t.split_once(char::is_whitespace).ok_or_else(bad)?;
+    let weekday: Weekday = day.parse().map_err(|_| bad())?;
+    let time = NaiveTime::parse_from_str(time.trim(), "%H:%M").map_err(|_| bad())?;
+    Ok(reference_day(weekday).and_time(time))
+}
+
+/// The given weekday in the reference week of 16-22 March 2026, chosen for having no public
+/// holiday in the countries the sample flows serve.
+pub fn reference_day(weekday: Weekday) -> NaiveDate {
+    let monday = NaiveDate::from_ymd_opt(2026, 3, 16).expect("16 March 2026 is a date");
+    monday + chrono::Days::new(u64::from(weekday.num_days_from_monday()))
+}
+
+/// What happened at one moment of the call.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Entry {
+    Node {
+        id: String,
+    },
+    Prompt {
+        text: Option<String>,
+        file: Option<String>,
+        duration_ms: u32,
+    },
+    Pause {
+        duration_ms: u32,
+    },
+    /// The engine waits for input: `timeout_ms` of silence ends it.
+    Gather {
+        max_digits: u8,
+        finish_key: Option<char>,
+        timeout_ms: u32,
+        speech: bool,
+    },
+    Keys {
+        keys: String,
+    },
+    Speech {
+        text: String,
+    },
+    Silence {
+        duration_ms: u32,
+    },
+    Note {
+        text: String,
+    },
+    Enqueue {
+        queue: String,
+    },
+    Dial {
+        number: String,
+    },
+    Record {
+        mailbox: String,
+    },
+    Hangup {
+        by_caller: bool,
+    },
+}
+
+/// One timed entry.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Timed {
+    pub at_ms: u32,
+    #[serde(flatten)]
+    pub entry: Entry,
+}
+
+/// A whole scripted call.
+#[derive(Clone, Debug, Serialize)]
+pub struct Transcript {
+    pub outcome: Option<Outcome>,
+    /// Node ids in the order the call entered them.
+    pub path: Vec<String>,
+    /// Prompt texts in the order they were heard.
+    pub heard: Vec<String>,
+    pub duration_s: f64,
+    pub entries: Vec<Timed>,
+    /// Menu options chosen, as (node index, option index), for coverage.
+    #[serde(skip)]
+    pub choices: Vec<(usize, usize)>,
+    #[serde(skip)]
+    pub trace: Vec<Trace>,
+}
+
+/// Plays a script against a flow.
+pub fn run(flow: &Flow, steps: &[Step], start: &Start, at: NaiveDateTime) -> Transcript {
+    let mut steps = steps.iter().cloned();
+    drive(flow, start, at, |_, _| steps.next())
+}
+
+/// Runs a call, asking `caller` for each step given the transcript so far and the gather
+/// waiting; `None` means the caller has nothing more to do and stays silent.
+pub fn drive(
+    flow: &Flow,
+    start: &Start,
+    at: NaiveDateTime,
+    mut caller: impl FnMut(&Transcript, &crate::engine::Gather) -> Option<Step>,
+) -> Transcript {
+    let mut t = Transcript {
+        outcome: None,
+        path: Vec::new(),
+        heard: Vec::new(),
+        duration_s: 0.0,
+        entries: Vec::new(),
+        choices: Vec::new(),
+        trace: Vec::new(),
+    };
+    let mut clock = Clock { start: at, ms: 0 };
+    let mut out = Output::default();
+    let mut call = Call::start_into(flow, start, at, &mut out);
+    let mut pending = String::new();
+    let mut gathers = 0;
+    let mut said_end = false;
+    loop {
+        let gather = perform(flow, &call, &out, &mut clock, &mut t);
+        let Some(gather) = gather else { break };
+        gathers += 1;
+        if gathers > MAX_GATHERS {
+            t.push(&clock, Entry::Note { text: format!("stopped after {MAX_GATHERS} prompts") });
+            break;
+        }
+        let step = if !pending.is_empty() {
+            Step::Keys(std::mem::take(&mut pending))
+        } else if let Some(step) = caller(&t, &gather) {
+            step
+        } else {
+            if !said_end {
+                t.push(&clock, Entry::Note { text: "the script has ended: the caller stays silent".into() });
+                said_end = true;
+            }
+            Step::Silence
+        };
+        let now = clock.now();
+        match step {
+            Step::Keys(keys) => {
+                // A one-key menu takes one key; the rest is typed ahead into the next gather.
+                let take = if gather.finish_key.is_none() || gather.max_digits <= 1 {
+                    keys.char_indices().nth(usize::from(gather.max_digits.max(1))).map_or(keys.len(), |(i, _)| i)
+                } else {
+                    keys.find(gather.finish_key.unwrap_or('#')).map_or(keys.len(), |i| i + 1)
+                };
+                let (now_keys, rest) = keys.split_at(take);
+                pending = rest.to_owned();
+                t.push(&clock, Entry::Keys { keys: now_keys.to_owned() });
+                clock.ms += KEY_MS * now_keys.chars().count() as u32;
+                call.handle_into(flow, Event::Digits(now_keys), now, &mut out);
+            }
+            Step::Silence => {
+                t.push(&clock, Entry::Silence { duration_ms: gather.timeout_ms });
+                clock.ms += gather.timeout_ms;
+                call.handle_into(flow, Event::NoInput, clock.now(), &mut out);
+            }
+            Step::Speech(text) => {
+                t.push(&clock, Entry::Speech { text: text.clone() });
+                clock.ms += crate::engine::flow::speech_ms(&text);
+                let event = Event::Speech { text: &text, confidence: SPEECH_CONFIDENCE };
+                call.handle_into(flow, event, clock.now(), &mut out);
+            }
+            Step::Hangup => {
+                t.push(&clock, Entry::Hangup { by_caller: true });
+                call.handle_into(flow, Event::Hangup, now, &mut out);
+                record_trace(flow, &out, &mut 0, None, &clock, &mut t);
+                break;
+            }
+        }
+    }
+    t.outcome = call.outcome(flow);
+    t.duration_s = f64::from(clock.ms) / 1000.0;
+    t
+}
+
+struct Clock {
+    start: NaiveDateTime,
+    ms: u32,
+}
+
+impl Clock {
+    fn now(&self) -> NaiveDateTime {
+        self.start + chrono::Duration::milliseconds(i64::from(self.ms))
+    }
+}
+
+impl Transcript {
+    fn push(&mut self, clock: &Clock, entry: Entry) {
+        self.entries.push(Timed { at_ms: clock.ms, entry });
+    }
+}
+
+/// Records the trace entries that happened before action number `upto` (all when `None`).
+fn record_trace(flow: &Flow, out: &Output, from: &mut usize, upto: Option<usize>, clock: &Clock, t: &mut Transcript) {
+    while let Some(&(at, trace)) = out.trace.get(*from) {
+        if upto.is_some_and(|u| at > u) {
+            return;
+        }
+        *from += 1;
+        t.trace.push(trace);
+        let note = match trace {
+            Trace::Enter(id) => {
+                let id_text = flow.node(id).id.to_string();
+                t.path.push(id_text.clone());
+                t.push(clock, Entry::Node { id: id_text });
+                continue;
+            }
+            Trace::Choice(i) => {
+                // The choice belongs to the menu entered last, which the call is leaving.
+                if let Some(from) = t.path.last().and_then(|p| flow.find(p)) {
+                    t.choices.push((from.index(), i));
+                }
+                continue;
+            }
+            Trace::Branch(_) | Trace::Stored => continue,
+            Trace::Escape => "escape: to the operator".to_owned(),
+            Trace::Repeat => "repeat".to_owned(),
+            Trace::Back => "back".to_owned(),
+            Trace::Retry(n) => format!("no input: re-prompt {n}"),
+            Trace::Fallback => "no input after the last re-prompt: timeout fallback".to_owned(),
+            Trace::Invalid(n) => format!("invalid entry {n}"),
+            Trace::Escalate => "too many invalid entries: escalated".to_owned(),
+            Trace::Unintelligible => "speech not understood".to_owned(),
+            Trace::Loop => "the flow loops without asking: sent to the operator".to_owned(),
+            Trace::StaleVersion => "the flow changed: sent to the operator".to_owned(),
+        };
+        t.push(clock, Entry::Note { text: note });
+    }
+}
+
+/// Performs the actions of one engine step on the transcript; returns the gather the engine
+/// now waits on, if any.
+fn perform(
+    flow: &Flow,
+    call: &Call,
+    out: &Output,
+    clock: &mut Clock,
+    t: &mut Transcript,
+) -> Option<crate::engine::Gather> {
+    let mut traced = 0;
+    let mut gather = None;
+    for (i, action) in out.actions.iter().enumerate() {
+        record_trace(flow, out, &mut traced, Some(i), clock, t);
+        match action {
+            Action::Say { text, duration_ms, .. } => {
+                t.heard.push(text.to_string());
+                t.push(clock, Entry::Prompt { text: Some(text.to_string()), file: None, duration_ms: *duration_ms });
+                clock.ms += duration_ms;
+            }
+            Action::Play { file, text, duration_ms, .. } => {
+                if let Some(text) = text {
+                    t.heard.push(text.to_string());
+                }
+                let text = text.as_ref().map(|s: &Arc<str>| s.to_string());
+                t.push(clock, Entry::Prompt { text, file: Some(file.to_string()), duration_ms: *duration_ms });
+                clock.ms += duration_ms;
+            }
+            Action::Pause { ms } => {
+                t.push(clock, Entry::Pause { duration_ms: *ms });
+                clock.ms += ms;
+            }
+            Action::Gather(g) => {
+                t.push(
+                    clock,
+                    Entry::Gather {
+                        max_digits: g.max_digits,
+                        finish_key: g.finish_key,
+                        timeout_ms: g.timeout_ms,
+                        speech: g.speech,
+                    },
+                );
+                gather = Some(g.clone());
+            }
+            Action::Enqueue { queue, .. } => t.push(clock, Entry::Enqueue { queue: queue.to_string() }),
+            Action::Dial { number, .. } => t.push(clock, Entry::Dial { number: number.to_string() }),
+            Action::Record { mailbox, .. } => t.push(clock, Entry::Record { mailbox: mailbox.to_string() }),
+            Action::Hangup => t.push(clock, Entry::Hangup { by_caller: false }),
+        }
+    }
+    record_trace(flow, out, &mut traced, None, clock, t);
+    gather.filter(|_| call.is_listening())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts() {
+        use Step::*;
+        assert_eq!(
+            parse_script(" 1 - 0  12345# say:оператор say:\"поговорить с оператором\" say:a_b hangup").unwrap(),
+            vec![
+                Keys("1".into()),
+                Silence,
+                Keys("0".into()),
+                Keys("12345#".into()),
+                Speech("оператор".into()),
+                Speech("поговорить с оператором".into()),
+                Speech("a b".into()),
+                Hangup
+            ]
+        );
+        assert_eq!(parse_script("1 x"), Err(ScriptError::BadKeys { index: 2, step: "x".into() }));
+        assert_eq!(parse_script("say:"), Err(ScriptError::EmptySpeech { index: 1 }));
+        assert_eq!(parse_script("say:\"open"), Err(ScriptError::Unclosed { index: 1 }));
+        assert_eq!(parse_script("").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn times() {
+        let at = parse_at("mon 10:15").unwrap();
+        assert_eq!(at.to_string(), "2026-03-16 10:15:00");
+        assert_eq!(parse_at("Sunday 23:59").unwrap().to_string(), "2026-03-22 23:59:00");
+        assert_eq!(parse_at("2026-01-01 09:30").unwrap().to_string(), "2026-01-01 09:30:00");
+        assert!(parse_at("someday").is_err());
+        assert!(parse_at("mon 25:00").is_err());
+    }
+}
