@@ -45,12 +45,14 @@ pub fn load_file(path: &Path, sounds_dir: &Path) -> std::io::Result<Loaded> {
 
 /// Like [`load_file`] for text already read.
 pub fn load_source(path: &Path, source: String, sounds_dir: &Path) -> Loaded {
-    let (mut flow, mut diagnostics) = engine::load(&source);
+    // Sounds are measured before the checks so that time-to-person uses their real lengths.
+    let engine::parse::Parsed { mut flow, mut diagnostics } = engine::parse::parse(&source);
     if let Some(f) = &mut flow {
         diagnostics.extend(measure_sounds(f, sounds_dir));
-        if diagnostics.iter().any(Diagnostic::is_error) {
-            flow = None;
-        }
+        diagnostics.extend(engine::check::check(f));
+    }
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        flow = None;
     }
     diagnostics.sort_by_key(|d| (d.span.start, std::cmp::Reverse(d.severity)));
     Loaded { path: path.to_owned(), source, flow, diagnostics }

@@ -193,7 +193,10 @@ fn instant_loops(flow: &Flow, diags: &mut Vec<Diagnostic>) {
 fn time_limit(flow: &Flow, report: &Report, diags: &mut Vec<Diagnostic>) {
     let Some(limit) = flow.max_time_to_person_ms else { return };
     let secs = |ms: u32| format!("{:.1} s", f64::from(ms) / 1000.0);
-    for times in std::iter::once(&report.start).chain(&report.menus) {
+    // The start row repeats a menu's row when the flow starts at a menu.
+    let start_is_menu = report.menus.iter().any(|m| m.node == report.start.node);
+    let start = (!start_is_menu).then_some(&report.start);
+    for times in start.into_iter().chain(&report.menus) {
         let Some(id) = flow.find(&times.node) else { continue };
         let span = flow.node(id).span.clone();
         for (how, t) in [("pressing the escape key", times.escape_ms), ("staying silent", times.silence_ms)] {

@@ -1,0 +1,220 @@
+//! The `switchboard` binary on the sample flows and on broken fixtures, as users run it.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+/// One run of the binary, with assertions that read like the expectation.
+struct Run {
+    out: Output,
+}
+
+fn run(args: &[&str]) -> Run {
+    run_with_stdin(args, "")
+}
+
+fn run_with_stdin(args: &[&str], stdin: &str) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    child.stdin.take().expect("stdin is piped").write_all(stdin.as_bytes()).expect("stdin accepts the script");
+    Run { out: child.wait_with_output().expect("the binary finishes") }
+}
+
+impl Run {
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+
+    #[track_caller]
+    fn code(self, code: i32) -> Self {
+        assert_eq!(self.out.status.code(), Some(code), "stdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        self
+    }
+
+    #[track_caller]
+    fn stderr_has(self, text: &str) -> Self {
+        assert!(self.stderr().contains(text), "expected {text:?} in stderr:\n{}", self.stderr());
+        self
+    }
+
+    #[track_caller]
+    fn stdout_has(self, text: &str) -> Self {
+        assert!(self.stdout().contains(text), "expected {text:?} in stdout:\n{}", self.stdout());
+        self
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.out.stdout).expect("stdout is JSON")
+    }
+}
+
+#[test]
+fn sample_flows_are_clean() {
+    run(&["check"]).code(0).stderr_has("checked 2 flows: 0 errors, 0 warnings");
+}
+
+#[test]
+fn report_lists_every_menu() {
+    run(&["check", "flows/support.toml", "--report"])
+        .code(0)
+        .stdout_has("pressing 0")
+        .stdout_has("tech ")
+        .stdout_has("longest way to a person");
+}
+
+#[test]
+fn broken_flows_say_where_and_what() {
+    let cases: &[(&str, i32, &[&str])] = &[
+        ("syntax.toml", 1, &["syntax.toml:3:14: error: invalid TOML"]),
+        ("garbage.toml", 1, &["garbage.toml:1:6: error: invalid TOML"]),
+        (
+            "typo.toml",
+            1,
+            &[
+                "typo.toml:8:1: error: unknown field `promt`",
+                "did you mean `prompt`?",
+                "typo.toml:9:31: error: option target `nowhere` is not a node",
+                "typo.toml:10:11: error: timeout is not a valid duration",
+                "3 errors",
+            ],
+        ),
+        ("loop.toml", 1, &["loop.toml:6:8: error: nodes a → b → a loop without ever waiting for input"]),
+        (
+            "languages.toml",
+            1,
+            &[
+                "languages.toml:12:8: error: sound `missing.wav`",
+                "languages.toml:8:8: error: reaching a person from `main` by staying silent",
+            ],
+        ),
+        (
+            "no_escape.toml",
+            0,
+            &["no_escape.toml:10:8: warning: menu `main` has neither an escape key nor a timeout fallback"],
+        ),
+        (
+            "types.toml",
+            1,
+            &["types.toml:3:9: error: start must be a string", "types.toml:8:8: error: kind must be a string"],
+        ),
+    ];
+    for (file, code, messages) in cases {
+        let mut r = run(&["check", &format!("tests/fixtures/{file}")]).code(*code);
+        for m in *messages {
+            r = r.stderr_has(m);
+        }
+        assert!(r.stderr().contains('^') || r.stderr().contains('-'), "a snippet marks the span");
+    }
+}
+
+#[test]
+fn missing_file_is_a_usage_error() {
+    run(&["check", "tests/fixtures/nope.toml"]).code(2).stderr_has("nope.toml");
+}
+
+#[test]
+fn scripted_call_as_json() {
+    let r = run(&["call", "flows/support.toml", "--keys", "1 - 2 0", "--at", "mon 10:15", "--json"]).code(0);
+    let v = r.json();
+    assert_eq!(v["outcome"], serde_json::json!({"kind": "queue", "target": "first_line"}));
+    let path: Vec<&str> = v["path"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert_eq!(
+        path,
+        ["hours", "welcome", "language", "lang_ru", "main", "tech", "operator", "first_line_check", "first_line"]
+    );
+    assert!(v["heard"][0].as_str().unwrap().starts_with("Здравствуйте"));
+    assert!(v["heard"].as_array().unwrap().iter().any(|h| h == "Извините, я вас не слышу."));
+    assert!(v["duration_s"].as_f64().unwrap() > 30.0);
+}
+
+#[test]
+fn transcript_shows_timeouts_and_outcome() {
+    run(&["call", "flows/support.toml", "--keys", "2 - - -", "--at", "wed 11:00", "--lang", "en"])
+        .code(0)
+        .stdout_has("no input: re-prompt 1")
+        .stdout_has("timeout fallback")
+        .stdout_has("outcome: queue first_line");
+}
+
+#[test]
+fn after_hours_goes_to_voicemail() {
+    let v = run(&["call", "flows/support.toml", "--keys", "", "--at", "tue 23:00", "--json"]).code(0).json();
+    assert_eq!(v["outcome"]["kind"], "voicemail");
+}
+
+#[test]
+fn script_from_stdin_when_not_a_terminal() {
+    let r = run_with_stdin(&["call", "flows/hello.toml", "--json"], "1\n").code(0);
+    assert_eq!(r.json()["outcome"], serde_json::json!({"kind": "hangup", "target": "hours"}));
+}
+
+#[test]
+fn bad_scripts_and_times_are_usage_errors() {
+    run(&["call", "flows/hello.toml", "--keys", "1 x"]).code(2).stderr_has("step 2 `x`");
+    run(&["call", "flows/hello.toml", "--keys", "1", "--at", "someday"]).code(2).stderr_has("is not a time");
+    run(&["call", "flows/hello.toml", "--keys", "1", "--lang", "de"]).code(2).stderr_has("not a language");
+    run(&["call", "tests/fixtures/typo.toml", "--keys", "1"]).code(2).stderr_has("typo.toml:8:1");
+}
+
+#[test]
+fn graph_json_has_escapes_and_fallbacks() {
+    let v = run(&["graph", "flows/support.toml", "--format", "json"]).code(0).json();
+    assert_eq!(v["start"], "hours");
+    assert_eq!(v["operator"], "operator");
+    let edges = v["edges"].as_array().unwrap();
+    let has =
+        |from: &str, to: &str, on: &str| edges.iter().any(|e| e["from"] == from && e["to"] == to && e["on"] == on);
+    for menu in ["language", "main", "consult", "tech", "ticket_more", "payments", "feedback"] {
+        assert!(has(menu, "operator", "0"), "0 from {menu}");
+        assert!(has(menu, "operator", "timeout"), "timeout from {menu}");
+        assert!(has(menu, "operator", "invalid"), "invalid from {menu}");
+    }
+    assert!(has("main", "complaints", "speech"));
+    assert!(has("welcome", "language", "next"));
+    assert!(has("hours", "closed", "branch"));
+    let kinds: Vec<&str> = v["nodes"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"menu") && kinds.contains(&"input") && kinds.contains(&"voicemail"));
+}
+
+#[test]
+fn graph_dot_and_mermaid() {
+    run(&["graph", "flows/hello.toml"])
+        .code(0)
+        .stdout_has("digraph")
+        .stdout_has("\"menu\" -> \"operator\" [label=\"0\", style=dashed]");
+    run(&["graph", "flows/hello.toml", "--format", "mermaid"])
+        .code(0)
+        .stdout_has("flowchart LR")
+        .stdout_has("-.->|\"0\"|");
+}
+
+#[test]
+fn scenario_tests_pass_and_cover_the_flow() {
+    run(&["test"]).code(0).stdout_has(" 0 failed").stdout_has("coverage:");
+}
+
+#[test]
+fn failing_scenario_shows_a_diff() {
+    run(&["test", "tests/fixtures/failing.test.toml"])
+        .code(1)
+        .stdout_has("FAIL expects the wrong queue")
+        .stdout_has("expected Queue second_line, got Queue first_line")
+        .stdout_has("1 passed, 1 failed");
+    run(&["test", "tests/fixtures/bad_scenario.test.toml"])
+        .code(1)
+        .stderr_has("bad_scenario.test.toml:5:1: error: unknown field `kees`");
+}
+
+#[test]
+fn no_subcommand_runs_the_demo_call() {
+    run(&[]).code(0).stdout_has("outcome: queue first_line");
+}
