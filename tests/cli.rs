@@ -127,10 +127,7 @@ fn scripted_call_as_json() {
     let v = r.json();
     assert_eq!(v["outcome"], serde_json::json!({"kind": "queue", "target": "first_line"}));
     let path: Vec<&str> = v["path"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
-    assert_eq!(
-        path,
-        ["hours", "welcome", "language", "lang_ru", "main", "tech", "operator", "first_line_check", "first_line"]
-    );
+    assert_eq!(path, ["hours", "welcome", "language", "lang_ru", "main", "tech", "operator", "first_line"]);
     assert!(v["heard"][0].as_str().unwrap().starts_with("Здравствуйте"));
     assert!(v["heard"].as_array().unwrap().iter().any(|h| h == "Извините, я вас не слышу."));
     assert!(v["duration_s"].as_f64().unwrap() > 30.0);

@@ -630,3 +630,207 @@ impl Call {
         text.into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::parse::parse;
+
+    const FLOW: &str = r#"
+[flow]
+name = "t"
+languages = ["ru", "en"]
+start = "main"
+operator = "op"
+
+[defaults]
+no_input = { ru = "Не слышу.", en = "Can't hear you." }
+invalid = "Wrong."
+
+[nodes.main]
+kind = "menu"
+prompt = { ru = "Меню.", en = "Menu." }
+reprompt = "Short menu."
+options = { "1" = "num", "2" = "bye" }
+phrases = { bye = ["до свидания", "goodbye"] }
+
+[nodes.num]
+kind = "input"
+prompt = "Number?"
+min_digits = 3
+max_digits = 5
+var = "n"
+next = "said"
+
+[nodes.said]
+kind = "hangup"
+prompt = "You entered {n}, {caller}."
+
+[nodes.bye]
+kind = "hangup"
+prompt = "Bye."
+
+[nodes.op]
+kind = "queue"
+queue = "first_line"
+announce = "About {wait_min} minutes."
+"#;
+
+    fn flow() -> Flow {
+        let parsed = parse(FLOW);
+        parsed.flow.unwrap_or_else(|| panic!("{:?}", parsed.diagnostics))
+    }
+
+    fn at() -> NaiveDateTime {
+        crate::script::parse_at("wed 11:00").unwrap()
+    }
+
+    fn texts(out: &Output) -> Vec<String> {
+        out.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Say { text, .. } => Some(text.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Starts a call, feeds events, returns the call and the last output.
+    fn call(events: &[Event], lang: Option<&str>) -> (Call, Output) {
+        let flow = flow();
+        let (mut call, mut out) = Call::start(&flow, &Start { caller: Some("+100"), language: lang }, at());
+        for e in events {
+            out = call.handle(&flow, *e, at());
+        }
+        (call, out)
+    }
+
+    fn outcome(call: &Call) -> Option<(OutcomeKind, String)> {
+        call.outcome(&flow()).map(|o| (o.kind, o.target))
+    }
+
+    #[test]
+    fn start_says_the_prompt_in_the_language_and_gathers() {
+        let (call, out) = call(&[], None);
+        assert_eq!(texts(&out), ["Меню."]);
+        assert!(
+            matches!(out.actions.last(), Some(Action::Gather(g)) if g.max_digits == 1 && g.speech && g.timeout_ms == 5000)
+        );
+        assert!(call.is_listening());
+        let (_, out) = self::call(&[], Some("en"));
+        assert_eq!(texts(&out), ["Menu."]);
+    }
+
+    #[test]
+    fn escape_reaches_the_operator() {
+        let (call, out) = call(&[Event::Digits("0")], None);
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::Escape));
+        assert!(matches!(out.actions.last(), Some(Action::Enqueue { queue, .. }) if &**queue == "first_line"));
+        assert_eq!(outcome(&call), Some((OutcomeKind::Queue, "first_line".into())));
+    }
+
+    #[test]
+    fn silence_reprompts_then_falls_back() {
+        let (_, out) = call(&[Event::NoInput], None);
+        assert_eq!(texts(&out), ["Не слышу.", "Short menu."]);
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::Retry(1)));
+        let (call2, out) = call(&[Event::NoInput, Event::NoInput], None);
+        assert!(call2.is_listening());
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::Retry(2)));
+        let (call3, out) = call(&[Event::NoInput, Event::NoInput, Event::NoInput], None);
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::Fallback));
+        assert_eq!(outcome(&call3), Some((OutcomeKind::Queue, "first_line".into())));
+    }
+
+    #[test]
+    fn invalid_entries_escalate_on_the_third() {
+        let (_, out) = call(&[Event::Digits("9")], None);
+        assert_eq!(texts(&out), ["Wrong.", "Short menu."]);
+        let (call2, _) = call(&[Event::Digits("9"), Event::Digits("8")], None);
+        assert!(call2.is_listening());
+        let (call3, out) = call(&[Event::Digits("9"), Event::Digits("8"), Event::Digits("7")], None);
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::Escalate));
+        assert!(call3.is_over());
+    }
+
+    #[test]
+    fn speech_matches_phrases_or_the_operator_or_counts_as_invalid() {
+        let (call1, _) = call(&[Event::Speech { text: "Goodbye!", confidence: 0.8 }], None);
+        assert_eq!(outcome(&call1), Some((OutcomeKind::Hangup, "bye".into())));
+        let (call2, _) = call(&[Event::Speech { text: "Позовите оператора", confidence: 0.8 }], None);
+        assert_eq!(outcome(&call2), Some((OutcomeKind::Queue, "first_line".into())));
+        let (_, out) = call(&[Event::Speech { text: "ммм", confidence: 0.8 }], None);
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::Invalid(1)));
+        let (_, out) = call(&[Event::Speech { text: "goodbye", confidence: 0.1 }], None);
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::Unintelligible));
+    }
+
+    #[test]
+    fn input_stores_digits_and_interpolates() {
+        let (call, out) = call(&[Event::Digits("1"), Event::Digits("1234#")], None);
+        assert_eq!(texts(&out), ["You entered 1234, +100."]);
+        assert_eq!(call.var(&flow(), "n"), Some("1234"));
+        let (call, _) = self::call(&[Event::Digits("1"), Event::Digits("12")], None);
+        assert!(call.is_listening(), "too short is invalid and re-prompts");
+        let (call, _) = self::call(&[Event::Digits("1"), Event::Digits("0#")], None);
+        assert_eq!(outcome(&call), Some((OutcomeKind::Queue, "first_line".into())), "a lone 0 escapes");
+    }
+
+    #[test]
+    fn caller_hangup_and_late_events() {
+        let flow = flow();
+        let (mut c, _) = call(&[Event::Hangup], None);
+        assert_eq!(outcome(&c), Some((OutcomeKind::Hangup, "caller".into())));
+        let out = c.handle(&flow, Event::Digits("1"), at());
+        assert!(out.actions.is_empty(), "an ended call does nothing");
+    }
+
+    #[test]
+    fn stale_state_goes_to_the_operator() {
+        let flow = flow();
+        let (mut c, _) = call(&[], None);
+        c.flow_version ^= 1;
+        let out = c.handle(&flow, Event::Digits("1"), at());
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::StaleVersion));
+        assert!(matches!(out.actions.last(), Some(Action::Enqueue { .. })));
+    }
+
+    #[derive(Debug)]
+    struct Fixed(f64);
+
+    impl super::super::flow::Estimator for Fixed {
+        fn expected_wait_s(&self, _: &str, _: NaiveDateTime, live: Option<LiveQueue>) -> Option<f64> {
+            Some(live.map_or(self.0, |l| f64::from(l.position) * 60.0))
+        }
+    }
+
+    #[test]
+    fn queue_announces_the_expected_wait() {
+        let mut flow = flow();
+        flow.estimator = Some(Arc::new(Fixed(250.0)));
+        let (mut c, _) = Call::start(&flow, &Start::default(), at());
+        let out = c.handle(&flow, Event::Digits("0"), at());
+        assert_eq!(texts(&out), ["About 4 minutes."]);
+        let out = c.handle(&flow, Event::QueueUpdate(LiveQueue { position: 2, avg_wait_s: None }), at());
+        assert_eq!(texts(&out), ["About 2 minutes."]);
+    }
+
+    #[test]
+    fn a_loop_without_input_ends_at_the_operator() {
+        let src = FLOW.replace("\"2\" = \"bye\"", "\"2\" = \"spin\"")
+            + "[nodes.spin]\nkind = \"goto\"\ntarget = \"spin2\"\n[nodes.spin2]\nkind = \"goto\"\ntarget = \"spin\"\n";
+        let flow = parse(&src).flow.expect("parses (the loop is a check error, not a parse error)");
+        let (mut c, _) = Call::start(&flow, &Start::default(), at());
+        let out = c.handle(&flow, Event::Digits("2"), at());
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::Loop));
+        assert_eq!(c.outcome(&flow).map(|o| o.kind), Some(OutcomeKind::Queue));
+    }
+
+    #[test]
+    fn state_is_small_and_round_trips() {
+        let (c, _) = call(&[Event::Digits("1"), Event::Digits("12")], None);
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(json.len() < 120, "{json}");
+        assert_eq!(serde_json::from_str::<Call>(&json).unwrap(), c);
+    }
+}
