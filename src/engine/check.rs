@@ -39,11 +39,14 @@ pub fn check(flow: &Flow) -> Vec<Diagnostic> {
         ));
     }
     let report = report::report(flow);
+    let mut silence_ms = vec![None; flow.nodes.len()];
+    for t in &report.menus {
+        silence_ms[t.id.index()] = t.silence_ms;
+    }
     for id in flow.node_ids() {
         let node = flow.node(id);
         if let NodeKind::Menu(m) = &node.kind {
-            let silent = report.menus.iter().find(|t| *t.node == *node.id).and_then(|t| t.silence_ms);
-            if m.ask.settings.escape.is_none() && silent.is_none() {
+            if m.ask.settings.escape.is_none() && silence_ms[id.index()].is_none() {
                 diags.push(
                     Diagnostic::warning(
                         node.span.clone(),
@@ -194,11 +197,10 @@ fn time_limit(flow: &Flow, report: &Report, diags: &mut Vec<Diagnostic>) {
     let Some(limit) = flow.max_time_to_person_ms else { return };
     let secs = |ms: u32| format!("{:.1} s", f64::from(ms) / 1000.0);
     // The start row repeats a menu's row when the flow starts at a menu.
-    let start_is_menu = report.menus.iter().any(|m| m.node == report.start.node);
+    let start_is_menu = report.menus.iter().any(|m| m.id == report.start.id);
     let start = (!start_is_menu).then_some(&report.start);
     for times in start.into_iter().chain(&report.menus) {
-        let Some(id) = flow.find(&times.node) else { continue };
-        let span = flow.node(id).span.clone();
+        let span = flow.node(times.id).span.clone();
         for (how, t) in [("pressing the escape key", times.escape_ms), ("staying silent", times.silence_ms)] {
             if let Some(t) = t.filter(|&t| t > limit) {
                 diags.push(Diagnostic::error(

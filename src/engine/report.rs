@@ -9,6 +9,8 @@ use super::flow::{Ask, Flow, NodeId, NodeKind, Prompt};
 /// Times in milliseconds; `None` means a person is never reached that way.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct MenuTimes {
+    #[serde(skip)]
+    pub id: NodeId,
     pub node: String,
     pub escape_ms: Option<u32>,
     pub silence_ms: Option<u32>,
@@ -42,6 +44,7 @@ pub fn report(flow: &Flow) -> Report {
     let mut escape = Timer::new(flow, Strategy::Escape);
     let mut silence = Timer::new(flow, Strategy::Silence);
     let times = |n: NodeId, e: &mut Timer, s: &mut Timer| MenuTimes {
+        id: n,
         node: flow.node(n).id.to_string(),
         escape_ms: e.time(n),
         silence_ms: s.time(n),
