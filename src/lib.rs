@@ -7,4 +7,5 @@
 pub mod engine;
 pub mod load;
 pub mod script;
+pub mod sim;
 pub mod sounds;

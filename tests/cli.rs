@@ -215,3 +215,20 @@ fn failing_scenario_shows_a_diff() {
 fn no_subcommand_runs_the_demo_call() {
     run(&[]).code(0).stdout_has("outcome: queue first_line");
 }
+
+#[test]
+fn stationary_simulation_as_json() {
+    let args = ["simulate", "--stationary", "--calls-per-hour", "600", "--handle-time", "300s", "--agents", "55"];
+    let mut all = args.to_vec();
+    all.extend(["--patience", "120s", "--calls", "100000", "--seed", "3", "--json"]);
+    let v = run(&all).code(0).json();
+    assert_eq!(v["calls"], 100_000);
+    for key in ["mean_wait_s", "service_level", "p_abandon", "mean_wait_answered_s"] {
+        let mean = v[key]["mean"].as_f64().unwrap();
+        assert!(mean.is_finite() && v[key]["ci99"].as_f64().unwrap() > 0.0, "{key}: {}", v[key]);
+    }
+    assert!((0.0..=1.0).contains(&v["occupancy"]["mean"].as_f64().unwrap()));
+    let again = run(&all).code(0).json();
+    assert_eq!(v["mean_wait_s"], again["mean_wait_s"], "the same seed gives the same numbers");
+    run(&["simulate", "--stationary", "--agents", "0"]).code(2).stderr_has("at least one agent");
+}
