@@ -10,6 +10,7 @@ pub mod flow;
 pub mod graph;
 pub mod matching;
 pub mod parse;
+pub mod reader;
 pub mod report;
 
 pub use call::{Action, Call, Event, Gather, Outcome, OutcomeKind, Output, Start, Trace};

@@ -8,15 +8,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::call::BUILTIN_VARS;
 use super::diagnostic::{Diagnostic, suggest};
 use super::flow::*;
 use super::matching;
-
-type Value<'i> = Spanned<DeValue<'i>>;
+use super::reader::{Fields, Reader, Value, is_key};
 
 /// A flow, if the text had no errors, and everything found on the way.
 #[derive(Debug)]
@@ -40,7 +38,6 @@ const SETTING_FIELDS: &[&str] = &[
     "no_input",
     "invalid",
 ];
-const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const KINDS: &[&str] = &["menu", "input", "say", "branch", "set", "queue", "dial", "voicemail", "hangup", "goto"];
 
 /// Parses a flow. `Parsed::flow` is `None` when any diagnostic is an error.
@@ -56,146 +53,33 @@ pub fn parse(source: &str) -> Parsed {
         }
     };
     let flow = flow.filter(|_| !p.diags.iter().any(Diagnostic::is_error));
-    Parsed { flow, diagnostics: p.diags }
+    Parsed { flow, diagnostics: p.r.diags }
 }
 
 #[derive(Default)]
 struct Parser {
-    diags: Vec<Diagnostic>,
+    r: Reader,
     ids: HashMap<String, NodeId>,
     languages: Vec<Arc<str>>,
     vars: Vec<Arc<str>>,
     sounds: Vec<(Arc<str>, Span)>,
 }
 
-/// The fields of one table, checked against the names allowed there.
-struct Fields<'t, 'i> {
-    table: &'t DeTable<'i>,
-    span: Span,
+/// The generic readers (`string`, `fields`, `duration_ms`, ...) are the shared [`Reader`]'s.
+impl std::ops::Deref for Parser {
+    type Target = Reader;
+    fn deref(&self) -> &Reader {
+        &self.r
+    }
 }
 
-impl<'t, 'i> Fields<'t, 'i> {
-    fn get(&self, name: &str) -> Option<&'t Value<'i>> {
-        self.table.get(name)
+impl std::ops::DerefMut for Parser {
+    fn deref_mut(&mut self) -> &mut Reader {
+        &mut self.r
     }
 }
 
 impl Parser {
-    fn error(&mut self, span: Span, message: impl Into<String>) {
-        self.diags.push(Diagnostic::error(span, message));
-    }
-
-    fn fields<'t, 'i>(&mut self, value: &'t Value<'i>, allowed: &[&str], what: &str) -> Option<Fields<'t, 'i>> {
-        let table = self.table(value, what)?;
-        for (key, _) in table.iter() {
-            if !allowed.contains(&key.get_ref().as_ref()) {
-                let mut d = Diagnostic::error(key.span(), format!("unknown field `{}` in {what}", key.get_ref()));
-                d.help = suggest(key.get_ref(), allowed.iter().copied())
-                    .or_else(|| Some(format!("expected one of: {}", allowed.join(", "))));
-                self.diags.push(d);
-            }
-        }
-        Some(Fields { table, span: value.span() })
-    }
-
-    fn table<'t, 'i>(&mut self, value: &'t Value<'i>, what: &str) -> Option<&'t DeTable<'i>> {
-        match value.get_ref() {
-            DeValue::Table(t) => Some(t),
-            other => {
-                self.error(value.span(), format!("{what} must be a table, not {}", other.type_str()));
-                None
-            }
-        }
-    }
-
-    fn string<'t>(&mut self, value: &'t Value, what: &str) -> Option<&'t str> {
-        match value.get_ref() {
-            DeValue::String(s) => Some(s),
-            other => {
-                self.error(value.span(), format!("{what} must be a string, not {}", other.type_str()));
-                None
-            }
-        }
-    }
-
-    fn strings(&mut self, value: &Value, what: &str) -> Vec<(String, Span)> {
-        match value.get_ref() {
-            DeValue::String(s) => vec![(s.to_string(), value.span())],
-            DeValue::Array(items) => {
-                items.iter().filter_map(|v| self.string(v, what).map(|s| (s.to_owned(), v.span()))).collect()
-            }
-            other => {
-                self.error(
-                    value.span(),
-                    format!("{what} must be a string or a list of strings, not {}", other.type_str()),
-                );
-                Vec::new()
-            }
-        }
-    }
-
-    fn int(&mut self, value: &Value, what: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
-        let n = match value.get_ref() {
-            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
-            _ => None,
-        };
-        match n {
-            Some(n) if range.contains(&n) => Some(n),
-            _ => {
-                self.error(
-                    value.span(),
-                    format!("{what} must be a whole number from {} to {}", range.start(), range.end()),
-                );
-                None
-            }
-        }
-    }
-
-    fn small(&mut self, value: &Value, what: &str, max: u8) -> Option<u8> {
-        self.int(value, what, 0..=i64::from(max)).and_then(|n| u8::try_from(n).ok())
-    }
-
-    /// A duration: `"5s"`, `"1m 30s"`, `"250ms"`, or a number of seconds.
-    fn duration_ms(&mut self, value: &Value, what: &str) -> Option<u32> {
-        let ms = match value.get_ref() {
-            DeValue::Integer(_) => return self.int(value, what, 0..=86_400).map(|s| s as u32 * 1000),
-            DeValue::Float(f) => {
-                f.as_str().parse::<f64>().ok().filter(|s| (0.0..=86_400.0).contains(s)).map(|s| (s * 1000.0) as u32)
-            }
-            DeValue::String(s) => humantime::parse_duration(s.trim())
-                .ok()
-                .and_then(|d| u32::try_from(d.as_millis()).ok())
-                .filter(|&ms| ms <= 86_400_000),
-            _ => None,
-        };
-        if ms.is_none() {
-            self.diags.push(
-                Diagnostic::error(value.span(), format!("{what} is not a valid duration"))
-                    .with_help("write a duration such as \"5s\", \"1m 30s\" or \"250ms\" (at most a day)"),
-            );
-        }
-        ms
-    }
-
-    /// A key on the phone pad, or `false` for none.
-    fn key(&mut self, value: &Value, what: &str) -> Option<Option<char>> {
-        match value.get_ref() {
-            DeValue::Boolean(false) => return Some(None),
-            DeValue::String(s) => {
-                let mut chars = s.chars();
-                if let (Some(c), None) = (chars.next(), chars.next())
-                    && is_key(c)
-                {
-                    return Some(Some(c));
-                }
-            }
-            DeValue::Integer(i) if i.as_str().len() == 1 => return Some(i.as_str().chars().next()),
-            _ => {}
-        }
-        self.error(value.span(), format!("{what} must be one key of 0-9, * or #, or false"));
-        None
-    }
-
     fn target(&mut self, value: &Value, what: &str) -> Option<NodeId> {
         let name = self.string(value, what)?;
         if let Some(id) = self.ids.get(name) {
@@ -478,51 +362,6 @@ impl Parser {
             operator_phrases,
             sounds: std::mem::take(&mut self.sounds),
         })
-    }
-
-    fn hours(&mut self, value: &Value) -> Hours {
-        let mut allowed: Vec<&str> = DAYS.to_vec();
-        allowed.push("holidays");
-        let Some(f) = self.fields(value, &allowed, "[hours]") else { return Hours::default() };
-        let mut week: [Vec<(u16, u16)>; 7] = Default::default();
-        for (day, ranges) in DAYS.iter().zip(week.iter_mut()) {
-            let Some(v) = f.get(day) else { continue };
-            for (text, span) in self.strings(v, day) {
-                if text.eq_ignore_ascii_case("closed") {
-                    continue;
-                }
-                match parse_range(&text) {
-                    Some(range) => ranges.push(range),
-                    None => self.diags.push(
-                        Diagnostic::error(span, format!("`{text}` is not a time range"))
-                            .with_help("write opening hours as \"09:00-18:00\", or \"closed\""),
-                    ),
-                }
-            }
-        }
-        let mut holidays = Vec::new();
-        if let Some(v) = f.get("holidays") {
-            let items: Vec<&Value> = match v.get_ref() {
-                DeValue::Array(a) => a.iter().collect(),
-                _ => vec![v],
-            };
-            for item in items {
-                let text = match item.get_ref() {
-                    DeValue::Datetime(d) => d.to_string(),
-                    DeValue::String(s) => s.to_string(),
-                    _ => String::new(),
-                };
-                match parse_holiday(&text) {
-                    Some(h) => holidays.push(h),
-                    None => self.diags.push(
-                        Diagnostic::error(item.span(), "a holiday must be a date")
-                            .with_help("write \"MM-DD\" for every year or \"YYYY-MM-DD\" for one date"),
-                    ),
-                }
-            }
-        }
-        let any_hours = DAYS.iter().any(|d| f.get(d).is_some());
-        Hours { week: any_hours.then_some(week), holidays }
     }
 
     fn node(&mut self, name: &str, value: &Value, defaults: &Settings) -> Option<NodeKind> {
@@ -832,36 +671,9 @@ impl Parser {
     }
 }
 
-fn is_key(c: char) -> bool {
-    c.is_ascii_digit() || c == '*' || c == '#'
-}
-
-/// `"09:00-18:00"` to minutes since midnight; the end may be `24:00`.
-fn parse_range(text: &str) -> Option<(u16, u16)> {
-    let (from, to) = text.split_once('-')?;
-    let minutes = |t: &str| -> Option<u16> {
-        let (h, m) = t.trim().split_once(':')?;
-        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-        (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
-    };
-    let (from, to) = (minutes(from)?, minutes(to)?);
-    (from < to).then_some((from, to))
-}
-
-/// `"MM-DD"` (every year) or `"YYYY-MM-DD"`.
-fn parse_holiday(text: &str) -> Option<Holiday> {
-    let parts: Vec<&str> = text.trim().split('-').collect();
-    let (year, month, day) = match parts.as_slice() {
-        [m, d] => (None, m.parse().ok()?, d.parse().ok()?),
-        [y, m, d] => (Some(y.parse().ok()?), m.parse().ok()?, d.parse().ok()?),
-        _ => return None,
-    };
-    let valid_for = chrono::NaiveDate::from_ymd_opt(year.unwrap_or(2024), month, day);
-    valid_for.map(|_| Holiday { year, month, day })
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::reader::{parse_holiday, parse_range};
     use super::*;
 
     const MINIMAL: &str = r#"
