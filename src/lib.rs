@@ -9,3 +9,4 @@ pub mod load;
 pub mod script;
 pub mod sim;
 pub mod sounds;
+pub mod queue;

@@ -326,7 +326,7 @@ impl Template {
 }
 
 /// Opening hours by weekday (Monday first) in minutes since midnight, and holidays.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Hours {
     /// `None`: the flow names no hours and is always open.
     pub week: Option<[Vec<(u16, u16)>; 7]>,

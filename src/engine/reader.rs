@@ -100,6 +100,22 @@ impl Reader {
         }
     }
 
+    /// A number, written as an integer or a float.
+    pub fn number(&mut self, value: &Value, what: &str) -> Option<f64> {
+        let x = match value.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|n| n as f64),
+            DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
+            _ => None,
+        };
+        match x {
+            Some(x) if x.is_finite() => Some(x),
+            _ => {
+                self.error(value.span(), format!("{what} must be a number"));
+                None
+            }
+        }
+    }
+
     pub fn small(&mut self, value: &Value, what: &str, max: u8) -> Option<u8> {
         self.int(value, what, 0..=i64::from(max)).and_then(|n| u8::try_from(n).ok())
     }
