@@ -6,7 +6,7 @@
 
 pub mod engine;
 pub mod load;
+pub mod queue;
 pub mod script;
 pub mod sim;
 pub mod sounds;
-pub mod queue;

@@ -135,3 +135,19 @@ pub fn is_flow_file(p: &Path) -> bool {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
     name.ends_with(".toml") && !name.ends_with(".test.toml") && !name.ends_with(".model.toml")
 }
+
+/// Reads a queue model; on problems, the error is every diagnostic rendered compiler-style.
+pub fn load_model(path: &Path) -> Result<crate::queue::model::Model, String> {
+    let source = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    crate::queue::model::parse(&source)
+        .map_err(|diags| diags.iter().map(|d| render(path, &source, d)).collect::<String>())
+}
+
+/// The model a flow names (`model = "…"`, relative to the flow file), or `explicit`.
+pub fn model_path_for(flow_path: &Path, flow: &Flow, explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_owned());
+    }
+    let name = flow.model.as_ref()?;
+    Some(flow_path.parent().unwrap_or(Path::new(".")).join(name))
+}

@@ -1,19 +1,40 @@
-//! `switchboard simulate`: call load on a virtual clock. `--stationary` runs one queue with
-//! constant rates and no IVR (the scenario Erlang C/A describe), with confidence intervals.
+//! `switchboard simulate`: call load on a virtual clock. By default weeks of calls walk the
+//! real flow and wait in the model's queues; `--stationary` runs one queue with constant rates
+//! and no IVR (the scenario Erlang C/A describe). Both print confidence intervals.
 
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{Context, anyhow, bail};
 
+use switchboard::load;
 use switchboard::sim::stationary::{self, Scenario, Service};
 use switchboard::sim::stats::Estimate;
+use switchboard::sim::week::{self, Setup, Summary};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// One queue, constant rates, no IVR.
     #[arg(long)]
     stationary: bool,
+    /// The flow callers walk (week simulation).
+    #[arg(long, default_value = "flows/support.toml")]
+    flow: PathBuf,
+    /// The call-centre model (default: the one the flow names).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Weeks to simulate in each replication.
+    #[arg(long, default_value_t = 1)]
+    weeks: u32,
+    /// Print the cells as CSV.
+    #[arg(long, conflicts_with = "json")]
+    csv: bool,
+    /// Also write summary.json and cells.csv into this folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// Offered calls per hour.
     #[arg(long, default_value_t = 600.0)]
     calls_per_hour: f64,
@@ -35,9 +56,9 @@ pub struct Args {
     /// Calls to simulate in each replication.
     #[arg(long, default_value_t = 1_000_000)]
     calls: u64,
-    /// Independent replications, run in parallel on all cores.
-    #[arg(long, default_value_t = 1)]
-    replications: u32,
+    /// Independent replications, run in parallel on all cores (default: 1 stationary, 4 weekly).
+    #[arg(long)]
+    replications: Option<u32>,
     /// Seed of the random streams: the same seed gives the same output on any machine.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -46,11 +67,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if !args.stationary {
-        bail!(
-            "only `simulate --stationary` is available so far: the week through the flows comes with the queue model"
-        );
-    }
+    if args.stationary { stationary(args) } else { weeks(args) }
+}
+
+fn stationary(args: Args) -> anyhow::Result<ExitCode> {
     let scenario = Scenario {
         arrivals_per_hour: args.calls_per_hour,
         aht_s: args.handle_time.as_secs_f64(),
@@ -62,7 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         warmup: 0.02,
     };
     let started = Instant::now();
-    let result = stationary::replicate(&scenario, args.seed, args.replications)?;
+    let result = stationary::replicate(&scenario, args.seed, args.replications.unwrap_or(1))?;
     let wall_s = started.elapsed().as_secs_f64();
     if args.json {
         let mut v = serde_json::to_value(&result)?;
@@ -88,4 +108,146 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("  (± is the 99% confidence half-width)");
     println!("wall time {wall_s:.3} s: {:.0} calls/s", result.calls as f64 / wall_s);
     Ok(ExitCode::SUCCESS)
+}
+
+const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+fn weeks(args: Args) -> anyhow::Result<ExitCode> {
+    let sounds = super::sounds_dir_for(&args.flow);
+    let loaded =
+        load::load_file(&args.flow, &sounds).with_context(|| format!("cannot read {}", args.flow.display()))?;
+    let Some(flow) = &loaded.flow else {
+        eprint!("{}", loaded.render());
+        bail!("{} has errors", args.flow.display());
+    };
+    let model_path = load::model_path_for(&args.flow, flow, args.model.as_deref())
+        .ok_or_else(|| anyhow!("the flow names no model: pass --model FILE"))?;
+    let model = load::load_model(&model_path).map_err(|rendered| {
+        eprint!("{rendered}");
+        anyhow!("{} has errors", model_path.display())
+    })?;
+    let start = switchboard::script::reference_day(chrono::Weekday::Mon).and_hms_opt(0, 0, 0).expect("midnight exists");
+    let setup = Setup { flow, model: &model, weeks: args.weeks, start, warmup_s: 86_400.0 };
+    let replications = args.replications.unwrap_or(4);
+    let bar = progress(replications);
+    let started = Instant::now();
+    let runs = switchboard::sim::replications(replications, |r| {
+        let result = week::run(&setup, args.seed, r);
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+        result
+    });
+    let runs: Vec<week::Replication> = runs.into_iter().collect::<Result<_, _>>()?;
+    let wall_s = started.elapsed().as_secs_f64();
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let summary = week::summarize(&model, args.weeks, &runs);
+    let calls = summary.ivr.calls;
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(&summary)?)?;
+        std::fs::write(dir.join("cells.csv"), cells_csv(&summary)?)?;
+    }
+    if args.json {
+        let mut v = serde_json::to_value(&summary)?;
+        v["seed"] = args.seed.into();
+        v["wall_s"] = wall_s.into();
+        v["calls_per_s"] = (calls as f64 / wall_s).into();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else if args.csv {
+        print!("{}", cells_csv(&summary)?);
+    } else {
+        print!("{}", table(&summary));
+        println!(
+            "{} calls in {} replication(s) of {} week(s), seed {}: {wall_s:.2} s wall, {:.0} calls/s",
+            calls,
+            summary.replications,
+            summary.weeks,
+            args.seed,
+            calls as f64 / wall_s
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress(replications: u32) -> Option<indicatif::ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(u64::from(replications));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} simulating {pos}/{len} replications {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    })
+}
+
+fn cells_csv(summary: &Summary) -> anyhow::Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for c in &summary.cells {
+        w.serialize(c)?;
+    }
+    Ok(String::from_utf8(w.into_inner().map_err(|e| anyhow!("{e}"))?)?)
+}
+
+/// Mean wait by weekday and hour for each queue, then the IVR's figures.
+fn table(s: &Summary) -> String {
+    let mut out = String::new();
+    for q in &s.queues {
+        let _ = writeln!(
+            out,
+            "{}: {:.0} calls a week, {:.0} answered, {:.0} abandoned; mean wait {:.0} s, service level {:.1}%",
+            q.queue,
+            q.offered,
+            q.answered,
+            q.abandoned,
+            q.mean_wait_s.unwrap_or(0.0),
+            100.0 * q.service_level.unwrap_or(0.0)
+        );
+        let cells: Vec<_> = s.cells.iter().filter(|c| c.queue == q.queue).collect();
+        let hours: Vec<usize> = (0..24).filter(|h| cells.iter().any(|c| c.hour == *h && c.offered > 0.0)).collect();
+        let _ = write!(out, "  mean wait, s ");
+        for h in &hours {
+            let _ = write!(out, "{h:>5}");
+        }
+        out.push('\n');
+        for (d, day) in DAYS.iter().enumerate() {
+            let _ = write!(out, "  {day:<12}");
+            for h in &hours {
+                match cells.iter().find(|c| c.weekday == d && c.hour == *h).and_then(|c| c.mean_wait_s) {
+                    Some(w) => {
+                        let _ = write!(out, "{w:>5.0}");
+                    }
+                    None => out.push_str("    ·"),
+                }
+            }
+            out.push('\n');
+        }
+    }
+    let i = &s.ivr;
+    let per = |n: u64| n as f64 / f64::from(s.weeks * s.replications.max(1));
+    let share = |n: u64| 100.0 * n as f64 / i.calls.max(1) as f64;
+    let _ = writeln!(
+        out,
+        "IVR, per week: {:.0} calls ({:.0} retrials); contained {:.1}%, queued {:.1}%, voicemail {:.1}%, call-backs {:.1}%, hung up in the IVR {:.1}%",
+        per(i.calls),
+        per(i.retrials),
+        share(i.contained),
+        share(i.queued),
+        share(i.voicemail),
+        share(i.callbacks_booked),
+        share(i.hung_up_in_ivr)
+    );
+    let _ = writeln!(
+        out,
+        "  zero-outs {:.1}%, timeout fallbacks {:.1}%, invalid-input escalations {:.1}%, mean time in the IVR {:.0} s, overflowed {:.0}/week",
+        share(i.zero_outs),
+        share(i.timeout_fallbacks),
+        share(i.invalid_escalations),
+        i.ivr_time_s / i.calls.max(1) as f64,
+        per(i.overflowed)
+    );
+    out
 }

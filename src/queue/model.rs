@@ -202,8 +202,18 @@ const QUEUE: &[&str] = &[
     "agents",
     "overflow",
 ];
-const CALLERS: &[&str] =
-    &["think_time", "zero_out", "silent", "speak", "mumble", "hangup", "retrial", "retrial_delay", "choices", "callback"];
+const CALLERS: &[&str] = &[
+    "think_time",
+    "zero_out",
+    "silent",
+    "speak",
+    "mumble",
+    "hangup",
+    "retrial",
+    "retrial_delay",
+    "choices",
+    "callback",
+];
 
 fn model(r: &mut Reader, doc: &DeTable) -> Option<Model> {
     let whole = 0..0;
@@ -212,7 +222,10 @@ fn model(r: &mut Reader, doc: &DeTable) -> Option<Model> {
     let timezone = f.get("timezone").and_then(|v| {
         let tz = r.string(v, "timezone")?;
         if tz.parse::<chrono_tz::Tz>().is_err() {
-            r.diags.push(Diagnostic::error(v.span(), format!("`{tz}` is not an IANA time zone (such as \"Europe/Moscow\")")));
+            r.diags.push(Diagnostic::error(
+                v.span(),
+                format!("`{tz}` is not an IANA time zone (such as \"Europe/Moscow\")"),
+            ));
         }
         Some(tz.to_owned())
     });
@@ -258,7 +271,10 @@ fn model(r: &mut Reader, doc: &DeTable) -> Option<Model> {
             && !queues.iter().any(|other| other.name == o.to)
         {
             let names: Vec<&str> = queues.iter().map(|q| q.name.as_str()).collect();
-            let mut d = Diagnostic::error(whole.clone(), format!("queue `{}` overflows to `{}`, which is not a queue of the model", q.name, o.to));
+            let mut d = Diagnostic::error(
+                whole.clone(),
+                format!("queue `{}` overflows to `{}`, which is not a queue of the model", q.name, o.to),
+            );
             d.help = suggest(&o.to, names);
             r.diags.push(d);
         }
@@ -355,7 +371,10 @@ fn queue(r: &mut Reader, name: &str, value: &Value, slot_min: u32) -> Option<Que
             None
         }
         (None, None) => {
-            r.diags.push(Diagnostic::error(f.span.clone(), format!("{what} needs its staffing: `shifts` or an `agents` table")));
+            r.diags.push(Diagnostic::error(
+                f.span.clone(),
+                format!("{what} needs its staffing: `shifts` or an `agents` table"),
+            ));
             None
         }
     };
@@ -371,7 +390,16 @@ fn queue(r: &mut Reader, name: &str, value: &Value, slot_min: u32) -> Option<Que
             }
         }
     });
-    Some(QueueModel { name: name.to_owned(), arrivals: arrivals?, daily_cv, aht_s: aht_s?, service_cv, patience_s, agents: agents?, overflow })
+    Some(QueueModel {
+        name: name.to_owned(),
+        arrivals: arrivals?,
+        daily_cv,
+        aht_s: aht_s?,
+        service_cv,
+        patience_s,
+        agents: agents?,
+        overflow,
+    })
 }
 
 /// `{ mon = 22, tue = 18, ... }`, normalised to sum to 1; missing days are 0.
@@ -394,7 +422,10 @@ fn shares_by_day(r: &mut Reader, v: &Value) -> Option<[f64; 7]> {
 /// A list of `slots` non-negative numbers.
 fn series(r: &mut Reader, v: &Value, what: &str, slots: usize) -> Option<Vec<f64>> {
     let DeValue::Array(items) = v.get_ref() else {
-        r.diags.push(Diagnostic::error(v.span(), format!("{what} must be a list of {slots} numbers, one per slot of the day")));
+        r.diags.push(Diagnostic::error(
+            v.span(),
+            format!("{what} must be a list of {slots} numbers, one per slot of the day"),
+        ));
         return None;
     };
     if items.len() != slots {
@@ -442,7 +473,8 @@ fn shifts(r: &mut Reader, v: &Value, slot_min: u32) -> Option<Week> {
             }
             days
         });
-        let range = match (s.get("from").and_then(|x| r.string(x, "from")), s.get("to").and_then(|x| r.string(x, "to"))) {
+        let range = match (s.get("from").and_then(|x| r.string(x, "from")), s.get("to").and_then(|x| r.string(x, "to")))
+        {
             (Some(from), Some(to)) => {
                 let range = parse_range(&format!("{from}-{to}"));
                 if range.is_none() {
@@ -531,7 +563,10 @@ fn callers(r: &mut Reader, v: &Value) -> Callers {
                             keys.push((k, x));
                         }
                     }
-                    _ => r.diags.push(Diagnostic::error(key.span(), format!("`{}` is not a key of 0-9, * or #", key.get_ref()))),
+                    _ => r.diags.push(Diagnostic::error(
+                        key.span(),
+                        format!("`{}` is not a key of 0-9, * or #", key.get_ref()),
+                    )),
                 }
             }
             c.choices.push((menu.get_ref().to_string(), keys));
@@ -545,7 +580,9 @@ fn callers(r: &mut Reader, v: &Value) -> Callers {
         let delay_s = cb.get("after").and_then(|a| seconds(r, a, "after")).unwrap_or(1200.0);
         match (node, queue) {
             (Some(node), Some(queue)) => c.callback = Some(Callback { node, queue, delay_s }),
-            _ => r.diags.push(Diagnostic::error(x.span(), "callback needs `node` (the flow node that books it) and `queue`")),
+            _ => r
+                .diags
+                .push(Diagnostic::error(x.span(), "callback needs `node` (the flow node that books it) and `queue`")),
         }
     }
     c

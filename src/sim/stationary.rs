@@ -253,23 +253,7 @@ impl ServiceSampler {
 pub fn replicate(scenario: &Scenario, seed: u64, replications: u32) -> Result<Combined, ScenarioError> {
     scenario.validate()?;
     let replications = replications.max(1);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(replications as usize);
-    let runs: Vec<Result<Measured, ScenarioError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || {
-                    (0..replications)
-                        .filter(|r| *r as usize % threads == t)
-                        .map(|r| (r, scenario.run(seed, r)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut all: Vec<(u32, Result<Measured, ScenarioError>)> =
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect();
-        all.sort_by_key(|(r, _)| *r);
-        all.into_iter().map(|(_, m)| m).collect()
-    });
+    let runs = super::replications(replications, |r| scenario.run(seed, r));
     let runs: Vec<Measured> = runs.into_iter().collect::<Result<_, _>>()?;
     let estimates = if runs.len() == 1 {
         runs[0].estimates.clone()
