@@ -6,6 +6,7 @@
 
 pub mod engine;
 pub mod load;
+pub mod plot;
 pub mod queue;
 pub mod script;
 pub mod sim;

@@ -149,6 +149,11 @@ fn weeks(args: Args) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(&summary)?)?;
         std::fs::write(dir.join("cells.csv"), cells_csv(&summary)?)?;
+        for q in &model.queues {
+            let cells: Vec<_> = summary.cells.iter().filter(|c| c.queue == q.name).collect();
+            let title = format!("{}: simulated mean wait (s) by weekday and hour", q.name);
+            switchboard::plot::heatmap(&cells, &title, &dir.join(format!("wait-{}", q.name)))?;
+        }
     }
     if args.json {
         let mut v = serde_json::to_value(&summary)?;

@@ -31,7 +31,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::engine::diagnostic::{Diagnostic, suggest};
 use crate::engine::flow::Hours;
-use crate::engine::reader::{DAYS, Reader, Value, parse_range};
+use crate::engine::reader::{DAYS, Fields, Reader, Value, parse_range};
 
 /// Values for every slot of a week: `7 × slots_per_day`, Monday first.
 #[derive(Clone, Debug, PartialEq)]
@@ -156,13 +156,42 @@ pub struct Model {
     /// The quantile of day-to-day volume that makes a "busy day".
     pub busy_quantile: f64,
     pub hours: Hours,
+    /// Calls to the hotline itself, for the simulator, which lets the flow decide which queue
+    /// each caller reaches; without `[ivr]`, the queues' volumes added up.
+    pub ivr: Option<Ivr>,
     pub queues: Vec<QueueModel>,
     pub callers: Callers,
+}
+
+/// Calls entering the IVR.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ivr {
+    /// Mean calls per hour in each slot.
+    pub arrivals: Week,
+    pub daily_cv: f64,
 }
 
 impl Model {
     pub fn queue(&self, name: &str) -> Option<&QueueModel> {
         self.queues.iter().find(|q| q.name == name)
+    }
+
+    /// Calls per hour entering the IVR at a local time, and their day-to-day spread.
+    pub fn ivr_arrivals(&self) -> Ivr {
+        if let Some(ivr) = &self.ivr {
+            return ivr.clone();
+        }
+        let mut arrivals = Week::zero(self.slot_min);
+        let (mut weighted_cv, mut total) = (0.0, 0.0);
+        for q in &self.queues {
+            for (a, b) in arrivals.values.iter_mut().zip(&q.arrivals.values) {
+                *a += b;
+            }
+            let volume: f64 = q.arrivals.values.iter().sum();
+            weighted_cv += q.daily_cv * volume;
+            total += volume;
+        }
+        Ivr { arrivals, daily_cv: if total > 0.0 { weighted_cv / total } else { 0.0 } }
     }
 
     /// Whether the centre is open at a local time (closed slots have no agents and no estimate).
@@ -188,7 +217,8 @@ pub fn parse(source: &str) -> Result<Model, Vec<Diagnostic>> {
     }
 }
 
-const TOP: &[&str] = &["timezone", "interval", "service_level", "busy_quantile", "hours", "queues", "callers"];
+const TOP: &[&str] = &["timezone", "interval", "service_level", "busy_quantile", "hours", "ivr", "queues", "callers"];
+const IVR: &[&str] = &["weekly_calls", "weekday_shares", "hour_shares", "arrivals", "daily_cv"];
 const QUEUE: &[&str] = &[
     "weekly_calls",
     "weekday_shares",
@@ -253,6 +283,12 @@ fn model(r: &mut Reader, doc: &DeTable) -> Option<Model> {
     }
     let busy_quantile = f.get("busy_quantile").and_then(|v| probability(r, v, "busy_quantile")).unwrap_or(0.9);
     let hours = f.get("hours").map(|v| r.hours(v)).unwrap_or_default();
+    let ivr = f.get("ivr").and_then(|v| {
+        let i = r.fields(v, IVR, "[ivr]")?;
+        let arrivals = arrivals(r, &i, "[ivr]", slot_min)?;
+        let daily_cv = i.get("daily_cv").and_then(|x| positive(r, x, "daily_cv")).unwrap_or(0.0);
+        Some(Ivr { arrivals, daily_cv })
+    });
     let mut queues = Vec::new();
     match f.get("queues") {
         Some(v) => {
@@ -283,7 +319,7 @@ fn model(r: &mut Reader, doc: &DeTable) -> Option<Model> {
         Some(v) => callers(r, v),
         None => Callers::default(),
     };
-    Some(Model { timezone, slot_min, target_s, target_share, busy_quantile, hours, queues, callers })
+    Some(Model { timezone, slot_min, target_s, target_share, busy_quantile, hours, ivr, queues, callers })
 }
 
 fn probability(r: &mut Reader, v: &Value, what: &str) -> Option<f64> {
@@ -313,46 +349,7 @@ fn seconds(r: &mut Reader, v: &Value, what: &str) -> Option<f64> {
 fn queue(r: &mut Reader, name: &str, value: &Value, slot_min: u32) -> Option<QueueModel> {
     let what = format!("queue `{name}`");
     let f = r.fields(value, QUEUE, &what)?;
-    let slots = slots_per_day(slot_min);
-    let arrivals = match (f.get("arrivals"), f.get("weekly_calls")) {
-        (Some(table), None) => day_table(r, table, "arrivals", slot_min),
-        (None, Some(weekly)) => {
-            let weekly = positive(r, weekly, "weekly_calls")?;
-            let days = match f.get("weekday_shares") {
-                Some(v) => shares_by_day(r, v)?,
-                None => [1.0 / 7.0; 7],
-            };
-            let hours = match f.get("hour_shares") {
-                Some(v) => series(r, v, "hour_shares", slots)?,
-                None => vec![1.0; slots],
-            };
-            let hour_sum: f64 = hours.iter().sum();
-            if hour_sum <= 0.0 {
-                r.diags.push(Diagnostic::error(f.span.clone(), "hour_shares add up to zero"));
-                return None;
-            }
-            let mut week = Week::zero(slot_min);
-            let slot_h = f64::from(slot_min) / 60.0;
-            for (d, share) in days.iter().enumerate() {
-                for (s, h) in hours.iter().enumerate() {
-                    // Calls in the slot, as a rate per hour.
-                    week.values[d * slots + s] = weekly * share * (h / hour_sum) / slot_h;
-                }
-            }
-            Some(week)
-        }
-        (Some(v), Some(_)) => {
-            r.diags.push(Diagnostic::error(v.span(), "give either `arrivals` or `weekly_calls`, not both"));
-            None
-        }
-        (None, None) => {
-            r.diags.push(
-                Diagnostic::error(f.span.clone(), format!("{what} needs its arrivals"))
-                    .with_help("add weekly_calls with weekday_shares and hour_shares, or an arrivals table"),
-            );
-            None
-        }
-    };
+    let arrivals = arrivals(r, &f, &what, slot_min);
     let daily_cv = f.get("daily_cv").and_then(|v| positive(r, v, "daily_cv")).unwrap_or(0.0);
     let aht_s = match f.get("handle_time") {
         Some(v) => seconds(r, v, "handle_time").filter(|s| *s > 0.0),
@@ -400,6 +397,51 @@ fn queue(r: &mut Reader, name: &str, value: &Value, slot_min: u32) -> Option<Que
         agents: agents?,
         overflow,
     })
+}
+
+/// Arrivals from `weekly_calls` with `weekday_shares` and `hour_shares`, or an `arrivals`
+/// table of calls per hour.
+fn arrivals(r: &mut Reader, f: &Fields, what: &str, slot_min: u32) -> Option<Week> {
+    let slots = slots_per_day(slot_min);
+    match (f.get("arrivals"), f.get("weekly_calls")) {
+        (Some(table), None) => day_table(r, table, "arrivals", slot_min),
+        (None, Some(weekly)) => {
+            let weekly = positive(r, weekly, "weekly_calls")?;
+            let days = match f.get("weekday_shares") {
+                Some(v) => shares_by_day(r, v)?,
+                None => [1.0 / 7.0; 7],
+            };
+            let hours = match f.get("hour_shares") {
+                Some(v) => series(r, v, "hour_shares", slots)?,
+                None => vec![1.0; slots],
+            };
+            let hour_sum: f64 = hours.iter().sum();
+            if hour_sum <= 0.0 {
+                r.diags.push(Diagnostic::error(f.span.clone(), "hour_shares add up to zero"));
+                return None;
+            }
+            let mut week = Week::zero(slot_min);
+            let slot_h = f64::from(slot_min) / 60.0;
+            for (d, share) in days.iter().enumerate() {
+                for (s, h) in hours.iter().enumerate() {
+                    // Calls in the slot, as a rate per hour.
+                    week.values[d * slots + s] = weekly * share * (h / hour_sum) / slot_h;
+                }
+            }
+            Some(week)
+        }
+        (Some(v), Some(_)) => {
+            r.diags.push(Diagnostic::error(v.span(), "give either `arrivals` or `weekly_calls`, not both"));
+            None
+        }
+        (None, None) => {
+            r.diags.push(
+                Diagnostic::error(f.span.clone(), format!("{what} needs its arrivals"))
+                    .with_help("add weekly_calls with weekday_shares and hour_shares, or an arrivals table"),
+            );
+            None
+        }
+    }
 }
 
 /// `{ mon = 22, tue = 18, ... }`, normalised to sum to 1; missing days are 0.

@@ -239,6 +239,10 @@ enum Pending {
 /// A queue of the model, by the same index as `Model::queues`.
 struct Queue {
     busy: u32,
+    /// Agents of the previous slot and when the current slot began: agents whose shift ends
+    /// still answer the callers who called before the change, as real teams do at closing.
+    prev_staffed: u32,
+    slot_start: f64,
     /// Waiting callers by (priority, first come); stale entries are skipped when popped.
     waiting: BinaryHeap<(u8, Reverse<u64>, u32)>,
     /// Booked call-backs waiting for an agent (before any caller, they were promised).
@@ -304,12 +308,14 @@ struct Sim<'a> {
     rate: f64,
     day_factor: f64,
     day_of_factor: i64,
+    /// Calls entering the IVR.
+    ivr: crate::queue::model::Ivr,
     rng_arrival: Xoshiro256PlusPlus,
     rng_caller: Xoshiro256PlusPlus,
     rng_service: Xoshiro256PlusPlus,
     out: Output,
     cells: Vec<Vec<Cell>>,
-    ivr: Ivr,
+    stats: Ivr,
     steps: u64,
     callback_queue: Option<u16>,
     think: Exp<f64>,
@@ -339,7 +345,14 @@ impl<'a> Sim<'a> {
         let queues = model
             .queues
             .iter()
-            .map(|q| Queue { busy: 0, waiting: BinaryHeap::new(), callbacks: 0, service: ServiceTime::new(q) })
+            .map(|q| Queue {
+                busy: 0,
+                prev_staffed: 0,
+                slot_start: 0.0,
+                waiting: BinaryHeap::new(),
+                callbacks: 0,
+                service: ServiceTime::new(q),
+            })
             .collect();
         let mut rngs = streams(seed, replication, 3).into_iter();
         let mut next = || rngs.next().expect("three streams");
@@ -360,12 +373,13 @@ impl<'a> Sim<'a> {
             rate: 0.0,
             day_factor: 1.0,
             day_of_factor: i64::MIN,
+            ivr: model.ivr_arrivals(),
             rng_arrival: next(),
             rng_caller: next(),
             rng_service: next(),
             out: Output::default(),
             cells: vec![vec![Cell::default(); HOURS]; model.queues.len()],
-            ivr: Ivr::default(),
+            stats: Ivr::default(),
             steps: 0,
             callback_queue,
             think: Exp::new(1.0 / model.callers.think_s.max(0.001)).expect("a positive rate"),
@@ -425,11 +439,7 @@ impl<'a> Sim<'a> {
             self.day_of_factor = day;
             self.day_factor = self.draw_day_factor();
         }
-        let mut rate_per_h = 0.0;
-        for q in &self.model.queues {
-            rate_per_h += q.arrivals.at(at);
-        }
-        self.rate = rate_per_h / 3600.0 * self.day_factor;
+        self.rate = self.ivr.arrivals.at(at) / 3600.0 * self.day_factor;
         let slot_end = now + self.slot_s;
         // Staffed time of the slot, for occupancy.
         if self.measured() {
@@ -439,7 +449,10 @@ impl<'a> Sim<'a> {
             }
         }
         // Agents who came on shift take waiting callers.
+        let before = self.local((now - 1.0).max(0.0));
         for q in 0..self.queues.len() {
+            self.queues[q].prev_staffed = self.model.queues[q].agents.at(before) as u32;
+            self.queues[q].slot_start = now;
             self.serve(q as u16);
         }
         if self.rate > 0.0 {
@@ -451,15 +464,9 @@ impl<'a> Sim<'a> {
         self.schedule(slot_end, Kind::Slot);
     }
 
-    /// A lognormal day factor with mean 1 and the model's day-to-day spread (the volume-weighted
-    /// `daily_cv` of the queues).
+    /// A lognormal day factor with mean 1 and the model's day-to-day spread.
     fn draw_day_factor(&mut self) -> f64 {
-        let total: f64 = self.model.queues.iter().map(|q| q.arrivals.values.iter().sum::<f64>()).sum();
-        let cv = if total > 0.0 {
-            self.model.queues.iter().map(|q| q.daily_cv * q.arrivals.values.iter().sum::<f64>()).sum::<f64>() / total
-        } else {
-            0.0
-        };
+        let cv = self.ivr.daily_cv;
         if cv <= 0.0 {
             return 1.0;
         }
@@ -477,8 +484,8 @@ impl<'a> Sim<'a> {
             }
         }
         if self.measured() {
-            self.ivr.calls += 1;
-            self.ivr.retrials += u64::from(retrial);
+            self.stats.calls += 1;
+            self.stats.retrials += u64::from(retrial);
         }
         let now_local = self.local(self.now);
         let call = Call::start_into(self.flow, &Start::default(), now_local, &mut self.out);
@@ -535,9 +542,9 @@ impl<'a> Sim<'a> {
         if measured {
             for (_, t) in &self.out.trace {
                 match t {
-                    Trace::Escape => self.ivr.zero_outs += 1,
-                    Trace::Fallback => self.ivr.timeout_fallbacks += 1,
-                    Trace::Escalate => self.ivr.invalid_escalations += 1,
+                    Trace::Escape => self.stats.zero_outs += 1,
+                    Trace::Fallback => self.stats.timeout_fallbacks += 1,
+                    Trace::Escalate => self.stats.invalid_escalations += 1,
                     _ => {}
                 }
             }
@@ -552,12 +559,12 @@ impl<'a> Sim<'a> {
         // The call left the IVR.
         let ended = self.now + talk_s;
         if measured {
-            self.ivr.ivr_time_s += ended - caller.entered_ivr;
+            self.stats.ivr_time_s += ended - caller.entered_ivr;
         }
         if let Some((name, priority)) = queue {
             let q = self.names.iter().position(|n| **n == *name).unwrap_or(0) as u16;
             if measured {
-                self.ivr.queued += 1;
+                self.stats.queued += 1;
             }
             self.callers[id as usize].joining = (q, priority);
             self.schedule(ended, Kind::Join(id));
@@ -566,12 +573,12 @@ impl<'a> Sim<'a> {
         let node = self.flow.node(caller.call.node());
         if measured {
             match &node.kind {
-                NodeKind::Voicemail { .. } => self.ivr.voicemail += 1,
-                NodeKind::Dial { .. } => self.ivr.transferred += 1,
+                NodeKind::Voicemail { .. } => self.stats.voicemail += 1,
+                NodeKind::Dial { .. } => self.stats.transferred += 1,
                 _ if !caller.call.is_listening()
                     && caller.call.outcome(self.flow).is_some_and(|o| o.target == "caller") =>
                 {
-                    self.ivr.hung_up_in_ivr += 1
+                    self.stats.hung_up_in_ivr += 1
                 }
                 _ => {}
             }
@@ -580,13 +587,13 @@ impl<'a> Sim<'a> {
         match (callback, self.callback_queue) {
             (Some(cb), Some(q)) => {
                 if measured {
-                    self.ivr.callbacks_booked += 1;
+                    self.stats.callbacks_booked += 1;
                 }
                 self.schedule(ended + cb.delay_s, Kind::CallbackDue(q));
             }
             _ => {
                 if measured && matches!(node.kind, NodeKind::Hangup { .. }) {
-                    self.ivr.contained += 1;
+                    self.stats.contained += 1;
                 }
             }
         }
@@ -729,12 +736,22 @@ impl<'a> Sim<'a> {
     /// Free agents of queue `q` take call-backs first, then waiting callers.
     fn serve(&mut self, q: u16) {
         let qi = usize::from(q);
-        let staffed = self.model.queues[qi].agents.at(self.local(self.now)) as u32;
-        while self.queues[qi].busy < staffed {
+        loop {
+            let queue = &self.queues[qi];
+            let mut staffed = self.model.queues[qi].agents.at(self.local(self.now)) as u32;
+            if staffed < queue.prev_staffed
+                && let Some(&(_, _, id)) = queue.waiting.peek()
+                && self.callers[id as usize].entered_ivr < queue.slot_start
+            {
+                staffed = queue.prev_staffed;
+            }
+            if queue.busy >= staffed {
+                break;
+            }
             if self.queues[qi].callbacks > 0 {
                 self.queues[qi].callbacks -= 1;
                 if self.measured() {
-                    self.ivr.callbacks_done += 1;
+                    self.stats.callbacks_done += 1;
                 }
                 self.start_service(q);
                 continue;
@@ -798,7 +815,7 @@ impl<'a> Sim<'a> {
         let model = &self.model.queues[usize::from(queue)];
         let Some(to) = model.overflow.as_ref().and_then(|o| self.names.iter().position(|n| *n == o.to)) else { return };
         if self.measured() {
-            self.ivr.overflowed += 1;
+            self.stats.overflowed += 1;
         }
         self.enqueue(id, to as u16, 0, self.now);
     }
@@ -815,7 +832,7 @@ impl<'a> Sim<'a> {
 
     fn finish(self) -> Replication {
         let in_system = self.callers.iter().filter(|c| !matches!(c.at, Where::Gone)).count() as u64;
-        let mut ivr = self.ivr;
+        let mut ivr = self.stats;
         ivr.in_system_at_end = in_system;
         Replication { cells: self.cells, ivr, engine_steps: self.steps }
     }

@@ -1,0 +1,150 @@
+//! Pictures for analysts, with plotters: a heatmap of mean wait by weekday and hour, and the
+//! simulated waits beside the Erlang estimate. Each chart is written as SVG and PNG.
+//!
+//! Text is drawn with the DejaVu Sans font shipped in `assets/fonts` (registered once), so the
+//! charts look the same on a machine without system fonts.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::sim::week::CellSummary;
+
+const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+static FONT: Once = Once::new();
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot draw {path}: {message}")]
+pub struct PlotError {
+    path: String,
+    message: String,
+}
+
+fn register_font() {
+    FONT.call_once(|| {
+        // Registering fails only for a malformed font file, and this one is built in.
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            include_bytes!("../assets/fonts/DejaVuSans.ttf"),
+        );
+    });
+}
+
+/// Colour for a wait: green when short, through yellow, to red at `max_s` and beyond.
+fn colour(wait_s: f64, max_s: f64) -> RGBColor {
+    let x = (wait_s / max_s.max(1.0)).clamp(0.0, 1.0);
+    let (r, g) = if x < 0.5 { ((510.0 * x) as u8, 200) } else { (255, (200.0 * (2.0 - 2.0 * x)) as u8) };
+    RGBColor(r, g, 60)
+}
+
+/// Writes `<stem>.svg` and `<stem>.png` of the mean wait of one queue's cells.
+pub fn heatmap(cells: &[&CellSummary], title: &str, stem: &Path) -> Result<(), PlotError> {
+    register_font();
+    let svg = stem.with_extension("svg");
+    let png = stem.with_extension("png");
+    draw_heatmap(SVGBackend::new(&svg, (1000, 420)).into_drawing_area(), cells, title)
+        .map_err(|message| PlotError { path: svg.display().to_string(), message })?;
+    draw_heatmap(BitMapBackend::new(&png, (1000, 420)).into_drawing_area(), cells, title)
+        .map_err(|message| PlotError { path: png.display().to_string(), message })
+}
+
+fn draw_heatmap<DB: DrawingBackend>(
+    area: DrawingArea<DB, plotters::coord::Shift>,
+    cells: &[&CellSummary],
+    title: &str,
+) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    area.fill(&WHITE).map_err(err)?;
+    let max_s = cells.iter().filter_map(|c| c.mean_wait_s).fold(60.0f64, f64::max);
+    let mut chart = ChartBuilder::on(&area)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(48)
+        .build_cartesian_2d((0u32..23).into_segmented(), (0u32..6).into_segmented())
+        .map_err(err)?;
+    // Segmented axes put each label in the middle of its hour or day.
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(24)
+        .y_labels(7)
+        .x_desc("hour of the day")
+        .x_label_formatter(&|x| match x {
+            SegmentValue::CenterOf(h) => format!("{h}"),
+            _ => String::new(),
+        })
+        .y_label_formatter(&|y| match y {
+            SegmentValue::CenterOf(d) => DAYS.get(6usize.saturating_sub(*d as usize)).copied().unwrap_or("").to_owned(),
+            _ => String::new(),
+        })
+        .draw()
+        .map_err(err)?;
+    let at = |c: &CellSummary| (c.hour as u32, 6 - c.weekday.min(6) as u32);
+    chart
+        .draw_series(cells.iter().map(|c| {
+            let (x, y) = at(c);
+            let style = match c.mean_wait_s {
+                Some(w) if c.offered > 0.0 => colour(w, max_s).filled(),
+                _ => RGBColor(235, 235, 235).filled(),
+            };
+            Rectangle::new(
+                [
+                    (SegmentValue::Exact(x), SegmentValue::Exact(y)),
+                    (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1)),
+                ],
+                style,
+            )
+        }))
+        .map_err(err)?;
+    chart
+        .draw_series(cells.iter().filter(|c| c.offered > 0.0).filter_map(|c| {
+            let w = c.mean_wait_s?;
+            let (x, y) = at(c);
+            let style = ("sans-serif", 13).into_font().into_text_style(&area).pos(Pos::new(HPos::Center, VPos::Center));
+            Some(Text::new(format!("{w:.0}"), (SegmentValue::CenterOf(x), SegmentValue::CenterOf(y)), style))
+        }))
+        .map_err(err)?;
+    area.present().map_err(err)
+}
+
+/// Writes `<stem>.svg` and `<stem>.png`: simulated mean wait against the formula's, per
+/// weekday-hour, one point per cell, with the diagonal where both agree.
+pub fn against_formula(points: &[(f64, f64)], title: &str, stem: &Path) -> Result<(), PlotError> {
+    register_font();
+    let svg = stem.with_extension("svg");
+    let png = stem.with_extension("png");
+    draw_scatter(SVGBackend::new(&svg, (640, 560)).into_drawing_area(), points, title)
+        .map_err(|message| PlotError { path: svg.display().to_string(), message })?;
+    draw_scatter(BitMapBackend::new(&png, (640, 560)).into_drawing_area(), points, title)
+        .map_err(|message| PlotError { path: png.display().to_string(), message })
+}
+
+fn draw_scatter<DB: DrawingBackend>(
+    area: DrawingArea<DB, plotters::coord::Shift>,
+    points: &[(f64, f64)],
+    title: &str,
+) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    area.fill(&WHITE).map_err(err)?;
+    let max = points.iter().map(|(a, b)| a.max(*b)).fold(10.0f64, f64::max) * 1.05;
+    let mut chart = ChartBuilder::on(&area)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(52)
+        .build_cartesian_2d(0.0..max, 0.0..max)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("Erlang estimate of mean wait, s")
+        .y_desc("simulated mean wait, s")
+        .draw()
+        .map_err(err)?;
+    chart.draw_series(LineSeries::new([(0.0, 0.0), (max, max)], BLACK.mix(0.4))).map_err(err)?;
+    chart.draw_series(points.iter().map(|&(f, s)| Circle::new((f, s), 3, BLUE.mix(0.7).filled()))).map_err(err)?;
+    area.present().map_err(err)
+}
