@@ -3,6 +3,7 @@
 mod call;
 mod check;
 mod graph;
+mod sounds;
 mod test;
 
 use std::path::PathBuf;
@@ -27,6 +28,11 @@ enum Command {
     Graph(graph::Args),
     /// Run scenario tests (*.test.toml) and report coverage.
     Test(test::Args),
+    /// Work with sound files: find DTMF keys in a recording.
+    Sounds {
+        #[command(subcommand)]
+        command: sounds::SoundsCommand,
+    },
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -35,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Call(args)) => call::run(args),
         Some(Command::Graph(args)) => graph::run(args),
         Some(Command::Test(args)) => test::run(args),
+        Some(Command::Sounds { command }) => sounds::run(command),
         None => call::demo(),
     }
 }
