@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::anyhow;
 
 use switchboard::sounds::{dtmf, wav};
 
@@ -20,8 +20,9 @@ pub enum SoundsCommand {
 pub fn run(command: SoundsCommand) -> anyhow::Result<ExitCode> {
     match command {
         SoundsCommand::Dtmf { file, json } => {
+            // Formatted here rather than chained: SoundError already includes its source's text.
             let (samples, sample_rate) =
-                wav::read_mono(&file).with_context(|| format!("cannot decode {}", file.display()))?;
+                wav::read_mono(&file).map_err(|e| anyhow!("cannot decode {}: {e}", file.display()))?;
             let found = dtmf::detect(&samples, sample_rate);
             if json {
                 println!("{}", serde_json::to_string_pretty(&found)?);
