@@ -4,6 +4,7 @@ mod call;
 mod check;
 mod graph;
 mod simulate;
+mod sounds;
 mod test;
 
 use std::path::PathBuf;
@@ -30,6 +31,11 @@ enum Command {
     Test(test::Args),
     /// Simulate call load (--stationary: one queue, constant rates, no IVR).
     Simulate(simulate::Args),
+    /// Work with sound files: find DTMF keys in a recording.
+    Sounds {
+        #[command(subcommand)]
+        command: sounds::SoundsCommand,
+    },
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -39,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Graph(args)) => graph::run(args),
         Some(Command::Test(args)) => test::run(args),
         Some(Command::Simulate(args)) => simulate::run(args),
+        Some(Command::Sounds { command }) => sounds::run(command),
         None => call::demo(),
     }
 }

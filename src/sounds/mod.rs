@@ -1,5 +1,8 @@
 //! Prompt audio: reading WAV files with hound.
 
+pub mod dtmf;
+pub mod wav;
+
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
