@@ -6,5 +6,6 @@
 
 pub mod engine;
 pub mod load;
+pub mod queue;
 pub mod script;
 pub mod sounds;

@@ -1,0 +1,375 @@
+//! Erlang B, Erlang C (M/M/c) and Erlang A (M/M/c+M) performance measures and staffing.
+//!
+//! Numerical approach: Erlang B is computed by its recurrence in log space,
+//! `1/B(k) = 1 + (k/A)·1/B(k−1)` (the reciprocal form of `B(k) = A·B(k−1)/(k + A·B(k−1))`),
+//! so there are no factorials and nothing overflows even for 100,000 agents. Erlang C follows
+//! as `C = c·B/(c − A(1−B))` (Cooper, *Introduction to Queueing Theory*, 2nd ed., §3.5).
+//! Erlang A uses the exact birth–death chain of Palm's M/M/c+M model as summarised by
+//! Garnett, Mandelbaum & Reiman (2002) and Mandelbaum & Zeltyn, "The M/M/n+G queue: summary of
+//! performance measures" (exponential patience case), with the queue part summed in log space.
+
+use serde::Serialize;
+
+/// Invalid inputs. Every public function returns one of these instead of panicking.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum QueueError {
+    #[error("arrival rate must be a finite number ≥ 0, got {0}")]
+    ArrivalRate(f64),
+    #[error("handle time must be a finite number > 0 seconds, got {0}")]
+    HandleTime(f64),
+    #[error("patience must be a finite number > 0 seconds, got {0}")]
+    Patience(f64),
+    #[error("target wait must be a finite number ≥ 0 seconds, got {0}")]
+    TargetWait(f64),
+    #[error("at least one agent is needed")]
+    NoAgents,
+    #[error("target must be a finite number in range, got {0}")]
+    Target(f64),
+    #[error("no number of agents up to {0} meets the target")]
+    Unreachable(u32),
+    #[error("the Erlang A computation would need more than {0} steps for these inputs")]
+    TooExpensive(u64),
+}
+
+/// One staffing cell: the traffic and staffing for one interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Cell {
+    pub arrivals_per_hour: f64,
+    /// Mean handle time (talk + wrap-up), seconds.
+    pub aht_s: f64,
+    pub agents: u32,
+    /// Mean caller patience in seconds; `None` means callers never hang up (Erlang C).
+    pub patience_s: Option<f64>,
+    /// Service-level target: answered within this many seconds.
+    pub target_s: f64,
+}
+
+/// Performance measures of one cell.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Metrics {
+    /// Probability an arriving caller finds all agents busy and has to queue.
+    pub p_wait: f64,
+    /// Mean wait over all offered calls (zero for those answered at once; abandoners count their
+    /// time until hang-up). This is the ASA of Erlang C. `None` when overloaded.
+    pub mean_wait_s: Option<f64>,
+    /// Mean wait of the callers who are eventually answered. `None` when overloaded.
+    pub mean_wait_answered_s: Option<f64>,
+    /// Share of all offered calls answered within the target (abandoned calls count against).
+    pub service_level: f64,
+    pub p_abandon: f64,
+    /// Agent utilisation: carried load divided by agents.
+    pub occupancy: f64,
+    /// Erlang C only: offered load ≥ agents, the queue grows without bound.
+    pub overloaded: bool,
+    /// 90th percentile of wait over all callers (Erlang C only; `None` otherwise or overloaded).
+    pub p90_wait_s: Option<f64>,
+}
+
+/// A staffing target for [`agents_needed`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Target {
+    /// Service level (share answered within `Cell::target_s`) at least this fraction.
+    ServiceLevel(f64),
+    /// Mean wait (ASA) at most this many seconds.
+    MaxMeanWait(f64),
+    /// Abandonment probability at most this fraction.
+    MaxAbandon(f64),
+}
+
+fn validate(cell: &Cell) -> Result<(), QueueError> {
+    let a = cell.arrivals_per_hour;
+    if !(a.is_finite() && a >= 0.0) {
+        return Err(QueueError::ArrivalRate(a));
+    }
+    if !(cell.aht_s.is_finite() && cell.aht_s > 0.0) {
+        return Err(QueueError::HandleTime(cell.aht_s));
+    }
+    if let Some(p) = cell.patience_s
+        && !(p.is_finite() && p > 0.0)
+    {
+        return Err(QueueError::Patience(p));
+    }
+    if !(cell.target_s.is_finite() && cell.target_s >= 0.0) {
+        return Err(QueueError::TargetWait(cell.target_s));
+    }
+    if cell.agents == 0 {
+        return Err(QueueError::NoAgents);
+    }
+    Ok(())
+}
+
+/// `ln(1/B(c, A))` by the log-space Erlang B recurrence; requires `A > 0`.
+fn ln_inv_erlang_b(load_erl: f64, n_agents: u32) -> f64 {
+    // x_k = ln(1 + exp(ln(k/A) + x_{k-1})), a softplus, so it never overflows.
+    let ln_a = load_erl.ln();
+    let mut x = 0.0_f64;
+    for k in 1..=n_agents {
+        let z = (k as f64).ln() - ln_a + x;
+        x = if z > 0.0 { z + (-z).exp().ln_1p() } else { z.exp().ln_1p() };
+    }
+    x
+}
+
+/// Erlang B blocking probability for `load_erl` Erlangs offered to `n_agents` lines.
+pub fn erlang_b(load_erl: f64, n_agents: u32) -> f64 {
+    if load_erl.is_nan() || load_erl <= 0.0 {
+        return if n_agents == 0 { 1.0 } else { 0.0 };
+    }
+    if load_erl.is_infinite() {
+        return 1.0;
+    }
+    (-ln_inv_erlang_b(load_erl, n_agents)).exp()
+}
+
+/// Erlang C probability of waiting; 1 when overloaded (`A ≥ c`).
+pub fn erlang_c(load_erl: f64, n_agents: u32) -> f64 {
+    if load_erl.is_nan() || load_erl <= 0.0 {
+        return 0.0;
+    }
+    let c = n_agents as f64;
+    if load_erl >= c {
+        return 1.0;
+    }
+    let b = erlang_b(load_erl, n_agents);
+    (c * b / (c - load_erl * (1.0 - b))).clamp(0.0, 1.0)
+}
+
+fn idle_metrics() -> Metrics {
+    Metrics {
+        p_wait: 0.0,
+        mean_wait_s: Some(0.0),
+        mean_wait_answered_s: Some(0.0),
+        service_level: 1.0,
+        p_abandon: 0.0,
+        occupancy: 0.0,
+        overloaded: false,
+        p90_wait_s: Some(0.0),
+    }
+}
+
+/// Metrics of a cell: Erlang A when `patience_s` is set, Erlang C otherwise.
+pub fn metrics(cell: &Cell) -> Result<Metrics, QueueError> {
+    if cell.patience_s.is_some() { erlang_a(cell) } else { erlang_c_metrics(cell) }
+}
+
+/// Erlang C (M/M/c, infinitely patient callers) metrics; `patience_s` is ignored.
+pub fn erlang_c_metrics(cell: &Cell) -> Result<Metrics, QueueError> {
+    validate(cell)?;
+    let load_erl = cell.arrivals_per_hour / 3600.0 * cell.aht_s;
+    if load_erl == 0.0 {
+        return Ok(idle_metrics());
+    }
+    let c = cell.agents as f64;
+    if load_erl >= c {
+        return Ok(Metrics {
+            p_wait: 1.0,
+            mean_wait_s: None,
+            mean_wait_answered_s: None,
+            service_level: 0.0,
+            p_abandon: 0.0,
+            occupancy: 1.0,
+            overloaded: true,
+            p90_wait_s: None,
+        });
+    }
+    let p_wait = erlang_c(load_erl, cell.agents);
+    // Conditional on waiting, the wait is exponential with rate (c − A)/AHT (Cooper §3.5).
+    let decay_per_s = (c - load_erl) / cell.aht_s;
+    let asa_s = p_wait / decay_per_s;
+    let service_level = (1.0 - p_wait * (-decay_per_s * cell.target_s).exp()).clamp(0.0, 1.0);
+    Ok(Metrics {
+        p_wait,
+        mean_wait_s: Some(asa_s),
+        mean_wait_answered_s: Some(asa_s),
+        service_level,
+        p_abandon: 0.0,
+        occupancy: load_erl / c,
+        overloaded: false,
+        p90_wait_s: Some(wait_percentile(p_wait, decay_per_s, 0.9)),
+    })
+}
+
+/// Percentile `q` of the Erlang C wait over all callers: P(W > w) = C·e^{−rate·w}.
+fn wait_percentile(p_wait: f64, decay_per_s: f64, q: f64) -> f64 {
+    if p_wait <= 1.0 - q { 0.0 } else { (p_wait / (1.0 - q)).ln() / decay_per_s }
+}
+
+/// Cap on queue states and on uniformisation work, so hostile inputs return an error quickly.
+const MAX_QUEUE_STATES: usize = 5_000_000;
+const MAX_WORK: u64 = 200_000_000;
+
+/// Erlang A (M/M/c+M) metrics; `patience_s` must be set (else Erlang C is returned).
+///
+/// Stationary distribution (Garnett, Mandelbaum & Reiman 2002, eq. (2.1)): relative to π_c,
+/// π_n/π_c for n ≤ c sums to 1/B(c, A); for n = c + q, q ≥ 1, π_n/π_c = Π_{j=1..q} λ/(cμ + jγ).
+/// By PASTA an arrival sees π. A caller who finds q others queued waits through q + 1 phases;
+/// with i callers ahead the line advances at rate cμ + iγ while the caller hangs up at rate γ, so
+/// P(served | q) = Π_{i=0..q} (cμ+iγ)/(cμ+(i+1)γ) and, given served, the phases are independent
+/// exponentials with rates cμ + (i+1)γ (competing exponentials: time and winner are independent).
+pub fn erlang_a(cell: &Cell) -> Result<Metrics, QueueError> {
+    validate(cell)?;
+    let Some(patience_s) = cell.patience_s else { return erlang_c_metrics(cell) };
+    let lambda = cell.arrivals_per_hour / 3600.0;
+    if lambda == 0.0 {
+        return Ok(idle_metrics());
+    }
+    let mu = 1.0 / cell.aht_s;
+    let gamma = 1.0 / patience_s;
+    let load_erl = lambda * cell.aht_s;
+    let c = cell.agents as f64;
+    let c_mu = c * mu;
+
+    // Log terms lt_q = ln(π_{c+q}/π_c), q ≥ 0, summed with a running log-sum-exp.
+    let ln_lambda = lambda.ln();
+    let mut lts: Vec<f64> = vec![0.0];
+    let (mut max_lt, mut scaled_sum) = (0.0_f64, 1.0_f64);
+    let mut lt = 0.0_f64;
+    loop {
+        let q = lts.len() as f64;
+        let rate = c_mu + q * gamma;
+        lt += ln_lambda - rate.ln();
+        lts.push(lt);
+        if lt > max_lt {
+            scaled_sum = scaled_sum * (max_lt - lt).exp() + 1.0;
+            max_lt = lt;
+        } else {
+            scaled_sum += (lt - max_lt).exp();
+        }
+        let ratio = lambda / (c_mu + (q + 1.0) * gamma);
+        // Once terms shrink geometrically, the tail is below term·ratio/(1 − ratio).
+        if ratio < 1.0 && (lt - max_lt).exp() * ratio / (1.0 - ratio) < 1e-17 * scaled_sum {
+            break;
+        }
+        if lts.len() >= MAX_QUEUE_STATES {
+            return Err(QueueError::TooExpensive(MAX_QUEUE_STATES as u64));
+        }
+    }
+    let ln_h = max_lt + scaled_sum.ln();
+    let x = ln_inv_erlang_b(load_erl, cell.agents); // ln Σ_{n≤c} π_n/π_c, > 0 for c ≥ 1
+    let ln_low_below_c = x + (-(-x).exp_m1()).ln(); // ln(Σ_{n<c} π_n/π_c)
+    let ln_z = log_add_exp(ln_low_below_c, ln_h);
+    let p_below_c = (ln_low_below_c - ln_z).exp();
+    let p_wait = (ln_h - ln_z).exp().clamp(0.0, 1.0);
+
+    let probs: Vec<f64> = lts.iter().map(|&l| (l - ln_z).exp()).collect();
+    let mut mean_queue = 0.0;
+    let mut p_served_after_wait = 0.0;
+    let mut wait_served = 0.0;
+    let (mut p_served_q, mut mean_wait_q_s) = (1.0_f64, 0.0_f64);
+    let mut served_given_q = Vec::with_capacity(probs.len());
+    for (q, &p) in probs.iter().enumerate() {
+        let qf = q as f64;
+        let advance = c_mu + qf * gamma;
+        p_served_q *= advance / (advance + gamma);
+        mean_wait_q_s += 1.0 / (advance + gamma);
+        mean_queue += qf * p;
+        p_served_after_wait += p * p_served_q;
+        wait_served += p * p_served_q * mean_wait_q_s;
+        served_given_q.push(p_served_q);
+    }
+    // Abandonment rate γ·E[Q] over arrival rate λ; Little's law gives the mean wait E[Q]/λ.
+    let p_abandon = (gamma * mean_queue / lambda).clamp(0.0, 1.0);
+    let mean_wait_s = mean_queue / lambda;
+    let p_served = p_below_c + p_served_after_wait;
+    let mean_wait_answered_s = if p_served > 0.0 { wait_served / p_served } else { 0.0 };
+    let answered_late = served_within(&probs, &served_given_q, c_mu, gamma, cell.target_s)?;
+    let service_level = (p_below_c + answered_late).clamp(0.0, 1.0);
+    Ok(Metrics {
+        p_wait,
+        mean_wait_s: Some(mean_wait_s),
+        mean_wait_answered_s: Some(mean_wait_answered_s),
+        service_level,
+        p_abandon,
+        occupancy: (load_erl * (1.0 - p_abandon) / c).clamp(0.0, 1.0),
+        overloaded: false,
+        p90_wait_s: None,
+    })
+}
+
+fn log_add_exp(a: f64, b: f64) -> f64 {
+    let m = a.max(b);
+    if m == f64::NEG_INFINITY { m } else { m + ((a - m).exp() + (b - m).exp()).ln() }
+}
+
+/// Probability that a caller queues and is answered within `t_s`, by uniformisation of the
+/// pure-death "callers ahead" chain (Grassmann 1977): states i = q callers ahead, moves to i − 1
+/// (to "answered" from 0) at rate cμ + iγ, and to "abandoned" at rate γ.
+fn served_within(probs: &[f64], served_given_q: &[f64], c_mu: f64, gamma: f64, t_s: f64) -> Result<f64, QueueError> {
+    if t_s == 0.0 {
+        return Ok(0.0);
+    }
+    let n = probs.len();
+    let max_rate = c_mu + n as f64 * gamma;
+    let mean_jumps = max_rate * t_s;
+    let k_max = (mean_jumps + 10.0 * mean_jumps.sqrt() + 30.0).ceil() as u64;
+    if k_max.saturating_mul(n as u64) > MAX_WORK {
+        return Err(QueueError::TooExpensive(MAX_WORK));
+    }
+    let mut v = probs.to_vec();
+    let mut answered = 0.0_f64;
+    let total_answerable: f64 = probs.iter().zip(served_given_q).map(|(p, s)| p * s).sum();
+    let ln_mean = mean_jumps.ln();
+    let mut ln_fact = 0.0_f64;
+    let mut result = 0.0_f64;
+    let mut next = vec![0.0; n];
+    for k in 0..=k_max {
+        if k > 0 {
+            ln_fact += (k as f64).ln();
+        }
+        // P(answered by step k) weighted by the Poisson(Λt) probability of k jumps.
+        let weight = (-mean_jumps + k as f64 * ln_mean - ln_fact).exp();
+        result += weight * answered;
+        let mut new_answered = answered;
+        for i in 0..n {
+            let advance = c_mu + i as f64 * gamma;
+            let stay = 1.0 - (advance + gamma) / max_rate;
+            next[i] = v[i] * stay + if i + 1 < n { v[i + 1] * (c_mu + (i + 1) as f64 * gamma) / max_rate } else { 0.0 };
+        }
+        new_answered += v[0] * c_mu / max_rate;
+        std::mem::swap(&mut v, &mut next);
+        answered = new_answered;
+    }
+    Ok(result.clamp(0.0, total_answerable.max(0.0)))
+}
+
+fn meets(cell: &Cell, n_agents: u32, target: Target) -> bool {
+    let Ok(m) = metrics(&Cell { agents: n_agents, ..*cell }) else { return false };
+    match target {
+        Target::ServiceLevel(x) => !m.overloaded && m.service_level >= x,
+        Target::MaxMeanWait(s) => m.mean_wait_s.is_some_and(|w| w <= s),
+        Target::MaxAbandon(p) => !m.overloaded && m.p_abandon <= p,
+    }
+}
+
+/// Largest staffing the search will consider.
+const MAX_AGENTS: u32 = 10_000_000;
+
+/// Fewest agents meeting `target` for this cell (Erlang A if `patience_s` is set, else Erlang C).
+///
+/// Measures improve monotonically with agents, so: double from ⌈A⌉ until the target is met,
+/// then bisect — O(log c) metric evaluations.
+pub fn agents_needed(cell: &Cell, target: Target) -> Result<u32, QueueError> {
+    validate(&Cell { agents: 1, ..*cell })?;
+    let bad = |v: f64, lo: f64, hi: f64| !(v.is_finite() && v >= lo && v <= hi);
+    match target {
+        Target::ServiceLevel(x) if bad(x, 0.0, 1.0) || x >= 1.0 => return Err(QueueError::Target(x)),
+        Target::MaxMeanWait(s) if bad(s, 0.0, f64::MAX) => return Err(QueueError::Target(s)),
+        Target::MaxAbandon(p) if bad(p, 0.0, 1.0) => return Err(QueueError::Target(p)),
+        _ => {}
+    }
+    let load_erl = cell.arrivals_per_hour / 3600.0 * cell.aht_s;
+    let mut hi = (load_erl.ceil() as u32).clamp(1, MAX_AGENTS);
+    let mut lo = 0_u32; // invariant: lo fails (0 agents never serves), hi is the candidate
+    while !meets(cell, hi, target) {
+        if hi >= MAX_AGENTS {
+            return Err(QueueError::Unreachable(MAX_AGENTS));
+        }
+        lo = hi;
+        hi = hi.saturating_mul(2).min(MAX_AGENTS);
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if meets(cell, mid, target) { hi = mid } else { lo = mid }
+    }
+    Ok(hi)
+}
