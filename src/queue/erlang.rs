@@ -373,3 +373,172 @@ pub fn agents_needed(cell: &Cell, target: Target) -> Result<u32, QueueError> {
     }
     Ok(hi)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cell(arrivals_per_hour: f64, aht_s: f64, agents: u32, patience_s: Option<f64>) -> Cell {
+        Cell { arrivals_per_hour, aht_s, agents, patience_s, target_s: 20.0 }
+    }
+
+    /// Textbook formulas with factorials in f64, for small c only.
+    fn direct_b(a: f64, c: u32) -> f64 {
+        let term = |k: u32| a.powi(k as i32) / (1..=k).map(f64::from).product::<f64>();
+        term(c) / (0..=c).map(term).sum::<f64>()
+    }
+
+    fn direct_c(a: f64, c: u32) -> f64 {
+        let term = |k: u32| a.powi(k as i32) / (1..=k).map(f64::from).product::<f64>();
+        let top = term(c) * c as f64 / (c as f64 - a);
+        top / ((0..c).map(term).sum::<f64>() + top)
+    }
+
+    #[test]
+    fn erlang_b_table_value() {
+        assert!((erlang_b(10.0, 10) - 0.2146).abs() < 5e-5, "{}", erlang_b(10.0, 10));
+    }
+
+    #[test]
+    fn erlang_c_classic_value() {
+        assert!((erlang_c(10.0, 11) - 0.6821).abs() < 5e-5, "{}", erlang_c(10.0, 11));
+        assert!((erlang_c(10.0, 11) - direct_c(10.0, 11)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn recurrence_matches_factorial_formulas() {
+        for c in 1..=40 {
+            for a in [0.3, 1.0, 2.5, 7.0, 19.9, 33.3] {
+                assert!((erlang_b(a, c) - direct_b(a, c)).abs() < 1e-9, "B a={a} c={c}");
+                if a < c as f64 {
+                    assert!((erlang_c(a, c) - direct_c(a, c)).abs() < 1e-9, "C a={a} c={c}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn erlang_c_metrics_worked_example() {
+        // A = 10 Erlangs (200 calls/h × 180 s), 11 agents.
+        let m = erlang_c_metrics(&cell(200.0, 180.0, 11, None)).unwrap();
+        let c = direct_c(10.0, 11);
+        assert!((m.mean_wait_s.unwrap() - c * 180.0).abs() < 1e-6);
+        assert!((m.service_level - (1.0 - c * (-20.0_f64 / 180.0).exp())).abs() < 1e-9);
+        assert!((m.occupancy - 10.0 / 11.0).abs() < 1e-12);
+        // p90: C·e^{−w/180} = 0.1.
+        assert!((m.p90_wait_s.unwrap() - 180.0 * (c / 0.1).ln()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn overloaded_is_explicit() {
+        let m = erlang_c_metrics(&cell(200.0, 180.0, 10, None)).unwrap();
+        assert!(m.overloaded);
+        assert_eq!(m.mean_wait_s, None);
+        assert_eq!(m.p90_wait_s, None);
+    }
+
+    #[test]
+    fn invalid_inputs_are_errors() {
+        assert!(metrics(&cell(f64::NAN, 180.0, 10, None)).is_err());
+        assert!(metrics(&cell(-1.0, 180.0, 10, None)).is_err());
+        assert!(metrics(&cell(100.0, 0.0, 10, None)).is_err());
+        assert!(metrics(&cell(100.0, 180.0, 0, None)).is_err());
+        assert!(metrics(&cell(100.0, 180.0, 10, Some(0.0))).is_err());
+        assert!(metrics(&cell(100.0, 180.0, 10, Some(f64::INFINITY))).is_err());
+        assert!(agents_needed(&cell(100.0, 180.0, 1, None), Target::ServiceLevel(1.5)).is_err());
+    }
+
+    #[test]
+    fn hundred_thousand_agents_are_finite() {
+        let m = erlang_c_metrics(&cell(1_980_000.0, 180.0, 100_000, None)).unwrap();
+        assert!(m.p_wait.is_finite() && m.mean_wait_s.unwrap().is_finite() && !m.overloaded);
+        let m = erlang_c_metrics(&cell(36.0, 100.0, 100_000, None)).unwrap();
+        assert_eq!(m.p_wait, 0.0);
+        let m = erlang_a(&cell(1_980_000.0, 180.0, 100_000, Some(120.0))).unwrap();
+        assert!(m.service_level.is_finite() && m.p_abandon.is_finite() && m.p_wait <= 1.0);
+    }
+
+    /// Second formulation: normalise the birth–death chain directly, truncated at c + 3000.
+    fn direct_erlang_a(lambda: f64, mu: f64, gamma: f64, c: u32) -> (f64, f64, f64) {
+        let mut pi = vec![1.0_f64];
+        for n in 1..(c as usize + 3000) {
+            let death = if n <= c as usize { n as f64 * mu } else { c as f64 * mu + (n - c as usize) as f64 * gamma };
+            pi.push(pi[n - 1] * lambda / death);
+        }
+        let z: f64 = pi.iter().sum();
+        let p_wait = pi[c as usize..].iter().sum::<f64>() / z;
+        let mean_q = pi.iter().enumerate().skip(c as usize).map(|(n, p)| (n - c as usize) as f64 * p).sum::<f64>() / z;
+        (p_wait, gamma * mean_q / lambda, mean_q / lambda)
+    }
+
+    #[test]
+    fn erlang_a_matches_direct_chain() {
+        for (cph, aht, c, pat) in [(200.0, 180.0, 10, 120.0), (200.0, 180.0, 8, 60.0), (300.0, 240.0, 25, 300.0)] {
+            let m = erlang_a(&cell(cph, aht, c, Some(pat))).unwrap();
+            let (pw, pa, w) = direct_erlang_a(cph / 3600.0, 1.0 / aht, 1.0 / pat, c);
+            assert!((m.p_wait - pw).abs() < 1e-9, "{} {}", m.p_wait, pw);
+            assert!((m.p_abandon - pa).abs() < 1e-9);
+            assert!((m.mean_wait_s.unwrap() - w).abs() < 1e-7);
+            // Answered + abandoned = all calls.
+            assert!(m.service_level <= 1.0 - m.p_abandon + 1e-9);
+        }
+    }
+
+    #[test]
+    fn erlang_a_service_level_with_huge_target_is_share_answered() {
+        let mut k = cell(200.0, 180.0, 10, Some(120.0));
+        k.target_s = 1e4;
+        let m = erlang_a(&k).unwrap();
+        assert!((m.service_level - (1.0 - m.p_abandon)).abs() < 1e-6, "{m:?}");
+    }
+
+    #[test]
+    fn erlang_a_approaches_erlang_c() {
+        let a = erlang_a(&cell(200.0, 180.0, 11, Some(1e9))).unwrap();
+        let c = erlang_c_metrics(&cell(200.0, 180.0, 11, None)).unwrap();
+        assert!((a.p_wait - c.p_wait).abs() < 1e-4);
+        assert!((a.mean_wait_s.unwrap() - c.mean_wait_s.unwrap()).abs() < 0.1);
+        assert!((a.mean_wait_answered_s.unwrap() - c.mean_wait_s.unwrap()).abs() < 0.1);
+        assert!((a.service_level - c.service_level).abs() < 1e-4);
+        assert!(a.p_abandon < 1e-5);
+    }
+
+    #[test]
+    fn staffing_finds_fewest_agents() {
+        let k = cell(200.0, 180.0, 1, None);
+        let n = agents_needed(&k, Target::ServiceLevel(0.8)).unwrap();
+        assert!(meets(&k, n, Target::ServiceLevel(0.8)) && !meets(&k, n - 1, Target::ServiceLevel(0.8)));
+        let n = agents_needed(&k, Target::MaxMeanWait(10.0)).unwrap();
+        assert!(meets(&k, n, Target::MaxMeanWait(10.0)) && !meets(&k, n - 1, Target::MaxMeanWait(10.0)));
+        let ka = cell(200.0, 180.0, 1, Some(120.0));
+        let n = agents_needed(&ka, Target::MaxAbandon(0.05)).unwrap();
+        assert!(meets(&ka, n, Target::MaxAbandon(0.05)) && !meets(&ka, n - 1, Target::MaxAbandon(0.05)));
+        let big = cell(1_980_000.0, 180.0, 1, None);
+        assert!(agents_needed(&big, Target::ServiceLevel(0.8)).unwrap() >= 99_000);
+    }
+
+    proptest! {
+        #[test]
+        fn probabilities_in_range_and_monotone(cph in 1.0..2000.0_f64, aht in 10.0..600.0_f64, c in 1u32..120, pat in proptest::option::of(5.0..2000.0_f64)) {
+            let m1 = metrics(&cell(cph, aht, c, pat)).unwrap();
+            let m2 = metrics(&cell(cph, aht, c + 1, pat)).unwrap();
+            for m in [&m1, &m2] {
+                for p in [m.p_wait, m.service_level, m.p_abandon, m.occupancy] {
+                    prop_assert!((0.0..=1.0).contains(&p), "{m:?}");
+                }
+            }
+            prop_assert!(m2.p_wait <= m1.p_wait + 1e-12);
+            prop_assert!(m2.service_level + 1e-9 >= m1.service_level);
+        }
+
+        #[test]
+        fn erlang_a_tends_to_c(cph in 10.0..500.0_f64, aht in 30.0..300.0_f64, extra in 1u32..10) {
+            let c = ((cph / 3600.0 * aht).ceil() as u32) + extra;
+            let a = erlang_a(&cell(cph, aht, c, Some(1e9))).unwrap();
+            let e = erlang_c_metrics(&cell(cph, aht, c, None)).unwrap();
+            prop_assert!((a.p_wait - e.p_wait).abs() < 1e-3);
+            prop_assert!((a.service_level - e.service_level).abs() < 1e-3);
+        }
+    }
+}
