@@ -2,6 +2,7 @@
 
 mod call;
 mod check;
+mod erlang;
 mod graph;
 mod test;
 
@@ -27,6 +28,8 @@ enum Command {
     Graph(graph::Args),
     /// Run scenario tests (*.test.toml) and report coverage.
     Test(test::Args),
+    /// Erlang C/A queue metrics for a staffing cell, or the agents needed for a service level.
+    Erlang(erlang::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -35,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Call(args)) => call::run(args),
         Some(Command::Graph(args)) => graph::run(args),
         Some(Command::Test(args)) => test::run(args),
+        Some(Command::Erlang(args)) => erlang::run(args),
         None => call::demo(),
     }
 }
