@@ -14,7 +14,15 @@ fn json_metrics_for_a_cell() {
     assert_eq!(v["agents"], 11);
     assert!((v["p_wait"].as_f64().unwrap() - 0.6821).abs() < 5e-4);
     assert_eq!(v["overloaded"], false);
-    for key in ["arrivals_per_hour", "mean_wait_s", "mean_wait_answered_s", "service_level", "p_abandon", "occupancy", "agents_needed"] {
+    for key in [
+        "arrivals_per_hour",
+        "mean_wait_s",
+        "mean_wait_answered_s",
+        "service_level",
+        "p_abandon",
+        "occupancy",
+        "agents_needed",
+    ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
 }

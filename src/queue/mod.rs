@@ -6,4 +6,6 @@
 
 pub mod erlang;
 
-pub use erlang::{Cell, Metrics, QueueError, Target, agents_needed, erlang_a, erlang_b, erlang_c, erlang_c_metrics, metrics};
+pub use erlang::{
+    Cell, Metrics, QueueError, Target, agents_needed, erlang_a, erlang_b, erlang_c, erlang_c_metrics, metrics,
+};
