@@ -485,6 +485,58 @@ mod tests {
         }
     }
 
+    /// Second formulation of the Erlang A service level: integrate the "callers ahead" chain's
+    /// forward equations with RK4 instead of uniformising it.
+    #[test]
+    fn erlang_a_service_level_matches_ode() {
+        let (lambda, mu, gamma, c, t_s) = (200.0 / 3600.0, 1.0 / 180.0, 1.0 / 120.0, 9_u32, 20.0);
+        let mut pi = vec![1.0_f64];
+        let n_max = c as usize + 400;
+        for n in 1..n_max {
+            let death = if n <= c as usize { n as f64 * mu } else { c as f64 * mu + (n - c as usize) as f64 * gamma };
+            pi.push(pi[n - 1] * lambda / death);
+        }
+        let z: f64 = pi.iter().sum();
+        let p_below: f64 = pi[..c as usize].iter().sum::<f64>() / z;
+        // State vector: callers ahead i = 0..len-1, plus the answered mass at the end.
+        let len = n_max - c as usize;
+        let mut v: Vec<f64> = pi[c as usize..].iter().map(|p| p / z).collect();
+        v.push(0.0);
+        let c_mu = c as f64 * mu;
+        let deriv = |v: &[f64]| {
+            let mut d = vec![0.0; len + 1];
+            for i in 0..len {
+                let advance = c_mu + i as f64 * gamma;
+                d[i] -= v[i] * (advance + gamma);
+                if i == 0 { d[len] += v[0] * c_mu } else { d[i - 1] += v[i] * advance }
+            }
+            d
+        };
+        let dt = 0.005;
+        for _ in 0..(t_s / dt) as usize {
+            let k1 = deriv(&v);
+            let v2: Vec<f64> = v.iter().zip(&k1).map(|(x, k)| x + 0.5 * dt * k).collect();
+            let k2 = deriv(&v2);
+            let v3: Vec<f64> = v.iter().zip(&k2).map(|(x, k)| x + 0.5 * dt * k).collect();
+            let k3 = deriv(&v3);
+            let v4: Vec<f64> = v.iter().zip(&k3).map(|(x, k)| x + dt * k).collect();
+            let k4 = deriv(&v4);
+            for i in 0..=len {
+                v[i] += dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
+            }
+        }
+        let expected = p_below + v[len];
+        let m = erlang_a(&Cell {
+            arrivals_per_hour: 200.0,
+            aht_s: 180.0,
+            agents: c,
+            patience_s: Some(120.0),
+            target_s: t_s,
+        })
+        .unwrap();
+        assert!((m.service_level - expected).abs() < 1e-7, "{} vs {}", m.service_level, expected);
+    }
+
     #[test]
     fn erlang_a_service_level_with_huge_target_is_share_answered() {
         let mut k = cell(200.0, 180.0, 10, Some(120.0));
