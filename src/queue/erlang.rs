@@ -23,6 +23,8 @@ pub enum QueueError {
     TargetWait(f64),
     #[error("at least one agent is needed")]
     NoAgents,
+    #[error("at most {MAX_AGENTS} agents are supported, got {0}")]
+    TooManyAgents(u32),
     #[error("target must be a finite number in range, got {0}")]
     Target(f64),
     #[error("no number of agents up to {0} meets the target")]
@@ -94,6 +96,10 @@ fn validate(cell: &Cell) -> Result<(), QueueError> {
     }
     if cell.agents == 0 {
         return Err(QueueError::NoAgents);
+    }
+    // The Erlang B recurrence is O(c); the cap keeps every call well under a second.
+    if cell.agents > MAX_AGENTS {
+        return Err(QueueError::TooManyAgents(cell.agents));
     }
     Ok(())
 }
@@ -444,6 +450,7 @@ mod tests {
         assert!(metrics(&cell(-1.0, 180.0, 10, None)).is_err());
         assert!(metrics(&cell(100.0, 0.0, 10, None)).is_err());
         assert!(metrics(&cell(100.0, 180.0, 0, None)).is_err());
+        assert!(metrics(&cell(100.0, 180.0, u32::MAX, None)).is_err());
         assert!(metrics(&cell(100.0, 180.0, 10, Some(0.0))).is_err());
         assert!(metrics(&cell(100.0, 180.0, 10, Some(f64::INFINITY))).is_err());
         assert!(agents_needed(&cell(100.0, 180.0, 1, None), Target::ServiceLevel(1.5)).is_err());
