@@ -2,6 +2,7 @@
 
 mod call;
 mod check;
+mod erlang;
 mod graph;
 mod simulate;
 mod sounds;
@@ -36,6 +37,8 @@ enum Command {
         #[command(subcommand)]
         command: sounds::SoundsCommand,
     },
+    /// Erlang C/A queue metrics for a staffing cell, or the agents needed for a service level.
+    Erlang(erlang::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -46,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Test(args)) => test::run(args),
         Some(Command::Simulate(args)) => simulate::run(args),
         Some(Command::Sounds { command }) => sounds::run(command),
+        Some(Command::Erlang(args)) => erlang::run(args),
         None => call::demo(),
     }
 }
