@@ -64,6 +64,9 @@ pub struct Args {
     seed: u64,
     #[arg(long)]
     json: bool,
+    /// Print the Erlang C/A values for the same inputs beside the simulated ones.
+    #[arg(long)]
+    compare: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -84,26 +87,51 @@ fn stationary(args: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let result = stationary::replicate(&scenario, args.seed, args.replications.unwrap_or(1))?;
     let wall_s = started.elapsed().as_secs_f64();
+    // The formula for the same inputs: Erlang A with patience, Erlang C without (exponential
+    // handle times only; with a lognormal it is the exponential approximation).
+    let formula = switchboard::queue::metrics(&switchboard::queue::Cell {
+        arrivals_per_hour: scenario.arrivals_per_hour,
+        aht_s: scenario.aht_s,
+        agents: scenario.agents,
+        patience_s: scenario.patience_s,
+        target_s: scenario.target_s,
+    })
+    .ok();
     if args.json {
         let mut v = serde_json::to_value(&result)?;
         v["wall_s"] = wall_s.into();
         v["calls_per_s"] = (result.calls as f64 / wall_s).into();
         v["seed"] = args.seed.into();
         v["scenario"] = serde_json::to_value(&scenario)?;
+        if args.compare {
+            v["formula"] = serde_json::to_value(formula)?;
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
     let e = &result.estimates;
-    let show = |name: &str, x: &Estimate, unit: &str| println!("  {name:<22} {:>10.4} ± {:.4}{unit}", x.mean, x.ci99);
+    let model = if scenario.patience_s.is_some() { "Erlang A" } else { "Erlang C" };
+    let show = |name: &str, x: &Estimate, unit: &str, exact: Option<f64>| {
+        let beside = match (args.compare, exact) {
+            (true, Some(f)) => {
+                let inside = if x.contains(f) { "inside" } else { "OUTSIDE" };
+                format!("   {model} {f:.4} ({inside} the interval)")
+            }
+            (true, None) => format!("   {model}: no steady state"),
+            (false, _) => String::new(),
+        };
+        println!("  {name:<22} {:>10.4} ± {:.4}{unit}{beside}", x.mean, x.ci99)
+    };
+    let f = formula.as_ref();
     println!(
         "{} calls ({} measured after warm-up) in {} replication(s), seed {}",
         result.calls, result.measured, result.replications, args.seed
     );
-    show("mean wait", &e.mean_wait_s, " s");
-    show("mean wait (answered)", &e.mean_wait_answered_s, " s");
-    show("service level", &e.service_level, "");
-    show("abandonment", &e.p_abandon, "");
-    show("P(wait > 0)", &e.p_wait, "");
+    show("mean wait", &e.mean_wait_s, " s", f.and_then(|f| f.mean_wait_s));
+    show("mean wait (answered)", &e.mean_wait_answered_s, " s", f.and_then(|f| f.mean_wait_answered_s));
+    show("service level", &e.service_level, "", f.map(|f| f.service_level));
+    show("abandonment", &e.p_abandon, "", f.map(|f| f.p_abandon));
+    show("P(wait > 0)", &e.p_wait, "", f.map(|f| f.p_wait));
     println!("  {:<22} {:>10.4}", "occupancy", result.occupancy.mean);
     println!("  (± is the 99% confidence half-width)");
     println!("wall time {wall_s:.3} s: {:.0} calls/s", result.calls as f64 / wall_s);

@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use toml::de::{DeTable, DeValue};
 
 use super::call::BUILTIN_VARS;
@@ -341,10 +340,9 @@ impl Parser {
         }
 
         let (start, operator) = (start?, operator?);
-        let version = {
-            let digest = Sha256::digest(source.as_bytes());
-            u64::from_le_bytes(digest[..8].try_into().expect("a SHA-256 digest has 32 bytes"))
-        };
+        // XXH3 is specified and stable across versions and machines, unlike std's hasher, and
+        // hashes a large flow in well under a millisecond.
+        let version = xxhash_rust::xxh3::xxh3_64(source.as_bytes());
         Some(Flow {
             name,
             version,

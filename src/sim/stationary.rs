@@ -323,6 +323,27 @@ mod tests {
     }
 
     #[test]
+    fn agrees_with_erlang_a() {
+        let m = scenario(55, Some(120.0)).run(9, 0).unwrap();
+        let cell = crate::queue::Cell {
+            arrivals_per_hour: 600.0,
+            aht_s: 300.0,
+            agents: 55,
+            patience_s: Some(120.0),
+            target_s: 20.0,
+        };
+        let exact = crate::queue::erlang_a(&cell).unwrap();
+        let e = &m.estimates;
+        assert!(e.p_abandon.contains(exact.p_abandon), "abandon {:?} vs {}", e.p_abandon, exact.p_abandon);
+        assert!(e.p_wait.contains(exact.p_wait), "p_wait {:?} vs {}", e.p_wait, exact.p_wait);
+        assert!(e.service_level.contains(exact.service_level), "sl {:?} vs {}", e.service_level, exact.service_level);
+        let wait = exact.mean_wait_s.unwrap();
+        assert!(e.mean_wait_s.contains(wait), "wait {:?} vs {wait}", e.mean_wait_s);
+        let answered = exact.mean_wait_answered_s.unwrap();
+        assert!(e.mean_wait_answered_s.contains(answered), "answered {:?} vs {answered}", e.mean_wait_answered_s);
+    }
+
+    #[test]
     fn the_same_seed_gives_the_same_numbers() {
         let s = scenario(55, Some(120.0));
         assert_eq!(s.run(42, 3).unwrap(), s.run(42, 3).unwrap());
