@@ -62,6 +62,8 @@ struct Parser {
     languages: Vec<Arc<str>>,
     vars: Vec<Arc<str>>,
     sounds: Vec<(Arc<str>, Span)>,
+    /// The flow's operator phrases: a menu listens for speech by default when there are any.
+    operator_phrases: Vec<Arc<str>>,
 }
 
 /// The generic readers (`string`, `fields`, `duration_ms`, ...) are the shared [`Reader`]'s.
@@ -304,6 +306,7 @@ impl Parser {
             Some(v) => self.strings(v, "operator_phrases").iter().map(|(s, _)| matching::phrase(s)).collect(),
             None => ["оператор", "человек", "operator", "agent", "human"].map(matching::phrase).to_vec(),
         };
+        self.operator_phrases = operator_phrases.iter().map(|p| p.text.clone()).collect();
 
         let hours = doc.get("hours").map(|v| self.hours(v)).unwrap_or_default();
 
@@ -600,9 +603,11 @@ impl Parser {
                     has_phrases
                 }
             },
-            None => has_phrases,
+            None => has_phrases || !self.operator_phrases.is_empty(),
         };
-        let hints = options.iter().flat_map(|o| o.phrases.iter().map(|p| &*p.text)).collect::<Vec<_>>().join(", ");
+        let option_phrases = options.iter().flat_map(|o| o.phrases.iter().map(|p| &*p.text));
+        let operator_phrases = self.operator_phrases.iter().map(|p| &**p).filter(|_| speech);
+        let hints = option_phrases.chain(operator_phrases).collect::<Vec<_>>().join(", ");
         Some(Menu { ask, options, speech, hints: hints.into() })
     }
 
