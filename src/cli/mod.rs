@@ -3,6 +3,7 @@
 mod call;
 mod check;
 mod graph;
+mod serve;
 mod test;
 
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ enum Command {
     Graph(graph::Args),
     /// Run scenario tests (*.test.toml) and report coverage.
     Test(test::Args),
+    /// Serve flows to Twilio as a voice webhook.
+    Serve(serve::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -35,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Call(args)) => call::run(args),
         Some(Command::Graph(args)) => graph::run(args),
         Some(Command::Test(args)) => test::run(args),
+        Some(Command::Serve(args)) => serve::run(args),
         None => call::demo(),
     }
 }

@@ -1,0 +1,364 @@
+//! Engine actions as TwiML, the XML Twilio executes on a call. Pure: text in, text out.
+//!
+//! Escaping is quick-xml's job, never ours. What each verb does follows Twilio's reference:
+//! - `<Gather>` (https://www.twilio.com/docs/voice/twiml/gather): only `<Say>`, `<Play>` and
+//!   `<Pause>` may nest in it. When it ends without input Twilio calls no action and falls
+//!   through to the next verb, hanging up if there is none, so every gather is followed by a
+//!   `<Redirect>` to the no-input callback: that is how a silent caller reaches
+//!   `Event::NoInput` and gets re-prompts and the timeout fallback. We leave
+//!   `actionOnEmptyResult` at its default (`false`) for the same reason: with it, the redirect
+//!   would never run and silence would look like an empty entry.
+//! - Twilio strips the `finishOnKey` from `Digits`; the default finish key is `#`, so menus set
+//!   `finishOnKey=""` to let `#` be an option (go back) rather than end the gather empty.
+//! - `<Enqueue waitUrl>` (https://www.twilio.com/docs/voice/twiml/enqueue): the wait URL is
+//!   requested again each time its document ends, with `QueuePosition` and `AvgQueueTime`.
+//! - `<Dial action>` (https://www.twilio.com/docs/voice/twiml/dial) posts `DialCallStatus`;
+//!   `<Record action>` (https://www.twilio.com/docs/voice/twiml/record) posts the recording,
+//!   and an empty recording falls through to the next verb, so a `<Redirect>` follows it too.
+//! - `<Say language>` (https://www.twilio.com/docs/voice/twiml/say) takes a BCP-47 locale such
+//!   as `ru-RU`; flows name languages by their short code, mapped by [`twilio_language`].
+
+use std::io::Cursor;
+
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+
+use crate::engine::Action;
+
+/// Where the TwiML of one step points Twilio back to. Every URL is absolute and carries the
+/// call's new state token where it needs one.
+#[derive(Clone, Debug)]
+pub struct Links {
+    /// Public base URL of the server (`https://ivr.example.com`), no trailing slash.
+    pub base: String,
+    /// `Gather` action: digits or speech.
+    pub gather: String,
+    /// Redirect after a `Gather` that ended in silence.
+    pub silence: String,
+    /// `Enqueue` wait URL.
+    pub wait: String,
+    /// `Dial` action.
+    pub dialed: String,
+    /// `Record` action, and the redirect after an empty recording.
+    pub recorded: String,
+}
+
+impl Links {
+    /// The links of `flow` at `base` for a call whose state is `token`.
+    pub fn new(base: &str, flow: &str, token: &str) -> Links {
+        let at = |step: &str| format!("{base}/twilio/{flow}/{step}?t={token}");
+        Links {
+            base: base.to_owned(),
+            gather: at("gather"),
+            silence: at("silence"),
+            wait: at("wait"),
+            dialed: at("dialed"),
+            recorded: at("recorded"),
+        }
+    }
+
+    /// The URL Twilio fetches a prompt's sound from.
+    pub fn sound(&self, file: &str) -> String {
+        format!("{}/sounds/{}", self.base, percent_encode(file))
+    }
+}
+
+/// The TwiML document for one engine step.
+pub fn render(actions: &[Action], links: &Links) -> String {
+    let mut doc = Doc::new();
+    let mut prompts: Vec<&Action> = Vec::new();
+    for action in actions {
+        match action {
+            Action::Say { .. } | Action::Play { .. } | Action::Pause { .. } => prompts.push(action),
+            Action::Gather(g) => {
+                let timeout = seconds(g.timeout_ms).max(1).to_string();
+                let num_digits = g.max_digits.to_string();
+                let finish = g.finish_key.map(String::from).unwrap_or_default();
+                let lang = twilio_language(&g.lang);
+                let mut attrs: Vec<(&str, &str)> = vec![
+                    ("action", &links.gather),
+                    ("method", "POST"),
+                    ("input", if g.speech { "dtmf speech" } else { "dtmf" }),
+                    ("timeout", &timeout),
+                    ("finishOnKey", &finish),
+                ];
+                if g.max_digits > 0 {
+                    attrs.push(("numDigits", &num_digits));
+                }
+                if g.speech {
+                    attrs.push(("language", &lang));
+                    if !g.hints.is_empty() {
+                        attrs.push(("hints", &g.hints));
+                    }
+                }
+                let nested = std::mem::take(&mut prompts);
+                doc.with_prompts("Gather", &attrs, &nested, links);
+                doc.text_element("Redirect", &[("method", "POST")], &links.silence);
+            }
+            Action::Enqueue { queue, .. } => {
+                doc.flush(&mut prompts, links);
+                doc.text_element("Enqueue", &[("waitUrl", &links.wait), ("waitUrlMethod", "POST")], queue);
+            }
+            Action::Dial { number, timeout_s } => {
+                doc.flush(&mut prompts, links);
+                let timeout = timeout_s.to_string();
+                doc.text_element(
+                    "Dial",
+                    &[("action", &links.dialed), ("method", "POST"), ("timeout", &timeout)],
+                    number,
+                );
+            }
+            Action::Record { max_length_s, finish_key, .. } => {
+                doc.flush(&mut prompts, links);
+                let max_length = max_length_s.to_string();
+                let finish = finish_key.map(String::from);
+                let mut attrs = vec![
+                    ("action", links.recorded.as_str()),
+                    ("method", "POST"),
+                    ("maxLength", &max_length),
+                    ("playBeep", "true"),
+                ];
+                // Without a finish key Twilio's default applies: any key ends the recording.
+                if let Some(finish) = &finish {
+                    attrs.push(("finishOnKey", finish));
+                }
+                doc.empty_element("Record", &attrs);
+                doc.text_element("Redirect", &[("method", "POST")], &links.recorded);
+            }
+            Action::Hangup => {
+                doc.flush(&mut prompts, links);
+                doc.empty_element("Hangup", &[]);
+            }
+        }
+    }
+    doc.flush(&mut prompts, links);
+    doc.finish()
+}
+
+/// What a queued caller hears on each request of the wait URL: the engine's announcement,
+/// then hold music if `hold` names a file, else a pause (Twilio then asks again).
+pub fn render_wait(actions: &[Action], hold: Option<&str>, pause_s: u32, links: &Links) -> String {
+    let mut doc = Doc::new();
+    for action in actions {
+        if matches!(action, Action::Say { .. } | Action::Play { .. } | Action::Pause { .. }) {
+            doc.prompt(action, links);
+        }
+    }
+    match hold {
+        Some(file) => doc.text_element("Play", &[], &links.sound(file)),
+        None => doc.empty_element("Pause", &[("length", &pause_s.to_string())]),
+    }
+    doc.finish()
+}
+
+/// An apology in `lang`, then the caller goes to a person: for when the flow cannot go on.
+pub fn render_operator(lang: &str, route: &OperatorRoute) -> String {
+    let mut doc = Doc::new();
+    let (text, code) = match lang {
+        "ru" | "ru-RU" => ("Извините, произошла техническая ошибка. Соединяю с оператором.", "ru-RU"),
+        _ => ("Sorry, something went wrong on our side. Connecting you to an operator.", "en-US"),
+    };
+    doc.text_element("Say", &[("language", code)], text);
+    match route {
+        OperatorRoute::Queue(queue) => doc.text_element("Enqueue", &[], queue),
+        OperatorRoute::Dial(number) => doc.text_element("Dial", &[], number),
+    }
+    doc.finish()
+}
+
+/// An empty document: Twilio ends the call (used to answer status callbacks).
+pub fn render_empty() -> String {
+    Doc::new().finish()
+}
+
+/// How a caller reaches a person when the engine cannot take them there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OperatorRoute {
+    Queue(String),
+    Dial(String),
+}
+
+/// Twilio's locale for a flow's language code: `ru` → `ru-RU`; a full code passes through.
+pub fn twilio_language(code: &str) -> String {
+    let full = match code.to_ascii_lowercase().as_str() {
+        "ru" => "ru-RU",
+        "en" => "en-US",
+        "uk" => "uk-UA",
+        "de" => "de-DE",
+        "fr" => "fr-FR",
+        "es" => "es-ES",
+        "it" => "it-IT",
+        "pt" => "pt-BR",
+        "pl" => "pl-PL",
+        "tr" => "tr-TR",
+        "kk" => "kk-KZ",
+        _ => code,
+    };
+    full.to_owned()
+}
+
+/// Milliseconds as whole seconds, rounded up: Twilio's `timeout` and `length` are integers and
+/// a caller should never get less time than the flow promises.
+fn seconds(ms: u32) -> u32 {
+    ms.div_ceil(1000)
+}
+
+/// Percent-encodes a URL path segment (everything but RFC 3986 unreserved characters).
+fn percent_encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A TwiML `<Response>` being written.
+struct Doc {
+    writer: Writer<Cursor<Vec<u8>>>,
+}
+
+// Writing into a Vec cannot fail, so the io::Results below are invariants, not request errors.
+const IN_MEMORY: &str = "writing XML into memory cannot fail";
+
+type Xml = Writer<Cursor<Vec<u8>>>;
+
+impl Doc {
+    fn new() -> Doc {
+        let mut writer = Writer::new_with_indent(Cursor::new(Vec::new()), b' ', 2);
+        writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))).expect(IN_MEMORY);
+        writer.write_event(Event::Start(BytesStart::new("Response"))).expect(IN_MEMORY);
+        Doc { writer }
+    }
+
+    fn finish(mut self) -> String {
+        self.writer.write_event(Event::End(BytesEnd::new("Response"))).expect(IN_MEMORY);
+        String::from_utf8(self.writer.into_inner().into_inner()).expect("quick-xml writes the UTF-8 it is given")
+    }
+
+    /// An element whose children are prompts (only `<Gather>` has any).
+    fn with_prompts(&mut self, name: &str, attrs: &[(&str, &str)], prompts: &[&Action], links: &Links) {
+        self.writer
+            .create_element(name)
+            .with_attributes(attrs.iter().copied())
+            .write_inner_content(|w| {
+                for p in prompts {
+                    prompt(w, p, links);
+                }
+                Ok(())
+            })
+            .expect(IN_MEMORY);
+    }
+
+    fn empty_element(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        empty_element(&mut self.writer, name, attrs);
+    }
+
+    fn text_element(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
+        text_element(&mut self.writer, name, attrs, text);
+    }
+
+    fn prompt(&mut self, action: &Action, links: &Links) {
+        prompt(&mut self.writer, action, links);
+    }
+
+    /// Prompts that no gather follows are played on their own.
+    fn flush(&mut self, prompts: &mut Vec<&Action>, links: &Links) {
+        for p in prompts.drain(..) {
+            self.prompt(p, links);
+        }
+    }
+}
+
+fn empty_element(w: &mut Xml, name: &str, attrs: &[(&str, &str)]) {
+    w.create_element(name).with_attributes(attrs.iter().copied()).write_empty().expect(IN_MEMORY);
+}
+
+fn text_element(w: &mut Xml, name: &str, attrs: &[(&str, &str)], text: &str) {
+    w.create_element(name)
+        .with_attributes(attrs.iter().copied())
+        .write_text_content(BytesText::new(text))
+        .expect(IN_MEMORY);
+}
+
+/// `<Say>`, `<Play>` or `<Pause>`: the verbs that may nest in a `<Gather>`.
+fn prompt(w: &mut Xml, action: &Action, links: &Links) {
+    match action {
+        Action::Say { text, lang, .. } => text_element(w, "Say", &[("language", &twilio_language(lang))], text),
+        Action::Play { file, .. } => text_element(w, "Play", &[], &links.sound(file)),
+        Action::Pause { ms } => empty_element(w, "Pause", &[("length", &seconds(*ms).max(1).to_string())]),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::engine::Gather;
+
+    fn links() -> Links {
+        Links::new("https://ivr.example.com", "support", "TOKEN")
+    }
+
+    fn say(text: &str) -> Action {
+        Action::Say { text: text.into(), lang: "ru".into(), duration_ms: 1000 }
+    }
+
+    fn gather(max_digits: u8, finish_key: Option<char>, speech: bool) -> Action {
+        Action::Gather(Gather {
+            min_digits: 1,
+            max_digits,
+            finish_key,
+            timeout_ms: 5000,
+            speech,
+            hints: Arc::from(if speech { "оператор, жалоба" } else { "" }),
+            lang: "ru".into(),
+        })
+    }
+
+    #[test]
+    fn menu_nests_prompts_in_gather_and_redirects_on_silence() {
+        let actions = [say("Главное меню. Нажмите 1 & <2>."), gather(1, None, true)];
+        insta::assert_snapshot!(render(&actions, &links()));
+    }
+
+    #[test]
+    fn input_with_finish_key() {
+        let actions = [say("Введите номер и нажмите решётку."), gather(10, Some('#'), false)];
+        insta::assert_snapshot!(render(&actions, &links()));
+    }
+
+    #[test]
+    fn handovers() {
+        let enqueue = [say("Все операторы заняты."), Action::Enqueue { queue: "first_line".into(), priority: 0 }];
+        let dial = [Action::Dial { number: "+74950000000".into(), timeout_s: 30 }];
+        let record = [
+            Action::Play { file: "beep me.wav".into(), text: None, lang: "en".into(), duration_ms: 500 },
+            Action::Record { mailbox: "support".into(), max_length_s: 120, finish_key: Some('#') },
+        ];
+        let hangup = [say("До свидания."), Action::Hangup];
+        insta::assert_snapshot!("enqueue", render(&enqueue, &links()));
+        insta::assert_snapshot!("dial", render(&dial, &links()));
+        insta::assert_snapshot!("record", render(&record, &links()));
+        insta::assert_snapshot!("hangup", render(&hangup, &links()));
+    }
+
+    #[test]
+    fn wait_and_operator() {
+        insta::assert_snapshot!("wait_pause", render_wait(&[say("Около 3 мин.")], None, 20, &links()));
+        insta::assert_snapshot!("wait_music", render_wait(&[], Some("hold.wav"), 20, &links()));
+        insta::assert_snapshot!("operator", render_operator("ru", &OperatorRoute::Queue("first_line".into())));
+    }
+
+    #[test]
+    fn languages_map_to_twilio_locales() {
+        for (code, want) in [("ru", "ru-RU"), ("en", "en-US"), ("EN", "en-US"), ("en-GB", "en-GB"), ("xx", "xx")] {
+            assert_eq!(twilio_language(code), want, "{code}");
+        }
+    }
+}
