@@ -30,7 +30,8 @@ use axum::response::Response;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::engine::{Flow, NodeKind};
 pub use flows::Flows;
@@ -114,17 +115,19 @@ pub fn app(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            tracing::info_span!(
-                "request",
-                method = %req.method(),
-                path = %req.uri().path(),
-                call_sid = tracing::field::Empty,
-                flow = tracing::field::Empty,
-                node = tracing::field::Empty,
-                outcome = tracing::field::Empty,
-            )
-        }))
+        .layer(TraceLayer::new_for_http().on_response(DefaultOnResponse::new().level(Level::INFO)).make_span_with(
+            |req: &Request| {
+                tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    call_sid = tracing::field::Empty,
+                    flow = tracing::field::Empty,
+                    node = tracing::field::Empty,
+                    outcome = tracing::field::Empty,
+                )
+            },
+        ))
         .with_state(state)
 }
 

@@ -175,6 +175,11 @@ pub async fn callback(
         return Err(WebhookError::NotFound);
     }
     let Some(token) = hook.token() else {
+        if kind == "status" {
+            // A status callback set in the console rather than by our TwiML: nothing to update.
+            tracing::info!(call_status = hook.param("CallStatus").unwrap_or("?"), "call status");
+            return Ok(twiml_response(twiml::render_empty()));
+        }
         return Err(WebhookError::BadRequest("the state token `t` is missing".into()));
     };
     let mut call = state.tokens.open(&name, token).map_err(|e| {
