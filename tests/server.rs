@@ -644,3 +644,79 @@ async fn health_flows_metrics_and_sounds() {
     assert!(metrics.body.contains("# TYPE switchboard_request_duration_seconds histogram"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_call_finishes_on_its_version_after_an_edit_and_a_restart() {
+    let dirs = Dirs::new();
+    let a = Server::start(&dirs, open_hours()).await;
+    let mut call = a.call("support").await;
+    call.press("1").await.says("Главное меню.");
+    let action = call.gather_action();
+    a.stop().await;
+
+    let source = std::fs::read_to_string(dirs.support()).expect("read the flow");
+    std::fs::write(dirs.support(), source.replace("Главное меню.", "Новое меню.")).expect("edit the flow");
+    // The new server only reads the edited file; the old version comes from the data dir.
+    let b = Server::start(&dirs, open_hours()).await;
+    let reply = b.post(&action, &[("CallSid", "CA0001"), ("Digits", "*")]).await;
+    Call::new(&b, reply).says("Главное меню.");
+    b.call("support").await.press("1").await.says("Новое меню.");
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn an_unanswered_transfer_goes_to_voicemail() {
+    let dirs = Dirs::new();
+    std::fs::write(
+        dirs.flows.join("dialer.toml"),
+        r#"
+[flow]
+name = "dialer"
+languages = ["en"]
+start = "menu"
+operator = "desk"
+
+[nodes.menu]
+kind = "menu"
+prompt = "Press 1 for the desk."
+options = { "1" = "desk" }
+
+[nodes.desk]
+kind = "dial"
+number = "+74950000000"
+timeout = "20s"
+prompt = "Transferring you."
+no_answer = "voicemail"
+
+[nodes.voicemail]
+kind = "voicemail"
+mailbox = "desk"
+max_length = "1m"
+prompt = "Nobody answered. Leave a message."
+"#,
+    )
+    .expect("write a flow");
+    let server = Server::start(&dirs, open_hours()).await;
+    let mut call = server.call("dialer").await;
+    let gather = call.doc.find("Gather").expect("a menu");
+    assert_eq!(gather.attr("input"), Some("dtmf"));
+    call.press("1").await.says("Transferring you.");
+    let dial = call.doc.find("Dial").unwrap_or_else(|| panic!("no <Dial> in\n{}", call.body));
+    assert_eq!((dial.text.as_str(), dial.attr("timeout")), ("+74950000000", Some("20")));
+    let action = dial.attr("action").expect("a Dial action").to_owned();
+    let reply = server.post(&action, &[("CallSid", "CA0001"), ("DialCallStatus", "no-answer")]).await;
+    let doc = reply.twiml();
+    assert!(doc.said().contains("Nobody answered."), "{}", reply.body);
+    assert_eq!(doc.find("Record").and_then(|r| r.attr("maxLength")), Some("60"), "{}", reply.body);
+
+    // An answered transfer that ends hangs up.
+    let mut again = server.call("dialer").await;
+    again.press("1").await;
+    let action = again.doc.find("Dial").and_then(|d| d.attr("action")).expect("a Dial action").to_owned();
+    let reply = server.post(&action, &[("CallSid", "CA0001"), ("DialCallStatus", "completed")]).await;
+    assert!(reply.twiml().find("Hangup").is_some(), "{}", reply.body);
+    let metrics = server.get("/metrics").await.body;
+    assert!(metrics.contains("switchboard_call_outcomes_total{flow=\"dialer\",kind=\"dial\"} 2"), "{metrics}");
+    assert!(metrics.contains("switchboard_call_outcomes_total{flow=\"dialer\",kind=\"voicemail\"} 1"), "{metrics}");
+    server.stop().await;
+}

@@ -14,7 +14,7 @@ use tracing::Span;
 
 use super::twiml::{self, Links, OperatorRoute};
 use super::{AppState, SignatureCheck, signature};
-use crate::engine::{Action, Call, Event, Flow, OutcomeKind, Output, Start, Trace, flow::LiveQueue};
+use crate::engine::{Action, Call, Event, Flow, Outcome, OutcomeKind, Output, Start, Trace, flow::LiveQueue};
 use crate::load;
 
 /// How long a queued caller hears silence before Twilio asks the wait URL again, when there is
@@ -160,7 +160,7 @@ pub async fn voice(State(state): State<Arc<AppState>>, Path(name): Path<String>,
     let now = load::local_time(&flow, (state.clock)());
     let (call, out) = Call::start(&flow, &Start { caller: hook.param("From"), language: None }, now);
     state.metrics.call_started(&name);
-    step(&state, &name, &flow, &call, &out, false, &hook.base)
+    step(&state, &name, &flow, &call, &out, None, &hook.base)
 }
 
 /// Callbacks the TwiML points back to: `gather`, `silence`, `wait`, `dialed`, `recorded`,
@@ -193,7 +193,7 @@ pub async fn callback(
         return Ok(twiml_response(twiml::render_operator("en", &OperatorRoute::Queue("operator".into()))));
     };
     let now = load::local_time(&flow, (state.clock)());
-    let was_over = call.is_over();
+    let before = call.outcome(&flow);
 
     // Twilio reports a call that ended (the caller hung up) in CallStatus.
     let ended = hook
@@ -221,20 +221,20 @@ pub async fn callback(
     };
     let out = call.handle(&flow, event, now);
     if matches!(event, Event::Hangup) {
-        record(&state, &name, &flow, &call, &out, was_over);
+        record(&state, &name, &flow, &call, &out, before.as_ref());
         return Ok(twiml_response(twiml::render_empty()));
     }
     if kind == "wait" {
         // The wait URL is fixed in the <Enqueue>, so no new token: only what to hear now.
-        record(&state, &name, &flow, &call, &out, was_over);
+        record(&state, &name, &flow, &call, &out, before.as_ref());
         let links = Links::new(&hook.base, &name, token);
         return Ok(twiml_response(twiml::render_wait(&out.actions, state.hold_music.as_deref(), WAIT_PAUSE_S, &links)));
     }
-    Ok(step(&state, &name, &flow, &call, &out, was_over, &hook.base))
+    Ok(step(&state, &name, &flow, &call, &out, before.as_ref(), &hook.base))
 }
 
 /// Metrics and the request span for one engine step.
-fn record(state: &AppState, name: &str, flow: &Flow, call: &Call, out: &Output, was_over: bool) {
+fn record(state: &AppState, name: &str, flow: &Flow, call: &Call, out: &Output, before: Option<&Outcome>) {
     for (_, trace) in &out.trace {
         match trace {
             Trace::Escape => state.metrics.escape(name),
@@ -246,7 +246,8 @@ fn record(state: &AppState, name: &str, flow: &Flow, call: &Call, out: &Output, 
     if let Some(node) = flow.nodes.get(call.node().index()) {
         span.record("node", &*node.id);
     }
-    if !was_over && let Some(outcome) = call.outcome(flow) {
+    // Counted when it changes: a transfer nobody answered may still end in voicemail.
+    if let Some(outcome) = call.outcome(flow).filter(|o| Some(o) != before) {
         let kind = match outcome.kind {
             OutcomeKind::Queue => "queue",
             OutcomeKind::Dial => "dial",
@@ -260,8 +261,16 @@ fn record(state: &AppState, name: &str, flow: &Flow, call: &Call, out: &Output, 
 }
 
 /// The TwiML for one engine step, its callbacks carrying the call's new state.
-fn step(state: &AppState, name: &str, flow: &Flow, call: &Call, out: &Output, was_over: bool, base: &str) -> Response {
-    record(state, name, flow, call, out, was_over);
+fn step(
+    state: &AppState,
+    name: &str,
+    flow: &Flow,
+    call: &Call,
+    out: &Output,
+    before: Option<&Outcome>,
+    base: &str,
+) -> Response {
+    record(state, name, flow, call, out, before);
     let token = state.tokens.seal(name, call);
     let links = Links::new(base, name, &token);
     let body = match (out.actions.is_empty(), call.is_over()) {
