@@ -239,13 +239,23 @@ fn parse_xml(xml: &str) -> Element {
             XmlEvent::Start(e) => stack.push(open(&e)),
             XmlEvent::Empty(e) => stack.last_mut().expect("a parent").children.push(open(&e)),
             XmlEvent::End(_) => {
-                let done = stack.pop().expect("an open element");
+                let mut done = stack.pop().expect("an open element");
+                done.text = done.text.trim().to_owned();
                 stack.last_mut().expect("a parent").children.push(done);
             }
             XmlEvent::Text(t) => {
                 let text = t.decode().expect("decodable text");
-                let text = quick_xml::escape::unescape(&text).expect("escaped text").into_owned();
-                stack.last_mut().expect("an element").text.push_str(text.trim());
+                stack.last_mut().expect("an element").text.push_str(&text);
+            }
+            // quick-xml reports entity references (`&amp;`) apart from the text around them.
+            XmlEvent::GeneralRef(r) => {
+                let text = match r.resolve_char_ref().expect("a valid reference") {
+                    Some(c) => c.to_string(),
+                    None => quick_xml::escape::resolve_predefined_entity(&r.decode().expect("utf-8"))
+                        .expect("a predefined entity")
+                        .to_owned(),
+                };
+                stack.last_mut().expect("an element").text.push_str(&text);
             }
             XmlEvent::Eof => break,
             _ => {}

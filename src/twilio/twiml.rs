@@ -361,4 +361,85 @@ mod tests {
             assert_eq!(twilio_language(code), want, "{code}");
         }
     }
+
+    fn action() -> impl proptest::strategy::Strategy<Value = Action> {
+        use proptest::prelude::*;
+        let text = "[a-zа-я <>&\"'0-9]{0,12}";
+        prop_oneof![
+            text.prop_map(|t| say(&t)),
+            text.prop_map(|t| Action::Play { file: t.into(), text: None, lang: "en".into(), duration_ms: 1 }),
+            (0u32..10_000).prop_map(|ms| Action::Pause { ms }),
+            (1u8..12, any::<bool>(), any::<bool>()).prop_map(|(n, hash, speech)| gather(
+                n,
+                hash.then_some('#'),
+                speech
+            )),
+            text.prop_map(|q| Action::Enqueue { queue: q.into(), priority: 0 }),
+            text.prop_map(|n| Action::Dial { number: n.into(), timeout_s: 30 }),
+            Just(Action::Record { mailbox: "m".into(), max_length_s: 60, finish_key: None }),
+            Just(Action::Hangup),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever the engine asks, the TwiML is well-formed, every prompt is said with its
+        /// text intact, and a <Gather> holds only <Say>, <Play> and <Pause>.
+        #[test]
+        fn any_actions_make_valid_twiml(actions in proptest::collection::vec(action(), 0..8)) {
+            let xml = render(&actions, &links());
+            let mut reader = quick_xml::Reader::from_str(&xml);
+            reader.config_mut().check_end_names = true;
+            let (mut stack, mut said) = (Vec::<String>::new(), Vec::<String>::new());
+            loop {
+                let event = reader.read_event().unwrap_or_else(|e| panic!("malformed ({e}):\n{xml}"));
+                match event {
+                    Event::Eof => break,
+                    Event::Start(ref e) | Event::Empty(ref e) if stack.last().is_some_and(|p| p == "Gather") => {
+                        let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                        assert!(["Say", "Play", "Pause"].contains(&name.as_str()), "<{name}> in <Gather>:\n{xml}");
+                        if matches!(event, Event::Start(_)) {
+                            if name == "Say" {
+                                said.push(String::new());
+                            }
+                            stack.push(name);
+                        }
+                    }
+                    Event::Start(e) => {
+                        let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                        if name == "Say" {
+                            said.push(String::new());
+                        }
+                        stack.push(name);
+                    }
+                    Event::End(_) => {
+                        stack.pop();
+                    }
+                    // quick-xml reports text and entity references as separate events.
+                    Event::Text(t) if stack.last().is_some_and(|p| p == "Say") => {
+                        said.last_mut().expect("inside a Say").push_str(&t.decode().expect("utf-8"));
+                    }
+                    Event::GeneralRef(r) if stack.last().is_some_and(|p| p == "Say") => {
+                        let text = match r.resolve_char_ref().expect("a valid reference") {
+                            Some(c) => c.to_string(),
+                            None => quick_xml::escape::resolve_predefined_entity(&r.decode().expect("utf-8"))
+                                .expect("a predefined entity")
+                                .to_owned(),
+                        };
+                        said.last_mut().expect("inside a Say").push_str(&text);
+                    }
+                    _ => {}
+                }
+            }
+            assert!(stack.is_empty(), "unclosed:\n{xml}");
+            let want: Vec<String> = actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::Say { text, .. } if !text.is_empty() => Some(text.to_string()),
+                    _ => None,
+                })
+                .collect();
+            said.retain(|t| !t.is_empty());
+            proptest::prop_assert_eq!(said, want, "{}", xml);
+        }
+    }
 }
