@@ -32,8 +32,9 @@ pub struct Args {
     /// Twilio account auth token, to check X-Twilio-Signature.
     #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
     twilio_auth_token: Option<String>,
-    /// Accept requests without a valid X-Twilio-Signature. Never in production.
-    #[arg(long, env = "SWITCHBOARD_INSECURE_NO_SIGNATURE")]
+    /// Accept requests without a valid X-Twilio-Signature. Never in production. A flag only,
+    /// deliberately not an environment variable, so it cannot be switched on unseen.
+    #[arg(long)]
     insecure_no_signature: bool,
     /// Log JSON lines instead of human-readable text.
     #[arg(long, env = "SWITCHBOARD_LOG_JSON")]

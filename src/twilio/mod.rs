@@ -49,12 +49,21 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// How requests prove they come from Twilio.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum SignatureCheck {
     /// Check `X-Twilio-Signature` with this account auth token.
     AuthToken(String),
     /// Accept unsigned requests (`--insecure-no-signature`, for local experiments only).
     Off,
+}
+
+impl std::fmt::Debug for SignatureCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignatureCheck::AuthToken(_) => f.write_str("AuthToken(..)"), // never print the token
+            SignatureCheck::Off => f.write_str("Off"),
+        }
+    }
 }
 
 /// Everything the handlers share.
@@ -180,6 +189,11 @@ async fn count_request(State(state): State<Arc<AppState>>, req: Request, next: N
     let response = next.run(req).await;
     state.metrics.request(&route, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// The flow's default language, for apologies outside the engine.
+pub fn default_language(flow: &Flow) -> &str {
+    flow.languages.first().map_or("en", |l| l)
 }
 
 /// Where the flow's operator node leads: the first queue or transfer reached through nodes

@@ -280,7 +280,7 @@ fn step(
         // Rather than silence, take the caller to a person.
         (true, false) => {
             tracing::warn!("the engine had nothing to do for this callback; sending the caller to the operator");
-            twiml::render_operator(&flow.languages[0], &super::operator_route(flow))
+            twiml::render_operator(super::default_language(flow), &super::operator_route(flow))
         }
     };
     twiml_response(body)
@@ -300,7 +300,7 @@ pub async fn fallback(State(state): State<Arc<AppState>>, hook: Webhook) -> Resp
         "Twilio called the fallback URL; sending the caller to a person"
     );
     let (lang, route) = match state.flows.current(flow) {
-        Some(flow) => (flow.languages[0].to_string(), super::operator_route(&flow)),
+        Some(flow) => (super::default_language(&flow).to_owned(), super::operator_route(&flow)),
         None => ("en".to_owned(), OperatorRoute::Queue("operator".to_owned())),
     };
     twiml_response(twiml::render_operator(&lang, &route))
