@@ -730,3 +730,52 @@ prompt = "Nobody answered. Leave a message."
     assert!(metrics.contains("switchboard_call_outcomes_total{flow=\"dialer\",kind=\"voicemail\"} 1"), "{metrics}");
     server.stop().await;
 }
+
+/// The real binary: refuses to start unsigned, serves, and stops cleanly on SIGTERM.
+#[test]
+fn the_binary_serves_and_stops_on_sigterm() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let dirs = Dirs::new();
+    let unsigned = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--flows"])
+        .arg(&dirs.flows)
+        .env_remove("TWILIO_AUTH_TOKEN")
+        .env("SWITCHBOARD_DATA_DIR", &dirs.data)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(unsigned.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unsigned.stderr).contains("TWILIO_AUTH_TOKEN"));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--log-json", "--flows"])
+        .arg(&dirs.flows)
+        .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        .env("SWITCHBOARD_DATA_DIR", &dirs.data)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+    let addr = loop {
+        let line = lines.next().expect("the server logs until it listens").expect("a log line");
+        let entry: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        if entry["fields"]["message"] == "listening" {
+            break entry["fields"]["addr"].as_str().expect("an address").to_owned();
+        }
+    };
+    let health = std::net::TcpStream::connect(&addr).and_then(|mut s| {
+        use std::io::{Read, Write};
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+        let mut text = String::new();
+        s.read_to_string(&mut text)?;
+        Ok(text)
+    });
+    assert!(health.expect("/healthz answers").starts_with("HTTP/1.1 200"));
+    assert!(dirs.data.join("secret").is_file(), "the secret is kept for the next start");
+
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    assert!(killed.success());
+    let status = child.wait().expect("the server exits");
+    assert_eq!(status.code(), Some(0), "a clean exit after SIGTERM");
+}

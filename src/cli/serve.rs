@@ -73,7 +73,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .with_context(|| format!("cannot listen on {}", args.addr))?;
-        tracing::info!(addr = %args.addr, public_url = ?args.public_url, "listening");
+        let addr = listener.local_addr().unwrap_or(args.addr);
+        tracing::info!(%addr, public_url = ?args.public_url, "listening");
         tokio::spawn(reload_on_sighup(state.clone()));
         twilio::serve(listener, state, shutdown_signal()).await.context("server failed")?;
         tracing::info!("stopped");
