@@ -1,7 +1,7 @@
 //! Counters and a latency histogram, exposed in the Prometheus text format at `/metrics`.
 //!
 //! Hand-rolled because the set is small and fixed; the text format is specified at
-//! https://prometheus.io/docs/instrumenting/exposition_formats/. Label values come from our
+//! <https://prometheus.io/docs/instrumenting/exposition_formats/>. Label values come from our
 //! own route table, flow names and outcome kinds, and are escaped all the same.
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! `X-Twilio-Signature`: how Twilio signs each webhook request, and how we check it.
 //!
-//! From https://www.twilio.com/docs/usage/security#validating-requests: take the full URL
+//! From <https://www.twilio.com/docs/usage/security#validating-requests>: take the full URL
 //! Twilio requested (with its query string); for a POST, append every body parameter, sorted
 //! by name, as name then value with no separators; HMAC-SHA1 that with the account's auth
 //! token as the key; base64. Twilio's own libraries try the URL both with and without the
@@ -67,7 +67,7 @@ mod tests {
     }
 
     /// The worked example of Twilio's security docs
-    /// (https://www.twilio.com/docs/usage/security#validating-requests).
+    /// (<https://www.twilio.com/docs/usage/security#validating-requests>).
     #[test]
     fn twilio_documented_example() {
         let url = "https://mycompany.com/myapp.php?foo=1&bar=2";

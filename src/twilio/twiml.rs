@@ -1,7 +1,7 @@
 //! Engine actions as TwiML, the XML Twilio executes on a call. Pure: text in, text out.
 //!
 //! Escaping is quick-xml's job, never ours. What each verb does follows Twilio's reference:
-//! - `<Gather>` (https://www.twilio.com/docs/voice/twiml/gather): only `<Say>`, `<Play>` and
+//! - `<Gather>` (<https://www.twilio.com/docs/voice/twiml/gather>): only `<Say>`, `<Play>` and
 //!   `<Pause>` may nest in it. When it ends without input Twilio calls no action and falls
 //!   through to the next verb, hanging up if there is none, so every gather is followed by a
 //!   `<Redirect>` to the no-input callback: that is how a silent caller reaches
@@ -10,12 +10,12 @@
 //!   would never run and silence would look like an empty entry.
 //! - Twilio strips the `finishOnKey` from `Digits`; the default finish key is `#`, so menus set
 //!   `finishOnKey=""` to let `#` be an option (go back) rather than end the gather empty.
-//! - `<Enqueue waitUrl>` (https://www.twilio.com/docs/voice/twiml/enqueue): the wait URL is
+//! - `<Enqueue waitUrl>` (<https://www.twilio.com/docs/voice/twiml/enqueue>): the wait URL is
 //!   requested again each time its document ends, with `QueuePosition` and `AvgQueueTime`.
-//! - `<Dial action>` (https://www.twilio.com/docs/voice/twiml/dial) posts `DialCallStatus`;
-//!   `<Record action>` (https://www.twilio.com/docs/voice/twiml/record) posts the recording,
+//! - `<Dial action>` (<https://www.twilio.com/docs/voice/twiml/dial>) posts `DialCallStatus`;
+//!   `<Record action>` (<https://www.twilio.com/docs/voice/twiml/record>) posts the recording,
 //!   and an empty recording falls through to the next verb, so a `<Redirect>` follows it too.
-//! - `<Say language>` (https://www.twilio.com/docs/voice/twiml/say) takes a BCP-47 locale such
+//! - `<Say language>` (<https://www.twilio.com/docs/voice/twiml/say>) takes a BCP-47 locale such
 //!   as `ru-RU`; flows name languages by their short code, mapped by [`twilio_language`].
 
 use std::io::Cursor;
