@@ -20,7 +20,7 @@ pub struct Args {
     #[arg(long, env = "SWITCHBOARD_ADDR", default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
     /// The URL Twilio reaches this server at, when a proxy sits in between
-    /// (e.g. <https://ivr.example.com>). Used for signatures and callback URLs.
+    /// (e.g. https://ivr.example.com). Used for signatures and callback URLs.
     #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
     public_url: Option<String>,
     /// Folder of prompt audio (default: sounds/ beside the flows' folder).
