@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use tracing_subscriber::EnvFilter;
 
+use switchboard::twilio::twiml::Voices;
 use switchboard::twilio::{self, AppState, Flows, SignatureCheck, TokenKey};
 
 #[derive(clap::Args)]
@@ -26,6 +27,10 @@ pub struct Args {
     /// Folder of prompt audio (default: sounds/ beside the flows' folder).
     #[arg(long, env = "SWITCHBOARD_SOUNDS")]
     sounds: Option<PathBuf>,
+    /// Voices for spoken prompts by language, e.g. "ru=Polly.Tatyana,en=Polly.Joanna"
+    /// (Twilio's default voice does not speak every language).
+    #[arg(long, env = "SWITCHBOARD_VOICES", value_parser = Voices::parse)]
+    voices: Option<Voices>,
     /// Where the token secret and old flow versions are kept.
     #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = ".switchboard")]
     data_dir: PathBuf,
@@ -66,7 +71,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for flow in flows.list() {
         tracing::info!(flow = %flow.name, version = %flow.version, "serving /twilio/{}", flow.name);
     }
-    let state = Arc::new(AppState::new(flows, TokenKey::new(&secret), signature, args.public_url.clone(), sounds));
+    let mut state = AppState::new(flows, TokenKey::new(&secret), signature, args.public_url.clone(), sounds);
+    state.voices = args.voices.clone().unwrap_or_default();
+    let state = Arc::new(state);
 
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {

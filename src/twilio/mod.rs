@@ -76,6 +76,8 @@ pub struct AppState {
     pub sounds_dir: PathBuf,
     /// Hold music for queued callers, a file in `sounds_dir`.
     pub hold_music: Option<String>,
+    /// Voices for `<Say>`, by language.
+    pub voices: twiml::Voices,
     pub clock: Clock,
     pub metrics: Metrics,
     /// How often flow files are checked for edits.
@@ -98,6 +100,7 @@ impl AppState {
             public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
             sounds_dir,
             hold_music,
+            voices: twiml::Voices::default(),
             clock: Arc::new(Utc::now),
             metrics: Metrics::default(),
             reload_every: Duration::from_secs(1),

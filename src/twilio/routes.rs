@@ -155,7 +155,7 @@ pub async fn voice(State(state): State<Arc<AppState>>, Path(name): Path<String>,
     Span::current().record("flow", name.as_str());
     let Some(flow) = state.flows.current(&name) else {
         tracing::error!(flow = %name, "call for a flow that is not loaded; sending the caller to the operator");
-        return twiml_response(twiml::render_operator("en", &OperatorRoute::Queue("operator".into())));
+        return twiml_response(twiml::render_operator("en", &OperatorRoute::Queue("operator".into()), &state.voices));
     };
     let now = load::local_time(&flow, (state.clock)());
     let (call, out) = Call::start(&flow, &Start { caller: hook.param("From"), language: None }, now);
@@ -190,7 +190,11 @@ pub async fn callback(
     // current one, where the engine notices the stale state and goes to the operator.
     let Some(flow) = state.flows.version(&name, call.flow_version).or_else(|| state.flows.current(&name)) else {
         tracing::error!(flow = %name, "callback for a flow that is not loaded; sending the caller to the operator");
-        return Ok(twiml_response(twiml::render_operator("en", &OperatorRoute::Queue("operator".into()))));
+        return Ok(twiml_response(twiml::render_operator(
+            "en",
+            &OperatorRoute::Queue("operator".into()),
+            &state.voices,
+        )));
     };
     let now = load::local_time(&flow, (state.clock)());
     let before = call.outcome(&flow);
@@ -227,7 +231,7 @@ pub async fn callback(
     if kind == "wait" {
         // The wait URL is fixed in the <Enqueue>, so no new token: only what to hear now.
         record(&state, &name, &flow, &call, &out, before.as_ref());
-        let links = Links::new(&hook.base, &name, token);
+        let links = Links::new(&hook.base, &name, token).with_voices(state.voices.clone());
         return Ok(twiml_response(twiml::render_wait(&out.actions, state.hold_music.as_deref(), WAIT_PAUSE_S, &links)));
     }
     Ok(step(&state, &name, &flow, &call, &out, before.as_ref(), &hook.base))
@@ -272,7 +276,7 @@ fn step(
 ) -> Response {
     record(state, name, flow, call, out, before);
     let token = state.tokens.seal(name, call);
-    let links = Links::new(base, name, &token);
+    let links = Links::new(base, name, &token).with_voices(state.voices.clone());
     let body = match (out.actions.is_empty(), call.is_over()) {
         (false, _) => twiml::render(&out.actions, &links),
         (true, true) => twiml::render(&[Action::Hangup], &links),
@@ -280,7 +284,7 @@ fn step(
         // Rather than silence, take the caller to a person.
         (true, false) => {
             tracing::warn!("the engine had nothing to do for this callback; sending the caller to the operator");
-            twiml::render_operator(super::default_language(flow), &super::operator_route(flow))
+            twiml::render_operator(super::default_language(flow), &super::operator_route(flow), &state.voices)
         }
     };
     twiml_response(body)
@@ -303,7 +307,7 @@ pub async fn fallback(State(state): State<Arc<AppState>>, hook: Webhook) -> Resp
         Some(flow) => (super::default_language(&flow).to_owned(), super::operator_route(&flow)),
         None => ("en".to_owned(), OperatorRoute::Queue("operator".to_owned())),
     };
-    twiml_response(twiml::render_operator(&lang, &route))
+    twiml_response(twiml::render_operator(&lang, &route, &state.voices))
 }
 
 /// Prompt audio for `<Play>`.

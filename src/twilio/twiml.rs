@@ -19,6 +19,7 @@
 //!   as `ru-RU`; flows name languages by their short code, mapped by [`twilio_language`].
 
 use std::io::Cursor;
+use std::sync::Arc;
 
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
@@ -41,6 +42,8 @@ pub struct Links {
     pub dialed: String,
     /// `Record` action, and the redirect after an empty recording.
     pub recorded: String,
+    /// Voices for `<Say>`.
+    pub voices: Voices,
 }
 
 impl Links {
@@ -54,7 +57,14 @@ impl Links {
             wait: at("wait"),
             dialed: at("dialed"),
             recorded: at("recorded"),
+            voices: Voices::default(),
         }
+    }
+
+    /// The same links, with `<Say>` speaking in `voices`.
+    pub fn with_voices(mut self, voices: Voices) -> Links {
+        self.voices = voices;
+        self
     }
 
     /// The URL Twilio fetches a prompt's sound from.
@@ -152,13 +162,13 @@ pub fn render_wait(actions: &[Action], hold: Option<&str>, pause_s: u32, links: 
 }
 
 /// An apology in `lang`, then the caller goes to a person: for when the flow cannot go on.
-pub fn render_operator(lang: &str, route: &OperatorRoute) -> String {
+pub fn render_operator(lang: &str, route: &OperatorRoute, voices: &Voices) -> String {
     let mut doc = Doc::new();
-    let (text, code) = match lang {
-        "ru" | "ru-RU" => ("Извините, произошла техническая ошибка. Соединяю с оператором.", "ru-RU"),
-        _ => ("Sorry, something went wrong on our side. Connecting you to an operator.", "en-US"),
+    let (text, lang) = match lang {
+        "ru" | "ru-RU" => ("Извините, произошла техническая ошибка. Соединяю с оператором.", "ru"),
+        _ => ("Sorry, something went wrong on our side. Connecting you to an operator.", "en"),
     };
-    doc.text_element("Say", &[("language", code)], text);
+    say(&mut doc.writer, text, lang, voices);
     match route {
         OperatorRoute::Queue(queue) => doc.text_element("Enqueue", &[], queue),
         OperatorRoute::Dial(number) => doc.text_element("Dial", &[], number),
@@ -176,6 +186,35 @@ pub fn render_empty() -> String {
 pub enum OperatorRoute {
     Queue(String),
     Dial(String),
+}
+
+/// Twilio voices by language. Twilio's default voice does not speak every language
+/// (<https://www.twilio.com/docs/voice/twiml/say/text-speech>), so a deployment names one, e.g.
+/// `ru=Polly.Tatyana,en=Polly.Joanna`; languages not listed get Twilio's default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Voices(Arc<[(String, String)]>);
+
+impl Voices {
+    /// Reads `lang=Voice` pairs separated by commas.
+    pub fn parse(spec: &str) -> Result<Voices, String> {
+        let mut pairs = Vec::new();
+        for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let Some((lang, voice)) = item.split_once('=') else {
+                return Err(format!("`{item}` is not LANG=VOICE (e.g. ru=Polly.Tatyana)"));
+            };
+            pairs.push((lang.trim().to_owned(), voice.trim().to_owned()));
+        }
+        Ok(Voices(pairs.into()))
+    }
+
+    /// The voice for a language, named by its short or full code.
+    pub fn for_language(&self, lang: &str) -> Option<&str> {
+        let full = twilio_language(lang);
+        self.0
+            .iter()
+            .find(|(l, _)| l.eq_ignore_ascii_case(lang) || twilio_language(l).eq_ignore_ascii_case(&full))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Twilio's locale for a flow's language code: `ru` → `ru-RU`; a full code passes through.
@@ -284,10 +323,19 @@ fn text_element(w: &mut Xml, name: &str, attrs: &[(&str, &str)], text: &str) {
         .expect(IN_MEMORY);
 }
 
+fn say(w: &mut Xml, text: &str, lang: &str, voices: &Voices) {
+    let code = twilio_language(lang);
+    let mut attrs = vec![("language", code.as_str())];
+    if let Some(voice) = voices.for_language(lang) {
+        attrs.push(("voice", voice));
+    }
+    text_element(w, "Say", &attrs, text);
+}
+
 /// `<Say>`, `<Play>` or `<Pause>`: the verbs that may nest in a `<Gather>`.
 fn prompt(w: &mut Xml, action: &Action, links: &Links) {
     match action {
-        Action::Say { text, lang, .. } => text_element(w, "Say", &[("language", &twilio_language(lang))], text),
+        Action::Say { text, lang, .. } => say(w, text, lang, &links.voices),
         Action::Play { file, .. } => text_element(w, "Play", &[], &links.sound(file)),
         Action::Pause { ms } => empty_element(w, "Pause", &[("length", &seconds(*ms).max(1).to_string())]),
         _ => {}
@@ -296,8 +344,6 @@ fn prompt(w: &mut Xml, action: &Action, links: &Links) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::engine::Gather;
 
@@ -352,7 +398,23 @@ mod tests {
     fn wait_and_operator() {
         insta::assert_snapshot!("wait_pause", render_wait(&[say("Около 3 мин.")], None, 20, &links()));
         insta::assert_snapshot!("wait_music", render_wait(&[], Some("hold.wav"), 20, &links()));
-        insta::assert_snapshot!("operator", render_operator("ru", &OperatorRoute::Queue("first_line".into())));
+        let voices = Voices::parse("ru=Polly.Tatyana").expect("valid");
+        let route = OperatorRoute::Queue("first_line".into());
+        insta::assert_snapshot!("operator", render_operator("ru", &route, &voices));
+        insta::assert_snapshot!("operator_en", render_operator("en", &route, &Voices::default()));
+    }
+
+    #[test]
+    fn voices_by_language() {
+        let voices = Voices::parse("ru=Polly.Tatyana, en-GB=Polly.Amy").expect("valid");
+        assert_eq!(voices.for_language("ru"), Some("Polly.Tatyana"));
+        assert_eq!(voices.for_language("ru-RU"), Some("Polly.Tatyana"));
+        assert_eq!(voices.for_language("en-GB"), Some("Polly.Amy"));
+        assert_eq!(voices.for_language("en"), None);
+        assert!(Voices::parse("Polly.Tatyana").is_err());
+        let links = links().with_voices(voices);
+        let xml = render(&[say("Привет")], &links);
+        assert!(xml.contains(r#"<Say language="ru-RU" voice="Polly.Tatyana">Привет</Say>"#), "{xml}");
     }
 
     #[test]
