@@ -512,6 +512,8 @@ async fn an_edited_flow_serves_new_calls_while_old_calls_finish() {
     std::fs::write(dirs.support(), "[flow]\nname = \"support\"\nstart = \"nowhere\"\n").expect("break the flow");
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(flow_version(&server, "support").await, v2);
+    let listing = server.get("/flows").await.body;
+    assert!(listing.contains("rejected_edit") && listing.contains("support.toml:"), "{listing}");
     let mut after = server.call("support").await;
     after.press("1").await.says("Новое меню.");
     old.press("0").await.queued("first_line");

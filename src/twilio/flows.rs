@@ -32,6 +32,8 @@ struct Entry {
     stamp: Option<(SystemTime, u64)>,
     current: Arc<Flow>,
     versions: HashMap<u64, Arc<Flow>>,
+    /// Why the file's latest edit was refused, while the current version keeps serving.
+    rejected: Option<String>,
 }
 
 /// A flow as `/flows` lists it.
@@ -41,6 +43,8 @@ pub struct Listing {
     pub file: String,
     pub version: String,
     pub versions_kept: usize,
+    /// The diagnostics of an edit that was refused; `None` when the file is what is served.
+    pub rejected_edit: Option<String>,
 }
 
 /// What one reload did.
@@ -101,11 +105,13 @@ impl Flows {
                 }
             };
             let Some(flow) = loaded.flow else {
-                report.rejected.push((path.clone(), loaded.render()));
+                let errors = loaded.render();
                 // Remember the stamp so a broken file is reported once, not every second.
                 if let Some(entry) = self.write().get_mut(&name) {
                     entry.stamp = now;
+                    entry.rejected = Some(errors.clone());
                 }
+                report.rejected.push((path.clone(), errors));
                 continue;
             };
             self.archive_source(&name, flow.version, &loaded.source);
@@ -114,6 +120,7 @@ impl Flows {
             match map.get_mut(&name) {
                 Some(entry) => {
                     entry.stamp = now;
+                    entry.rejected = None;
                     if entry.current.version != flow.version {
                         entry.versions.insert(flow.version, flow.clone());
                         entry.current = flow;
@@ -122,7 +129,7 @@ impl Flows {
                 }
                 None => {
                     let versions = HashMap::from([(flow.version, flow.clone())]);
-                    map.insert(name.clone(), Entry { path, stamp: now, current: flow, versions });
+                    map.insert(name.clone(), Entry { path, stamp: now, current: flow, versions, rejected: None });
                     report.updated.push(name);
                 }
             }
@@ -159,6 +166,7 @@ impl Flows {
                 file: e.path.display().to_string(),
                 version: version_hex(e.current.version),
                 versions_kept: e.versions.len(),
+                rejected_edit: e.rejected.clone(),
             })
             .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));

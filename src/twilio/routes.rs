@@ -1,7 +1,7 @@
 //! The request handlers: webhook parameters in, engine events through, TwiML out.
 //!
-//! Order of checks on every webhook: body size (413), form syntax and `CallSid` (400),
-//! signature (403), state token (403). Past those, the caller is on the line and gets TwiML
+//! Order of checks on every webhook: body size (413), form syntax (400), signature (403),
+//! `CallSid` (400), state token (403). Past those, the caller is on the line and gets TwiML
 //! whatever happens.
 
 use std::sync::Arc;
