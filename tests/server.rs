@@ -588,6 +588,22 @@ async fn queued_callers_hear_the_wait_and_hold() {
     let reply = server.post(&wait, &params).await;
     let doc = reply.twiml();
     assert!(doc.find("Pause").is_some(), "no hold music file, so a pause:\n{}", reply.body);
+    // The queue is full: the flow's operator route is the same queue, so an apology and goodbye.
+    let left = call.doc.find("Enqueue").and_then(|e| e.attr("action")).expect("an Enqueue action").to_owned();
+    let reply = server.post(&left, &[("CallSid", "CA0001"), ("QueueResult", "queue-full")]).await;
+    let doc = reply.twiml();
+    assert!(doc.said().contains("перезвоните позже") && doc.find("Hangup").is_some(), "{}", reply.body);
+    let reply = server.post(&left, &[("CallSid", "CA0001"), ("QueueResult", "bridged")]).await;
+    assert!(reply.twiml().find("Hangup").is_some(), "{}", reply.body);
+    // A full second line falls back to the first.
+    let mut tech = server.call("support").await;
+    tech.press("1").await;
+    tech.press("2").await;
+    tech.press("3").await.queued("second_line");
+    let left = tech.doc.find("Enqueue").and_then(|e| e.attr("action")).expect("an Enqueue action").to_owned();
+    let reply = server.post(&left, &[("CallSid", "CA0001"), ("QueueResult", "queue-full")]).await;
+    assert_eq!(reply.twiml().find("Enqueue").map(|e| e.text.as_str()), Some("first_line"), "{}", reply.body);
+
     // The caller hangs up while waiting: Twilio's status callback ends nothing badly.
     let reply = server.post(&wait, &[("CallSid", "CA0001"), ("CallStatus", "completed")]).await;
     reply.twiml();

@@ -14,7 +14,7 @@ use tracing::Span;
 
 use super::twiml::{self, Links, OperatorRoute};
 use super::{AppState, SignatureCheck, signature};
-use crate::engine::{Action, Call, Event, Flow, Outcome, OutcomeKind, Output, Start, Trace, flow::LiveQueue};
+use crate::engine::{Call, Event, Flow, Outcome, OutcomeKind, Output, Start, Trace, flow::LiveQueue};
 use crate::load;
 
 /// How long a queued caller hears silence before Twilio asks the wait URL again, when there is
@@ -163,15 +163,15 @@ pub async fn voice(State(state): State<Arc<AppState>>, Path(name): Path<String>,
     step(&state, &name, &flow, &call, &out, None, &hook.base)
 }
 
-/// Callbacks the TwiML points back to: `gather`, `silence`, `wait`, `dialed`, `recorded`,
-/// `status`.
+/// Callbacks the TwiML points back to: `gather`, `silence`, `wait`, `left`, `dialed`,
+/// `recorded`, `status`.
 pub async fn callback(
     State(state): State<Arc<AppState>>,
     Path((name, kind)): Path<(String, String)>,
     hook: Webhook,
 ) -> Result<Response, WebhookError> {
     Span::current().record("flow", name.as_str());
-    if !matches!(kind.as_str(), "gather" | "silence" | "wait" | "dialed" | "recorded" | "status") {
+    if !matches!(kind.as_str(), "gather" | "silence" | "wait" | "left" | "dialed" | "recorded" | "status") {
         return Err(WebhookError::NotFound);
     }
     let Some(token) = hook.token() else {
@@ -198,6 +198,10 @@ pub async fn callback(
     };
     let now = load::local_time(&flow, (state.clock)());
     let before = call.outcome(&flow);
+    if kind == "left" {
+        let lang = call_language(&flow, &call);
+        return Ok(left_queue(&state, &flow, lang, before.as_ref(), hook.param("QueueResult").unwrap_or("")));
+    }
 
     // Twilio reports a call that ended (the caller hung up) in CallStatus.
     let ended = hook
@@ -235,6 +239,28 @@ pub async fn callback(
         return Ok(twiml_response(twiml::render_wait(&out.actions, state.hold_music.as_deref(), WAIT_PAUSE_S, &links)));
     }
     Ok(step(&state, &name, &flow, &call, &out, before.as_ref(), &hook.base))
+}
+
+/// The caller left the queue (`<Enqueue action>`). Only a queue that refused them leaves them
+/// on the line unserved: then the flow's other way to a person, if it has one.
+fn left_queue(state: &AppState, flow: &Flow, lang: &str, queued: Option<&Outcome>, result: &str) -> Response {
+    Span::current().record("outcome", format!("left queue: {result}"));
+    if !matches!(result, "queue-full" | "error" | "system-error") {
+        // Bridged to an agent and finished, hung up, or taken out on purpose: the call is done.
+        return twiml_response(twiml::render_hangup());
+    }
+    tracing::error!(queue_result = result, queue = ?queued.map(|o| &o.target), "a queue refused the caller");
+    let route = super::operator_route(flow);
+    let same = match (&route, queued) {
+        (OperatorRoute::Queue(q), Some(o)) => *q == o.target,
+        _ => false,
+    };
+    twiml_response(twiml::render_queue_failed(lang, (!same).then_some(&route), &state.voices))
+}
+
+/// The language the call is in, for words the driver says itself.
+fn call_language<'f>(flow: &'f Flow, call: &Call) -> &'f str {
+    flow.languages.get(usize::from(call.language())).map(|l| &**l).unwrap_or_else(|| super::default_language(flow))
 }
 
 /// Metrics and the request span for one engine step.
@@ -279,12 +305,12 @@ fn step(
     let links = Links::new(base, name, &token).with_voices(state.voices.clone());
     let body = match (out.actions.is_empty(), call.is_over()) {
         (false, _) => twiml::render(&out.actions, &links),
-        (true, true) => twiml::render(&[Action::Hangup], &links),
+        (true, true) => twiml::render_hangup(),
         // Listening with nothing to say: an event that did not apply (a replayed callback).
         // Rather than silence, take the caller to a person.
         (true, false) => {
             tracing::warn!("the engine had nothing to do for this callback; sending the caller to the operator");
-            twiml::render_operator(super::default_language(flow), &super::operator_route(flow), &state.voices)
+            twiml::render_operator(call_language(flow, call), &super::operator_route(flow), &state.voices)
         }
     };
     twiml_response(body)

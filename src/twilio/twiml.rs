@@ -11,7 +11,9 @@
 //! - Twilio strips the `finishOnKey` from `Digits`; the default finish key is `#`, so menus set
 //!   `finishOnKey=""` to let `#` be an option (go back) rather than end the gather empty.
 //! - `<Enqueue waitUrl>` (<https://www.twilio.com/docs/voice/twiml/enqueue>): the wait URL is
-//!   requested again each time its document ends, with `QueuePosition` and `AvgQueueTime`.
+//!   requested again each time its document ends, with `QueuePosition` and `AvgQueueTime`. Its
+//!   `action` is requested when the caller leaves the queue, with `QueueResult`; without one a
+//!   caller refused by a full queue would fall off the end of the document and be hung up.
 //! - `<Dial action>` (<https://www.twilio.com/docs/voice/twiml/dial>) posts `DialCallStatus`;
 //!   `<Record action>` (<https://www.twilio.com/docs/voice/twiml/record>) posts the recording,
 //!   and an empty recording falls through to the next verb, so a `<Redirect>` follows it too.
@@ -38,6 +40,8 @@ pub struct Links {
     pub silence: String,
     /// `Enqueue` wait URL.
     pub wait: String,
+    /// `Enqueue` action: the caller left the queue.
+    pub left: String,
     /// `Dial` action.
     pub dialed: String,
     /// `Record` action, and the redirect after an empty recording.
@@ -55,6 +59,7 @@ impl Links {
             gather: at("gather"),
             silence: at("silence"),
             wait: at("wait"),
+            left: at("left"),
             dialed: at("dialed"),
             recorded: at("recorded"),
             voices: Voices::default(),
@@ -107,7 +112,13 @@ pub fn render(actions: &[Action], links: &Links) -> String {
             }
             Action::Enqueue { queue, .. } => {
                 doc.flush(&mut prompts, links);
-                doc.text_element("Enqueue", &[("waitUrl", &links.wait), ("waitUrlMethod", "POST")], queue);
+                let attrs = [
+                    ("action", links.left.as_str()),
+                    ("method", "POST"),
+                    ("waitUrl", &links.wait),
+                    ("waitUrlMethod", "POST"),
+                ];
+                doc.text_element("Enqueue", &attrs, queue);
             }
             Action::Dial { number, timeout_s } => {
                 doc.flush(&mut prompts, links);
@@ -173,6 +184,44 @@ pub fn render_operator(lang: &str, route: &OperatorRoute, voices: &Voices) -> St
         OperatorRoute::Queue(queue) => doc.text_element("Enqueue", &[], queue),
         OperatorRoute::Dial(number) => doc.text_element("Dial", &[], number),
     }
+    doc.finish()
+}
+
+/// A queue refused the caller (full, or an error): say so, then try `alternative` (another
+/// way to a person), else ask them to call back and hang up.
+pub fn render_queue_failed(lang: &str, alternative: Option<&OperatorRoute>, voices: &Voices) -> String {
+    let mut doc = Doc::new();
+    let ru = matches!(lang, "ru" | "ru-RU");
+    match alternative {
+        Some(route) => {
+            let text = if ru {
+                "Извините, эта линия сейчас переполнена. Соединяю с другим оператором."
+            } else {
+                "Sorry, this line is full right now. Connecting you to another operator."
+            };
+            say(&mut doc.writer, text, if ru { "ru" } else { "en" }, voices);
+            match route {
+                OperatorRoute::Queue(queue) => doc.text_element("Enqueue", &[], queue),
+                OperatorRoute::Dial(number) => doc.text_element("Dial", &[], number),
+            }
+        }
+        None => {
+            let text = if ru {
+                "Извините, все линии сейчас переполнены. Пожалуйста, перезвоните позже."
+            } else {
+                "Sorry, all our lines are full right now. Please call again later."
+            };
+            say(&mut doc.writer, text, if ru { "ru" } else { "en" }, voices);
+            doc.empty_element("Hangup", &[]);
+        }
+    }
+    doc.finish()
+}
+
+/// Just `<Hangup/>`.
+pub fn render_hangup() -> String {
+    let mut doc = Doc::new();
+    doc.empty_element("Hangup", &[]);
     doc.finish()
 }
 
@@ -409,6 +458,8 @@ mod tests {
         let route = OperatorRoute::Queue("first_line".into());
         insta::assert_snapshot!("operator", render_operator("ru", &route, &voices));
         insta::assert_snapshot!("operator_en", render_operator("en", &route, &Voices::default()));
+        insta::assert_snapshot!("queue_failed", render_queue_failed("ru", Some(&route), &Voices::default()));
+        insta::assert_snapshot!("queue_failed_en", render_queue_failed("en", None, &Voices::default()));
     }
 
     #[test]
