@@ -110,6 +110,15 @@ pub fn render(path: &Path, source: &str, d: &Diagnostic) -> String {
     out
 }
 
+/// The call's local wall time for the engine: `at` in the flow's time zone, or the server's
+/// zone when the flow names none (or names one chrono-tz does not know; `check` reports that).
+pub fn local_time(flow: &Flow, at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+    match flow.timezone.as_deref().and_then(|tz| tz.parse::<chrono_tz::Tz>().ok()) {
+        Some(tz) => at.with_timezone(&tz).naive_local(),
+        None => at.with_timezone(&chrono::Local).naive_local(),
+    }
+}
+
 /// The flow files under `paths` (directories are searched for `*.toml`, skipping scenario and
 /// model files), sorted.
 pub fn flow_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {

@@ -86,11 +86,7 @@ pub fn demo() -> anyhow::Result<ExitCode> {
 }
 
 fn local_now(flow: &Flow) -> NaiveDateTime {
-    let now = chrono::Utc::now();
-    match flow.timezone.as_deref().and_then(|tz| tz.parse::<chrono_tz::Tz>().ok()) {
-        Some(tz) => now.with_timezone(&tz).naive_local(),
-        None => now.with_timezone(&chrono::Local).naive_local(),
-    }
+    load::local_time(flow, chrono::Utc::now())
 }
 
 fn interactive(flow: &Flow, start: &Start, at: NaiveDateTime) -> anyhow::Result<ExitCode> {

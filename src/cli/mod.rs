@@ -6,6 +6,7 @@ mod erlang;
 mod graph;
 mod simulate;
 mod sounds;
+mod serve;
 mod test;
 
 use std::path::PathBuf;
@@ -39,6 +40,8 @@ enum Command {
     },
     /// Erlang C/A queue metrics for a staffing cell, or the agents needed for a service level.
     Erlang(erlang::Args),
+    /// Serve flows to Twilio as a voice webhook.
+    Serve(serve::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -50,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Simulate(args)) => simulate::run(args),
         Some(Command::Sounds { command }) => sounds::run(command),
         Some(Command::Erlang(args)) => erlang::run(args),
+        Some(Command::Serve(args)) => serve::run(args),
         None => call::demo(),
     }
 }

@@ -1,0 +1,187 @@
+//! `switchboard serve`: the Twilio webhook server. Reads settings, sets up logging, the state
+//! token secret and the flows, then serves until SIGTERM or Ctrl-C; SIGHUP reloads flows.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use tracing_subscriber::EnvFilter;
+
+use switchboard::twilio::twiml::Voices;
+use switchboard::twilio::{self, AppState, Flows, SignatureCheck, TokenKey};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Folder of flow files; each is served at /twilio/{file name without .toml}.
+    #[arg(long, env = "SWITCHBOARD_FLOWS", default_value = "flows")]
+    flows: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "SWITCHBOARD_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// The URL Twilio reaches this server at, when a proxy sits in between
+    /// (e.g. https://ivr.example.com). Used for signatures and callback URLs.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Folder of prompt audio (default: sounds/ beside the flows' folder).
+    #[arg(long, env = "SWITCHBOARD_SOUNDS")]
+    sounds: Option<PathBuf>,
+    /// Voices for spoken prompts by language, e.g. "ru=Polly.Tatyana,en=Polly.Joanna"
+    /// (Twilio's default voice does not speak every language).
+    #[arg(long, env = "SWITCHBOARD_VOICES", value_parser = Voices::parse)]
+    voices: Option<Voices>,
+    /// Where the token secret and old flow versions are kept.
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = ".switchboard")]
+    data_dir: PathBuf,
+    /// Twilio account auth token, to check X-Twilio-Signature.
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    twilio_auth_token: Option<String>,
+    /// Accept requests without a valid X-Twilio-Signature. Never in production. A flag only,
+    /// deliberately not an environment variable, so it cannot be switched on unseen.
+    #[arg(long)]
+    insecure_no_signature: bool,
+    /// Log JSON lines instead of human-readable text.
+    #[arg(long, env = "SWITCHBOARD_LOG_JSON")]
+    log_json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    init_logging(args.log_json);
+    let signature = match (&args.twilio_auth_token, args.insecure_no_signature) {
+        (_, true) => {
+            tracing::warn!(
+                "!!! --insecure-no-signature: X-Twilio-Signature is NOT checked; anyone who can reach \
+                 this server can drive calls. Never run like this in production. !!!"
+            );
+            SignatureCheck::Off
+        }
+        (Some(token), false) if !token.is_empty() => SignatureCheck::AuthToken(token.clone()),
+        _ => bail!("set TWILIO_AUTH_TOKEN (or --twilio-auth-token) so requests can be checked as Twilio's"),
+    };
+    let secret = secret(&args.data_dir)?;
+    let sounds = args.sounds.clone().unwrap_or_else(|| sounds_beside(&args.flows));
+    let (flows, report) = Flows::load(vec![args.flows.clone()], sounds.clone(), Some(args.data_dir.join("versions")));
+    for (path, errors) in &report.rejected {
+        tracing::error!(file = %path.display(), "flow not loaded:\n{errors}");
+    }
+    if flows.list().is_empty() {
+        bail!("no valid flow in {}: run `switchboard check {}`", args.flows.display(), args.flows.display());
+    }
+    for flow in flows.list() {
+        tracing::info!(flow = %flow.name, version = %flow.version, "serving /twilio/{}", flow.name);
+    }
+    let mut state = AppState::new(flows, TokenKey::new(&secret), signature, args.public_url.clone(), sounds);
+    state.voices = args.voices.clone().unwrap_or_default();
+    let state = Arc::new(state);
+
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.addr))?;
+        let addr = listener.local_addr().unwrap_or(args.addr);
+        tracing::info!(%addr, public_url = ?args.public_url, "listening");
+        tokio::spawn(reload_on_sighup(state.clone()));
+        twilio::serve(listener, state, shutdown_signal()).await.context("server failed")?;
+        tracing::info!("stopped");
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logging(json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if json { builder.json().init() } else { builder.init() }
+}
+
+/// The state token secret: `SWITCHBOARD_SECRET`, else the one kept in the data directory,
+/// made once. Never a fresh one per start: tokens in calls under way must stay valid, and
+/// every instance behind a load balancer must share it.
+fn secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Ok(secret) = std::env::var("SWITCHBOARD_SECRET")
+        && !secret.is_empty()
+    {
+        return Ok(secret.into_bytes());
+    }
+    let path = data_dir.join("secret");
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().as_bytes().to_vec()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let mut bytes = [0u8; 32];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)
+        .context("cannot draw a random secret")?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    write_private(&path, &hex).with_context(|| format!("cannot write {}", path.display()))?;
+    tracing::info!(path = %path.display(), "made a new state token secret");
+    Ok(hex.into_bytes())
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+fn sounds_beside(flows: &Path) -> PathBuf {
+    flows.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("sounds")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn reload_on_sighup(state: Arc<AppState>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            tracing::error!("cannot listen for SIGHUP; flows still reload when their files change");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading flows");
+            let state = state.clone();
+            let _ = tokio::task::spawn_blocking(move || twilio::reload(&state)).await;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = state;
+}

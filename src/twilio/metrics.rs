@@ -1,0 +1,153 @@
+//! Counters and a latency histogram, exposed in the Prometheus text format at `/metrics`.
+//!
+//! Hand-rolled because the set is small and fixed; the text format is specified at
+//! <https://prometheus.io/docs/instrumenting/exposition_formats/>. Label values come from our
+//! own route table, flow names and outcome kinds, and are escaped all the same.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets in seconds: webhook answers should take milliseconds.
+const BUCKETS_S: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    requests: BTreeMap<(String, u16), u64>,
+    calls_started: BTreeMap<String, u64>,
+    outcomes: BTreeMap<(String, String), u64>,
+    escapes: BTreeMap<String, u64>,
+    fallbacks: BTreeMap<String, u64>,
+    latency_buckets: [u64; BUCKETS_S.len()],
+    latency_count: u64,
+    latency_sum_s: f64,
+}
+
+impl Metrics {
+    fn with(&self, f: impl FnOnce(&mut Inner)) {
+        // Counters stay meaningful after a panic elsewhere; never fail a request over them.
+        f(&mut self.inner.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    pub fn request(&self, route: &str, status: u16, took: Duration) {
+        self.with(|m| {
+            *m.requests.entry((route.to_owned(), status)).or_default() += 1;
+            let s = took.as_secs_f64();
+            for (count, bound) in m.latency_buckets.iter_mut().zip(BUCKETS_S) {
+                if s <= bound {
+                    *count += 1;
+                }
+            }
+            m.latency_count += 1;
+            m.latency_sum_s += s;
+        });
+    }
+
+    pub fn call_started(&self, flow: &str) {
+        self.with(|m| *m.calls_started.entry(flow.to_owned()).or_default() += 1);
+    }
+
+    pub fn outcome(&self, flow: &str, kind: &str) {
+        self.with(|m| *m.outcomes.entry((flow.to_owned(), kind.to_owned())).or_default() += 1);
+    }
+
+    pub fn escape(&self, flow: &str) {
+        self.with(|m| *m.escapes.entry(flow.to_owned()).or_default() += 1);
+    }
+
+    pub fn timeout_fallback(&self, flow: &str) {
+        self.with(|m| *m.fallbacks.entry(flow.to_owned()).or_default() += 1);
+    }
+
+    /// Everything in the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        self.with(|m| {
+            head(&mut out, "switchboard_http_requests_total", "counter", "HTTP requests by route and status.");
+            for ((route, status), n) in &m.requests {
+                let _ = writeln!(
+                    out,
+                    "switchboard_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+                    escape(route)
+                );
+            }
+            by_flow(&mut out, "switchboard_calls_started_total", "Calls started, by flow.", &m.calls_started);
+            head(&mut out, "switchboard_call_outcomes_total", "counter", "Calls leaving the IVR, by flow and kind.");
+            for ((flow, kind), n) in &m.outcomes {
+                let _ = writeln!(
+                    out,
+                    "switchboard_call_outcomes_total{{flow=\"{}\",kind=\"{}\"}} {n}",
+                    escape(flow),
+                    escape(kind)
+                );
+            }
+            by_flow(&mut out, "switchboard_escapes_total", "Escapes to the operator, by flow.", &m.escapes);
+            by_flow(
+                &mut out,
+                "switchboard_timeout_fallbacks_total",
+                "Timeout fallbacks after silence, by flow.",
+                &m.fallbacks,
+            );
+            let name = "switchboard_request_duration_seconds";
+            head(&mut out, name, "histogram", "Time to answer a request.");
+            for (count, bound) in m.latency_buckets.iter().zip(BUCKETS_S) {
+                let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {count}");
+            }
+            let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", m.latency_count);
+            let _ = writeln!(out, "{name}_sum {}", m.latency_sum_s);
+            let _ = writeln!(out, "{name}_count {}", m.latency_count);
+        });
+        out
+    }
+}
+
+fn head(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn by_flow(out: &mut String, name: &str, help: &str, counts: &BTreeMap<String, u64>) {
+    head(out, name, "counter", help);
+    for (flow, n) in counts {
+        let _ = writeln!(out, "{name}{{flow=\"{}\"}} {n}", escape(flow));
+    }
+}
+
+/// Label value escaping of the text format: backslash, double quote and newline.
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition() {
+        let m = Metrics::default();
+        m.request("/twilio/{flow}", 200, Duration::from_millis(2));
+        m.call_started("support");
+        m.outcome("support", "queue");
+        m.escape("support");
+        m.timeout_fallback("support");
+        let text = m.render();
+        for line in [
+            "switchboard_http_requests_total{route=\"/twilio/{flow}\",status=\"200\"} 1",
+            "switchboard_calls_started_total{flow=\"support\"} 1",
+            "switchboard_call_outcomes_total{flow=\"support\",kind=\"queue\"} 1",
+            "switchboard_escapes_total{flow=\"support\"} 1",
+            "switchboard_timeout_fallbacks_total{flow=\"support\"} 1",
+            "switchboard_request_duration_seconds_bucket{le=\"0.0025\"} 1",
+            "switchboard_request_duration_seconds_bucket{le=\"0.001\"} 0",
+            "switchboard_request_duration_seconds_count 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

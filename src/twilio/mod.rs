@@ -1,0 +1,218 @@
+//! The Twilio driver: a webhook server that runs flows on real phone calls.
+//!
+//! Twilio requests `/twilio/{flow}` when a call comes in; the answer is TwiML ([`twiml`]) whose
+//! callback URLs carry the call's engine state in a signed token ([`token`]), so the server
+//! keeps nothing per call. Every request must carry a valid `X-Twilio-Signature`
+//! ([`signature`]). Whatever goes wrong while a caller is on the line, Twilio gets valid TwiML
+//! that takes the caller to a person, never a 5xx or an empty answer; only forged or malformed
+//! requests get a 4xx.
+//!
+//! Shape: [`app`] builds the router around one shared [`AppState`]; [`serve`] runs it on a
+//! listener the caller bound, so tests use port 0.
+
+pub mod flows;
+pub mod metrics;
+mod routes;
+pub mod signature;
+pub mod token;
+pub mod twiml;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::engine::{Flow, NodeKind};
+pub use flows::Flows;
+pub use metrics::Metrics;
+pub use token::{TokenError, TokenKey};
+use twiml::OperatorRoute;
+
+/// Largest request body accepted. Twilio's webhook parameters fit in a few kilobytes.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// A request slower than this gets a 408. Twilio itself gives up after 15 s, and an answer
+/// that comes that late has already left the caller in silence.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The server's notion of "now". Production uses the system clock; tests inject their own.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// How requests prove they come from Twilio.
+#[derive(Clone)]
+pub enum SignatureCheck {
+    /// Check `X-Twilio-Signature` with this account auth token.
+    AuthToken(String),
+    /// Accept unsigned requests (`--insecure-no-signature`, for local experiments only).
+    Off,
+}
+
+impl std::fmt::Debug for SignatureCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignatureCheck::AuthToken(_) => f.write_str("AuthToken(..)"), // never print the token
+            SignatureCheck::Off => f.write_str("Off"),
+        }
+    }
+}
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub flows: Flows,
+    pub tokens: TokenKey,
+    pub signature: SignatureCheck,
+    /// The URL Twilio uses to reach us (`https://ivr.example.com`), when a proxy sits between.
+    pub public_url: Option<String>,
+    pub sounds_dir: PathBuf,
+    /// Hold music for queued callers, a file in `sounds_dir`.
+    pub hold_music: Option<String>,
+    /// Voices for `<Say>`, by language.
+    pub voices: twiml::Voices,
+    pub clock: Clock,
+    pub metrics: Metrics,
+    /// How often flow files are checked for edits.
+    pub reload_every: Duration,
+}
+
+impl AppState {
+    pub fn new(
+        flows: Flows,
+        tokens: TokenKey,
+        signature: SignatureCheck,
+        public_url: Option<String>,
+        sounds_dir: PathBuf,
+    ) -> AppState {
+        let hold_music = ["hold.wav", "hold.mp3"].into_iter().find(|f| sounds_dir.join(f).is_file()).map(str::to_owned);
+        AppState {
+            flows,
+            tokens,
+            signature,
+            public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            sounds_dir,
+            hold_music,
+            voices: twiml::Voices::default(),
+            clock: Arc::new(Utc::now),
+            metrics: Metrics::default(),
+            reload_every: Duration::from_secs(1),
+        }
+    }
+
+    /// The same state reading time from `clock` (tests: after-hours calls).
+    pub fn with_clock(mut self, clock: Clock) -> AppState {
+        self.clock = clock;
+        self
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/twilio/fallback", get(routes::fallback).post(routes::fallback))
+        .route("/twilio/{flow}", get(routes::voice).post(routes::voice))
+        .route("/twilio/{flow}/{step}", get(routes::callback).post(routes::callback))
+        .route("/sounds/{file}", get(routes::sound))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/flows", get(routes::list_flows))
+        .route("/metrics", get(routes::metrics))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), count_request))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TraceLayer::new_for_http().on_response(DefaultOnResponse::new().level(Level::INFO)).make_span_with(
+            |req: &Request| {
+                tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    call_sid = tracing::field::Empty,
+                    flow = tracing::field::Empty,
+                    node = tracing::field::Empty,
+                    outcome = tracing::field::Empty,
+                )
+            },
+        ))
+        .with_state(state)
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` completes, then finishes the requests
+/// in flight. Also re-reads edited flow files every `state.reload_every`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let reloader = tokio::spawn(watch_flows(state.clone()));
+    let result = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    reloader.abort();
+    result
+}
+
+/// Re-reads changed flow files and logs what happened. Blocking file I/O: call it from a
+/// blocking context (the poller uses `spawn_blocking`).
+pub fn reload(state: &AppState) {
+    let report = state.flows.reload();
+    for name in &report.updated {
+        let version = state.flows.current(name).map(|f| flows::version_hex(f.version)).unwrap_or_default();
+        tracing::info!(flow = %name, %version, "flow loaded");
+    }
+    for (path, errors) in &report.rejected {
+        tracing::error!(
+            file = %path.display(),
+            "flow not loaded; the previous version (if any) keeps serving:\n{errors}"
+        );
+    }
+}
+
+async fn watch_flows(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(state.reload_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await; // the first tick is immediate, and the flows were just loaded
+    loop {
+        tick.tick().await;
+        let state = state.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || reload(&state)).await {
+            tracing::error!(error = %e, "flow reload failed");
+        }
+    }
+}
+
+/// Counts every request by route and status, and its latency.
+async fn count_request(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    state.metrics.request(&route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// The flow's default language, for apologies outside the engine.
+pub fn default_language(flow: &Flow) -> &str {
+    flow.languages.first().map_or("en", |l| l)
+}
+
+/// Where the flow's operator node leads: the first queue or transfer reached through nodes
+/// that need no input, else the `operator` queue. For when the engine cannot be run.
+pub fn operator_route(flow: &Flow) -> OperatorRoute {
+    let mut id = flow.operator;
+    for _ in 0..64 {
+        let Some(node) = flow.nodes.get(id.index()) else { break };
+        id = match &node.kind {
+            NodeKind::Say { next, .. } | NodeKind::Set { next, .. } => *next,
+            NodeKind::Goto { target } => *target,
+            NodeKind::Branch(b) => b.otherwise,
+            NodeKind::Queue(q) => return OperatorRoute::Queue(q.queue.to_string()),
+            NodeKind::Dial { number, .. } => return OperatorRoute::Dial(number.to_string()),
+            _ => break,
+        };
+    }
+    OperatorRoute::Queue("operator".to_owned())
+}

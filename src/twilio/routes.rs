@@ -1,0 +1,368 @@
+//! The request handlers: webhook parameters in, engine events through, TwiML out.
+//!
+//! Order of checks on every webhook: body size (413), form syntax (400), signature (403),
+//! `CallSid` (400), state token (403). Past those, the caller is on the line and gets TwiML
+//! whatever happens.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tracing::Span;
+
+use super::twiml::{self, Links, OperatorRoute};
+use super::{AppState, SignatureCheck, signature};
+use crate::engine::{Call, Event, Flow, Outcome, OutcomeKind, Output, Start, Trace, flow::LiveQueue};
+use crate::load;
+
+/// How long a queued caller hears silence before Twilio asks the wait URL again, when there is
+/// no hold music. Long enough not to hammer the server, short enough for fresh announcements.
+const WAIT_PAUSE_S: u32 = 30;
+
+/// A request refused before any TwiML: forged or malformed. Everything else answers TwiML.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("cannot read the body")]
+    Body(StatusCode),
+    #[error("not found")]
+    NotFound,
+}
+
+impl IntoResponse for WebhookError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            WebhookError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WebhookError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebhookError::Body(status) => *status,
+            WebhookError::NotFound => StatusCode::NOT_FOUND,
+        };
+        (status, format!("{self}\n")).into_response()
+    }
+}
+
+/// A verified webhook request: its parameters and the base URL to point callbacks at.
+pub struct Webhook {
+    /// Twilio's parameters: the form body of a POST, the query string of a GET.
+    params: Vec<(String, String)>,
+    /// The query string (our own `t` token lives there).
+    query: Vec<(String, String)>,
+    base: String,
+}
+
+impl Webhook {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+    }
+
+    fn token(&self) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == "t").map(|(_, v)| v.as_str())
+    }
+}
+
+impl FromRequest<Arc<AppState>> for Webhook {
+    type Rejection = WebhookError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Webhook, WebhookError> {
+        let method = req.method().clone();
+        let headers = req.headers().clone();
+        let path_and_query = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let body = Bytes::from_request(req, state).await.map_err(|r| WebhookError::Body(r.status()))?;
+
+        let query = parse_form(path_and_query.split_once('?').map_or("", |(_, q)| q).as_bytes())?;
+        let form = if method == Method::POST && !body.is_empty() {
+            let form_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+            if !form_type {
+                return Err(WebhookError::BadRequest("the body must be application/x-www-form-urlencoded".into()));
+            }
+            parse_form(&body)?
+        } else {
+            Vec::new()
+        };
+
+        let bases = base_urls(state, &headers);
+        if let SignatureCheck::AuthToken(auth_token) = &state.signature {
+            let given = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
+            // A GET is signed over the URL alone; a POST over the URL and the body parameters.
+            let tried: Vec<String> = bases
+                .iter()
+                .flat_map(|b| signature::url_variants(&format!("{b}{path_and_query}")))
+                .fold(Vec::new(), |mut v, u| {
+                    if !v.contains(&u) {
+                        v.push(u);
+                    }
+                    v
+                });
+            if given.is_empty() || !tried.iter().any(|url| signature::verify(auth_token, given, url, &form)) {
+                tracing::warn!(?tried, signed = !given.is_empty(), "X-Twilio-Signature missing or wrong");
+                return Err(WebhookError::Forbidden("X-Twilio-Signature missing or wrong".into()));
+            }
+        }
+
+        let params = if method == Method::POST { form } else { query.clone() };
+        let webhook = Webhook { params, query, base: bases.into_iter().next().unwrap_or_default() };
+        let Some(call_sid) = webhook.param("CallSid") else {
+            return Err(WebhookError::BadRequest("CallSid is missing".into()));
+        };
+        Span::current().record("call_sid", call_sid);
+        Ok(webhook)
+    }
+}
+
+fn parse_form(bytes: &[u8]) -> Result<Vec<(String, String)>, WebhookError> {
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(WebhookError::BadRequest("the parameters are not UTF-8".into()));
+    }
+    serde_urlencoded::from_bytes(bytes).map_err(|e| WebhookError::BadRequest(format!("malformed parameters: {e}")))
+}
+
+/// The base URLs Twilio may have used to reach us, most trusted first: `--public-url`, then
+/// what the proxy headers or `Host` say.
+fn base_urls(state: &AppState, headers: &HeaderMap) -> Vec<String> {
+    let first =
+        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()).map(str::trim);
+    let mut bases = Vec::new();
+    if let Some(url) = &state.public_url {
+        bases.push(url.clone());
+    }
+    let proto = first("x-forwarded-proto").unwrap_or("http");
+    if let Some(host) = first("x-forwarded-host").or_else(|| first("host")) {
+        bases.push(format!("{proto}://{host}"));
+        if let Some(plain) = first("host").filter(|h| *h != host) {
+            bases.push(format!("{proto}://{plain}"));
+        }
+    }
+    if bases.is_empty() {
+        bases.push("http://localhost".to_owned());
+    }
+    bases
+}
+
+fn twiml_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+}
+
+/// The voice webhook: a call comes in.
+pub async fn voice(State(state): State<Arc<AppState>>, Path(name): Path<String>, hook: Webhook) -> Response {
+    Span::current().record("flow", name.as_str());
+    let Some(flow) = state.flows.current(&name) else {
+        tracing::error!(flow = %name, "call for a flow that is not loaded; sending the caller to the operator");
+        return twiml_response(twiml::render_operator("en", &OperatorRoute::Queue("operator".into()), &state.voices));
+    };
+    let now = load::local_time(&flow, (state.clock)());
+    let (call, out) = Call::start(&flow, &Start { caller: hook.param("From"), language: None }, now);
+    state.metrics.call_started(&name);
+    step(&state, &name, &flow, &call, &out, None, &hook.base)
+}
+
+/// Callbacks the TwiML points back to: `gather`, `silence`, `wait`, `left`, `dialed`,
+/// `recorded`, `status`.
+pub async fn callback(
+    State(state): State<Arc<AppState>>,
+    Path((name, kind)): Path<(String, String)>,
+    hook: Webhook,
+) -> Result<Response, WebhookError> {
+    Span::current().record("flow", name.as_str());
+    if !matches!(kind.as_str(), "gather" | "silence" | "wait" | "left" | "dialed" | "recorded" | "status") {
+        return Err(WebhookError::NotFound);
+    }
+    let Some(token) = hook.token() else {
+        if kind == "status" {
+            // A status callback set in the console rather than by our TwiML: nothing to update.
+            tracing::info!(call_status = hook.param("CallStatus").unwrap_or("?"), "call status");
+            return Ok(twiml_response(twiml::render_empty()));
+        }
+        return Err(WebhookError::BadRequest("the state token `t` is missing".into()));
+    };
+    let mut call = state.tokens.open(&name, token).map_err(|e| {
+        tracing::warn!(error = %e, "state token refused");
+        WebhookError::Forbidden(e.to_string())
+    })?;
+    // The version the call started on; if it is gone (file deleted and not archived), the
+    // current one, where the engine notices the stale state and goes to the operator.
+    let Some(flow) = state.flows.version(&name, call.flow_version).or_else(|| state.flows.current(&name)) else {
+        tracing::error!(flow = %name, "callback for a flow that is not loaded; sending the caller to the operator");
+        return Ok(twiml_response(twiml::render_operator(
+            "en",
+            &OperatorRoute::Queue("operator".into()),
+            &state.voices,
+        )));
+    };
+    let now = load::local_time(&flow, (state.clock)());
+    let before = call.outcome(&flow);
+    if kind == "left" {
+        let lang = call_language(&flow, &call);
+        return Ok(left_queue(&state, &flow, lang, before.as_ref(), hook.param("QueueResult").unwrap_or("")));
+    }
+
+    // Twilio reports a call that ended (the caller hung up) in CallStatus.
+    let ended = hook
+        .param("CallStatus")
+        .is_some_and(|s| matches!(s, "completed" | "busy" | "failed" | "no-answer" | "canceled"));
+    let confidence = hook.param("Confidence").and_then(|c| c.parse::<f32>().ok());
+    let event = match kind.as_str() {
+        _ if ended => Event::Hangup,
+        "status" => Event::Hangup,
+        "gather" => match (hook.param("Digits"), hook.param("SpeechResult")) {
+            (Some(digits), _) => Event::Digits(digits),
+            // A recogniser that reports no confidence is taken at its word.
+            (None, Some(text)) => Event::Speech { text, confidence: confidence.unwrap_or(1.0) },
+            (None, None) => Event::NoInput,
+        },
+        "silence" => Event::NoInput,
+        "wait" => Event::QueueUpdate(LiveQueue {
+            position: hook.param("QueuePosition").and_then(|p| p.parse().ok()).unwrap_or(1),
+            avg_wait_s: hook.param("AvgQueueTime").and_then(|p| p.parse().ok()),
+        }),
+        "dialed" => {
+            Event::DialEnded { answered: matches!(hook.param("DialCallStatus"), Some("completed" | "answered")) }
+        }
+        _ => Event::RecordingDone,
+    };
+    let out = call.handle(&flow, event, now);
+    if matches!(event, Event::Hangup) {
+        record(&state, &name, &flow, &call, &out, before.as_ref());
+        return Ok(twiml_response(twiml::render_empty()));
+    }
+    if kind == "wait" {
+        // The wait URL is fixed in the <Enqueue>, so no new token: only what to hear now.
+        record(&state, &name, &flow, &call, &out, before.as_ref());
+        let links = Links::new(&hook.base, &name, token).with_voices(state.voices.clone());
+        return Ok(twiml_response(twiml::render_wait(&out.actions, state.hold_music.as_deref(), WAIT_PAUSE_S, &links)));
+    }
+    Ok(step(&state, &name, &flow, &call, &out, before.as_ref(), &hook.base))
+}
+
+/// The caller left the queue (`<Enqueue action>`). Only a queue that refused them leaves them
+/// on the line unserved: then the flow's other way to a person, if it has one.
+fn left_queue(state: &AppState, flow: &Flow, lang: &str, queued: Option<&Outcome>, result: &str) -> Response {
+    Span::current().record("outcome", format!("left queue: {result}"));
+    if !matches!(result, "queue-full" | "error" | "system-error") {
+        // Bridged to an agent and finished, hung up, or taken out on purpose: the call is done.
+        return twiml_response(twiml::render_hangup());
+    }
+    tracing::error!(queue_result = result, queue = ?queued.map(|o| &o.target), "a queue refused the caller");
+    let route = super::operator_route(flow);
+    let same = match (&route, queued) {
+        (OperatorRoute::Queue(q), Some(o)) => *q == o.target,
+        _ => false,
+    };
+    twiml_response(twiml::render_queue_failed(lang, (!same).then_some(&route), &state.voices))
+}
+
+/// The language the call is in, for words the driver says itself.
+fn call_language<'f>(flow: &'f Flow, call: &Call) -> &'f str {
+    flow.languages.get(usize::from(call.language())).map(|l| &**l).unwrap_or_else(|| super::default_language(flow))
+}
+
+/// Metrics and the request span for one engine step.
+fn record(state: &AppState, name: &str, flow: &Flow, call: &Call, out: &Output, before: Option<&Outcome>) {
+    for (_, trace) in &out.trace {
+        match trace {
+            Trace::Escape => state.metrics.escape(name),
+            Trace::Fallback => state.metrics.timeout_fallback(name),
+            _ => {}
+        }
+    }
+    let span = Span::current();
+    if let Some(node) = flow.nodes.get(call.node().index()) {
+        span.record("node", &*node.id);
+    }
+    // Counted when it changes: a transfer nobody answered may still end in voicemail.
+    if let Some(outcome) = call.outcome(flow).filter(|o| Some(o) != before) {
+        let kind = match outcome.kind {
+            OutcomeKind::Queue => "queue",
+            OutcomeKind::Dial => "dial",
+            OutcomeKind::Hangup => "hangup",
+            OutcomeKind::Voicemail => "voicemail",
+        };
+        state.metrics.outcome(name, kind);
+        span.record("outcome", format!("{kind} {}", outcome.target));
+        tracing::info!(outcome = kind, target = %outcome.target, "call left the IVR");
+    }
+}
+
+/// The TwiML for one engine step, its callbacks carrying the call's new state.
+fn step(
+    state: &AppState,
+    name: &str,
+    flow: &Flow,
+    call: &Call,
+    out: &Output,
+    before: Option<&Outcome>,
+    base: &str,
+) -> Response {
+    record(state, name, flow, call, out, before);
+    let token = state.tokens.seal(name, call);
+    let links = Links::new(base, name, &token).with_voices(state.voices.clone());
+    let body = match (out.actions.is_empty(), call.is_over()) {
+        (false, _) => twiml::render(&out.actions, &links),
+        (true, true) => twiml::render_hangup(),
+        // Listening with nothing to say: an event that did not apply (a replayed callback).
+        // Rather than silence, take the caller to a person.
+        (true, false) => {
+            tracing::warn!("the engine had nothing to do for this callback; sending the caller to the operator");
+            twiml::render_operator(call_language(flow, call), &super::operator_route(flow), &state.voices)
+        }
+    };
+    twiml_response(body)
+}
+
+/// Twilio's Fallback URL: called when our answer failed (timeout, invalid TwiML, 5xx). Reads
+/// `ErrorCode` and `ErrorUrl` and takes the caller to a person.
+pub async fn fallback(State(state): State<Arc<AppState>>, hook: Webhook) -> Response {
+    let code = hook.param("ErrorCode").unwrap_or("?");
+    let url = hook.param("ErrorUrl").unwrap_or("?");
+    // The flow is the path segment after /twilio/ in the URL that failed.
+    let flow = url.split("/twilio/").nth(1).and_then(|rest| rest.split(['/', '?']).next()).unwrap_or("");
+    Span::current().record("flow", flow);
+    tracing::error!(
+        error_code = code,
+        error_url = url,
+        "Twilio called the fallback URL; sending the caller to a person"
+    );
+    let (lang, route) = match state.flows.current(flow) {
+        Some(flow) => (super::default_language(&flow).to_owned(), super::operator_route(&flow)),
+        None => ("en".to_owned(), OperatorRoute::Queue("operator".to_owned())),
+    };
+    twiml_response(twiml::render_operator(&lang, &route, &state.voices))
+}
+
+/// Prompt audio for `<Play>`.
+pub async fn sound(State(state): State<Arc<AppState>>, Path(file): Path<String>) -> Response {
+    let safe = !file.is_empty()
+        && !file.starts_with('.')
+        && file.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let content_type = match file.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()) {
+        Some(ext) if ext == "wav" => "audio/wav",
+        Some(ext) if ext == "mp3" => "audio/mpeg",
+        Some(ext) if ext == "ogg" => "audio/ogg",
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    if !safe {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match tokio::fs::read(state.sounds_dir.join(&file)).await {
+        // Twilio caches media by URL; an hour keeps edits visible the same day.
+        Ok(bytes) => ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], bytes)
+            .into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The loaded flows and their version hashes, as JSON.
+pub async fn list_flows(State(state): State<Arc<AppState>>) -> Response {
+    axum::Json(state.flows.list()).into_response()
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
+}

@@ -1,0 +1,799 @@
+//! The Twilio webhook server, for real: bound to 127.0.0.1:0 and driven with signed HTTP
+//! requests the way Twilio sends them, following the URLs in the TwiML it answers.
+//!
+//! Requests are signed with `twilio::signature::sign`, which its unit tests (and the first test
+//! here) check against the worked example in Twilio's security docs.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use quick_xml::events::Event as XmlEvent;
+use switchboard::twilio::{self, AppState, Flows, SignatureCheck, TokenKey, signature};
+
+const AUTH_TOKEN: &str = "test-auth-token";
+const SECRET: &[u8] = b"test-secret";
+const PUBLIC: &str = "https://ivr.example.com";
+
+/// Wednesday 6 May 2026, 11:00 in Moscow: the hotline is open.
+fn open_hours() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 5, 6, 8, 0, 0).single().expect("a valid time")
+}
+
+/// The same Wednesday at 23:00 in Moscow: closed.
+fn after_hours() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 5, 6, 20, 0, 0).single().expect("a valid time")
+}
+
+/// A flows folder, a sounds folder and a data folder of the test's own.
+struct Dirs {
+    _tmp: tempfile::TempDir,
+    flows: PathBuf,
+    sounds: PathBuf,
+    data: PathBuf,
+}
+
+impl Dirs {
+    fn new() -> Dirs {
+        let tmp = tempfile::tempdir().expect("a temp dir");
+        let root = tmp.path().to_owned();
+        let (flows, sounds, data) = (root.join("flows"), root.join("sounds"), root.join("data"));
+        for dir in [&flows, &sounds, &data] {
+            std::fs::create_dir_all(dir).expect("mkdir");
+        }
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for file in ["support.toml", "hello.toml"] {
+            std::fs::copy(repo.join("flows").join(file), flows.join(file)).expect("copy a sample flow");
+        }
+        Dirs { _tmp: tmp, flows, sounds, data }
+    }
+
+    fn support(&self) -> PathBuf {
+        self.flows.join("support.toml")
+    }
+}
+
+/// One running server.
+struct Server {
+    local: String,
+    public: Option<String>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    client: reqwest::Client,
+}
+
+/// An HTTP answer.
+struct Reply {
+    status: u16,
+    content_type: String,
+    body: String,
+}
+
+impl Server {
+    async fn start(dirs: &Dirs, at: DateTime<Utc>) -> Server {
+        Server::start_with(dirs, at, Some(PUBLIC)).await
+    }
+
+    async fn start_with(dirs: &Dirs, at: DateTime<Utc>, public: Option<&str>) -> Server {
+        let (flows, report) = Flows::load(vec![dirs.flows.clone()], dirs.sounds.clone(), Some(dirs.data.clone()));
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        let mut state = AppState::new(
+            flows,
+            TokenKey::new(SECRET),
+            SignatureCheck::AuthToken(AUTH_TOKEN.into()),
+            public.map(str::to_owned),
+            dirs.sounds.clone(),
+        )
+        .with_clock(Arc::new(move || at));
+        state.reload_every = Duration::from_millis(200);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let local = format!("http://{}", listener.local_addr().expect("an address"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(twilio::serve(listener, Arc::new(state), async move {
+            let _ = stopped.await;
+        }));
+        Server { local, public: public.map(str::to_owned), stop: Some(stop), task, client: reqwest::Client::new() }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let result = (&mut self.task).await.expect("the server task ends");
+        result.expect("the server ends cleanly");
+    }
+
+    /// The URL Twilio would use for `path` (what it signs).
+    fn public_url(&self, path: &str) -> String {
+        format!("{}{path}", self.public.as_deref().unwrap_or(&self.local))
+    }
+
+    /// POSTs `params` to `url` (public or local), signed as Twilio signs it.
+    async fn post(&self, url: &str, params: &[(&str, &str)]) -> Reply {
+        let owned: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let sig = signature::sign(AUTH_TOKEN, url, &owned);
+        self.post_raw(url, &sig, serde_urlencoded::to_string(params).expect("encodable").into_bytes()).await
+    }
+
+    async fn post_raw(&self, url: &str, sig: &str, body: Vec<u8>) -> Reply {
+        let local = self.local_url(url);
+        let response = self
+            .client
+            .post(local)
+            .header("X-Twilio-Signature", sig)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers");
+        Reply::read(response).await
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        let response = self.client.get(format!("{}{path}", self.local)).send().await.expect("the server answers");
+        Reply::read(response).await
+    }
+
+    fn local_url(&self, url: &str) -> String {
+        match &self.public {
+            Some(public) if url.starts_with(public.as_str()) => url.replacen(public.as_str(), &self.local, 1),
+            _ => url.to_owned(),
+        }
+    }
+
+    /// A new call to `flow`.
+    async fn call(&self, flow: &str) -> Call<'_> {
+        let url = self.public_url(&format!("/twilio/{flow}"));
+        let reply = self
+            .post(
+                &url,
+                &[("CallSid", "CA0001"), ("From", "+79990001122"), ("To", "+74950000000"), ("CallStatus", "ringing")],
+            )
+            .await;
+        Call::new(self, reply)
+    }
+}
+
+impl Reply {
+    async fn read(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let body = response.text().await.unwrap_or_default();
+        Reply { status, content_type, body }
+    }
+
+    /// The TwiML of a 200 answer, checked to be well-formed and to follow Twilio's nesting rules.
+    #[track_caller]
+    fn twiml(&self) -> Element {
+        assert_eq!(self.status, 200, "{}", self.body);
+        assert!(self.content_type.starts_with("text/xml"), "{}", self.content_type);
+        let doc = parse_xml(&self.body);
+        assert_eq!(doc.name, "Response", "{}", self.body);
+        for (i, verb) in doc.children.iter().enumerate() {
+            if verb.name == "Gather" {
+                for child in &verb.children {
+                    assert!(["Say", "Play", "Pause"].contains(&child.name.as_str()), "<{}> in <Gather>", child.name);
+                }
+                let next = doc.children.get(i + 1).map(|e| e.name.as_str());
+                assert_eq!(next, Some("Redirect"), "a <Gather> without a no-input <Redirect>:\n{}", self.body);
+            }
+        }
+        doc
+    }
+}
+
+/// One XML element, enough of it for assertions.
+#[derive(Debug, Default)]
+struct Element {
+    name: String,
+    attrs: Vec<(String, String)>,
+    text: String,
+    children: Vec<Element>,
+}
+
+impl Element {
+    fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn find(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    /// Everything said, nested or not.
+    fn said(&self) -> String {
+        let mut out = String::new();
+        for c in &self.children {
+            if c.name == "Say" {
+                out.push_str(&c.text);
+                out.push('\n');
+            }
+            out.push_str(&c.said());
+        }
+        out
+    }
+}
+
+/// Parses XML strictly with quick-xml; panics on anything malformed.
+fn parse_xml(xml: &str) -> Element {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    reader.config_mut().check_end_names = true;
+    let mut stack = vec![Element::default()];
+    let open = |e: &quick_xml::events::BytesStart| Element {
+        name: String::from_utf8(e.name().as_ref().to_vec()).expect("utf-8 name"),
+        attrs: e
+            .attributes()
+            .map(|a| {
+                let a = a.expect("a well-formed attribute");
+                let value =
+                    a.normalized_value(quick_xml::XmlVersion::Implicit1_0).expect("an escaped value").into_owned();
+                (String::from_utf8(a.key.as_ref().to_vec()).expect("utf-8 key"), value)
+            })
+            .collect(),
+        ..Element::default()
+    };
+    loop {
+        match reader.read_event().unwrap_or_else(|e| panic!("malformed XML ({e}):\n{xml}")) {
+            XmlEvent::Start(e) => stack.push(open(&e)),
+            XmlEvent::Empty(e) => stack.last_mut().expect("a parent").children.push(open(&e)),
+            XmlEvent::End(_) => {
+                let mut done = stack.pop().expect("an open element");
+                done.text = done.text.trim().to_owned();
+                stack.last_mut().expect("a parent").children.push(done);
+            }
+            XmlEvent::Text(t) => {
+                let text = t.decode().expect("decodable text");
+                stack.last_mut().expect("an element").text.push_str(&text);
+            }
+            // quick-xml reports entity references (`&amp;`) apart from the text around them.
+            XmlEvent::GeneralRef(r) => {
+                let text = match r.resolve_char_ref().expect("a valid reference") {
+                    Some(c) => c.to_string(),
+                    None => quick_xml::escape::resolve_predefined_entity(&r.decode().expect("utf-8"))
+                        .expect("a predefined entity")
+                        .to_owned(),
+                };
+                stack.last_mut().expect("an element").text.push_str(&text);
+            }
+            XmlEvent::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(stack.len(), 1, "unclosed elements:\n{xml}");
+    let mut root = stack.pop().expect("the document");
+    assert_eq!(root.children.len(), 1, "one root element:\n{xml}");
+    root.children.pop().expect("the root")
+}
+
+/// A call in progress: the last TwiML Twilio got, and the way to answer it.
+struct Call<'s> {
+    server: &'s Server,
+    doc: Element,
+    body: String,
+}
+
+impl<'s> Call<'s> {
+    fn new(server: &'s Server, reply: Reply) -> Call<'s> {
+        let doc = reply.twiml();
+        Call { server, doc, body: reply.body }
+    }
+
+    #[track_caller]
+    fn gather_action(&self) -> String {
+        let gather = self.doc.find("Gather").unwrap_or_else(|| panic!("no <Gather> in\n{}", self.body));
+        gather.attr("action").expect("a Gather action").to_owned()
+    }
+
+    async fn answer(&mut self, params: &[(&str, &str)]) -> &mut Self {
+        let url = self.gather_action();
+        let mut all = vec![("CallSid", "CA0001"), ("CallStatus", "in-progress")];
+        all.extend_from_slice(params);
+        let reply = self.server.post(&url, &all).await;
+        *self = Call::new(self.server, reply);
+        self
+    }
+
+    /// The caller presses keys (Twilio posts them without the finish key).
+    async fn press(&mut self, digits: &str) -> &mut Self {
+        self.answer(&[("Digits", digits)]).await
+    }
+
+    async fn speak(&mut self, text: &str) -> &mut Self {
+        self.answer(&[("SpeechResult", text), ("Confidence", "0.92")]).await
+    }
+
+    /// The caller says nothing: the gather times out and Twilio follows the <Redirect>.
+    async fn silence(&mut self) -> &mut Self {
+        let redirect = self.doc.find("Redirect").unwrap_or_else(|| panic!("no <Redirect> in\n{}", self.body));
+        let url = redirect.text.clone();
+        let reply = self.server.post(&url, &[("CallSid", "CA0001"), ("CallStatus", "in-progress")]).await;
+        *self = Call::new(self.server, reply);
+        self
+    }
+
+    #[track_caller]
+    fn says(&self, text: &str) -> &Self {
+        assert!(self.doc.said().contains(text), "expected {text:?} said in\n{}", self.body);
+        self
+    }
+
+    #[track_caller]
+    fn queued(&self, queue: &str) -> &Self {
+        let enqueue = self.doc.find("Enqueue").unwrap_or_else(|| panic!("no <Enqueue> in\n{}", self.body));
+        assert_eq!(enqueue.text, queue, "{}", self.body);
+        self
+    }
+
+    #[track_caller]
+    fn listening(&self) -> &Self {
+        self.gather_action();
+        self
+    }
+}
+
+#[test]
+fn signing_matches_twilios_documented_example() {
+    // https://www.twilio.com/docs/usage/security#validating-requests
+    let params: Vec<(String, String)> = [
+        ("CallSid", "CA1234567890ABCDE"),
+        ("Caller", "+12349013030"),
+        ("Digits", "1234"),
+        ("From", "+12349013030"),
+        ("To", "+18005551212"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let sig = signature::sign("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", &params);
+    assert_eq!(sig, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
+}
+
+#[tokio::test]
+async fn zero_reaches_the_operator_from_every_menu() {
+    let dirs = Dirs::new();
+    let server = Server::start(&dirs, open_hours()).await;
+    // Keys that reach each menu of flows/support.toml from the start.
+    let menus: [(&str, &[&str]); 7] = [
+        ("language", &[]),
+        ("main", &["1"]),
+        ("consult", &["1", "1"]),
+        ("tech", &["1", "2"]),
+        ("ticket_more", &["1", "3", "123456"]),
+        ("payments", &["1", "5"]),
+        ("feedback", &["1", "6"]),
+    ];
+    for (menu, keys) in menus {
+        let mut call = server.call("support").await;
+        call.says("Здравствуйте");
+        for key in keys {
+            call.press(key).await.listening();
+        }
+        call.press("0").await;
+        assert!(call.doc.find("Enqueue").is_some(), "0 at {menu} did not reach a queue:\n{}", call.body);
+        call.says("Соединяю с оператором.").queued("first_line");
+    }
+    let metrics = server.get("/metrics").await.body;
+    assert!(metrics.contains("switchboard_escapes_total{flow=\"support\"} 7"), "{metrics}");
+    assert!(metrics.contains("switchboard_calls_started_total{flow=\"support\"} 7"), "{metrics}");
+    assert!(metrics.contains("switchboard_call_outcomes_total{flow=\"support\",kind=\"queue\"} 7"), "{metrics}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn silence_reprompts_then_falls_back_to_the_operator() {
+    let dirs = Dirs::new();
+    let server = Server::start(&dirs, open_hours()).await;
+    let mut call = server.call("support").await;
+    call.press("1").await.says("Главное меню");
+    call.silence().await.says("Извините, я вас не слышу.").listening();
+    call.silence().await.says("Извините, я вас не слышу.").listening();
+    call.silence().await.queued("first_line");
+    let metrics = server.get("/metrics").await.body;
+    assert!(metrics.contains("switchboard_timeout_fallbacks_total{flow=\"support\"} 1"), "{metrics}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_keys_escalate_to_the_operator() {
+    let dirs = Dirs::new();
+    let server = Server::start(&dirs, open_hours()).await;
+    let mut call = server.call("support").await;
+    call.press("1").await;
+    call.press("9").await.says("такого варианта нет").listening();
+    call.press("8").await.says("такого варианта нет").listening();
+    call.press("7").await.queued("first_line");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn speech_reaches_the_operator() {
+    let dirs = Dirs::new();
+    let server = Server::start(&dirs, open_hours()).await;
+    let mut call = server.call("support").await;
+    call.press("1").await;
+    let gather = call.doc.find("Gather").expect("the main menu gathers");
+    assert_eq!(gather.attr("input"), Some("dtmf speech"));
+    assert_eq!(gather.attr("language"), Some("ru-RU"));
+    call.speak("Я хочу поговорить с оператором").await.queued("first_line");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn request_number_ends_with_hash() {
+    let dirs = Dirs::new();
+    let server = Server::start(&dirs, open_hours()).await;
+    let mut call = server.call("support").await;
+    call.press("1").await;
+    call.press("3").await;
+    let gather = call.doc.find("Gather").expect("the ticket input gathers");
+    assert_eq!(gather.attr("finishOnKey"), Some("#"));
+    assert_eq!(gather.attr("numDigits"), Some("10"));
+    assert_eq!(gather.attr("timeout"), Some("7"));
+    // Twilio strips the finish key from Digits.
+    call.press("1234567").await.says("Заявка номер 1234567 зарегистрирована").listening();
+    call.press("2").await.says("До свидания");
+    assert!(call.doc.find("Hangup").is_some(), "{}", call.body);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn after_hours_goes_to_voicemail() {
+    let dirs = Dirs::new();
+    let server = Server::start(&dirs, after_hours()).await;
+    let call = server.call("support").await;
+    call.says("Служба поддержки работает по будням");
+    let record = call.doc.find("Record").unwrap_or_else(|| panic!("no <Record> in\n{}", call.body));
+    assert_eq!(record.attr("maxLength"), Some("120"));
+    let action = record.attr("action").expect("a Record action").to_owned();
+    let reply = server.post(&action, &[("CallSid", "CA0001"), ("RecordingUrl", "https://api.twilio.com/r/RE1")]).await;
+    assert!(reply.twiml().find("Hangup").is_some(), "{}", reply.body);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_survives_a_restart() {
+    let dirs = Dirs::new();
+    let a = Server::start(&dirs, open_hours()).await;
+    let mut call = a.call("support").await;
+    call.press("1").await.says("Главное меню");
+    let action = call.gather_action();
+    a.stop().await;
+
+    let b = Server::start(&dirs, open_hours()).await;
+    let reply = b.post(&action, &[("CallSid", "CA0001"), ("Digits", "2")]).await;
+    let mut call = Call::new(&b, reply);
+    call.says("Техническая помощь").listening();
+    call.press("3").await.queued("second_line");
+    b.stop().await;
+}
+
+/// Waits until `/flows` shows a version of `flow` other than `old`.
+async fn wait_for_new_version(server: &Server, flow: &str, old: &str) -> String {
+    for _ in 0..50 {
+        let version = flow_version(server, flow).await;
+        if version != old {
+            return version;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{flow} was not reloaded");
+}
+
+async fn flow_version(server: &Server, flow: &str) -> String {
+    let reply = server.get("/flows").await;
+    let list: serde_json::Value = serde_json::from_str(&reply.body).expect("/flows is JSON");
+    list.as_array()
+        .and_then(|l| l.iter().find(|f| f["name"] == flow))
+        .and_then(|f| f["version"].as_str())
+        .unwrap_or_else(|| panic!("{flow} not in {}", reply.body))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_edited_flow_serves_new_calls_while_old_calls_finish() {
+    let dirs = Dirs::new();
+    let server = Server::start(&dirs, open_hours()).await;
+    let v1 = flow_version(&server, "support").await;
+    let mut old = server.call("support").await;
+    old.press("1").await.says("Главное меню.");
+
+    let source = std::fs::read_to_string(dirs.support()).expect("read the flow");
+    std::fs::write(dirs.support(), source.replace("Главное меню.", "Новое меню.")).expect("edit the flow");
+    let v2 = wait_for_new_version(&server, "support", &v1).await;
+
+    // The call in progress repeats the menu (star) from the version it started on.
+    old.press("*").await.says("Главное меню.");
+    let mut new = server.call("support").await;
+    new.press("1").await.says("Новое меню.");
+
+    // A broken edit is refused: the last good version keeps serving.
+    std::fs::write(dirs.support(), "[flow]\nname = \"support\"\nstart = \"nowhere\"\n").expect("break the flow");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(flow_version(&server, "support").await, v2);
+    let listing = server.get("/flows").await.body;
+    assert!(listing.contains("rejected_edit") && listing.contains("support.toml:"), "{listing}");
+    let mut after = server.call("support").await;
+    after.press("1").await.says("Новое меню.");
+    old.press("0").await.queued("first_line");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn forged_and_malformed_requests_are_refused() {
+    let dirs = Dirs::new();
+    let server = Server::start(&dirs, open_hours()).await;
+    let url = server.public_url("/twilio/support");
+    let params = serde_urlencoded::to_string([("CallSid", "CA0001"), ("From", "+7999")]).expect("encodable");
+
+    let wrong = server.post_raw(&url, "bm90IGl0", params.clone().into_bytes()).await;
+    assert_eq!(wrong.status, 403, "wrong signature: {}", wrong.body);
+    let missing = server
+        .client
+        .post(server.local_url(&url))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(params.clone())
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(missing.status().as_u16(), 403, "missing signature");
+
+    let mut call = server.call("support").await;
+    let action = call.gather_action();
+    let tampered = action.replacen("t=", "t=A", 1);
+    assert_eq!(server.post(&tampered, &[("CallSid", "CA0001"), ("Digits", "1")]).await.status, 403);
+    let foreign = action.replace("/twilio/support/", "/twilio/hello/");
+    assert_eq!(server.post(&foreign, &[("CallSid", "CA0001"), ("Digits", "1")]).await.status, 403);
+
+    let garbage = server.post_raw(&url, "x", vec![0xff, 0xfe, b'=', 0x00, 0x81]).await;
+    assert_eq!(garbage.status, 400, "garbage body: {}", garbage.body);
+    let no_sid = server.post(&url, &[("From", "+7999")]).await;
+    assert_eq!(no_sid.status, 400, "no CallSid: {}", no_sid.body);
+    let huge = "x".repeat(200 * 1024);
+    let oversized = server.post(&url, &[("CallSid", "CA0001"), ("Junk", &huge)]).await;
+    assert_eq!(oversized.status, 413, "oversized body");
+
+    // The call itself carries on.
+    call.press("1").await.says("Главное меню");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_flow_and_fallback_url_route_to_a_person() {
+    let dirs = Dirs::new();
+    let server = Server::start(&dirs, open_hours()).await;
+    let unknown = server.call("no_such_flow").await;
+    unknown.queued("operator").says("Sorry");
+
+    let url = server.public_url("/twilio/fallback");
+    let failed = format!("{PUBLIC}/twilio/support/gather?t=abc");
+    let reply = server.post(&url, &[("CallSid", "CA0001"), ("ErrorCode", "11200"), ("ErrorUrl", &failed)]).await;
+    let doc = reply.twiml();
+    assert_eq!(doc.find("Enqueue").map(|e| e.text.as_str()), Some("first_line"), "{}", reply.body);
+    assert!(doc.said().contains("Соединяю с оператором"), "{}", reply.body);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn queued_callers_hear_the_wait_and_hold() {
+    let dirs = Dirs::new();
+    let server = Server::start(&dirs, open_hours()).await;
+    let mut call = server.call("support").await;
+    call.press("1").await;
+    call.press("5").await;
+    call.press("1").await.says("специалистом по картам").queued("first_line");
+    let wait = call.doc.find("Enqueue").and_then(|e| e.attr("waitUrl")).expect("a wait URL").to_owned();
+    let params = [("CallSid", "CA0001"), ("QueuePosition", "3"), ("AvgQueueTime", "120"), ("CurrentQueueSize", "5")];
+    let reply = server.post(&wait, &params).await;
+    let doc = reply.twiml();
+    assert!(doc.find("Pause").is_some(), "no hold music file, so a pause:\n{}", reply.body);
+    // The queue is full: the flow's operator route is the same queue, so an apology and goodbye.
+    let left = call.doc.find("Enqueue").and_then(|e| e.attr("action")).expect("an Enqueue action").to_owned();
+    let reply = server.post(&left, &[("CallSid", "CA0001"), ("QueueResult", "queue-full")]).await;
+    let doc = reply.twiml();
+    assert!(doc.said().contains("перезвоните позже") && doc.find("Hangup").is_some(), "{}", reply.body);
+    let reply = server.post(&left, &[("CallSid", "CA0001"), ("QueueResult", "bridged")]).await;
+    assert!(reply.twiml().find("Hangup").is_some(), "{}", reply.body);
+    // A full second line falls back to the first.
+    let mut tech = server.call("support").await;
+    tech.press("1").await;
+    tech.press("2").await;
+    tech.press("3").await.queued("second_line");
+    let left = tech.doc.find("Enqueue").and_then(|e| e.attr("action")).expect("an Enqueue action").to_owned();
+    let reply = server.post(&left, &[("CallSid", "CA0001"), ("QueueResult", "queue-full")]).await;
+    assert_eq!(reply.twiml().find("Enqueue").map(|e| e.text.as_str()), Some("first_line"), "{}", reply.body);
+
+    // The caller hangs up while waiting: Twilio's status callback ends nothing badly.
+    let reply = server.post(&wait, &[("CallSid", "CA0001"), ("CallStatus", "completed")]).await;
+    reply.twiml();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn proxies_and_get_requests_are_verified() {
+    let dirs = Dirs::new();
+    let server = Server::start_with(&dirs, open_hours(), None).await;
+    // Behind a proxy: Twilio signed https://ivr.example.com:443/..., we hear plain HTTP.
+    let signed_as = "https://ivr.example.com:443/twilio/hello";
+    let params = [("CallSid", "CA0002"), ("From", "+7999")];
+    let owned: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let reply = server
+        .client
+        .post(format!("{}/twilio/hello", server.local))
+        .header("X-Twilio-Signature", signature::sign(AUTH_TOKEN, signed_as, &owned))
+        .header("X-Forwarded-Proto", "https")
+        .header("X-Forwarded-Host", "ivr.example.com")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(params).expect("encodable"))
+        .send()
+        .await
+        .expect("an answer");
+    let reply = Reply::read(reply).await;
+    let doc = reply.twiml();
+    let action = doc.find("Gather").and_then(|g| g.attr("action")).expect("a gather");
+    assert!(action.starts_with("https://ivr.example.com/twilio/hello/gather?t="), "{action}");
+
+    // A GET webhook is signed over the URL alone.
+    let path = "/twilio/hello?CallSid=CA0003&From=%2B7999";
+    let url = format!("{}{path}", server.local);
+    let reply = server
+        .client
+        .get(&url)
+        .header("X-Twilio-Signature", signature::sign(AUTH_TOKEN, &url, &[]))
+        .send()
+        .await
+        .expect("an answer");
+    Reply::read(reply).await.twiml();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn health_flows_metrics_and_sounds() {
+    let dirs = Dirs::new();
+    std::fs::write(dirs.sounds.join("hold.wav"), b"RIFF....WAVE").expect("a sound file");
+    let server = Server::start(&dirs, open_hours()).await;
+    assert_eq!(server.get("/healthz").await.status, 200);
+    let flows = server.get("/flows").await;
+    assert!(flows.body.contains("\"support\"") && flows.body.contains("\"hello\""), "{}", flows.body);
+    let sound = server.get("/sounds/hold.wav").await;
+    assert_eq!(sound.status, 200);
+    assert_eq!(sound.content_type, "audio/wav");
+    let cache = server.client.get(format!("{}/sounds/hold.wav", server.local)).send().await.expect("an answer");
+    assert!(cache.headers().get("cache-control").is_some());
+    assert_eq!(server.get("/sounds/..%2Fsecret").await.status, 404);
+    assert_eq!(server.get("/sounds/missing.wav").await.status, 404);
+    let metrics = server.get("/metrics").await;
+    assert!(
+        metrics.body.contains("switchboard_http_requests_total{route=\"/healthz\",status=\"200\"} 1"),
+        "{}",
+        metrics.body
+    );
+    assert!(metrics.body.contains("# TYPE switchboard_request_duration_seconds histogram"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_finishes_on_its_version_after_an_edit_and_a_restart() {
+    let dirs = Dirs::new();
+    let a = Server::start(&dirs, open_hours()).await;
+    let mut call = a.call("support").await;
+    call.press("1").await.says("Главное меню.");
+    let action = call.gather_action();
+    a.stop().await;
+
+    let source = std::fs::read_to_string(dirs.support()).expect("read the flow");
+    std::fs::write(dirs.support(), source.replace("Главное меню.", "Новое меню.")).expect("edit the flow");
+    // The new server only reads the edited file; the old version comes from the data dir.
+    let b = Server::start(&dirs, open_hours()).await;
+    let reply = b.post(&action, &[("CallSid", "CA0001"), ("Digits", "*")]).await;
+    Call::new(&b, reply).says("Главное меню.");
+    b.call("support").await.press("1").await.says("Новое меню.");
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn an_unanswered_transfer_goes_to_voicemail() {
+    let dirs = Dirs::new();
+    std::fs::write(
+        dirs.flows.join("dialer.toml"),
+        r#"
+[flow]
+name = "dialer"
+languages = ["en"]
+start = "menu"
+operator = "desk"
+
+[nodes.menu]
+kind = "menu"
+prompt = "Press 1 for the desk."
+options = { "1" = "desk" }
+
+[nodes.desk]
+kind = "dial"
+number = "+74950000000"
+timeout = "20s"
+prompt = "Transferring you."
+no_answer = "voicemail"
+
+[nodes.voicemail]
+kind = "voicemail"
+mailbox = "desk"
+max_length = "1m"
+prompt = "Nobody answered. Leave a message."
+"#,
+    )
+    .expect("write a flow");
+    let server = Server::start(&dirs, open_hours()).await;
+    let mut call = server.call("dialer").await;
+    let gather = call.doc.find("Gather").expect("a menu");
+    assert_eq!(gather.attr("input"), Some("dtmf"));
+    call.press("1").await.says("Transferring you.");
+    let dial = call.doc.find("Dial").unwrap_or_else(|| panic!("no <Dial> in\n{}", call.body));
+    assert_eq!((dial.text.as_str(), dial.attr("timeout")), ("+74950000000", Some("20")));
+    let action = dial.attr("action").expect("a Dial action").to_owned();
+    let reply = server.post(&action, &[("CallSid", "CA0001"), ("DialCallStatus", "no-answer")]).await;
+    let doc = reply.twiml();
+    assert!(doc.said().contains("Nobody answered."), "{}", reply.body);
+    assert_eq!(doc.find("Record").and_then(|r| r.attr("maxLength")), Some("60"), "{}", reply.body);
+
+    // An answered transfer that ends hangs up.
+    let mut again = server.call("dialer").await;
+    again.press("1").await;
+    let action = again.doc.find("Dial").and_then(|d| d.attr("action")).expect("a Dial action").to_owned();
+    let reply = server.post(&action, &[("CallSid", "CA0001"), ("DialCallStatus", "completed")]).await;
+    assert!(reply.twiml().find("Hangup").is_some(), "{}", reply.body);
+    let metrics = server.get("/metrics").await.body;
+    assert!(metrics.contains("switchboard_call_outcomes_total{flow=\"dialer\",kind=\"dial\"} 2"), "{metrics}");
+    assert!(metrics.contains("switchboard_call_outcomes_total{flow=\"dialer\",kind=\"voicemail\"} 1"), "{metrics}");
+    server.stop().await;
+}
+
+/// The real binary: refuses to start unsigned, serves, and stops cleanly on SIGTERM.
+#[test]
+fn the_binary_serves_and_stops_on_sigterm() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let dirs = Dirs::new();
+    let unsigned = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--flows"])
+        .arg(&dirs.flows)
+        .env_remove("TWILIO_AUTH_TOKEN")
+        .env("SWITCHBOARD_DATA_DIR", &dirs.data)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(unsigned.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unsigned.stderr).contains("TWILIO_AUTH_TOKEN"));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--log-json", "--flows"])
+        .arg(&dirs.flows)
+        .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        .env("SWITCHBOARD_DATA_DIR", &dirs.data)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+    let addr = loop {
+        let line = lines.next().expect("the server logs until it listens").expect("a log line");
+        let entry: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        if entry["fields"]["message"] == "listening" {
+            break entry["fields"]["addr"].as_str().expect("an address").to_owned();
+        }
+    };
+    let health = std::net::TcpStream::connect(&addr).and_then(|mut s| {
+        use std::io::{Read, Write};
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+        let mut text = String::new();
+        s.read_to_string(&mut text)?;
+        Ok(text)
+    });
+    assert!(health.expect("/healthz answers").starts_with("HTTP/1.1 200"));
+    assert!(dirs.data.join("secret").is_file(), "the secret is kept for the next start");
+
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    assert!(killed.success());
+    let status = child.wait().expect("the server exits");
+    assert_eq!(status.code(), Some(0), "a clean exit after SIGTERM");
+}
