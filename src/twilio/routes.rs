@@ -89,26 +89,29 @@ impl FromRequest<Arc<AppState>> for Webhook {
         };
 
         let bases = base_urls(state, &headers);
+        // Callbacks go to the base the signature proved Twilio used.
+        let mut base = bases.first().cloned().unwrap_or_default();
         if let SignatureCheck::AuthToken(auth_token) = &state.signature {
             let given = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
             // A GET is signed over the URL alone; a POST over the URL and the body parameters.
-            let tried: Vec<String> = bases
-                .iter()
-                .flat_map(|b| signature::url_variants(&format!("{b}{path_and_query}")))
-                .fold(Vec::new(), |mut v, u| {
-                    if !v.contains(&u) {
-                        v.push(u);
-                    }
-                    v
-                });
-            if given.is_empty() || !tried.iter().any(|url| signature::verify(auth_token, given, url, &form)) {
-                tracing::warn!(?tried, signed = !given.is_empty(), "X-Twilio-Signature missing or wrong");
-                return Err(WebhookError::Forbidden("X-Twilio-Signature missing or wrong".into()));
+            let signed = bases.iter().find(|b| {
+                signature::url_variants(&format!("{b}{path_and_query}"))
+                    .iter()
+                    .any(|url| !given.is_empty() && signature::verify(auth_token, given, url, &form))
+            });
+            match signed {
+                Some(b) => base = b.clone(),
+                None => {
+                    let tried: Vec<String> =
+                        bases.iter().flat_map(|b| signature::url_variants(&format!("{b}{path_and_query}"))).collect();
+                    tracing::warn!(?tried, signed = !given.is_empty(), "X-Twilio-Signature missing or wrong");
+                    return Err(WebhookError::Forbidden("X-Twilio-Signature missing or wrong".into()));
+                }
             }
         }
 
         let params = if method == Method::POST { form } else { query.clone() };
-        let webhook = Webhook { params, query, base: bases.into_iter().next().unwrap_or_default() };
+        let webhook = Webhook { params, query, base };
         let Some(call_sid) = webhook.param("CallSid") else {
             return Err(WebhookError::BadRequest("CallSid is missing".into()));
         };
@@ -134,10 +137,10 @@ fn base_urls(state: &AppState, headers: &HeaderMap) -> Vec<String> {
         bases.push(url.clone());
     }
     let proto = first("x-forwarded-proto").unwrap_or("http");
-    if let Some(host) = first("x-forwarded-host").or_else(|| first("host")) {
-        bases.push(format!("{proto}://{host}"));
-        if let Some(plain) = first("host").filter(|h| *h != host) {
-            bases.push(format!("{proto}://{plain}"));
+    for host in [first("x-forwarded-host"), first("host")].into_iter().flatten() {
+        let base = format!("{proto}://{host}");
+        if !bases.contains(&base) {
+            bases.push(base);
         }
     }
     if bases.is_empty() {
