@@ -4,9 +4,9 @@ mod call;
 mod check;
 mod erlang;
 mod graph;
+mod serve;
 mod simulate;
 mod sounds;
-mod serve;
 mod test;
 
 use std::path::PathBuf;
