@@ -136,7 +136,7 @@ fn render(t: &Transcript, from: usize) -> String {
     for Timed { at_ms, entry } in &t.entries[from.min(t.entries.len())..] {
         let line = match entry {
             Entry::Node { id } => format!("· {id}"),
-            Entry::Prompt { text, file, duration_ms } => {
+            Entry::Prompt { text, file, duration_ms, .. } => {
                 let file = file.as_ref().map(|f| format!(" [{f}]")).unwrap_or_default();
                 format!("🔊 «{}»{file} ({:.1} s)", text.as_deref().unwrap_or("…"), f64::from(*duration_ms) / 1000.0)
             }
