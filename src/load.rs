@@ -3,6 +3,7 @@
 //!
 //! This is the I/O half of `engine::load`; the engine itself never touches a file.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -59,7 +60,8 @@ pub fn load_source(path: &Path, source: String, sounds_dir: &Path) -> Loaded {
 }
 
 /// Puts the real length of every sound the flow plays into `flow.sound_ms`, and reports the
-/// files that are missing or unreadable.
+/// files that are missing, unreadable or truncated (errors) and those unfit for the telephone
+/// line: wrong format, clipping, long silence at either end (warnings).
 pub fn measure_sounds(flow: &mut Flow, sounds_dir: &Path) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     for (file, span) in flow.sounds.clone() {
@@ -67,9 +69,15 @@ pub fn measure_sounds(flow: &mut Flow, sounds_dir: &Path) -> Vec<Diagnostic> {
             continue;
         }
         let path = sounds_dir.join(&*file);
-        match sounds::duration_ms(&path) {
-            Ok(ms) => {
-                flow.sound_ms.insert(file, ms);
+        match sounds::check::inspect(&path) {
+            Ok(inspection) => {
+                flow.sound_ms.insert(file.clone(), inspection.duration_ms);
+                for finding in inspection.findings() {
+                    diags.push(
+                        Diagnostic::warning(span.clone(), format!("sound `{file}` {}", finding.message()))
+                            .with_help(finding.help()),
+                    );
+                }
             }
             Err(e) => diags.push(
                 Diagnostic::error(span, format!("sound `{file}`: {e}"))
@@ -78,6 +86,28 @@ pub fn measure_sounds(flow: &mut Flow, sounds_dir: &Path) -> Vec<Diagnostic> {
         }
     }
     diags
+}
+
+/// The `*.wav` files in `sounds_dir` that no name in `played` refers to, sorted. A missing
+/// folder has none.
+pub fn unused_sounds(sounds_dir: &Path, played: &BTreeSet<String>) -> std::io::Result<Vec<String>> {
+    Ok(sound_files(sounds_dir)?.into_iter().filter(|name| !played.contains(name)).collect())
+}
+
+/// The names of the `*.wav` files in `sounds_dir`, sorted; none if the folder does not exist.
+pub fn sound_files(sounds_dir: &Path) -> std::io::Result<Vec<String>> {
+    if !sounds_dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(sounds_dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.to_ascii_lowercase().ends_with(".wav") {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// One diagnostic in compiler style.

@@ -10,6 +10,7 @@ pub mod convert;
 pub mod dtmf;
 pub mod music;
 pub mod render;
+pub mod synth;
 pub mod wav;
 
 use std::path::Path;
