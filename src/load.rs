@@ -3,9 +3,10 @@
 //!
 //! This is the I/O half of `engine::load`; the engine itself never touches a file.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use annotate_snippets::{Level, Renderer, Snippet};
 
@@ -69,7 +70,7 @@ pub fn measure_sounds(flow: &mut Flow, sounds_dir: &Path) -> Vec<Diagnostic> {
             continue;
         }
         let path = sounds_dir.join(&*file);
-        match sounds::check::inspect(&path) {
+        match inspect_cached(&path) {
             Ok(inspection) => {
                 flow.sound_ms.insert(file.clone(), inspection.duration_ms);
                 for finding in inspection.findings() {
@@ -86,6 +87,25 @@ pub fn measure_sounds(flow: &mut Flow, sounds_dir: &Path) -> Vec<Diagnostic> {
         }
     }
     diags
+}
+
+/// [`sounds::check::inspect`], remembered for the life of the process while the file's size
+/// and modification time stay the same: drivers and tests load the same flow many times, and
+/// reading every sample of every prompt each time would dominate their run time.
+fn inspect_cached(path: &Path) -> Result<sounds::check::Inspection, String> {
+    type Key = (PathBuf, u64, Option<std::time::SystemTime>);
+    static CACHE: Mutex<BTreeMap<Key, Result<sounds::check::Inspection, String>>> = Mutex::new(BTreeMap::new());
+    let Ok(meta) = std::fs::metadata(path) else {
+        return sounds::check::inspect(path).map_err(|e| e.to_string());
+    };
+    let key = (path.to_owned(), meta.len(), meta.modified().ok());
+    // A poisoned lock only means another thread panicked mid-insert; the map is still usable.
+    if let Some(found) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return found.clone();
+    }
+    let result = sounds::check::inspect(path).map_err(|e| e.to_string());
+    CACHE.lock().unwrap_or_else(|e| e.into_inner()).insert(key, result.clone());
+    result
 }
 
 /// The `*.wav` files in `sounds_dir` that no name in `played` refers to, sorted. A missing
