@@ -65,7 +65,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let start = Start { caller: args.from.as_deref(), language: args.lang.as_deref() };
     let transcript = match &args.keys {
         Some(keys) => script::run(flow, &script::parse_script(keys)?, &start, at),
-        None if std::io::stdin().is_terminal() && !args.json => return interactive(flow, &start, at),
+        None if std::io::stdin().is_terminal() && !args.json => {
+            let transcript = interactive(flow, &start, at);
+            if let Some(path) = &args.record {
+                record(&transcript, &sounds, path, args.hold.saturating_mul(1000))?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         None => {
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
@@ -162,7 +168,7 @@ fn local_now(flow: &Flow) -> NaiveDateTime {
     }
 }
 
-fn interactive(flow: &Flow, start: &Start, at: NaiveDateTime) -> anyhow::Result<ExitCode> {
+fn interactive(flow: &Flow, start: &Start, at: NaiveDateTime) -> Transcript {
     eprintln!(
         "Calling {} at {at}. Type keys (1, 12345#), words to say, Enter alone for silence, or hangup.",
         flow.name
@@ -191,7 +197,7 @@ fn interactive(flow: &Flow, start: &Start, at: NaiveDateTime) -> anyhow::Result<
     });
     print!("{}", render(&transcript, shown));
     print!("{}", summary(&transcript));
-    Ok(ExitCode::SUCCESS)
+    transcript
 }
 
 fn clock(ms: u32) -> String {
