@@ -3,8 +3,10 @@
 //!
 //! This is the I/O half of `engine::load`; the engine itself never touches a file.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use annotate_snippets::{Level, Renderer, Snippet};
 
@@ -59,7 +61,8 @@ pub fn load_source(path: &Path, source: String, sounds_dir: &Path) -> Loaded {
 }
 
 /// Puts the real length of every sound the flow plays into `flow.sound_ms`, and reports the
-/// files that are missing or unreadable.
+/// files that are missing, unreadable or truncated (errors) and those unfit for the telephone
+/// line: wrong format, clipping, long silence at either end (warnings).
 pub fn measure_sounds(flow: &mut Flow, sounds_dir: &Path) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     for (file, span) in flow.sounds.clone() {
@@ -67,9 +70,15 @@ pub fn measure_sounds(flow: &mut Flow, sounds_dir: &Path) -> Vec<Diagnostic> {
             continue;
         }
         let path = sounds_dir.join(&*file);
-        match sounds::duration_ms(&path) {
-            Ok(ms) => {
-                flow.sound_ms.insert(file, ms);
+        match inspect_cached(&path) {
+            Ok(inspection) => {
+                flow.sound_ms.insert(file.clone(), inspection.duration_ms);
+                for finding in inspection.findings() {
+                    diags.push(
+                        Diagnostic::warning(span.clone(), format!("sound `{file}` {}", finding.message()))
+                            .with_help(finding.help()),
+                    );
+                }
             }
             Err(e) => diags.push(
                 Diagnostic::error(span, format!("sound `{file}`: {e}"))
@@ -78,6 +87,47 @@ pub fn measure_sounds(flow: &mut Flow, sounds_dir: &Path) -> Vec<Diagnostic> {
         }
     }
     diags
+}
+
+/// [`sounds::check::inspect`], remembered for the life of the process while the file's size
+/// and modification time stay the same: drivers and tests load the same flow many times, and
+/// reading every sample of every prompt each time would dominate their run time.
+fn inspect_cached(path: &Path) -> Result<sounds::check::Inspection, String> {
+    type Key = (PathBuf, u64, Option<std::time::SystemTime>);
+    static CACHE: Mutex<BTreeMap<Key, Result<sounds::check::Inspection, String>>> = Mutex::new(BTreeMap::new());
+    let Ok(meta) = std::fs::metadata(path) else {
+        return sounds::check::inspect(path).map_err(|e| e.to_string());
+    };
+    let key = (path.to_owned(), meta.len(), meta.modified().ok());
+    // A poisoned lock only means another thread panicked mid-insert; the map is still usable.
+    if let Some(found) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return found.clone();
+    }
+    let result = sounds::check::inspect(path).map_err(|e| e.to_string());
+    CACHE.lock().unwrap_or_else(|e| e.into_inner()).insert(key, result.clone());
+    result
+}
+
+/// The `*.wav` files in `sounds_dir` that no name in `played` refers to, sorted. A missing
+/// folder has none.
+pub fn unused_sounds(sounds_dir: &Path, played: &BTreeSet<String>) -> std::io::Result<Vec<String>> {
+    Ok(sound_files(sounds_dir)?.into_iter().filter(|name| !played.contains(name)).collect())
+}
+
+/// The names of the `*.wav` files in `sounds_dir`, sorted; none if the folder does not exist.
+pub fn sound_files(sounds_dir: &Path) -> std::io::Result<Vec<String>> {
+    if !sounds_dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(sounds_dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.to_ascii_lowercase().ends_with(".wav") {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// One diagnostic in compiler style.

@@ -121,6 +121,8 @@ pub enum Entry {
     Prompt {
         text: Option<String>,
         file: Option<String>,
+        /// The language it is spoken in, for synthesising a prompt that has no file.
+        lang: String,
         duration_ms: u32,
     },
     Pause {
@@ -340,17 +342,29 @@ fn perform(
     for (i, action) in out.actions.iter().enumerate() {
         record_trace(flow, out, &mut traced, Some(i), clock, t);
         match action {
-            Action::Say { text, duration_ms, .. } => {
+            Action::Say { text, lang, duration_ms } => {
                 t.heard.push(text.to_string());
-                t.push(clock, Entry::Prompt { text: Some(text.to_string()), file: None, duration_ms: *duration_ms });
+                let entry = Entry::Prompt {
+                    text: Some(text.to_string()),
+                    file: None,
+                    lang: lang.to_string(),
+                    duration_ms: *duration_ms,
+                };
+                t.push(clock, entry);
                 clock.ms += duration_ms;
             }
-            Action::Play { file, text, duration_ms, .. } => {
+            Action::Play { file, text, lang, duration_ms } => {
                 if let Some(text) = text {
                     t.heard.push(text.to_string());
                 }
                 let text = text.as_ref().map(|s: &Arc<str>| s.to_string());
-                t.push(clock, Entry::Prompt { text, file: Some(file.to_string()), duration_ms: *duration_ms });
+                let entry = Entry::Prompt {
+                    text,
+                    file: Some(file.to_string()),
+                    lang: lang.to_string(),
+                    duration_ms: *duration_ms,
+                };
+                t.push(clock, entry);
                 clock.ms += duration_ms;
             }
             Action::Pause { ms } => {

@@ -4,6 +4,7 @@
 //! Requests are signed with `twilio::signature::sign`, which its unit tests (and the first test
 //! here) check against the worked example in Twilio's security docs.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,11 +47,26 @@ impl Dirs {
         for file in ["support.toml", "hello.toml"] {
             std::fs::copy(repo.join("flows").join(file), flows.join(file)).expect("copy a sample flow");
         }
+        for entry in std::fs::read_dir(repo.join("sounds")).expect("the sample sounds") {
+            let path = entry.expect("a sound").path();
+            if path.extension().is_some_and(|ext| ext == "wav") {
+                std::fs::copy(&path, sounds.join(path.file_name().expect("a name"))).expect("copy a sample sound");
+            }
+        }
         Dirs { _tmp: tmp, flows, sounds, data }
     }
 
     fn support(&self) -> PathBuf {
         self.flows.join("support.toml")
+    }
+
+    /// Edits the main menu's text to "Новое меню." and drops its recording, which no longer matches.
+    fn rename_main_menu(&self) {
+        let source = std::fs::read_to_string(self.support()).expect("read the flow");
+        let recording = "play = { ru = \"main_menu.ru.wav\", en = \"main_menu.en.wav\" }\n";
+        assert!(source.contains(recording), "the main menu's recording moved");
+        let edited = source.replace(recording, "").replace("Главное меню.", "Новое меню.");
+        std::fs::write(self.support(), edited).expect("edit the flow");
     }
 }
 
@@ -210,9 +226,49 @@ impl Element {
                 out.push_str(&c.text);
                 out.push('\n');
             }
+            if c.name == "Play"
+                && let Some(text) = c.text.rsplit('/').next().and_then(|file| SOUND_TEXTS.get(file))
+            {
+                out.push_str(text);
+                out.push('\n');
+            }
             out.push_str(&c.said());
         }
         out
+    }
+}
+
+/// What each recorded prompt of flows/support.toml says: the text written beside its `play`.
+static SOUND_TEXTS: std::sync::LazyLock<HashMap<String, String>> = std::sync::LazyLock::new(|| {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("flows/support.toml");
+    let flow: toml::Table = std::fs::read_to_string(path).expect("the sample flow").parse().expect("valid TOML");
+    let mut texts = HashMap::new();
+    collect_sound_texts(&flow, &mut texts);
+    texts
+});
+
+fn collect_sound_texts(table: &toml::Table, texts: &mut HashMap<String, String>) {
+    let text = table.get("text").or_else(|| table.get("prompt"));
+    let in_language = |lang: Option<&str>| match (text, lang) {
+        (Some(toml::Value::String(s)), _) => s.clone(),
+        (Some(toml::Value::Table(t)), Some(lang)) => t.get(lang).and_then(|v| v.as_str()).unwrap_or("").to_owned(),
+        _ => String::new(),
+    };
+    match table.get("play") {
+        Some(toml::Value::String(file)) => {
+            texts.insert(file.clone(), in_language(None));
+        }
+        Some(toml::Value::Table(files)) => {
+            for (lang, file) in files {
+                texts.insert(file.as_str().expect("a file name").to_owned(), in_language(Some(lang)));
+            }
+        }
+        _ => {}
+    }
+    for value in table.values() {
+        if let toml::Value::Table(inner) = value {
+            collect_sound_texts(inner, texts);
+        }
     }
 }
 
@@ -499,8 +555,7 @@ async fn an_edited_flow_serves_new_calls_while_old_calls_finish() {
     let mut old = server.call("support").await;
     old.press("1").await.says("Главное меню.");
 
-    let source = std::fs::read_to_string(dirs.support()).expect("read the flow");
-    std::fs::write(dirs.support(), source.replace("Главное меню.", "Новое меню.")).expect("edit the flow");
+    dirs.rename_main_menu();
     let v2 = wait_for_new_version(&server, "support", &v1).await;
 
     // The call in progress repeats the menu (star) from the version it started on.
@@ -682,8 +737,7 @@ async fn a_call_finishes_on_its_version_after_an_edit_and_a_restart() {
     let action = call.gather_action();
     a.stop().await;
 
-    let source = std::fs::read_to_string(dirs.support()).expect("read the flow");
-    std::fs::write(dirs.support(), source.replace("Главное меню.", "Новое меню.")).expect("edit the flow");
+    dirs.rename_main_menu();
     // The new server only reads the edited file; the old version comes from the data dir.
     let b = Server::start(&dirs, open_hours()).await;
     let reply = b.post(&action, &[("CallSid", "CA0001"), ("Digits", "*")]).await;

@@ -1,16 +1,19 @@
 //! `switchboard call FLOW`: one call through a flow, scripted (`--keys`) or typed at a
 //! terminal, printed as a transcript on the simulated clock or as JSON.
 
+use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use chrono::NaiveDateTime;
 
 use switchboard::engine::{Flow, Start};
 use switchboard::load;
 use switchboard::script::{self, Entry, Step, Timed, Transcript};
+use switchboard::sounds::render::{self, Clip};
+use switchboard::sounds::{convert, synth, wav};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -34,6 +37,12 @@ pub struct Args {
     /// Folder of sound files (default: sounds/ beside the flows' folder).
     #[arg(long)]
     sounds: Option<PathBuf>,
+    /// Render the call as one WAV file (8 kHz mono): prompts, key tones, silence, hold music.
+    #[arg(long, value_name = "FILE.wav")]
+    record: Option<PathBuf>,
+    /// Seconds of hold music after the caller is queued, in the recording.
+    #[arg(long, value_name = "SECONDS", default_value_t = render::DEFAULT_HOLD_MS / 1000)]
+    hold: u32,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -56,13 +65,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let start = Start { caller: args.from.as_deref(), language: args.lang.as_deref() };
     let transcript = match &args.keys {
         Some(keys) => script::run(flow, &script::parse_script(keys)?, &start, at),
-        None if std::io::stdin().is_terminal() && !args.json => return interactive(flow, &start, at),
+        None if std::io::stdin().is_terminal() && !args.json => {
+            let transcript = interactive(flow, &start, at);
+            if let Some(path) = &args.record {
+                record(&transcript, &sounds, path, args.hold.saturating_mul(1000))?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         None => {
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
             script::run(flow, &script::parse_script(&text)?, &start, at)
         }
     };
+    if let Some(path) = &args.record {
+        record(&transcript, &sounds, path, args.hold.saturating_mul(1000))?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&transcript)?);
     } else {
@@ -82,14 +100,71 @@ pub fn demo() -> anyhow::Result<ExitCode> {
         from: None,
         json: false,
         sounds: None,
+        record: None,
+        hold: render::DEFAULT_HOLD_MS / 1000,
     })
+}
+
+/// Renders the call to `path`: sound files from `sounds`, other prompts and the caller's
+/// speech synthesised with espeak-ng when it is installed. Notes go to stderr.
+fn record(transcript: &Transcript, sounds: &Path, path: &Path, hold_ms: u32) -> anyhow::Result<()> {
+    let mut clips: HashMap<Clip, Vec<i16>> = HashMap::new();
+    let mut speech = None;
+    let mut unspoken = 0;
+    for timed in &transcript.entries {
+        let Some(clip) = Clip::of(&timed.entry) else { continue };
+        if clips.contains_key(&clip) {
+            continue;
+        }
+        let samples = match &clip {
+            Clip::File(file) => wav::read_mono(&sounds.join(file))
+                .and_then(|(samples, rate)| convert::resample(&samples, rate, render::RATE))
+                .map_err(|e| anyhow!("sound `{file}`: {e}"))?,
+            Clip::Text { text, lang, caller } => {
+                if !*speech.get_or_insert_with(synth::available) {
+                    unspoken += 1;
+                    continue;
+                }
+                match synth::speak(text, lang, *caller) {
+                    Ok(samples) => samples,
+                    Err(e) => {
+                        eprintln!("note: «{text}»: {e}");
+                        continue;
+                    }
+                }
+            }
+        };
+        clips.insert(clip, samples);
+    }
+    if unspoken > 0 {
+        eprintln!(
+            "note: {} is not installed, so {unspoken} prompt{} without a sound file {} silence of {} estimated length \
+             (apt-get install espeak-ng)",
+            synth::PROGRAM,
+            if unspoken == 1 { "" } else { "s" },
+            if unspoken == 1 { "is" } else { "are" },
+            if unspoken == 1 { "its" } else { "their" },
+        );
+    }
+    let rendered = render::render(transcript, &clips, hold_ms);
+    for note in &rendered.notes {
+        eprintln!("note: {note}");
+    }
+    wav::write_mono(path, &rendered.samples, render::RATE)
+        .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
+    eprintln!(
+        "wrote {}: {:.1} s, 8000 Hz mono 16-bit PCM",
+        path.display(),
+        rendered.samples.len() as f64 / f64::from(render::RATE)
+    );
+    Ok(())
 }
 
 fn local_now(flow: &Flow) -> NaiveDateTime {
     load::local_time(flow, chrono::Utc::now())
 }
 
-fn interactive(flow: &Flow, start: &Start, at: NaiveDateTime) -> anyhow::Result<ExitCode> {
+fn interactive(flow: &Flow, start: &Start, at: NaiveDateTime) -> Transcript {
     eprintln!(
         "Calling {} at {at}. Type keys (1, 12345#), words to say, Enter alone for silence, or hangup.",
         flow.name
@@ -118,7 +193,7 @@ fn interactive(flow: &Flow, start: &Start, at: NaiveDateTime) -> anyhow::Result<
     });
     print!("{}", render(&transcript, shown));
     print!("{}", summary(&transcript));
-    Ok(ExitCode::SUCCESS)
+    transcript
 }
 
 fn clock(ms: u32) -> String {
@@ -132,7 +207,7 @@ fn render(t: &Transcript, from: usize) -> String {
     for Timed { at_ms, entry } in &t.entries[from.min(t.entries.len())..] {
         let line = match entry {
             Entry::Node { id } => format!("· {id}"),
-            Entry::Prompt { text, file, duration_ms } => {
+            Entry::Prompt { text, file, duration_ms, .. } => {
                 let file = file.as_ref().map(|f| format!(" [{f}]")).unwrap_or_default();
                 format!("🔊 «{}»{file} ({:.1} s)", text.as_deref().unwrap_or("…"), f64::from(*duration_ms) / 1000.0)
             }

@@ -1,5 +1,6 @@
 //! `switchboard check [PATH...] [--report]`: diagnostics for every flow, like a compiler.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,9 +31,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let (mut errors, mut warnings) = (0, 0);
+    // Sound files each sounds folder's flows play, to list the ones nobody plays; `None` once
+    // a flow there cannot be parsed, since then nobody knows what it plays.
+    let mut played: BTreeMap<PathBuf, Option<BTreeSet<String>>> = BTreeMap::new();
     for file in &files {
         let sounds = args.sounds.clone().unwrap_or_else(|| super::sounds_dir_for(file));
         let loaded = load::load_file(file, &sounds).with_context(|| format!("cannot read {}", file.display()))?;
+        let names = played.entry(sounds).or_insert_with(|| Some(BTreeSet::new()));
+        // Parsed again: `loaded.flow` is gone when a sound is missing, but its names are known.
+        match (names.as_mut(), switchboard::engine::parse::parse(&loaded.source).flow) {
+            (Some(names), Some(flow)) => names.extend(flow.sounds.iter().map(|(name, _)| name.to_string())),
+            _ => *names = None,
+        }
         eprint!("{}", loaded.render());
         errors += loaded.diagnostics.iter().filter(|d| d.is_error()).count();
         warnings += loaded.diagnostics.iter().filter(|d| !d.is_error()).count();
@@ -40,6 +50,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             && let Some(flow) = &loaded.flow
         {
             print_report(&file.display().to_string(), &report::report(flow));
+        }
+    }
+    // Only a whole folder of flows says what is unused; one flow file plays only some sounds.
+    if paths.iter().all(|p| p.is_dir()) {
+        for (dir, names) in played.iter().filter_map(|(dir, names)| Some((dir, names.as_ref()?))) {
+            let unused = load::unused_sounds(dir, names).with_context(|| format!("cannot list {}", dir.display()))?;
+            if !unused.is_empty() {
+                eprintln!(
+                    "note: no flow plays {} in {}: {}",
+                    plural_files(unused.len()),
+                    dir.display(),
+                    unused.join(", ")
+                );
+            }
         }
     }
     eprintln!(
@@ -50,6 +74,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         plural(warnings)
     );
     Ok(super::exit(errors > 0))
+}
+
+fn plural_files(n: usize) -> String {
+    if n == 1 { "1 file".to_owned() } else { format!("{n} files") }
 }
 
 fn plural(n: usize) -> &'static str {

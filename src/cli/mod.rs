@@ -33,7 +33,7 @@ enum Command {
     Test(test::Args),
     /// Simulate call load (--stationary: one queue, constant rates, no IVR).
     Simulate(simulate::Args),
-    /// Work with sound files: find DTMF keys in a recording.
+    /// Work with sound files: check them, convert them to telephony audio, find DTMF keys.
     Sounds {
         #[command(subcommand)]
         command: sounds::SoundsCommand,

@@ -8,6 +8,12 @@ use super::SoundError;
 /// All samples of a WAV file mixed to mono 16-bit, and its sample rate.
 /// Reads 8/16/24/32-bit integer and 32-bit float files; a truncated or malformed file is an error.
 pub fn read_mono(path: &Path) -> Result<(Vec<i16>, u32), SoundError> {
+    let (samples, spec) = read(path)?;
+    Ok((samples, spec.sample_rate))
+}
+
+/// Like [`read_mono`], with the file's own format (channels, sample size, rate) alongside.
+pub fn read(path: &Path) -> Result<(Vec<i16>, hound::WavSpec), SoundError> {
     let file =
         std::fs::File::open(path).map_err(|source| SoundError::Io { path: path.display().to_string(), source })?;
     let mut reader = hound::WavReader::new(std::io::BufReader::new(file))?;
@@ -31,7 +37,7 @@ pub fn read_mono(path: &Path) -> Result<(Vec<i16>, u32), SoundError> {
             (mean * 32768.0).round().clamp(-32768.0, 32767.0) as i16
         })
         .collect();
-    Ok((mono, spec.sample_rate))
+    Ok((mono, spec))
 }
 
 /// Writes mono 16-bit PCM.
