@@ -3,9 +3,12 @@
 mod call;
 mod check;
 mod erlang;
+mod estimate;
+mod fit;
 mod graph;
 mod simulate;
 mod sounds;
+mod staff;
 mod test;
 
 use std::path::PathBuf;
@@ -39,6 +42,12 @@ enum Command {
     },
     /// Erlang C/A queue metrics for a staffing cell, or the agents needed for a service level.
     Erlang(erlang::Args),
+    /// Expected waits from the queue model: weekday × hour table, one cell (--at), or --best.
+    Estimate(estimate::Args),
+    /// Agents needed per weekday × hour for the model's service-level target.
+    Staff(staff::Args),
+    /// Fit a queue model (arrivals, handle time, patience) from a call log or interval volumes.
+    Fit(fit::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -50,6 +59,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Simulate(args)) => simulate::run(args),
         Some(Command::Sounds { command }) => sounds::run(command),
         Some(Command::Erlang(args)) => erlang::run(args),
+        Some(Command::Estimate(args)) => estimate::run(args),
+        Some(Command::Staff(args)) => staff::run(args),
+        Some(Command::Fit(args)) => fit::run(args),
         None => call::demo(),
     }
 }

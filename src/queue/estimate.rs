@@ -343,20 +343,19 @@ pub struct BestTimes {
     pub days: Vec<(usize, f64)>,
 }
 
-/// The slots whose typical wait is within the lowest (highest) tenth of the open slots' range of
-/// waits, merged into runs per weekday.
+/// The few quickest and slowest open slots (ties at the cut included), merged into runs per
+/// weekday, and the weekdays ranked by their call-weighted mean wait.
 pub fn best_times(slots: &[SlotEstimate]) -> BestTimes {
+    const FEW: usize = 6;
     let open: Vec<(&SlotEstimate, f64)> = slots.iter().filter_map(|s| s.wait_s().map(|w| (s, w))).collect();
-    let finite = || open.iter().map(|(_, w)| *w).filter(|w| w.is_finite());
-    let lo = finite().fold(f64::INFINITY, f64::min);
-    let hi = finite().fold(f64::NEG_INFINITY, f64::max);
-    let any_overloaded = open.iter().any(|(_, w)| w.is_infinite());
-    let margin = ((hi - lo) * 0.1).max(1.0);
-    let best = runs(open.iter().filter(|(_, w)| *w <= lo + margin));
-    let worst = if any_overloaded {
-        runs(open.iter().filter(|(_, w)| w.is_infinite()))
-    } else {
-        runs(open.iter().filter(|(_, w)| *w >= hi - margin))
+    let mut waits: Vec<f64> = open.iter().map(|(_, w)| *w).collect();
+    waits.sort_by(f64::total_cmp);
+    let (best, worst) = match (waits.get(FEW.min(waits.len()).saturating_sub(1)), waits.len().checked_sub(FEW)) {
+        (Some(&low), high) => {
+            let high = waits[high.unwrap_or(0)];
+            (runs(open.iter().filter(|(_, w)| *w <= low)), runs(open.iter().filter(|(_, w)| *w >= high)))
+        }
+        (None, _) => (Vec::new(), Vec::new()),
     };
     let mut days = Vec::new();
     for weekday in 0..7 {
