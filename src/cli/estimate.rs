@@ -208,6 +208,9 @@ fn needed(n: Option<u32>) -> String {
     n.map_or("-".to_owned(), |n| n.to_string())
 }
 
+/// How one block of the table shows a slot.
+type Show = Box<dyn Fn(&SlotEstimate) -> String>;
+
 /// Three weekday × hour blocks for one queue: waits, service level and abandonment, agents.
 fn table(model: &Model, q: &QueueModel, slots: &[&SlotEstimate]) -> String {
     let mut out = String::new();
@@ -217,7 +220,7 @@ fn table(model: &Model, q: &QueueModel, slots: &[&SlotEstimate]) -> String {
     starts.dedup();
     let cell = |d: usize, start: u32| slots.iter().find(|s| s.weekday == d && s.start_min == start);
     let busy_pct = (model.busy_quantile * 100.0).round();
-    let blocks: [(String, Box<dyn Fn(&SlotEstimate) -> String>); 3] = [
+    let blocks: [(String, Show); 3] = [
         (
             format!("mean wait of answered callers, typical day / busy day ({busy_pct:.0}th percentile of volume)"),
             Box::new(|s: &SlotEstimate| {
