@@ -7,6 +7,7 @@
 
 pub mod erlang;
 pub mod estimate;
+pub mod fit;
 pub mod model;
 
 pub use erlang::{
