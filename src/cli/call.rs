@@ -47,12 +47,19 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let sounds = args.sounds.clone().unwrap_or_else(|| super::sounds_dir_for(&args.flow));
-    let loaded =
+    let mut loaded =
         load::load_file(&args.flow, &sounds).with_context(|| format!("cannot read {}", args.flow.display()))?;
-    let Some(flow) = &loaded.flow else {
-        eprint!("{}", loaded.render());
+    let rendered = loaded.render();
+    let Some(flow) = &mut loaded.flow else {
+        eprint!("{rendered}");
         bail!("{} has errors: run `switchboard check {}`", args.flow.display(), args.flow.display());
     };
+    // The flow's queue model, when it names one, makes `queue` nodes announce computed waits.
+    load::attach_model(&args.flow, flow).map_err(|rendered| {
+        eprint!("{rendered}");
+        anyhow::anyhow!("the queue model of {} has errors", args.flow.display())
+    })?;
+    let flow = &*flow;
     let at = match &args.at {
         Some(text) => script::parse_at(text)?,
         None => local_now(flow),

@@ -3,10 +3,13 @@
 mod call;
 mod check;
 mod erlang;
+mod estimate;
+mod fit;
 mod graph;
 mod serve;
 mod simulate;
 mod sounds;
+mod staff;
 mod test;
 
 use std::path::PathBuf;
@@ -42,6 +45,12 @@ enum Command {
     Erlang(erlang::Args),
     /// Serve flows to Twilio as a voice webhook.
     Serve(serve::Args),
+    /// Expected waits from the queue model: weekday × hour table, one cell (--at), or --best.
+    Estimate(estimate::Args),
+    /// Agents needed per weekday × hour for the model's service-level target.
+    Staff(staff::Args),
+    /// Fit a queue model (arrivals, handle time, patience) from a call log or interval volumes.
+    Fit(fit::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -54,6 +63,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Sounds { command }) => sounds::run(command),
         Some(Command::Erlang(args)) => erlang::run(args),
         Some(Command::Serve(args)) => serve::run(args),
+        Some(Command::Estimate(args)) => estimate::run(args),
+        Some(Command::Staff(args)) => staff::run(args),
+        Some(Command::Fit(args)) => fit::run(args),
         None => call::demo(),
     }
 }

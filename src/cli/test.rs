@@ -107,13 +107,20 @@ fn run_file(file: &Path) -> anyhow::Result<(usize, usize)> {
         Some(f) => file.parent().unwrap_or(Path::new(".")).join(f),
         None => PathBuf::from(file.to_string_lossy().replace(".test.toml", ".toml")),
     };
-    let loaded = load::load_file(&flow_path, &super::sounds_dir_for(&flow_path))
+    let mut loaded = load::load_file(&flow_path, &super::sounds_dir_for(&flow_path))
         .with_context(|| format!("{}: cannot read the flow {}", file.display(), flow_path.display()))?;
-    let Some(flow) = &loaded.flow else {
-        eprint!("{}", loaded.render());
+    let rendered = loaded.render();
+    let Some(flow) = &mut loaded.flow else {
+        eprint!("{rendered}");
         println!("FAIL {}: the flow {} has errors", file.display(), flow_path.display());
         return Ok((0, 1));
     };
+    if let Err(rendered) = load::attach_model(&flow_path, flow) {
+        eprint!("{rendered}");
+        println!("FAIL {}: the queue model of {} has errors", file.display(), flow_path.display());
+        return Ok((0, 1));
+    }
+    let flow = &*flow;
     println!("{} ({} cases on {})", file.display(), scenarios.cases.len(), flow_path.display());
     let (mut passed, mut failed) = (0, 0);
     let mut entered = BTreeSet::new();

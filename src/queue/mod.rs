@@ -6,6 +6,8 @@
 //! async runtime, so results are reproducible and the module can be used from any driver.
 
 pub mod erlang;
+pub mod estimate;
+pub mod fit;
 pub mod model;
 
 pub use erlang::{

@@ -1,0 +1,366 @@
+//! `switchboard estimate`: expected waits from the queue model — the weekday × hour table of
+//! wait, service level, abandonment and agents needed for a typical and a busy day, one cell with
+//! `--at`, or the best and worst times to call with `--best`.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail};
+use chrono::{Datelike, Timelike};
+use serde_json::{Value, json};
+
+use switchboard::load;
+use switchboard::queue::estimate::{self, DayEstimate, SlotEstimate, WEEKDAYS};
+use switchboard::queue::model::{Model, QueueModel};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The queue model (default: flows/support.model.toml).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Only this queue (default: every queue of the model).
+    #[arg(long)]
+    queue: Option<String>,
+    /// One cell: "wed 10:00" or "2026-05-04 10:15" (local time of the model).
+    #[arg(long)]
+    at: Option<String>,
+    /// The best and worst times to call, in words.
+    #[arg(long, conflicts_with = "at")]
+    best: bool,
+    /// Print JSON.
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Print CSV, one row per cell.
+    #[arg(long, conflicts_with = "best")]
+    csv: bool,
+}
+
+/// The model from `--model` or the default, with errors rendered compiler-style.
+pub(super) fn load_model(path: Option<PathBuf>) -> anyhow::Result<Model> {
+    let path = path.unwrap_or_else(|| super::default_flows().join("support.model.toml"));
+    load::load_model(&path).map_err(|rendered| {
+        eprint!("{rendered}");
+        anyhow!("{} has errors", path.display())
+    })
+}
+
+/// The queues `--queue` selects.
+pub(super) fn queues<'m>(model: &'m Model, name: Option<&str>) -> anyhow::Result<Vec<&'m QueueModel>> {
+    match name {
+        None => Ok(model.queues.iter().collect()),
+        Some(n) => match model.queue(n) {
+            Some(q) => Ok(vec![q]),
+            None => {
+                let names: Vec<&str> = model.queues.iter().map(|q| q.name.as_str()).collect();
+                bail!("the model has no queue `{n}` (it has: {})", names.join(", "))
+            }
+        },
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let model = load_model(args.model)?;
+    let queues = queues(&model, args.queue.as_deref())?;
+    if args.best {
+        return best(&model, &queues, args.json);
+    }
+    let mut cells: Vec<(&QueueModel, SlotEstimate)> = Vec::new();
+    match &args.at {
+        Some(text) => {
+            let at = switchboard::script::parse_at(text)?;
+            let weekday = at.weekday().num_days_from_monday() as usize;
+            for q in &queues {
+                let slot = (at.hour() * 60 + at.minute()) / q.arrivals.slot_min;
+                let mut s = estimate::slot_estimate(&model, q, weekday, slot as usize);
+                if !model.is_open(at) {
+                    // A holiday closes the slot even where the weekly hours open it.
+                    s = SlotEstimate { open: false, agents: 0, typical: None, busy: None, ..s };
+                }
+                cells.push((q, s));
+            }
+        }
+        None => {
+            for q in &queues {
+                cells.extend(estimate::week(&model, q).into_iter().map(|s| (*q, s)));
+            }
+        }
+    }
+    if args.json {
+        let out = json!({
+            "target_s": model.target_s,
+            "target_share": model.target_share,
+            "busy_quantile": model.busy_quantile,
+            "cells": cells.iter().map(|(q, s)| cell_json(q, s)).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if args.csv {
+        print!("{}", csv(&cells)?);
+    } else if args.at.is_some() {
+        for (q, s) in &cells {
+            print!("{}", one_cell(&model, q, s));
+        }
+    } else {
+        for q in &queues {
+            let slots: Vec<&SlotEstimate> = cells.iter().filter(|(x, _)| x.name == q.name).map(|(_, s)| s).collect();
+            print!("{}", table(&model, q, &slots));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn day_json(d: Option<&DayEstimate>) -> Value {
+    let Some(d) = d else { return Value::Null };
+    let m = &d.metrics;
+    json!({
+        "arrivals_per_hour": d.arrivals_per_hour,
+        "p_wait": m.p_wait,
+        "mean_wait_s": m.mean_wait_s,
+        "mean_wait_answered_s": m.mean_wait_answered_s,
+        "service_level": m.service_level,
+        "p_abandon": m.p_abandon,
+        "occupancy": m.occupancy,
+        "agents_needed": d.agents_needed,
+        "overloaded": m.overloaded,
+    })
+}
+
+fn cell_json(q: &QueueModel, s: &SlotEstimate) -> Value {
+    let mut v = json!({
+        "queue": q.name,
+        "weekday": WEEKDAYS[s.weekday],
+        "hour": s.hour(),
+        "minute": s.minute(),
+        "open": s.open,
+        "agents": s.agents,
+    });
+    let typical = day_json(s.typical.as_ref());
+    let keys = [
+        "arrivals_per_hour",
+        "p_wait",
+        "mean_wait_s",
+        "mean_wait_answered_s",
+        "service_level",
+        "p_abandon",
+        "occupancy",
+        "agents_needed",
+        "overloaded",
+    ];
+    for key in keys {
+        v[key] = typical.get(key).cloned().unwrap_or(Value::Null);
+    }
+    v["busy"] = day_json(s.busy.as_ref());
+    v
+}
+
+fn csv(cells: &[(&QueueModel, SlotEstimate)]) -> anyhow::Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let measures = [
+        "arrivals_per_hour",
+        "p_wait",
+        "mean_wait_s",
+        "mean_wait_answered_s",
+        "service_level",
+        "p_abandon",
+        "occupancy",
+        "agents_needed",
+        "overloaded",
+    ];
+    let mut header = vec!["queue".to_owned(), "weekday".into(), "hour".into(), "minute".into(), "open".into()];
+    header.push("agents".into());
+    header.extend(measures.iter().map(|m| (*m).to_owned()));
+    header.extend(measures.iter().map(|m| format!("busy_{m}")));
+    w.write_record(&header)?;
+    let text = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    for (q, s) in cells {
+        let mut row =
+            vec![q.name.clone(), WEEKDAYS[s.weekday].to_owned(), s.hour().to_string(), s.minute().to_string()];
+        row.push(s.open.to_string());
+        row.push(s.agents.to_string());
+        let (typical, busy) = (day_json(s.typical.as_ref()), day_json(s.busy.as_ref()));
+        row.extend(measures.iter().map(|m| text(typical.get(m))));
+        row.extend(measures.iter().map(|m| text(busy.get(m))));
+        w.write_record(&row)?;
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// `m:ss`, or `∞` when overloaded.
+fn clock(wait_s: Option<f64>) -> String {
+    match wait_s {
+        Some(s) if s.is_finite() => {
+            let s = s.round() as u64;
+            format!("{}:{:02}", s / 60, s % 60)
+        }
+        _ => "∞".to_owned(),
+    }
+}
+
+fn percent(p: f64) -> String {
+    format!("{:.0}%", p * 100.0)
+}
+
+fn needed(n: Option<u32>) -> String {
+    n.map_or("-".to_owned(), |n| n.to_string())
+}
+
+/// How one block of the table shows a slot.
+type Show = Box<dyn Fn(&SlotEstimate) -> String>;
+
+/// Three weekday × hour blocks for one queue: waits, service level and abandonment, agents.
+fn table(model: &Model, q: &QueueModel, slots: &[&SlotEstimate]) -> String {
+    let mut out = String::new();
+    let days: Vec<usize> = (0..7).filter(|d| slots.iter().any(|s| s.weekday == *d && s.open)).collect();
+    let mut starts: Vec<u32> = slots.iter().filter(|s| s.open).map(|s| s.start_min).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let cell = |d: usize, start: u32| slots.iter().find(|s| s.weekday == d && s.start_min == start);
+    let busy_pct = (model.busy_quantile * 100.0).round();
+    let blocks: [(String, Show); 3] = [
+        (
+            format!("mean wait of answered callers, typical day / busy day ({busy_pct:.0}th percentile of volume)"),
+            Box::new(|s: &SlotEstimate| {
+                let w =
+                    |d: Option<DayEstimate>| clock(d.map(|d| d.metrics.mean_wait_answered_s.unwrap_or(f64::INFINITY)));
+                format!("{} / {}", w(s.typical), w(s.busy))
+            }),
+        ),
+        (
+            format!("answered within {:.0} s / abandoned, typical day", model.target_s),
+            Box::new(|s: &SlotEstimate| match s.typical {
+                Some(d) => format!("{} / {}", percent(d.metrics.service_level), percent(d.metrics.p_abandon)),
+                None => String::new(),
+            }),
+        ),
+        (
+            format!(
+                "agents on duty / needed for {:.0}% within {:.0} s, typical day / busy day",
+                model.target_share * 100.0,
+                model.target_s
+            ),
+            Box::new(|s: &SlotEstimate| {
+                let n = |d: Option<DayEstimate>| needed(d.and_then(|d| d.agents_needed));
+                format!("{} / {} / {}", s.agents, n(s.typical), n(s.busy))
+            }),
+        ),
+    ];
+    for (title, show) in &blocks {
+        let _ = writeln!(out, "{}: {title}", q.name);
+        let _ = write!(out, "{:<6}", "");
+        for d in &days {
+            let _ = write!(out, "{:>14}", estimate::weekday_name(*d).get(..3).unwrap_or("?"));
+        }
+        out.push('\n');
+        for start in &starts {
+            let _ = write!(out, "{:<6}", format!("{:02}:{:02}", start / 60, start % 60));
+            for d in &days {
+                let text = match cell(*d, *start) {
+                    Some(s) if s.open => show(s),
+                    _ => "closed".to_owned(),
+                };
+                let _ = write!(out, "{text:>14}");
+            }
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn one_cell(model: &Model, q: &QueueModel, s: &SlotEstimate) -> String {
+    let mut out = format!("{} on {} at {:02}:{:02}\n", q.name, estimate::weekday_name(s.weekday), s.hour(), s.minute());
+    if !s.open {
+        out.push_str("  closed: no agents and no estimate\n");
+        return out;
+    }
+    let _ = writeln!(out, "  agents on duty        {}", s.agents);
+    let busy_pct = (model.busy_quantile * 100.0).round();
+    for (label, d) in [("typical day", s.typical), (&*format!("busy day ({busy_pct:.0}th pct)"), s.busy)] {
+        let Some(d) = d else { continue };
+        let m = &d.metrics;
+        let _ = writeln!(out, "  {label}:");
+        let _ = writeln!(out, "    calls per hour      {:.1}", d.arrivals_per_hour);
+        if m.overloaded {
+            let _ = writeln!(out, "    overloaded          yes: the queue grows without bound");
+        }
+        let _ = writeln!(out, "    P(wait)             {}", percent(m.p_wait));
+        let _ = writeln!(out, "    mean wait           {}", clock(m.mean_wait_s));
+        let _ = writeln!(out, "    mean wait answered  {}", clock(m.mean_wait_answered_s));
+        let _ = writeln!(out, "    within {:>3.0} s        {}", model.target_s, percent(m.service_level));
+        let _ = writeln!(out, "    abandoned           {}", percent(m.p_abandon));
+        let _ = writeln!(out, "    occupancy           {}", percent(m.occupancy));
+        let _ = writeln!(out, "    agents needed       {}", needed(d.agents_needed));
+    }
+    out
+}
+
+fn best(model: &Model, queues: &[&QueueModel], as_json: bool) -> anyhow::Result<ExitCode> {
+    let mut all = Vec::new();
+    for q in queues {
+        let b = estimate::best_times(&estimate::week(model, q));
+        if as_json {
+            let periods = |ps: &[estimate::Period]| {
+                ps.iter()
+                    .map(|p| {
+                        json!({
+                            "weekday": WEEKDAYS[p.weekday],
+                            "from": format!("{:02}:{:02}", p.from_min / 60, p.from_min % 60),
+                            "to": format!("{:02}:{:02}", p.to_min / 60, p.to_min % 60),
+                            "wait_s": p.wait_s.is_finite().then_some(p.wait_s),
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            };
+            all.push(json!({
+                "queue": q.name,
+                "best": periods(&b.best),
+                "worst": periods(&b.worst),
+                "days_quickest_first": b.days.iter().map(|(d, _)| WEEKDAYS[*d]).collect::<Vec<_>>(),
+                "summary": words(&b),
+            }));
+        } else {
+            println!("{}:", q.name);
+            for line in words(&b) {
+                println!("  {line}");
+            }
+        }
+    }
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The best and worst times as sentences a caller understands.
+fn words(b: &estimate::BestTimes) -> Vec<String> {
+    let list = |ps: &[estimate::Period]| {
+        let mut days: Vec<(usize, Vec<String>)> = Vec::new();
+        for p in ps {
+            let t = |m: u32| format!("{}:{:02}", m / 60, m % 60);
+            let range = format!("{}–{}", t(p.from_min), t(p.to_min));
+            match days.last_mut() {
+                Some((d, ranges)) if *d == p.weekday => ranges.push(range),
+                _ => days.push((p.weekday, vec![range])),
+            }
+        }
+        days.iter()
+            .map(|(d, r)| format!("{} {}", estimate::weekday_name(*d), r.join(" and ")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let longest = |ps: &[estimate::Period]| ps.iter().map(|p| p.wait_s).fold(0.0, f64::max);
+    let mut out = Vec::new();
+    if b.best.is_empty() {
+        out.push("The line is closed all week.".to_owned());
+        return out;
+    }
+    out.push(format!("Best time to call: {} — {}.", list(&b.best), estimate::wait_words(longest(&b.best))));
+    out.push(format!("Worst time to call: {} — {}.", list(&b.worst), estimate::wait_words(longest(&b.worst))));
+    let names: Vec<&str> = b.days.iter().map(|(d, _)| estimate::weekday_name(*d)).collect();
+    out.push(format!("Days from quickest to slowest: {}.", names.join(", ")));
+    out
+}

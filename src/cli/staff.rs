@@ -1,0 +1,128 @@
+//! `switchboard staff`: the agents each weekday × hour needs for the model's service-level target,
+//! on a typical and a busy day, with the total agent-hours beside the model's own staffing.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use switchboard::queue::estimate::{self, SlotEstimate, WEEKDAYS};
+use switchboard::queue::model::{Model, QueueModel};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The queue model (default: flows/support.model.toml).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Only this queue (default: every queue of the model).
+    #[arg(long)]
+    queue: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Agent-hours over the week: on duty, needed on a typical day, needed on a busy day.
+#[derive(Default)]
+struct Totals {
+    scheduled: f64,
+    typical: f64,
+    busy: f64,
+    /// Open slots whose target no staffing reaches (none in a sane model).
+    unreachable: usize,
+}
+
+fn totals(slots: &[SlotEstimate]) -> Totals {
+    let mut t = Totals::default();
+    for s in slots.iter().filter(|s| s.open) {
+        let hours = f64::from(s.slot_min) / 60.0;
+        t.scheduled += f64::from(s.agents) * hours;
+        for (day, sum) in [(s.typical, &mut t.typical), (s.busy, &mut t.busy)] {
+            match day.and_then(|d| d.agents_needed) {
+                Some(n) => *sum += f64::from(n) * hours,
+                None => t.unreachable += 1,
+            }
+        }
+    }
+    t
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let model = super::estimate::load_model(args.model)?;
+    let queues = super::estimate::queues(&model, args.queue.as_deref())?;
+    let weeks: Vec<(&QueueModel, Vec<SlotEstimate>)> = queues.iter().map(|q| (*q, estimate::week(&model, q))).collect();
+    if args.json {
+        let out: Vec<_> = weeks
+            .iter()
+            .map(|(q, slots)| {
+                let t = totals(slots);
+                json!({
+                    "queue": q.name,
+                    "agent_hours": t.typical,
+                    "busy_agent_hours": t.busy,
+                    "scheduled_agent_hours": t.scheduled,
+                    "cells": slots.iter().filter(|s| s.open).map(|s| json!({
+                        "weekday": WEEKDAYS[s.weekday],
+                        "hour": s.hour(),
+                        "minute": s.minute(),
+                        "agents": s.agents,
+                        "arrivals_per_hour": s.typical.map(|d| d.arrivals_per_hour),
+                        "agents_needed": s.typical.and_then(|d| d.agents_needed),
+                        "busy_agents_needed": s.busy.and_then(|d| d.agents_needed),
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let out = json!({ "target_s": model.target_s, "target_share": model.target_share, "queues": out });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (q, slots) in &weeks {
+        print!("{}", table(&model, q, slots));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn table(model: &Model, q: &QueueModel, slots: &[SlotEstimate]) -> String {
+    let mut out = format!(
+        "{}: agents needed for {:.0}% answered within {:.0} s, typical day / busy day ({:.0}th percentile of volume)\n",
+        q.name,
+        model.target_share * 100.0,
+        model.target_s,
+        (model.busy_quantile * 100.0).round()
+    );
+    let days: Vec<usize> = (0..7).filter(|d| slots.iter().any(|s| s.weekday == *d && s.open)).collect();
+    let mut starts: Vec<u32> = slots.iter().filter(|s| s.open).map(|s| s.start_min).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let _ = write!(out, "{:<6}", "");
+    for d in &days {
+        let _ = write!(out, "{:>9}", estimate::weekday_name(*d).get(..3).unwrap_or("?"));
+    }
+    out.push('\n');
+    let n =
+        |d: Option<estimate::DayEstimate>| d.and_then(|d| d.agents_needed).map_or("-".to_owned(), |n| n.to_string());
+    for start in &starts {
+        let _ = write!(out, "{:<6}", format!("{:02}:{:02}", start / 60, start % 60));
+        for d in &days {
+            let text = match slots.iter().find(|s| s.weekday == *d && s.start_min == *start) {
+                Some(s) if s.open => format!("{} / {}", n(s.typical), n(s.busy)),
+                _ => "closed".to_owned(),
+            };
+            let _ = write!(out, "{text:>9}");
+        }
+        out.push('\n');
+    }
+    let t = totals(slots);
+    let _ = writeln!(
+        out,
+        "agent-hours a week: {:.0} needed on typical days, {:.0} on busy days; the model schedules {:.0}",
+        t.typical, t.busy, t.scheduled
+    );
+    if t.unreachable > 0 {
+        let _ = writeln!(out, "({} slot(s) cannot reach the target with any staffing)", t.unreachable);
+    }
+    out.push('\n');
+    out
+}
