@@ -232,3 +232,32 @@ fn stationary_simulation_as_json() {
     assert_eq!(v["mean_wait_s"], again["mean_wait_s"], "the same seed gives the same numbers");
     run(&["simulate", "--stationary", "--agents", "0"]).code(2).stderr_has("at least one agent");
 }
+
+#[test]
+fn week_simulation_compares_with_erlang_and_draws_it() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let out = dir.path().to_str().expect("a UTF-8 path");
+    let args = ["simulate", "--replications", "2", "--seed", "5", "--compare", "--json", "--out", out];
+    let v = run(&args).code(0).json();
+    let cells = v["cells"].as_array().expect("cells");
+    let compared: Vec<_> = cells.iter().filter(|c| !c["erlang"].is_null()).collect();
+    assert!(compared.len() > 100, "most open cells have an Erlang estimate beside them");
+    for c in &compared {
+        assert!(c["offered"].as_f64().unwrap() > 0.0, "{c}");
+        let sl = c["erlang"]["service_level"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&sl), "{c}");
+    }
+    // Where the queue is nearly idle both agree that nobody waits long.
+    let quiet = compared.iter().filter(|c| c["erlang"]["mean_wait_s"].as_f64().is_some_and(|w| w < 1.0));
+    for c in quiet {
+        assert!(c["mean_wait_s"].as_f64().unwrap() < 30.0, "{c}");
+    }
+    for queue in ["first_line", "second_line", "supervisors"] {
+        for ext in ["svg", "png"] {
+            let path = dir.path().join(format!("vs-erlang-{queue}.{ext}"));
+            assert!(std::fs::metadata(&path).is_ok_and(|m| m.len() > 1000), "{} is drawn", path.display());
+        }
+    }
+    let text = run(&["simulate", "--replications", "1", "--compare"]).code(0).stdout();
+    assert!(text.contains("simulated / Erlang") && text.contains("largest differences"), "{text}");
+}

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 
 use switchboard::load;
+use switchboard::queue::estimate::{self, DayEstimate};
+use switchboard::queue::model::Model;
 use switchboard::sim::stationary::{self, Scenario, Service};
 use switchboard::sim::stats::Estimate;
 use switchboard::sim::week::{self, Setup, Summary};
@@ -64,7 +66,8 @@ pub struct Args {
     seed: u64,
     #[arg(long)]
     json: bool,
-    /// Print the Erlang C/A values for the same inputs beside the simulated ones.
+    /// Print the Erlang C/A values for the same inputs beside the simulated ones (weeks: per
+    /// weekday-hour, for the calls that reached each queue and the agents on shift).
     #[arg(long)]
     compare: bool,
 }
@@ -172,6 +175,7 @@ fn weeks(args: Args) -> anyhow::Result<ExitCode> {
         bar.finish_and_clear();
     }
     let summary = week::summarize(&model, args.weeks, &runs);
+    let formula = erlang_beside(&model, &summary);
     let calls = summary.ivr.calls;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -181,10 +185,24 @@ fn weeks(args: Args) -> anyhow::Result<ExitCode> {
             let cells: Vec<_> = summary.cells.iter().filter(|c| c.queue == q.name).collect();
             let title = format!("{}: simulated mean wait (s) by weekday and hour", q.name);
             switchboard::plot::heatmap(&cells, &title, &dir.join(format!("wait-{}", q.name)))?;
+            let points: Vec<(f64, f64)> = summary
+                .cells
+                .iter()
+                .zip(&formula)
+                .filter(|(c, _)| c.queue == q.name)
+                .filter_map(|(c, f)| Some((f.as_ref()?.metrics.mean_wait_s?, c.mean_wait_s?)))
+                .collect();
+            let title = format!("{}: simulated mean wait against Erlang, per weekday-hour", q.name);
+            switchboard::plot::against_formula(&points, &title, &dir.join(format!("vs-erlang-{}", q.name)))?;
         }
     }
     if args.json {
         let mut v = serde_json::to_value(&summary)?;
+        if args.compare {
+            for (cell, f) in v["cells"].as_array_mut().into_iter().flatten().zip(&formula) {
+                cell["erlang"] = serde_json::to_value(f.as_ref().map(|f| &f.metrics))?;
+            }
+        }
         v["seed"] = args.seed.into();
         v["wall_s"] = wall_s.into();
         v["calls_per_s"] = (calls as f64 / wall_s).into();
@@ -193,6 +211,9 @@ fn weeks(args: Args) -> anyhow::Result<ExitCode> {
         print!("{}", cells_csv(&summary)?);
     } else {
         print!("{}", table(&summary));
+        if args.compare {
+            print!("{}", comparison(&summary, &formula));
+        }
         println!(
             "{} calls in {} replication(s) of {} week(s), seed {}: {wall_s:.2} s wall, {:.0} calls/s",
             calls,
@@ -203,6 +224,72 @@ fn weeks(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The Erlang C/A estimate of each simulated cell for the calls that really reached its queue
+/// (the IVR's filtering, retrials and overflow included) on the agents it really had: where the
+/// two differ, the steady-state formula misleads. `None` for a cell without calls or agents.
+fn erlang_beside(model: &Model, summary: &Summary) -> Vec<Option<DayEstimate>> {
+    summary
+        .cells
+        .iter()
+        .map(|c| {
+            let queue = model.queues.iter().find(|q| q.name == c.queue)?;
+            // Agents on shift, averaged over the hour: a part-hour agent answers part of the calls.
+            let agents = c.agents.round() as u32;
+            (c.offered > 0.0 && agents > 0).then(|| estimate::day(model, queue, c.offered, agents))
+        })
+        .collect()
+}
+
+/// Simulated mean wait beside Erlang's for each queue and weekday-hour, and the cells where
+/// they differ most.
+fn comparison(s: &Summary, formula: &[Option<DayEstimate>]) -> String {
+    let mut out = String::new();
+    for q in &s.queues {
+        let _ = writeln!(out, "{}: mean wait, s, simulated / Erlang for the same calls and agents", q.queue);
+        let cells: Vec<_> = s.cells.iter().zip(formula).filter(|(c, _)| c.queue == q.queue).collect();
+        let hours: Vec<usize> =
+            (0..24).filter(|h| cells.iter().any(|(c, _)| c.hour == *h && c.offered > 0.0)).collect();
+        let _ = write!(out, "  {:<5}", "");
+        for day in DAYS {
+            let _ = write!(out, "{day:>12}");
+        }
+        out.push('\n');
+        for h in &hours {
+            let _ = write!(out, "  {h:02}:00");
+            for d in 0..7 {
+                let cell = cells.iter().find(|(c, _)| c.weekday == d && c.hour == *h);
+                let text = match cell {
+                    Some((c, f)) if c.offered > 0.0 => {
+                        let show = |w: Option<f64>| w.map_or("-".to_owned(), |w| format!("{w:.0}"));
+                        format!("{} / {}", show(c.mean_wait_s), show(f.as_ref().and_then(|f| f.metrics.mean_wait_s)))
+                    }
+                    _ => "·".to_owned(),
+                };
+                let _ = write!(out, "{text:>12}");
+            }
+            out.push('\n');
+        }
+        let mut gaps: Vec<(f64, usize, usize, f64, f64)> = cells
+            .iter()
+            .filter_map(|(c, f)| {
+                let (sim, erl) = (c.mean_wait_s?, f.as_ref()?.metrics.mean_wait_s?);
+                Some(((sim - erl).abs(), c.weekday, c.hour, sim, erl))
+            })
+            .collect();
+        gaps.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let worst: Vec<String> = gaps
+            .iter()
+            .take(3)
+            .filter(|g| g.0 >= 1.0)
+            .map(|(_, d, h, sim, erl)| format!("{} {h:02}:00 simulated {sim:.0} s, Erlang {erl:.0} s", DAYS[*d]))
+            .collect();
+        if !worst.is_empty() {
+            let _ = writeln!(out, "  largest differences: {}", worst.join("; "));
+        }
+    }
+    out
 }
 
 fn progress(replications: u32) -> Option<indicatif::ProgressBar> {
