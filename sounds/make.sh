@@ -61,6 +61,16 @@ say first_line.en.wav en "All our operators are busy. Please stay on the line; t
 say please_hold.ru.wav ru "Пожалуйста, оставайтесь на линии."
 say please_hold.en.wav en "Please stay on the line."
 
+# The queues' expected-wait announcement, one file per whole minute up to 20; the flow speaks
+# the text for longer waits. Russian takes the genitive after «около».
+ru_minutes=(одной двух трёх четырёх пяти шести семи восьми девяти десяти одиннадцати двенадцати
+  тринадцати четырнадцати пятнадцати шестнадцати семнадцати восемнадцати девятнадцати двадцати)
+for n in $(seq 1 20); do
+  if [ "$n" = 1 ]; then ru_unit=минуты en_unit=minute; else ru_unit=минут en_unit=minutes; fi
+  say "wait_$n.ru.wav" ru "Ожидаемое время ожидания — около ${ru_minutes[$((n - 1))]} $ru_unit."
+  say "wait_$n.en.wav" en "The expected wait is about $n $en_unit."
+done
+
 say closed.ru.wav ru "Служба поддержки работает по будням с 9 до 21 часа и в субботу с 10 до 18. Вы можете написать нам в чат на сайте или на почту support@example.com. Чтобы оставить голосовое сообщение, оставайтесь на линии."
 say closed.en.wav en "Support is open on weekdays from 9 am to 9 pm and on Saturdays from 10 am to 6 pm. You can write to us in the chat on our website or to support@example.com. To leave a voice message, stay on the line."
 

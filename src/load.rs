@@ -6,10 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use annotate_snippets::{Level, Renderer, Snippet};
 
+use crate::engine::flow::Span;
 use crate::engine::{self, Diagnostic, Flow, Severity};
 use crate::sounds;
 
@@ -65,28 +66,53 @@ pub fn load_source(path: &Path, source: String, sounds_dir: &Path) -> Loaded {
 /// line: wrong format, clipping, long silence at either end (warnings).
 pub fn measure_sounds(flow: &mut Flow, sounds_dir: &Path) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
-    for (file, span) in flow.sounds.clone() {
-        if flow.sound_ms.contains_key(&file) {
-            continue;
-        }
-        let path = sounds_dir.join(&*file);
-        match inspect_cached(&path) {
-            Ok(inspection) => {
-                flow.sound_ms.insert(file.clone(), inspection.duration_ms);
-                for finding in inspection.findings() {
-                    diags.push(
-                        Diagnostic::warning(span.clone(), format!("sound `{file}` {}", finding.message()))
-                            .with_help(finding.help()),
-                    );
-                }
+    for (name, span) in flow.sounds.clone() {
+        // A templated name stands for every file that matches it; none is a warning, not an
+        // error, since the engine speaks the text for a value without a recording.
+        let files: Vec<Arc<str>> = if name.contains('{') {
+            let found: Vec<Arc<str>> = sound_files(sounds_dir)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|f| engine::flow::sound_matches(&name, f))
+                .map(Arc::from)
+                .collect();
+            if found.is_empty() {
+                diags.push(
+                    Diagnostic::warning(span.clone(), format!("no sound file matches `{name}`: the text is spoken"))
+                        .with_help(format!("sound files are looked up in {}", sounds_dir.display())),
+                );
             }
-            Err(e) => diags.push(
-                Diagnostic::error(span, format!("sound `{file}`: {e}"))
-                    .with_help(format!("sound files are looked up in {}", sounds_dir.display())),
-            ),
+            found
+        } else {
+            vec![name]
+        };
+        for file in files {
+            measure_one(flow, sounds_dir, file, &span, &mut diags);
         }
     }
     diags
+}
+
+/// Measures one file into `flow.sound_ms`, reporting format findings and read errors at `span`.
+fn measure_one(flow: &mut Flow, sounds_dir: &Path, file: Arc<str>, span: &Span, diags: &mut Vec<Diagnostic>) {
+    if flow.sound_ms.contains_key(&file) {
+        return;
+    }
+    match inspect_cached(&sounds_dir.join(&*file)) {
+        Ok(inspection) => {
+            flow.sound_ms.insert(file.clone(), inspection.duration_ms);
+            for finding in inspection.findings() {
+                diags.push(
+                    Diagnostic::warning(span.clone(), format!("sound `{file}` {}", finding.message()))
+                        .with_help(finding.help()),
+                );
+            }
+        }
+        Err(e) => diags.push(
+            Diagnostic::error(span.clone(), format!("sound `{file}`: {e}"))
+                .with_help(format!("sound files are looked up in {}", sounds_dir.display())),
+        ),
+    }
 }
 
 /// [`sounds::check::inspect`], remembered for the life of the process while the file's size
@@ -111,7 +137,8 @@ fn inspect_cached(path: &Path) -> Result<sounds::check::Inspection, String> {
 /// The `*.wav` files in `sounds_dir` that no name in `played` refers to, sorted. A missing
 /// folder has none.
 pub fn unused_sounds(sounds_dir: &Path, played: &BTreeSet<String>) -> std::io::Result<Vec<String>> {
-    Ok(sound_files(sounds_dir)?.into_iter().filter(|name| !played.contains(name)).collect())
+    let is_played = |file: &str| played.iter().any(|name| engine::flow::sound_matches(name, file));
+    Ok(sound_files(sounds_dir)?.into_iter().filter(|file| !is_played(file)).collect())
 }
 
 /// The names of the `*.wav` files in `sounds_dir`, sorted; none if the folder does not exist.

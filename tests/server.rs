@@ -227,9 +227,9 @@ impl Element {
                 out.push('\n');
             }
             if c.name == "Play"
-                && let Some(text) = c.text.rsplit('/').next().and_then(|file| SOUND_TEXTS.get(file))
+                && let Some(text) = c.text.rsplit('/').next().and_then(sound_text)
             {
-                out.push_str(text);
+                out.push_str(&text);
                 out.push('\n');
             }
             out.push_str(&c.said());
@@ -246,6 +246,15 @@ static SOUND_TEXTS: std::sync::LazyLock<HashMap<String, String>> = std::sync::La
     collect_sound_texts(&flow, &mut texts);
     texts
 });
+
+/// The text of a played file; for a templated name (`wait_{wait_min}.ru.wav`) with the value
+/// the file name carries put into the text (`wait_4.ru.wav` says "около 4 мин.").
+fn sound_text(file: &str) -> Option<String> {
+    let (name, text) = SOUND_TEXTS.iter().find(|(name, _)| switchboard::engine::flow::sound_matches(name, file))?;
+    let (Some(open), Some(close)) = (name.find('{'), name.rfind('}')) else { return Some(text.clone()) };
+    let value = &file[open..file.len() - (name.len() - close - 1)];
+    Some(text.replace(&name[open..=close], value))
+}
 
 fn collect_sound_texts(table: &toml::Table, texts: &mut HashMap<String, String>) {
     let text = table.get("text").or_else(|| table.get("prompt"));

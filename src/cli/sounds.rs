@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
 
+use switchboard::engine::flow::sound_matches;
 use switchboard::load;
 use switchboard::sounds::{check, convert, dtmf, wav};
 
@@ -120,14 +121,20 @@ fn check_dir(dir: &Path, flows: Vec<PathBuf>, json: bool) -> anyhow::Result<Exit
             Err(e) => (None, Some(e.to_string())),
         };
         let findings = inspection.as_ref().map(check::Inspection::findings).unwrap_or_default();
-        let players = played_by.get(name).cloned().unwrap_or_default();
+        let players: Vec<String> = played_by
+            .iter()
+            .filter(|(played, _)| sound_matches(played, name))
+            .flat_map(|(_, flows)| flows.iter().cloned())
+            .collect();
         if players.is_empty() {
             report.unused.push(name.clone());
         }
         report.files.push(FileReport { file: name.clone(), inspection, error, findings, played_by: players });
     }
+    // A templated name (`wait_{wait_min}.ru.wav`) with no file at all is only a warning in
+    // `check`: the engine speaks its text instead. Here it counts as missing too.
     for (name, players) in &played_by {
-        if !names.contains(name) {
+        if !names.iter().any(|file| sound_matches(name, file)) {
             report.missing.extend(players.iter().map(|flow| (name.clone(), flow.clone())));
         }
     }

@@ -599,9 +599,17 @@ impl Call {
     fn say(&self, flow: &Flow, prompt: &Prompt, out: &mut Output) {
         let text = prompt.text.pick(self.lang).map(|t| self.render(flow, t));
         let lang = flow.languages[usize::from(self.lang)].clone();
-        if let Some(file) = prompt.play.pick(self.lang) {
-            let duration_ms = flow.prompt_ms(prompt, self.lang);
-            out.actions.push(Action::Play { file: file.clone(), text, lang, duration_ms });
+        // A templated file (`wait_{wait_min}.ru.wav`) plays only if that very file was found;
+        // otherwise the text is spoken, so an unrecorded value is never silence.
+        let file = prompt.play.pick(self.lang).and_then(|file| {
+            if !file.contains('{') {
+                return Some((file.clone(), flow.prompt_ms(prompt, self.lang)));
+            }
+            let file: Arc<str> = self.fill(flow, file).into();
+            flow.sound_ms.get(&file).map(|ms| (file, *ms))
+        });
+        if let Some((file, duration_ms)) = file {
+            out.actions.push(Action::Play { file, text, lang, duration_ms });
         } else if let Some(text) = text {
             let duration_ms = speech_ms(&text);
             out.actions.push(Action::Say { text, lang, duration_ms });
@@ -613,8 +621,12 @@ impl Call {
         if !t.has_vars {
             return t.raw.clone();
         }
-        let mut text = String::with_capacity(t.raw.len() + 16);
-        let mut rest: &str = &t.raw;
+        self.fill(flow, &t.raw).into()
+    }
+
+    fn fill(&self, flow: &Flow, raw: &str) -> String {
+        let mut text = String::with_capacity(raw.len() + 16);
+        let mut rest: &str = raw;
         while let Some(open) = rest.find('{') {
             let Some(close) = rest[open..].find('}').map(|c| c + open) else { break };
             text.push_str(&rest[..open]);
@@ -627,7 +639,7 @@ impl Call {
             rest = &rest[close + 1..];
         }
         text.push_str(rest);
-        text.into()
+        text
     }
 }
 
@@ -813,6 +825,26 @@ announce = "About {wait_min} minutes."
         assert_eq!(texts(&out), ["About 4 minutes."]);
         let out = c.handle(&flow, Event::QueueUpdate(LiveQueue { position: 2, avg_wait_s: None }), at());
         assert_eq!(texts(&out), ["About 2 minutes."]);
+    }
+
+    #[test]
+    fn a_templated_recording_plays_when_that_file_exists_else_the_text_is_spoken() {
+        let src = FLOW.replace(
+            "announce = \"About {wait_min} minutes.\"",
+            "announce = { text = \"About {wait_min} minutes.\", play = \"wait_{wait_min}.wav\" }",
+        );
+        let mut flow = parse(&src).flow.expect("parses");
+        flow.sound_ms.insert("wait_4.wav".into(), 1500);
+        flow.estimator = Some(Arc::new(Fixed(250.0)));
+        let (mut c, _) = Call::start(&flow, &Start::default(), at());
+        let out = c.handle(&flow, Event::Digits("0"), at());
+        let played = out.actions.iter().find_map(|a| match a {
+            Action::Play { file, duration_ms, .. } => Some((file.to_string(), *duration_ms)),
+            _ => None,
+        });
+        assert_eq!(played, Some(("wait_4.wav".to_owned(), 1500)));
+        let out = c.handle(&flow, Event::QueueUpdate(LiveQueue { position: 2, avg_wait_s: None }), at());
+        assert_eq!(texts(&out), ["About 2 minutes."], "no wait_2.wav: spoken");
     }
 
     #[test]

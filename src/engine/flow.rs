@@ -100,6 +100,18 @@ impl Flow {
     }
 }
 
+/// Whether `file` is a file that the `play` name `name` stands for: the name itself or, for a
+/// name with a `{variable}` (`wait_{wait_min}.ru.wav`), any file with the name's text around it.
+pub fn sound_matches(name: &str, file: &str) -> bool {
+    match (name.find('{'), name.rfind('}')) {
+        (Some(open), Some(close)) if open < close => {
+            let (prefix, suffix) = (&name[..open], &name[close + 1..]);
+            file.len() > prefix.len() + suffix.len() && file.starts_with(prefix) && file.ends_with(suffix)
+        }
+        _ => name == file,
+    }
+}
+
 /// Synthesised speech length for a text: about 14 characters a second (150 words a minute),
 /// plus a short lead-in, which matches Polly and espeak voices at their default rate.
 pub fn speech_ms(text: &str) -> u32 {
@@ -358,5 +370,19 @@ impl Hours {
         let minute = u16::try_from(at.hour() * 60 + at.minute()).unwrap_or(0);
         let day = at.weekday().num_days_from_monday() as usize;
         week[day].iter().any(|&(from, to)| minute >= from && minute < to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sound_matches;
+
+    #[test]
+    fn templated_names_match_the_files_around_the_placeholder() {
+        assert!(sound_matches("wait_{wait_min}.ru.wav", "wait_12.ru.wav"));
+        assert!(!sound_matches("wait_{wait_min}.ru.wav", "wait_12.en.wav"));
+        assert!(!sound_matches("wait_{wait_min}.ru.wav", "wait_.ru.wav"), "the value is never empty");
+        assert!(sound_matches("welcome.wav", "welcome.wav"));
+        assert!(!sound_matches("welcome.wav", "welcome2.wav"));
     }
 }
