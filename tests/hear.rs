@@ -6,6 +6,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use rand::{Rng, SeedableRng};
+
 use switchboard::sounds::{check, dtmf, wav};
 
 fn switchboard() -> Command {
@@ -23,19 +25,6 @@ fn succeeded(out: &Output) {
     assert!(out.status.success(), "stdout:\n{}\nstderr:\n{}", text(&out.stdout), text(&out.stderr));
 }
 
-/// A small deterministic PRNG (xorshift64*), uniform on [-1, 1).
-struct XorShift(u64);
-
-impl XorShift {
-    fn next_f32(&mut self) -> f32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let bits = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
-        bits as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    }
-}
-
 /// White noise added at `snr_db` below the power of a rendered key (a DTMF tone pair at the
 /// level `call --record` uses), which is the signal the detector has to find.
 fn add_noise(samples: &[i16], snr_db: f32, seed: u64) -> Vec<i16> {
@@ -43,10 +32,10 @@ fn add_noise(samples: &[i16], snr_db: f32, seed: u64) -> Vec<i16> {
     let signal_power = key.iter().map(|&x| f32::from(x).powi(2)).sum::<f32>() / key.len() as f32;
     // Uniform noise on [-a, a] has power a²/3.
     let amplitude = (signal_power / 10f32.powf(snr_db / 10.0) * 3.0).sqrt();
-    let mut rng = XorShift(seed);
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
     samples
         .iter()
-        .map(|&x| (f32::from(x) + amplitude * rng.next_f32()).round().clamp(-32768.0, 32767.0) as i16)
+        .map(|&x| (f32::from(x) + amplitude * rng.random_range(-1.0f32..1.0)).round().clamp(-32768.0, 32767.0) as i16)
         .collect()
 }
 

@@ -230,20 +230,9 @@ pub fn detect(samples: &[i16], sample_rate: u32) -> Vec<Detected> {
 
 #[cfg(test)]
 mod tests {
+    use rand::{Rng, SeedableRng};
+
     use super::*;
-
-    /// A tiny deterministic PRNG (xorshift64*), so the tests need no extra dependency.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next_f32(&mut self) -> f32 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            let bits = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
-            bits as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        }
-    }
 
     fn keys_of(found: &[Detected]) -> String {
         found.iter().map(|d| d.key).collect()
@@ -295,10 +284,13 @@ mod tests {
                 tone_samples.iter().map(|&x| f32::from(x).powi(2)).sum::<f32>() / tone_samples.len() as f32;
             // Uniform noise on [-a, a] has power a²/3.
             let noise_amplitude = (signal_power / 100.0 * 3.0).sqrt();
-            let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+            let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(0x9E37_79B9_7F4A_7C15);
             let noisy: Vec<i16> = clean
                 .iter()
-                .map(|&x| (f32::from(x) + noise_amplitude * rng.next_f32()).round().clamp(-32768.0, 32767.0) as i16)
+                .map(|&x| {
+                    (f32::from(x) + noise_amplitude * rng.random_range(-1.0f32..1.0)).round().clamp(-32768.0, 32767.0)
+                        as i16
+                })
                 .collect();
             let found = detect(&noisy, rate);
             assert_eq!(keys_of(&found), ALL, "at {rate} Hz");
