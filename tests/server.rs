@@ -44,7 +44,7 @@ impl Dirs {
             std::fs::create_dir_all(dir).expect("mkdir");
         }
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        for file in ["support.toml", "hello.toml"] {
+        for file in ["support.toml", "support.model.toml", "hello.toml"] {
             std::fs::copy(repo.join("flows").join(file), flows.join(file)).expect("copy a sample flow");
         }
         for entry in std::fs::read_dir(repo.join("sounds")).expect("the sample sounds") {
