@@ -239,14 +239,19 @@ pub fn model_path_for(flow_path: &Path, flow: &Flow, explicit: Option<&Path>) ->
 }
 
 /// Attaches the queue model the flow names as its wait estimator, so `queue` announcements and
-/// `wait_over` branches use computed waits. `Ok(false)`: the flow names no model, or its file
-/// does not exist (the flow then runs without estimates); `Err`: the model has errors, rendered.
-pub fn attach_model(flow_path: &Path, flow: &mut Flow) -> Result<bool, String> {
-    let Some(path) = model_path_for(flow_path, flow, None) else { return Ok(false) };
+/// `wait_over` branches use computed waits, and returns it. `Ok(None)`: the flow names no
+/// model, or its file does not exist (the flow then runs without estimates); `Err`: the model
+/// has errors, rendered.
+pub fn attach_model(
+    flow_path: &Path,
+    flow: &mut Flow,
+) -> Result<Option<std::sync::Arc<crate::queue::estimate::ModelEstimator>>, String> {
+    let Some(path) = model_path_for(flow_path, flow, None) else { return Ok(None) };
     if !path.exists() {
-        return Ok(false);
+        return Ok(None);
     }
     let model = load_model(&path)?;
-    flow.estimator = Some(std::sync::Arc::new(crate::queue::estimate::ModelEstimator::new(model)));
-    Ok(true)
+    let estimator = std::sync::Arc::new(crate::queue::estimate::ModelEstimator::new(model));
+    flow.estimator = Some(estimator.clone());
+    Ok(Some(estimator))
 }

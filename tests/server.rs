@@ -44,7 +44,7 @@ impl Dirs {
             std::fs::create_dir_all(dir).expect("mkdir");
         }
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        for file in ["support.toml", "hello.toml"] {
+        for file in ["support.toml", "support.model.toml", "hello.toml"] {
             std::fs::copy(repo.join("flows").join(file), flows.join(file)).expect("copy a sample flow");
         }
         for entry in std::fs::read_dir(repo.join("sounds")).expect("the sample sounds") {
@@ -860,4 +860,222 @@ fn the_binary_serves_and_stops_on_sigterm() {
     assert!(killed.success());
     let status = child.wait().expect("the server exits");
     assert_eq!(status.code(), Some(0), "a clean exit after SIGTERM");
+}
+
+/// The sample hotline's queue model, as the server loads it.
+fn sample_model() -> switchboard::queue::estimate::ModelEstimator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("flows/support.model.toml");
+    let model = switchboard::load::load_model(&path).unwrap_or_else(|e| panic!("the sample model loads:\n{e}"));
+    switchboard::queue::estimate::ModelEstimator::new(model)
+}
+
+/// Moscow time, the sample hotline's zone.
+fn moscow(at: DateTime<Utc>) -> chrono::NaiveDateTime {
+    at.with_timezone(&chrono_tz::Europe::Moscow).naive_local()
+}
+
+/// A wait in whole minutes as the engine fills `{wait_min}`.
+fn minutes(wait_s: f64) -> String {
+    format!("{:.0}", (wait_s / 60.0).round().max(1.0))
+}
+
+/// The sample flow's Russian announcement of a wait.
+fn announcement(wait_s: f64) -> String {
+    format!("Ожидаемое время ожидания — около {} мин.", minutes(wait_s))
+}
+
+fn expected_wait(position: Option<u32>) -> f64 {
+    use switchboard::engine::flow::{Estimator, LiveQueue};
+    let live = position.map(|position| LiveQueue { position, avg_wait_s: None });
+    sample_model().expected_wait_s("first_line", moscow(open_hours()), live).expect("the first line is open")
+}
+
+#[tokio::test]
+async fn queued_callers_hear_the_wait_the_model_computes() {
+    let dirs = Dirs::new();
+    let server = Server::start(&dirs, open_hours()).await;
+    let mut call = server.call("support").await;
+    call.press("0").await.queued("first_line").says(&announcement(expected_wait(None)));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_wait_url_announces_the_position_refined_wait_sparingly() {
+    let dirs = Dirs::new();
+    let server = Server::start(&dirs, open_hours()).await;
+    let mut call = server.call("support").await;
+    call.press("0").await.queued("first_line");
+    let wait = call.doc.find("Enqueue").and_then(|e| e.attr("waitUrl")).expect("a wait URL").to_owned();
+    let joined = minutes(expected_wait(None));
+    // A position far enough back that the refined wait differs from the one just announced.
+    let position = (2..100).find(|p| minutes(expected_wait(Some(*p))) != joined).expect("a position with news");
+    let ask = |position: u32, queue_time_s: u32| {
+        let (position, queue_time) = (position.to_string(), queue_time_s.to_string());
+        let server = &server;
+        let wait = &wait;
+        async move {
+            let params = [
+                ("CallSid", "CA0001"),
+                ("QueuePosition", position.as_str()),
+                ("QueueTime", queue_time.as_str()),
+                ("CurrentQueueSize", "40"),
+            ];
+            let reply = server.post(wait, &params).await;
+            let doc = reply.twiml();
+            let last = doc.children.last().map(|e| e.name.clone());
+            assert_eq!(last.as_deref(), Some("Pause"), "hold (no music file here) after any words:\n{}", reply.body);
+            doc.said()
+        }
+    };
+    let said = ask(position, 0).await;
+    assert!(said.contains(&announcement(expected_wait(Some(position)))), "{said}");
+    assert_eq!(ask(position, 30).await, "", "the same position half a minute later: only hold");
+    let said = ask(position, 75).await;
+    assert!(said.contains(&announcement(expected_wait(Some(position)))), "a minute later: {said}");
+    let said = ask(position - 1, 80).await;
+    assert!(said.contains(&announcement(expected_wait(Some(position - 1)))), "the queue moved: {said}");
+    server.stop().await;
+}
+
+/// GETs `/estimate` with a query and parses the JSON answer.
+async fn estimate(server: &Server, query: &str) -> (u16, serde_json::Value) {
+    let reply = server.get(&format!("/estimate?{query}")).await;
+    assert!(reply.content_type.starts_with("application/json"), "{}: {}", reply.content_type, reply.body);
+    (reply.status, serde_json::from_str(&reply.body).unwrap_or_else(|e| panic!("{e}: {}", reply.body)))
+}
+
+#[tokio::test]
+async fn estimate_answers_the_cell_the_cli_prints() {
+    use switchboard::queue::estimate::{cell_json, slot_at};
+    let dirs = Dirs::new();
+    let server = Server::start(&dirs, open_hours()).await;
+    let model = sample_model().model;
+    let queue = model.queue("first_line").expect("a first line");
+    let at = switchboard::script::parse_at("wed 10:00").expect("a time");
+    // Through the same serialisation as the answer, so floats compare exactly.
+    let expected: serde_json::Value =
+        serde_json::from_str(&cell_json(queue, &slot_at(&model, queue, at)).to_string()).expect("JSON");
+    let keys = [
+        "queue",
+        "weekday",
+        "hour",
+        "minute",
+        "open",
+        "agents",
+        "arrivals_per_hour",
+        "p_wait",
+        "mean_wait_s",
+        "mean_wait_answered_s",
+        "service_level",
+        "p_abandon",
+        "occupancy",
+        "agents_needed",
+        "overloaded",
+        "busy",
+    ];
+    for query in ["queue=first_line&at=wed%2010:00", "queue=first_line&at=wed+10:00&flow=support"] {
+        let (status, got) = estimate(&server, query).await;
+        assert_eq!(status, 200, "{got}");
+        for key in keys {
+            assert_eq!(got[key], expected[key], "{key} for {query}");
+        }
+        assert!(got["busy"]["arrivals_per_hour"].as_f64() > got["arrivals_per_hour"].as_f64(), "{got}");
+        assert_eq!(got["flow"], "support");
+    }
+
+    // RFC 3339 is converted to the flow's zone; without `at`, the server's clock (Wed 11:00 MSK).
+    for query in ["queue=first_line&at=2026-05-06T08:00:00Z", "queue=first_line"] {
+        let (status, got) = estimate(&server, query).await;
+        assert_eq!(status, 200, "{got}");
+        assert_eq!((got["weekday"].as_str(), got["hour"].as_u64()), (Some("wed"), Some(11)), "{query}: {got}");
+        let wait = got["expected_wait_s"].as_f64().expect("an expected wait");
+        assert!((wait - expected_wait(None)).abs() < 1e-9, "{wait}");
+    }
+    let (_, sunday) = estimate(&server, "queue=first_line&at=sun%2012:00").await;
+    assert_eq!((sunday["open"].as_bool(), sunday["agents"].as_u64()), (Some(false), Some(0)), "{sunday}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn estimate_refuses_bad_requests_with_json() {
+    let dirs = Dirs::new();
+    let server = Server::start(&dirs, open_hours()).await;
+    let cases: [(&str, u16, &str); 6] = [
+        ("queue=first_line&at=someday", 400, "`at` must be RFC 3339"),
+        ("queue=first_line&at=2026-13-45T99:00:00Z", 400, "`at` must be"),
+        ("queue=nope", 404, "no queue `nope` (it has: first_line, second_line, supervisors)"),
+        ("at=wed%2010:00", 400, "`queue` is missing"),
+        ("queue=first_line&flow=hello", 404, "flow `hello` has no queue model"),
+        ("queue=first_line&flow=nosuch", 404, "no flow `nosuch` is loaded"),
+    ];
+    for (query, status, message) in cases {
+        let (got, body) = estimate(&server, query).await;
+        assert_eq!(got, status, "{query}: {body}");
+        let error = body["error"].as_str().unwrap_or_else(|| panic!("{query}: no error in {body}"));
+        assert!(error.contains(message), "{query}: {error}");
+    }
+    // A second flow with a model makes `flow=` necessary.
+    std::fs::copy(dirs.support(), dirs.flows.join("support_copy.toml")).expect("copy the flow");
+    for _ in 0..50 {
+        if server.get("/flows").await.body.contains("support_copy") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, body) = estimate(&server, "queue=first_line").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("support, support_copy")), "{body}");
+    assert_eq!(estimate(&server, "queue=first_line&flow=support_copy").await.0, 200);
+    server.stop().await;
+}
+
+/// The first line's agents on Wednesday at 11:00, as `/estimate` says.
+async fn agents(server: &Server) -> Option<u64> {
+    estimate(server, "queue=first_line&at=wed%2011:00").await.1["agents"].as_u64()
+}
+
+#[tokio::test]
+async fn a_model_edit_is_served_and_a_broken_one_refused() {
+    let dirs = Dirs::new();
+    let server = Server::start(&dirs, open_hours()).await;
+    let version = flow_version(&server, "support").await;
+    assert_eq!(agents(&server).await, Some(14));
+    let mut call = server.call("support").await;
+    call.press("1").await;
+    let action = call.gather_action();
+
+    let model_file = dirs.flows.join("support.model.toml");
+    let source = std::fs::read_to_string(&model_file).expect("read the model");
+    let line = "from = \"09:00\", to = \"21:00\", agents = 10 }";
+    assert!(source.contains(line), "the first line's shifts moved");
+    std::fs::write(&model_file, source.replace(line, "from = \"09:00\", to = \"21:00\", agents = 6 }")).expect("edit");
+    let mut reloaded = false;
+    for _ in 0..50 {
+        if agents(&server).await == Some(10) {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reloaded, "the model edit was not picked up");
+    assert_eq!(flow_version(&server, "support").await, version, "a model edit keeps the flow's version");
+    // The call in progress keeps going, and hears the new model's wait.
+    let reply = server.post(&action, &[("CallSid", "CA0001"), ("Digits", "0")]).await;
+    let call = Call::new(&server, reply);
+    call.queued("first_line");
+    let mut fewer = sample_model();
+    let first = fewer.model.queues.iter_mut().find(|q| q.name == "first_line").expect("a first line");
+    let index = first.arrivals.slot(moscow(open_hours()));
+    first.agents.values[index] = 10.0;
+    use switchboard::engine::flow::Estimator;
+    let wait = fewer.expected_wait_s("first_line", moscow(open_hours()), None).expect("an estimate");
+    call.says(&announcement(wait));
+
+    std::fs::write(&model_file, source.replace("handle_time = \"4m 30s\"", "handle_time = \"soon\"")).expect("break");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(agents(&server).await, Some(10), "the last good model keeps serving");
+    let listing = server.get("/flows").await.body;
+    assert!(listing.contains("rejected_edit") && listing.contains("support.model.toml:"), "{listing}");
+    server.call("support").await.press("0").await.queued("first_line").says(&announcement(wait));
+    server.stop().await;
 }

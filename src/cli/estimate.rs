@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
-use chrono::{Datelike, Timelike};
 use serde_json::{Value, json};
 
 use switchboard::load;
@@ -69,16 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match &args.at {
         Some(text) => {
             let at = switchboard::script::parse_at(text)?;
-            let weekday = at.weekday().num_days_from_monday() as usize;
-            for q in &queues {
-                let slot = (at.hour() * 60 + at.minute()) / q.arrivals.slot_min;
-                let mut s = estimate::slot_estimate(&model, q, weekday, slot as usize);
-                if !model.is_open(at) {
-                    // A holiday closes the slot even where the weekly hours open it.
-                    s = SlotEstimate { open: false, agents: 0, typical: None, busy: None, ..s };
-                }
-                cells.push((q, s));
-            }
+            cells.extend(queues.iter().map(|q| (*q, estimate::slot_at(&model, q, at))));
         }
         None => {
             for q in &queues {
@@ -91,7 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "target_s": model.target_s,
             "target_share": model.target_share,
             "busy_quantile": model.busy_quantile,
-            "cells": cells.iter().map(|(q, s)| cell_json(q, s)).collect::<Vec<_>>(),
+            "cells": cells.iter().map(|(q, s)| estimate::cell_json(q, s)).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else if args.csv {
@@ -109,63 +99,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn day_json(d: Option<&DayEstimate>) -> Value {
-    let Some(d) = d else { return Value::Null };
-    let m = &d.metrics;
-    json!({
-        "arrivals_per_hour": d.arrivals_per_hour,
-        "p_wait": m.p_wait,
-        "mean_wait_s": m.mean_wait_s,
-        "mean_wait_answered_s": m.mean_wait_answered_s,
-        "service_level": m.service_level,
-        "p_abandon": m.p_abandon,
-        "occupancy": m.occupancy,
-        "agents_needed": d.agents_needed,
-        "overloaded": m.overloaded,
-    })
-}
-
-fn cell_json(q: &QueueModel, s: &SlotEstimate) -> Value {
-    let mut v = json!({
-        "queue": q.name,
-        "weekday": WEEKDAYS[s.weekday],
-        "hour": s.hour(),
-        "minute": s.minute(),
-        "open": s.open,
-        "agents": s.agents,
-    });
-    let typical = day_json(s.typical.as_ref());
-    let keys = [
-        "arrivals_per_hour",
-        "p_wait",
-        "mean_wait_s",
-        "mean_wait_answered_s",
-        "service_level",
-        "p_abandon",
-        "occupancy",
-        "agents_needed",
-        "overloaded",
-    ];
-    for key in keys {
-        v[key] = typical.get(key).cloned().unwrap_or(Value::Null);
-    }
-    v["busy"] = day_json(s.busy.as_ref());
-    v
-}
-
 fn csv(cells: &[(&QueueModel, SlotEstimate)]) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let measures = [
-        "arrivals_per_hour",
-        "p_wait",
-        "mean_wait_s",
-        "mean_wait_answered_s",
-        "service_level",
-        "p_abandon",
-        "occupancy",
-        "agents_needed",
-        "overloaded",
-    ];
+    let measures = estimate::DAY_KEYS;
     let mut header = vec!["queue".to_owned(), "weekday".into(), "hour".into(), "minute".into(), "open".into()];
     header.push("agents".into());
     header.extend(measures.iter().map(|m| (*m).to_owned()));
@@ -181,7 +117,7 @@ fn csv(cells: &[(&QueueModel, SlotEstimate)]) -> anyhow::Result<String> {
             vec![q.name.clone(), WEEKDAYS[s.weekday].to_owned(), s.hour().to_string(), s.minute().to_string()];
         row.push(s.open.to_string());
         row.push(s.agents.to_string());
-        let (typical, busy) = (day_json(s.typical.as_ref()), day_json(s.busy.as_ref()));
+        let (typical, busy) = (estimate::day_json(s.typical.as_ref()), estimate::day_json(s.busy.as_ref()));
         row.extend(measures.iter().map(|m| text(typical.get(m))));
         row.extend(measures.iter().map(|m| text(busy.get(m))));
         w.write_record(&row)?;

@@ -112,6 +112,65 @@ fn slot_with(
     SlotEstimate { weekday, start_min, slot_min: queue.arrivals.slot_min, open, agents, typical, busy }
 }
 
+/// The slot of `queue` that holds local time `at`. A holiday closes it even where the weekly
+/// hours open it.
+pub fn slot_at(model: &Model, queue: &QueueModel, at: NaiveDateTime) -> SlotEstimate {
+    let weekday = at.weekday().num_days_from_monday() as usize;
+    let slot = queue.arrivals.slot(at) - weekday * queue.arrivals.slots_per_day();
+    let s = slot_estimate(model, queue, weekday, slot);
+    if model.is_open(at) { s } else { SlotEstimate { open: false, agents: 0, typical: None, busy: None, ..s } }
+}
+
+/// The measures of one day as JSON (`null` for a closed slot): the keys `estimate --json`
+/// prints and the server's `/estimate` answers.
+pub fn day_json(d: Option<&DayEstimate>) -> serde_json::Value {
+    let Some(d) = d else { return serde_json::Value::Null };
+    let m = &d.metrics;
+    serde_json::json!({
+        "arrivals_per_hour": d.arrivals_per_hour,
+        "p_wait": m.p_wait,
+        "mean_wait_s": m.mean_wait_s,
+        "mean_wait_answered_s": m.mean_wait_answered_s,
+        "service_level": m.service_level,
+        "p_abandon": m.p_abandon,
+        "occupancy": m.occupancy,
+        "agents_needed": d.agents_needed,
+        "overloaded": m.overloaded,
+    })
+}
+
+/// The measures `day_json` writes, in order.
+pub const DAY_KEYS: [&str; 9] = [
+    "arrivals_per_hour",
+    "p_wait",
+    "mean_wait_s",
+    "mean_wait_answered_s",
+    "service_level",
+    "p_abandon",
+    "occupancy",
+    "agents_needed",
+    "overloaded",
+];
+
+/// One cell as JSON: where it is, the typical day's measures at the top level and the busy
+/// day's under `busy`.
+pub fn cell_json(queue: &QueueModel, s: &SlotEstimate) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "queue": queue.name,
+        "weekday": WEEKDAYS.get(s.weekday).copied().unwrap_or("?"),
+        "hour": s.hour(),
+        "minute": s.minute(),
+        "open": s.open,
+        "agents": s.agents,
+    });
+    let typical = day_json(s.typical.as_ref());
+    for key in DAY_KEYS {
+        v[key] = typical.get(key).cloned().unwrap_or(serde_json::Value::Null);
+    }
+    v["busy"] = day_json(s.busy.as_ref());
+    v
+}
+
 /// Whether the weekly hours (holidays aside) open the slot starting at `start_min`.
 fn week_open(hours: &Hours, weekday: usize, start_min: u32) -> bool {
     let Some(week) = &hours.week else { return true };
@@ -295,13 +354,8 @@ impl ModelEstimator {
 impl Estimator for ModelEstimator {
     fn expected_wait_s(&self, queue: &str, at: NaiveDateTime, live: Option<LiveQueue>) -> Option<f64> {
         let q = self.model.queue(queue)?;
-        if !self.model.is_open(at) {
-            return None;
-        }
-        let weekday = at.weekday().num_days_from_monday() as usize;
-        let slot = q.arrivals.slot(at) - weekday * q.arrivals.slots_per_day();
-        let s = slot_estimate(&self.model, q, weekday, slot);
-        let typical = s.typical?;
+        let s = slot_at(&self.model, q, at);
+        let typical = s.typical?; // closed
         if s.agents == 0 {
             return None;
         }

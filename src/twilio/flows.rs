@@ -6,6 +6,13 @@
 //! version's source is also archived in the data directory, so a restart between two steps of
 //! a call still finds the version it runs on. An edit that fails the checks never replaces a
 //! working flow: its diagnostics are logged and the old version keeps serving.
+//!
+//! A flow that names a queue model (`model = "…"`) gets it attached exactly as `switchboard
+//! call` does ([`load::attach_model`]), so queues announce computed waits. The model file is
+//! watched too (by a hash of its text): an edit replaces the estimator of the current version
+//! without changing the flow's version, so calls in progress keep their tokens valid; an edit
+//! that fails to parse is refused like a broken flow edit, and the old flow and model keep
+//! serving.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +21,7 @@ use std::time::SystemTime;
 
 use crate::engine::Flow;
 use crate::load;
+use crate::queue::estimate::ModelEstimator;
 
 /// Loaded flows, shared by every request.
 #[derive(Debug)]
@@ -28,8 +36,13 @@ pub struct Flows {
 #[derive(Debug)]
 struct Entry {
     path: PathBuf,
-    /// What the file looked like when last read, to notice edits.
-    stamp: Option<(SystemTime, u64)>,
+    /// What the flow file and its model looked like when last read, to notice edits.
+    stamp: Stamp,
+    /// The model file the flow names, whether or not it exists.
+    model_path: Option<PathBuf>,
+    /// The hash of the model text behind the served estimator (`None`: no model attached).
+    model_hash: Option<u64>,
+    model: Option<Arc<ModelEstimator>>,
     current: Arc<Flow>,
     versions: HashMap<u64, Arc<Flow>>,
     /// Why the file's latest edit was refused, while the current version keeps serving.
@@ -43,6 +56,8 @@ pub struct Listing {
     pub file: String,
     pub version: String,
     pub versions_kept: usize,
+    /// The queue model attached to the current version, if any.
+    pub model: Option<String>,
     /// The diagnostics of an edit that was refused; `None` when the file is what is served.
     pub rejected_edit: Option<String>,
 }
@@ -66,9 +81,20 @@ pub fn version_hex(version: u64) -> String {
     format!("{version:016x}")
 }
 
-fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
+/// What a flow file and its model file look like: the flow's modification time and size, the
+/// hash of the model's text (a model is small, and a hash notices an edit that keeps both).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Stamp {
+    flow: Option<(SystemTime, u64)>,
+    model: Option<u64>,
+}
+
+impl Stamp {
+    fn read(flow: &Path, model: Option<&Path>) -> Stamp {
+        let flow = std::fs::metadata(flow).ok().and_then(|meta| Some((meta.modified().ok()?, meta.len())));
+        let model = model.and_then(|p| std::fs::read(p).ok()).map(|text| xxhash_rust::xxh3::xxh3_64(&text));
+        Stamp { flow, model }
+    }
 }
 
 impl Flows {
@@ -92,44 +118,63 @@ impl Flows {
         };
         for path in files {
             let Some(name) = flow_name(&path) else { continue };
-            let now = stamp(&path);
-            let known = self.read().get(&name).map(|e| e.stamp);
-            if known.is_some_and(|s| s == now) {
+            let (known, model_path) = match self.read().get(&name) {
+                Some(e) => (Some(e.stamp), e.model_path.clone()),
+                None => (None, None),
+            };
+            let now = Stamp::read(&path, model_path.as_deref());
+            if known == Some(now) {
                 continue;
             }
-            let loaded = match load::load_file(&path, &self.sounds) {
+            let mut loaded = match load::load_file(&path, &self.sounds) {
                 Ok(loaded) => loaded,
                 Err(e) => {
                     report.rejected.push((path, e.to_string()));
                     continue;
                 }
             };
-            let Some(flow) = loaded.flow else {
-                let errors = loaded.render();
-                // Remember the stamp so a broken file is reported once, not every second.
-                if let Some(entry) = self.write().get_mut(&name) {
-                    entry.stamp = now;
-                    entry.rejected = Some(errors.clone());
+            let attached = loaded.flow.take().ok_or_else(|| loaded.render()).and_then(|mut flow| {
+                // The model is hashed before it is read: an edit in between is seen next time.
+                let model_path = load::model_path_for(&path, &flow, None);
+                let stamp = Stamp::read(&path, model_path.as_deref());
+                let model = load::attach_model(&path, &mut flow)?;
+                Ok((flow, model, model_path, stamp))
+            });
+            let (flow, model, model_path, stamp) = match attached {
+                Ok(attached) => attached,
+                Err(errors) => {
+                    // Remember the stamp so a broken file is reported once, not every second.
+                    if let Some(entry) = self.write().get_mut(&name) {
+                        entry.stamp = now;
+                        entry.rejected = Some(errors.clone());
+                    }
+                    report.rejected.push((path.clone(), errors));
+                    continue;
                 }
-                report.rejected.push((path.clone(), errors));
-                continue;
             };
             self.archive_source(&name, flow.version, &loaded.source);
+            let model_hash = model.as_ref().and(stamp.model);
             let flow = Arc::new(flow);
             let mut map = self.write();
             match map.get_mut(&name) {
                 Some(entry) => {
-                    entry.stamp = now;
+                    entry.stamp = stamp;
                     entry.rejected = None;
-                    if entry.current.version != flow.version {
+                    entry.model_path = model_path;
+                    if entry.current.version != flow.version || entry.model_hash != model_hash {
+                        // Same version, new model: calls on this version hear the new estimates.
                         entry.versions.insert(flow.version, flow.clone());
                         entry.current = flow;
+                        entry.model = model;
+                        entry.model_hash = model_hash;
                         report.updated.push(name);
                     }
                 }
                 None => {
                     let versions = HashMap::from([(flow.version, flow.clone())]);
-                    map.insert(name.clone(), Entry { path, stamp: now, current: flow, versions, rejected: None });
+                    let entry =
+                        Entry { path, stamp, model_path, model_hash, model, current: flow, versions, rejected: None };
+                    map.insert(name.clone(), entry);
                     report.updated.push(name);
                 }
             }
@@ -149,11 +194,27 @@ impl Flows {
         }
         let path = self.archive.as_ref()?.join(format!("{name}-{}.toml", version_hex(version)));
         let loaded = load::load_file(&path, &self.sounds).ok()?;
-        let flow = Arc::new(loaded.flow.filter(|f| f.version == version)?);
+        let mut flow = loaded.flow.filter(|f| f.version == version)?;
+        // An archived version's model is the one served now: the model file is not archived.
+        flow.estimator = self.current(name).and_then(|f| f.estimator.clone());
+        let flow = Arc::new(flow);
         if let Some(entry) = self.write().get_mut(name) {
             entry.versions.insert(version, flow.clone());
         }
         Some(flow)
+    }
+
+    /// The queue model attached to a flow's current version, with that version.
+    pub fn model(&self, name: &str) -> Option<(Arc<Flow>, Arc<ModelEstimator>)> {
+        self.read().get(name).and_then(|e| Some((e.current.clone(), e.model.clone()?)))
+    }
+
+    /// The names of the flows with a queue model attached, sorted.
+    pub fn with_models(&self) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.read().iter().filter(|(_, e)| e.model.is_some()).map(|(n, _)| n.clone()).collect();
+        names.sort();
+        names
     }
 
     /// Every flow with its current version, sorted by name.
@@ -166,6 +227,7 @@ impl Flows {
                 file: e.path.display().to_string(),
                 version: version_hex(e.current.version),
                 versions_kept: e.versions.len(),
+                model: e.model.as_ref().and(e.model_path.as_ref()).map(|p| p.display().to_string()),
                 rejected_edit: e.rejected.clone(),
             })
             .collect();

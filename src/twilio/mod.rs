@@ -10,12 +10,14 @@
 //! Shape: [`app`] builds the router around one shared [`AppState`]; [`serve`] runs it on a
 //! listener the caller bound, so tests use port 0.
 
+mod estimate;
 pub mod flows;
 pub mod metrics;
 mod routes;
 pub mod signature;
 pub mod token;
 pub mod twiml;
+pub mod waits;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -80,6 +82,8 @@ pub struct AppState {
     pub voices: twiml::Voices,
     pub clock: Clock,
     pub metrics: Metrics,
+    /// What each queued caller last heard about their wait.
+    pub waits: waits::WaitAnnouncements,
     /// How often flow files are checked for edits.
     pub reload_every: Duration,
 }
@@ -103,6 +107,7 @@ impl AppState {
             voices: twiml::Voices::default(),
             clock: Arc::new(Utc::now),
             metrics: Metrics::default(),
+            waits: waits::WaitAnnouncements::default(),
             reload_every: Duration::from_secs(1),
         }
     }
@@ -124,6 +129,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/flows", get(routes::list_flows))
         .route("/metrics", get(routes::metrics))
+        .route("/estimate", get(estimate::estimate))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use tracing::Span;
 
 use super::twiml::{self, Links, OperatorRoute};
+use super::waits::WaitRequest;
 use super::{AppState, SignatureCheck, signature};
 use crate::engine::{Call, Event, Flow, Outcome, OutcomeKind, Output, Start, Trace, flow::LiveQueue};
 use crate::load;
@@ -20,6 +21,8 @@ use crate::load;
 /// How long a queued caller hears silence before Twilio asks the wait URL again, when there is
 /// no hold music. Long enough not to hammer the server, short enough for fresh announcements.
 const WAIT_PAUSE_S: u32 = 30;
+/// The engine's variable holding the announced wait in minutes.
+const WAIT_MIN: &str = "wait_min";
 
 /// A request refused before any TwiML: forged or malformed. Everything else answers TwiML.
 #[derive(Debug, thiserror::Error)]
@@ -201,7 +204,9 @@ pub async fn callback(
     };
     let now = load::local_time(&flow, (state.clock)());
     let before = call.outcome(&flow);
+    let call_sid = hook.param("CallSid").unwrap_or_default();
     if kind == "left" {
+        state.waits.forget(call_sid);
         let lang = call_language(&flow, &call);
         return Ok(left_queue(&state, &flow, lang, before.as_ref(), hook.param("QueueResult").unwrap_or("")));
     }
@@ -230,16 +235,33 @@ pub async fn callback(
         }
         _ => Event::RecordingDone,
     };
+    // What the queue node announced when the caller joined, before a wait update changes it.
+    let joined_min = call.var(&flow, WAIT_MIN).map(str::to_owned);
     let out = call.handle(&flow, event, now);
     if matches!(event, Event::Hangup) {
+        state.waits.forget(call_sid);
         record(&state, &name, &flow, &call, &out, before.as_ref());
         return Ok(twiml_response(twiml::render_empty()));
     }
     if kind == "wait" {
-        // The wait URL is fixed in the <Enqueue>, so no new token: only what to hear now.
+        // The wait URL is fixed in the <Enqueue>, so no new token: only what to hear now. The
+        // engine announces the wait refined by the live position every time; `waits` decides
+        // whether the caller hears it this time or only the hold music.
         record(&state, &name, &flow, &call, &out, before.as_ref());
+        let announce = !out.actions.is_empty()
+            && state.waits.should_announce(WaitRequest {
+                call_sid,
+                position: match event {
+                    Event::QueueUpdate(live) => live.position,
+                    _ => 1,
+                },
+                queue_time_s: hook.param("QueueTime").and_then(|t| t.parse().ok()).unwrap_or(0),
+                joined_min: joined_min.as_deref(),
+                now_min: call.var(&flow, WAIT_MIN),
+            });
+        let actions = if announce { &out.actions[..] } else { &[] };
         let links = Links::new(&hook.base, &name, token).with_voices(state.voices.clone());
-        return Ok(twiml_response(twiml::render_wait(&out.actions, state.hold_music.as_deref(), WAIT_PAUSE_S, &links)));
+        return Ok(twiml_response(twiml::render_wait(actions, state.hold_music.as_deref(), WAIT_PAUSE_S, &links)));
     }
     Ok(step(&state, &name, &flow, &call, &out, before.as_ref(), &hook.base))
 }

@@ -158,6 +158,10 @@ pub fn render(actions: &[Action], links: &Links) -> String {
 
 /// What a queued caller hears on each request of the wait URL: the engine's announcement,
 /// then hold music if `hold` names a file, else a pause (Twilio then asks again).
+///
+/// Twilio allows only `<Play>`, `<Say>`, `<Pause>`, `<Hangup>`, `<Redirect>`, `<Leave>` and
+/// `<Gather>` in waitUrl TwiML (<https://www.twilio.com/docs/voice/twiml/enqueue>, "waitUrl");
+/// this writes only the first three.
 pub fn render_wait(actions: &[Action], hold: Option<&str>, pause_s: u32, links: &Links) -> String {
     let mut doc = Doc::new();
     for action in actions {
