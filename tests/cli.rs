@@ -261,3 +261,20 @@ fn week_simulation_compares_with_erlang_and_draws_it() {
     let text = run(&["simulate", "--replications", "1", "--compare"]).code(0).stdout();
     assert!(text.contains("simulated / Erlang") && text.contains("largest differences"), "{text}");
 }
+
+#[test]
+fn a_reader_that_stops_early_gets_no_panic() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["estimate", "--json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(child.stdout.as_mut().expect("stdout is piped"), &mut first).expect("some JSON");
+    drop(child.stdout.take()); // like `| head -c 16`
+    let out = child.wait_with_output().expect("the binary finishes");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

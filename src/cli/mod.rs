@@ -24,6 +24,13 @@ pub struct Cli {
     command: Option<Command>,
 }
 
+impl Cli {
+    /// Whether this run is the long-lived server, which must survive clients that hang up.
+    pub fn serves(&self) -> bool {
+        matches!(self.command, Some(Command::Serve(_)))
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check flows for errors and warnings (default: flows/).
