@@ -211,12 +211,13 @@ pub fn model_path_for(flow_path: &Path, flow: &Flow, explicit: Option<&Path>) ->
     Some(flow_path.parent().unwrap_or(Path::new(".")).join(name))
 }
 
-/// Attaches the queue model the flow names as its wait estimator, so `queue` announcements and
-/// `wait_over` branches use computed waits. `Ok(false)`: the flow names no model, or its file
-/// does not exist (the flow then runs without estimates); `Err`: the model has errors, rendered.
-pub fn attach_model(flow_path: &Path, flow: &mut Flow) -> Result<bool, String> {
-    let Some(path) = model_path_for(flow_path, flow, None) else { return Ok(false) };
-    if !path.exists() {
+/// Attaches the queue model the flow names (or `explicit`) as its wait estimator, so `queue`
+/// announcements and `wait_over` branches use computed waits. `Ok(false)`: the flow names no
+/// model, or its file does not exist (the flow then runs without estimates); `Err`: the model
+/// has errors, rendered, or an explicit model cannot be read.
+pub fn attach_model(flow_path: &Path, flow: &mut Flow, explicit: Option<&Path>) -> Result<bool, String> {
+    let Some(path) = model_path_for(flow_path, flow, explicit) else { return Ok(false) };
+    if explicit.is_none() && !path.exists() {
         return Ok(false);
     }
     let model = load_model(&path)?;
