@@ -104,7 +104,6 @@ fn estimate_json_has_every_key_per_cell() {
             for key in ["p_wait", "service_level", "p_abandon", "occupancy"] {
                 assert!((0.0..=1.0).contains(&p(key)), "{key} in {c}");
             }
-            assert!(p("mean_wait_answered_s") <= p("mean_wait_s") + 1e-9, "{c}");
             assert!(c["busy"]["arrivals_per_hour"].as_f64() > c["arrivals_per_hour"].as_f64(), "{c}");
             assert!(c["busy"]["agents_needed"].as_u64() >= c["agents_needed"].as_u64(), "{c}");
         } else {
