@@ -238,16 +238,17 @@ pub fn model_path_for(flow_path: &Path, flow: &Flow, explicit: Option<&Path>) ->
     Some(flow_path.parent().unwrap_or(Path::new(".")).join(name))
 }
 
-/// Attaches the queue model the flow names as its wait estimator, so `queue` announcements and
-/// `wait_over` branches use computed waits, and returns it. `Ok(None)`: the flow names no
-/// model, or its file does not exist (the flow then runs without estimates); `Err`: the model
-/// has errors, rendered.
+/// Attaches the queue model the flow names (or `explicit`) as its wait estimator, so `queue`
+/// announcements and `wait_over` branches use computed waits, and returns it. `Ok(None)`: the
+/// flow names no model, or its file does not exist (the flow then runs without estimates);
+/// `Err`: the model has errors, rendered, or an explicit model cannot be read.
 pub fn attach_model(
     flow_path: &Path,
     flow: &mut Flow,
+    explicit: Option<&Path>,
 ) -> Result<Option<std::sync::Arc<crate::queue::estimate::ModelEstimator>>, String> {
-    let Some(path) = model_path_for(flow_path, flow, None) else { return Ok(None) };
-    if !path.exists() {
+    let Some(path) = model_path_for(flow_path, flow, explicit) else { return Ok(None) };
+    if explicit.is_none() && !path.exists() {
         return Ok(None);
     }
     let model = load_model(&path)?;

@@ -34,6 +34,9 @@ pub struct Args {
     /// Print one JSON object instead of a transcript.
     #[arg(long)]
     json: bool,
+    /// The queue model for announced waits and `wait_over` branches (default: the flow's `model`).
+    #[arg(long)]
+    model: Option<PathBuf>,
     /// Folder of sound files (default: sounds/ beside the flows' folder).
     #[arg(long)]
     sounds: Option<PathBuf>,
@@ -55,7 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bail!("{} has errors: run `switchboard check {}`", args.flow.display(), args.flow.display());
     };
     // The flow's queue model, when it names one, makes `queue` nodes announce computed waits.
-    load::attach_model(&args.flow, flow).map_err(|rendered| {
+    load::attach_model(&args.flow, flow, args.model.as_deref()).map_err(|rendered| {
         eprint!("{rendered}");
         anyhow::anyhow!("the queue model of {} has errors", args.flow.display())
     })?;
@@ -106,6 +109,7 @@ pub fn demo() -> anyhow::Result<ExitCode> {
         lang: None,
         from: None,
         json: false,
+        model: None,
         sounds: None,
         record: None,
         hold: render::DEFAULT_HOLD_MS / 1000,

@@ -86,11 +86,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(args.service_level > 0.0 && args.service_level < 1.0) {
         bail!("--service-level must be between 0 and 1");
     }
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_path(&args.log)
-        .with_context(|| format!("cannot read {}", args.log.display()))?;
+    let text = std::fs::read_to_string(&args.log).with_context(|| format!("cannot read {}", args.log.display()))?;
+    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers: Vec<String> = reader.headers()?.iter().map(normalize).collect();
     let find = |names: &[&str]| names.iter().find_map(|n| headers.iter().position(|h| h == n));
     let Some(start) = find(START) else {
@@ -109,9 +106,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut skip = |row: &csv::StringRecord, column: usize, what: &str| {
         skipped += 1;
         if skipped <= SHOWN_SKIPS {
-            let line = row.position().map_or(0, csv::Position::line);
+            let (line, byte) = row.position().map_or((0, 0), |p| (p.line(), p.byte()));
+            let byte = usize::try_from(byte).unwrap_or(usize::MAX);
             let value = row.get(column).unwrap_or("");
-            eprintln!("{path}:{line}:{}: warning: skipped a row: {what} `{value}`", column + 1);
+            let col = field_column(&text, byte, column);
+            eprintln!("{path}:{line}:{col}: warning: skipped a row: {what} `{value}`");
         }
     };
     for row in reader.records() {
@@ -247,6 +246,26 @@ fn report(f: &fit::Fit, skipped: usize, kind: &str) -> String {
     out
 }
 
+/// The 1-based character column where field `index` of the record starting at byte `start`
+/// begins (after the spaces the reader trims), so that warnings point where an editor should.
+/// Commas inside quotes do not separate fields.
+fn field_column(text: &str, start: usize, index: usize) -> usize {
+    let (mut field, mut quoted, mut column) = (0, false, 1);
+    for c in text.get(start..).unwrap_or("").chars() {
+        if field == index && c != ' ' && c != '\t' {
+            break;
+        }
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => field += 1,
+            '\n' | '\r' if !quoted => break,
+            _ => {}
+        }
+        column += 1;
+    }
+    column
+}
+
 fn parse_time(text: &str) -> Option<NaiveDateTime> {
     let t = text.trim();
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(t) {
@@ -336,5 +355,13 @@ mod tests {
         assert_eq!(t("03/16/2026 09:15:30"), Some("2026-03-16 09:15:30".into()));
         assert_eq!(normalize("Start Time"), "starttime");
         assert_eq!(normalize("queue_time"), "queuetime");
+        let csv = "id,start,calls\n7, 2026-03-16 09:00,3\n\"x,y\",yesterday,4\n8,,5\n";
+        let second = csv.find("7,").unwrap();
+        assert_eq!(field_column(csv, second, 0), 1);
+        assert_eq!(field_column(csv, second, 1), 4, "after the trimmed space");
+        assert_eq!(field_column(csv, second, 2), 21);
+        assert_eq!(field_column(csv, csv.find("\"x").unwrap(), 1), 7, "a quoted comma");
+        assert_eq!(field_column(csv, csv.find("8,").unwrap(), 1), 3, "an empty field");
+        assert_eq!(field_column(csv, csv.len() + 5, 1), 1, "never panics");
     }
 }

@@ -37,6 +37,9 @@ struct Case {
     keys: String,
     /// The call's local time (default "wed 11:00", inside the sample flows' working hours).
     at: Option<String>,
+    /// A queue model for this case's estimates, relative to the scenario file (default: the
+    /// flow's own), e.g. an understaffed one to reach a `wait_over` branch.
+    model: Option<String>,
     lang: Option<String>,
     from: Option<String>,
     #[serde(default)]
@@ -115,7 +118,7 @@ fn run_file(file: &Path) -> anyhow::Result<(usize, usize)> {
         println!("FAIL {}: the flow {} has errors", file.display(), flow_path.display());
         return Ok((0, 1));
     };
-    if let Err(rendered) = load::attach_model(&flow_path, flow) {
+    if let Err(rendered) = load::attach_model(&flow_path, flow, None) {
         eprint!("{rendered}");
         println!("FAIL {}: the queue model of {} has errors", file.display(), flow_path.display());
         return Ok((0, 1));
@@ -126,6 +129,22 @@ fn run_file(file: &Path) -> anyhow::Result<(usize, usize)> {
     let mut entered = BTreeSet::new();
     let mut chosen = BTreeSet::new();
     for case in &scenarios.cases {
+        let with_model;
+        let flow = match &case.model {
+            Some(model) => {
+                let mut f = flow.clone();
+                let path = file.parent().unwrap_or(Path::new(".")).join(model);
+                if let Err(rendered) = load::attach_model(&flow_path, &mut f, Some(&path)) {
+                    eprint!("{rendered}");
+                    failed += 1;
+                    println!("  FAIL {}: the queue model {} has errors", case.name, path.display());
+                    continue;
+                }
+                with_model = f;
+                &with_model
+            }
+            None => flow,
+        };
         match run_case(flow, case) {
             Ok(t) => {
                 let problems = compare(case, &t);

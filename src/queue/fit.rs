@@ -362,3 +362,350 @@ fn toml_key(name: &str) -> String {
         format!("\"{escaped}\"")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The fit against synthetic logs drawn with a seeded RNG from known parameters: each
+    //! estimator must recover its parameter within a tolerance of a few standard errors.
+
+    use super::*;
+    use chrono::{Duration, NaiveTime};
+    use rand::{Rng, SeedableRng};
+    use rand_distr::{Distribution, Exp, Gamma, LogNormal, Poisson};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    /// A Monday: logs start here so that every weekday gets the same number of dates.
+    fn monday() -> NaiveDate {
+        let d = NaiveDate::from_ymd_opt(2026, 3, 2).expect("a valid date");
+        assert_eq!(d.weekday(), chrono::Weekday::Mon);
+        d
+    }
+
+    /// Known calls per hour: weekdays 9–18 with a midday peak and Monday the busiest, Saturday
+    /// 10–14, and one sparse Sunday hour where most days have no call at all.
+    fn rates() -> Vec<f64> {
+        let mut r = vec![0.0; 7 * 24];
+        let shape = [0.6, 0.8, 1.0, 1.1, 1.1, 1.0, 1.0, 0.9, 0.7];
+        for (weekday, base) in [40.0, 30.0, 25.0, 25.0, 30.0].into_iter().enumerate() {
+            for (i, s) in shape.iter().enumerate() {
+                r[weekday * 24 + 9 + i] = base * s;
+            }
+        }
+        for hour in 10..14 {
+            r[5 * 24 + hour] = 8.0;
+        }
+        r[6 * 24 + 12] = 0.4;
+        r
+    }
+
+    /// How a day's volume varies around the mean: a factor with mean 1 and this CV.
+    #[derive(Clone, Copy, Debug)]
+    enum DayFactor {
+        Poisson,
+        LogNormal(f64),
+        Gamma(f64),
+    }
+
+    impl DayFactor {
+        fn draw(self, rng: &mut Xoshiro256PlusPlus) -> f64 {
+            match self {
+                DayFactor::Poisson => 1.0,
+                DayFactor::LogNormal(cv) => {
+                    let s2 = (1.0 + cv * cv).ln();
+                    LogNormal::new(-s2 / 2.0, s2.sqrt()).expect("valid lognormal").sample(rng)
+                }
+                DayFactor::Gamma(cv) => Gamma::new(1.0 / (cv * cv), cv * cv).expect("valid gamma").sample(rng),
+            }
+        }
+    }
+
+    /// The lognormal with this mean and CV.
+    fn lognormal(mean: f64, cv: f64) -> LogNormal<f64> {
+        let s2 = (1.0 + cv * cv).ln();
+        LogNormal::new(mean.ln() - s2 / 2.0, s2.sqrt()).expect("valid lognormal")
+    }
+
+    const AHT_S: f64 = 240.0;
+    const HANDLE_CV: f64 = 0.8;
+    const PATIENCE_S: f64 = 120.0;
+    /// Half the callers are answered at once; the others are offered an exponential wait.
+    const OFFERED_WAIT_S: f64 = 60.0;
+
+    /// Calls per (date, hour): Poisson with the hour's rate times the day's factor.
+    fn daily_counts(
+        weeks: i64,
+        rates: &[f64],
+        day: DayFactor,
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> Vec<(NaiveDate, u32, u64)> {
+        let mut out = Vec::new();
+        for date in monday().iter_days().take(usize::try_from(weeks * 7).expect("a few weeks")) {
+            let factor = day.draw(rng);
+            let weekday = date.weekday().num_days_from_monday() as usize;
+            for hour in 0..24_u32 {
+                let rate = rates[weekday * 24 + hour as usize] * factor;
+                let n = if rate > 0.0 { Poisson::new(rate).expect("a positive rate").sample(rng) as u64 } else { 0 };
+                out.push((date, hour, n));
+            }
+        }
+        out
+    }
+
+    /// A provider's call log. Each caller has an exponential patience and is offered a wait;
+    /// one whose patience runs out first abandons after waiting exactly their patience, so the
+    /// log shows the wait censored by answering, as a real log does.
+    fn call_log(weeks: i64, day: DayFactor, seed: u64) -> Vec<CallRecord> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let handle = lognormal(AHT_S, HANDLE_CV);
+        let patience = Exp::new(1.0 / PATIENCE_S).expect("a positive rate");
+        let offered = Exp::new(1.0 / OFFERED_WAIT_S).expect("a positive rate");
+        let mut calls = Vec::new();
+        for (date, hour, n) in daily_counts(weeks, &rates(), day, &mut rng) {
+            for _ in 0..n {
+                let second = rng.random_range(0..3600);
+                let start = date.and_time(NaiveTime::from_hms_opt(hour, 0, 0).expect("a valid hour"))
+                    + Duration::seconds(second);
+                let wait = if rng.random_bool(0.5) { 0.0 } else { offered.sample(&mut rng) };
+                let gives_up_after = patience.sample(&mut rng);
+                let record = if gives_up_after < wait {
+                    CallRecord {
+                        start,
+                        queue: "first_line".into(),
+                        wait_s: Some(gives_up_after),
+                        handle_s: None,
+                        abandoned: Some(true),
+                    }
+                } else {
+                    CallRecord {
+                        start,
+                        queue: "first_line".into(),
+                        wait_s: Some(wait),
+                        handle_s: Some(handle.sample(&mut rng)),
+                        abandoned: Some(false),
+                    }
+                };
+                calls.push(record);
+            }
+        }
+        calls
+    }
+
+    fn only(fit: &Fit) -> &QueueFit {
+        assert_eq!(fit.queues.len(), 1, "{:?}", fit.queues.iter().map(|q| &q.name).collect::<Vec<_>>());
+        &fit.queues[0]
+    }
+
+    #[test]
+    fn arrivals_are_the_mean_per_weekday_and_hour() {
+        const WEEKS: i64 = 20;
+        let f = fit(&History::Calls(call_log(WEEKS, DayFactor::Poisson, 1))).unwrap();
+        assert_eq!(f.days(), WEEKS * 7);
+        let q = only(&f);
+        assert_eq!(q.arrivals.slot_min, 60);
+        for (i, (&got, &rate)) in q.arrivals.values.iter().zip(&rates()).enumerate() {
+            // The mean of WEEKS Poisson counts has standard error √(λ/WEEKS).
+            let tolerance = 4.0 * (rate / WEEKS as f64).sqrt();
+            assert!((got - rate).abs() <= tolerance, "{} {:02}:00: {got} vs {rate}", WEEKDAYS[i / 24], i % 24);
+            assert_eq!(got == 0.0, rate == 0.0, "slot {i}");
+        }
+        // Every weekday's dates count, the days without a call too.
+        assert!(q.cells.iter().all(|c| c.days == WEEKS as u32), "{:?}", q.cells);
+        let weekly: f64 = rates().iter().sum();
+        assert!((q.calls / WEEKS as f64 - weekly).abs() < 3.0 * (weekly / WEEKS as f64).sqrt());
+    }
+
+    #[test]
+    fn days_without_calls_count_as_zero() {
+        let at = |day: i64, hour: u32| {
+            (monday() + Duration::days(day)).and_time(NaiveTime::from_hms_opt(hour, 15, 0).expect("a valid time"))
+        };
+        let call = |start| CallRecord { start, queue: "q".into(), wait_s: None, handle_s: None, abandoned: None };
+        // Six calls on the first Monday at 10, none on the next two; a Sunday call ends week 3.
+        let mut calls: Vec<CallRecord> = (0..6).map(|_| call(at(0, 10))).collect();
+        calls.push(call(at(20, 12)));
+        let f = fit(&History::Calls(calls)).unwrap();
+        assert_eq!((f.first_day, f.days()), (monday(), 21));
+        let q = only(&f);
+        assert_eq!(q.arrivals.values[10], 2.0);
+        assert_eq!(q.arrivals.values[6 * 24 + 12], 1.0 / 3.0);
+        let monday_10 = q.cells.iter().find(|c| c.weekday == 0 && c.hour == 10).unwrap();
+        // Counts 6, 0, 0: mean 2, sample variance (16 + 4 + 4) / 2 = 12.
+        assert_eq!((monday_10.days, monday_10.mean), (3, 2.0));
+        assert!((monday_10.sd - 12.0_f64.sqrt()).abs() < 1e-12);
+        assert_eq!(monday_10.dispersion, Some(6.0));
+        assert_eq!(q.cells.len(), 2, "only cells with calls are listed");
+    }
+
+    #[test]
+    fn day_to_day_spread_is_recovered() {
+        // The cells of one day share its factor, so the estimate's precision is set by the
+        // number of days (about 0.03 at 150 days for these CVs); Poisson alone gives close to 0.
+        let cases = [
+            (DayFactor::Poisson, 0.0, 0.05),
+            (DayFactor::LogNormal(0.3), 0.3, 0.06),
+            (DayFactor::Gamma(0.2), 0.2, 0.05),
+            (DayFactor::LogNormal(0.15), 0.15, 0.05),
+        ];
+        for (seed, (day, cv, tolerance)) in cases.into_iter().enumerate() {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(100 + seed as u64);
+            let volumes: Vec<VolumeRecord> = daily_counts(30, &rates(), day, &mut rng)
+                .into_iter()
+                .map(|(date, hour, n)| VolumeRecord {
+                    start: date.and_hms_opt(hour, 0, 0).expect("a valid hour"),
+                    queue: "q".into(),
+                    calls: n as f64,
+                })
+                .collect();
+            let q = only(&fit(&History::Volumes(volumes)).unwrap()).clone();
+            assert!((q.daily_cv - cv).abs() <= tolerance, "{day:?}: daily_cv {}", q.daily_cv);
+            // Poisson counts have variance equal to their mean; a day factor inflates it.
+            let dispersion = q.mean_dispersion().unwrap();
+            match day {
+                DayFactor::Poisson => assert!((dispersion - 1.0).abs() < 0.1, "{dispersion}"),
+                _ => assert!(dispersion > 1.5, "{day:?}: {dispersion}"),
+            }
+        }
+    }
+
+    #[test]
+    fn handle_time_mean_cv_and_lognormal_distance() {
+        let calls = call_log(8, DayFactor::Poisson, 2);
+        let q = only(&fit(&History::Calls(calls)).unwrap()).clone();
+        let n = q.answered as f64;
+        assert!(n > 4000.0, "{n}");
+        let aht = q.aht_s.unwrap();
+        // Standard error of the mean: AHT·CV/√n, about 3 s here.
+        assert!((aht - AHT_S).abs() < 4.0 * AHT_S * HANDLE_CV / n.sqrt(), "{aht}");
+        let cv = q.handle_cv.unwrap();
+        assert!((cv - HANDLE_CV).abs() < 0.06, "{cv}");
+        // Below the 1% critical value of the Kolmogorov–Smirnov statistic, 1.63/√n.
+        let ks = q.handle_ks.unwrap();
+        assert!(ks < 1.63 / n.sqrt(), "{ks}");
+
+        // Exponential handle times have CV 1 too, but the lognormal with CV 1 is a poor fit.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let exp = Exp::new(1.0 / AHT_S).unwrap();
+        let mut sample: Vec<f64> = (0..5000).map(|_| exp.sample(&mut rng)).collect();
+        sample.sort_by(f64::total_cmp);
+        let mean = sample.iter().sum::<f64>() / 5000.0;
+        let sd = (sample.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 4999.0).sqrt();
+        let ks_exp = ks_lognormal(&sample, mean, sd / mean);
+        assert!(ks_exp > 3.0 * 1.36 / 5000_f64.sqrt(), "{ks_exp}");
+        // The distance is exact on a tiny case: one point at the lognormal's median.
+        let median = AHT_S / (1.0 + HANDLE_CV * HANDLE_CV).sqrt();
+        assert!((ks_lognormal(&[median], AHT_S, HANDLE_CV) - 0.5).abs() < 1e-6);
+        assert_eq!(ks_lognormal(&[], AHT_S, HANDLE_CV), 0.0);
+    }
+
+    #[test]
+    fn patience_is_the_censored_maximum_likelihood() {
+        let calls = call_log(8, DayFactor::Poisson, 4);
+        let q = only(&fit(&History::Calls(calls.clone())).unwrap()).clone();
+        let abandoned = q.abandoned as f64;
+        // P(abandon) = ½ · E[1 − e^(−W/θ)] = ½ · 60 / (60 + 120).
+        let p = 0.5 * OFFERED_WAIT_S / (OFFERED_WAIT_S + PATIENCE_S);
+        assert!((abandoned / (abandoned + q.answered as f64) - p).abs() < 0.02);
+        let patience = q.patience_s.unwrap();
+        // The MLE's standard error is θ/√(abandonments).
+        assert!((patience - PATIENCE_S).abs() < 4.0 * PATIENCE_S / abandoned.sqrt(), "{patience}");
+        // Averaging only the abandoners' waits ignores the censoring and lands far too low.
+        let naive =
+            calls.iter().filter(|c| c.abandoned == Some(true)).filter_map(|c| c.wait_s).sum::<f64>() / abandoned;
+        assert!(naive < 0.5 * PATIENCE_S, "{naive}");
+    }
+
+    #[test]
+    fn no_abandonment_means_no_patience() {
+        let mut calls = call_log(2, DayFactor::Poisson, 5);
+        calls.retain(|c| c.abandoned == Some(false));
+        let q = only(&fit(&History::Calls(calls)).unwrap()).clone();
+        assert_eq!((q.abandoned, q.patience_s), (0, None));
+        assert!(q.aht_s.is_some());
+    }
+
+    #[test]
+    fn interval_volumes_add_up_to_hourly_rates() {
+        const WEEKS: i64 = 12;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(6);
+        let quarter: Vec<f64> = rates().iter().map(|r| r / 4.0).collect();
+        let mut volumes = Vec::new();
+        let mut hourly: HashMap<(usize, u32), f64> = HashMap::new();
+        for date in monday().iter_days().take(usize::try_from(WEEKS * 7).unwrap()) {
+            let weekday = date.weekday().num_days_from_monday() as usize;
+            for hour in 0..24_u32 {
+                for minute in [0, 15, 30, 45] {
+                    let rate = quarter[weekday * 24 + hour as usize];
+                    let n = if rate > 0.0 { Poisson::new(rate).unwrap().sample(&mut rng) } else { 0.0 };
+                    *hourly.entry((weekday, hour)).or_default() += n;
+                    let start = date.and_hms_opt(hour, minute, 0).unwrap();
+                    volumes.push(VolumeRecord { start, queue: "q".into(), calls: n });
+                }
+            }
+        }
+        let q = only(&fit(&History::Volumes(volumes)).unwrap()).clone();
+        for (i, (&got, &rate)) in q.arrivals.values.iter().zip(&rates()).enumerate() {
+            let exact = hourly[&(i / 24, (i % 24) as u32)] / WEEKS as f64;
+            assert!((got - exact).abs() < 1e-9, "slot {i}: {got} vs {exact}");
+            assert!((got - rate).abs() <= 4.0 * (rate / WEEKS as f64).sqrt(), "slot {i}: {got} vs {rate}");
+        }
+        assert_eq!((q.aht_s, q.patience_s, q.answered), (None, None, 0));
+    }
+
+    #[test]
+    fn queues_are_fitted_apart() {
+        let mut calls = call_log(2, DayFactor::Poisson, 7);
+        let total = calls.len();
+        for c in calls.iter_mut().step_by(4) {
+            c.queue = "second_line".into();
+        }
+        let f = fit(&History::Calls(calls)).unwrap();
+        let names: Vec<&str> = f.queues.iter().map(|q| q.name.as_str()).collect();
+        assert_eq!(names, ["second_line", "first_line"], "in order of first appearance");
+        assert_eq!(f.queues.iter().map(|q| q.calls).sum::<f64>(), total as f64);
+        assert_eq!(f.queues[0].calls, total.div_ceil(4) as f64);
+    }
+
+    #[test]
+    fn empty_and_short_logs_are_errors() {
+        assert_eq!(fit(&History::Calls(Vec::new())), Err(FitError::Empty));
+        assert_eq!(fit(&History::Volumes(Vec::new())), Err(FitError::Empty));
+        let mut six_days = call_log(1, DayFactor::Poisson, 8);
+        six_days.retain(|c| c.start.date() < monday() + Duration::days(6));
+        assert_eq!(fit(&History::Calls(six_days)), Err(FitError::TooShort(6)));
+        let one = VolumeRecord { start: monday().and_hms_opt(9, 0, 0).unwrap(), queue: "q".into(), calls: 3.0 };
+        assert_eq!(fit(&History::Volumes(vec![one])), Err(FitError::TooShort(1)));
+        assert!(FitError::TooShort(6).to_string().contains("6 days"));
+    }
+
+    #[test]
+    fn the_written_model_parses_and_keeps_the_fit() {
+        let mut calls = call_log(4, DayFactor::LogNormal(0.2), 9);
+        for c in calls.iter_mut().step_by(5) {
+            c.queue = "Line \"B\" \\ night".into();
+        }
+        let f = fit(&History::Calls(calls)).unwrap();
+        let d = Defaults { target_s: 20.0, target_share: 0.8, aht_s: 300.0, patience_s: None };
+        let text = to_toml(&f, "calls.csv", &d);
+        let model = crate::queue::model::parse(&text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+        assert_eq!((model.target_s, model.target_share), (20.0, 0.8));
+        assert_eq!(model.queues.len(), 2);
+        for q in &f.queues {
+            let m = model.queue(&q.name).unwrap_or_else(|| panic!("{} in\n{text}", q.name));
+            for (a, b) in m.arrivals.values.iter().zip(&q.arrivals.values) {
+                assert!((a - b).abs() <= 0.005, "{a} {b}");
+            }
+            assert!((m.daily_cv - q.daily_cv).abs() <= 0.0005);
+            assert!((m.aht_s - q.aht_s.unwrap()).abs() <= 0.5);
+            assert!((m.service_cv.unwrap() - q.handle_cv.unwrap()).abs() <= 0.0005);
+            assert!((m.patience_s.unwrap() - q.patience_s.unwrap()).abs() <= 0.5);
+            // Staffed wherever calls come in, and open exactly there (the rates open 9–18 on
+            // weekdays, 10–14 on Saturday, and the sparse Sunday hour).
+            for (i, &a) in m.arrivals.values.iter().enumerate() {
+                assert_eq!(m.agents.values[i] > 0.0, a > 0.0, "slot {i}");
+            }
+        }
+        let at = |s: &str| crate::script::parse_at(s).unwrap();
+        assert!(model.is_open(at("mon 09:00")) && model.is_open(at("mon 17:59")) && !model.is_open(at("mon 18:00")));
+        assert!(model.is_open(at("sun 12:30")) && !model.is_open(at("sun 13:00")));
+    }
+}

@@ -137,7 +137,7 @@ impl Flows {
                 // The model is hashed before it is read: an edit in between is seen next time.
                 let model_path = load::model_path_for(&path, &flow, None);
                 let stamp = Stamp::read(&path, model_path.as_deref());
-                let model = load::attach_model(&path, &mut flow)?;
+                let model = load::attach_model(&path, &mut flow, None)?;
                 Ok((flow, model, model_path, stamp))
             });
             let (flow, model, model_path, stamp) = match attached {

@@ -1,0 +1,435 @@
+//! The analyst's commands as users run them: `estimate` (table, one cell, JSON, CSV, best times),
+//! `staff`, `fit` on a provider export written here, and the expected wait a scripted call
+//! announces, compared with the library's own estimate.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Exp, LogNormal, Poisson};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde_json::Value;
+use switchboard::engine::flow::Estimator;
+use switchboard::queue::estimate::ModelEstimator;
+
+const UNDERSTAFFED: &str = "tests/fixtures/understaffed.model.toml";
+
+/// One run of the binary from the crate's folder.
+struct Run {
+    out: Output,
+}
+
+fn run(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs");
+    Run { out }
+}
+
+impl Run {
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+
+    #[track_caller]
+    fn code(self, code: i32) -> Self {
+        assert_eq!(self.out.status.code(), Some(code), "stdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        self
+    }
+
+    #[track_caller]
+    fn stdout_has(self, text: &str) -> Self {
+        assert!(self.stdout().contains(text), "expected {text:?} in stdout:\n{}", self.stdout());
+        self
+    }
+
+    #[track_caller]
+    fn stderr_has(self, text: &str) -> Self {
+        assert!(self.stderr().contains(text), "expected {text:?} in stderr:\n{}", self.stderr());
+        self
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.out.stdout).unwrap_or_else(|e| panic!("stdout is JSON ({e}):\n{}", self.stdout()))
+    }
+}
+
+/// The keys the issue lists for every cell of `estimate --json`.
+const CELL_KEYS: [&str; 12] = [
+    "weekday",
+    "hour",
+    "arrivals_per_hour",
+    "agents",
+    "p_wait",
+    "mean_wait_s",
+    "mean_wait_answered_s",
+    "service_level",
+    "p_abandon",
+    "occupancy",
+    "agents_needed",
+    "overloaded",
+];
+
+fn cells(v: &Value) -> &Vec<Value> {
+    v["cells"].as_array().expect("cells is a list")
+}
+
+fn cell<'v>(v: &'v Value, queue: &str, weekday: &str, hour: u64) -> &'v Value {
+    cells(v)
+        .iter()
+        .find(|c| c["queue"] == queue && c["weekday"] == weekday && c["hour"] == hour)
+        .unwrap_or_else(|| panic!("no cell {queue} {weekday} {hour}"))
+}
+
+#[test]
+fn estimate_json_has_every_key_per_cell() {
+    let v = run(&["estimate", "--json"]).code(0).json();
+    assert_eq!((v["target_s"].as_f64(), v["target_share"].as_f64()), (Some(20.0), Some(0.8)));
+    assert_eq!(cells(&v).len(), 3 * 7 * 24, "three queues, every hour of the week");
+    for c in cells(&v) {
+        for key in CELL_KEYS {
+            assert!(c.get(key).is_some(), "missing {key} in {c}");
+        }
+        if c["open"] == true {
+            for key in ["arrivals_per_hour", "p_wait", "mean_wait_s", "mean_wait_answered_s", "service_level"] {
+                assert!(c[key].is_number(), "{key} in {c}");
+            }
+            let p = |key: &str| c[key].as_f64().expect("a number");
+            for key in ["p_wait", "service_level", "p_abandon", "occupancy"] {
+                assert!((0.0..=1.0).contains(&p(key)), "{key} in {c}");
+            }
+            assert!(c["busy"]["arrivals_per_hour"].as_f64() > c["arrivals_per_hour"].as_f64(), "{c}");
+            assert!(c["busy"]["agents_needed"].as_u64() >= c["agents_needed"].as_u64(), "{c}");
+        } else {
+            assert_eq!((&c["agents"], &c["mean_wait_s"], &c["busy"]), (&Value::from(0), &Value::Null, &Value::Null));
+        }
+    }
+    let mon_noon = cell(&v, "first_line", "mon", 12);
+    assert_eq!((mon_noon["agents"].as_u64(), mon_noon["overloaded"].as_bool()), (Some(14), Some(false)));
+}
+
+#[test]
+fn overloaded_erlang_c_cells_have_null_waits() {
+    let v = run(&["estimate", "--model", UNDERSTAFFED, "--json"]).code(0).json();
+    let c = cell(&v, "first_line", "mon", 12);
+    assert_eq!(c["overloaded"], true, "{c}");
+    assert_eq!((&c["mean_wait_s"], &c["mean_wait_answered_s"]), (&Value::Null, &Value::Null));
+    assert_eq!((c["p_wait"].as_f64(), c["service_level"].as_f64()), (Some(1.0), Some(0.0)), "{c}");
+    assert_eq!(c["p_abandon"].as_f64(), Some(0.0), "callers without patience never abandon");
+    assert!(c["agents_needed"].as_u64().unwrap() > c["agents"].as_u64().unwrap(), "{c}");
+    // The same staffing copes with the quiet first hour on Wednesday.
+    let quiet = cell(&v, "first_line", "wed", 9);
+    assert_eq!(quiet["overloaded"], false);
+    assert!(quiet["mean_wait_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(quiet["mean_wait_s"], quiet["mean_wait_answered_s"], "equal in Erlang C");
+    // The table shows overloaded cells as ∞ rather than a number.
+    run(&["estimate", "--model", UNDERSTAFFED]).code(0).stdout_has("∞ / ∞");
+    run(&["estimate", "--model", UNDERSTAFFED, "--at", "mon 12:00"])
+        .code(0)
+        .stdout_has("overloaded          yes")
+        .stdout_has("mean wait           ∞");
+}
+
+#[test]
+fn estimate_at_one_cell() {
+    run(&["estimate", "--at", "wed 10:00", "--queue", "first_line"])
+        .code(0)
+        .stdout_has("first_line on Wednesday at 10:00")
+        .stdout_has("agents on duty        14")
+        .stdout_has("typical day:")
+        .stdout_has("busy day (90th pct):")
+        .stdout_has("agents needed");
+    let one = run(&["estimate", "--at", "wed 10:00", "--json"]).code(0).json();
+    let week = run(&["estimate", "--json"]).code(0).json();
+    assert_eq!(cells(&one).len(), 3);
+    for c in cells(&one) {
+        let queue = c["queue"].as_str().unwrap();
+        assert_eq!(c, cell(&week, queue, "wed", 10), "--at picks the table's cell");
+    }
+    run(&["estimate", "--at", "sun 12:00", "--queue", "first_line"]).code(0).stdout_has("closed: no agents");
+    run(&["estimate", "--at", "2026-05-09 12:00", "--queue", "first_line"]).code(0).stdout_has("closed");
+    run(&["estimate", "--at", "someday"]).code(2).stderr_has("someday");
+    run(&["estimate", "--queue", "third_line"]).code(2).stderr_has("first_line, second_line, supervisors");
+}
+
+#[test]
+fn estimate_csv_parses() {
+    let r = run(&["estimate", "--csv"]).code(0);
+    let mut reader = csv::Reader::from_reader(r.out.stdout.as_slice());
+    let headers = reader.headers().expect("a header row").clone();
+    for key in CELL_KEYS.iter().copied().chain(["queue", "busy_mean_wait_s", "busy_agents_needed"]) {
+        assert!(headers.iter().any(|h| h == key), "missing column {key}: {headers:?}");
+    }
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a well-formed row")).collect();
+    assert_eq!(rows.len(), 3 * 7 * 24);
+    for row in &rows {
+        let wait = &row[col("mean_wait_s")];
+        if &row[col("open")] == "true" {
+            assert!(wait.parse::<f64>().is_ok_and(|w| w >= 0.0), "{row:?}");
+            assert!(row[col("agents_needed")].parse::<u32>().is_ok(), "{row:?}");
+        } else {
+            assert_eq!((wait, &row[col("agents")]), ("", "0"), "{row:?}");
+        }
+    }
+}
+
+#[test]
+fn best_times_name_monday_as_the_worst() {
+    run(&["estimate", "--best", "--queue", "first_line"])
+        .code(0)
+        .stdout_has("Best time to call:")
+        .stdout_has("Worst time to call: Monday");
+    let v = run(&["estimate", "--best", "--json"]).code(0).json();
+    let first = v.as_array().unwrap().iter().find(|q| q["queue"] == "first_line").unwrap();
+    let worst = first["worst"].as_array().unwrap();
+    assert!(!worst.is_empty() && worst.iter().all(|p| p["weekday"] == "mon"), "{worst:?}");
+    assert_eq!(first["days_quickest_first"].as_array().unwrap().last().unwrap(), "mon");
+}
+
+#[test]
+fn staff_prints_agent_hours() {
+    let r = run(&["staff"]).code(0);
+    assert_eq!(r.stdout().matches("agent-hours a week:").count(), 3, "{}", r.stdout());
+    let r = r.stdout_has("first_line: agents needed for 80% answered within 20 s");
+    // Every open hour has a "typical / busy" pair; Sunday is closed and has no column.
+    assert!(!r.stdout().lines().next().unwrap_or("").contains("Sun"));
+    let v = run(&["staff", "--json"]).code(0).json();
+    for q in v["queues"].as_array().unwrap() {
+        let cells = q["cells"].as_array().unwrap();
+        let sum = |key: &str| cells.iter().map(|c| c[key].as_f64().unwrap()).sum::<f64>();
+        // One-hour slots: agent-hours are the agents needed, added up.
+        assert_eq!(q["agent_hours"].as_f64(), Some(sum("agents_needed")), "{}", q["queue"]);
+        assert_eq!(q["busy_agent_hours"].as_f64(), Some(sum("busy_agents_needed")));
+        assert_eq!(q["scheduled_agent_hours"].as_f64(), Some(sum("agents")));
+        assert!(sum("busy_agents_needed") > sum("agents_needed"));
+    }
+}
+
+/// A provider's export: an id, the start, the queue, time in queue, the whole call's duration
+/// (queue time included) and a status, for four weeks from Monday 2026-03-02; a few rows are
+/// damaged. Returns the text and the calls written per (weekday, hour) of the first line.
+fn provider_export() -> (String, Vec<f64>) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+    let handle = LogNormal::new(240_f64.ln() - 0.5 * 1.64_f64.ln(), 1.64_f64.ln().sqrt()).unwrap();
+    let patience = Exp::new(1.0 / 120.0).unwrap();
+    let offered = Exp::new(1.0 / 60.0).unwrap();
+    let mut text = String::from("Call ID,Call Start,Queue Name,Queue Time,Duration,Status\n");
+    let mut counts = vec![0.0; 7 * 24];
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    let mut id = 1000;
+    for date in first.iter_days().take(28) {
+        let weekday = chrono::Datelike::weekday(&date).num_days_from_monday() as usize;
+        let open = if weekday < 5 {
+            9..18
+        } else if weekday == 5 {
+            10..14
+        } else {
+            0..0
+        };
+        for hour in open {
+            for (queue, rate) in [("first_line", 20.0), ("second_line", 3.0)] {
+                let n = Poisson::new(rate).unwrap().sample(&mut rng) as u32;
+                for _ in 0..n {
+                    let (min, sec) = (rng.random_range(0..60), rng.random_range(0..60));
+                    let wait: f64 = if rng.random_bool(0.5) { 0.0 } else { offered.sample(&mut rng) };
+                    let gives_up: f64 = patience.sample(&mut rng);
+                    let (queued, duration, status) = if gives_up < wait {
+                        (gives_up, gives_up, "Abandoned")
+                    } else {
+                        (wait, wait + handle.sample(&mut rng), "Answered")
+                    };
+                    id += 1;
+                    text += &format!(
+                        "{id},{date} {hour:02}:{min:02}:{sec:02},{queue},{queued:.0},{},{status}\n",
+                        clock(duration)
+                    );
+                    if queue == "first_line" {
+                        counts[weekday * 24 + hour] += 1.0;
+                    }
+                }
+            }
+        }
+    }
+    (text, counts)
+}
+
+/// `h:mm:ss`, as exports write durations.
+fn clock(secs: f64) -> String {
+    let s = secs.round() as u64;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+#[test]
+fn fit_writes_a_model_that_estimate_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut text, counts) = provider_export();
+    let good_rows = text.lines().count() - 1;
+    text += "9001,yesterday,first_line,12,0:03:00,Answered\n";
+    text += "9002, 16/31/2026 10:00,first_line,12,0:03:00,Answered\n";
+    let log = dir.path().join("calls.csv");
+    std::fs::write(&log, &text).unwrap();
+    let model = dir.path().join("fitted.model.toml");
+    let (log_s, model_s) = (log.to_str().unwrap(), model.to_str().unwrap());
+    let r = run(&["fit", log_s, "-o", model_s])
+        .code(0)
+        .stdout_has("fitted calls from 2026-03-02 to 2026-03-28 (27 days)")
+        .stdout_has("skipped 2 row(s)")
+        .stdout_has("first_line:")
+        .stdout_has("second_line:")
+        .stdout_has("Kolmogorov–Smirnov distance");
+    // The bad rows are named where they are: line, and the column where the start field begins.
+    let bad_line = good_rows + 2;
+    r.stderr_has(&format!("{log_s}:{bad_line}:6: warning: skipped a row: unreadable start time `yesterday`"))
+        .stderr_has(&format!("{log_s}:{}:7: warning", bad_line + 1));
+
+    let report = run(&["fit", log_s, "--json"]).code(0);
+    // With --json and no -o, the model goes to stdout first; the report is the JSON after it.
+    let stdout = report.stdout();
+    let json_at = stdout.find("\n{").expect("a JSON report after the model") + 1;
+    let v: Value = serde_json::from_str(&stdout[json_at..]).unwrap();
+    assert_eq!(v["skipped_rows"], 2);
+    let q = v["queues"].as_array().unwrap().iter().find(|q| q["queue"] == "first_line").unwrap();
+    assert_eq!(q["calls"].as_f64(), Some(counts.iter().sum::<f64>()), "every good row is kept");
+    assert!((q["aht_s"].as_f64().unwrap() - 240.0).abs() < 15.0, "{}", q["aht_s"]);
+    assert!((q["patience_s"].as_f64().unwrap() - 120.0).abs() < 25.0, "{}", q["patience_s"]);
+
+    let est = run(&["estimate", "--model", model_s, "--json", "--queue", "first_line"]).code(0).json();
+    // Four Mondays: the fitted rate is the calls seen at 10:00 on Mondays, over four.
+    let mon_10 = cell(&est, "first_line", "mon", 10);
+    assert!((mon_10["arrivals_per_hour"].as_f64().unwrap() - counts[10] / 4.0).abs() < 0.006, "{mon_10}");
+    assert_eq!(mon_10["open"], true);
+    assert!(mon_10["agents"].as_u64().unwrap() >= 1, "staffing is estimated");
+    assert_eq!(cell(&est, "first_line", "sun", 12)["open"], false);
+    run(&["staff", "--model", model_s]).code(0).stdout_has("agent-hours a week");
+}
+
+#[test]
+fn fit_reads_interval_volumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("Interval Start,Offered\n");
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    for date in first.iter_days().take(14) {
+        for hour in 9..18 {
+            for minute in [0, 15, 30, 45] {
+                text += &format!("{date} {hour:02}:{minute:02},{}\n", hour - 5);
+            }
+        }
+    }
+    text += "2026-03-10 12:00,n/a\n";
+    let log = dir.path().join("volumes.csv");
+    std::fs::write(&log, &text).unwrap();
+    let model = dir.path().join("volumes.model.toml");
+    let (log_s, model_s) = (log.to_str().unwrap(), model.to_str().unwrap());
+    let line = text.lines().count();
+    run(&["fit", log_s, "-o", model_s, "--handle-time", "4m"])
+        .code(0)
+        .stdout_has("fitted interval volumes")
+        .stderr_has(&format!("{log_s}:{line}:18: warning: skipped a row: not a call count `n/a`"));
+    let est = run(&["estimate", "--model", model_s, "--json"]).code(0).json();
+    // Four quarters of (hour − 5) calls make 4·(hour − 5) an hour.
+    for hour in 9..18_u64 {
+        let c = cell(&est, "main", "tue", hour);
+        assert_eq!(c["arrivals_per_hour"].as_f64(), Some(4.0 * (hour as f64 - 5.0)), "{c}");
+    }
+}
+
+#[test]
+fn fit_refuses_what_it_cannot_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let short = write("short.csv", "start,queue\n2026-03-02 10:00,a\n2026-03-04 10:00,a\n");
+    run(&["fit", &short]).code(2).stderr_has("spans 3 days; at least one full week");
+    let empty = write("empty.csv", "start,queue\n");
+    run(&["fit", &empty]).code(2).stderr_has("the log has no calls");
+    let headless = write("headless.csv", "when,who\n2026-03-02 10:00,a\n");
+    run(&["fit", &headless]).code(2).stderr_has("no start-time column");
+    run(&["fit", "tests/fixtures/no-such.csv"]).code(2).stderr_has("cannot read tests/fixtures/no-such.csv");
+}
+
+#[test]
+fn a_broken_model_is_reported_where_it_is_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.model.toml");
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(UNDERSTAFFED)).unwrap();
+    std::fs::write(&path, text.replace("handle_time = \"4m 30s\"", "handle_time = \"soon\"")).unwrap();
+    let line = text.lines().position(|l| l.starts_with("handle_time")).unwrap() + 1;
+    let path = path.to_str().unwrap();
+    // The value starts after `handle_time = `, in column 15.
+    run(&["estimate", "--model", path]).code(2).stderr_has(&format!("{path}:{line}:15: error: handle_time"));
+    run(&["staff", "--model", path]).code(2).stderr_has(&format!("{line}:15"));
+}
+
+fn at(text: &str) -> chrono::NaiveDateTime {
+    switchboard::script::parse_at(text).unwrap()
+}
+
+fn estimator(path: &str) -> ModelEstimator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    ModelEstimator::new(switchboard::load::load_model(&path).expect("the model loads"))
+}
+
+/// The minutes a queue node announces for a wait, as the engine rounds them.
+fn announced_minutes(wait_s: f64) -> String {
+    format!("{:.0}", (wait_s / 60.0).round().max(1.0))
+}
+
+fn heard(v: &Value) -> Vec<&str> {
+    v["heard"].as_array().unwrap().iter().map(|h| h.as_str().unwrap()).collect()
+}
+
+#[test]
+fn a_call_announces_the_models_expected_wait() {
+    let default = estimator("flows/support.model.toml");
+    let wait = default.expected_wait_s("first_line", at("mon 12:00"), None).expect("open on Monday");
+    let v = run(&["call", "flows/support.toml", "--keys", "1 2 2", "--at", "mon 12:00", "--json"]).code(0).json();
+    assert_eq!(v["outcome"], serde_json::json!({"kind": "queue", "target": "first_line"}));
+    let announce = format!("Ожидаемое время ожидания — около {} мин.", announced_minutes(wait));
+    assert!(heard(&v).contains(&announce.as_str()), "{announce} not in {:?}", heard(&v));
+    // The sample line never expects ten minutes, so no caller is offered a call-back.
+    for day in ["mon", "tue", "wed", "thu", "fri", "sat"] {
+        for hour in 9..21 {
+            let w = default.expected_wait_s("first_line", at(&format!("{day} {hour}:00")), None);
+            assert!(w.is_none_or(|w| w < 600.0), "{day} {hour}: {w:?}");
+        }
+    }
+    let path: Vec<&str> = v["path"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert!(path.contains(&"first_line_check") && !path.contains(&"callback_offer"), "{path:?}");
+}
+
+#[test]
+fn a_long_expected_wait_offers_a_call_back() {
+    let understaffed = estimator(UNDERSTAFFED);
+    let wait = understaffed.expected_wait_s("first_line", at("mon 12:00"), None).unwrap();
+    assert!(wait > 600.0, "{wait}");
+    let call = |keys: &str| {
+        run(&["call", "flows/support.toml", "--model", UNDERSTAFFED, "--keys", keys, "--at", "mon 12:00", "--json"])
+            .code(0)
+            .json()
+    };
+    let v = call("1 2 2 1");
+    assert_eq!(v["outcome"], serde_json::json!({"kind": "hangup", "target": "callback"}));
+    let path: Vec<&str> = v["path"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert_eq!(path[path.len() - 3..], ["first_line_check", "callback_offer", "callback"]);
+    // Staying on the line, the caller hears the long wait in minutes.
+    let v = call("1 2 2 2");
+    assert_eq!(v["outcome"]["target"], "first_line");
+    let announce = format!("Ожидаемое время ожидания — около {} мин.", announced_minutes(wait));
+    assert!(heard(&v).contains(&announce.as_str()), "{announce} not in {:?}", heard(&v));
+    // The transcript names the branch taken.
+    let r = run(&["call", "flows/support.toml", "--model", UNDERSTAFFED, "--keys", "1 2 2 1", "--at", "mon 12:00"]);
+    r.code(0).stdout_has("callback_offer").stdout_has("outcome: hangup callback");
+    run(&["call", "flows/support.toml", "--model", "tests/fixtures/none.model.toml", "--keys", "1"])
+        .code(2)
+        .stderr_has("none.model.toml");
+}
