@@ -69,10 +69,14 @@ impl FromRequest<Arc<AppState>> for Webhook {
     type Rejection = WebhookError;
 
     async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Webhook, WebhookError> {
-        let method = req.method().clone();
-        let headers = req.headers().clone();
-        let path_and_query = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
-        let body = Bytes::from_request(req, state).await.map_err(|r| WebhookError::Body(r.status()))?;
+        // The headers are taken rather than cloned; reading the body needs only the rest.
+        let (mut parts, body) = req.into_parts();
+        let headers = std::mem::take(&mut parts.headers);
+        let method = parts.method.clone();
+        let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|r| WebhookError::Body(r.status()))?;
 
         let query = parse_form(path_and_query.split_once('?').map_or("", |(_, q)| q).as_bytes())?;
         let form = if method == Method::POST && !body.is_empty() {
