@@ -167,6 +167,7 @@ pub async fn voice(State(state): State<Arc<AppState>>, Path(name): Path<String>,
     let now = load::local_time(&flow, (state.clock)());
     let (call, out) = Call::start(&flow, &Start { caller: hook.param("From"), language: None }, now);
     state.metrics.call_started(&name);
+    tracing::info!("call started");
     step(&state, &name, &flow, &call, &out, None, &hook.base)
 }
 
