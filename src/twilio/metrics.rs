@@ -19,7 +19,8 @@ pub struct Metrics {
 
 #[derive(Debug, Default)]
 struct Inner {
-    requests: BTreeMap<(String, u16), u64>,
+    /// By route, then status.
+    requests: BTreeMap<String, BTreeMap<u16, u64>>,
     calls_started: BTreeMap<String, u64>,
     outcomes: BTreeMap<(String, String), u64>,
     escapes: BTreeMap<String, u64>,
@@ -37,7 +38,12 @@ impl Metrics {
 
     pub fn request(&self, route: &str, status: u16, took: Duration) {
         self.with(|m| {
-            *m.requests.entry((route.to_owned(), status)).or_default() += 1;
+            match m.requests.get_mut(route) {
+                Some(by_status) => *by_status.entry(status).or_default() += 1,
+                None => {
+                    m.requests.insert(route.to_owned(), BTreeMap::from([(status, 1)]));
+                }
+            }
             let s = took.as_secs_f64();
             for (count, bound) in m.latency_buckets.iter_mut().zip(BUCKETS_S) {
                 if s <= bound {
@@ -50,7 +56,7 @@ impl Metrics {
     }
 
     pub fn call_started(&self, flow: &str) {
-        self.with(|m| *m.calls_started.entry(flow.to_owned()).or_default() += 1);
+        self.with(|m| bump(&mut m.calls_started, flow));
     }
 
     pub fn outcome(&self, flow: &str, kind: &str) {
@@ -58,11 +64,11 @@ impl Metrics {
     }
 
     pub fn escape(&self, flow: &str) {
-        self.with(|m| *m.escapes.entry(flow.to_owned()).or_default() += 1);
+        self.with(|m| bump(&mut m.escapes, flow));
     }
 
     pub fn timeout_fallback(&self, flow: &str) {
-        self.with(|m| *m.fallbacks.entry(flow.to_owned()).or_default() += 1);
+        self.with(|m| bump(&mut m.fallbacks, flow));
     }
 
     /// Everything in the Prometheus text exposition format.
@@ -70,7 +76,7 @@ impl Metrics {
         let mut out = String::new();
         self.with(|m| {
             head(&mut out, "switchboard_http_requests_total", "counter", "HTTP requests by route and status.");
-            for ((route, status), n) in &m.requests {
+            for (route, status, n) in m.requests.iter().flat_map(|(r, s)| s.iter().map(move |(s, n)| (r, s, n))) {
                 let _ = writeln!(
                     out,
                     "switchboard_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
@@ -104,6 +110,16 @@ impl Metrics {
             let _ = writeln!(out, "{name}_count {}", m.latency_count);
         });
         out
+    }
+}
+
+/// Counts one for `key`, allocating its name only the first time: this runs on every request.
+fn bump(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
+        }
     }
 }
 

@@ -72,10 +72,14 @@ impl FromRequest<Arc<AppState>> for Webhook {
     type Rejection = WebhookError;
 
     async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Webhook, WebhookError> {
-        let method = req.method().clone();
-        let headers = req.headers().clone();
-        let path_and_query = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
-        let body = Bytes::from_request(req, state).await.map_err(|r| WebhookError::Body(r.status()))?;
+        // The headers are taken rather than cloned; reading the body needs only the rest.
+        let (mut parts, body) = req.into_parts();
+        let headers = std::mem::take(&mut parts.headers);
+        let method = parts.method.clone();
+        let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|r| WebhookError::Body(r.status()))?;
 
         let query = parse_form(path_and_query.split_once('?').map_or("", |(_, q)| q).as_bytes())?;
         let form = if method == Method::POST && !body.is_empty() {
@@ -127,7 +131,8 @@ fn parse_form(bytes: &[u8]) -> Result<Vec<(String, String)>, WebhookError> {
     if std::str::from_utf8(bytes).is_err() {
         return Err(WebhookError::BadRequest("the parameters are not UTF-8".into()));
     }
-    serde_urlencoded::from_bytes(bytes).map_err(|e| WebhookError::BadRequest(format!("malformed parameters: {e}")))
+    // What serde_urlencoded does for a Vec of pairs, without serde's machinery on every request.
+    Ok(form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
 }
 
 /// The base URLs Twilio may have used to reach us, most trusted first: `--public-url`, then
@@ -166,6 +171,7 @@ pub async fn voice(State(state): State<Arc<AppState>>, Path(name): Path<String>,
     let now = load::local_time(&flow, (state.clock)());
     let (call, out) = Call::start(&flow, &Start { caller: hook.param("From"), language: None }, now);
     state.metrics.call_started(&name);
+    tracing::info!("call started");
     step(&state, &name, &flow, &call, &out, None, &hook.base)
 }
 

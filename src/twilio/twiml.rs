@@ -101,7 +101,7 @@ pub fn render(actions: &[Action], links: &Links) -> String {
                     attrs.push(("numDigits", &num_digits));
                 }
                 if g.speech {
-                    attrs.push(("language", &lang));
+                    attrs.push(("language", lang));
                     if !g.hints.is_empty() {
                         attrs.push(("hints", &g.hints));
                     }
@@ -262,31 +262,34 @@ impl Voices {
 
     /// The voice for a language, named by its short or full code.
     pub fn for_language(&self, lang: &str) -> Option<&str> {
+        if self.0.is_empty() {
+            return None; // the usual case, asked on every `<Say>`
+        }
         let full = twilio_language(lang);
         self.0
             .iter()
-            .find(|(l, _)| l.eq_ignore_ascii_case(lang) || twilio_language(l).eq_ignore_ascii_case(&full))
+            .find(|(l, _)| l.eq_ignore_ascii_case(lang) || twilio_language(l).eq_ignore_ascii_case(full))
             .map(|(_, v)| v.as_str())
     }
 }
 
 /// Twilio's locale for a flow's language code: `ru` → `ru-RU`; a full code passes through.
-pub fn twilio_language(code: &str) -> String {
-    let full = match code.to_ascii_lowercase().as_str() {
-        "ru" => "ru-RU",
-        "en" => "en-US",
-        "uk" => "uk-UA",
-        "de" => "de-DE",
-        "fr" => "fr-FR",
-        "es" => "es-ES",
-        "it" => "it-IT",
-        "pt" => "pt-BR",
-        "pl" => "pl-PL",
-        "tr" => "tr-TR",
-        "kk" => "kk-KZ",
-        _ => code,
-    };
-    full.to_owned()
+/// No allocation: it runs for every `<Say>` and `<Gather>` of every answer.
+pub fn twilio_language(code: &str) -> &str {
+    const LOCALES: [(&str, &str); 11] = [
+        ("ru", "ru-RU"),
+        ("en", "en-US"),
+        ("uk", "uk-UA"),
+        ("de", "de-DE"),
+        ("fr", "fr-FR"),
+        ("es", "es-ES"),
+        ("it", "it-IT"),
+        ("pt", "pt-BR"),
+        ("pl", "pl-PL"),
+        ("tr", "tr-TR"),
+        ("kk", "kk-KZ"),
+    ];
+    LOCALES.iter().find(|(short, _)| short.eq_ignore_ascii_case(code)).map_or(code, |(_, full)| *full)
 }
 
 /// Milliseconds as whole seconds, rounded up: Twilio's `timeout` and `length` are integers and
@@ -378,7 +381,7 @@ fn text_element(w: &mut Xml, name: &str, attrs: &[(&str, &str)], text: &str) {
 
 fn say(w: &mut Xml, text: &str, lang: &str, voices: &Voices) {
     let code = twilio_language(lang);
-    let mut attrs = vec![("language", code.as_str())];
+    let mut attrs = vec![("language", code)];
     if let Some(voice) = voices.for_language(lang) {
         attrs.push(("voice", voice));
     }

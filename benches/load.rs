@@ -1,0 +1,800 @@
+//! Load: complete calls through `flows/support.toml` on the real `switchboard serve` process,
+//! beside a bare axum route that answers a fixed TwiML document, both driven the same way in
+//! the same run (issue 6).
+//!
+//! `cargo bench --bench load` (cargo builds `target/release/switchboard` first, as the bench's
+//! `CARGO_BIN_EXE_switchboard`). Options go after `--`: `--connections 256`, `--seconds 3`
+//! (measured per run, after a 0.5 s warm-up), `--rounds 5` (each side once per round,
+//! alternating which goes first) and `--calls 100000` (the memory soak).
+//!
+//! The server keeps no call state, so a complete call is a chain: every answer's TwiML holds
+//! the signed URL of the next request. Tools like oha or wrk repeat one request and cannot
+//! follow it, hence this driver: `--connections` tasks, each running calls one after another,
+//! each call with its own `CallSid`, every request signed with `X-Twilio-Signature` the way
+//! Twilio signs it. One call is nine requests (`CALL`): the language menu, Russian, the ticket
+//! input, a ticket number, back to the main menu, technical help, the second line (`<Enqueue>`),
+//! one wait-URL request with the queue position, and the caller leaving the queue, bridged.
+//! The bare server answers every one of them with one document of about the same size that
+//! holds the URLs and the fragments the driver checks, so the client does identical work on
+//! both sides; its own cost (signing, encoding) is measured apart and printed.
+//!
+//! Both servers are child processes, so their CPU time and resident memory come from
+//! `/proc/PID/stat` and `/proc/PID/status`: server CPU per request is the figure least
+//! disturbed by other load on the machine, since the driver shares the cores. The bare server
+//! is this binary again, started with `SWITCHBOARD_LOAD_BARE` set to its address.
+//!
+//! The server logs at its default level (`SWITCHBOARD_LOAD_RUST_LOG` sets its `RUST_LOG`
+//! instead), to /dev/null. The flow is `flows/support.toml` with its `[hours]` table removed (so the path does not
+//! depend on when the bench runs), beside its queue model and the sample sounds.
+
+use std::fmt::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use switchboard::twilio::signature;
+
+const AUTH_TOKEN: &str = "load-bench-auth-token";
+/// Set to an address, the binary serves the bare route there instead of benchmarking.
+const BARE_ENV: &str = "SWITCHBOARD_LOAD_BARE";
+const WARMUP: Duration = Duration::from_millis(500);
+/// RSS is read when the soak passes these numbers of calls.
+const CHECKPOINTS: [u64; 5] = [10_000, 25_000, 50_000, 75_000, 100_000];
+/// Linux reports CPU time in `/proc/PID/stat` in USER_HZ ticks, fixed at 100 by the ABI.
+const TICKS_PER_S: f64 = 100.0;
+
+/// What the caller does next, from the answer to the request before.
+#[derive(Clone, Copy, Debug)]
+enum Next {
+    /// The voice webhook: a call comes in.
+    Start,
+    /// Keys pressed, posted to the `<Gather action>`.
+    Press(&'static str),
+    /// Twilio asks the `<Enqueue waitUrl>` what to play to a queued caller.
+    Wait,
+    /// The caller left the queue (`<Enqueue action>`), bridged to an agent.
+    Left,
+}
+
+/// Where the URLs of the requests after this one are found in its answer.
+#[derive(Clone, Copy, Debug)]
+enum Read {
+    /// `<Gather action>`, for the next keys.
+    Gather,
+    /// `<Enqueue waitUrl>` and `<Enqueue action>`, for the wait and the leaving.
+    Enqueue,
+    Nothing,
+}
+
+/// One request of a call: what the caller does, a fragment the answer must contain, and
+/// where the next URL is.
+type Step = (Next, &'static str, Read);
+
+/// One complete call through the support flow.
+const CALL: [Step; 9] = [
+    (Next::Start, "<Gather", Read::Gather),
+    (Next::Press("1"), "<Gather", Read::Gather),
+    (Next::Press("3"), "finishOnKey=\"#\"", Read::Gather),
+    (Next::Press("12345678"), "12345678", Read::Gather),
+    (Next::Press("#"), "<Gather", Read::Gather),
+    (Next::Press("2"), "<Gather", Read::Gather),
+    (Next::Press("3"), ">second_line</Enqueue>", Read::Enqueue),
+    (Next::Wait, "<Pause", Read::Nothing),
+    (Next::Left, "<Hangup/>", Read::Nothing),
+];
+
+struct Options {
+    connections: usize,
+    seconds: f64,
+    rounds: usize,
+    calls: u64,
+}
+
+impl Options {
+    fn parse() -> Options {
+        let mut o = Options { connections: 256, seconds: 3.0, rounds: 5, calls: 100_000 };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--bench" => {} // cargo bench passes it to every harness = false bench
+                "--connections" => o.connections = number(&arg, args.next()),
+                "--seconds" => o.seconds = number(&arg, args.next()),
+                "--rounds" => o.rounds = number(&arg, args.next()),
+                "--calls" => o.calls = number(&arg, args.next()),
+                other => usage(&format!("unknown option {other}")),
+            }
+        }
+        if o.connections == 0 || o.rounds == 0 || o.seconds <= 0.0 {
+            usage("connections, rounds and seconds must be positive");
+        }
+        o
+    }
+}
+
+fn number<T: std::str::FromStr>(name: &str, value: Option<String>) -> T {
+    value.and_then(|v| v.parse().ok()).unwrap_or_else(|| usage(&format!("{name} takes a number")))
+}
+
+fn usage(problem: &str) -> ! {
+    eprintln!(
+        "{problem}\nusage: cargo bench --bench load -- [--connections 256] [--seconds 3] [--rounds 5] [--calls 100000]"
+    );
+    std::process::exit(2)
+}
+
+fn main() {
+    if let Ok(addr) = std::env::var(BARE_ENV) {
+        bare::serve(&addr);
+        return;
+    }
+    let options = Options::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    runtime.block_on(bench(options));
+}
+
+async fn bench(o: Options) {
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ours = Server::switchboard(repo, tmp.path());
+    let bare = Server::bare();
+    ours.wait_ready().await;
+    bare.wait_ready().await;
+
+    println!(
+        "load: {} connections, calls of {} requests, {} round(s) of {:.1} s per side; {} cores",
+        o.connections,
+        CALL.len(),
+        o.rounds,
+        o.seconds,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let client_us = client_cost_us(&ours.base);
+    println!("driver cost outside HTTP (sign + encode + parse) per request: {client_us:.1} µs");
+
+    // The soak first: 100,000 distinct calls, also the real server's warm-up.
+    let rss_start = ours.rss_kib();
+    let soak = soak(&ours, &o).await;
+    let rss_after_soak = ours.rss_kib();
+    show_error(&soak.run);
+    let bare_rss = bare.rss_kib();
+
+    let mut runs_ours = Vec::new();
+    let mut runs_bare = Vec::new();
+    for round in 0..o.rounds {
+        let order = if round % 2 == 0 { [&bare, &ours] } else { [&ours, &bare] };
+        for server in order {
+            let run = timed(server, &o).await;
+            eprintln!(
+                "  round {} {:<11} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}  server {:.1} µs/req",
+                round + 1,
+                server.name,
+                run.rps(),
+                ms(run.percentile(0.5)),
+                ms(run.percentile(0.99)),
+                run.errors,
+                run.server_us_per_request()
+            );
+            show_error(&run);
+            if std::ptr::eq(server, &ours) { runs_ours.push(run) } else { runs_bare.push(run) }
+        }
+    }
+    let rss_end = ours.rss_kib();
+
+    let m_ours = Medians::of(ours.name, &runs_ours);
+    let m_bare = Medians::of(bare.name, &runs_bare);
+    println!();
+    println!(
+        "{:<12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>12} {:>12} {:>10}",
+        "target", "requests", "req/s", "p50 ms", "p99 ms", "errors", "server µs/rq", "driver µs/rq", "bytes/rq"
+    );
+    for m in [&m_bare, &m_ours] {
+        println!(
+            "{:<12} {:>9} {:>9.0} {:>9.2} {:>9.2} {:>7} {:>12.1} {:>12.1} {:>10.0}",
+            m.name, m.requests, m.rps, m.p50_ms, m.p99_ms, m.errors, m.server_us, m.client_us, m.bytes
+        );
+    }
+    // Ratios are taken within each round, the two runs side by side in time, then their median:
+    // steadier than the ratio of medians when the machine's other load comes and goes.
+    let ratio = |f: &dyn Fn(&Run) -> f64| median(runs_ours.iter().zip(&runs_bare).map(|(a, b)| f(a) / f(b)).collect());
+    let r = Ratios {
+        rps: ratio(&Run::rps),
+        p50: ratio(&|r| f64::from(r.percentile(0.5))),
+        p99: ratio(&|r| f64::from(r.percentile(0.99))),
+        server: ratio(&Run::server_us_per_request),
+    };
+    println!("{:<12} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>12.2}", "ours/bare", "", r.rps, r.p50, r.p99, "", r.server);
+    println!("(medians of {} runs per side, ratios the median of each round's; errors summed)", o.rounds);
+
+    println!();
+    println!(
+        "soak: {} calls ({} requests) at {} connections, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+        soak.calls,
+        soak.run.requests(),
+        o.connections,
+        soak.run.rps(),
+        ms(soak.run.percentile(0.5)),
+        ms(soak.run.percentile(0.99)),
+        soak.run.errors
+    );
+    let mut line = format!("server RSS: {} MiB at start", mib(rss_start));
+    for (calls, rss) in &soak.rss {
+        let _ = write!(line, ", {} after {}k calls", mib(*rss), calls / 1000);
+    }
+    println!("{line}");
+    println!(
+        "            {} MiB after the timed runs ({} more calls); peak (VmHWM) {} MiB; bare server {} MiB",
+        mib(rss_end),
+        runs_ours.iter().map(|r| r.calls).sum::<u64>(),
+        mib(ours.hwm_kib()),
+        mib(bare_rss)
+    );
+
+    // The issue's targets.
+    let first = soak.rss.first().map(|(_, r)| *r);
+    let growth_kib = first.map(|a| rss_after_soak.max(soak.rss.last().map_or(0, |(_, b)| *b)).saturating_sub(a));
+    let errors = m_ours.errors + soak.run.errors;
+    println!();
+    verdict("throughput ≥ 70% of bare", r.rps >= 0.70, format!("{:.0}%", 100.0 * r.rps));
+    verdict("p99 ≤ 1.3 × bare", r.p99 <= 1.3, format!("{:.2} ×", r.p99));
+    verdict("zero errors", errors == 0, format!("{errors}"));
+    match growth_kib {
+        // Flat: under 5% or 2 MiB of growth between 10k calls and the end of the soak.
+        Some(g) => verdict(
+            &format!("RSS flat from 10k to {}k calls", soak.calls / 1000),
+            g <= 2048 || g * 20 <= first.unwrap_or(0),
+            format!("+{:.1} MiB", g as f64 / 1024.0),
+        ),
+        None => println!("  RSS: the soak was shorter than 10k calls, nothing to compare"),
+    }
+}
+
+fn show_error(run: &Run) {
+    if let Some(error) = &run.first_error {
+        eprintln!("    first error: {error}");
+    }
+}
+
+fn verdict(what: &str, met: bool, measured: String) {
+    println!("  {} {what}: {measured}", if met { "met    " } else { "MISSED " });
+}
+
+fn ms(us: u32) -> f64 {
+    f64::from(us) / 1000.0
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+/// A server under test, a child process killed when this is dropped.
+struct Server {
+    name: &'static str,
+    /// `http://127.0.0.1:PORT`: where requests go, and the public URL they are signed for.
+    base: String,
+    /// The first URL of a call.
+    start: String,
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("an address").port()
+}
+
+impl Server {
+    fn switchboard(repo: &Path, tmp: &Path) -> Server {
+        let flows = tmp.join("flows");
+        std::fs::create_dir_all(&flows).expect("mkdir");
+        let source = std::fs::read_to_string(repo.join("flows/support.toml")).expect("flows/support.toml");
+        std::fs::write(flows.join("support.toml"), without_hours(&source)).expect("write the flow");
+        std::fs::copy(repo.join("flows/support.model.toml"), flows.join("support.model.toml")).expect("copy the model");
+        let base = format!("http://127.0.0.1:{}", free_port());
+        let exe = PathBuf::from(env!("CARGO_BIN_EXE_switchboard"));
+        let mut command = Command::new(&exe);
+        // The server's own default (a line per request at info), unless asked otherwise.
+        match std::env::var("SWITCHBOARD_LOAD_RUST_LOG") {
+            Ok(filter) => command.env("RUST_LOG", filter),
+            Err(_) => command.env_remove("RUST_LOG"),
+        };
+        let child = command
+            .arg("serve")
+            .arg("--flows")
+            .arg(&flows)
+            .arg("--sounds")
+            .arg(repo.join("sounds"))
+            .arg("--data-dir")
+            .arg(tmp.join("data"))
+            .arg("--addr")
+            .arg(base.trim_start_matches("http://"))
+            .arg("--public-url")
+            .arg(&base)
+            .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+            .env_remove("SWITCHBOARD_SECRET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            // Logs are written where they cost least; the driver reports errors itself.
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
+        let start = format!("{base}/twilio/support");
+        Server { name: "switchboard", base, start, child }
+    }
+
+    fn bare() -> Server {
+        let base = format!("http://127.0.0.1:{}", free_port());
+        let exe = std::env::current_exe().expect("this bench's path");
+        let child = Command::new(exe)
+            .env(BARE_ENV, base.trim_start_matches("http://"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the bare server");
+        let start = format!("{base}/twilio/bare");
+        Server { name: "bare axum", base, start, child }
+    }
+
+    async fn wait_ready(&self) {
+        let client = reqwest::Client::new();
+        let url = format!("{}/healthz", self.base);
+        for _ in 0..200 {
+            if client.get(&url).send().await.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{} did not answer {url} within 10 s", self.name);
+    }
+
+    fn status_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    fn hwm_kib(&self) -> u64 {
+        self.status_kib("VmHWM:")
+    }
+
+    /// User + system CPU seconds the process has used.
+    fn cpu_s(&self) -> f64 {
+        cpu_s(&format!("/proc/{}/stat", self.child.id()))
+    }
+}
+
+fn cpu_s(stat_path: &str) -> f64 {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / TICKS_PER_S
+}
+
+/// The flow without its `[hours]` table: open around the clock, whenever the bench runs.
+fn without_hours(source: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in source.lines() {
+        if line.starts_with('[') {
+            skipping = line.trim() == "[hours]";
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The parameters Twilio posts on every request of a call (a representative subset).
+fn call_params(call_sid: &str) -> Vec<(String, String)> {
+    [
+        ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
+        ("ApiVersion", "2010-04-01"),
+        ("CallSid", call_sid),
+        ("Called", "+74950000000"),
+        ("Caller", "+79990001122"),
+        ("Direction", "inbound"),
+        ("From", "+79990001122"),
+        ("FromCountry", "RU"),
+        ("To", "+74950000000"),
+        ("ToCountry", "RU"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+/// The parameters of one request of the call.
+fn step_params(call_sid: &str, next: Next) -> Vec<(String, String)> {
+    let mut params = call_params(call_sid);
+    let mut add = |k: &str, v: &str| params.push((k.to_owned(), v.to_owned()));
+    match next {
+        Next::Start => add("CallStatus", "ringing"),
+        Next::Press(digits) => {
+            add("CallStatus", "in-progress");
+            add("Digits", digits);
+        }
+        Next::Wait => {
+            add("CallStatus", "in-progress");
+            add("QueuePosition", "3");
+            add("AvgQueueTime", "95");
+            add("QueueSid", "QU0123456789abcdef0123456789abcdef");
+            add("QueueTime", "12");
+        }
+        Next::Left => {
+            add("CallStatus", "in-progress");
+            add("QueueResult", "bridged");
+            add("QueueSid", "QU0123456789abcdef0123456789abcdef");
+            add("QueueTime", "40");
+        }
+    }
+    params
+}
+
+/// What a request costs the driver besides HTTP: parameters, signature, form body, and
+/// finding the next URL in an answer.
+fn prepare(url: &str, call_sid: &str, next: Next) -> (String, Vec<u8>) {
+    let params = step_params(call_sid, next);
+    let sig = signature::sign(AUTH_TOKEN, url, &params);
+    let body = serde_urlencoded::to_string(&params).expect("form-encodable").into_bytes();
+    (sig, body)
+}
+
+/// The value of attribute `name` on the first `<element>` in `xml`, unescaped.
+fn attribute(xml: &str, element: &str, name: &str) -> Option<String> {
+    let start = xml.find(&format!("<{element} "))?;
+    let tag = &xml[start..start + xml[start..].find('>')?];
+    let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let value = &tag[at..at + tag[at..].find('"')?];
+    Some(value.replace("&amp;", "&"))
+}
+
+fn client_cost_us(base: &str) -> f64 {
+    let doc = bare::document(base);
+    let url =
+        format!("{base}/twilio/support/gather?t=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v");
+    let n = 20_000;
+    let started = Instant::now();
+    for i in 0..n {
+        let sid = format!("CA{i:032x}");
+        std::hint::black_box(prepare(&url, &sid, Next::Press("1")));
+        std::hint::black_box(attribute(&doc, "Gather", "action"));
+    }
+    started.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+}
+
+/// Latencies and counts of one run.
+#[derive(Default)]
+struct Run {
+    /// Microseconds per request answered inside the measured window.
+    latencies_us: Vec<u32>,
+    errors: u64,
+    /// What went wrong first, to show.
+    first_error: Option<String>,
+    calls: u64,
+    bytes: u64,
+    window: Duration,
+    server_cpu_s: f64,
+    client_cpu_s: f64,
+}
+
+impl Run {
+    fn requests(&self) -> u64 {
+        self.latencies_us.len() as u64
+    }
+
+    fn rps(&self) -> f64 {
+        self.requests() as f64 / self.window.as_secs_f64()
+    }
+
+    fn percentile(&self, q: f64) -> u32 {
+        // Sorted when the run ends.
+        let n = self.latencies_us.len();
+        if n == 0 {
+            return 0;
+        }
+        let i = ((n as f64 * q).ceil() as usize).clamp(1, n) - 1;
+        self.latencies_us[i]
+    }
+
+    fn server_us_per_request(&self) -> f64 {
+        self.server_cpu_s * 1e6 / self.requests().max(1) as f64
+    }
+
+    fn merge(&mut self, other: Run) {
+        self.latencies_us.extend(other.latencies_us);
+        self.errors += other.errors;
+        self.first_error = self.first_error.take().or(other.first_error);
+        self.calls += other.calls;
+        self.bytes += other.bytes;
+    }
+}
+
+/// When a driver task stops.
+#[derive(Clone)]
+enum Stop {
+    /// Measure requests answered in `[from, until)`; stop at the first request after `until`.
+    Window { from: Instant, until: Instant },
+    /// Run complete calls until this many have been started by all tasks together.
+    Calls(Arc<AtomicU64>),
+}
+
+/// One driver task: complete calls, one request at a time, on its own connection.
+async fn drive(client: reqwest::Client, server: Arc<(String, String)>, stop: Stop, done: Arc<AtomicU64>) -> Run {
+    static NEXT_SID: AtomicU64 = AtomicU64::new(1);
+    let (base, start) = &*server;
+    let mut run = Run::default();
+    'calls: loop {
+        match &stop {
+            Stop::Window { until, .. } if Instant::now() >= *until => break,
+            Stop::Calls(left)
+                if left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_err() =>
+            {
+                break;
+            }
+            _ => {}
+        }
+        let call_sid = format!("CA{:032x}", NEXT_SID.fetch_add(1, Ordering::Relaxed));
+        let (mut url, mut wait, mut left) = (start.clone(), String::new(), String::new());
+        for (next, expect, read) in CALL {
+            match next {
+                Next::Start | Next::Press(_) => {}
+                Next::Wait => url = std::mem::take(&mut wait),
+                Next::Left => url = std::mem::take(&mut left),
+            }
+            if let Stop::Window { until, .. } = &stop
+                && Instant::now() >= *until
+            {
+                break 'calls;
+            }
+            let (sig, body) = prepare(&url, &call_sid, next);
+            let sent = Instant::now();
+            let result = async {
+                let response = client
+                    .post(&url)
+                    .header("X-Twilio-Signature", sig)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(body)
+                    .send()
+                    .await?;
+                let status = response.status();
+                let text = response.text().await?;
+                Ok::<_, reqwest::Error>((status, text))
+            }
+            .await;
+            let took = sent.elapsed();
+            let counted = match &stop {
+                Stop::Window { from, until } => sent >= *from && sent + took <= *until,
+                Stop::Calls(_) => true,
+            };
+            let text = match result {
+                Ok((status, text)) if status.is_success() && text.contains(expect) => text,
+                failed => {
+                    if counted {
+                        run.errors += 1;
+                        run.first_error.get_or_insert_with(|| match failed {
+                            Ok((status, text)) => format!("{url} answered {status} without {expect:?}:\n{text}"),
+                            Err(e) => format!("{url}: {e}"),
+                        });
+                    }
+                    continue 'calls;
+                }
+            };
+            if counted {
+                run.latencies_us.push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
+                run.bytes += text.len() as u64;
+            }
+            let found = match read {
+                Read::Gather => attribute(&text, "Gather", "action").map(|a| url = a).is_some(),
+                Read::Enqueue => {
+                    wait = attribute(&text, "Enqueue", "waitUrl").unwrap_or_default();
+                    left = attribute(&text, "Enqueue", "action").unwrap_or_default();
+                    !wait.is_empty() && !left.is_empty()
+                }
+                Read::Nothing => true,
+            };
+            if !found || !url.starts_with(base.as_str()) {
+                run.errors += 1;
+                run.first_error.get_or_insert_with(|| format!("no URL to follow in the answer to {url}:\n{text}"));
+                continue 'calls;
+            }
+        }
+        run.calls += 1;
+        done.fetch_add(1, Ordering::Relaxed);
+    }
+    run
+}
+
+async fn drive_all(server: &Server, connections: usize, stop: Stop, done: Arc<AtomicU64>) -> Run {
+    // One client per run: its pool opens a connection per task and keeps it alive.
+    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().expect("an HTTP client");
+    let target = Arc::new((server.base.clone(), server.start.clone()));
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| tokio::spawn(drive(client.clone(), target.clone(), stop.clone(), done.clone())))
+        .collect();
+    let mut run = Run::default();
+    for task in tasks {
+        run.merge(task.await.expect("a driver task"));
+    }
+    run.latencies_us.sort_unstable();
+    run
+}
+
+/// One timed run against `server`.
+async fn timed(server: &Server, o: &Options) -> Run {
+    let from = Instant::now() + WARMUP;
+    let until = from + Duration::from_secs_f64(o.seconds);
+    let stop = Stop::Window { from, until };
+    let cpu = Arc::new(std::sync::Mutex::new((0.0, 0.0)));
+    // CPU is read at the edges of the window, from a task that sleeps until then.
+    let sampler = {
+        let (cpu, stat) = (cpu.clone(), format!("/proc/{}/stat", server.child.id()));
+        tokio::spawn(async move {
+            tokio::time::sleep_until(from.into()).await;
+            let (s0, c0) = (cpu_s(&stat), cpu_s("/proc/self/stat"));
+            tokio::time::sleep_until(until.into()).await;
+            *cpu.lock().expect("not poisoned") = (cpu_s(&stat) - s0, cpu_s("/proc/self/stat") - c0);
+        })
+    };
+    let mut run = drive_all(server, o.connections, stop, Arc::new(AtomicU64::new(0))).await;
+    sampler.await.expect("the CPU sampler");
+    (run.server_cpu_s, run.client_cpu_s) = *cpu.lock().expect("not poisoned");
+    run.window = until - from;
+    run
+}
+
+struct Soak {
+    calls: u64,
+    run: Run,
+    /// RSS in KiB when the soak passed each checkpoint.
+    rss: Vec<(u64, u64)>,
+}
+
+/// `o.calls` complete calls against `server`, reading its RSS at the checkpoints.
+async fn soak(server: &Server, o: &Options) -> Soak {
+    let done = Arc::new(AtomicU64::new(0));
+    let left = Arc::new(AtomicU64::new(o.calls));
+    let checkpoints: Vec<u64> = CHECKPOINTS.into_iter().filter(|c| *c <= o.calls).collect();
+    let monitor = {
+        let (done, pid) = (done.clone(), server.child.id());
+        tokio::spawn(async move {
+            let mut rss = Vec::new();
+            for checkpoint in checkpoints {
+                while done.load(Ordering::Relaxed) < checkpoint {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+                let kib = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                    .unwrap_or(0);
+                rss.push((checkpoint, kib));
+            }
+            rss
+        })
+    };
+    let cpu0 = server.cpu_s();
+    let started = Instant::now();
+    let mut run = drive_all(server, o.connections, Stop::Calls(left), done.clone()).await;
+    run.window = started.elapsed();
+    run.server_cpu_s = server.cpu_s() - cpu0;
+    let rss = if done.load(Ordering::Relaxed) >= CHECKPOINTS[0].min(o.calls) {
+        monitor.await.unwrap_or_default()
+    } else {
+        monitor.abort();
+        Vec::new()
+    };
+    Soak { calls: run.calls, run, rss }
+}
+
+/// Ours over bare, the median of the rounds.
+struct Ratios {
+    rps: f64,
+    p50: f64,
+    p99: f64,
+    server: f64,
+}
+
+/// The medians of a side's runs.
+struct Medians {
+    name: &'static str,
+    requests: u64,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+    server_us: f64,
+    client_us: f64,
+    bytes: f64,
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        return 0.0;
+    }
+    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
+}
+
+impl Medians {
+    fn of(name: &'static str, runs: &[Run]) -> Medians {
+        let each = |f: &dyn Fn(&Run) -> f64| median(runs.iter().map(f).collect());
+        Medians {
+            name,
+            requests: runs.iter().map(Run::requests).sum(),
+            rps: each(&Run::rps),
+            p50_ms: each(&|r| ms(r.percentile(0.5))),
+            p99_ms: each(&|r| ms(r.percentile(0.99))),
+            errors: runs.iter().map(|r| r.errors).sum(),
+            server_us: each(&Run::server_us_per_request),
+            client_us: each(&|r| r.client_cpu_s * 1e6 / r.requests().max(1) as f64),
+            bytes: each(&|r| r.bytes as f64 / r.requests().max(1) as f64),
+        }
+    }
+}
+
+/// The baseline: the least an axum server can do per request, on the same runtime as
+/// `switchboard serve` (tokio's multi-threaded default).
+mod bare {
+    use axum::Router;
+    use axum::body::Bytes;
+    use axum::http::header;
+    use axum::routing::{get, post};
+
+    /// One fixed TwiML answer for every request of a call, about the size of the real ones,
+    /// with every URL and fragment the driver looks for.
+    pub fn document(base: &str) -> String {
+        let token = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v";
+        let at = |step: &str| format!("{base}/twilio/bare/{step}?t={token}");
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Gather action=\"{}\" method=\"POST\" \
+             input=\"dtmf speech\" timeout=\"5\" finishOnKey=\"#\" numDigits=\"1\" language=\"ru-RU\">\
+             <Play>{base}/sounds/main_menu.ru.wav</Play><Say language=\"ru-RU\">Заявка номер 12345678 \
+             зарегистрирована и находится в работе. Главное меню. Консультация по товарам и услугам — \
+             нажмите 1. Техническая помощь — 2.</Say></Gather><Redirect method=\"POST\">{}</Redirect>\
+             <Enqueue action=\"{}\" method=\"POST\" waitUrl=\"{}\" waitUrlMethod=\"POST\">second_line</Enqueue>\
+             <Pause length=\"30\"/><Hangup/></Response>",
+            at("gather"),
+            at("silence"),
+            at("left"),
+            at("wait"),
+        )
+    }
+
+    pub fn serve(addr: &str) {
+        let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+        let doc = Bytes::from(document(&format!("http://{addr}")));
+        let answer = move || {
+            let doc = doc.clone();
+            async move { ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], doc) }
+        };
+        let app = Router::new()
+            .route("/twilio/{flow}", post(answer.clone()))
+            .route("/twilio/{flow}/{step}", post(answer))
+            .route("/healthz", get(|| async { "ok\n" }));
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind(addr).await.expect("bind the bare server's address");
+            axum::serve(listener, app).await.expect("the bare server runs");
+        });
+    }
+}
