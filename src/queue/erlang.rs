@@ -239,39 +239,39 @@ pub fn erlang_a(cell: &Cell) -> Result<Metrics, QueueError> {
     let c = cell.agents as f64;
     let c_mu = c * mu;
 
-    // Log terms lt_q = ln(π_{c+q}/π_c), q ≥ 0, summed with a running log-sum-exp.
-    let ln_lambda = lambda.ln();
-    let mut lts: Vec<f64> = vec![0.0];
-    let (mut max_lt, mut scaled_sum) = (0.0_f64, 1.0_f64);
-    let mut lt = 0.0_f64;
+    // Terms t_q = π_{c+q}/π_c, q ≥ 0, in linear space (one division each, no exp or ln) times
+    // a common factor e^{ln_scale}: an overloaded cell's terms grow huge before they fall, so
+    // they are scaled down whenever they near the top of f64's range.
+    const RESCALE: f64 = 1e250;
+    let mut terms: Vec<f64> = vec![1.0];
+    let (mut term, mut sum, mut ln_scale) = (1.0_f64, 1.0_f64, 0.0_f64);
     loop {
-        let q = lts.len() as f64;
-        let rate = c_mu + q * gamma;
-        lt += ln_lambda - rate.ln();
-        lts.push(lt);
-        if lt > max_lt {
-            scaled_sum = scaled_sum * (max_lt - lt).exp() + 1.0;
-            max_lt = lt;
-        } else {
-            scaled_sum += (lt - max_lt).exp();
+        let q = terms.len() as f64;
+        term *= lambda / (c_mu + q * gamma);
+        if term > RESCALE {
+            terms.iter_mut().for_each(|t| *t /= RESCALE);
+            (term, sum, ln_scale) = (term / RESCALE, sum / RESCALE, ln_scale + RESCALE.ln());
         }
+        terms.push(term);
+        sum += term;
         let ratio = lambda / (c_mu + (q + 1.0) * gamma);
         // Once terms shrink geometrically, the tail is below term·ratio/(1 − ratio).
-        if ratio < 1.0 && (lt - max_lt).exp() * ratio / (1.0 - ratio) < 1e-17 * scaled_sum {
+        if ratio < 1.0 && term * ratio / (1.0 - ratio) < 1e-17 * sum {
             break;
         }
-        if lts.len() >= MAX_QUEUE_STATES {
+        if terms.len() >= MAX_QUEUE_STATES {
             return Err(QueueError::TooExpensive(MAX_QUEUE_STATES as u64));
         }
     }
-    let ln_h = max_lt + scaled_sum.ln();
+    let ln_h = ln_scale + sum.ln();
     let x = ln_inv_erlang_b(load_erl, cell.agents); // ln Σ_{n≤c} π_n/π_c, > 0 for c ≥ 1
     let ln_low_below_c = x + (-(-x).exp_m1()).ln(); // ln(Σ_{n<c} π_n/π_c)
     let ln_z = log_add_exp(ln_low_below_c, ln_h);
     let p_below_c = (ln_low_below_c - ln_z).exp();
     let p_wait = (ln_h - ln_z).exp().clamp(0.0, 1.0);
 
-    let probs: Vec<f64> = lts.iter().map(|&l| (l - ln_z).exp()).collect();
+    let to_prob = (ln_scale - ln_z).exp();
+    let probs: Vec<f64> = terms.iter().map(|&t| t * to_prob).collect();
     let mut mean_queue = 0.0;
     let mut p_served_after_wait = 0.0;
     let mut wait_served = 0.0;
@@ -336,29 +336,44 @@ fn served_within(probs: &[f64], served_given_q: &[f64], c_mu: f64, gamma: f64, t
     if k_max.saturating_mul(n as u64) > MAX_WORK {
         return Err(QueueError::TooExpensive(MAX_WORK));
     }
+    // One uniformised step: from i callers ahead down to i − 1 with `down[i]`, stay with `stay[i]`.
+    let down: Vec<f64> = (0..n).map(|i| (c_mu + i as f64 * gamma) / max_rate).collect();
+    let stay: Vec<f64> = (0..n).map(|i| 1.0 - (c_mu + (i + 1) as f64 * gamma) / max_rate).collect();
     let mut v = probs.to_vec();
+    let mut next = vec![0.0; n];
     let mut answered = 0.0_f64;
     let total_answerable: f64 = probs.iter().zip(served_given_q).map(|(p, s)| p * s).sum();
     let ln_mean = mean_jumps.ln();
     let mut ln_fact = 0.0_f64;
-    let mut result = 0.0_f64;
-    let mut next = vec![0.0; n];
+    let (mut result, mut weights) = (0.0_f64, 0.0_f64);
+    // Poisson(Λt) weights by w_k = w_{k−1}·Λt/k while e^{−Λt} is a normal f64, else in logs.
+    let recursive = mean_jumps < 700.0;
+    let mut weight = (-mean_jumps).exp();
     for k in 0..=k_max {
-        if k > 0 {
-            ln_fact += (k as f64).ln();
+        if recursive {
+            if k > 0 {
+                weight *= mean_jumps / k as f64;
+            }
+        } else {
+            if k > 0 {
+                ln_fact += (k as f64).ln();
+            }
+            weight = (-mean_jumps + k as f64 * ln_mean - ln_fact).exp();
         }
-        // P(answered by step k) weighted by the Poisson(Λt) probability of k jumps.
-        let weight = (-mean_jumps + k as f64 * ln_mean - ln_fact).exp();
+        // P(answered by step k) weighted by the probability of k jumps.
         result += weight * answered;
-        let mut new_answered = answered;
-        for i in 0..n {
-            let advance = c_mu + i as f64 * gamma;
-            let stay = 1.0 - (advance + gamma) / max_rate;
-            next[i] = v[i] * stay + if i + 1 < n { v[i + 1] * (c_mu + (i + 1) as f64 * gamma) / max_rate } else { 0.0 };
+        weights += weight;
+        // Past the Poisson mode, what the remaining jumps could add is below their weight.
+        if k as f64 > mean_jumps && 1.0 - weights < 1e-14 {
+            break;
         }
-        new_answered += v[0] * c_mu / max_rate;
+        let ahead = v[1..].iter().zip(&down[1..]);
+        for (((to, &here), &st), (&behind, &d)) in next.iter_mut().zip(&v).zip(&stay).zip(ahead) {
+            *to = here * st + behind * d;
+        }
+        next[n - 1] = v[n - 1] * stay[n - 1];
+        answered += v[0] * down[0];
         std::mem::swap(&mut v, &mut next);
-        answered = new_answered;
     }
     Ok(result.clamp(0.0, total_answerable.max(0.0)))
 }
@@ -408,6 +423,21 @@ pub fn agents_needed(cell: &Cell, target: Target) -> Result<u32, QueueError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_heavily_overloaded_erlang_a_cell_rescales_and_matches_the_fluid_limit() {
+        // 72,000 calls an hour (20/s) on 100 agents of 100 s: work for 2,000 agents. The queue's
+        // terms pass e^700 before they fall, so this runs through the rescaling.
+        let cell =
+            Cell { arrivals_per_hour: 72_000.0, aht_s: 100.0, agents: 100, patience_s: Some(60.0), target_s: 20.0 };
+        let m = erlang_a(&cell).expect("a finite answer");
+        // Fluid limit: the agents serve 1 call/s, the other 19/s hang up.
+        assert!((m.p_abandon - 0.95).abs() < 0.005, "{m:?}");
+        assert!(m.p_wait > 0.999 && m.occupancy > 0.99, "{m:?}");
+        let wait = m.mean_wait_s.expect("a wait");
+        // Queue of about (λ − cμ)/γ = 1,140 callers, so by Little about 57 s.
+        assert!((wait - 57.0).abs() < 2.0, "{m:?}");
+    }
 
     #[test]
     fn the_fast_erlang_b_recurrence_matches_the_log_space_one() {
