@@ -2,8 +2,9 @@
 //! `staff`, `fit` on a provider export written here, and the expected wait a scripted call
 //! announces, compared with the library's own estimate.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Exp, LogNormal, Poisson};
@@ -12,53 +13,9 @@ use serde_json::Value;
 use switchboard::engine::flow::Estimator;
 use switchboard::queue::estimate::ModelEstimator;
 
+use common::run;
+
 const UNDERSTAFFED: &str = "tests/fixtures/understaffed.model.toml";
-
-/// One run of the binary from the crate's folder.
-struct Run {
-    out: Output,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs");
-    Run { out }
-}
-
-impl Run {
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.out.stdout).into_owned()
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.out.stderr).into_owned()
-    }
-
-    #[track_caller]
-    fn code(self, code: i32) -> Self {
-        assert_eq!(self.out.status.code(), Some(code), "stdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
-        self
-    }
-
-    #[track_caller]
-    fn stdout_has(self, text: &str) -> Self {
-        assert!(self.stdout().contains(text), "expected {text:?} in stdout:\n{}", self.stdout());
-        self
-    }
-
-    #[track_caller]
-    fn stderr_has(self, text: &str) -> Self {
-        assert!(self.stderr().contains(text), "expected {text:?} in stderr:\n{}", self.stderr());
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.out.stdout).unwrap_or_else(|e| panic!("stdout is JSON ({e}):\n{}", self.stdout()))
-    }
-}
 
 /// The keys the issue lists for every cell of `estimate --json`.
 const CELL_KEYS: [&str; 12] = [

@@ -1,61 +1,10 @@
 //! The `switchboard` binary on the sample flows and on broken fixtures, as users run it.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-/// One run of the binary, with assertions that read like the expectation.
-struct Run {
-    out: Output,
-}
+use std::process::{Command, Stdio};
 
-fn run(args: &[&str]) -> Run {
-    run_with_stdin(args, "")
-}
-
-fn run_with_stdin(args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    child.stdin.take().expect("stdin is piped").write_all(stdin.as_bytes()).expect("stdin accepts the script");
-    Run { out: child.wait_with_output().expect("the binary finishes") }
-}
-
-impl Run {
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.out.stdout).into_owned()
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.out.stderr).into_owned()
-    }
-
-    #[track_caller]
-    fn code(self, code: i32) -> Self {
-        assert_eq!(self.out.status.code(), Some(code), "stdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
-        self
-    }
-
-    #[track_caller]
-    fn stderr_has(self, text: &str) -> Self {
-        assert!(self.stderr().contains(text), "expected {text:?} in stderr:\n{}", self.stderr());
-        self
-    }
-
-    #[track_caller]
-    fn stdout_has(self, text: &str) -> Self {
-        assert!(self.stdout().contains(text), "expected {text:?} in stdout:\n{}", self.stdout());
-        self
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.out.stdout).expect("stdout is JSON")
-    }
-}
+use common::{run, run_with_stdin};
 
 #[test]
 fn sample_flows_are_clean() {

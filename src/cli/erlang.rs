@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::json;
 
+use switchboard::queue::estimate::{self, DayEstimate};
 use switchboard::queue::{self, Cell, Target};
 
 #[derive(clap::Args)]
@@ -54,19 +55,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     cell.agents = args.agents.or(agents_needed).unwrap_or(1);
     let m = queue::metrics(&cell)?;
     if args.json {
-        let out = json!({
-            "arrivals_per_hour": cell.arrivals_per_hour,
-            "agents": cell.agents,
-            "p_wait": m.p_wait,
-            "mean_wait_s": m.mean_wait_s,
-            "mean_wait_answered_s": m.mean_wait_answered_s,
-            "service_level": m.service_level,
-            "p_abandon": m.p_abandon,
-            "occupancy": m.occupancy,
-            "agents_needed": agents_needed,
-            "overloaded": m.overloaded,
-            "p90_wait_s": m.p90_wait_s,
-        });
+        // The same keys as a cell of `estimate --json`, plus the agents and the 90th percentile.
+        let day = DayEstimate { arrivals_per_hour: cell.arrivals_per_hour, metrics: m, agents_needed };
+        let mut out = estimate::day_json(Some(&day));
+        out["agents"] = cell.agents.into();
+        out["p90_wait_s"] = json!(m.p90_wait_s);
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }

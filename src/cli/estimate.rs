@@ -15,12 +15,8 @@ use switchboard::queue::model::{Model, QueueModel};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The queue model (default: flows/support.model.toml).
-    #[arg(long)]
-    model: Option<PathBuf>,
-    /// Only this queue (default: every queue of the model).
-    #[arg(long)]
-    queue: Option<String>,
+    #[command(flatten)]
+    queues: QueueArgs,
     /// One cell: "wed 10:00" or "2026-05-04 10:15" (local time of the model).
     #[arg(long)]
     at: Option<String>,
@@ -35,13 +31,26 @@ pub struct Args {
     csv: bool,
 }
 
-/// The model from `--model` or the default, with errors rendered compiler-style.
-pub(super) fn load_model(path: Option<PathBuf>) -> anyhow::Result<Model> {
-    let path = path.unwrap_or_else(|| super::default_flows().join("support.model.toml"));
-    load::load_model(&path).map_err(|rendered| {
-        eprint!("{rendered}");
-        anyhow!("{} has errors", path.display())
-    })
+/// Which model and which of its queues, for `estimate` and `staff`.
+#[derive(clap::Args)]
+pub(super) struct QueueArgs {
+    /// The queue model (default: flows/support.model.toml).
+    #[arg(long)]
+    pub(super) model: Option<PathBuf>,
+    /// Only this queue (default: every queue of the model).
+    #[arg(long)]
+    pub(super) queue: Option<String>,
+}
+
+impl QueueArgs {
+    /// The model from `--model` or the default, with errors rendered compiler-style.
+    pub(super) fn load(&self) -> anyhow::Result<Model> {
+        let path = self.model.clone().unwrap_or_else(|| super::default_flows().join("support.model.toml"));
+        load::load_model(&path).map_err(|rendered| {
+            eprint!("{rendered}");
+            anyhow!("{} has errors", path.display())
+        })
+    }
 }
 
 /// The queues `--queue` selects.
@@ -59,8 +68,8 @@ pub(super) fn queues<'m>(model: &'m Model, name: Option<&str>) -> anyhow::Result
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let model = load_model(args.model)?;
-    let queues = queues(&model, args.queue.as_deref())?;
+    let model = args.queues.load()?;
+    let queues = queues(&model, args.queues.queue.as_deref())?;
     if args.best {
         return best(&model, &queues, args.json);
     }

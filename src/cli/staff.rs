@@ -2,7 +2,6 @@
 //! on a typical and a busy day, with the total agent-hours beside the model's own staffing.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::json;
@@ -12,12 +11,8 @@ use switchboard::queue::model::{Model, QueueModel};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The queue model (default: flows/support.model.toml).
-    #[arg(long)]
-    model: Option<PathBuf>,
-    /// Only this queue (default: every queue of the model).
-    #[arg(long)]
-    queue: Option<String>,
+    #[command(flatten)]
+    queues: super::estimate::QueueArgs,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -49,8 +44,8 @@ fn totals(slots: &[SlotEstimate]) -> Totals {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let model = super::estimate::load_model(args.model)?;
-    let queues = super::estimate::queues(&model, args.queue.as_deref())?;
+    let model = args.queues.load()?;
+    let queues = super::estimate::queues(&model, args.queues.queue.as_deref())?;
     let weeks: Vec<(&QueueModel, Vec<SlotEstimate>)> = queues.iter().map(|q| (*q, estimate::week(&model, q))).collect();
     if args.json {
         let out: Vec<_> = weeks
