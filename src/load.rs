@@ -66,16 +66,15 @@ pub fn load_source(path: &Path, source: String, sounds_dir: &Path) -> Loaded {
 /// line: wrong format, clipping, long silence at either end (warnings).
 pub fn measure_sounds(flow: &mut Flow, sounds_dir: &Path) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
+    // The folder is listed once, and only if a templated name needs it.
+    let mut listing: Option<Vec<String>> = None;
     for (name, span) in flow.sounds.clone() {
         // A templated name stands for every file that matches it; none is a warning, not an
         // error, since the engine speaks the text for a value without a recording.
         let files: Vec<Arc<str>> = if name.contains('{') {
-            let found: Vec<Arc<str>> = sound_files(sounds_dir)
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|f| engine::flow::sound_matches(&name, f))
-                .map(Arc::from)
-                .collect();
+            let files = listing.get_or_insert_with(|| sound_files(sounds_dir).unwrap_or_default());
+            let found: Vec<Arc<str>> =
+                files.iter().filter(|f| engine::flow::sound_matches(&name, f)).map(|f| Arc::from(f.as_str())).collect();
             if found.is_empty() {
                 diags.push(
                     Diagnostic::warning(span.clone(), format!("no sound file matches `{name}`: the text is spoken"))

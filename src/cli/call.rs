@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use chrono::NaiveDateTime;
 
 use switchboard::engine::{Flow, Start};
@@ -50,19 +50,13 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let sounds = args.sounds.clone().unwrap_or_else(|| super::sounds_dir_for(&args.flow));
-    let mut loaded =
-        load::load_file(&args.flow, &sounds).with_context(|| format!("cannot read {}", args.flow.display()))?;
-    let rendered = loaded.render();
-    let Some(flow) = &mut loaded.flow else {
-        eprint!("{rendered}");
-        bail!("{} has errors: run `switchboard check {}`", args.flow.display(), args.flow.display());
-    };
+    let mut flow = super::load_flow(&args.flow, &sounds)?;
     // The flow's queue model, when it names one, makes `queue` nodes announce computed waits.
-    load::attach_model(&args.flow, flow, args.model.as_deref()).map_err(|rendered| {
+    load::attach_model(&args.flow, &mut flow, args.model.as_deref()).map_err(|rendered| {
         eprint!("{rendered}");
         anyhow::anyhow!("the queue model of {} has errors", args.flow.display())
     })?;
-    let flow = &*flow;
+    let flow = &flow;
     let at = match &args.at {
         Some(text) => script::parse_at(text)?,
         None => local_now(flow),

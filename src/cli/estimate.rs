@@ -6,10 +6,9 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use serde_json::{Value, json};
 
-use switchboard::load;
 use switchboard::queue::estimate::{self, DayEstimate, SlotEstimate, WEEKDAYS};
 use switchboard::queue::model::{Model, QueueModel};
 
@@ -46,10 +45,7 @@ impl QueueArgs {
     /// The model from `--model` or the default, with errors rendered compiler-style.
     pub(super) fn load(&self) -> anyhow::Result<Model> {
         let path = self.model.clone().unwrap_or_else(|| super::default_flows().join("support.model.toml"));
-        load::load_model(&path).map_err(|rendered| {
-            eprint!("{rendered}");
-            anyhow!("{} has errors", path.display())
-        })
+        super::load_model(&path)
     }
 }
 

@@ -5,12 +5,10 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
 use serde_json::json;
 
 use switchboard::engine::graph::{self, On};
 use switchboard::engine::{Flow, NodeKind};
-use switchboard::load;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Format {
@@ -28,12 +26,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let sounds = super::sounds_dir_for(&args.flow);
-    let loaded =
-        load::load_file(&args.flow, &sounds).with_context(|| format!("cannot read {}", args.flow.display()))?;
-    let Some(flow) = &loaded.flow else {
-        eprint!("{}", loaded.render());
-        bail!("{} has errors", args.flow.display());
-    };
+    let flow = &super::load_flow(&args.flow, &sounds)?;
     print!(
         "{}",
         match args.format {

@@ -12,10 +12,14 @@ mod sounds;
 mod staff;
 mod test;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::{Context, anyhow, bail};
 use clap::{Parser, Subcommand};
+use switchboard::engine::Flow;
+use switchboard::load;
+use switchboard::queue::model::Model;
 
 #[derive(Parser)]
 #[command(name = "switchboard", version, about = "IVR flows: check, call, serve, estimate and simulate")]
@@ -83,9 +87,29 @@ fn default_flows() -> PathBuf {
 }
 
 /// The `sounds/` folder beside a flow's folder (`flows/x.toml` plays from `sounds/`).
-fn sounds_dir_for(flow_path: &std::path::Path) -> PathBuf {
+fn sounds_dir_for(flow_path: &Path) -> PathBuf {
     let dir = flow_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")).join("sounds")
+}
+
+/// The flow a command runs; if it has errors they are printed compiler-style and it is refused.
+fn load_flow(path: &Path, sounds: &Path) -> anyhow::Result<Flow> {
+    let mut loaded = load::load_file(path, sounds).with_context(|| format!("cannot read {}", path.display()))?;
+    match loaded.flow.take() {
+        Some(flow) => Ok(flow),
+        None => {
+            eprint!("{}", loaded.render());
+            bail!("{} has errors: run `switchboard check {}`", path.display(), path.display())
+        }
+    }
+}
+
+/// A queue model; if it has errors they are printed compiler-style and it is refused.
+fn load_model(path: &Path) -> anyhow::Result<Model> {
+    load::load_model(path).map_err(|rendered| {
+        eprint!("{rendered}");
+        anyhow!("{} has errors", path.display())
+    })
 }
 
 fn exit(problems: bool) -> ExitCode {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 
 use switchboard::load;
 use switchboard::queue::estimate::{self, DayEstimate};
@@ -145,18 +145,10 @@ const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 fn weeks(args: Args) -> anyhow::Result<ExitCode> {
     let sounds = super::sounds_dir_for(&args.flow);
-    let loaded =
-        load::load_file(&args.flow, &sounds).with_context(|| format!("cannot read {}", args.flow.display()))?;
-    let Some(flow) = &loaded.flow else {
-        eprint!("{}", loaded.render());
-        bail!("{} has errors", args.flow.display());
-    };
+    let flow = &super::load_flow(&args.flow, &sounds)?;
     let model_path = load::model_path_for(&args.flow, flow, args.model.as_deref())
         .ok_or_else(|| anyhow!("the flow names no model: pass --model FILE"))?;
-    let model = load::load_model(&model_path).map_err(|rendered| {
-        eprint!("{rendered}");
-        anyhow!("{} has errors", model_path.display())
-    })?;
+    let model = super::load_model(&model_path)?;
     let start = switchboard::script::reference_day(chrono::Weekday::Mon).and_hms_opt(0, 0, 0).expect("midnight exists");
     let setup = Setup { flow, model: &model, weeks: args.weeks, start, warmup_s: 86_400.0 };
     let replications = args.replications.unwrap_or(4);
