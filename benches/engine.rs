@@ -9,9 +9,9 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use switchboard::calendar::parse_at;
 use switchboard::engine::{self, Call, Event, Output, Start};
-use switchboard::load;
-use switchboard::script::parse_at;
+use switchboard::files;
 
 /// A flow of `n` nodes: a tree of menus nine options wide, each menu after a `say`, with the
 /// leaves queueing.
@@ -41,18 +41,18 @@ fn generated_flow(n: usize) -> String {
 
 fn parse_and_check(c: &mut Criterion) {
     let text = generated_flow(10_000);
-    let (flow, diags) = engine::load(&text);
+    let (flow, diags) = engine::parse_and_check(&text);
     let flow = flow.unwrap_or_else(|| panic!("the generated flow is valid: {:?}", &diags[..diags.len().min(3)]));
     assert!(flow.nodes.len() >= 9_999, "{} nodes", flow.nodes.len());
     let mut g = c.benchmark_group("flow_10k_nodes");
     g.sample_size(20);
     g.bench_function("baseline_toml_table", |b| b.iter(|| black_box(text.parse::<toml::Table>().unwrap())));
-    g.bench_function("parse_and_check", |b| b.iter(|| black_box(engine::load(black_box(&text)))));
+    g.bench_function("parse_and_check", |b| b.iter(|| black_box(engine::parse_and_check(black_box(&text)))));
     g.finish();
 }
 
 fn steps(c: &mut Criterion) {
-    let loaded = load::load_file(Path::new("flows/support.toml"), Path::new("sounds")).unwrap();
+    let loaded = files::read_flow(Path::new("flows/support.toml"), Path::new("sounds")).unwrap();
     let flow = loaded.flow.unwrap();
     let now = parse_at("wed 11:00").unwrap();
     // One call: choose Russian, silence twice in the main menu, technical help, not solved.

@@ -1,12 +1,21 @@
 //! Switchboard: an IVR flow engine with drivers around it.
 //!
-//! [`engine`] parses declarative flows and runs calls through them without any I/O. The
-//! drivers — the command line, the Twilio webhook server ([`twilio`]), the load simulator — feed it events
-//! and perform the actions it returns. [`load`] reads flows and their sounds from disk.
+//! The pure core, free of I/O, clocks and ambient randomness:
+//! - [`engine`]: flows (parse, check, graph, time to a person) and the call state machine;
+//! - [`queue`]: the call-centre model, Erlang C/A, staffing, fitting from history;
+//! - [`calendar`]: weekdays, the reference week, times as people write them.
+//!
+//! The drivers, which feed the core events and perform the actions it returns:
+//! - [`files`]: flows, models and sounds read from disk; [`clock`]: a call's local time;
+//! - [`script`]: the scripted caller behind `call` and `test`, scenario files, call audio;
+//! - [`sim`]: the discrete-event load simulator and its charts;
+//! - [`sounds`]: WAV files, telephone-line checks, tones and DTMF detection;
+//! - [`twilio`]: the webhook server.
 
+pub mod calendar;
+pub mod clock;
 pub mod engine;
-pub mod load;
-pub mod plot;
+pub mod files;
 pub mod queue;
 pub mod script;
 pub mod sim;

@@ -328,12 +328,12 @@ fn a_broken_model_is_reported_where_it_is_broken() {
 }
 
 fn at(text: &str) -> chrono::NaiveDateTime {
-    switchboard::script::parse_at(text).unwrap()
+    switchboard::calendar::parse_at(text).unwrap()
 }
 
 fn estimator(path: &str) -> ModelEstimator {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
-    ModelEstimator::new(switchboard::load::load_model(&path).expect("the model loads"))
+    ModelEstimator::new(switchboard::files::read_model(&path).expect("the model loads"))
 }
 
 /// The minutes a queue node announces for a wait, as the engine rounds them.

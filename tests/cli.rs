@@ -105,7 +105,7 @@ fn script_from_stdin_when_not_a_terminal() {
 
 #[test]
 fn bad_scripts_and_times_are_usage_errors() {
-    run(&["call", "flows/hello.toml", "--keys", "1 x"]).code(2).stderr_has("step 2 `x`");
+    run(&["call", "flows/hello.toml", "--keys", "1 x"]).code(2).stderr_has("turn 2 `x`: keys must be 0-9, * or #");
     run(&["call", "flows/hello.toml", "--keys", "1", "--at", "someday"]).code(2).stderr_has("is not a time");
     run(&["call", "flows/hello.toml", "--keys", "1", "--lang", "de"]).code(2).stderr_has("not a language");
     run(&["call", "tests/fixtures/typo.toml", "--keys", "1"]).code(2).stderr_has("typo.toml:8:1");

@@ -4,12 +4,12 @@
 use std::path::Path;
 
 use proptest::prelude::*;
+use switchboard::calendar::{parse_at, reference_day};
 use switchboard::engine::{Action, Call, Event, Flow, Start};
-use switchboard::load;
-use switchboard::script::{parse_at, reference_day};
+use switchboard::files;
 
 fn support() -> Flow {
-    let loaded = load::load_file(Path::new("flows/support.toml"), Path::new("sounds")).expect("the sample flow reads");
+    let loaded = files::read_flow(Path::new("flows/support.toml"), Path::new("sounds")).expect("the sample flow reads");
     loaded.flow.expect("the sample flow is clean")
 }
 
@@ -94,7 +94,7 @@ proptest! {
         let end = (at + len).min(bytes.len());
         bytes.splice(at..end, insert.bytes());
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        let loaded = load::load_source(Path::new("x.toml"), text, Path::new("sounds"));
+        let loaded = files::flow_from_source(Path::new("x.toml"), text, Path::new("sounds"));
         let _ = loaded.render();
     }
 }

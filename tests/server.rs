@@ -92,7 +92,7 @@ impl Server {
     }
 
     async fn start_with(dirs: &Dirs, at: DateTime<Utc>, public: Option<&str>) -> Server {
-        let (flows, report) = Flows::load(vec![dirs.flows.clone()], dirs.sounds.clone(), Some(dirs.data.clone()));
+        let (flows, report) = Flows::open(vec![dirs.flows.clone()], dirs.sounds.clone(), Some(dirs.data.clone()));
         assert!(report.rejected.is_empty(), "{:?}", report.rejected);
         let mut state = AppState::new(
             flows,
@@ -865,7 +865,7 @@ fn the_binary_serves_and_stops_on_sigterm() {
 /// The sample hotline's queue model, as the server loads it.
 fn sample_model() -> switchboard::queue::estimate::ModelEstimator {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("flows/support.model.toml");
-    let model = switchboard::load::load_model(&path).unwrap_or_else(|e| panic!("the sample model loads:\n{e}"));
+    let model = switchboard::files::read_model(&path).unwrap_or_else(|e| panic!("the sample model loads:\n{e}"));
     switchboard::queue::estimate::ModelEstimator::new(model)
 }
 
@@ -951,7 +951,7 @@ async fn estimate_answers_the_cell_the_cli_prints() {
     let server = Server::start(&dirs, open_hours()).await;
     let model = sample_model().model;
     let queue = model.queue("first_line").expect("a first line");
-    let at = switchboard::script::parse_at("wed 10:00").expect("a time");
+    let at = switchboard::calendar::parse_at("wed 10:00").expect("a time");
     // Through the same serialisation as the answer, so floats compare exactly.
     let expected: serde_json::Value =
         serde_json::from_str(&cell_json(queue, &slot_at(&model, queue, at)).to_string()).expect("JSON");

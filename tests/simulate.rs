@@ -2,15 +2,15 @@
 
 use std::path::Path;
 
+use switchboard::calendar::reference_day;
 use switchboard::engine::Flow;
-use switchboard::load;
+use switchboard::files;
 use switchboard::queue::model::Model;
-use switchboard::script::reference_day;
 use switchboard::sim::week::{self, Setup};
 
 fn inputs() -> (Flow, Model) {
-    let flow = load::load_file(Path::new("flows/support.toml"), Path::new("sounds")).unwrap().flow.unwrap();
-    let model = load::load_model(Path::new("flows/support.model.toml")).unwrap();
+    let flow = files::read_flow(Path::new("flows/support.toml"), Path::new("sounds")).unwrap().flow.unwrap();
+    let model = files::read_model(Path::new("flows/support.model.toml")).unwrap();
     (flow, model)
 }
 

@@ -10,9 +10,9 @@ use anyhow::{anyhow, bail};
 use chrono::NaiveDateTime;
 
 use switchboard::engine::{Flow, Start};
-use switchboard::load;
-use switchboard::script::{self, Entry, Step, Timed, Transcript};
-use switchboard::sounds::render::{self, Clip};
+use switchboard::files;
+use switchboard::script::audio::{self, Clip};
+use switchboard::script::{self, Entry, Timed, Transcript, Turn};
 use switchboard::sounds::{convert, synth, wav};
 
 #[derive(clap::Args)]
@@ -44,21 +44,21 @@ pub struct Args {
     #[arg(long, value_name = "FILE.wav")]
     record: Option<PathBuf>,
     /// Seconds of hold music after the caller is queued, in the recording.
-    #[arg(long, value_name = "SECONDS", default_value_t = render::DEFAULT_HOLD_MS / 1000)]
+    #[arg(long, value_name = "SECONDS", default_value_t = audio::DEFAULT_HOLD_MS / 1000)]
     hold: u32,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let sounds = args.sounds.clone().unwrap_or_else(|| super::sounds_dir_for(&args.flow));
-    let mut flow = super::load_flow(&args.flow, &sounds)?;
+    let mut flow = super::read_flow(&args.flow, &sounds)?;
     // The flow's queue model, when it names one, makes `queue` nodes announce computed waits.
-    load::attach_model(&args.flow, &mut flow, args.model.as_deref()).map_err(|rendered| {
+    files::attach_model(&args.flow, &mut flow, args.model.as_deref()).map_err(|rendered| {
         eprint!("{rendered}");
         anyhow::anyhow!("the queue model of {} has errors", args.flow.display())
     })?;
     let flow = &flow;
     let at = match &args.at {
-        Some(text) => script::parse_at(text)?,
+        Some(text) => switchboard::calendar::parse_at(text)?,
         None => local_now(flow),
     };
     if let Some(lang) = &args.lang
@@ -106,7 +106,7 @@ pub fn demo() -> anyhow::Result<ExitCode> {
         model: None,
         sounds: None,
         record: None,
-        hold: render::DEFAULT_HOLD_MS / 1000,
+        hold: audio::DEFAULT_HOLD_MS / 1000,
     })
 }
 
@@ -123,7 +123,7 @@ fn record(transcript: &Transcript, sounds: &Path, path: &Path, hold_ms: u32) -> 
         }
         let samples = match &clip {
             Clip::File(file) => wav::read_mono(&sounds.join(file))
-                .and_then(|(samples, rate)| convert::resample(&samples, rate, render::RATE))
+                .and_then(|(samples, rate)| convert::resample(&samples, rate, audio::RATE))
                 .map_err(|e| anyhow!("sound `{file}`: {e}"))?,
             Clip::Text { text, lang, caller } => {
                 if !*speech.get_or_insert_with(synth::available) {
@@ -151,22 +151,22 @@ fn record(transcript: &Transcript, sounds: &Path, path: &Path, hold_ms: u32) -> 
             if unspoken == 1 { "its" } else { "their" },
         );
     }
-    let rendered = render::render(transcript, &clips, hold_ms);
+    let rendered = audio::render(transcript, &clips, hold_ms);
     for note in &rendered.notes {
         eprintln!("note: {note}");
     }
-    wav::write_mono(path, &rendered.samples, render::RATE)
+    wav::write_mono(path, &rendered.samples, audio::RATE)
         .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
     eprintln!(
         "wrote {}: {:.1} s, 8000 Hz mono 16-bit PCM",
         path.display(),
-        rendered.samples.len() as f64 / f64::from(render::RATE)
+        rendered.samples.len() as f64 / f64::from(audio::RATE)
     );
     Ok(())
 }
 
 fn local_now(flow: &Flow) -> NaiveDateTime {
-    load::local_time(flow, chrono::Utc::now())
+    switchboard::clock::local_time(flow, chrono::Utc::now())
 }
 
 fn interactive(flow: &Flow, start: &Start, at: NaiveDateTime) -> Transcript {
@@ -183,17 +183,17 @@ fn interactive(flow: &Flow, start: &Start, at: NaiveDateTime) -> Transcript {
         let _ = std::io::stdout().flush();
         let mut line = String::new();
         if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
-            return Some(Step::Hangup);
+            return Some(Turn::Hangup);
         }
         let line = line.trim();
         Some(if line.is_empty() {
-            Step::Silence
+            Turn::Silence
         } else if line.eq_ignore_ascii_case("hangup") {
-            Step::Hangup
+            Turn::Hangup
         } else if line.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') {
-            Step::Keys(line.to_owned())
+            Turn::Keys(line.to_owned())
         } else {
-            Step::Speech(line.to_owned())
+            Turn::Speech(line.to_owned())
         })
     });
     print!("{}", render(&transcript, shown));

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use switchboard::engine::report;
-use switchboard::load;
+use switchboard::files;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,7 +23,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let paths = if args.paths.is_empty() { vec![super::default_flows()] } else { args.paths };
-    let files = load::flow_files(&paths).context("cannot list flows")?;
+    let files = files::flow_files(&paths).context("cannot list flows")?;
     if files.is_empty() {
         anyhow::bail!(
             "no flow files found in {}",
@@ -36,7 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut played: BTreeMap<PathBuf, Option<BTreeSet<String>>> = BTreeMap::new();
     for file in &files {
         let sounds = args.sounds.clone().unwrap_or_else(|| super::sounds_dir_for(file));
-        let loaded = load::load_file(file, &sounds).with_context(|| format!("cannot read {}", file.display()))?;
+        let loaded = files::read_flow(file, &sounds).with_context(|| format!("cannot read {}", file.display()))?;
         let names = played.entry(sounds).or_insert_with(|| Some(BTreeSet::new()));
         // Parsed again: `loaded.flow` is gone when a sound is missing, but its names are known.
         match (names.as_mut(), switchboard::engine::parse::parse(&loaded.source).flow) {
@@ -55,7 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Only a whole folder of flows says what is unused; one flow file plays only some sounds.
     if paths.iter().all(|p| p.is_dir()) {
         for (dir, names) in played.iter().filter_map(|(dir, names)| Some((dir, names.as_ref()?))) {
-            let unused = load::unused_sounds(dir, names).with_context(|| format!("cannot list {}", dir.display()))?;
+            let unused = files::unused_sounds(dir, names).with_context(|| format!("cannot list {}", dir.display()))?;
             if !unused.is_empty() {
                 eprintln!(
                     "note: no flow plays {} in {}: {}",

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use anyhow::bail;
 use serde_json::{Value, json};
 
-use switchboard::queue::estimate::{self, DayEstimate, SlotEstimate, WEEKDAYS};
+use switchboard::calendar::DAY_KEYS as WEEKDAYS;
+use switchboard::queue::estimate::{self, DayEstimate, SlotEstimate};
 use switchboard::queue::model::{Model, QueueModel};
 
 #[derive(clap::Args)]
@@ -45,7 +46,7 @@ impl QueueArgs {
     /// The model from `--model` or the default, with errors rendered compiler-style.
     pub(super) fn load(&self) -> anyhow::Result<Model> {
         let path = self.model.clone().unwrap_or_else(|| super::default_flows().join("support.model.toml"));
-        super::load_model(&path)
+        super::read_model(&path)
     }
 }
 
@@ -72,7 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut cells: Vec<(&QueueModel, SlotEstimate)> = Vec::new();
     match &args.at {
         Some(text) => {
-            let at = switchboard::script::parse_at(text)?;
+            let at = switchboard::calendar::parse_at(text)?;
             cells.extend(queues.iter().map(|q| (*q, estimate::slot_at(&model, q, at))));
         }
         None => {

@@ -24,7 +24,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use chrono::NaiveDateTime;
 
-use switchboard::queue::estimate::WEEKDAYS;
+use switchboard::calendar::DAY_KEYS as WEEKDAYS;
 use switchboard::queue::fit::{self, CallRecord, Defaults, History, VolumeRecord};
 
 #[derive(clap::Args)]

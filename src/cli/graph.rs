@@ -26,7 +26,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let sounds = super::sounds_dir_for(&args.flow);
-    let flow = &super::load_flow(&args.flow, &sounds)?;
+    let flow = &super::read_flow(&args.flow, &sounds)?;
     print!(
         "{}",
         match args.format {

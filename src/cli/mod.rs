@@ -15,10 +15,10 @@ mod test;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::anyhow;
 use clap::{Parser, Subcommand};
 use switchboard::engine::Flow;
-use switchboard::load;
+use switchboard::files::{self, FileError};
 use switchboard::queue::model::Model;
 
 #[derive(Parser)]
@@ -93,23 +93,27 @@ fn sounds_dir_for(flow_path: &Path) -> PathBuf {
 }
 
 /// The flow a command runs; if it has errors they are printed compiler-style and it is refused.
-fn load_flow(path: &Path, sounds: &Path) -> anyhow::Result<Flow> {
-    let mut loaded = load::load_file(path, sounds).with_context(|| format!("cannot read {}", path.display()))?;
-    match loaded.flow.take() {
-        Some(flow) => Ok(flow),
-        None => {
-            eprint!("{}", loaded.render());
-            bail!("{} has errors: run `switchboard check {}`", path.display(), path.display())
+fn read_flow(path: &Path, sounds: &Path) -> anyhow::Result<Flow> {
+    files::read_flow(path, sounds)?.into_flow().map_err(|e| match e {
+        FileError::Invalid { .. } => {
+            let e = shown(e);
+            anyhow!("{e}: run `switchboard check {}`", path.display())
         }
-    }
+        e => e.into(),
+    })
 }
 
 /// A queue model; if it has errors they are printed compiler-style and it is refused.
-fn load_model(path: &Path) -> anyhow::Result<Model> {
-    load::load_model(path).map_err(|rendered| {
+fn read_model(path: &Path) -> anyhow::Result<Model> {
+    files::read_model(path).map_err(|e| shown(e).into())
+}
+
+/// Prints the diagnostics an invalid file carries, so that the error itself is one line.
+fn shown(e: FileError) -> FileError {
+    if let FileError::Invalid { rendered, .. } = &e {
         eprint!("{rendered}");
-        anyhow!("{} has errors", path.display())
-    })
+    }
+    e
 }
 
 fn exit(problems: bool) -> ExitCode {

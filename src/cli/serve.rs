@@ -61,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let secret = secret(&args.data_dir)?;
     let sounds = args.sounds.clone().unwrap_or_else(|| sounds_beside(&args.flows));
-    let (flows, report) = Flows::load(vec![args.flows.clone()], sounds.clone(), Some(args.data_dir.join("versions")));
+    let (flows, report) = Flows::open(vec![args.flows.clone()], sounds.clone(), Some(args.data_dir.join("versions")));
     for (path, errors) in &report.rejected {
         tracing::error!(file = %path.display(), "flow not loaded:\n{errors}");
     }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 
-use switchboard::load;
+use switchboard::calendar::{WEEKDAYS, day_abbrev};
+use switchboard::files;
 use switchboard::queue::estimate::{self, DayEstimate};
 use switchboard::queue::model::Model;
 use switchboard::sim::stationary::{self, Scenario, Service};
@@ -141,15 +142,14 @@ fn stationary(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-
 fn weeks(args: Args) -> anyhow::Result<ExitCode> {
     let sounds = super::sounds_dir_for(&args.flow);
-    let flow = &super::load_flow(&args.flow, &sounds)?;
-    let model_path = load::model_path_for(&args.flow, flow, args.model.as_deref())
+    let flow = &super::read_flow(&args.flow, &sounds)?;
+    let model_path = files::model_path_for(&args.flow, flow, args.model.as_deref())
         .ok_or_else(|| anyhow!("the flow names no model: pass --model FILE"))?;
-    let model = super::load_model(&model_path)?;
-    let start = switchboard::script::reference_day(chrono::Weekday::Mon).and_hms_opt(0, 0, 0).expect("midnight exists");
+    let model = super::read_model(&model_path)?;
+    let start =
+        switchboard::calendar::reference_day(chrono::Weekday::Mon).and_hms_opt(0, 0, 0).expect("midnight exists");
     let setup = Setup { flow, model: &model, weeks: args.weeks, start, warmup_s: 86_400.0 };
     let replications = args.replications.unwrap_or(4);
     let bar = progress(replications);
@@ -176,7 +176,7 @@ fn weeks(args: Args) -> anyhow::Result<ExitCode> {
         for q in &model.queues {
             let cells: Vec<_> = summary.cells.iter().filter(|c| c.queue == q.name).collect();
             let title = format!("{}: simulated mean wait (s) by weekday and hour", q.name);
-            switchboard::plot::heatmap(&cells, &title, &dir.join(format!("wait-{}", q.name)))?;
+            switchboard::sim::plot::heatmap(&cells, &title, &dir.join(format!("wait-{}", q.name)))?;
             let points: Vec<(f64, f64)> = summary
                 .cells
                 .iter()
@@ -185,7 +185,7 @@ fn weeks(args: Args) -> anyhow::Result<ExitCode> {
                 .filter_map(|(c, f)| Some((f.as_ref()?.metrics.mean_wait_s?, c.mean_wait_s?)))
                 .collect();
             let title = format!("{}: simulated mean wait against Erlang, per weekday-hour", q.name);
-            switchboard::plot::against_formula(&points, &title, &dir.join(format!("vs-erlang-{}", q.name)))?;
+            switchboard::sim::plot::against_formula(&points, &title, &dir.join(format!("vs-erlang-{}", q.name)))?;
         }
     }
     if args.json {
@@ -244,8 +244,8 @@ fn comparison(s: &Summary, formula: &[Option<DayEstimate>]) -> String {
         let hours: Vec<usize> =
             (0..24).filter(|h| cells.iter().any(|(c, _)| c.hour == *h && c.offered > 0.0)).collect();
         let _ = write!(out, "  {:<5}", "");
-        for day in DAYS {
-            let _ = write!(out, "{day:>12}");
+        for day in WEEKDAYS {
+            let _ = write!(out, "{:>12}", day_abbrev(day));
         }
         out.push('\n');
         for h in &hours {
@@ -275,7 +275,12 @@ fn comparison(s: &Summary, formula: &[Option<DayEstimate>]) -> String {
             .iter()
             .take(3)
             .filter(|g| g.0 >= 1.0)
-            .map(|(_, d, h, sim, erl)| format!("{} {h:02}:00 simulated {sim:.0} s, Erlang {erl:.0} s", DAYS[*d]))
+            .map(|(_, d, h, sim, erl)| {
+                format!(
+                    "{} {h:02}:00 simulated {sim:.0} s, Erlang {erl:.0} s",
+                    WEEKDAYS.get(*d).map_or("?", |&d| day_abbrev(d))
+                )
+            })
             .collect();
         if !worst.is_empty() {
             let _ = writeln!(out, "  largest differences: {}", worst.join("; "));
@@ -325,8 +330,8 @@ fn table(s: &Summary) -> String {
             let _ = write!(out, "{h:>5}");
         }
         out.push('\n');
-        for (d, day) in DAYS.iter().enumerate() {
-            let _ = write!(out, "  {day:<12}");
+        for (d, day) in WEEKDAYS.into_iter().enumerate() {
+            let _ = write!(out, "  {:<12}", day_abbrev(day));
             for h in &hours {
                 match cells.iter().find(|c| c.weekday == d && c.hour == *h).and_then(|c| c.mean_wait_s) {
                     Some(w) => {

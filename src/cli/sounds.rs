@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow};
 
 use switchboard::engine::flow::sound_matches;
-use switchboard::load;
+use switchboard::files;
 use switchboard::sounds::{check, convert, dtmf, wav};
 
 #[derive(clap::Subcommand)]
@@ -102,7 +102,7 @@ fn check_dir(dir: &Path, flows: Vec<PathBuf>, json: bool) -> anyhow::Result<Exit
     let flows = if flows.is_empty() { vec![super::default_flows()] } else { flows };
     // Which flows name which files; parsing is enough, the flows' own problems are `check`'s.
     let mut played_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for path in load::flow_files(&flows).context("cannot list flows")? {
+    for path in files::flow_files(&flows).context("cannot list flows")? {
         let source = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         if let Some(flow) = switchboard::engine::parse::parse(&source).flow {
             let names: BTreeSet<String> = flow.sounds.iter().map(|(name, _)| name.to_string()).collect();
@@ -111,7 +111,7 @@ fn check_dir(dir: &Path, flows: Vec<PathBuf>, json: bool) -> anyhow::Result<Exit
             }
         }
     }
-    let names = load::sound_files(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    let names = files::sound_files(dir).with_context(|| format!("cannot list {}", dir.display()))?;
     let mut report = Report { files: Vec::new(), missing: Vec::new(), unused: Vec::new(), total_bytes: 0 };
     for name in &names {
         let path = dir.join(name);

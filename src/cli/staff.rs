@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use switchboard::queue::estimate::{self, SlotEstimate, WEEKDAYS};
+use switchboard::calendar::DAY_KEYS as WEEKDAYS;
+use switchboard::queue::estimate::{self, SlotEstimate};
 use switchboard::queue::model::{Model, QueueModel};
 
 #[derive(clap::Args)]

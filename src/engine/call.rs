@@ -694,7 +694,7 @@ announce = "About {wait_min} minutes."
     }
 
     fn at() -> NaiveDateTime {
-        crate::script::parse_at("wed 11:00").unwrap()
+        crate::calendar::parse_at("wed 11:00").unwrap()
     }
 
     fn texts(out: &Output) -> Vec<String> {

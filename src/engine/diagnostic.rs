@@ -1,4 +1,9 @@
-//! Problems found in a flow, located by byte span, for `check` and every loader.
+//! Problems found in a flow or a model, located by byte span, and their rendering as a
+//! compiler prints them (annotate-snippets), for `check` and every reader of files.
+
+use std::fmt::Write as _;
+
+use annotate_snippets::{Level, Renderer, Snippet};
 
 use super::flow::Span;
 
@@ -35,6 +40,37 @@ impl Diagnostic {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
+
+    /// The diagnostic in compiler style: `origin:line:column: error: message`, the source line
+    /// with the span underlined, then the help.
+    pub fn render(&self, origin: &str, source: &str) -> String {
+        let (line, column) = line_column(source, self.span.start);
+        let (severity, level) = match self.severity {
+            Severity::Error => ("error", Level::Error),
+            Severity::Warning => ("warning", Level::Warning),
+        };
+        let mut out = format!("{origin}:{line}:{column}: {severity}: {}\n", self.message);
+        let end = self.span.end.max(self.span.start).min(source.len());
+        let start = self.span.start.min(end);
+        let snippet = level.title(&self.message).snippet(
+            Snippet::source(source).line_start(1).origin(origin).fold(true).annotation(level.span(start..end)),
+        );
+        let rendered = Renderer::plain().render(snippet).to_string();
+        // The renderer's own title line repeats the header above; keep only the snippet.
+        if let Some((_, body)) = rendered.split_once('\n') {
+            out.push_str(body);
+            out.push('\n');
+        }
+        if let Some(help) = &self.help {
+            let _ = writeln!(out, "  = help: {help}");
+        }
+        out
+    }
+}
+
+/// Puts diagnostics in source order, errors before warnings at the same place.
+pub fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by_key(|d| (d.span.start, std::cmp::Reverse(d.severity)));
 }
 
 /// 1-based line and column (in characters) of a byte offset in `source`.

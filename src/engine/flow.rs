@@ -35,7 +35,8 @@ pub struct Flow {
     /// Where escapes (pressing 0, operator phrases) and engine trouble send the caller.
     pub operator: NodeId,
     /// IANA time zone of the call centre, for working-hours branches (`None`: server's zone).
-    pub timezone: Option<String>,
+    /// Parsed once here, so a request converts its time without parsing the name again.
+    pub timezone: Option<chrono_tz::Tz>,
     /// Queue model file named by the flow, relative to the flow file.
     pub model: Option<String>,
     pub max_time_to_person_ms: Option<u32>,

@@ -17,13 +17,14 @@ pub use call::{Action, Call, Event, Gather, Outcome, OutcomeKind, Output, Start,
 pub use diagnostic::{Diagnostic, Severity};
 pub use flow::{Flow, NodeId, NodeKind};
 
-/// Parses and checks a flow: the flow (if it has no errors) and every diagnostic, in source order.
-pub fn load(source: &str) -> (Option<Flow>, Vec<Diagnostic>) {
+/// Parses and checks a flow's text: the flow (if it has no errors) and every diagnostic, in
+/// source order. Drivers reading a file use `files::read_flow`, which also measures sounds.
+pub fn parse_and_check(source: &str) -> (Option<Flow>, Vec<Diagnostic>) {
     let parse::Parsed { flow, mut diagnostics } = parse::parse(source);
     let flow = flow.and_then(|flow| {
         diagnostics.extend(check::check(&flow));
         (!diagnostics.iter().any(Diagnostic::is_error)).then_some(flow)
     });
-    diagnostics.sort_by_key(|d| (d.span.start, std::cmp::Reverse(d.severity)));
+    diagnostic::sort(&mut diagnostics);
     (flow, diagnostics)
 }

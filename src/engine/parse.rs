@@ -294,10 +294,11 @@ impl Parser {
         }
         let timezone = head.get("timezone").and_then(|v| {
             let tz = self.string(v, "timezone")?;
-            if tz.parse::<chrono_tz::Tz>().is_err() {
+            let zone = tz.parse::<chrono_tz::Tz>().ok();
+            if zone.is_none() {
                 self.error(v.span(), format!("`{tz}` is not an IANA time zone (such as \"Europe/Moscow\")"));
             }
-            Some(tz.to_owned())
+            zone
         });
         let model = head.get("model").and_then(|v| self.string(v, "model")).map(str::to_owned);
         let max_time_to_person_ms =

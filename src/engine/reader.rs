@@ -6,10 +6,9 @@ use toml::de::{DeTable, DeValue};
 
 use super::diagnostic::{Diagnostic, suggest};
 use super::flow::{Holiday, Hours, Span};
+use crate::calendar::DAY_KEYS as DAYS;
 
 pub type Value<'i> = Spanned<DeValue<'i>>;
-
-pub const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// Collects diagnostics while values are read.
 #[derive(Default)]

@@ -15,10 +15,8 @@ use chrono::{Datelike, NaiveDateTime};
 
 use super::erlang::{self, Cell, Metrics, Target};
 use super::model::{Model, QueueModel};
+use crate::calendar::DAY_KEYS as WEEKDAYS;
 use crate::engine::flow::{Estimator, Hours, LiveQueue};
-
-/// Weekday names as the model and the command line write them, Monday first.
-pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// Erlang measures of one slot for one volume of calls.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -461,9 +459,9 @@ pub fn wait_words(wait_s: f64) -> String {
     }
 }
 
-/// A weekday's full English name.
+/// A weekday's full English name, by index from Monday.
 pub fn weekday_name(weekday: usize) -> &'static str {
-    ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"].get(weekday).copied().unwrap_or("?")
+    crate::calendar::WEEKDAYS.get(weekday).map_or("?", |&d| crate::calendar::day_name(d))
 }
 
 /// `9:00–10:00`.
@@ -571,7 +569,7 @@ mod tests {
     }
 
     fn at(text: &str) -> NaiveDateTime {
-        crate::script::parse_at(text).unwrap()
+        crate::calendar::parse_at(text).unwrap()
     }
 
     #[test]

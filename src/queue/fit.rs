@@ -19,8 +19,9 @@ use std::fmt::Write as _;
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 
 use super::erlang::Cell;
-use super::estimate::{WEEKDAYS, fewest_agents, normal_cdf};
+use super::estimate::{fewest_agents, normal_cdf};
 use super::model::Week;
+use crate::calendar::DAY_KEYS as WEEKDAYS;
 
 /// One call from a provider's call log.
 #[derive(Clone, Debug, PartialEq)]
@@ -704,7 +705,7 @@ mod tests {
                 assert_eq!(m.agents.values[i] > 0.0, a > 0.0, "slot {i}");
             }
         }
-        let at = |s: &str| crate::script::parse_at(s).unwrap();
+        let at = |s: &str| crate::calendar::parse_at(s).unwrap();
         assert!(model.is_open(at("mon 09:00")) && model.is_open(at("mon 17:59")) && !model.is_open(at("mon 18:00")));
         assert!(model.is_open(at("sun 12:30")) && !model.is_open(at("sun 13:00")));
     }

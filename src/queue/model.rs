@@ -29,9 +29,10 @@
 use chrono::{Datelike, NaiveDateTime, Timelike};
 use toml::de::{DeTable, DeValue};
 
+use crate::calendar::DAY_KEYS as DAYS;
 use crate::engine::diagnostic::{Diagnostic, suggest};
 use crate::engine::flow::Hours;
-use crate::engine::reader::{DAYS, Fields, Reader, Value, parse_range};
+use crate::engine::reader::{Fields, Reader, Value, parse_range};
 
 /// Values for every slot of a week: `7 × slots_per_day`, Monday first.
 #[derive(Clone, Debug, PartialEq)]
@@ -633,7 +634,7 @@ fn callers(r: &mut Reader, v: &Value) -> Callers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::script::parse_at;
+    use crate::calendar::parse_at;
 
     const MODEL: &str = r#"
 interval = "60m"

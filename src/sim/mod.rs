@@ -1,6 +1,7 @@
 //! Discrete-event simulation of call load on a virtual clock, with seeded random streams so
 //! that the same seed gives the same output on any machine. Statistics are streamed.
 
+pub mod plot;
 pub mod stationary;
 pub mod stats;
 pub mod week;

@@ -1,6 +1,6 @@
 //! Prompt audio with hound: reading and writing WAV files, checking them for the telephone
-//! line, converting them to it, generated tones and hold music, DTMF, and rendering a whole
-//! scripted call as audio.
+//! line, converting them to it, generated tones and hold music, and DTMF tones and their
+//! detection. A whole scripted call rendered as audio is `script::audio`.
 //!
 //! Everything here except the file readers and writers (`wav`, `duration_ms`, `inspect`,
 //! `convert_files`) works on samples in memory, so tests need no files.
@@ -9,7 +9,6 @@ pub mod check;
 pub mod convert;
 pub mod dtmf;
 pub mod music;
-pub mod render;
 pub mod synth;
 pub mod wav;
 

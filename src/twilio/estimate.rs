@@ -18,7 +18,6 @@ use serde_json::json;
 
 use super::AppState;
 use crate::engine::flow::Estimator;
-use crate::load;
 use crate::queue::estimate;
 
 /// Why `/estimate` cannot answer.
@@ -80,14 +79,14 @@ pub async fn estimate(
     };
     let at = match param("at") {
         Some(text) => parse_at(&flow, text)?,
-        None => load::local_time(&flow, (state.clock)()),
+        None => crate::clock::local_time(&flow, (state.clock)()),
     };
 
     let cell = estimate::slot_at(&model.model, queue, at);
     let mut out = estimate::cell_json(queue, &cell);
     out["flow"] = json!(name);
     out["at"] = json!(at.format("%Y-%m-%dT%H:%M:%S").to_string());
-    out["timezone"] = json!(flow.timezone.as_deref());
+    out["timezone"] = json!(flow.timezone.map(|tz| tz.name()));
     out["target_s"] = json!(model.model.target_s);
     out["target_share"] = json!(model.model.target_share);
     out["busy_quantile"] = json!(model.model.busy_quantile);
@@ -99,9 +98,9 @@ pub async fn estimate(
 /// `at` as the flow's local time: RFC 3339 converted to the flow's zone, else local as written.
 fn parse_at(flow: &crate::engine::Flow, text: &str) -> Result<NaiveDateTime, EstimateError> {
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Ok(load::local_time(flow, at.to_utc()));
+        return Ok(crate::clock::local_time(flow, at.to_utc()));
     }
-    crate::script::parse_at(text).map_err(|_| {
+    crate::calendar::parse_at(text).map_err(|_| {
         EstimateError::BadRequest(format!(
             "`at` must be RFC 3339 (2026-05-06T11:00:00+03:00) or a weekday and time (wed 10:00), not `{text}`"
         ))

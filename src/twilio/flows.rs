@@ -8,7 +8,7 @@
 //! working flow: its diagnostics are logged and the old version keeps serving.
 //!
 //! A flow that names a queue model (`model = "…"`) gets it attached exactly as `switchboard
-//! call` does ([`load::attach_model`]), so queues announce computed waits. The model file is
+//! call` does ([`files::attach_model`]), so queues announce computed waits. The model file is
 //! watched too (by a hash of its text): an edit replaces the estimator of the current version
 //! without changing the flow's version, so calls in progress keep their tokens valid; an edit
 //! that fails to parse is refused like a broken flow edit, and the old flow and model keep
@@ -20,7 +20,7 @@ use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use crate::engine::Flow;
-use crate::load;
+use crate::files;
 use crate::queue::estimate::ModelEstimator;
 
 /// Loaded flows, shared by every request.
@@ -100,7 +100,7 @@ impl Stamp {
 impl Flows {
     /// Reads the flows under `dirs`. Files with errors are reported in the returned
     /// [`Reload`] and skipped.
-    pub fn load(dirs: Vec<PathBuf>, sounds: PathBuf, archive: Option<PathBuf>) -> (Flows, Reload) {
+    pub fn open(dirs: Vec<PathBuf>, sounds: PathBuf, archive: Option<PathBuf>) -> (Flows, Reload) {
         let flows = Flows { dirs, sounds, archive, by_name: RwLock::new(HashMap::new()) };
         let report = flows.reload();
         (flows, report)
@@ -109,7 +109,7 @@ impl Flows {
     /// Re-reads every flow file that is new or changed since the last look.
     pub fn reload(&self) -> Reload {
         let mut report = Reload::default();
-        let files = match load::flow_files(&self.dirs) {
+        let files = match files::flow_files(&self.dirs) {
             Ok(files) => files,
             Err(e) => {
                 report.rejected.push((self.dirs.first().cloned().unwrap_or_default(), e.to_string()));
@@ -126,7 +126,7 @@ impl Flows {
             if known == Some(now) {
                 continue;
             }
-            let mut loaded = match load::load_file(&path, &self.sounds) {
+            let mut loaded = match files::read_flow(&path, &self.sounds) {
                 Ok(loaded) => loaded,
                 Err(e) => {
                     report.rejected.push((path, e.to_string()));
@@ -135,9 +135,9 @@ impl Flows {
             };
             let attached = loaded.flow.take().ok_or_else(|| loaded.render()).and_then(|mut flow| {
                 // The model is hashed before it is read: an edit in between is seen next time.
-                let model_path = load::model_path_for(&path, &flow, None);
+                let model_path = files::model_path_for(&path, &flow, None);
                 let stamp = Stamp::read(&path, model_path.as_deref());
-                let model = load::attach_model(&path, &mut flow, None)?;
+                let model = files::attach_model(&path, &mut flow, None).map_err(|e| e.details())?;
                 Ok((flow, model, model_path, stamp))
             });
             let (flow, model, model_path, stamp) = match attached {
@@ -193,7 +193,7 @@ impl Flows {
             return Some(flow.clone());
         }
         let path = self.archive.as_ref()?.join(format!("{name}-{}.toml", version_hex(version)));
-        let loaded = load::load_file(&path, &self.sounds).ok()?;
+        let loaded = files::read_flow(&path, &self.sounds).ok()?;
         let mut flow = loaded.flow.filter(|f| f.version == version)?;
         // An archived version's model is the one served now: the model file is not archived.
         flow.estimator = self.current(name).and_then(|f| f.estimator.clone());

@@ -16,7 +16,6 @@ use super::twiml::{self, Links, OperatorRoute};
 use super::waits::WaitRequest;
 use super::{AppState, SignatureCheck, signature};
 use crate::engine::{Call, Event, Flow, Outcome, OutcomeKind, Output, Start, Trace, flow::LiveQueue};
-use crate::load;
 
 /// How long a queued caller hears silence before Twilio asks the wait URL again, when there is
 /// no hold music. Long enough not to hammer the server, short enough for fresh announcements.
@@ -168,7 +167,7 @@ pub async fn voice(State(state): State<Arc<AppState>>, Path(name): Path<String>,
         tracing::error!(flow = %name, "call for a flow that is not loaded; sending the caller to the operator");
         return twiml_response(twiml::render_operator("en", &OperatorRoute::Queue("operator".into()), &state.voices));
     };
-    let now = load::local_time(&flow, (state.clock)());
+    let now = crate::clock::local_time(&flow, (state.clock)());
     let (call, out) = Call::start(&flow, &Start { caller: hook.param("From"), language: None }, now);
     state.metrics.call_started(&name);
     tracing::info!("call started");
@@ -208,7 +207,7 @@ pub async fn callback(
             &state.voices,
         )));
     };
-    let now = load::local_time(&flow, (state.clock)());
+    let now = crate::clock::local_time(&flow, (state.clock)());
     let before = call.outcome(&flow);
     let call_sid = hook.param("CallSid").unwrap_or_default();
     if kind == "left" {

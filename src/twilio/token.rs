@@ -80,10 +80,10 @@ impl TokenKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Start, load};
+    use crate::engine::{Start, parse_and_check};
 
     fn call() -> Call {
-        let (flow, _) = load(include_str!("../../flows/hello.toml"));
+        let (flow, _) = parse_and_check(include_str!("../../flows/hello.toml"));
         let flow = flow.expect("hello.toml is valid");
         let at = chrono::NaiveDate::from_ymd_opt(2026, 5, 6).and_then(|d| d.and_hms_opt(11, 0, 0)).expect("valid");
         Call::start(&flow, &Start { caller: Some("+79990001122"), language: None }, at).0

@@ -2,7 +2,7 @@
 //! beside a bare axum route that answers a fixed TwiML document, both driven the same way in
 //! the same run (issue 6).
 //!
-//! `cargo bench --bench load` (cargo builds `target/release/switchboard` first, as the bench's
+//! `cargo bench --bench webhooks` (cargo builds `target/release/switchboard` first, as the bench's
 //! `CARGO_BIN_EXE_switchboard`). Options go after `--`: `--connections 256`, `--seconds 3`
 //! (measured per run, after a 0.5 s warm-up), `--rounds 5` (each side once per round,
 //! alternating which goes first) and `--calls 100000` (the memory soak).
@@ -120,7 +120,7 @@ fn number<T: std::str::FromStr>(name: &str, value: Option<String>) -> T {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "{problem}\nusage: cargo bench --bench load -- [--connections 256] [--seconds 3] [--rounds 5] [--calls 100000]"
+        "{problem}\nusage: cargo bench --bench webhooks -- [--connections 256] [--seconds 3] [--rounds 5] [--calls 100000]"
     );
     std::process::exit(2)
 }

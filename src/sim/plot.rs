@@ -10,9 +10,9 @@ use std::sync::Once;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::calendar::{WEEKDAYS, day_abbrev};
 use crate::sim::week::CellSummary;
 
-const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 static FONT: Once = Once::new();
 
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +28,7 @@ fn register_font() {
         let _ = plotters::style::register_font(
             "sans-serif",
             FontStyle::Normal,
-            include_bytes!("../assets/fonts/DejaVuSans.ttf"),
+            include_bytes!("../../assets/fonts/DejaVuSans.ttf"),
         );
     });
 }
@@ -78,7 +78,9 @@ fn draw_heatmap<DB: DrawingBackend>(
             _ => String::new(),
         })
         .y_label_formatter(&|y| match y {
-            SegmentValue::CenterOf(d) => DAYS.get(6usize.saturating_sub(*d as usize)).copied().unwrap_or("").to_owned(),
+            SegmentValue::CenterOf(d) => {
+                WEEKDAYS.get(6usize.saturating_sub(*d as usize)).map_or("", |&d| day_abbrev(d)).to_owned()
+            }
             _ => String::new(),
         })
         .draw()

@@ -1,16 +1,14 @@
-//! A scripted caller on a simulated clock: the driver behind `switchboard call`, scenario
-//! tests and rendered call audio.
-//!
-//! A script is whitespace-separated steps: digits (`1`, `12345#`), `-` for silence until the
-//! gather times out, `say:текст` (or `say:"two words"`) for speech, `hangup`. The clock
+//! Plays a caller against a flow on a simulated clock and writes down what happened: the
+//! transcript behind `switchboard call`, scenario tests and rendered call audio. The clock
 //! advances by each prompt's length, each key press, each timeout, so the transcript shows
 //! when the caller hears what.
 
 use std::sync::Arc;
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Weekday};
+use chrono::NaiveDateTime;
 use serde::Serialize;
 
+use super::caller::Turn;
 use crate::engine::{Action, Call, Event, Flow, Outcome, Output, Start, Trace};
 
 /// How long one key press takes: a 100 ms tone and a 100 ms gap, well above the ITU Q.24
@@ -20,96 +18,6 @@ pub const KEY_MS: u32 = 200;
 pub const SPEECH_CONFIDENCE: f32 = 0.9;
 /// A script that never ends the call is cut off after this many gathers.
 const MAX_GATHERS: usize = 200;
-
-/// One caller step.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Step {
-    Keys(String),
-    Silence,
-    Speech(String),
-    Hangup,
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ScriptError {
-    #[error("step {index} `{step}`: keys must be 0-9, * or #")]
-    BadKeys { index: usize, step: String },
-    #[error("step {index}: `say:` needs the words to say")]
-    EmptySpeech { index: usize },
-    #[error("unclosed quote in step {index}")]
-    Unclosed { index: usize },
-    #[error("`{0}` is not a time: write a weekday and a time such as \"mon 10:15\", or \"2026-05-04 10:15\"")]
-    BadTime(String),
-}
-
-/// Parses a caller script.
-pub fn parse_script(text: &str) -> Result<Vec<Step>, ScriptError> {
-    let mut steps = Vec::new();
-    let mut chars = text.chars().peekable();
-    let mut index = 0;
-    loop {
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        if chars.peek().is_none() {
-            return Ok(steps);
-        }
-        index += 1;
-        let mut word = String::new();
-        let mut quoted = false;
-        while let Some(&c) = chars.peek() {
-            if c.is_whitespace() && !quoted {
-                break;
-            }
-            chars.next();
-            if c == '"' {
-                quoted = !quoted;
-            } else {
-                word.push(c);
-            }
-        }
-        if quoted {
-            return Err(ScriptError::Unclosed { index });
-        }
-        let step = if word == "-" {
-            Step::Silence
-        } else if word.eq_ignore_ascii_case("hangup") {
-            Step::Hangup
-        } else if let Some(words) = word.strip_prefix("say:") {
-            let words = words.replace('_', " ");
-            if words.trim().is_empty() {
-                return Err(ScriptError::EmptySpeech { index });
-            }
-            Step::Speech(words)
-        } else if word.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') {
-            Step::Keys(word)
-        } else {
-            return Err(ScriptError::BadKeys { index, step: word });
-        };
-        steps.push(step);
-    }
-}
-
-/// `"mon 10:15"` (in a fixed reference week without holidays), `"2026-05-04 10:15"` or
-/// `"2026-05-04T10:15"`.
-pub fn parse_at(text: &str) -> Result<NaiveDateTime, ScriptError> {
-    let bad = || ScriptError::BadTime(text.to_owned());
-    let t = text.trim();
-    for format in ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"] {
-        if let Ok(at) = NaiveDateTime::parse_from_str(t, format) {
-            return Ok(at);
-        }
-    }
-    let (day, time) = t.split_once(char::is_whitespace).ok_or_else(bad)?;
-    let weekday: Weekday = day.parse().map_err(|_| bad())?;
-    let time = NaiveTime::parse_from_str(time.trim(), "%H:%M").map_err(|_| bad())?;
-    Ok(reference_day(weekday).and_time(time))
-}
-
-/// The given weekday in the reference week of 16-22 March 2026, chosen for having no public
-/// holiday in the countries the sample flows serve.
-pub fn reference_day(weekday: Weekday) -> NaiveDate {
-    let monday = NaiveDate::from_ymd_opt(2026, 3, 16).expect("16 March 2026 is a date");
-    monday + chrono::Days::new(u64::from(weekday.num_days_from_monday()))
-}
 
 /// What happened at one moment of the call.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -187,18 +95,18 @@ pub struct Transcript {
 }
 
 /// Plays a script against a flow.
-pub fn run(flow: &Flow, steps: &[Step], start: &Start, at: NaiveDateTime) -> Transcript {
-    let mut steps = steps.iter().cloned();
-    drive(flow, start, at, |_, _| steps.next())
+pub fn run(flow: &Flow, turns: &[Turn], start: &Start, at: NaiveDateTime) -> Transcript {
+    let mut turns = turns.iter().cloned();
+    drive(flow, start, at, |_, _| turns.next())
 }
 
-/// Runs a call, asking `caller` for each step given the transcript so far and the gather
+/// Runs a call, asking `caller` for each turn given the transcript so far and the gather
 /// waiting; `None` means the caller has nothing more to do and stays silent.
 pub fn drive(
     flow: &Flow,
     start: &Start,
     at: NaiveDateTime,
-    mut caller: impl FnMut(&Transcript, &crate::engine::Gather) -> Option<Step>,
+    mut caller: impl FnMut(&Transcript, &crate::engine::Gather) -> Option<Turn>,
 ) -> Transcript {
     let mut t = Transcript {
         outcome: None,
@@ -223,20 +131,20 @@ pub fn drive(
             t.push(&clock, Entry::Note { text: format!("stopped after {MAX_GATHERS} prompts") });
             break;
         }
-        let step = if !pending.is_empty() {
-            Step::Keys(std::mem::take(&mut pending))
-        } else if let Some(step) = caller(&t, &gather) {
-            step
+        let turn = if !pending.is_empty() {
+            Turn::Keys(std::mem::take(&mut pending))
+        } else if let Some(turn) = caller(&t, &gather) {
+            turn
         } else {
             if !said_end {
                 t.push(&clock, Entry::Note { text: "the script has ended: the caller stays silent".into() });
                 said_end = true;
             }
-            Step::Silence
+            Turn::Silence
         };
         let now = clock.now();
-        match step {
-            Step::Keys(keys) => {
+        match turn {
+            Turn::Keys(keys) => {
                 // A one-key menu takes one key; the rest is typed ahead into the next gather.
                 let take = if gather.finish_key.is_none() || gather.max_digits <= 1 {
                     keys.char_indices().nth(usize::from(gather.max_digits.max(1))).map_or(keys.len(), |(i, _)| i)
@@ -249,18 +157,18 @@ pub fn drive(
                 clock.ms += KEY_MS * now_keys.chars().count() as u32;
                 call.handle_into(flow, Event::Digits(now_keys), now, &mut out);
             }
-            Step::Silence => {
+            Turn::Silence => {
                 t.push(&clock, Entry::Silence { duration_ms: gather.timeout_ms });
                 clock.ms += gather.timeout_ms;
                 call.handle_into(flow, Event::NoInput, clock.now(), &mut out);
             }
-            Step::Speech(text) => {
+            Turn::Speech(text) => {
                 t.push(&clock, Entry::Speech { text: text.clone() });
                 clock.ms += crate::engine::flow::speech_ms(&text);
                 let event = Event::Speech { text: &text, confidence: SPEECH_CONFIDENCE };
                 call.handle_into(flow, event, clock.now(), &mut out);
             }
-            Step::Hangup => {
+            Turn::Hangup => {
                 t.push(&clock, Entry::Hangup { by_caller: true });
                 call.handle_into(flow, Event::Hangup, now, &mut out);
                 record_trace(flow, &out, &mut 0, None, &clock, &mut t);
@@ -391,41 +299,4 @@ fn perform(
     }
     record_trace(flow, out, &mut traced, None, clock, t);
     gather.filter(|_| call.is_listening())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scripts() {
-        use Step::*;
-        assert_eq!(
-            parse_script(" 1 - 0  12345# say:оператор say:\"поговорить с оператором\" say:a_b hangup").unwrap(),
-            vec![
-                Keys("1".into()),
-                Silence,
-                Keys("0".into()),
-                Keys("12345#".into()),
-                Speech("оператор".into()),
-                Speech("поговорить с оператором".into()),
-                Speech("a b".into()),
-                Hangup
-            ]
-        );
-        assert_eq!(parse_script("1 x"), Err(ScriptError::BadKeys { index: 2, step: "x".into() }));
-        assert_eq!(parse_script("say:"), Err(ScriptError::EmptySpeech { index: 1 }));
-        assert_eq!(parse_script("say:\"open"), Err(ScriptError::Unclosed { index: 1 }));
-        assert_eq!(parse_script("").unwrap(), vec![]);
-    }
-
-    #[test]
-    fn times() {
-        let at = parse_at("mon 10:15").unwrap();
-        assert_eq!(at.to_string(), "2026-03-16 10:15:00");
-        assert_eq!(parse_at("Sunday 23:59").unwrap().to_string(), "2026-03-22 23:59:00");
-        assert_eq!(parse_at("2026-01-01 09:30").unwrap().to_string(), "2026-01-01 09:30:00");
-        assert!(parse_at("someday").is_err());
-        assert!(parse_at("mon 25:00").is_err());
-    }
 }

@@ -1,22 +1,46 @@
-//! Reading flows from disk for the drivers: the text, the parsed flow, the sound files it
-//! plays (their real durations go into the flow's clock) and diagnostics ready to print.
+//! The disk side of flows and models, for every driver: reading a flow file and measuring the
+//! sound files it plays (their real lengths go into the flow's clock), reading the queue model
+//! it names, and finding flow, scenario and sound files in folders.
 //!
-//! This is the I/O half of `engine::load`; the engine itself never touches a file.
+//! Parsing and checking are the engine's ([`engine::parse_and_check`] for text alone); this
+//! module only adds what needs the disk, with its failures as [`FileError`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use annotate_snippets::{Level, Renderer, Snippet};
-
 use crate::engine::flow::Span;
-use crate::engine::{self, Diagnostic, Flow, Severity};
+use crate::engine::{self, Diagnostic, Flow};
+use crate::queue::estimate::ModelEstimator;
+use crate::queue::model::Model;
 use crate::sounds;
 
-/// One flow file as loaded.
+/// Why a file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot list {}: {source}", path.display())]
+    List { path: PathBuf, source: std::io::Error },
+    /// The file was read and has errors; `rendered` holds them compiler-style, to print first.
+    #[error("{} has errors", path.display())]
+    Invalid { path: PathBuf, rendered: String },
+}
+
+impl FileError {
+    /// Everything to show a person: the rendered diagnostics of an invalid file, else the
+    /// error's sentence.
+    pub fn details(&self) -> String {
+        match self {
+            FileError::Invalid { rendered, .. } => rendered.clone(),
+            e => e.to_string(),
+        }
+    }
+}
+
+/// One flow file, read and checked.
 #[derive(Debug)]
-pub struct Loaded {
+pub struct FlowFile {
     pub path: PathBuf,
     pub source: String,
     /// The flow, unless the file has errors.
@@ -24,7 +48,7 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-impl Loaded {
+impl FlowFile {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
@@ -32,22 +56,28 @@ impl Loaded {
     /// The diagnostics as a compiler prints them: `path:line:column: error: message`, then
     /// the source line with the span underlined.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        for d in &self.diagnostics {
-            out.push_str(&render(&self.path, &self.source, d));
-        }
-        out
+        let origin = self.path.display().to_string();
+        self.diagnostics.iter().map(|d| d.render(&origin, &self.source)).collect()
+    }
+
+    /// The flow, or [`FileError::Invalid`] with the diagnostics rendered.
+    pub fn into_flow(mut self) -> Result<Flow, FileError> {
+        let rendered = self.render();
+        self.flow.take().ok_or(FileError::Invalid { path: self.path, rendered })
     }
 }
 
-/// Reads and checks a flow file, measuring the sounds it plays in `sounds_dir`.
-pub fn load_file(path: &Path, sounds_dir: &Path) -> std::io::Result<Loaded> {
-    let source = std::fs::read_to_string(path)?;
-    Ok(load_source(path, source, sounds_dir))
+fn read_text(path: &Path) -> Result<String, FileError> {
+    std::fs::read_to_string(path).map_err(|source| FileError::Read { path: path.to_owned(), source })
 }
 
-/// Like [`load_file`] for text already read.
-pub fn load_source(path: &Path, source: String, sounds_dir: &Path) -> Loaded {
+/// Reads and checks a flow file, measuring the sounds it plays in `sounds_dir`.
+pub fn read_flow(path: &Path, sounds_dir: &Path) -> Result<FlowFile, FileError> {
+    Ok(flow_from_source(path, read_text(path)?, sounds_dir))
+}
+
+/// Like [`read_flow`] for text already read.
+pub fn flow_from_source(path: &Path, source: String, sounds_dir: &Path) -> FlowFile {
     // Sounds are measured before the checks so that time-to-person uses their real lengths.
     let engine::parse::Parsed { mut flow, mut diagnostics } = engine::parse::parse(&source);
     if let Some(f) = &mut flow {
@@ -57,8 +87,8 @@ pub fn load_source(path: &Path, source: String, sounds_dir: &Path) -> Loaded {
     if diagnostics.iter().any(Diagnostic::is_error) {
         flow = None;
     }
-    diagnostics.sort_by_key(|d| (d.span.start, std::cmp::Reverse(d.severity)));
-    Loaded { path: path.to_owned(), source, flow, diagnostics }
+    engine::diagnostic::sort(&mut diagnostics);
+    FlowFile { path: path.to_owned(), source, flow, diagnostics }
 }
 
 /// Puts the real length of every sound the flow plays into `flow.sound_ms`, and reports the
@@ -135,78 +165,26 @@ fn inspect_cached(path: &Path) -> Result<sounds::check::Inspection, String> {
 
 /// The `*.wav` files in `sounds_dir` that no name in `played` refers to, sorted. A missing
 /// folder has none.
-pub fn unused_sounds(sounds_dir: &Path, played: &BTreeSet<String>) -> std::io::Result<Vec<String>> {
+pub fn unused_sounds(sounds_dir: &Path, played: &BTreeSet<String>) -> Result<Vec<String>, FileError> {
     let is_played = |file: &str| played.iter().any(|name| engine::flow::sound_matches(name, file));
     Ok(sound_files(sounds_dir)?.into_iter().filter(|file| !is_played(file)).collect())
 }
 
 /// The names of the `*.wav` files in `sounds_dir`, sorted; none if the folder does not exist.
-pub fn sound_files(sounds_dir: &Path) -> std::io::Result<Vec<String>> {
+pub fn sound_files(sounds_dir: &Path) -> Result<Vec<String>, FileError> {
     if !sounds_dir.is_dir() {
         return Ok(Vec::new());
     }
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(sounds_dir)? {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        if name.to_ascii_lowercase().ends_with(".wav") {
-            names.push(name);
-        }
-    }
-    names.sort();
-    Ok(names)
+    Ok(list_dir(sounds_dir, is_wav_file)?.iter().map(|p| file_name(p).to_owned()).collect())
 }
 
-/// One diagnostic in compiler style.
-pub fn render(path: &Path, source: &str, d: &Diagnostic) -> String {
-    let (line, column) = engine::diagnostic::line_column(source, d.span.start);
-    let severity = match d.severity {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-    };
-    let origin = path.display().to_string();
-    let mut out = format!("{origin}:{line}:{column}: {severity}: {}\n", d.message);
-    let level = match d.severity {
-        Severity::Error => Level::Error,
-        Severity::Warning => Level::Warning,
-    };
-    let end = d.span.end.max(d.span.start).min(source.len());
-    let start = d.span.start.min(end);
-    let snippet = level
-        .title(&d.message)
-        .snippet(Snippet::source(source).line_start(1).origin(&origin).fold(true).annotation(level.span(start..end)));
-    let rendered = Renderer::plain().render(snippet).to_string();
-    // The renderer's own title line repeats the header above; keep only the snippet.
-    if let Some((_, body)) = rendered.split_once('\n') {
-        out.push_str(body);
-        out.push('\n');
-    }
-    if let Some(help) = &d.help {
-        let _ = writeln!(out, "  = help: {help}");
-    }
-    out
-}
-
-/// The call's local wall time for the engine: `at` in the flow's time zone, or the server's
-/// zone when the flow names none (or names one chrono-tz does not know; `check` reports that).
-pub fn local_time(flow: &Flow, at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
-    match flow.timezone.as_deref().and_then(|tz| tz.parse::<chrono_tz::Tz>().ok()) {
-        Some(tz) => at.with_timezone(&tz).naive_local(),
-        None => at.with_timezone(&chrono::Local).naive_local(),
-    }
-}
-
-/// The flow files under `paths` (directories are searched for `*.toml`, skipping scenario and
-/// model files), sorted.
-pub fn flow_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+/// The files under `paths` that `keep` accepts, sorted: folders are searched (not recursively),
+/// files named directly are taken as they are.
+pub fn files_under(paths: &[PathBuf], keep: fn(&Path) -> bool) -> Result<Vec<PathBuf>, FileError> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
-            for entry in std::fs::read_dir(path)? {
-                let p = entry?.path();
-                if is_flow_file(&p) {
-                    files.push(p);
-                }
-            }
+            files.extend(list_dir(path, keep)?);
         } else {
             files.push(path.clone());
         }
@@ -215,17 +193,55 @@ pub fn flow_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Whether a path names a flow (not a `*.test.toml` scenario or a `*.model.toml` queue model).
-pub fn is_flow_file(p: &Path) -> bool {
-    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name.ends_with(".toml") && !name.ends_with(".test.toml") && !name.ends_with(".model.toml")
+/// The flow files under `paths` (folders are searched for `*.toml`, skipping scenario and
+/// model files), sorted.
+pub fn flow_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FileError> {
+    files_under(paths, is_flow_file)
 }
 
-/// Reads a queue model; on problems, the error is every diagnostic rendered compiler-style.
-pub fn load_model(path: &Path) -> Result<crate::queue::model::Model, String> {
-    let source = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    crate::queue::model::parse(&source)
-        .map_err(|diags| diags.iter().map(|d| render(path, &source, d)).collect::<String>())
+/// The entries of `dir` that `keep` accepts, sorted.
+fn list_dir(dir: &Path, keep: fn(&Path) -> bool) -> Result<Vec<PathBuf>, FileError> {
+    let list = |source| FileError::List { path: dir.to_owned(), source };
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(list)? {
+        let path = entry.map_err(list)?.path();
+        if keep(&path) {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn file_name(p: &Path) -> &str {
+    p.file_name().and_then(|n| n.to_str()).unwrap_or("")
+}
+
+/// Whether a path names a flow (not a `*.test.toml` scenario or a `*.model.toml` queue model).
+pub fn is_flow_file(p: &Path) -> bool {
+    let name = file_name(p);
+    name.ends_with(".toml") && !is_scenario_file(p) && !name.ends_with(".model.toml")
+}
+
+/// Whether a path names a scenario file, `*.test.toml`.
+pub fn is_scenario_file(p: &Path) -> bool {
+    file_name(p).ends_with(".test.toml")
+}
+
+fn is_wav_file(p: &Path) -> bool {
+    file_name(p).to_ascii_lowercase().ends_with(".wav")
+}
+
+/// Reads a queue model.
+pub fn read_model(path: &Path) -> Result<Model, FileError> {
+    let source = read_text(path)?;
+    crate::queue::model::parse(&source).map_err(|diags| {
+        let origin = path.display().to_string();
+        FileError::Invalid {
+            path: path.to_owned(),
+            rendered: diags.iter().map(|d| d.render(&origin, &source)).collect(),
+        }
+    })
 }
 
 /// The model a flow names (`model = "…"`, relative to the flow file), or `explicit`.
@@ -240,18 +256,17 @@ pub fn model_path_for(flow_path: &Path, flow: &Flow, explicit: Option<&Path>) ->
 /// Attaches the queue model the flow names (or `explicit`) as its wait estimator, so `queue`
 /// announcements and `wait_over` branches use computed waits, and returns it. `Ok(None)`: the
 /// flow names no model, or its file does not exist (the flow then runs without estimates);
-/// `Err`: the model has errors, rendered, or an explicit model cannot be read.
+/// `Err`: the model has errors, or an explicit model cannot be read.
 pub fn attach_model(
     flow_path: &Path,
     flow: &mut Flow,
     explicit: Option<&Path>,
-) -> Result<Option<std::sync::Arc<crate::queue::estimate::ModelEstimator>>, String> {
+) -> Result<Option<Arc<ModelEstimator>>, FileError> {
     let Some(path) = model_path_for(flow_path, flow, explicit) else { return Ok(None) };
     if explicit.is_none() && !path.exists() {
         return Ok(None);
     }
-    let model = load_model(&path)?;
-    let estimator = std::sync::Arc::new(crate::queue::estimate::ModelEstimator::new(model));
+    let estimator = Arc::new(ModelEstimator::new(read_model(&path)?));
     flow.estimator = Some(estimator.clone());
     Ok(Some(estimator))
 }

@@ -16,11 +16,11 @@
 
 use std::collections::HashMap;
 
-use super::{dtmf, ms_to_samples, music};
 use crate::script::{Entry, KEY_MS, Transcript};
+use crate::sounds::{dtmf, ms_to_samples, music};
 
 /// Rendered calls are telephone audio.
-pub const RATE: u32 = super::convert::TELEPHONY_RATE;
+pub const RATE: u32 = crate::sounds::convert::TELEPHONY_RATE;
 /// DTMF tone length per key; the rest of [`KEY_MS`] is the gap. 100 ms is well above the
 /// 40 ms a Q.24 receiver must accept.
 pub const TONE_MS: u32 = KEY_MS / 2;
@@ -141,7 +141,7 @@ pub fn render(transcript: &Transcript, clips: &HashMap<Clip, Vec<i16>>, hold_ms:
         let Some(&next) = starts[i + 1..].iter().find(|&&s| s > segment.start) else { continue };
         let room = next - segment.start;
         if segment.samples.len() > room {
-            let over_ms = super::samples_to_ms(segment.samples.len() - room, RATE);
+            let over_ms = crate::sounds::samples_to_ms(segment.samples.len() - room, RATE);
             // The transcript's clock counts whole milliseconds, so a few samples over is rounding.
             if let Some(label) = segment.label.as_ref().filter(|_| over_ms >= 50) {
                 notes.push(format!(
