@@ -28,7 +28,11 @@ const VAR_CALLER: u16 = 0;
 const VAR_WAIT_MIN: u16 = 1;
 
 /// Nodes the engine passes through without waiting before it decides the flow is looping.
-const MAX_HOPS: u32 = 256;
+pub const MAX_HOPS: u32 = 256;
+
+/// The queue a caller is put in when even the way to the flow's operator node loops, and the
+/// one the drivers use when they have no flow to ask: every deployment must serve it.
+pub const OPERATOR_QUEUE: &str = "operator";
 
 /// The state of one call: small, `Clone` and serializable, with no references into the flow.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -343,7 +347,7 @@ impl Call {
                 if rescued {
                     // Even the way to the operator loops: hand the caller to the operator queue
                     // directly rather than leave them in silence.
-                    out.actions.push(Action::Enqueue { queue: "operator".into(), priority: 0 });
+                    out.actions.push(Action::Enqueue { queue: OPERATOR_QUEUE.into(), priority: 0 });
                     self.phase = Phase::Queued;
                     return;
                 }

@@ -13,7 +13,7 @@ pub mod parse;
 pub mod reader;
 pub mod report;
 
-pub use call::{Action, Call, Event, Gather, Outcome, OutcomeKind, Output, Start, Trace};
+pub use call::{Action, Call, Event, Gather, MAX_HOPS, OPERATOR_QUEUE, Outcome, OutcomeKind, Output, Start, Trace};
 pub use diagnostic::{Diagnostic, Severity};
 pub use flow::{Flow, NodeId, NodeKind};
 

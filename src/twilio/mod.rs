@@ -232,5 +232,5 @@ pub fn operator_route(flow: &Flow) -> OperatorRoute {
             _ => break,
         };
     }
-    OperatorRoute::Queue("operator".to_owned())
+    OperatorRoute::Queue(crate::engine::OPERATOR_QUEUE.to_owned())
 }

@@ -15,7 +15,7 @@ use tracing::Span;
 use super::twiml::{self, Links, OperatorRoute};
 use super::waits::WaitRequest;
 use super::{AppState, SignatureCheck, signature};
-use crate::engine::{Call, Event, Flow, Outcome, OutcomeKind, Output, Start, Trace, flow::LiveQueue};
+use crate::engine::{Call, Event, Flow, OPERATOR_QUEUE, Outcome, OutcomeKind, Output, Start, Trace, flow::LiveQueue};
 
 /// How long a queued caller hears silence before Twilio asks the wait URL again, when there is
 /// no hold music. Long enough not to hammer the server, short enough for fresh announcements.
@@ -165,7 +165,11 @@ pub async fn voice(State(state): State<Arc<AppState>>, Path(name): Path<String>,
     Span::current().record("flow", name.as_str());
     let Some(flow) = state.flows.current(&name) else {
         tracing::error!(flow = %name, "call for a flow that is not loaded; sending the caller to the operator");
-        return twiml_response(twiml::render_operator("en", &OperatorRoute::Queue("operator".into()), &state.voices));
+        return twiml_response(twiml::render_operator(
+            "en",
+            &OperatorRoute::Queue(OPERATOR_QUEUE.into()),
+            &state.voices,
+        ));
     };
     let now = crate::clock::local_time(&flow, (state.clock)());
     let (call, out) = Call::start(&flow, &Start { caller: hook.param("From"), language: None }, now);
@@ -203,7 +207,7 @@ pub async fn callback(
         tracing::error!(flow = %name, "callback for a flow that is not loaded; sending the caller to the operator");
         return Ok(twiml_response(twiml::render_operator(
             "en",
-            &OperatorRoute::Queue("operator".into()),
+            &OperatorRoute::Queue(OPERATOR_QUEUE.into()),
             &state.voices,
         )));
     };
@@ -361,7 +365,7 @@ pub async fn fallback(State(state): State<Arc<AppState>>, hook: Webhook) -> Resp
     );
     let (lang, route) = match state.flows.current(flow) {
         Some(flow) => (super::default_language(&flow).to_owned(), super::operator_route(&flow)),
-        None => ("en".to_owned(), OperatorRoute::Queue("operator".to_owned())),
+        None => ("en".to_owned(), OperatorRoute::Queue(OPERATOR_QUEUE.to_owned())),
     };
     twiml_response(twiml::render_operator(&lang, &route, &state.voices))
 }
