@@ -65,6 +65,78 @@ fn broken_flows_say_where_and_what() {
     }
 }
 
+/// `switchboard check` on one fixture: the exit code and the whole of stderr.
+#[track_caller]
+fn check_prints(fixture: &str, code: i32, expected: &str) {
+    let r = run(&["check", &format!("tests/fixtures/{fixture}")]).code(code);
+    assert_eq!(r.stderr(), expected);
+}
+
+#[test]
+fn unset_placeholders_are_errors_at_their_own_text() {
+    check_prints(
+        "placeholders.toml",
+        1,
+        r#"tests/fixtures/placeholders.toml:15:21: error: `{ticket}` is never set: no `set` or `input` node stores it
+  --> tests/fixtures/placeholders.toml:15:21
+   |
+15 | prompt.ru = "Заявка {ticket} в работе."
+   |                     ^^^^^^^^
+   |
+  = help: did you mean `ticket_no`?
+tests/fixtures/placeholders.toml:16:22: error: `{ticket}` is never set: no `set` or `input` node stores it
+  --> tests/fixtures/placeholders.toml:16:22
+   |
+16 | prompt.en = "Request {ticket} is being worked on, {caller}."
+   |                      ^^^^^^^^
+   |
+  = help: did you mean `ticket_no`?
+checked 1 flow: 2 errors, 0 warnings
+"#,
+    );
+}
+
+#[test]
+fn empty_prompts_and_fractional_timeouts_are_warnings() {
+    check_prints(
+        "quiet.toml",
+        0,
+        r#"tests/fixtures/quiet.toml:9:36: warning: the prompt is empty: the caller hears nothing
+ --> tests/fixtures/quiet.toml:9:36
+  |
+9 | prompt = { ru = "Нажмите 1.", en = "" }
+  |                                    --
+  |
+  = help: write what the caller should hear, or delete the prompt
+tests/fixtures/quiet.toml:11:11: warning: timeout of 500 ms is not whole seconds: the provider waits 1 s
+  --> tests/fixtures/quiet.toml:11:11
+   |
+11 | timeout = "500ms"
+   |           -------
+   |
+  = help: gather timeouts are whole seconds; write "1s"
+tests/fixtures/quiet.toml:16:10: warning: the prompt is empty: the caller hears nothing
+  --> tests/fixtures/quiet.toml:16:10
+   |
+16 | prompt = ""
+   |          --
+   |
+  = help: write what the caller should hear, or delete the prompt
+checked 1 flow: 0 errors, 3 warnings
+"#,
+    );
+}
+
+#[test]
+fn a_fractional_timeout_waits_what_the_provider_waits() {
+    let v = run(&["call", "tests/fixtures/quiet.toml", "--keys", "-", "--json"]).code(0).json();
+    let gathers: Vec<_> = v["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "gather").collect();
+    assert_eq!(gathers.len(), 3, "the prompt and two re-prompts");
+    assert!(gathers.iter().all(|g| g["timeout_ms"] == 1000), "{gathers:?}");
+    // Three times the 1,014 ms prompt and a 1 s silence, then the empty hold prompt's 300 ms.
+    assert_eq!(v["duration_s"], 6.342);
+}
+
 #[test]
 fn missing_file_is_a_usage_error() {
     run(&["check", "tests/fixtures/nope.toml"]).code(2).stderr_has("nope.toml");
