@@ -128,6 +128,36 @@ checked 1 flow: 0 errors, 3 warnings
 }
 
 #[test]
+fn queues_the_model_lacks_are_errors_for_check_and_call() {
+    check_prints(
+        "queues.toml",
+        1,
+        r#"tests/fixtures/queues.toml:9:40: error: queue `first_lin` is not a queue of understaffed.model.toml
+ --> tests/fixtures/queues.toml:9:40
+  |
+9 | cases = [{ wait_over = "10m", queue = "first_lin", goto = "tech" }]
+  |                                        ^^^^^^^^^
+  |
+  = help: did you mean `first_line`?
+tests/fixtures/queues.toml:14:10: error: queue `second_line` is not a queue of understaffed.model.toml
+  --> tests/fixtures/queues.toml:14:10
+   |
+14 | queue = "second_line"
+   |          ^^^^^^^^^^^
+   |
+  = help: the model's queues are: first_line
+checked 1 flow: 2 errors, 0 warnings
+"#,
+    );
+    run(&["call", "tests/fixtures/queues.toml", "--keys", ""])
+        .code(2)
+        .stderr_has(
+            "tests/fixtures/queues.toml:9:40: error: queue `first_lin` is not a queue of understaffed.model.toml",
+        )
+        .stderr_has("error: tests/fixtures/queues.toml has errors");
+}
+
+#[test]
 fn a_fractional_timeout_waits_what_the_provider_waits() {
     let v = run(&["call", "tests/fixtures/quiet.toml", "--keys", "-", "--json"]).code(0).json();
     let gathers: Vec<_> = v["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "gather").collect();

@@ -84,6 +84,22 @@ pub fn check(flow: &Flow) -> Vec<Diagnostic> {
     diags
 }
 
+/// The queues the flow names that its queue model, whose queues are `known`, lacks: callers
+/// sent there would meet no agents and get no wait estimate. The driver that read the model
+/// calls this; the engine never reads it.
+pub fn check_queues(flow: &Flow, known: &[&str]) -> Vec<Diagnostic> {
+    let model = flow.model.as_deref().unwrap_or("the queue model");
+    let unknown = flow.queues.iter().filter(|(name, _)| !known.contains(&&**name));
+    unknown
+        .map(|(name, span)| {
+            let mut d = Diagnostic::error(span.clone(), format!("queue `{name}` is not a queue of {model}"));
+            d.help = suggest(name, known.iter().copied())
+                .or_else(|| Some(format!("the model's queues are: {}", known.join(", "))));
+            d
+        })
+        .collect()
+}
+
 /// The prompts of a node, its main prompt first.
 pub fn prompts(kind: &NodeKind) -> impl Iterator<Item = &Prompt> {
     let list: Vec<&Prompt> = match kind {
@@ -293,6 +309,18 @@ next = "op"
 kind = "queue"
 queue = "first_line"
 "#;
+
+    #[test]
+    fn queues_are_checked_against_the_model_s_names() {
+        let src = TWO_MENUS.replace("queue = \"first_line\"", "queue = \"frist_line\"");
+        let flow = parse(&src).flow.expect("the flow parses");
+        assert!(check_queues(&flow, &["frist_line"]).is_empty());
+        let diags = check_queues(&flow, &["first_line", "second_line"]);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(&src[diags[0].span.clone()], "frist_line");
+        assert_eq!(diags[0].message, "queue `frist_line` is not a queue of the queue model");
+        assert_eq!(diags[0].help.as_deref(), Some("did you mean `first_line`?"));
+    }
 
     #[test]
     fn a_defaults_prompt_is_reported_once_for_all_menus() {

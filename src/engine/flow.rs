@@ -54,6 +54,8 @@ pub struct Flow {
     pub operator_phrases: Vec<Phrase>,
     /// Every sound file the flow plays, with where it is named.
     pub sounds: Vec<(Arc<str>, Span)>,
+    /// Every queue the flow names (`queue` nodes, `wait_over` cases), with where it is named.
+    pub queues: Vec<(Arc<str>, Span)>,
 }
 
 /// Where a queued caller's expected wait comes from. Implemented by the queue model.

@@ -63,6 +63,7 @@ struct Parser<'s> {
     languages: Vec<Arc<str>>,
     vars: Vec<Arc<str>>,
     sounds: Vec<(Arc<str>, Span)>,
+    queues: Vec<(Arc<str>, Span)>,
     /// The flow's operator phrases: a menu listens for speech by default when there are any.
     operator_phrases: Vec<Arc<str>>,
 }
@@ -91,6 +92,14 @@ impl Parser<'_> {
         d.help = suggest(name, self.ids.keys().map(String::as_str));
         self.diags.push(d);
         None
+    }
+
+    /// A queue's name, remembered with its span for checks against the queue model.
+    fn queue(&mut self, value: &Value) -> Option<Arc<str>> {
+        let name: Arc<str> = self.string(value, "queue")?.into();
+        let span = self.text_span(value, &name);
+        self.queues.push((name.clone(), span));
+        Some(name)
     }
 
     fn language(&mut self, value: &Value) -> Option<u8> {
@@ -388,6 +397,7 @@ impl Parser<'_> {
             estimator: None,
             operator_phrases,
             sounds: std::mem::take(&mut self.sounds),
+            queues: std::mem::take(&mut self.queues),
         })
     }
 
@@ -501,10 +511,10 @@ impl Parser<'_> {
             }
             "queue" => {
                 let prompt = self.node_prompt(&f);
-                let queue = required(self, "queue").and_then(|v| self.string(v, "queue")).unwrap_or("");
+                let queue = required(self, "queue").and_then(|v| self.queue(v)).unwrap_or_else(|| "".into());
                 let priority = f.get("priority").and_then(|v| self.small(v, "priority", 255)).unwrap_or(0);
                 let announce = f.get("announce").map(|v| self.prompt(v, "announce"));
-                NodeKind::Queue(QueueNode { prompt, queue: queue.into(), priority, announce })
+                NodeKind::Queue(QueueNode { prompt, queue, priority, announce })
             }
             "dial" => {
                 let prompt = self.node_prompt(&f);
@@ -694,7 +704,7 @@ impl Parser<'_> {
                 self.error(value.span(), "wait_over needs `queue`, the queue whose wait is compared");
                 return None;
             };
-            Cond::WaitOver { queue: self.string(queue, "queue")?.into(), secs }
+            Cond::WaitOver { queue: self.queue(queue)?, secs }
         };
         Some(Case { cond, target: target? })
     }
