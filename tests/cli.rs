@@ -4,7 +4,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{run, run_with_stdin};
+use common::{run, run_in, run_with_stdin};
 
 #[test]
 fn sample_flows_are_clean() {
@@ -165,6 +165,17 @@ fn a_fractional_timeout_waits_what_the_provider_waits() {
     assert!(gathers.iter().all(|g| g["timeout_ms"] == 1000), "{gathers:?}");
     // Three times the 1,014 ms prompt and a 1 s silence, then the empty hold prompt's 300 ms.
     assert_eq!(v["duration_s"], 6.342);
+}
+
+#[test]
+fn check_outside_the_project_says_what_it_looked_for() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let expected =
+        "error: no flow files (*.toml) in flows/: give a flow file or a folder, or run from the project folder\n";
+    assert_eq!(run_in(dir.path(), &["check"], "").code(2).stderr(), expected);
+    std::fs::create_dir(dir.path().join("flows")).expect("an empty flows folder");
+    assert_eq!(run_in(dir.path(), &["check"], "").code(2).stderr(), expected);
+    run_in(dir.path(), &["check", "flows"], "").code(2).stderr_has("error: no flow files (*.toml) in flows/\n");
 }
 
 #[test]

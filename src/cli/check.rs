@@ -22,13 +22,20 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let paths = if args.paths.is_empty() { vec![super::default_flows()] } else { args.paths };
-    let files = files::flow_files(&paths).context("cannot list flows")?;
+    let default = args.paths.is_empty();
+    let paths = if default { vec![super::default_flows()] } else { args.paths };
+    // Run elsewhere than the project folder, the default folder is simply not there: say what
+    // was looked for instead of failing to read it.
+    let files = if default && !paths[0].is_dir() {
+        Vec::new()
+    } else {
+        files::flow_files(&paths).context("cannot list flows")?
+    };
     if files.is_empty() {
-        anyhow::bail!(
-            "no flow files found in {}",
-            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-        );
+        let folder = |p: &PathBuf| format!("{}/", p.display().to_string().trim_end_matches('/'));
+        let looked_in = paths.iter().map(folder).collect::<Vec<_>>().join(", ");
+        let hint = if default { ": give a flow file or a folder, or run from the project folder" } else { "" };
+        anyhow::bail!("no flow files (*.toml) in {looked_in}{hint}");
     }
     let (mut errors, mut warnings) = (0, 0);
     // Sound files each sounds folder's flows play, to list the ones nobody plays; `None` once
