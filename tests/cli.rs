@@ -22,46 +22,110 @@ fn report_lists_every_menu() {
 
 #[test]
 fn broken_flows_say_where_and_what() {
-    let cases: &[(&str, i32, &[&str])] = &[
-        ("syntax.toml", 1, &["syntax.toml:3:14: error: invalid TOML"]),
-        ("garbage.toml", 1, &["garbage.toml:1:6: error: invalid TOML"]),
+    // One whole diagnostic per fixture: header, snippet with the span marked, help. The full
+    // output of each is pinned by `check_output_of_every_fixture`.
+    let cases: &[(&str, i32, &str)] = &[
+        (
+            "syntax.toml",
+            1,
+            r#"tests/fixtures/syntax.toml:3:14: error: invalid TOML: invalid basic string, expected `"`
+ --> tests/fixtures/syntax.toml:3:14
+  |
+3 | start = "main
+  |              ^
+  |
+"#,
+        ),
+        (
+            "garbage.toml",
+            1,
+            r#"tests/fixtures/garbage.toml:1:6: error: invalid TOML: unclosed table, expected `]`
+ --> tests/fixtures/garbage.toml:1:6
+  |
+1 | [flow
+  |      ^
+  |
+"#,
+        ),
         (
             "typo.toml",
             1,
-            &[
-                "typo.toml:8:1: error: unknown field `promt`",
-                "did you mean `prompt`?",
-                "typo.toml:9:31: error: option target `nowhere` is not a node",
-                "typo.toml:10:11: error: timeout is not a valid duration",
-                "3 errors",
-            ],
+            r#"tests/fixtures/typo.toml:8:1: error: unknown field `promt` in node `main`
+ --> tests/fixtures/typo.toml:8:1
+  |
+8 | promt = "Press 1."
+  | ^^^^^
+  |
+  = help: did you mean `prompt`?
+"#,
         ),
-        ("loop.toml", 1, &["loop.toml:6:8: error: nodes a → b → a loop without ever waiting for input"]),
+        (
+            "loop.toml",
+            1,
+            r#"tests/fixtures/loop.toml:6:8: error: nodes a → b → a loop without ever waiting for input
+ --> tests/fixtures/loop.toml:6:8
+  |
+6 | [nodes.a]
+  |        ^
+  |
+  = help: put a menu or input on the loop, or end it in a queue or hangup
+"#,
+        ),
         (
             "languages.toml",
             1,
-            &[
-                "languages.toml:12:8: error: sound `missing.wav`",
-                "languages.toml:8:8: error: reaching a person from `main` by staying silent",
-            ],
+            r#"tests/fixtures/languages.toml:8:8: error: reaching a person from `main` by staying silent takes up to 19.2 s, over max_time_to_person (10.0 s)
+ --> tests/fixtures/languages.toml:8:8
+  |
+8 | [nodes.main]
+  |        ^^^^
+  |
+"#,
         ),
         (
             "no_escape.toml",
             0,
-            &["no_escape.toml:10:8: warning: menu `main` has neither an escape key nor a timeout fallback"],
+            r#"tests/fixtures/no_escape.toml:10:8: warning: menu `main` has neither an escape key nor a timeout fallback that reaches a person
+  --> tests/fixtures/no_escape.toml:10:8
+   |
+10 | [nodes.main]
+   |        ----
+   |
+  = help: keep escape = "0", or set fallback to a path that ends in a queue
+"#,
         ),
         (
             "types.toml",
             1,
-            &["types.toml:3:9: error: start must be a string", "types.toml:8:8: error: kind must be a string"],
+            r#"tests/fixtures/types.toml:8:8: error: kind must be a string, not integer
+ --> tests/fixtures/types.toml:8:8
+  |
+8 | kind = 3
+  |        ^
+  |
+"#,
         ),
     ];
-    for (file, code, messages) in cases {
-        let mut r = run(&["check", &format!("tests/fixtures/{file}")]).code(*code);
-        for m in *messages {
-            r = r.stderr_has(m);
-        }
-        assert!(r.stderr().contains('^') || r.stderr().contains('-'), "a snippet marks the span");
+    for (file, code, diagnostic) in cases {
+        run(&["check", &format!("tests/fixtures/{file}")]).code(*code).stderr_has(diagnostic);
+    }
+}
+
+/// The whole of `check`'s output for each flow in tests/fixtures, with its exit code.
+#[test]
+fn check_output_of_every_fixture() {
+    let mut fixtures: Vec<String> = std::fs::read_dir("tests/fixtures")
+        .expect("the fixtures folder")
+        .map(|e| e.expect("a folder entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".toml") && !name.ends_with(".test.toml") && !name.ends_with(".model.toml"))
+        .collect();
+    fixtures.sort();
+    assert!(fixtures.len() >= 10, "{fixtures:?}");
+    for name in fixtures {
+        let r = run(&["check", &format!("tests/fixtures/{name}")]);
+        let code = r.out.status.code().expect("an exit code");
+        let stem = name.trim_end_matches(".toml");
+        insta::assert_snapshot!(format!("check_{stem}"), format!("exit code {code}\n{}", r.stderr()));
     }
 }
 
