@@ -23,9 +23,10 @@ pub enum FileError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("cannot list {}: {source}", path.display())]
     List { path: PathBuf, source: std::io::Error },
-    /// The file was read and has errors; `rendered` holds them compiler-style, to print first.
+    /// The file was read and has `errors` errors; `rendered` holds every diagnostic
+    /// compiler-style, to print first.
     #[error("{} has errors", path.display())]
-    Invalid { path: PathBuf, rendered: String },
+    Invalid { path: PathBuf, rendered: String, errors: usize },
 }
 
 impl FileError {
@@ -64,7 +65,8 @@ impl FlowFile {
     /// The flow, or [`FileError::Invalid`] with the diagnostics rendered.
     pub fn into_flow(mut self) -> Result<Flow, FileError> {
         let rendered = self.render();
-        self.flow.take().ok_or(FileError::Invalid { path: self.path, rendered })
+        let errors = self.diagnostics.iter().filter(|d| d.is_error()).count();
+        self.flow.take().ok_or(FileError::Invalid { path: self.path, rendered, errors })
     }
 }
 
@@ -257,6 +259,7 @@ pub fn read_model(path: &Path) -> Result<Model, FileError> {
         FileError::Invalid {
             path: path.to_owned(),
             rendered: diags.iter().map(|d| d.render(&origin, &source)).collect(),
+            errors: diags.iter().filter(|d| d.is_error()).count(),
         }
     })
 }

@@ -222,6 +222,31 @@ checked 1 flow: 2 errors, 0 warnings
 }
 
 #[test]
+fn a_broken_queue_model_is_shown_by_check_and_call() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let flow = "[flow]\nname = \"m\"\nstart = \"op\"\noperator = \"op\"\nmodel = \"broken.model.toml\"\n\n[nodes.op]\nkind = \"queue\"\nqueue = \"first_line\"\n";
+    std::fs::write(dir.path().join("m.toml"), flow).expect("the flow is written");
+    std::fs::write(dir.path().join("broken.model.toml"), "interval = \"7m\"\n").expect("the model is written");
+    let model_errors = r#"broken.model.toml:1:12: error: interval must be 15m, 30m or 60m
+ --> broken.model.toml:1:12
+  |
+1 | interval = "7m"
+  |            ^^^^
+  |
+broken.model.toml:1:1: error: the model has no queues: add [queues.<name>] sections
+ --> broken.model.toml:1:1
+  |
+1 | interval = "7m"
+  | ^
+  |
+"#;
+    let checked = run_in(dir.path(), &["check", "m.toml"], "").code(1).stderr();
+    assert_eq!(checked, format!("{model_errors}checked 1 flow: 2 errors, 0 warnings\n"));
+    let called = run_in(dir.path(), &["call", "m.toml", "--keys", ""], "").code(2).stderr();
+    assert_eq!(called, format!("{model_errors}error: broken.model.toml has errors\n"));
+}
+
+#[test]
 fn a_fractional_timeout_waits_what_the_provider_waits() {
     let v = run(&["call", "tests/fixtures/quiet.toml", "--keys", "-", "--json"]).code(0).json();
     let gathers: Vec<_> = v["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "gather").collect();
