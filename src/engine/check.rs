@@ -323,6 +323,25 @@ queue = "first_line"
     }
 
     #[test]
+    fn an_empty_text_warns_unless_a_sound_plays_instead() {
+        let empty = |prompt: &str| {
+            let src = TWO_MENUS.replace("prompt = \"Your name?\"", prompt).replace("{nam}", "{name}");
+            let flow = parse(&src).flow.expect("the flow parses");
+            let diags = check(&flow);
+            diags
+                .iter()
+                .filter(|d| d.message.contains("empty"))
+                .map(|d| src[d.span.clone()].to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(empty("prompt = \"\""), ["\"\""]);
+        assert_eq!(empty("prompt = \" \""), [" "]);
+        assert!(empty("prompt = { text = \"\", play = \"name.wav\" }").is_empty());
+        assert!(empty("prompt = \"\"\nplay = \"name.wav\"").is_empty());
+        assert!(empty("prompt = \"Your name?\"").is_empty());
+    }
+
+    #[test]
     fn a_defaults_prompt_is_reported_once_for_all_menus() {
         let flow = parse(TWO_MENUS).flow.expect("the flow parses");
         let diags = check(&flow);
