@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use super::call::BUILTIN_VARS;
 use super::diagnostic::{Diagnostic, suggest};
-use super::flow::{Flow, NodeId, NodeKind, Prompt};
+use super::flow::{Flow, NodeId, NodeKind, Prompt, Template};
 use super::graph;
 use super::report::{self, Report};
 
@@ -65,8 +65,11 @@ pub fn check(flow: &Flow) -> Vec<Diagnostic> {
         }
         for prompt in prompts(&node.kind) {
             languages(flow, prompt, &mut diags);
-            placeholders(&stored, prompt, &mut diags);
+            placeholders(&stored, prompt.text.0.iter().map(|(_, t)| t), &mut diags);
             empty_texts(prompt, &mut diags);
+        }
+        if let NodeKind::Set { assign, .. } = &node.kind {
+            placeholders(&stored, assign.iter().map(|(_, t)| t), &mut diags);
         }
         if matches!(node.kind, NodeKind::Menu(_) | NodeKind::Input(_) | NodeKind::Say { .. })
             && prompts(&node.kind).next().is_some_and(Prompt::is_empty)
@@ -167,8 +170,8 @@ fn stored_vars(flow: &Flow) -> Vec<&str> {
 }
 
 /// A placeholder nothing stores reads as empty in every call: the caller hears a gap.
-fn placeholders(stored: &[&str], prompt: &Prompt, diags: &mut Vec<Diagnostic>) {
-    for (_, text) in &prompt.text.0 {
+fn placeholders<'a>(stored: &[&str], texts: impl Iterator<Item = &'a Template>, diags: &mut Vec<Diagnostic>) {
+    for text in texts {
         for (name, span) in text.placeholders() {
             if !stored.contains(&name) {
                 let mut d =
@@ -339,6 +342,17 @@ queue = "first_line"
         assert!(empty("prompt = { text = \"\", play = \"name.wav\" }").is_empty());
         assert!(empty("prompt = \"\"\nplay = \"name.wav\"").is_empty());
         assert!(empty("prompt = \"Your name?\"").is_empty());
+    }
+
+    #[test]
+    fn a_set_node_s_values_are_held_to_the_same_placeholders() {
+        let set = "next = \"greet\"\n\n[nodes.greet]\nkind = \"set\"\nvars = { hi = \"Hi {nmae}\" }\nnext = \"op\"";
+        let src = TWO_MENUS.replace("{nam}", "{name}").replace("next = \"op\"", set);
+        let flow = parse(&src).flow.expect("the flow parses");
+        let diags = check(&flow);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(&src[diags[0].span.clone()], "{nmae}");
+        assert_eq!(diags[0].help.as_deref(), Some("did you mean `name`?"));
     }
 
     #[test]
