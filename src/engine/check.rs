@@ -1,7 +1,8 @@
 //! Validation of a parsed flow beyond what parsing catches: reachability, loops that never
-//! wait, menus a caller cannot leave for a person, missing translations, unknown variables and
-//! the flow's own time-to-person limit. Sound files are the loader's business (it can read
-//! files; this module cannot).
+//! wait, menus a caller cannot leave for a person, missing translations, empty prompts,
+//! placeholders nothing stores and the flow's own time-to-person limit; with the queue model's
+//! names in hand, the queues the flow names ([`check_queues`]). Sound files and the model are
+//! the loader's business (it can read files; this module cannot).
 
 use std::collections::HashSet;
 
