@@ -1,6 +1,7 @@
 //! The disk side of flows and models, for every driver: reading a flow file and measuring the
 //! sound files it plays (their real lengths go into the flow's clock), reading the queue model
-//! it names, and finding flow, scenario and sound files in folders.
+//! it names (and checking the queues the flow names against it), and finding flow, scenario
+//! and sound files in folders.
 //!
 //! Parsing and checking are the engine's ([`engine::parse_and_check`] for text alone); this
 //! module only adds what needs the disk, with its failures as [`FileError`].
@@ -22,9 +23,10 @@ pub enum FileError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("cannot list {}: {source}", path.display())]
     List { path: PathBuf, source: std::io::Error },
-    /// The file was read and has errors; `rendered` holds them compiler-style, to print first.
+    /// The file was read and has `errors` errors; `rendered` holds every diagnostic
+    /// compiler-style, to print first.
     #[error("{} has errors", path.display())]
-    Invalid { path: PathBuf, rendered: String },
+    Invalid { path: PathBuf, rendered: String, errors: usize },
 }
 
 impl FileError {
@@ -63,7 +65,8 @@ impl FlowFile {
     /// The flow, or [`FileError::Invalid`] with the diagnostics rendered.
     pub fn into_flow(mut self) -> Result<Flow, FileError> {
         let rendered = self.render();
-        self.flow.take().ok_or(FileError::Invalid { path: self.path, rendered })
+        let errors = self.diagnostics.iter().filter(|d| d.is_error()).count();
+        self.flow.take().ok_or(FileError::Invalid { path: self.path, rendered, errors })
     }
 }
 
@@ -83,12 +86,28 @@ pub fn flow_from_source(path: &Path, source: String, sounds_dir: &Path) -> FlowF
     if let Some(f) = &mut flow {
         diagnostics.extend(measure_sounds(f, sounds_dir));
         diagnostics.extend(engine::check::check(f));
+        diagnostics.extend(check_queues(path, f));
     }
     if diagnostics.iter().any(Diagnostic::is_error) {
         flow = None;
     }
     engine::diagnostic::sort(&mut diagnostics);
     FlowFile { path: path.to_owned(), source, flow, diagnostics }
+}
+
+/// The queues `flow` names that the model it names (`model = "…"`) lacks, so that every driver
+/// refuses such a flow as `check` does. A missing or broken model is [`attach_model`]'s to
+/// report; a model given on the command line or in a scenario is a what-if for waits and may
+/// cover fewer queues.
+fn check_queues(flow_path: &Path, flow: &Flow) -> Vec<Diagnostic> {
+    let Some(path) = model_path_for(flow_path, flow, None).filter(|p| p.exists()) else { return Vec::new() };
+    match read_model(&path) {
+        Ok(model) => {
+            let names: Vec<&str> = model.queues.iter().map(|q| q.name.as_str()).collect();
+            engine::check::check_queues(flow, &names)
+        }
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Puts the real length of every sound the flow plays into `flow.sound_ms`, and reports the
@@ -240,6 +259,7 @@ pub fn read_model(path: &Path) -> Result<Model, FileError> {
         FileError::Invalid {
             path: path.to_owned(),
             rendered: diags.iter().map(|d| d.render(&origin, &source)).collect(),
+            errors: diags.iter().filter(|d| d.is_error()).count(),
         }
     })
 }

@@ -4,7 +4,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{run, run_with_stdin};
+use common::{run, run_in, run_with_stdin};
 
 #[test]
 fn sample_flows_are_clean() {
@@ -22,47 +22,249 @@ fn report_lists_every_menu() {
 
 #[test]
 fn broken_flows_say_where_and_what() {
-    let cases: &[(&str, i32, &[&str])] = &[
-        ("syntax.toml", 1, &["syntax.toml:3:14: error: invalid TOML"]),
-        ("garbage.toml", 1, &["garbage.toml:1:6: error: invalid TOML"]),
+    // One whole diagnostic per fixture: header, snippet with the span marked, help. The full
+    // output of each is pinned by `check_output_of_every_fixture`.
+    let cases: &[(&str, i32, &str)] = &[
+        (
+            "syntax.toml",
+            1,
+            r#"tests/fixtures/syntax.toml:3:14: error: invalid TOML: invalid basic string, expected `"`
+ --> tests/fixtures/syntax.toml:3:14
+  |
+3 | start = "main
+  |              ^
+  |
+"#,
+        ),
+        (
+            "garbage.toml",
+            1,
+            r#"tests/fixtures/garbage.toml:1:6: error: invalid TOML: unclosed table, expected `]`
+ --> tests/fixtures/garbage.toml:1:6
+  |
+1 | [flow
+  |      ^
+  |
+"#,
+        ),
         (
             "typo.toml",
             1,
-            &[
-                "typo.toml:8:1: error: unknown field `promt`",
-                "did you mean `prompt`?",
-                "typo.toml:9:31: error: option target `nowhere` is not a node",
-                "typo.toml:10:11: error: timeout is not a valid duration",
-                "3 errors",
-            ],
+            r#"tests/fixtures/typo.toml:8:1: error: unknown field `promt` in node `main`
+ --> tests/fixtures/typo.toml:8:1
+  |
+8 | promt = "Press 1."
+  | ^^^^^
+  |
+  = help: did you mean `prompt`?
+"#,
         ),
-        ("loop.toml", 1, &["loop.toml:6:8: error: nodes a → b → a loop without ever waiting for input"]),
+        (
+            "loop.toml",
+            1,
+            r#"tests/fixtures/loop.toml:6:8: error: nodes a → b → a loop without ever waiting for input
+ --> tests/fixtures/loop.toml:6:8
+  |
+6 | [nodes.a]
+  |        ^
+  |
+  = help: put a menu or input on the loop, or end it in a queue or hangup
+"#,
+        ),
         (
             "languages.toml",
             1,
-            &[
-                "languages.toml:12:8: error: sound `missing.wav`",
-                "languages.toml:8:8: error: reaching a person from `main` by staying silent",
-            ],
+            r#"tests/fixtures/languages.toml:8:8: error: reaching a person from `main` by staying silent takes up to 19.2 s, over max_time_to_person (10.0 s)
+ --> tests/fixtures/languages.toml:8:8
+  |
+8 | [nodes.main]
+  |        ^^^^
+  |
+"#,
         ),
         (
             "no_escape.toml",
             0,
-            &["no_escape.toml:10:8: warning: menu `main` has neither an escape key nor a timeout fallback"],
+            r#"tests/fixtures/no_escape.toml:10:8: warning: menu `main` has neither an escape key nor a timeout fallback that reaches a person
+  --> tests/fixtures/no_escape.toml:10:8
+   |
+10 | [nodes.main]
+   |        ----
+   |
+  = help: keep escape = "0", or set fallback to a path that ends in a queue
+"#,
         ),
         (
             "types.toml",
             1,
-            &["types.toml:3:9: error: start must be a string", "types.toml:8:8: error: kind must be a string"],
+            r#"tests/fixtures/types.toml:8:8: error: kind must be a string, not integer
+ --> tests/fixtures/types.toml:8:8
+  |
+8 | kind = 3
+  |        ^
+  |
+"#,
         ),
     ];
-    for (file, code, messages) in cases {
-        let mut r = run(&["check", &format!("tests/fixtures/{file}")]).code(*code);
-        for m in *messages {
-            r = r.stderr_has(m);
-        }
-        assert!(r.stderr().contains('^') || r.stderr().contains('-'), "a snippet marks the span");
+    for (file, code, diagnostic) in cases {
+        run(&["check", &format!("tests/fixtures/{file}")]).code(*code).stderr_has(diagnostic);
     }
+}
+
+/// The whole of `check`'s output for each flow in tests/fixtures, with its exit code.
+#[test]
+fn check_output_of_every_fixture() {
+    let mut fixtures: Vec<String> = std::fs::read_dir("tests/fixtures")
+        .expect("the fixtures folder")
+        .map(|e| e.expect("a folder entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".toml") && !name.ends_with(".test.toml") && !name.ends_with(".model.toml"))
+        .collect();
+    fixtures.sort();
+    assert!(fixtures.len() >= 10, "{fixtures:?}");
+    for name in fixtures {
+        let r = run(&["check", &format!("tests/fixtures/{name}")]);
+        let code = r.out.status.code().expect("an exit code");
+        let stem = name.trim_end_matches(".toml");
+        insta::assert_snapshot!(format!("check_{stem}"), format!("exit code {code}\n{}", r.stderr()));
+    }
+}
+
+/// `switchboard check` on one fixture: the exit code and the whole of stderr.
+#[track_caller]
+fn check_prints(fixture: &str, code: i32, expected: &str) {
+    let r = run(&["check", &format!("tests/fixtures/{fixture}")]).code(code);
+    assert_eq!(r.stderr(), expected);
+}
+
+#[test]
+fn unset_placeholders_are_errors_at_their_own_text() {
+    check_prints(
+        "placeholders.toml",
+        1,
+        r#"tests/fixtures/placeholders.toml:15:21: error: `{ticket}` is never set: no `set` or `input` node stores it
+  --> tests/fixtures/placeholders.toml:15:21
+   |
+15 | prompt.ru = "Заявка {ticket} в работе."
+   |                     ^^^^^^^^
+   |
+  = help: did you mean `ticket_no`?
+tests/fixtures/placeholders.toml:16:22: error: `{ticket}` is never set: no `set` or `input` node stores it
+  --> tests/fixtures/placeholders.toml:16:22
+   |
+16 | prompt.en = "Request {ticket} is being worked on, {caller}."
+   |                      ^^^^^^^^
+   |
+  = help: did you mean `ticket_no`?
+checked 1 flow: 2 errors, 0 warnings
+"#,
+    );
+}
+
+#[test]
+fn empty_prompts_and_fractional_timeouts_are_warnings() {
+    check_prints(
+        "quiet.toml",
+        0,
+        r#"tests/fixtures/quiet.toml:9:36: warning: the prompt is empty: the caller hears nothing
+ --> tests/fixtures/quiet.toml:9:36
+  |
+9 | prompt = { ru = "Нажмите 1.", en = "" }
+  |                                    --
+  |
+  = help: write what the caller should hear, or delete the prompt
+tests/fixtures/quiet.toml:11:11: warning: timeout of 500 ms is not whole seconds: the provider waits 1 s
+  --> tests/fixtures/quiet.toml:11:11
+   |
+11 | timeout = "500ms"
+   |           -------
+   |
+  = help: gather timeouts are whole seconds; write "1s"
+tests/fixtures/quiet.toml:16:10: warning: the prompt is empty: the caller hears nothing
+  --> tests/fixtures/quiet.toml:16:10
+   |
+16 | prompt = ""
+   |          --
+   |
+  = help: write what the caller should hear, or delete the prompt
+checked 1 flow: 0 errors, 3 warnings
+"#,
+    );
+}
+
+#[test]
+fn queues_the_model_lacks_are_errors_for_check_and_call() {
+    check_prints(
+        "queues.toml",
+        1,
+        r#"tests/fixtures/queues.toml:9:40: error: queue `first_lin` is not a queue of understaffed.model.toml
+ --> tests/fixtures/queues.toml:9:40
+  |
+9 | cases = [{ wait_over = "10m", queue = "first_lin", goto = "tech" }]
+  |                                        ^^^^^^^^^
+  |
+  = help: did you mean `first_line`?
+tests/fixtures/queues.toml:14:10: error: queue `second_line` is not a queue of understaffed.model.toml
+  --> tests/fixtures/queues.toml:14:10
+   |
+14 | queue = "second_line"
+   |          ^^^^^^^^^^^
+   |
+  = help: the model's queues are: first_line
+checked 1 flow: 2 errors, 0 warnings
+"#,
+    );
+    run(&["call", "tests/fixtures/queues.toml", "--keys", ""])
+        .code(2)
+        .stderr_has(
+            "tests/fixtures/queues.toml:9:40: error: queue `first_lin` is not a queue of understaffed.model.toml",
+        )
+        .stderr_has("error: tests/fixtures/queues.toml has errors");
+}
+
+#[test]
+fn a_broken_queue_model_is_shown_by_check_and_call() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let flow = "[flow]\nname = \"m\"\nstart = \"op\"\noperator = \"op\"\nmodel = \"broken.model.toml\"\n\n[nodes.op]\nkind = \"queue\"\nqueue = \"first_line\"\n";
+    std::fs::write(dir.path().join("m.toml"), flow).expect("the flow is written");
+    std::fs::write(dir.path().join("broken.model.toml"), "interval = \"7m\"\n").expect("the model is written");
+    let model_errors = r#"broken.model.toml:1:12: error: interval must be 15m, 30m or 60m
+ --> broken.model.toml:1:12
+  |
+1 | interval = "7m"
+  |            ^^^^
+  |
+broken.model.toml:1:1: error: the model has no queues: add [queues.<name>] sections
+ --> broken.model.toml:1:1
+  |
+1 | interval = "7m"
+  | ^
+  |
+"#;
+    let checked = run_in(dir.path(), &["check", "m.toml"], "").code(1).stderr();
+    assert_eq!(checked, format!("{model_errors}checked 1 flow: 2 errors, 0 warnings\n"));
+    let called = run_in(dir.path(), &["call", "m.toml", "--keys", ""], "").code(2).stderr();
+    assert_eq!(called, format!("{model_errors}error: broken.model.toml has errors\n"));
+}
+
+#[test]
+fn a_fractional_timeout_waits_what_the_provider_waits() {
+    let v = run(&["call", "tests/fixtures/quiet.toml", "--keys", "-", "--json"]).code(0).json();
+    let gathers: Vec<_> = v["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "gather").collect();
+    assert_eq!(gathers.len(), 3, "the prompt and two re-prompts");
+    assert!(gathers.iter().all(|g| g["timeout_ms"] == 1000), "{gathers:?}");
+    // Three times the 1,014 ms prompt and a 1 s silence, then the empty hold prompt's 300 ms.
+    assert_eq!(v["duration_s"], 6.342);
+}
+
+#[test]
+fn check_outside_the_project_says_what_it_looked_for() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let expected =
+        "error: no flow files (*.toml) in flows/: give a flow file or a folder, or run from the project folder\n";
+    assert_eq!(run_in(dir.path(), &["check"], "").code(2).stderr(), expected);
+    std::fs::create_dir(dir.path().join("flows")).expect("an empty flows folder");
+    assert_eq!(run_in(dir.path(), &["check"], "").code(2).stderr(), expected);
+    run_in(dir.path(), &["check", "flows"], "").code(2).stderr_has("error: no flow files (*.toml) in flows/\n");
 }
 
 #[test]

@@ -52,10 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let sounds = args.sounds.clone().unwrap_or_else(|| super::sounds_dir_for(&args.flow));
     let mut flow = super::read_flow(&args.flow, &sounds)?;
     // The flow's queue model, when it names one, makes `queue` nodes announce computed waits.
-    files::attach_model(&args.flow, &mut flow, args.model.as_deref()).map_err(|rendered| {
-        eprint!("{rendered}");
-        anyhow::anyhow!("the queue model of {} has errors", args.flow.display())
-    })?;
+    files::attach_model(&args.flow, &mut flow, args.model.as_deref()).map_err(super::shown)?;
     let flow = &flow;
     let at = match &args.at {
         Some(text) => switchboard::calendar::parse_at(text)?,

@@ -22,29 +22,51 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let paths = if args.paths.is_empty() { vec![super::default_flows()] } else { args.paths };
-    let files = files::flow_files(&paths).context("cannot list flows")?;
+    let default = args.paths.is_empty();
+    let paths = if default { vec![super::default_flows()] } else { args.paths };
+    // Run elsewhere than the project folder, the default folder is simply not there: say what
+    // was looked for instead of failing to read it.
+    let files = if default && !paths[0].is_dir() {
+        Vec::new()
+    } else {
+        files::flow_files(&paths).context("cannot list flows")?
+    };
     if files.is_empty() {
-        anyhow::bail!(
-            "no flow files found in {}",
-            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-        );
+        let folder = |p: &PathBuf| format!("{}/", p.display().to_string().trim_end_matches('/'));
+        let looked_in = paths.iter().map(folder).collect::<Vec<_>>().join(", ");
+        let hint = if default { ": give a flow file or a folder, or run from the project folder" } else { "" };
+        anyhow::bail!("no flow files (*.toml) in {looked_in}{hint}");
     }
     let (mut errors, mut warnings) = (0, 0);
     // Sound files each sounds folder's flows play, to list the ones nobody plays; `None` once
     // a flow there cannot be parsed, since then nobody knows what it plays.
     let mut played: BTreeMap<PathBuf, Option<BTreeSet<String>>> = BTreeMap::new();
+    // The queue models the flows name, each checked once: every command that runs a flow
+    // refuses it when its model has errors, so `check` reports them too.
+    let mut models = BTreeSet::new();
     for file in &files {
         let sounds = args.sounds.clone().unwrap_or_else(|| super::sounds_dir_for(file));
         let loaded = files::read_flow(file, &sounds).with_context(|| format!("cannot read {}", file.display()))?;
         let names = played.entry(sounds).or_insert_with(|| Some(BTreeSet::new()));
         // Parsed again: `loaded.flow` is gone when a sound is missing, but its names are known.
-        match (names.as_mut(), switchboard::engine::parse::parse(&loaded.source).flow) {
+        let parsed = switchboard::engine::parse::parse(&loaded.source).flow;
+        match (names.as_mut(), &parsed) {
             (Some(names), Some(flow)) => names.extend(flow.sounds.iter().map(|(name, _)| name.to_string())),
             _ => *names = None,
         }
         eprint!("{}", loaded.render());
         errors += loaded.diagnostics.iter().filter(|d| d.is_error()).count();
+        if let Some(flow) = &parsed
+            && let Some(model) = files::model_path_for(file, flow, None).filter(|p| p.exists())
+            && models.insert(model.clone())
+            && let Err(e) = files::read_model(&model)
+        {
+            eprintln!("{}", e.details().trim_end());
+            errors += match e {
+                files::FileError::Invalid { errors, .. } => errors,
+                _ => 1,
+            };
+        }
         warnings += loaded.diagnostics.iter().filter(|d| !d.is_error()).count();
         if args.report
             && let Some(flow) = &loaded.flow

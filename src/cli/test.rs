@@ -53,8 +53,8 @@ fn run_file(file: &Path) -> anyhow::Result<(usize, usize)> {
         println!("FAIL {}: the flow {} has errors", file.display(), flow_path.display());
         return Ok((0, 1));
     };
-    if let Err(rendered) = files::attach_model(&flow_path, flow, None) {
-        eprint!("{rendered}");
+    if let Err(e) = files::attach_model(&flow_path, flow, None) {
+        eprintln!("{}", e.details().trim_end());
         println!("FAIL {}: the queue model of {} has errors", file.display(), flow_path.display());
         return Ok((0, 1));
     }
@@ -68,8 +68,8 @@ fn run_file(file: &Path) -> anyhow::Result<(usize, usize)> {
             Some(model) => {
                 let mut f = flow.clone();
                 let path = file.parent().unwrap_or(Path::new(".")).join(model);
-                if let Err(rendered) = files::attach_model(&flow_path, &mut f, Some(&path)) {
-                    eprint!("{rendered}");
+                if let Err(e) = files::attach_model(&flow_path, &mut f, Some(&path)) {
+                    eprintln!("{}", e.details().trim_end());
                     failed += 1;
                     println!("  FAIL {}: the queue model {} has errors", case.name, path.display());
                     continue;

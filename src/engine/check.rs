@@ -1,10 +1,14 @@
 //! Validation of a parsed flow beyond what parsing catches: reachability, loops that never
-//! wait, menus a caller cannot leave for a person, missing translations, unknown variables and
-//! the flow's own time-to-person limit. Sound files are the loader's business (it can read
-//! files; this module cannot).
+//! wait, menus a caller cannot leave for a person, missing translations, empty prompts,
+//! placeholders nothing stores and the flow's own time-to-person limit; with the queue model's
+//! names in hand, the queues the flow names ([`check_queues`]). Sound files and the model are
+//! the loader's business (it can read files; this module cannot).
 
-use super::diagnostic::Diagnostic;
-use super::flow::{Flow, NodeId, NodeKind, Prompt};
+use std::collections::HashSet;
+
+use super::call::BUILTIN_VARS;
+use super::diagnostic::{Diagnostic, suggest};
+use super::flow::{Flow, NodeId, NodeKind, Prompt, Template};
 use super::graph;
 use super::report::{self, Report};
 
@@ -39,6 +43,7 @@ pub fn check(flow: &Flow) -> Vec<Diagnostic> {
         ));
     }
     let report = report::report(flow);
+    let stored = stored_vars(flow);
     let mut silence_ms = vec![None; flow.nodes.len()];
     for t in &report.menus {
         silence_ms[t.id.index()] = t.silence_ms;
@@ -61,7 +66,11 @@ pub fn check(flow: &Flow) -> Vec<Diagnostic> {
         }
         for prompt in prompts(&node.kind) {
             languages(flow, prompt, &mut diags);
-            placeholders(flow, prompt, &mut diags);
+            placeholders(&stored, prompt.text.0.iter().map(|(_, t)| t), &mut diags);
+            empty_texts(prompt, &mut diags);
+        }
+        if let NodeKind::Set { assign, .. } = &node.kind {
+            placeholders(&stored, assign.iter().map(|(_, t)| t), &mut diags);
         }
         if matches!(node.kind, NodeKind::Menu(_) | NodeKind::Input(_) | NodeKind::Say { .. })
             && prompts(&node.kind).next().is_some_and(Prompt::is_empty)
@@ -73,7 +82,26 @@ pub fn check(flow: &Flow) -> Vec<Diagnostic> {
         }
     }
     time_limit(flow, &report, &mut diags);
+    // A `[defaults]` prompt is every menu's: report each problem once, at its one place.
+    let mut seen = HashSet::new();
+    diags.retain(|d| seen.insert((d.span.clone(), d.message.clone())));
     diags
+}
+
+/// The queues the flow names that its queue model, whose queues are `known`, lacks: callers
+/// sent there would meet no agents and get no wait estimate. The driver that read the model
+/// calls this; the engine never reads it.
+pub fn check_queues(flow: &Flow, known: &[&str]) -> Vec<Diagnostic> {
+    let model = flow.model.as_deref().unwrap_or("the queue model");
+    let unknown = flow.queues.iter().filter(|(name, _)| !known.contains(&&**name));
+    unknown
+        .map(|(name, span)| {
+            let mut d = Diagnostic::error(span.clone(), format!("queue `{name}` is not a queue of {model}"));
+            d.help = suggest(name, known.iter().copied())
+                .or_else(|| Some(format!("the model's queues are: {}", known.join(", "))));
+            d
+        })
+        .collect()
 }
 
 /// The prompts of a node, its main prompt first.
@@ -126,15 +154,48 @@ fn languages(flow: &Flow, prompt: &Prompt, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-fn placeholders(flow: &Flow, prompt: &Prompt, diags: &mut Vec<Diagnostic>) {
-    for (_, text) in &prompt.text.0 {
-        for name in text.placeholders() {
-            if name != "lang" && !flow.vars.iter().any(|v| **v == *name) {
-                diags.push(Diagnostic::warning(
-                    prompt.span.clone(),
-                    format!("`{{{name}}}` is never set: no `set` or `input` node stores it"),
-                ));
+/// The variables a call can have a value for: the built-in ones, `lang`, and those an `input`
+/// or `set` node stores (a branch only reads them).
+fn stored_vars(flow: &Flow) -> Vec<&str> {
+    let mut vars: Vec<&str> = BUILTIN_VARS.to_vec();
+    vars.push("lang");
+    let name = |v: &u16| flow.vars.get(usize::from(*v)).map(|name| &**name);
+    for node in &flow.nodes {
+        match &node.kind {
+            NodeKind::Input(i) => vars.extend(name(&i.var)),
+            NodeKind::Set { assign, .. } => vars.extend(assign.iter().filter_map(|(v, _)| name(v))),
+            _ => {}
+        }
+    }
+    vars
+}
+
+/// A placeholder nothing stores reads as empty in every call: the caller hears a gap.
+fn placeholders<'a>(stored: &[&str], texts: impl Iterator<Item = &'a Template>, diags: &mut Vec<Diagnostic>) {
+    for text in texts {
+        for (name, span) in text.placeholders() {
+            if !stored.contains(&name) {
+                let mut d =
+                    Diagnostic::error(span, format!("`{{{name}}}` is never set: no `set` or `input` node stores it"));
+                d.help = suggest(name, stored.iter().copied());
+                diags.push(d);
             }
+        }
+    }
+}
+
+/// Text that says nothing, in a language that has no sound file to play instead.
+fn empty_texts(prompt: &Prompt, diags: &mut Vec<Diagnostic>) {
+    for (lang, text) in &prompt.text.0 {
+        let has_sound = match lang {
+            Some(l) => prompt.play.has(*l),
+            None => !prompt.play.0.is_empty(),
+        };
+        if text.raw.trim().is_empty() && !has_sound {
+            diags.push(
+                Diagnostic::warning(text.span.clone(), "the prompt is empty: the caller hears nothing")
+                    .with_help("write what the caller should hear, or delete the prompt"),
+            );
         }
     }
 }
@@ -214,5 +275,94 @@ fn time_limit(flow: &Flow, report: &Report, diags: &mut Vec<Diagnostic>) {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::diagnostic::Severity;
+    use super::super::parse::parse;
+    use super::*;
+
+    const TWO_MENUS: &str = r#"
+[flow]
+name = "t"
+start = "a"
+operator = "op"
+
+[defaults]
+no_input = "Sorry, {nam}."
+
+[nodes.a]
+kind = "menu"
+prompt = "Press 1."
+options = { "1" = "b" }
+
+[nodes.b]
+kind = "menu"
+prompt = "Press 1."
+options = { "1" = "ask" }
+
+[nodes.ask]
+kind = "input"
+prompt = "Your name?"
+var = "name"
+next = "op"
+
+[nodes.op]
+kind = "queue"
+queue = "first_line"
+"#;
+
+    #[test]
+    fn queues_are_checked_against_the_model_s_names() {
+        let src = TWO_MENUS.replace("queue = \"first_line\"", "queue = \"frist_line\"");
+        let flow = parse(&src).flow.expect("the flow parses");
+        assert!(check_queues(&flow, &["frist_line"]).is_empty());
+        let diags = check_queues(&flow, &["first_line", "second_line"]);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(&src[diags[0].span.clone()], "frist_line");
+        assert_eq!(diags[0].message, "queue `frist_line` is not a queue of the queue model");
+        assert_eq!(diags[0].help.as_deref(), Some("did you mean `first_line`?"));
+    }
+
+    #[test]
+    fn an_empty_text_warns_unless_a_sound_plays_instead() {
+        let empty = |prompt: &str| {
+            let src = TWO_MENUS.replace("prompt = \"Your name?\"", prompt).replace("{nam}", "{name}");
+            let flow = parse(&src).flow.expect("the flow parses");
+            let diags = check(&flow);
+            diags
+                .iter()
+                .filter(|d| d.message.contains("empty"))
+                .map(|d| src[d.span.clone()].to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(empty("prompt = \"\""), ["\"\""]);
+        assert_eq!(empty("prompt = \" \""), [" "]);
+        assert!(empty("prompt = { text = \"\", play = \"name.wav\" }").is_empty());
+        assert!(empty("prompt = \"\"\nplay = \"name.wav\"").is_empty());
+        assert!(empty("prompt = \"Your name?\"").is_empty());
+    }
+
+    #[test]
+    fn a_set_node_s_values_are_held_to_the_same_placeholders() {
+        let set = "next = \"greet\"\n\n[nodes.greet]\nkind = \"set\"\nvars = { hi = \"Hi {nmae}\" }\nnext = \"op\"";
+        let src = TWO_MENUS.replace("{nam}", "{name}").replace("next = \"op\"", set);
+        let flow = parse(&src).flow.expect("the flow parses");
+        let diags = check(&flow);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(&src[diags[0].span.clone()], "{nmae}");
+        assert_eq!(diags[0].help.as_deref(), Some("did you mean `name`?"));
+    }
+
+    #[test]
+    fn a_defaults_prompt_is_reported_once_for_all_menus() {
+        let flow = parse(TWO_MENUS).flow.expect("the flow parses");
+        let diags = check(&flow);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        let d = &diags[0];
+        assert_eq!((d.severity, &TWO_MENUS[d.span.clone()]), (Severity::Error, "{nam}"));
+        assert_eq!(d.help.as_deref(), Some("did you mean `name`?"));
     }
 }

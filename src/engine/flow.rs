@@ -54,6 +54,8 @@ pub struct Flow {
     pub operator_phrases: Vec<Phrase>,
     /// Every sound file the flow plays, with where it is named.
     pub sounds: Vec<(Arc<str>, Span)>,
+    /// Every queue the flow names (`queue` nodes, `wait_over` cases), with where it is named.
+    pub queues: Vec<(Arc<str>, Span)>,
 }
 
 /// Where a queued caller's expected wait comes from. Implemented by the queue model.
@@ -318,22 +320,27 @@ pub struct Template {
     pub raw: Arc<str>,
     /// Whether `raw` has placeholders; most prompts do not and are shared without copying.
     pub has_vars: bool,
+    /// Where the text is written, for diagnostics: exactly the bytes of `raw` when the source
+    /// holds it verbatim (no escapes), else the whole string with its quotes.
+    pub span: Span,
 }
 
 impl Template {
-    pub fn new(raw: &str) -> Template {
-        Template { raw: raw.into(), has_vars: raw.contains('{') }
+    pub fn new(raw: &str, span: Span) -> Template {
+        Template { raw: raw.into(), has_vars: raw.contains('{'), span }
     }
 
-    /// Placeholder names in the order they appear.
-    pub fn placeholders(&self) -> impl Iterator<Item = &str> {
-        let mut rest: &str = &self.raw;
+    /// Placeholder names in the order they appear, each with where it is written: its own
+    /// `{name}` when the text is verbatim in the source, else the whole text.
+    pub fn placeholders(&self) -> impl Iterator<Item = (&str, Span)> {
+        let verbatim = self.span.len() == self.raw.len();
+        let mut from = 0;
         std::iter::from_fn(move || {
-            let open = rest.find('{')?;
-            let close = rest[open..].find('}')? + open;
-            let name = &rest[open + 1..close];
-            rest = &rest[close + 1..];
-            Some(name)
+            let open = self.raw[from..].find('{')? + from;
+            let close = self.raw[open..].find('}')? + open;
+            from = close + 1;
+            let span = if verbatim { self.span.start + open..self.span.start + from } else { self.span.clone() };
+            Some((&self.raw[open + 1..close], span))
         })
     }
 }

@@ -41,7 +41,7 @@ const KINDS: &[&str] = &["menu", "input", "say", "branch", "set", "queue", "dial
 
 /// Parses a flow. `Parsed::flow` is `None` when any diagnostic is an error.
 pub fn parse(source: &str) -> Parsed {
-    let mut p = Parser::default();
+    let mut p = Parser { source, ..Parser::default() };
     let flow = match DeTable::parse(source) {
         Ok(doc) => p.flow(doc.get_ref(), source),
         Err(e) => {
@@ -56,31 +56,33 @@ pub fn parse(source: &str) -> Parsed {
 }
 
 #[derive(Default)]
-struct Parser {
+struct Parser<'s> {
+    source: &'s str,
     r: Reader,
     ids: HashMap<String, NodeId>,
     languages: Vec<Arc<str>>,
     vars: Vec<Arc<str>>,
     sounds: Vec<(Arc<str>, Span)>,
+    queues: Vec<(Arc<str>, Span)>,
     /// The flow's operator phrases: a menu listens for speech by default when there are any.
     operator_phrases: Vec<Arc<str>>,
 }
 
 /// The generic readers (`string`, `fields`, `duration_ms`, ...) are the shared [`Reader`]'s.
-impl std::ops::Deref for Parser {
+impl std::ops::Deref for Parser<'_> {
     type Target = Reader;
     fn deref(&self) -> &Reader {
         &self.r
     }
 }
 
-impl std::ops::DerefMut for Parser {
+impl std::ops::DerefMut for Parser<'_> {
     fn deref_mut(&mut self) -> &mut Reader {
         &mut self.r
     }
 }
 
-impl Parser {
+impl Parser<'_> {
     fn target(&mut self, value: &Value, what: &str) -> Option<NodeId> {
         let name = self.string(value, what)?;
         if let Some(id) = self.ids.get(name) {
@@ -90,6 +92,14 @@ impl Parser {
         d.help = suggest(name, self.ids.keys().map(String::as_str));
         self.diags.push(d);
         None
+    }
+
+    /// A queue's name, remembered with its span for checks against the queue model.
+    fn queue(&mut self, value: &Value) -> Option<Arc<str>> {
+        let name: Arc<str> = self.string(value, "queue")?.into();
+        let span = self.text_span(value, &name);
+        self.queues.push((name.clone(), span));
+        Some(name)
     }
 
     fn language(&mut self, value: &Value) -> Option<u8> {
@@ -112,10 +122,20 @@ impl Parser {
         u16::try_from(index).unwrap_or(u16::MAX)
     }
 
-    /// One string, or a table from language to string.
-    fn localized<T>(&mut self, value: &Value, what: &str, make: impl Fn(&str) -> T) -> Localized<T> {
+    /// Where a string's text is written: the bytes between its quotes when they hold the text
+    /// verbatim, so that a diagnostic can point inside it; else the whole string.
+    fn text_span(&self, value: &Value, text: &str) -> Span {
+        let span = value.span();
+        let literal = self.source.get(span.clone()).unwrap_or("");
+        let quote = if literal.starts_with("\"\"\"") || literal.starts_with("'''") { 3 } else { 1 };
+        let inner = span.start + quote..span.end.saturating_sub(quote);
+        if !text.is_empty() && self.source.get(inner.clone()) == Some(text) { inner } else { span }
+    }
+
+    /// One string, or a table from language to string; `make` gets each string and its span.
+    fn localized<T>(&mut self, value: &Value, what: &str, make: impl Fn(&str, Span) -> T) -> Localized<T> {
         match value.get_ref() {
-            DeValue::String(s) => Localized(vec![(None, make(s))]),
+            DeValue::String(s) => Localized(vec![(None, make(s, self.text_span(value, s)))]),
             DeValue::Table(t) => {
                 let mut out = Vec::new();
                 for (lang, text) in t.iter() {
@@ -128,7 +148,7 @@ impl Parser {
                         continue;
                     };
                     if let Some(s) = self.string(text, what) {
-                        out.push((u8::try_from(index).ok(), make(s)));
+                        out.push((u8::try_from(index).ok(), make(s, self.text_span(text, s))));
                     }
                 }
                 Localized(out)
@@ -144,7 +164,7 @@ impl Parser {
     }
 
     fn files(&mut self, value: &Value) -> Localized<Arc<str>> {
-        let files = self.localized(value, "play", |s| Arc::<str>::from(s));
+        let files = self.localized(value, "play", |s, _| Arc::<str>::from(s));
         for (_, file) in &files.0 {
             self.sounds.push((file.clone(), value.span()));
         }
@@ -186,8 +206,22 @@ impl Parser {
         if let Some(v) = f.get("escape") {
             s.escape = self.key(v, "escape").unwrap_or(s.escape);
         }
-        if let Some(v) = f.get("timeout") {
-            s.timeout_ms = self.duration_ms(v, "timeout").unwrap_or(s.timeout_ms);
+        if let Some(v) = f.get("timeout")
+            && let Some(ms) = self.duration_ms(v, "timeout")
+        {
+            // Twilio's <Gather timeout> is whole seconds and at least 1: the flow's clock (the
+            // gather, `call`, the report, the simulator) uses what the provider will wait.
+            let secs = ms.div_ceil(1000).max(1);
+            s.timeout_ms = secs * 1000;
+            if ms != s.timeout_ms {
+                self.diags.push(
+                    Diagnostic::warning(
+                        v.span(),
+                        format!("timeout of {ms} ms is not whole seconds: the provider waits {secs} s"),
+                    )
+                    .with_help(format!("gather timeouts are whole seconds; write \"{secs}s\"")),
+                );
+            }
         }
         if let Some(v) = f.get("retries") {
             s.retries = self.small(v, "retries", 20).unwrap_or(s.retries);
@@ -363,6 +397,7 @@ impl Parser {
             estimator: None,
             operator_phrases,
             sounds: std::mem::take(&mut self.sounds),
+            queues: std::mem::take(&mut self.queues),
         })
     }
 
@@ -404,14 +439,14 @@ impl Parser {
             }
         };
         let f = self.fields(value, &allowed, &what)?;
-        let required = |p: &mut Parser, field: &str| -> Option<&Value> {
+        let required = |p: &mut Parser<'_>, field: &str| -> Option<&Value> {
             let v = f.get(field);
             if v.is_none() {
                 p.error(value.span(), format!("{what} ({kind}) needs `{field}`"));
             }
             v
         };
-        let next = |p: &mut Parser, field: &str| required(p, field).and_then(|v| p.target(v, field));
+        let next = |p: &mut Parser<'_>, field: &str| required(p, field).and_then(|v| p.target(v, field));
         Some(match kind {
             "menu" => NodeKind::Menu(self.menu(&f, &what, defaults)?),
             "input" => {
@@ -467,7 +502,7 @@ impl Parser {
                 {
                     for (k, val) in t.iter() {
                         if let Some(s) = self.string(val, "a variable's value") {
-                            assign.push((self.var(k.get_ref()), Template::new(s)));
+                            assign.push((self.var(k.get_ref()), Template::new(s, self.text_span(val, s))));
                         }
                     }
                 }
@@ -476,10 +511,10 @@ impl Parser {
             }
             "queue" => {
                 let prompt = self.node_prompt(&f);
-                let queue = required(self, "queue").and_then(|v| self.string(v, "queue")).unwrap_or("");
+                let queue = required(self, "queue").and_then(|v| self.queue(v)).unwrap_or_else(|| "".into());
                 let priority = f.get("priority").and_then(|v| self.small(v, "priority", 255)).unwrap_or(0);
                 let announce = f.get("announce").map(|v| self.prompt(v, "announce"));
-                NodeKind::Queue(QueueNode { prompt, queue: queue.into(), priority, announce })
+                NodeKind::Queue(QueueNode { prompt, queue, priority, announce })
             }
             "dial" => {
                 let prompt = self.node_prompt(&f);
@@ -669,7 +704,7 @@ impl Parser {
                 self.error(value.span(), "wait_over needs `queue`, the queue whose wait is compared");
                 return None;
             };
-            Cond::WaitOver { queue: self.string(queue, "queue")?.into(), secs }
+            Cond::WaitOver { queue: self.queue(queue)?, secs }
         };
         Some(Case { cond, target: target? })
     }
@@ -750,6 +785,49 @@ queue = "first_line"
         assert_eq!(parse_holiday("01-07"), Some(Holiday { year: None, month: 1, day: 7 }));
         assert_eq!(parse_holiday("2026-05-09"), Some(Holiday { year: Some(2026), month: 5, day: 9 }));
         assert_eq!(parse_holiday("02-30"), None);
+    }
+
+    /// The menu's prompt texts with where each placeholder in them is written.
+    fn placeholder_spans(src: &str) -> Vec<(Option<u8>, String, &str)> {
+        let flow = parse(src).flow.expect("the flow parses");
+        let NodeKind::Menu(menu) = &flow.node(flow.start).kind else { panic!("start is a menu") };
+        let texts = &menu.ask.prompt.text.0;
+        texts
+            .iter()
+            .flat_map(|(l, t)| t.placeholders().map(move |(name, span)| (*l, name.to_owned(), &src[span])))
+            .collect()
+    }
+
+    #[test]
+    fn each_text_knows_where_it_is_written() {
+        let two = MINIMAL.replace("name = \"t\"", "name = \"t\"\nlanguages = [\"ru\", \"en\"]");
+        let dotted = two.replace("prompt = \"Press 1.\"", "prompt.ru = \"Номер {a}.\"\nprompt.en = \"No. {b}, {a}.\"");
+        let expected =
+            [(Some(0), "a".to_owned(), "{a}"), (Some(1), "b".to_owned(), "{b}"), (Some(1), "a".to_owned(), "{a}")];
+        assert_eq!(placeholder_spans(&dotted), expected);
+        let inline = two.replace("prompt = \"Press 1.\"", "prompt = { ru = \"Номер {a}.\", en = \"No. {b}, {a}.\" }");
+        assert_eq!(placeholder_spans(&inline), expected);
+        // With an escape the text is not in the source as it reads: the whole string is meant.
+        let escaped = MINIMAL.replace("prompt = \"Press 1.\"", "prompt = \"Say \\\"{a}\\\".\"");
+        assert_eq!(placeholder_spans(&escaped), [(None, "a".to_owned(), "\"Say \\\"{a}\\\".\"")]);
+    }
+
+    #[test]
+    fn gather_timeouts_are_whole_seconds_as_the_provider_waits() {
+        for (written, expected_ms, warned) in [
+            ("\"500ms\"", 1000, true),
+            ("\"1500ms\"", 2000, true),
+            ("\"0s\"", 1000, true),
+            ("\"7s\"", 7000, false),
+            ("3", 3000, false),
+        ] {
+            let src = MINIMAL.replace("prompt = \"Press 1.\"", &format!("prompt = \"Press 1.\"\ntimeout = {written}"));
+            let parsed = parse(&src);
+            let flow = parsed.flow.expect("the flow parses");
+            let NodeKind::Menu(menu) = &flow.node(flow.start).kind else { panic!("start is a menu") };
+            assert_eq!(menu.ask.settings.timeout_ms, expected_ms, "{written}");
+            assert_eq!(parsed.diagnostics.len(), usize::from(warned), "{written}: {:?}", parsed.diagnostics);
+        }
     }
 
     #[test]

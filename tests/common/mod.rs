@@ -15,9 +15,14 @@ pub fn run(args: &[&str]) -> Run {
 }
 
 pub fn run_with_stdin(args: &[&str], stdin: &str) -> Run {
+    run_in(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), args, stdin)
+}
+
+/// Runs the binary in `dir` instead of the crate's folder, as a user elsewhere would.
+pub fn run_in(dir: &std::path::Path, args: &[&str], stdin: &str) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
