@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::flow::{Ask, Cond, Flow, LiveQueue, NodeId, NodeKind, Prompt, Settings, Template, speech_ms};
 use super::matching;
+use super::millis::Millis;
 
 /// Built-in variables every flow has, in this order at the start of `Flow::vars`.
 pub const BUILTIN_VARS: [&str; 2] = ["caller", "wait_min"];
@@ -96,17 +97,17 @@ pub enum Action {
     Say {
         text: Arc<str>,
         lang: Arc<str>,
-        duration_ms: u32,
+        duration_ms: Millis,
     },
     /// Play a file from `sounds/`; `text` is what it says, for transcripts and as a fallback.
     Play {
         file: Arc<str>,
         text: Option<Arc<str>>,
         lang: Arc<str>,
-        duration_ms: u32,
+        duration_ms: Millis,
     },
     Pause {
-        ms: u32,
+        ms: Millis,
     },
     Gather(Gather),
     /// Put the caller in a queue for an agent.
@@ -135,7 +136,7 @@ pub struct Gather {
     pub max_digits: u8,
     pub finish_key: Option<char>,
     /// Silence after the prompts (and between digits) that ends the gather as `NoInput`.
-    pub timeout_ms: u32,
+    pub timeout_ms: Millis,
     /// Speech is accepted as well as keys.
     pub speech: bool,
     /// Expected phrases, comma-separated, for the recogniser.
@@ -174,7 +175,7 @@ pub enum Trace {
     StaleVersion,
 }
 
-/// Actions and trace of one engine step.
+/// The actions and trace that answer one event (or the start of the call).
 #[must_use]
 #[derive(Clone, Debug, Default)]
 pub struct Output {
@@ -210,6 +211,24 @@ pub enum OutcomeKind {
     Dial,
     Hangup,
     Voicemail,
+}
+
+impl OutcomeKind {
+    /// The lowercase word for the kind, as in scenario files, JSON and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::Queue => "queue",
+            OutcomeKind::Dial => "dial",
+            OutcomeKind::Hangup => "hangup",
+            OutcomeKind::Voicemail => "voicemail",
+        }
+    }
+}
+
+impl std::fmt::Display for OutcomeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Call {
@@ -730,7 +749,7 @@ announce = "About {wait_min} minutes."
         let (call, out) = call(&[], None);
         assert_eq!(texts(&out), ["Меню."]);
         assert!(
-            matches!(out.actions.last(), Some(Action::Gather(g)) if g.max_digits == 1 && g.speech && g.timeout_ms == 5000)
+            matches!(out.actions.last(), Some(Action::Gather(g)) if g.max_digits == 1 && g.speech && g.timeout_ms == Millis(5000))
         );
         assert!(call.is_listening());
         let (_, out) = self::call(&[], Some("en"));
@@ -838,7 +857,7 @@ announce = "About {wait_min} minutes."
             "announce = { text = \"About {wait_min} minutes.\", play = \"wait_{wait_min}.wav\" }",
         );
         let mut flow = parse(&src).flow.expect("parses");
-        flow.sound_ms.insert("wait_4.wav".into(), 1500);
+        flow.sound_ms.insert("wait_4.wav".into(), Millis(1500));
         flow.estimator = Some(Arc::new(Fixed(250.0)));
         let (mut c, _) = Call::start(&flow, &Start::default(), at());
         let out = c.handle(&flow, Event::Digits("0"), at());
@@ -846,7 +865,7 @@ announce = "About {wait_min} minutes."
             Action::Play { file, duration_ms, .. } => Some((file.to_string(), *duration_ms)),
             _ => None,
         });
-        assert_eq!(played, Some(("wait_4.wav".to_owned(), 1500)));
+        assert_eq!(played, Some(("wait_4.wav".to_owned(), Millis(1500))));
         let out = c.handle(&flow, Event::QueueUpdate(LiveQueue { position: 2, avg_wait_s: None }), at());
         assert_eq!(texts(&out), ["About 2 minutes."], "no wait_2.wav: spoken");
     }

@@ -195,7 +195,6 @@ fn instant_loops(flow: &Flow, diags: &mut Vec<Diagnostic>) {
 
 fn time_limit(flow: &Flow, report: &Report, diags: &mut Vec<Diagnostic>) {
     let Some(limit) = flow.max_time_to_person_ms else { return };
-    let secs = |ms: u32| format!("{:.1} s", f64::from(ms) / 1000.0);
     // The start row repeats a menu's row when the flow starts at a menu.
     let start_is_menu = report.menus.iter().any(|m| m.id == report.start.id);
     let start = (!start_is_menu).then_some(&report.start);
@@ -207,9 +206,7 @@ fn time_limit(flow: &Flow, report: &Report, diags: &mut Vec<Diagnostic>) {
                     span.clone(),
                     format!(
                         "reaching a person from `{}` by {how} takes up to {}, over max_time_to_person ({})",
-                        times.node,
-                        secs(t),
-                        secs(limit)
+                        times.node, t, limit
                     ),
                 ));
             }

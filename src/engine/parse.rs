@@ -1,5 +1,5 @@
 //! TOML text to a [`Flow`], collecting every problem with its span instead of stopping at the
-//! first. The format is documented in `docs/flows.md`; keep the two in step.
+//! first. The format is documented in `docs/flows.md`; keep the two in agreement.
 //!
 //! The text is read into `toml`'s spanned document tree and walked by hand, so that unknown
 //! fields, bad values and dangling targets each become a [`Diagnostic`] at the right place.
@@ -12,8 +12,9 @@ use toml::de::{DeTable, DeValue};
 use super::call::BUILTIN_VARS;
 use super::diagnostic::{Diagnostic, suggest};
 use super::flow::*;
-use super::matching;
-use super::reader::{Fields, Reader, Value, is_key};
+use super::matching::{self, is_phone_key};
+use super::millis::Millis;
+use super::reader::{Fields, Reader, Value};
 
 /// A flow, if the text had no errors, and everything found on the way.
 #[derive(Debug)]
@@ -187,7 +188,7 @@ impl Parser {
             s.escape = self.key(v, "escape").unwrap_or(s.escape);
         }
         if let Some(v) = f.get("timeout") {
-            s.timeout_ms = self.duration_ms(v, "timeout").unwrap_or(s.timeout_ms);
+            s.timeout_ms = self.duration_ms(v, "timeout").map_or(s.timeout_ms, Millis::from);
         }
         if let Some(v) = f.get("retries") {
             s.retries = self.small(v, "retries", 20).unwrap_or(s.retries);
@@ -302,7 +303,7 @@ impl Parser {
         });
         let model = head.get("model").and_then(|v| self.string(v, "model")).map(str::to_owned);
         let max_time_to_person_ms =
-            head.get("max_time_to_person").and_then(|v| self.duration_ms(v, "max_time_to_person"));
+            head.get("max_time_to_person").and_then(|v| self.duration_ms(v, "max_time_to_person")).map(Millis::from);
         let operator_phrases = match head.get("operator_phrases") {
             Some(v) => self.strings(v, "operator_phrases").iter().map(|(s, _)| matching::phrase(s)).collect(),
             None => ["оператор", "человек", "operator", "agent", "human"].map(matching::phrase).to_vec(),
@@ -314,7 +315,7 @@ impl Parser {
         let fallback_target = operator.unwrap_or(NodeId(0));
         let base = Settings {
             escape: Some('0'),
-            timeout_ms: 5000,
+            timeout_ms: Millis(5000),
             retries: 2,
             fallback: fallback_target,
             max_invalid: 3,
@@ -542,7 +543,7 @@ impl Parser {
                 let key_text = k.get_ref();
                 let mut chars = key_text.chars();
                 let key = match (chars.next(), chars.next()) {
-                    (Some(c), None) if is_key(c) => c,
+                    (Some(c), None) if is_phone_key(c) => c,
                     _ => {
                         self.error(k.span(), format!("option key `{key_text}` must be one key of 0-9, * or #"));
                         continue;
@@ -707,7 +708,10 @@ queue = "first_line"
         let flow = parsed.flow.unwrap();
         let NodeKind::Menu(menu) = &flow.node(flow.start).kind else { panic!("start is a menu") };
         let s = &menu.ask.settings;
-        assert_eq!((s.escape, s.timeout_ms, s.retries, s.max_invalid, s.repeat), (Some('0'), 5000, 2, 3, Some('*')));
+        assert_eq!(
+            (s.escape, s.timeout_ms, s.retries, s.max_invalid, s.repeat),
+            (Some('0'), Millis(5000), 2, 3, Some('*'))
+        );
         assert_eq!(s.fallback, flow.operator);
         assert_eq!(&*flow.languages[0], "en");
     }

@@ -5,6 +5,7 @@
 //! language counts) and gather timeouts times re-prompts, the way `switchboard call` plays them.
 
 use super::flow::{Ask, Flow, NodeId, NodeKind, Prompt};
+use super::millis::Millis;
 
 /// Times in milliseconds; `None` means a person is never reached that way.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -12,8 +13,8 @@ pub struct MenuTimes {
     #[serde(skip)]
     pub id: NodeId,
     pub node: String,
-    pub escape_ms: Option<u32>,
-    pub silence_ms: Option<u32>,
+    pub escape_ms: Option<Millis>,
+    pub silence_ms: Option<Millis>,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -23,7 +24,7 @@ pub struct Report {
     pub menus: Vec<MenuTimes>,
     /// The longest way from the start to a person, choosing options (no timeouts), in ms,
     /// with the nodes on it.
-    pub longest_ms: Option<u32>,
+    pub longest_ms: Option<Millis>,
     pub longest_path: Vec<String>,
 }
 
@@ -37,7 +38,7 @@ enum Strategy {
 enum Memo {
     Unknown,
     Visiting,
-    Done(Option<u32>),
+    Done(Option<Millis>),
 }
 
 pub fn report(flow: &Flow) -> Report {
@@ -67,12 +68,12 @@ pub fn report(flow: &Flow) -> Report {
 }
 
 /// The longest a prompt can take in any of the flow's languages.
-pub fn prompt_ms(flow: &Flow, prompt: &Prompt) -> u32 {
-    (0..flow.languages.len()).map(|l| flow.prompt_ms(prompt, l as u8)).max().unwrap_or(0)
+pub fn prompt_ms(flow: &Flow, prompt: &Prompt) -> Millis {
+    (0..flow.languages.len()).map(|l| flow.prompt_ms(prompt, l as u8)).max().unwrap_or(Millis::ZERO)
 }
 
-fn opt_ms(flow: &Flow, prompt: Option<&Prompt>) -> u32 {
-    prompt.map_or(0, |p| prompt_ms(flow, p))
+fn opt_ms(flow: &Flow, prompt: Option<&Prompt>) -> Millis {
+    prompt.map_or(Millis::ZERO, |p| prompt_ms(flow, p))
 }
 
 /// Time from entering a node until a person answers, for one caller strategy.
@@ -92,14 +93,14 @@ impl<'f> Timer<'f> {
         Timer { flow, strategy, memo: vec![Memo::Unknown; flow.nodes.len()], depth: 0 }
     }
 
-    fn time(&mut self, n: NodeId) -> Option<u32> {
+    fn time(&mut self, n: NodeId) -> Option<Millis> {
         self.depth += 1;
         let t = self.time_inner(n);
         self.depth -= 1;
         t
     }
 
-    fn time_inner(&mut self, n: NodeId) -> Option<u32> {
+    fn time_inner(&mut self, n: NodeId) -> Option<Millis> {
         if self.depth > MAX_DEPTH {
             return None;
         }
@@ -129,7 +130,7 @@ impl<'f> Timer<'f> {
         t
     }
 
-    fn ask(&mut self, ask: &Ask, escape_works: bool) -> Option<u32> {
+    fn ask(&mut self, ask: &Ask, escape_works: bool) -> Option<Millis> {
         let flow = self.flow;
         let s = &ask.settings;
         let first = prompt_ms(flow, &ask.prompt);
@@ -137,13 +138,13 @@ impl<'f> Timer<'f> {
             return self.time(flow.operator).map(|t| t + first);
         }
         let again = opt_ms(flow, s.no_input.as_ref()) + opt_ms(flow, ask.reprompt.as_ref().or(Some(&ask.prompt)));
-        let waiting = first + s.timeout_ms + u32::from(s.retries) * (again + s.timeout_ms);
+        let waiting = first + s.timeout_ms + (again + s.timeout_ms) * u64::from(s.retries);
         self.time(s.fallback).map(|t| t + waiting)
     }
 }
 
 /// The time from a node to a person and the next node on the way (`None`: no way).
-type Way = Option<(u32, Option<NodeId>)>;
+type Way = Option<(Millis, Option<NodeId>)>;
 
 /// The longest option-choosing way to a person, ignoring cycles.
 struct Longest<'f> {
@@ -163,13 +164,13 @@ impl Longest<'_> {
         }
         self.on_stack[n.index()] = true;
         let flow = self.flow;
-        let (here, nexts): (u32, Vec<NodeId>) = match &flow.node(n).kind {
+        let (here, nexts): (Millis, Vec<NodeId>) = match &flow.node(n).kind {
             NodeKind::Queue(q) => (prompt_ms(flow, &q.prompt), vec![]),
             NodeKind::Dial { prompt, .. } => (prompt_ms(flow, prompt), vec![]),
-            NodeKind::Voicemail { .. } | NodeKind::Hangup { .. } => (0, vec![]),
+            NodeKind::Voicemail { .. } | NodeKind::Hangup { .. } => (Millis::ZERO, vec![]),
             NodeKind::Say { prompt, next } => (prompt_ms(flow, prompt), vec![*next]),
-            NodeKind::Set { next, .. } | NodeKind::Goto { target: next } => (0, vec![*next]),
-            NodeKind::Branch(b) => (0, b.cases.iter().map(|c| c.target).chain([b.otherwise]).collect()),
+            NodeKind::Set { next, .. } | NodeKind::Goto { target: next } => (Millis::ZERO, vec![*next]),
+            NodeKind::Branch(b) => (Millis::ZERO, b.cases.iter().map(|c| c.target).chain([b.otherwise]).collect()),
             NodeKind::Menu(m) => {
                 let escape = m.ask.settings.escape.map(|_| flow.operator);
                 (prompt_ms(flow, &m.ask.prompt), m.options.iter().map(|o| o.target).chain(escape).collect())

@@ -104,9 +104,9 @@ pub fn compare(case: &Case, t: &Transcript) -> Vec<String> {
         let got = t.outcome.as_ref();
         let ok = got.is_some_and(|o| o.kind == want.kind && want.target.as_ref().is_none_or(|w| *w == o.target));
         if !ok {
-            let got = got.map_or("still in the IVR".to_owned(), |o| format!("{:?} {}", o.kind, o.target));
+            let got = got.map_or("still in the IVR".to_owned(), |o| format!("{} {}", o.kind, o.target));
             problems.push(format!(
-                "outcome: expected {:?} {}, got {got}",
+                "outcome: expected {} {}, got {got}",
                 want.kind,
                 want.target.as_deref().unwrap_or("(any)")
             ));
