@@ -563,7 +563,9 @@ impl Call {
             return self.wrong(flow, now, out);
         }
         let heard = matching::stems(text);
-        let operator = matching::best(&heard, flow.operator_phrases.iter().map(|p| (p, ())));
+        // Operator phrases are the spoken escape: with `escape = false` they are plain speech.
+        let operator_phrases = if settings.escape.is_some() { &flow.operator_phrases[..] } else { &[] };
+        let operator = matching::best(&heard, operator_phrases.iter().map(|p| (p, ())));
         match &flow.node(self.node).kind {
             NodeKind::Menu(m) => {
                 let phrases = m.options.iter().enumerate().flat_map(|(i, o)| o.phrases.iter().map(move |p| (p, i)));
@@ -762,6 +764,32 @@ announce = "About {wait_min} minutes."
         assert!(out.trace.iter().any(|(_, t)| *t == Trace::Escape));
         assert!(matches!(out.actions.last(), Some(Action::Enqueue { queue, .. }) if &**queue == "first_line"));
         assert_eq!(outcome(&call), Some((OutcomeKind::Queue, "first_line".into())));
+    }
+
+    #[test]
+    fn escape_off_turns_off_the_key_and_the_operator_phrases_but_not_escalation_or_fallback() {
+        let flow = parse(&FLOW.replace("[defaults]\n", "[defaults]\nescape = false\n")).flow.expect("parses");
+        let run = |events: &[Event]| {
+            let (mut c, mut out) = Call::start(&flow, &Start::default(), at());
+            for e in events {
+                out = c.handle(&flow, *e, at());
+            }
+            (c, out)
+        };
+        let (c, out) = run(&[Event::Digits("0")]);
+        assert!(c.is_listening() && out.trace.iter().any(|(_, t)| *t == Trace::Invalid(1)), "0 is a wrong key");
+        let operator = Event::Speech { text: "Позовите оператора", confidence: 0.8 };
+        let (c, out) = run(&[operator]);
+        assert!(c.is_listening() && out.trace.iter().any(|(_, t)| *t == Trace::Invalid(1)), "the phrase is invalid");
+        let (c, out) = run(&[operator, operator, operator]);
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::Escalate), "the third wrong entry escalates");
+        assert!(!out.trace.iter().any(|(_, t)| *t == Trace::Escape));
+        assert_eq!(c.outcome(&flow).map(|o| o.kind), Some(OutcomeKind::Queue), "escalate still reaches the operator");
+        let (c, out) = run(&[Event::NoInput, Event::NoInput, Event::NoInput]);
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::Fallback));
+        assert_eq!(c.outcome(&flow).map(|o| o.kind), Some(OutcomeKind::Queue), "silence still falls back");
+        let (c, out) = run(&[Event::Digits("1"), Event::Digits("0#")]);
+        assert!(c.is_listening() && out.trace.iter().any(|(_, t)| *t == Trace::Invalid(1)), "0# is a short entry");
     }
 
     #[test]

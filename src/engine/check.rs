@@ -45,8 +45,10 @@ pub fn check(flow: &Flow) -> Vec<Diagnostic> {
     }
     for id in flow.node_ids() {
         let node = flow.node(id);
-        if let NodeKind::Menu(m) = &node.kind {
-            if m.ask.settings.escape.is_none() && silence_ms[id.index()].is_none() {
+        if let NodeKind::Menu(_) = &node.kind {
+            let mut edges = Vec::new();
+            graph::edges_from(flow, id, &mut edges);
+            if !edges.iter().any(|e| e.on.is_escape()) && silence_ms[id.index()].is_none() {
                 diags.push(
                     Diagnostic::warning(
                         node.span.clone(),
@@ -211,5 +213,19 @@ fn time_limit(flow: &Flow, report: &Report, diags: &mut Vec<Diagnostic>) {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::report::tests::ESCAPES;
+
+    #[test]
+    fn a_menu_without_escape_warns_only_when_silence_reaches_no_person() {
+        let flow = crate::engine::parse::parse(ESCAPES).flow.expect("parses");
+        let warnings: Vec<String> =
+            check(&flow).into_iter().map(|d| d.message).filter(|m| m.contains("neither an escape")).collect();
+        assert_eq!(warnings, ["menu `shut` has neither an escape key nor a timeout fallback that reaches a person"]);
     }
 }

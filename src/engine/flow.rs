@@ -164,6 +164,28 @@ impl NodeKind {
     pub fn is_person(&self) -> bool {
         matches!(self, NodeKind::Queue(_) | NodeKind::Dial { .. })
     }
+
+    /// How a menu or an input asks; `None` for nodes that never wait for the caller.
+    pub fn ask(&self) -> Option<&Ask> {
+        match self {
+            NodeKind::Menu(m) => Some(&m.ask),
+            NodeKind::Input(i) => Some(&i.ask),
+            _ => None,
+        }
+    }
+
+    /// The prompt said on entering the node, if it says one.
+    pub fn main_prompt(&self) -> Option<&Prompt> {
+        match self {
+            NodeKind::Menu(Menu { ask, .. }) | NodeKind::Input(Input { ask, .. }) => Some(&ask.prompt),
+            NodeKind::Queue(q) => Some(&q.prompt),
+            NodeKind::Say { prompt, .. }
+            | NodeKind::Dial { prompt, .. }
+            | NodeKind::Voicemail { prompt, .. }
+            | NodeKind::Hangup { prompt } => Some(prompt),
+            NodeKind::Branch(_) | NodeKind::Set { .. } | NodeKind::Goto { .. } => None,
+        }
+    }
 }
 
 /// Settings every gathering node inherits from `[defaults]` and may override.
@@ -244,6 +266,8 @@ pub struct Branch {
 pub struct Case {
     pub cond: Cond,
     pub target: NodeId,
+    /// The condition as written in the flow, for `graph`.
+    pub text: Arc<str>,
 }
 
 #[derive(Clone, Debug)]

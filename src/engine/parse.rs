@@ -644,7 +644,15 @@ impl Parser {
             );
             return None;
         }
+        let written = |v: &Value| match v.get_ref() {
+            DeValue::String(s) => s.to_string(),
+            DeValue::Integer(i) => i.as_str().to_owned(),
+            DeValue::Float(x) => x.as_str().to_owned(),
+            _ => String::new(),
+        };
+        let text;
         let cond = if let Some(v) = f.get("if") {
+            text = written(v);
             match self.string(v, "if")? {
                 "open" => Cond::Open,
                 "closed" => Cond::Closed,
@@ -658,10 +666,18 @@ impl Parser {
             let name = self.string(v, "var")?.to_owned();
             let var = self.var(&name);
             match f.get("eq") {
-                Some(eq) => Cond::VarEq(var, self.string(eq, "eq")?.into()),
-                None => Cond::VarSet(var),
+                Some(eq) => {
+                    let value = self.string(eq, "eq")?;
+                    text = format!("{name} = \"{value}\"");
+                    Cond::VarEq(var, value.into())
+                }
+                None => {
+                    text = format!("{name} is set");
+                    Cond::VarSet(var)
+                }
             }
         } else if let Some(v) = f.get("language") {
+            text = format!("language = {}", written(v));
             Cond::Language(self.language(v)?)
         } else {
             let v = f.get("wait_over")?;
@@ -670,9 +686,11 @@ impl Parser {
                 self.error(value.span(), "wait_over needs `queue`, the queue whose wait is compared");
                 return None;
             };
-            Cond::WaitOver { queue: self.string(queue, "queue")?.into(), secs }
+            let queue = self.string(queue, "queue")?;
+            text = format!("wait_over {} on {queue}", written(v));
+            Cond::WaitOver { queue: queue.into(), secs }
         };
-        Some(Case { cond, target: target? })
+        Some(Case { cond, target: target?, text: text.into() })
     }
 }
 
