@@ -148,11 +148,11 @@ fn graph_dot_and_mermaid() {
     run(&["graph", "flows/hello.toml"])
         .code(0)
         .stdout_has("digraph")
-        .stdout_has("\"menu\" -> \"operator\" [label=\"0\", style=dashed]");
+        .stdout_has(r#""menu" -> "operator" [label="0, \"оператор\" / \"человек\" / \"operator\" / \"agent\" / \"human\", timeout, invalid", style=dashed];"#);
     run(&["graph", "flows/hello.toml", "--format", "mermaid"])
         .code(0)
         .stdout_has("flowchart LR")
-        .stdout_has("-.->|\"0\"|");
+        .stdout_has("n0 -.->|\"0, #quot;оператор#quot; / #quot;человек#quot; / #quot;operator#quot; / #quot;agent#quot; / #quot;human#quot;, timeout, invalid\"| n2");
 }
 
 #[test]
