@@ -46,9 +46,7 @@ pub fn check(flow: &Flow) -> Vec<Diagnostic> {
     for id in flow.node_ids() {
         let node = flow.node(id);
         if let NodeKind::Menu(_) = &node.kind {
-            let mut edges = Vec::new();
-            graph::edges_from(flow, id, &mut edges);
-            if !edges.iter().any(|e| e.on.is_escape()) && silence_ms[id.index()].is_none() {
+            if !graph::edges_out(flow, id).iter().any(|e| e.on.is_escape()) && silence_ms[id.index()].is_none() {
                 diags.push(
                     Diagnostic::warning(
                         node.span.clone(),
@@ -144,15 +142,19 @@ fn placeholders(flow: &Flow, prompt: &Prompt, diags: &mut Vec<Diagnostic>) {
 /// Cycles of nodes that never wait for the caller (say, set, branch, goto): a call that enters
 /// one would spin until the engine's hop limit sends it to the operator.
 fn instant_loops(flow: &Flow, diags: &mut Vec<Diagnostic>) {
-    let instant = |n: NodeId| {
-        matches!(
-            flow.node(n).kind,
-            NodeKind::Say { .. } | NodeKind::Set { .. } | NodeKind::Branch(_) | NodeKind::Goto { .. }
-        )
-    };
+    // A node is instant when the call leaves it without input: every edge out is instant.
+    let mut buf = Vec::new();
+    let instant: Vec<bool> = flow
+        .node_ids()
+        .map(|n| {
+            buf.clear();
+            graph::edges_from(flow, n, &mut buf);
+            !buf.is_empty() && buf.iter().all(|e| e.on.is_instant())
+        })
+        .collect();
+    let instant = |n: NodeId| instant[n.index()];
     // Iterative three-colour DFS over the instant subgraph; each back edge closes a cycle.
     let mut colour = vec![0u8; flow.nodes.len()];
-    let mut buf = Vec::new();
     for root in flow.node_ids().filter(|&n| instant(n)) {
         if colour[root.index()] != 0 {
             continue;

@@ -153,6 +153,14 @@ pub fn edges_from(flow: &Flow, from: NodeId, out: &mut Vec<Edge>) {
     }
 }
 
+/// The edges leaving `from`, collected (walks that visit many nodes reuse one buffer with
+/// [`edges_from`] instead).
+pub fn edges_out(flow: &Flow, from: NodeId) -> Vec<Edge> {
+    let mut out = Vec::new();
+    edges_from(flow, from, &mut out);
+    out
+}
+
 /// Every edge of the flow.
 pub fn edges(flow: &Flow) -> Vec<Edge> {
     let mut out = Vec::new();

@@ -17,19 +17,9 @@ pub struct Millis(pub u64);
 impl Millis {
     pub const ZERO: Millis = Millis(0);
 
-    /// Whole seconds, rounded down.
-    pub fn from_secs(secs: u64) -> Millis {
-        Millis(secs.saturating_mul(1000))
-    }
-
     /// The time in seconds, for printing and for the simulator's clock.
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1000.0
-    }
-
-    /// Whole seconds, rounded down.
-    pub fn as_secs(self) -> u64 {
-        self.0 / 1000
     }
 }
 

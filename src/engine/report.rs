@@ -4,8 +4,8 @@
 //! Times add up prompt lengths (the sound file's, or the text's at a speaking rate; the longest
 //! language counts) and gather timeouts times re-prompts, the way `switchboard call` plays them.
 
-use super::flow::{Flow, NodeId, NodeKind, Prompt};
-use super::graph::{self, Edge, On};
+use super::flow::{Flow, NodeId, Prompt};
+use super::graph::{self, On};
 use super::millis::Millis;
 
 /// Times in milliseconds; `None` means a person is never reached that way.
@@ -23,8 +23,8 @@ pub struct Report {
     /// From the start of the call, then from every menu and input.
     pub start: MenuTimes,
     pub menus: Vec<MenuTimes>,
-    /// The longest way from the start to a person, choosing options (no timeouts), in ms,
-    /// with the nodes on it.
+    /// The longest way from the start to a person choosing options, entries and escapes (no
+    /// silence, wrong entries or going back), in ms, with the nodes on it.
     pub longest_ms: Option<Millis>,
     pub longest_path: Vec<String>,
 }
@@ -54,7 +54,7 @@ pub fn report(flow: &Flow) -> Report {
     let start = times(flow.start, &mut escape, &mut silence);
     let menus = flow
         .node_ids()
-        .filter(|&n| matches!(flow.node(n).kind, NodeKind::Menu(_) | NodeKind::Input(_)))
+        .filter(|&n| flow.node(n).kind.ask().is_some())
         .map(|n| times(n, &mut escape, &mut silence))
         .collect();
     let mut longest = Longest { flow, memo: vec![None; flow.nodes.len()], on_stack: vec![false; flow.nodes.len()] };
@@ -80,12 +80,6 @@ fn opt_ms(flow: &Flow, prompt: Option<&Prompt>) -> Millis {
 /// The time a node's own prompt takes before the call moves on.
 fn here_ms(flow: &Flow, n: NodeId) -> Millis {
     opt_ms(flow, flow.node(n).kind.main_prompt())
-}
-
-fn edges_from(flow: &Flow, n: NodeId) -> Vec<Edge> {
-    let mut edges = Vec::new();
-    graph::edges_from(flow, n, &mut edges);
-    edges
 }
 
 /// Time from entering a node until a person answers, for one caller strategy.
@@ -125,7 +119,7 @@ impl<'f> Timer<'f> {
         let flow = self.flow;
         let kind = &flow.node(n).kind;
         let here = here_ms(flow, n);
-        let edges = edges_from(flow, n);
+        let edges = graph::edges_out(flow, n);
         let t = if kind.is_person() {
             Some(here)
         } else if let Some(ask) = kind.ask() {
@@ -177,7 +171,7 @@ impl Longest<'_> {
         let result = if flow.node(n).kind.is_person() {
             Some((here, None))
         } else {
-            edges_from(flow, n)
+            graph::edges_out(flow, n)
                 .into_iter()
                 .filter(|e| e.on.is_choice())
                 .filter_map(|e| self.from(e.to, depth + 1).map(|(t, _)| (t, e.to)))
