@@ -276,6 +276,18 @@ kind = "hangup"
                 row("op", "invalid", "invalid"),
             ]
         );
+        let phrases = "\"оператор\" / \"человек\" / \"operator\" / \"agent\" / \"human\"";
+        assert_eq!(
+            edges_of(&f, "num"),
+            [
+                row("op", "next", "entry"),
+                row("op", "0", "0"),
+                row("op", "speech", phrases),
+                row("op", "timeout", "timeout"),
+                row("op", "invalid", "invalid"),
+            ],
+            "entries are three digits, so a lone 0 escapes"
+        );
         assert_eq!(
             edges_of(&f, "check"),
             [row("bye", "branch", "holiday"), row("bye", "branch", "n = \"123\""), row("line", "branch", "else")]
