@@ -190,3 +190,26 @@ impl Coverage {
         Uncovered { total_nodes: flow.nodes.len(), total_options: all.len(), nodes, options }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Outcome;
+
+    #[test]
+    fn an_outcome_diff_names_both_kinds_in_lowercase() {
+        let case: Case =
+            toml::from_str("name = \"x\"\nexpect.outcome = { kind = \"queue\", target = \"second_line\" }")
+                .expect("a case");
+        let t = Transcript {
+            outcome: Some(Outcome { kind: OutcomeKind::Queue, target: "first_line".into() }),
+            path: Vec::new(),
+            heard: Vec::new(),
+            duration_s: 0.0,
+            entries: Vec::new(),
+            choices: Vec::new(),
+            trace: Vec::new(),
+        };
+        assert_eq!(compare(&case, &t), ["outcome: expected queue second_line, got queue first_line"]);
+    }
+}
