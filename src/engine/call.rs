@@ -204,8 +204,9 @@ pub struct Outcome {
     pub target: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// The kind of an outcome, written everywhere (scenario files, JSON, metrics, logs, diffs) as
+/// the one word [`OutcomeKind::as_str`] gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutcomeKind {
     Queue,
     Dial,
@@ -214,8 +215,17 @@ pub enum OutcomeKind {
 }
 
 impl OutcomeKind {
-    /// The lowercase word for the kind, as in scenario files, JSON and metrics.
-    pub fn as_str(self) -> &'static str {
+    pub const ALL: [OutcomeKind; 4] =
+        [OutcomeKind::Queue, OutcomeKind::Dial, OutcomeKind::Hangup, OutcomeKind::Voicemail];
+    const WORDS: [&'static str; 4] = [
+        OutcomeKind::ALL[0].as_str(),
+        OutcomeKind::ALL[1].as_str(),
+        OutcomeKind::ALL[2].as_str(),
+        OutcomeKind::ALL[3].as_str(),
+    ];
+
+    /// The lowercase word for the kind.
+    pub const fn as_str(self) -> &'static str {
         match self {
             OutcomeKind::Queue => "queue",
             OutcomeKind::Dial => "dial",
@@ -228,6 +238,22 @@ impl OutcomeKind {
 impl std::fmt::Display for OutcomeKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for OutcomeKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for OutcomeKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let word = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        OutcomeKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == word)
+            .ok_or_else(|| serde::de::Error::unknown_variant(&word, &OutcomeKind::WORDS))
     }
 }
 
@@ -907,6 +933,18 @@ announce = "About {wait_min} minutes."
         let out = c.handle(&flow, Event::Digits("2"), at());
         assert!(out.trace.iter().any(|(_, t)| *t == Trace::Loop));
         assert_eq!(c.outcome(&flow).map(|o| o.kind), Some(OutcomeKind::Queue));
+    }
+
+    #[test]
+    fn outcome_kinds_are_one_lowercase_word_everywhere() {
+        assert_eq!(OutcomeKind::Voicemail.to_string(), "voicemail");
+        assert_eq!(serde_json::to_string(&OutcomeKind::Queue).ok().as_deref(), Some("\"queue\""));
+        assert_eq!(serde_json::from_str::<OutcomeKind>("\"dial\"").ok(), Some(OutcomeKind::Dial));
+        let wrong = serde_json::from_str::<OutcomeKind>("\"Queue\"").err().map(|e| e.to_string());
+        assert!(
+            wrong.as_deref().is_some_and(|e| e.contains("expected one of `queue`, `dial`, `hangup`, `voicemail`")),
+            "{wrong:?}"
+        );
     }
 
     #[test]
