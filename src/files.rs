@@ -148,7 +148,7 @@ fn measure_one(flow: &mut Flow, sounds_dir: &Path, file: Arc<str>, span: &Span, 
     }
     match inspect_cached(&sounds_dir.join(&*file)) {
         Ok(inspection) => {
-            flow.sound_ms.insert(file.clone(), inspection.duration_ms);
+            flow.sound_ms.insert(file.clone(), inspection.duration_ms.into());
             for finding in inspection.findings() {
                 diags.push(
                     Diagnostic::warning(span.clone(), format!("sound `{file}` {}", finding.message()))

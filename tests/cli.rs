@@ -21,6 +21,18 @@ fn report_lists_every_menu() {
 }
 
 #[test]
+fn report_adds_day_long_timeouts_without_overflow() {
+    // Each menu: a 14-character prompt (300 ms + 1000 ms), then 24 h of silence, then 20 times
+    // the prompt again and 24 h: 21 × 86,401.3 s = 1,814,427.3 s. Silence goes a → b → c → op,
+    // three menus: 5,443,281.9 s, over u32::MAX milliseconds (about 4,294,967 s).
+    run(&["check", "--report", "tests/fixtures/long_timeouts.toml"])
+        .code(0)
+        .stdout_has("(call start)                    1.3 s  5443281.9 s")
+        .stdout_has("b                               1.3 s  3628854.6 s")
+        .stdout_has("longest way to a person: 3.9 s via a → b → c → op");
+}
+
+#[test]
 fn broken_flows_say_where_and_what() {
     // One whole diagnostic per fixture: header, snippet with the span marked, help. The full
     // output of each is pinned by `check_output_of_every_fixture`.
@@ -338,11 +350,11 @@ fn graph_dot_and_mermaid() {
     run(&["graph", "flows/hello.toml"])
         .code(0)
         .stdout_has("digraph")
-        .stdout_has("\"menu\" -> \"operator\" [label=\"0\", style=dashed]");
+        .stdout_has(r#""menu" -> "operator" [label="0, \"оператор\" / \"человек\" / \"operator\" / \"agent\" / \"human\", timeout, invalid", style=dashed];"#);
     run(&["graph", "flows/hello.toml", "--format", "mermaid"])
         .code(0)
         .stdout_has("flowchart LR")
-        .stdout_has("-.->|\"0\"|");
+        .stdout_has("n0 -.->|\"0, #quot;оператор#quot; / #quot;человек#quot; / #quot;operator#quot; / #quot;agent#quot; / #quot;human#quot;, timeout, invalid\"| n2");
 }
 
 #[test]
@@ -355,7 +367,7 @@ fn failing_scenario_shows_a_diff() {
     run(&["test", "tests/fixtures/failing.test.toml"])
         .code(1)
         .stdout_has("FAIL expects the wrong queue")
-        .stdout_has("expected Queue second_line, got Queue first_line")
+        .stdout_has("outcome: expected queue second_line, got queue first_line")
         .stdout_has("1 passed, 1 failed");
     run(&["test", "tests/fixtures/bad_scenario.test.toml"])
         .code(1)

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use proptest::prelude::*;
 use switchboard::calendar::{parse_at, reference_day};
-use switchboard::engine::{Action, Call, Event, Flow, Start};
+use switchboard::engine::{Action, Call, Event, Flow, Millis, Start, report};
 use switchboard::files;
 
 fn support() -> Flow {
@@ -83,6 +83,39 @@ proptest! {
             }
             prop_assert!(reached, "silence at {:?} never reached a person", flow.node(call.node()).id);
         }
+    }
+
+    /// Chains of menus with timeouts up to a day and up to 20 re-prompts each (the limits the
+    /// format allows) never panic, and every worst case is at least each part it adds up.
+    #[test]
+    fn long_timeouts_add_up_without_overflow(
+        menus in prop::collection::vec((0u32..=86_400, 0u8..=20, 1usize..400), 1..40),
+    ) {
+        let mut text = "[flow]\nname = \"chain\"\nstart = \"m0\"\noperator = \"op\"\n".to_owned();
+        for (i, (timeout_s, retries, prompt_len)) in menus.iter().enumerate() {
+            let next = if i + 1 == menus.len() { "op".to_owned() } else { format!("m{}", i + 1) };
+            text += &format!(
+                "[nodes.m{i}]\nkind = \"menu\"\nprompt = \"{}\"\noptions = {{ \"1\" = \"{next}\" }}\n\
+                 timeout = {timeout_s}\nretries = {retries}\nfallback = \"{next}\"\n",
+                "a".repeat(*prompt_len)
+            );
+        }
+        text += "[nodes.op]\nkind = \"queue\"\nqueue = \"first_line\"\n";
+        let (flow, diagnostics) = switchboard::engine::parse_and_check(&text);
+        let flow = flow.ok_or_else(|| TestCaseError::fail(format!("{diagnostics:?}")))?;
+        let r = report::report(&flow);
+        let times = |i: usize| r.menus.iter().find(|m| m.node == format!("m{i}"));
+        let silence: Vec<Millis> = (0..menus.len()).map(|i| times(i).and_then(|m| m.silence_ms).unwrap_or_default()).collect();
+        for (i, (timeout_s, retries, _)) in menus.iter().enumerate() {
+            let waited = Millis(u64::from(*timeout_s) * 1000 * (u64::from(*retries) + 1));
+            prop_assert!(silence[i] >= waited, "menu {i}: {:?} < {waited:?}", silence[i]);
+            if let Some(next) = silence.get(i + 1) {
+                prop_assert!(silence[i] >= *next, "menu {i}: {:?} < the next menu's {next:?}", silence[i]);
+            }
+            prop_assert!(times(i).and_then(|m| m.escape_ms).is_some_and(|e| e <= silence[i]));
+        }
+        prop_assert_eq!(r.start.silence_ms, Some(silence[0]));
+        prop_assert!(r.longest_ms.is_some());
     }
 
     /// Damaged flow files give diagnostics, never a panic.

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail};
 use chrono::NaiveDateTime;
 
-use switchboard::engine::{Flow, Start};
+use switchboard::engine::matching::is_phone_key;
+use switchboard::engine::{Flow, Millis, Start};
 use switchboard::files;
 use switchboard::script::audio::{self, Clip};
 use switchboard::script::{self, Entry, Timed, Transcript, Turn};
@@ -187,7 +188,7 @@ fn interactive(flow: &Flow, start: &Start, at: NaiveDateTime) -> Transcript {
             Turn::Silence
         } else if line.eq_ignore_ascii_case("hangup") {
             Turn::Hangup
-        } else if line.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') {
+        } else if line.chars().all(is_phone_key) {
             Turn::Keys(line.to_owned())
         } else {
             Turn::Speech(line.to_owned())
@@ -198,8 +199,8 @@ fn interactive(flow: &Flow, start: &Start, at: NaiveDateTime) -> Transcript {
     transcript
 }
 
-fn clock(ms: u32) -> String {
-    let tenths = (ms + 50) / 100;
+fn clock(ms: Millis) -> String {
+    let tenths = ms.0.saturating_add(50) / 100;
     format!("{:02}:{:02}.{}", tenths / 600, tenths / 10 % 60, tenths % 10)
 }
 
@@ -211,20 +212,20 @@ fn render(t: &Transcript, from: usize) -> String {
             Entry::Node { id } => format!("· {id}"),
             Entry::Prompt { text, file, duration_ms, .. } => {
                 let file = file.as_ref().map(|f| format!(" [{f}]")).unwrap_or_default();
-                format!("🔊 «{}»{file} ({:.1} s)", text.as_deref().unwrap_or("…"), f64::from(*duration_ms) / 1000.0)
+                format!("🔊 «{}»{file} ({:.1} s)", text.as_deref().unwrap_or("…"), duration_ms.as_secs_f64())
             }
-            Entry::Pause { duration_ms } => format!("… pause {:.1} s", f64::from(*duration_ms) / 1000.0),
+            Entry::Pause { duration_ms } => format!("… pause {:.1} s", duration_ms.as_secs_f64()),
             Entry::Gather { max_digits, finish_key, timeout_ms, speech } => {
                 let finish = finish_key.map(|k| format!(", ends with {k}")).unwrap_or_default();
                 let speech = if *speech { ", or speech" } else { "" };
                 format!(
                     "⌛ waiting for up to {max_digits} key(s){finish}{speech}, {:.0} s timeout",
-                    f64::from(*timeout_ms) / 1000.0
+                    timeout_ms.as_secs_f64()
                 )
             }
             Entry::Keys { keys } => format!("☎ caller presses {keys}"),
             Entry::Speech { text } => format!("🗣 caller says «{text}»"),
-            Entry::Silence { duration_ms } => format!("… silence for {:.0} s", f64::from(*duration_ms) / 1000.0),
+            Entry::Silence { duration_ms } => format!("… silence for {:.0} s", duration_ms.as_secs_f64()),
             Entry::Note { text } => format!("  ({text})"),
             Entry::Enqueue { queue } => format!("→ queued for {queue}"),
             Entry::Dial { number } => format!("→ transferred to {number}"),

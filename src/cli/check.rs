@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use switchboard::engine::report;
+use switchboard::engine::{Millis, report};
 use switchboard::files;
 
 #[derive(clap::Args)]
@@ -106,8 +106,8 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn secs(ms: Option<u32>) -> String {
-    ms.map_or_else(|| "never".to_owned(), |ms| format!("{:.1} s", f64::from(ms) / 1000.0))
+fn secs(ms: Option<Millis>) -> String {
+    ms.map_or_else(|| "never".to_owned(), |ms| ms.to_string())
 }
 
 fn print_report(name: &str, r: &report::Report) {

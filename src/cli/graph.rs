@@ -1,5 +1,5 @@
 //! `switchboard graph FLOW --format dot|mermaid|json`: the flow's nodes and every edge,
-//! escapes and fallbacks included.
+//! escapes and fallbacks included, each labelled with what takes the call along it.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use switchboard::engine::graph::{self, On};
-use switchboard::engine::{Flow, NodeKind};
+use switchboard::engine::graph::{self, Edge, On};
+use switchboard::engine::{Flow, NodeId, NodeKind};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Format {
@@ -42,7 +42,14 @@ fn json_graph(flow: &Flow) -> serde_json::Value {
     let nodes: Vec<_> = flow.nodes.iter().map(|n| json!({ "id": &*n.id, "kind": n.kind.name() })).collect();
     let edges: Vec<_> = graph::edges(flow)
         .iter()
-        .map(|e| json!({ "from": &*flow.node(e.from).id, "to": &*flow.node(e.to).id, "on": e.on.label() }))
+        .map(|e| {
+            json!({
+                "from": &*flow.node(e.from).id,
+                "to": &*flow.node(e.to).id,
+                "on": e.on.label(),
+                "condition": e.condition(flow),
+            })
+        })
         .collect();
     json!({
         "start": &*flow.node(flow.start).id,
@@ -52,9 +59,38 @@ fn json_graph(flow: &Flow) -> serde_json::Value {
     })
 }
 
-/// Escapes and fallbacks are drawn dashed so the designer sees every way out of a menu.
-fn is_exit(on: On, flow: &Flow, to: switchboard::engine::NodeId) -> bool {
-    matches!(on, On::Timeout | On::Invalid) || (to == flow.operator && matches!(on, On::Key(_) | On::Speech))
+/// One arrow of a drawing: the edges between two nodes drawn alike, their conditions joined,
+/// so a key and its phrases to one target, or an escape key and the operator phrases, are one
+/// arrow. Escapes, fallbacks and escalations are dashed so the designer sees every way out.
+struct Arrow {
+    from: NodeId,
+    to: NodeId,
+    dashed: bool,
+    conditions: Vec<String>,
+}
+
+impl Arrow {
+    fn label(&self) -> String {
+        self.conditions.join(", ")
+    }
+}
+
+fn arrows(flow: &Flow) -> Vec<Arrow> {
+    let mut out: Vec<Arrow> = Vec::new();
+    for e in graph::edges(flow) {
+        let dashed = is_exit(&e);
+        let condition = e.condition(flow);
+        match out.iter_mut().find(|a| a.from == e.from && a.to == e.to && a.dashed == dashed) {
+            Some(a) if a.conditions.contains(&condition) => {}
+            Some(a) => a.conditions.push(condition),
+            None => out.push(Arrow { from: e.from, to: e.to, dashed, conditions: vec![condition] }),
+        }
+    }
+    out
+}
+
+fn is_exit(e: &Edge) -> bool {
+    e.on.is_escape() || matches!(e.on, On::Timeout | On::Invalid)
 }
 
 fn shape(kind: &NodeKind) -> &'static str {
@@ -79,14 +115,14 @@ fn dot(flow: &Flow) -> String {
         );
     }
     let _ = writeln!(out, "  \"__start\" [shape=point];\n  \"__start\" -> {:?};", &*flow.node(flow.start).id);
-    for e in graph::edges(flow) {
-        let style = if is_exit(e.on, flow, e.to) { ", style=dashed" } else { "" };
+    for a in arrows(flow) {
+        let style = if a.dashed { ", style=dashed" } else { "" };
         let _ = writeln!(
             out,
             "  {:?} -> {:?} [label={:?}{style}];",
-            &*flow.node(e.from).id,
-            &*flow.node(e.to).id,
-            e.on.label()
+            &*flow.node(a.from).id,
+            &*flow.node(a.to).id,
+            a.label()
         );
     }
     out.push_str("}\n");
@@ -107,9 +143,11 @@ fn mermaid(flow: &Flow) -> String {
         let _ = writeln!(out, "  n{i}{open}\"{label}\"{close}");
     }
     let _ = writeln!(out, "  start((start)) --> n{}", flow.start.index());
-    for e in graph::edges(flow) {
-        let arrow = if is_exit(e.on, flow, e.to) { "-.->" } else { "-->" };
-        let _ = writeln!(out, "  n{} {arrow}|\"{}\"| n{}", e.from.index(), e.on.label(), e.to.index());
+    for a in arrows(flow) {
+        let arrow = if a.dashed { "-.->" } else { "-->" };
+        // A quote would end Mermaid's label: write it as the entity Mermaid reads back.
+        let label = a.label().replace('"', "#quot;");
+        let _ = writeln!(out, "  n{} {arrow}|\"{label}\"| n{}", a.from.index(), a.to.index());
     }
     out
 }

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::flow::{Ask, Cond, Flow, LiveQueue, NodeId, NodeKind, Prompt, Settings, Template, speech_ms};
 use super::matching;
+use super::millis::Millis;
 
 /// Built-in variables every flow has, in this order at the start of `Flow::vars`.
 pub const BUILTIN_VARS: [&str; 2] = ["caller", "wait_min"];
@@ -96,17 +97,17 @@ pub enum Action {
     Say {
         text: Arc<str>,
         lang: Arc<str>,
-        duration_ms: u32,
+        duration_ms: Millis,
     },
     /// Play a file from `sounds/`; `text` is what it says, for transcripts and as a fallback.
     Play {
         file: Arc<str>,
         text: Option<Arc<str>>,
         lang: Arc<str>,
-        duration_ms: u32,
+        duration_ms: Millis,
     },
     Pause {
-        ms: u32,
+        ms: Millis,
     },
     Gather(Gather),
     /// Put the caller in a queue for an agent.
@@ -135,7 +136,7 @@ pub struct Gather {
     pub max_digits: u8,
     pub finish_key: Option<char>,
     /// Silence after the prompts (and between digits) that ends the gather as `NoInput`.
-    pub timeout_ms: u32,
+    pub timeout_ms: Millis,
     /// Speech is accepted as well as keys.
     pub speech: bool,
     /// Expected phrases, comma-separated, for the recogniser.
@@ -174,7 +175,7 @@ pub enum Trace {
     StaleVersion,
 }
 
-/// Actions and trace of one engine step.
+/// The actions and trace that answer one event (or the start of the call).
 #[must_use]
 #[derive(Clone, Debug, Default)]
 pub struct Output {
@@ -203,13 +204,57 @@ pub struct Outcome {
     pub target: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// The kind of an outcome, written everywhere (scenario files, JSON, metrics, logs, diffs) as
+/// the one word [`OutcomeKind::as_str`] gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutcomeKind {
     Queue,
     Dial,
     Hangup,
     Voicemail,
+}
+
+impl OutcomeKind {
+    pub const ALL: [OutcomeKind; 4] =
+        [OutcomeKind::Queue, OutcomeKind::Dial, OutcomeKind::Hangup, OutcomeKind::Voicemail];
+    const WORDS: [&'static str; 4] = [
+        OutcomeKind::ALL[0].as_str(),
+        OutcomeKind::ALL[1].as_str(),
+        OutcomeKind::ALL[2].as_str(),
+        OutcomeKind::ALL[3].as_str(),
+    ];
+
+    /// The lowercase word for the kind.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::Queue => "queue",
+            OutcomeKind::Dial => "dial",
+            OutcomeKind::Hangup => "hangup",
+            OutcomeKind::Voicemail => "voicemail",
+        }
+    }
+}
+
+impl std::fmt::Display for OutcomeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for OutcomeKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for OutcomeKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let word = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        OutcomeKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == word)
+            .ok_or_else(|| serde::de::Error::unknown_variant(&word, &OutcomeKind::WORDS))
+    }
 }
 
 impl Call {
@@ -544,7 +589,9 @@ impl Call {
             return self.wrong(flow, now, out);
         }
         let heard = matching::stems(text);
-        let operator = matching::best(&heard, flow.operator_phrases.iter().map(|p| (p, ())));
+        // Operator phrases are the spoken escape: with `escape = false` they are plain speech.
+        let operator_phrases = if settings.escape.is_some() { &flow.operator_phrases[..] } else { &[] };
+        let operator = matching::best(&heard, operator_phrases.iter().map(|p| (p, ())));
         match &flow.node(self.node).kind {
             NodeKind::Menu(m) => {
                 let phrases = m.options.iter().enumerate().flat_map(|(i, o)| o.phrases.iter().map(move |p| (p, i)));
@@ -730,7 +777,7 @@ announce = "About {wait_min} minutes."
         let (call, out) = call(&[], None);
         assert_eq!(texts(&out), ["Меню."]);
         assert!(
-            matches!(out.actions.last(), Some(Action::Gather(g)) if g.max_digits == 1 && g.speech && g.timeout_ms == 5000)
+            matches!(out.actions.last(), Some(Action::Gather(g)) if g.max_digits == 1 && g.speech && g.timeout_ms == Millis(5000))
         );
         assert!(call.is_listening());
         let (_, out) = self::call(&[], Some("en"));
@@ -743,6 +790,32 @@ announce = "About {wait_min} minutes."
         assert!(out.trace.iter().any(|(_, t)| *t == Trace::Escape));
         assert!(matches!(out.actions.last(), Some(Action::Enqueue { queue, .. }) if &**queue == "first_line"));
         assert_eq!(outcome(&call), Some((OutcomeKind::Queue, "first_line".into())));
+    }
+
+    #[test]
+    fn escape_off_turns_off_the_key_and_the_operator_phrases_but_not_escalation_or_fallback() {
+        let flow = parse(&FLOW.replace("[defaults]\n", "[defaults]\nescape = false\n")).flow.expect("parses");
+        let run = |events: &[Event]| {
+            let (mut c, mut out) = Call::start(&flow, &Start::default(), at());
+            for e in events {
+                out = c.handle(&flow, *e, at());
+            }
+            (c, out)
+        };
+        let (c, out) = run(&[Event::Digits("0")]);
+        assert!(c.is_listening() && out.trace.iter().any(|(_, t)| *t == Trace::Invalid(1)), "0 is a wrong key");
+        let operator = Event::Speech { text: "Позовите оператора", confidence: 0.8 };
+        let (c, out) = run(&[operator]);
+        assert!(c.is_listening() && out.trace.iter().any(|(_, t)| *t == Trace::Invalid(1)), "the phrase is invalid");
+        let (c, out) = run(&[operator, operator, operator]);
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::Escalate), "the third wrong entry escalates");
+        assert!(!out.trace.iter().any(|(_, t)| *t == Trace::Escape));
+        assert_eq!(c.outcome(&flow).map(|o| o.kind), Some(OutcomeKind::Queue), "escalate still reaches the operator");
+        let (c, out) = run(&[Event::NoInput, Event::NoInput, Event::NoInput]);
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::Fallback));
+        assert_eq!(c.outcome(&flow).map(|o| o.kind), Some(OutcomeKind::Queue), "silence still falls back");
+        let (c, out) = run(&[Event::Digits("1"), Event::Digits("0#")]);
+        assert!(c.is_listening() && out.trace.iter().any(|(_, t)| *t == Trace::Invalid(1)), "0# is a short entry");
     }
 
     #[test]
@@ -838,7 +911,7 @@ announce = "About {wait_min} minutes."
             "announce = { text = \"About {wait_min} minutes.\", play = \"wait_{wait_min}.wav\" }",
         );
         let mut flow = parse(&src).flow.expect("parses");
-        flow.sound_ms.insert("wait_4.wav".into(), 1500);
+        flow.sound_ms.insert("wait_4.wav".into(), Millis(1500));
         flow.estimator = Some(Arc::new(Fixed(250.0)));
         let (mut c, _) = Call::start(&flow, &Start::default(), at());
         let out = c.handle(&flow, Event::Digits("0"), at());
@@ -846,7 +919,7 @@ announce = "About {wait_min} minutes."
             Action::Play { file, duration_ms, .. } => Some((file.to_string(), *duration_ms)),
             _ => None,
         });
-        assert_eq!(played, Some(("wait_4.wav".to_owned(), 1500)));
+        assert_eq!(played, Some(("wait_4.wav".to_owned(), Millis(1500))));
         let out = c.handle(&flow, Event::QueueUpdate(LiveQueue { position: 2, avg_wait_s: None }), at());
         assert_eq!(texts(&out), ["About 2 minutes."], "no wait_2.wav: spoken");
     }
@@ -860,6 +933,18 @@ announce = "About {wait_min} minutes."
         let out = c.handle(&flow, Event::Digits("2"), at());
         assert!(out.trace.iter().any(|(_, t)| *t == Trace::Loop));
         assert_eq!(c.outcome(&flow).map(|o| o.kind), Some(OutcomeKind::Queue));
+    }
+
+    #[test]
+    fn outcome_kinds_are_one_lowercase_word_everywhere() {
+        assert_eq!(OutcomeKind::Voicemail.to_string(), "voicemail");
+        assert_eq!(serde_json::to_string(&OutcomeKind::Queue).ok().as_deref(), Some("\"queue\""));
+        assert_eq!(serde_json::from_str::<OutcomeKind>("\"dial\"").ok(), Some(OutcomeKind::Dial));
+        let wrong = serde_json::from_str::<OutcomeKind>("\"Queue\"").err().map(|e| e.to_string());
+        assert!(
+            wrong.as_deref().is_some_and(|e| e.contains("expected one of `queue`, `dial`, `hangup`, `voicemail`")),
+            "{wrong:?}"
+        );
     }
 
     #[test]

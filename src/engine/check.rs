@@ -50,8 +50,8 @@ pub fn check(flow: &Flow) -> Vec<Diagnostic> {
     }
     for id in flow.node_ids() {
         let node = flow.node(id);
-        if let NodeKind::Menu(m) = &node.kind {
-            if m.ask.settings.escape.is_none() && silence_ms[id.index()].is_none() {
+        if let NodeKind::Menu(_) = &node.kind {
+            if !graph::edges_out(flow, id).iter().any(|e| e.on.is_escape()) && silence_ms[id.index()].is_none() {
                 diags.push(
                     Diagnostic::warning(
                         node.span.clone(),
@@ -203,15 +203,19 @@ fn empty_texts(prompt: &Prompt, diags: &mut Vec<Diagnostic>) {
 /// Cycles of nodes that never wait for the caller (say, set, branch, goto): a call that enters
 /// one would spin until the engine's hop limit sends it to the operator.
 fn instant_loops(flow: &Flow, diags: &mut Vec<Diagnostic>) {
-    let instant = |n: NodeId| {
-        matches!(
-            flow.node(n).kind,
-            NodeKind::Say { .. } | NodeKind::Set { .. } | NodeKind::Branch(_) | NodeKind::Goto { .. }
-        )
-    };
+    // A node is instant when the call leaves it without input: every edge out is instant.
+    let mut buf = Vec::new();
+    let instant: Vec<bool> = flow
+        .node_ids()
+        .map(|n| {
+            buf.clear();
+            graph::edges_from(flow, n, &mut buf);
+            !buf.is_empty() && buf.iter().all(|e| e.on.is_instant())
+        })
+        .collect();
+    let instant = |n: NodeId| instant[n.index()];
     // Iterative three-colour DFS over the instant subgraph; each back edge closes a cycle.
     let mut colour = vec![0u8; flow.nodes.len()];
-    let mut buf = Vec::new();
     for root in flow.node_ids().filter(|&n| instant(n)) {
         if colour[root.index()] != 0 {
             continue;
@@ -256,7 +260,6 @@ fn instant_loops(flow: &Flow, diags: &mut Vec<Diagnostic>) {
 
 fn time_limit(flow: &Flow, report: &Report, diags: &mut Vec<Diagnostic>) {
     let Some(limit) = flow.max_time_to_person_ms else { return };
-    let secs = |ms: u32| format!("{:.1} s", f64::from(ms) / 1000.0);
     // The start row repeats a menu's row when the flow starts at a menu.
     let start_is_menu = report.menus.iter().any(|m| m.id == report.start.id);
     let start = (!start_is_menu).then_some(&report.start);
@@ -268,9 +271,7 @@ fn time_limit(flow: &Flow, report: &Report, diags: &mut Vec<Diagnostic>) {
                     span.clone(),
                     format!(
                         "reaching a person from `{}` by {how} takes up to {}, over max_time_to_person ({})",
-                        times.node,
-                        secs(t),
-                        secs(limit)
+                        times.node, t, limit
                     ),
                 ));
             }
@@ -283,6 +284,7 @@ mod tests {
     use super::super::diagnostic::Severity;
     use super::super::parse::parse;
     use super::*;
+    use crate::engine::report::tests::ESCAPES;
 
     const TWO_MENUS: &str = r#"
 [flow]
@@ -364,5 +366,13 @@ queue = "first_line"
         let d = &diags[0];
         assert_eq!((d.severity, &TWO_MENUS[d.span.clone()]), (Severity::Error, "{nam}"));
         assert_eq!(d.help.as_deref(), Some("did you mean `name`?"));
+    }
+
+    #[test]
+    fn a_menu_without_escape_warns_only_when_silence_reaches_no_person() {
+        let flow = crate::engine::parse::parse(ESCAPES).flow.expect("parses");
+        let warnings: Vec<String> =
+            check(&flow).into_iter().map(|d| d.message).filter(|m| m.contains("neither an escape")).collect();
+        assert_eq!(warnings, ["menu `shut` has neither an escape key nor a timeout fallback that reaches a person"]);
     }
 }

@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 
+use super::millis::Millis;
+
 /// Index of a node in `Flow::nodes`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct NodeId(pub u16);
@@ -39,14 +41,14 @@ pub struct Flow {
     pub timezone: Option<chrono_tz::Tz>,
     /// Queue model file named by the flow, relative to the flow file.
     pub model: Option<String>,
-    pub max_time_to_person_ms: Option<u32>,
+    pub max_time_to_person_ms: Option<Millis>,
     pub hours: Hours,
     pub nodes: Vec<Node>,
     /// Variable names; a call stores values by index into this table.
     pub vars: Vec<Arc<str>>,
     /// Known durations of sound files in milliseconds, filled in by the driver that can read
     /// them; prompts with unknown files fall back to an estimate from their text.
-    pub sound_ms: HashMap<Arc<str>, u32>,
+    pub sound_ms: HashMap<Arc<str>, Millis>,
     /// Expected-wait source for `queue` announcements and `wait_over` branches, attached by
     /// the driver that loaded a queue model. Pure: it must not do I/O.
     pub estimator: Option<Arc<dyn Estimator>>,
@@ -93,13 +95,13 @@ impl Flow {
 
     /// Estimated playing time of a prompt in `lang`: the sound file's real length when the
     /// driver measured it, else the text at a typical synthesis speaking rate.
-    pub fn prompt_ms(&self, prompt: &Prompt, lang: u8) -> u32 {
+    pub fn prompt_ms(&self, prompt: &Prompt, lang: u8) -> Millis {
         if let Some(file) = prompt.play.pick(lang)
             && let Some(ms) = self.sound_ms.get(file)
         {
             return *ms;
         }
-        prompt.text.pick(lang).map_or(0, |t| speech_ms(&t.raw))
+        prompt.text.pick(lang).map_or(Millis::ZERO, |t| speech_ms(&t.raw))
     }
 }
 
@@ -117,9 +119,9 @@ pub fn sound_matches(name: &str, file: &str) -> bool {
 
 /// Synthesised speech length for a text: about 14 characters a second (150 words a minute),
 /// plus a short lead-in, which matches Polly and espeak voices at their default rate.
-pub fn speech_ms(text: &str) -> u32 {
-    let chars = u32::try_from(text.chars().count()).unwrap_or(u32::MAX / 100);
-    300 + chars.saturating_mul(1000) / 14
+pub fn speech_ms(text: &str) -> Millis {
+    let chars = u64::try_from(text.chars().count()).unwrap_or(u64::MAX);
+    Millis(300 + chars.saturating_mul(1000) / 14)
 }
 
 /// One node of the flow.
@@ -164,6 +166,28 @@ impl NodeKind {
     pub fn is_person(&self) -> bool {
         matches!(self, NodeKind::Queue(_) | NodeKind::Dial { .. })
     }
+
+    /// How a menu or an input asks; `None` for nodes that never wait for the caller.
+    pub fn ask(&self) -> Option<&Ask> {
+        match self {
+            NodeKind::Menu(m) => Some(&m.ask),
+            NodeKind::Input(i) => Some(&i.ask),
+            _ => None,
+        }
+    }
+
+    /// The prompt said on entering the node, if it says one.
+    pub fn main_prompt(&self) -> Option<&Prompt> {
+        match self {
+            NodeKind::Menu(Menu { ask, .. }) | NodeKind::Input(Input { ask, .. }) => Some(&ask.prompt),
+            NodeKind::Queue(q) => Some(&q.prompt),
+            NodeKind::Say { prompt, .. }
+            | NodeKind::Dial { prompt, .. }
+            | NodeKind::Voicemail { prompt, .. }
+            | NodeKind::Hangup { prompt } => Some(prompt),
+            NodeKind::Branch(_) | NodeKind::Set { .. } | NodeKind::Goto { .. } => None,
+        }
+    }
 }
 
 /// Settings every gathering node inherits from `[defaults]` and may override.
@@ -171,7 +195,7 @@ impl NodeKind {
 pub struct Settings {
     /// The key that jumps to the operator (`None`: escape turned off).
     pub escape: Option<char>,
-    pub timeout_ms: u32,
+    pub timeout_ms: Millis,
     /// Re-prompts on silence before the timeout fallback.
     pub retries: u8,
     pub fallback: NodeId,
@@ -244,6 +268,8 @@ pub struct Branch {
 pub struct Case {
     pub cond: Cond,
     pub target: NodeId,
+    /// The condition as written in the flow, for `graph`.
+    pub text: Arc<str>,
 }
 
 #[derive(Clone, Debug)]

@@ -13,6 +13,11 @@ use super::flow::Phrase;
 static RUSSIAN: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::Russian));
 static ENGLISH: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
 
+/// Whether `c` is a key on the phone pad: `0`-`9`, `*` or `#`.
+pub fn is_phone_key(c: char) -> bool {
+    c.is_ascii_digit() || c == '*' || c == '#'
+}
+
 /// The stems of the words of `text`, in order.
 pub fn stems(text: &str) -> Vec<Box<str>> {
     text.split(|c: char| !c.is_alphanumeric())

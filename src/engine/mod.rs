@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod flow;
 pub mod graph;
 pub mod matching;
+pub mod millis;
 pub mod parse;
 pub mod reader;
 pub mod report;
@@ -16,6 +17,7 @@ pub mod report;
 pub use call::{Action, Call, Event, Gather, MAX_HOPS, OPERATOR_QUEUE, Outcome, OutcomeKind, Output, Start, Trace};
 pub use diagnostic::{Diagnostic, Severity};
 pub use flow::{Flow, NodeId, NodeKind};
+pub use millis::Millis;
 
 /// Parses and checks a flow's text: the flow (if it has no errors) and every diagnostic, in
 /// source order. Drivers reading a file use `files::read_flow`, which also measures sounds.

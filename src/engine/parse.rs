@@ -1,5 +1,5 @@
 //! TOML text to a [`Flow`], collecting every problem with its span instead of stopping at the
-//! first. The format is documented in `docs/flows.md`; keep the two in step.
+//! first. The format is documented in `docs/flows.md`; keep the two in agreement.
 //!
 //! The text is read into `toml`'s spanned document tree and walked by hand, so that unknown
 //! fields, bad values and dangling targets each become a [`Diagnostic`] at the right place.
@@ -12,8 +12,9 @@ use toml::de::{DeTable, DeValue};
 use super::call::BUILTIN_VARS;
 use super::diagnostic::{Diagnostic, suggest};
 use super::flow::*;
-use super::matching;
-use super::reader::{Fields, Reader, Value, is_key};
+use super::matching::{self, is_phone_key};
+use super::millis::Millis;
+use super::reader::{Fields, Reader, Value};
 
 /// A flow, if the text had no errors, and everything found on the way.
 #[derive(Debug)]
@@ -212,8 +213,8 @@ impl Parser<'_> {
             // Twilio's <Gather timeout> is whole seconds and at least 1: the flow's clock (the
             // gather, `call`, the report, the simulator) uses what the provider will wait.
             let secs = ms.div_ceil(1000).max(1);
-            s.timeout_ms = secs * 1000;
-            if ms != s.timeout_ms {
+            s.timeout_ms = Millis::from(secs * 1000);
+            if ms != secs * 1000 {
                 self.diags.push(
                     Diagnostic::warning(
                         v.span(),
@@ -336,7 +337,7 @@ impl Parser<'_> {
         });
         let model = head.get("model").and_then(|v| self.string(v, "model")).map(str::to_owned);
         let max_time_to_person_ms =
-            head.get("max_time_to_person").and_then(|v| self.duration_ms(v, "max_time_to_person"));
+            head.get("max_time_to_person").and_then(|v| self.duration_ms(v, "max_time_to_person")).map(Millis::from);
         let operator_phrases = match head.get("operator_phrases") {
             Some(v) => self.strings(v, "operator_phrases").iter().map(|(s, _)| matching::phrase(s)).collect(),
             None => ["оператор", "человек", "operator", "agent", "human"].map(matching::phrase).to_vec(),
@@ -348,7 +349,7 @@ impl Parser<'_> {
         let fallback_target = operator.unwrap_or(NodeId(0));
         let base = Settings {
             escape: Some('0'),
-            timeout_ms: 5000,
+            timeout_ms: Millis(5000),
             retries: 2,
             fallback: fallback_target,
             max_invalid: 3,
@@ -577,7 +578,7 @@ impl Parser<'_> {
                 let key_text = k.get_ref();
                 let mut chars = key_text.chars();
                 let key = match (chars.next(), chars.next()) {
-                    (Some(c), None) if is_key(c) => c,
+                    (Some(c), None) if is_phone_key(c) => c,
                     _ => {
                         self.error(k.span(), format!("option key `{key_text}` must be one key of 0-9, * or #"));
                         continue;
@@ -678,7 +679,15 @@ impl Parser<'_> {
             );
             return None;
         }
+        let written = |v: &Value| match v.get_ref() {
+            DeValue::String(s) => s.to_string(),
+            DeValue::Integer(i) => i.as_str().to_owned(),
+            DeValue::Float(x) => x.as_str().to_owned(),
+            _ => String::new(),
+        };
+        let text;
         let cond = if let Some(v) = f.get("if") {
+            text = written(v);
             match self.string(v, "if")? {
                 "open" => Cond::Open,
                 "closed" => Cond::Closed,
@@ -692,10 +701,18 @@ impl Parser<'_> {
             let name = self.string(v, "var")?.to_owned();
             let var = self.var(&name);
             match f.get("eq") {
-                Some(eq) => Cond::VarEq(var, self.string(eq, "eq")?.into()),
-                None => Cond::VarSet(var),
+                Some(eq) => {
+                    let value = self.string(eq, "eq")?;
+                    text = format!("{name} = \"{value}\"");
+                    Cond::VarEq(var, value.into())
+                }
+                None => {
+                    text = format!("{name} is set");
+                    Cond::VarSet(var)
+                }
             }
         } else if let Some(v) = f.get("language") {
+            text = format!("language = {}", written(v));
             Cond::Language(self.language(v)?)
         } else {
             let v = f.get("wait_over")?;
@@ -704,9 +721,11 @@ impl Parser<'_> {
                 self.error(value.span(), "wait_over needs `queue`, the queue whose wait is compared");
                 return None;
             };
-            Cond::WaitOver { queue: self.queue(queue)?, secs }
+            let queue = self.queue(queue)?;
+            text = format!("wait_over {} on {queue}", written(v));
+            Cond::WaitOver { queue, secs }
         };
-        Some(Case { cond, target: target? })
+        Some(Case { cond, target: target?, text: text.into() })
     }
 }
 
@@ -742,7 +761,10 @@ queue = "first_line"
         let flow = parsed.flow.unwrap();
         let NodeKind::Menu(menu) = &flow.node(flow.start).kind else { panic!("start is a menu") };
         let s = &menu.ask.settings;
-        assert_eq!((s.escape, s.timeout_ms, s.retries, s.max_invalid, s.repeat), (Some('0'), 5000, 2, 3, Some('*')));
+        assert_eq!(
+            (s.escape, s.timeout_ms, s.retries, s.max_invalid, s.repeat),
+            (Some('0'), Millis(5000), 2, 3, Some('*'))
+        );
         assert_eq!(s.fallback, flow.operator);
         assert_eq!(&*flow.languages[0], "en");
     }
@@ -825,7 +847,7 @@ queue = "first_line"
             let parsed = parse(&src);
             let flow = parsed.flow.expect("the flow parses");
             let NodeKind::Menu(menu) = &flow.node(flow.start).kind else { panic!("start is a menu") };
-            assert_eq!(menu.ask.settings.timeout_ms, expected_ms, "{written}");
+            assert_eq!(menu.ask.settings.timeout_ms, Millis(expected_ms), "{written}");
             assert_eq!(parsed.diagnostics.len(), usize::from(warned), "{written}: {:?}", parsed.diagnostics);
         }
     }

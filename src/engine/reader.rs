@@ -6,6 +6,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::diagnostic::{Diagnostic, suggest};
 use super::flow::{Holiday, Hours, Span};
+use super::matching::is_phone_key;
 use crate::calendar::DAY_KEYS as DAYS;
 
 pub type Value<'i> = Spanned<DeValue<'i>>;
@@ -148,7 +149,7 @@ impl Reader {
             DeValue::String(s) => {
                 let mut chars = s.chars();
                 if let (Some(c), None) = (chars.next(), chars.next())
-                    && is_key(c)
+                    && is_phone_key(c)
                 {
                     return Some(Some(c));
                 }
@@ -204,10 +205,6 @@ impl Reader {
         let any_hours = DAYS.iter().any(|d| f.get(d).is_some());
         Hours { week: any_hours.then_some(week), holidays }
     }
-}
-
-pub fn is_key(c: char) -> bool {
-    c.is_ascii_digit() || c == '*' || c == '#'
 }
 
 /// `"09:00-18:00"` to minutes since midnight; the end may be `24:00`.

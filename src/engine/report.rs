@@ -4,7 +4,9 @@
 //! Times add up prompt lengths (the sound file's, or the text's at a speaking rate; the longest
 //! language counts) and gather timeouts times re-prompts, the way `switchboard call` plays them.
 
-use super::flow::{Ask, Flow, NodeId, NodeKind, Prompt};
+use super::flow::{Flow, NodeId, Prompt};
+use super::graph::{self, On};
+use super::millis::Millis;
 
 /// Times in milliseconds; `None` means a person is never reached that way.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -12,8 +14,8 @@ pub struct MenuTimes {
     #[serde(skip)]
     pub id: NodeId,
     pub node: String,
-    pub escape_ms: Option<u32>,
-    pub silence_ms: Option<u32>,
+    pub escape_ms: Option<Millis>,
+    pub silence_ms: Option<Millis>,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -21,9 +23,9 @@ pub struct Report {
     /// From the start of the call, then from every menu and input.
     pub start: MenuTimes,
     pub menus: Vec<MenuTimes>,
-    /// The longest way from the start to a person, choosing options (no timeouts), in ms,
-    /// with the nodes on it.
-    pub longest_ms: Option<u32>,
+    /// The longest way from the start to a person choosing options, entries and escapes (no
+    /// silence, wrong entries or going back), in ms, with the nodes on it.
+    pub longest_ms: Option<Millis>,
     pub longest_path: Vec<String>,
 }
 
@@ -37,7 +39,7 @@ enum Strategy {
 enum Memo {
     Unknown,
     Visiting,
-    Done(Option<u32>),
+    Done(Option<Millis>),
 }
 
 pub fn report(flow: &Flow) -> Report {
@@ -52,7 +54,7 @@ pub fn report(flow: &Flow) -> Report {
     let start = times(flow.start, &mut escape, &mut silence);
     let menus = flow
         .node_ids()
-        .filter(|&n| matches!(flow.node(n).kind, NodeKind::Menu(_) | NodeKind::Input(_)))
+        .filter(|&n| flow.node(n).kind.ask().is_some())
         .map(|n| times(n, &mut escape, &mut silence))
         .collect();
     let mut longest = Longest { flow, memo: vec![None; flow.nodes.len()], on_stack: vec![false; flow.nodes.len()] };
@@ -67,12 +69,17 @@ pub fn report(flow: &Flow) -> Report {
 }
 
 /// The longest a prompt can take in any of the flow's languages.
-pub fn prompt_ms(flow: &Flow, prompt: &Prompt) -> u32 {
-    (0..flow.languages.len()).map(|l| flow.prompt_ms(prompt, l as u8)).max().unwrap_or(0)
+pub fn prompt_ms(flow: &Flow, prompt: &Prompt) -> Millis {
+    (0..flow.languages.len()).map(|l| flow.prompt_ms(prompt, l as u8)).max().unwrap_or(Millis::ZERO)
 }
 
-fn opt_ms(flow: &Flow, prompt: Option<&Prompt>) -> u32 {
-    prompt.map_or(0, |p| prompt_ms(flow, p))
+fn opt_ms(flow: &Flow, prompt: Option<&Prompt>) -> Millis {
+    prompt.map_or(Millis::ZERO, |p| prompt_ms(flow, p))
+}
+
+/// The time a node's own prompt takes before the call moves on.
+fn here_ms(flow: &Flow, n: NodeId) -> Millis {
+    opt_ms(flow, flow.node(n).kind.main_prompt())
 }
 
 /// Time from entering a node until a person answers, for one caller strategy.
@@ -92,14 +99,14 @@ impl<'f> Timer<'f> {
         Timer { flow, strategy, memo: vec![Memo::Unknown; flow.nodes.len()], depth: 0 }
     }
 
-    fn time(&mut self, n: NodeId) -> Option<u32> {
+    fn time(&mut self, n: NodeId) -> Option<Millis> {
         self.depth += 1;
         let t = self.time_inner(n);
         self.depth -= 1;
         t
     }
 
-    fn time_inner(&mut self, n: NodeId) -> Option<u32> {
+    fn time_inner(&mut self, n: NodeId) -> Option<Millis> {
         if self.depth > MAX_DEPTH {
             return None;
         }
@@ -110,42 +117,39 @@ impl<'f> Timer<'f> {
         }
         self.memo[n.index()] = Memo::Visiting;
         let flow = self.flow;
-        let t = match &flow.node(n).kind {
-            NodeKind::Queue(q) => Some(prompt_ms(flow, &q.prompt)),
-            NodeKind::Dial { prompt, .. } => Some(prompt_ms(flow, prompt)),
-            NodeKind::Voicemail { .. } | NodeKind::Hangup { .. } => None,
-            NodeKind::Say { prompt, next } => self.time(*next).map(|t| t + prompt_ms(flow, prompt)),
-            NodeKind::Set { next, .. } | NodeKind::Goto { target: next } => self.time(*next),
-            // The worst of the branches that lead to a person: a branch to after-hours
-            // voicemail does not make the open-hours way unmeasurable.
-            NodeKind::Branch(b) => {
-                let targets: Vec<NodeId> = b.cases.iter().map(|c| c.target).chain([b.otherwise]).collect();
-                targets.into_iter().filter_map(|t| self.time(t)).max()
+        let kind = &flow.node(n).kind;
+        let here = here_ms(flow, n);
+        let edges = graph::edges_out(flow, n);
+        let t = if kind.is_person() {
+            Some(here)
+        } else if let Some(ask) = kind.ask() {
+            let escape = edges.iter().find(|e| matches!(e.on, On::EscapeKey(_)));
+            match (self.strategy, escape) {
+                (Strategy::Escape, Some(escape)) => self.time(escape.to).map(|t| t + here),
+                _ => {
+                    let s = &ask.settings;
+                    let again =
+                        opt_ms(flow, s.no_input.as_ref()) + opt_ms(flow, ask.reprompt.as_ref().or(Some(&ask.prompt)));
+                    let waiting = here + s.timeout_ms + (again + s.timeout_ms) * u64::from(s.retries);
+                    let fallback = edges.iter().find(|e| e.on == On::Timeout);
+                    fallback.and_then(|e| self.time(e.to)).map(|t| t + waiting)
+                }
             }
-            NodeKind::Menu(m) => self.ask(&m.ask, true),
-            NodeKind::Input(i) => self.ask(&i.ask, i.min_digits > 1),
+        } else {
+            // The worst of the ways on that lead to a person: a branch to after-hours
+            // voicemail does not make the open-hours way unmeasurable.
+            edges.iter().filter_map(|e| self.time(e.to)).max().map(|t| t + here)
         };
         self.memo[n.index()] = Memo::Done(t);
         t
     }
-
-    fn ask(&mut self, ask: &Ask, escape_works: bool) -> Option<u32> {
-        let flow = self.flow;
-        let s = &ask.settings;
-        let first = prompt_ms(flow, &ask.prompt);
-        if self.strategy == Strategy::Escape && escape_works && s.escape.is_some() {
-            return self.time(flow.operator).map(|t| t + first);
-        }
-        let again = opt_ms(flow, s.no_input.as_ref()) + opt_ms(flow, ask.reprompt.as_ref().or(Some(&ask.prompt)));
-        let waiting = first + s.timeout_ms + u32::from(s.retries) * (again + s.timeout_ms);
-        self.time(s.fallback).map(|t| t + waiting)
-    }
 }
 
 /// The time from a node to a person and the next node on the way (`None`: no way).
-type Way = Option<(u32, Option<NodeId>)>;
+type Way = Option<(Millis, Option<NodeId>)>;
 
-/// The longest option-choosing way to a person, ignoring cycles.
+/// The longest choosing way to a person (options, entries, escapes, any branch; no silence,
+/// wrong entries or going back), ignoring cycles.
 struct Longest<'f> {
     flow: &'f Flow,
     /// Per node: the longest time from it to a person and the next node on that way.
@@ -163,30 +167,74 @@ impl Longest<'_> {
         }
         self.on_stack[n.index()] = true;
         let flow = self.flow;
-        let (here, nexts): (u32, Vec<NodeId>) = match &flow.node(n).kind {
-            NodeKind::Queue(q) => (prompt_ms(flow, &q.prompt), vec![]),
-            NodeKind::Dial { prompt, .. } => (prompt_ms(flow, prompt), vec![]),
-            NodeKind::Voicemail { .. } | NodeKind::Hangup { .. } => (0, vec![]),
-            NodeKind::Say { prompt, next } => (prompt_ms(flow, prompt), vec![*next]),
-            NodeKind::Set { next, .. } | NodeKind::Goto { target: next } => (0, vec![*next]),
-            NodeKind::Branch(b) => (0, b.cases.iter().map(|c| c.target).chain([b.otherwise]).collect()),
-            NodeKind::Menu(m) => {
-                let escape = m.ask.settings.escape.map(|_| flow.operator);
-                (prompt_ms(flow, &m.ask.prompt), m.options.iter().map(|o| o.target).chain(escape).collect())
-            }
-            NodeKind::Input(i) => (prompt_ms(flow, &i.ask.prompt), vec![i.next]),
-        };
+        let here = here_ms(flow, n);
         let result = if flow.node(n).kind.is_person() {
             Some((here, None))
         } else {
-            nexts
+            graph::edges_out(flow, n)
                 .into_iter()
-                .filter_map(|next| self.from(next, depth + 1).map(|(t, _)| (t, next)))
+                .filter(|e| e.on.is_choice())
+                .filter_map(|e| self.from(e.to, depth + 1).map(|(t, _)| (t, e.to)))
                 .max_by_key(|(t, _)| *t)
                 .map(|(t, next)| (t + here, Some(next)))
         };
         self.on_stack[n.index()] = false;
         self.memo[n.index()] = Some(result);
         result
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::engine::parse::parse;
+
+    /// `on` keeps the escape; `off` turns it off but falls back to the operator; `shut` turns it
+    /// off and falls back to a hangup. Every prompt has 14 characters: 300 + 1000 ms.
+    pub(crate) const ESCAPES: &str = r#"
+[flow]
+name = "t"
+start = "on"
+operator = "op"
+
+[nodes.on]
+kind = "menu"
+prompt = "Menu one here."
+options = { "1" = "off", "2" = "shut" }
+
+[nodes.off]
+kind = "menu"
+prompt = "Menu two here."
+escape = false
+options = { "1" = "op" }
+
+[nodes.shut]
+kind = "menu"
+prompt = "Menu 3 is here"
+escape = false
+fallback = "bye"
+options = { "1" = "bye" }
+
+[nodes.op]
+kind = "queue"
+queue = "first_line"
+
+[nodes.bye]
+kind = "hangup"
+prompt = "Bye."
+"#;
+
+    #[test]
+    fn without_escape_the_worst_case_by_pressing_0_is_the_silent_one() {
+        let flow = parse(ESCAPES).flow.expect("parses");
+        let r = report(&flow);
+        let row = |node: &str| r.menus.iter().find(|m| m.node == node).map(|m| (m.escape_ms, m.silence_ms));
+        // Silence: the prompt, 5 s, then twice the prompt again and 5 s: 1.3 + 5 + 2 × 6.3 = 18.9 s.
+        assert_eq!(row("on"), Some((Some(Millis(1300)), Some(Millis(18_900)))));
+        assert_eq!(row("off"), Some((Some(Millis(18_900)), Some(Millis(18_900)))));
+        assert_eq!(row("shut"), Some((None, None)));
+        // on → off (1.3 s) → op by option 1 (1.3 s); no escape edges leave `off`.
+        assert_eq!(r.longest_ms, Some(Millis(2600)));
+        assert_eq!(r.longest_path, ["on", "off", "op"]);
     }
 }

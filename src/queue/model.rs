@@ -601,7 +601,7 @@ fn callers(r: &mut Reader, v: &Value) -> Callers {
             for (key, weight) in w.iter() {
                 let mut chars = key.get_ref().chars();
                 match (chars.next(), chars.next()) {
-                    (Some(k), None) if crate::engine::reader::is_key(k) => {
+                    (Some(k), None) if crate::engine::matching::is_phone_key(k) => {
                         if let Some(x) = positive(r, weight, "a choice weight") {
                             keys.push((k, x));
                         }

@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 
+use crate::engine::Millis;
 use crate::script::{Entry, KEY_MS, Transcript};
 use crate::sounds::{dtmf, ms_to_samples, music};
 
@@ -85,7 +86,8 @@ struct Segment {
 /// Renders `transcript` with the audio in `clips` (mono, at [`RATE`]); a queued call ends with
 /// `hold_ms` of hold music.
 pub fn render(transcript: &Transcript, clips: &HashMap<Clip, Vec<i16>>, hold_ms: u32) -> Rendered {
-    let at = |ms: u32| ms_to_samples(ms, RATE);
+    // A rendered call is minutes long; a clock past u32 milliseconds could not be held anyway.
+    let at = |ms: Millis| ms_to_samples(u32::try_from(ms.0).unwrap_or(u32::MAX), RATE);
     let mut notes = Vec::new();
     let mut segments: Vec<Segment> = Vec::new();
     for timed in &transcript.entries {
@@ -107,7 +109,7 @@ pub fn render(transcript: &Transcript, clips: &HashMap<Clip, Vec<i16>>, hold_ms:
             Entry::Keys { keys } => {
                 for (i, key) in keys.chars().enumerate() {
                     let Some(tone) = dtmf::tone(key, RATE, TONE_MS, KEY_AMPLITUDE) else { continue };
-                    let offset = at(KEY_MS.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX)));
+                    let offset = at(Millis::from(KEY_MS) * i as u64);
                     segments.push(Segment { start: start + offset, samples: tone, cut: false, label: None });
                 }
             }
@@ -120,7 +122,7 @@ pub fn render(transcript: &Transcript, clips: &HashMap<Clip, Vec<i16>>, hold_ms:
             }
             Entry::Record { .. } => {
                 let mut samples = music::beep(RATE, 1000.0, 500, 0.4);
-                samples.resize(samples.len() + at(VOICEMAIL_TAIL_MS), 0);
+                samples.resize(samples.len() + at(VOICEMAIL_TAIL_MS.into()), 0);
                 segments.push(Segment { start, samples, cut: false, label: None });
             }
             Entry::Node { .. }
@@ -150,14 +152,14 @@ pub fn render(transcript: &Transcript, clips: &HashMap<Clip, Vec<i16>>, hold_ms:
                 ));
             }
             segment.samples.truncate(room);
-            let fade = at(CUT_FADE_MS).min(room);
+            let fade = at(CUT_FADE_MS.into()).min(room);
             for (k, s) in segment.samples[room - fade..].iter_mut().enumerate() {
                 *s = (f32::from(*s) * (fade - 1 - k) as f32 / fade as f32) as i16;
             }
         }
     }
 
-    let clock_end = at(u32::try_from((transcript.duration_s * 1000.0).round() as u64).unwrap_or(u32::MAX));
+    let clock_end = at(Millis((transcript.duration_s * 1000.0).round() as u64));
     let end = segments.iter().map(|s| s.start + s.samples.len()).fold(clock_end, usize::max);
     let mut mix = vec![0i32; end];
     for segment in &segments {
@@ -180,14 +182,19 @@ mod tests {
             path: Vec::new(),
             heard: Vec::new(),
             duration_s: f64::from(duration_ms) / 1000.0,
-            entries: entries.into_iter().map(|(at_ms, entry)| Timed { at_ms, entry }).collect(),
+            entries: entries.into_iter().map(|(at_ms, entry)| Timed { at_ms: at_ms.into(), entry }).collect(),
             choices: Vec::new(),
             trace: Vec::new(),
         }
     }
 
     fn prompt(file: Option<&str>, text: &str, duration_ms: u32) -> Entry {
-        Entry::Prompt { text: Some(text.into()), file: file.map(Into::into), lang: "ru".into(), duration_ms }
+        Entry::Prompt {
+            text: Some(text.into()),
+            file: file.map(Into::into),
+            lang: "ru".into(),
+            duration_ms: duration_ms.into(),
+        }
     }
 
     fn keys(k: &str) -> Entry {

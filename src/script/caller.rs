@@ -1,6 +1,8 @@
 //! The caller's side of a script: whitespace-separated turns, digits (`1`, `12345#`), `-` for
 //! silence until the gather times out, `say:текст` (or `say:"two words"`) for speech, `hangup`.
 
+use crate::engine::matching::is_phone_key;
+
 /// One turn of the caller: what they do when the IVR waits for them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Turn {
@@ -59,7 +61,7 @@ pub fn parse_script(text: &str) -> Result<Vec<Turn>, ScriptError> {
                 return Err(ScriptError::EmptySpeech { index });
             }
             Turn::Speech(words)
-        } else if word.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') {
+        } else if word.chars().all(is_phone_key) {
             Turn::Keys(word)
         } else {
             return Err(ScriptError::BadKeys { index, turn: word });

@@ -5,13 +5,14 @@
 //! Pure: the driver reads the files and attaches queue models; this module parses text, plays
 //! cases and reports differences.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
 use super::{ScriptError, Transcript, parse_script, run};
 use crate::calendar::{BadTime, parse_at};
-use crate::engine::{Diagnostic, Flow, NodeKind, OutcomeKind, Start};
+use crate::engine::graph::{self, On};
+use crate::engine::{Diagnostic, Flow, OutcomeKind, Start};
 
 /// A case without `at` calls on a Wednesday at 11:00, inside the sample flows' working hours.
 pub const DEFAULT_AT: &str = "wed 11:00";
@@ -104,9 +105,9 @@ pub fn compare(case: &Case, t: &Transcript) -> Vec<String> {
         let got = t.outcome.as_ref();
         let ok = got.is_some_and(|o| o.kind == want.kind && want.target.as_ref().is_none_or(|w| *w == o.target));
         if !ok {
-            let got = got.map_or("still in the IVR".to_owned(), |o| format!("{:?} {}", o.kind, o.target));
+            let got = got.map_or("still in the IVR".to_owned(), |o| format!("{} {}", o.kind, o.target));
             problems.push(format!(
-                "outcome: expected {:?} {}, got {got}",
+                "outcome: expected {} {}, got {got}",
                 want.kind,
                 want.target.as_deref().unwrap_or("(any)")
             ));
@@ -166,23 +167,49 @@ impl Coverage {
     }
 
     pub fn uncovered(&self, flow: &Flow) -> Uncovered {
-        let (entered, chosen) = (&self.entered, &self.chosen);
         let nodes: Vec<String> =
-            flow.nodes.iter().map(|n| n.id.to_string()).filter(|id| !entered.contains(id)).collect();
-        let mut options = Vec::new();
-        for (i, n) in flow.nodes.iter().enumerate() {
-            if let NodeKind::Menu(m) = &n.kind {
-                for (j, o) in m.options.iter().enumerate() {
-                    if !chosen.contains(&(i, j)) {
-                        let key = o.key.map_or_else(|| "speech".to_owned(), |k| k.to_string());
-                        options.push(format!("{}:{key}", n.id));
-                    }
-                }
+            flow.nodes.iter().map(|n| n.id.to_string()).filter(|id| !self.entered.contains(id)).collect();
+        // Every option the graph has an edge for, by (menu, option), named by its key if it
+        // has one, else `speech`.
+        let mut all: BTreeMap<(usize, usize), Option<char>> = BTreeMap::new();
+        for e in graph::edges(flow) {
+            match e.on {
+                On::OptionKey { option, key } => _ = all.insert((e.from.index(), option), Some(key)),
+                On::OptionSpeech { option } => _ = all.entry((e.from.index(), option)).or_insert(None),
+                _ => {}
             }
         }
-        let total_nodes = flow.nodes.len();
-        let total_options: usize =
-            flow.nodes.iter().map(|n| if let NodeKind::Menu(m) = &n.kind { m.options.len() } else { 0 }).sum();
-        Uncovered { total_nodes, total_options, nodes, options }
+        let options = all
+            .iter()
+            .filter(|(at, _)| !self.chosen.contains(at))
+            .map(|(&(menu, _), key)| {
+                let key = key.map_or_else(|| "speech".to_owned(), |k| k.to_string());
+                format!("{}:{key}", flow.nodes[menu].id)
+            })
+            .collect();
+        Uncovered { total_nodes: flow.nodes.len(), total_options: all.len(), nodes, options }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Outcome;
+
+    #[test]
+    fn an_outcome_diff_names_both_kinds_in_lowercase() {
+        let case: Case =
+            toml::from_str("name = \"x\"\nexpect.outcome = { kind = \"queue\", target = \"second_line\" }")
+                .expect("a case");
+        let t = Transcript {
+            outcome: Some(Outcome { kind: OutcomeKind::Queue, target: "first_line".into() }),
+            path: Vec::new(),
+            heard: Vec::new(),
+            duration_s: 0.0,
+            entries: Vec::new(),
+            choices: Vec::new(),
+            trace: Vec::new(),
+        };
+        assert_eq!(compare(&case, &t), ["outcome: expected queue second_line, got queue first_line"]);
     }
 }

@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 
 use super::caller::Turn;
-use crate::engine::{Action, Call, Event, Flow, Outcome, Output, Start, Trace};
+use crate::engine::{Action, Call, Event, Flow, Millis, Outcome, Output, Start, Trace};
 
 /// How long one key press takes: a 100 ms tone and a 100 ms gap, well above the ITU Q.24
 /// minimums, so rendered calls decode reliably.
@@ -31,16 +31,16 @@ pub enum Entry {
         file: Option<String>,
         /// The language it is spoken in, for synthesising a prompt that has no file.
         lang: String,
-        duration_ms: u32,
+        duration_ms: Millis,
     },
     Pause {
-        duration_ms: u32,
+        duration_ms: Millis,
     },
     /// The engine waits for input: `timeout_ms` of silence ends it.
     Gather {
         max_digits: u8,
         finish_key: Option<char>,
-        timeout_ms: u32,
+        timeout_ms: Millis,
         speech: bool,
     },
     Keys {
@@ -50,7 +50,7 @@ pub enum Entry {
         text: String,
     },
     Silence {
-        duration_ms: u32,
+        duration_ms: Millis,
     },
     Note {
         text: String,
@@ -72,7 +72,7 @@ pub enum Entry {
 /// One timed entry.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Timed {
-    pub at_ms: u32,
+    pub at_ms: Millis,
     #[serde(flatten)]
     pub entry: Entry,
 }
@@ -117,7 +117,7 @@ pub fn drive(
         choices: Vec::new(),
         trace: Vec::new(),
     };
-    let mut clock = Clock { start: at, ms: 0 };
+    let mut clock = Clock { start: at, ms: Millis::ZERO };
     let mut out = Output::default();
     let mut call = Call::start_into(flow, start, at, &mut out);
     let mut pending = String::new();
@@ -154,7 +154,7 @@ pub fn drive(
                 let (now_keys, rest) = keys.split_at(take);
                 pending = rest.to_owned();
                 t.push(&clock, Entry::Keys { keys: now_keys.to_owned() });
-                clock.ms += KEY_MS * now_keys.chars().count() as u32;
+                clock.ms += Millis::from(KEY_MS) * now_keys.chars().count() as u64;
                 call.handle_into(flow, Event::Digits(now_keys), now, &mut out);
             }
             Turn::Silence => {
@@ -177,18 +177,21 @@ pub fn drive(
         }
     }
     t.outcome = call.outcome(flow);
-    t.duration_s = f64::from(clock.ms) / 1000.0;
+    t.duration_s = clock.ms.as_secs_f64();
     t
 }
 
 struct Clock {
     start: NaiveDateTime,
-    ms: u32,
+    ms: Millis,
 }
 
 impl Clock {
     fn now(&self) -> NaiveDateTime {
-        self.start + chrono::Duration::milliseconds(i64::from(self.ms))
+        let ms = i64::try_from(self.ms.0).unwrap_or(i64::MAX);
+        chrono::TimeDelta::try_milliseconds(ms)
+            .and_then(|d| self.start.checked_add_signed(d))
+            .unwrap_or(NaiveDateTime::MAX)
     }
 }
 
@@ -236,7 +239,7 @@ fn record_trace(flow: &Flow, out: &Output, from: &mut usize, upto: Option<usize>
     }
 }
 
-/// Performs the actions of one engine step on the transcript; returns the gather the engine
+/// Performs the actions of one engine output on the transcript; returns the gather the engine
 /// now waits on, if any.
 fn perform(
     flow: &Flow,
@@ -259,7 +262,7 @@ fn perform(
                     duration_ms: *duration_ms,
                 };
                 t.push(clock, entry);
-                clock.ms += duration_ms;
+                clock.ms += *duration_ms;
             }
             Action::Play { file, text, lang, duration_ms } => {
                 if let Some(text) = text {
@@ -273,11 +276,11 @@ fn perform(
                     duration_ms: *duration_ms,
                 };
                 t.push(clock, entry);
-                clock.ms += duration_ms;
+                clock.ms += *duration_ms;
             }
             Action::Pause { ms } => {
                 t.push(clock, Entry::Pause { duration_ms: *ms });
-                clock.ms += ms;
+                clock.ms += *ms;
             }
             Action::Gather(g) => {
                 t.push(

@@ -531,9 +531,9 @@ impl<'a> Sim<'a> {
         for action in &self.out.actions {
             match action {
                 Action::Say { duration_ms, .. } | Action::Play { duration_ms, .. } => {
-                    talk_s += f64::from(*duration_ms) / 1000.0
+                    talk_s += duration_ms.as_secs_f64()
                 }
-                Action::Pause { ms } => talk_s += f64::from(*ms) / 1000.0,
+                Action::Pause { ms } => talk_s += ms.as_secs_f64(),
                 Action::Gather(_) => {}
                 Action::Enqueue { queue: name, priority } => queue = Some((name.clone(), *priority)),
                 Action::Dial { .. } | Action::Record { .. } | Action::Hangup => {}
@@ -623,7 +623,7 @@ impl<'a> Sim<'a> {
                 // The odds are stacked on one uniform draw; pressing 0 at once applies only at the
                 // first menu a caller hears.
                 match habit {
-                    Habit::Silent => return (f64::from(s.timeout_ms) / 1000.0, Pending::Silence),
+                    Habit::Silent => return (s.timeout_ms.as_secs_f64(), Pending::Silence),
                     Habit::Mumbling if m.speech => return (think + 1.5, Pending::Mumble),
                     // Without speech, a caller who cannot follow presses a key the menu lacks.
                     Habit::Mumbling => return (think, Pending::Keys("9".into())),
@@ -646,13 +646,13 @@ impl<'a> Sim<'a> {
                     .then(|| m.options.iter().find(|o| o.key == Some(key)).and_then(|o| o.phrases.first()))
                     .flatten();
                 match phrase {
-                    Some(p) => (think + f64::from(speech_ms(&p.text)) / 1000.0, Pending::Speech(p.text.clone())),
+                    Some(p) => (think + speech_ms(&p.text).as_secs_f64(), Pending::Speech(p.text.clone())),
                     None => (think, Pending::Keys(key.to_string())),
                 }
             }
             NodeKind::Input(i) => {
                 if habit == Habit::Silent {
-                    return (f64::from(i.ask.settings.timeout_ms) / 1000.0, Pending::Silence);
+                    return (i.ask.settings.timeout_ms.as_secs_f64(), Pending::Silence);
                 }
                 if u < callers.hangup {
                     return (think, Pending::Hangup);

@@ -34,7 +34,7 @@ use chrono::{DateTime, Utc};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::engine::{Flow, NodeKind};
+use crate::engine::{Flow, NodeKind, graph};
 pub use flows::Flows;
 pub use metrics::Metrics;
 pub use token::{TokenError, TokenKey};
@@ -217,20 +217,12 @@ pub fn default_language(flow: &Flow) -> &str {
     flow.languages.first().map_or("en", |l| l)
 }
 
-/// Where the flow's operator node leads: the first queue or transfer reached through nodes
-/// that need no input, else the `operator` queue. For when the engine cannot be run.
+/// Where the flow's operator node leads ([`graph::operator_route`]), else the `operator`
+/// queue. For when the engine cannot be run.
 pub fn operator_route(flow: &Flow) -> OperatorRoute {
-    let mut id = flow.operator;
-    for _ in 0..64 {
-        let Some(node) = flow.nodes.get(id.index()) else { break };
-        id = match &node.kind {
-            NodeKind::Say { next, .. } | NodeKind::Set { next, .. } => *next,
-            NodeKind::Goto { target } => *target,
-            NodeKind::Branch(b) => b.otherwise,
-            NodeKind::Queue(q) => return OperatorRoute::Queue(q.queue.to_string()),
-            NodeKind::Dial { number, .. } => return OperatorRoute::Dial(number.to_string()),
-            _ => break,
-        };
+    match graph::operator_route(flow).map(|id| &flow.node(id).kind) {
+        Some(NodeKind::Queue(q)) => OperatorRoute::Queue(q.queue.to_string()),
+        Some(NodeKind::Dial { number, .. }) => OperatorRoute::Dial(number.to_string()),
+        _ => OperatorRoute::Queue(crate::engine::OPERATOR_QUEUE.to_owned()),
     }
-    OperatorRoute::Queue(crate::engine::OPERATOR_QUEUE.to_owned())
 }

@@ -15,7 +15,7 @@ use tracing::Span;
 use super::twiml::{self, Links, OperatorRoute};
 use super::waits::WaitRequest;
 use super::{AppState, SignatureCheck, signature};
-use crate::engine::{Call, Event, Flow, OPERATOR_QUEUE, Outcome, OutcomeKind, Output, Start, Trace, flow::LiveQueue};
+use crate::engine::{Call, Event, Flow, OPERATOR_QUEUE, Outcome, Output, Start, Trace, flow::LiveQueue};
 
 /// How long a queued caller hears silence before Twilio asks the wait URL again, when there is
 /// no hold music. Long enough not to hammer the server, short enough for fresh announcements.
@@ -312,12 +312,7 @@ fn record(state: &AppState, name: &str, flow: &Flow, call: &Call, out: &Output, 
     }
     // Counted when it changes: a transfer nobody answered may still end in voicemail.
     if let Some(outcome) = call.outcome(flow).filter(|o| Some(o) != before) {
-        let kind = match outcome.kind {
-            OutcomeKind::Queue => "queue",
-            OutcomeKind::Dial => "dial",
-            OutcomeKind::Hangup => "hangup",
-            OutcomeKind::Voicemail => "voicemail",
-        };
+        let kind = outcome.kind.as_str();
         state.metrics.outcome(name, kind);
         span.record("outcome", format!("{kind} {}", outcome.target));
         tracing::info!(outcome = kind, target = %outcome.target, "call left the IVR");

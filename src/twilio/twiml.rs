@@ -26,7 +26,7 @@ use std::sync::Arc;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
-use crate::engine::Action;
+use crate::engine::{Action, Millis};
 
 /// Where the TwiML of one step points Twilio back to. Every URL is absolute and carries the
 /// call's new state token where it needs one.
@@ -294,8 +294,8 @@ pub fn twilio_language(code: &str) -> &str {
 
 /// Milliseconds as whole seconds, rounded up: Twilio's `timeout` and `length` are integers and
 /// a caller should never get less time than the flow promises.
-fn seconds(ms: u32) -> u32 {
-    ms.div_ceil(1000)
+fn seconds(ms: Millis) -> u64 {
+    ms.0.div_ceil(1000)
 }
 
 /// Percent-encodes a URL path segment (everything but RFC 3986 unreserved characters).
@@ -415,7 +415,7 @@ mod tests {
     }
 
     fn say(text: &str) -> Action {
-        Action::Say { text: text.into(), lang: "ru".into(), duration_ms: 1000 }
+        Action::Say { text: text.into(), lang: "ru".into(), duration_ms: Millis(1000) }
     }
 
     fn gather(max_digits: u8, finish_key: Option<char>, speech: bool) -> Action {
@@ -423,7 +423,7 @@ mod tests {
             min_digits: 1,
             max_digits,
             finish_key,
-            timeout_ms: 5000,
+            timeout_ms: Millis(5000),
             speech,
             hints: Arc::from(if speech { "оператор, жалоба" } else { "" }),
             lang: "ru".into(),
@@ -447,7 +447,7 @@ mod tests {
         let enqueue = [say("Все операторы заняты."), Action::Enqueue { queue: "first_line".into(), priority: 0 }];
         let dial = [Action::Dial { number: "+74950000000".into(), timeout_s: 30 }];
         let record = [
-            Action::Play { file: "beep me.wav".into(), text: None, lang: "en".into(), duration_ms: 500 },
+            Action::Play { file: "beep me.wav".into(), text: None, lang: "en".into(), duration_ms: Millis(500) },
             Action::Record { mailbox: "support".into(), max_length_s: 120, finish_key: Some('#') },
         ];
         let hangup = [say("До свидания."), Action::Hangup];
@@ -494,8 +494,8 @@ mod tests {
         let text = "[a-zа-я <>&\"'0-9\u{1}\u{b}]{0,12}";
         prop_oneof![
             text.prop_map(|t| say(&t)),
-            text.prop_map(|t| Action::Play { file: t.into(), text: None, lang: "en".into(), duration_ms: 1 }),
-            (0u32..10_000).prop_map(|ms| Action::Pause { ms }),
+            text.prop_map(|t| Action::Play { file: t.into(), text: None, lang: "en".into(), duration_ms: Millis(1) }),
+            (0u64..10_000).prop_map(|ms| Action::Pause { ms: Millis(ms) }),
             (1u8..12, any::<bool>(), any::<bool>()).prop_map(|(n, hash, speech)| gather(
                 n,
                 hash.then_some('#'),
