@@ -190,7 +190,7 @@ tests/fixtures/quiet.toml:11:11: warning: timeout of 500 ms is not whole seconds
 11 | timeout = "500ms"
    |           -------
    |
-  = help: gather timeouts are whole seconds; write "1s"
+  = help: the provider counts this in whole seconds; write "1s"
 tests/fixtures/quiet.toml:16:10: warning: the prompt is empty: the caller hears nothing
   --> tests/fixtures/quiet.toml:16:10
    |

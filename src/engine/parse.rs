@@ -103,6 +103,24 @@ impl Parser<'_> {
         Some(name)
     }
 
+    /// A duration the provider takes in whole seconds (<Gather timeout>, <Dial timeout>,
+    /// <Record maxLength>), rounded up and at least 1 s, so that the flow's clock (`call`, the
+    /// report, the simulator) waits what the real call will; a warning says when it rounded.
+    fn whole_seconds(&mut self, value: &Value, what: &str) -> Option<u32> {
+        let ms = self.duration_ms(value, what)?;
+        let secs = ms.div_ceil(1000).max(1);
+        if ms != secs * 1000 {
+            self.diags.push(
+                Diagnostic::warning(
+                    value.span(),
+                    format!("{what} of {ms} ms is not whole seconds: the provider waits {secs} s"),
+                )
+                .with_help(format!("the provider counts this in whole seconds; write \"{secs}s\"")),
+            );
+        }
+        Some(secs)
+    }
+
     fn language(&mut self, value: &Value) -> Option<u8> {
         let code = self.string(value, "a language")?;
         match self.languages.iter().position(|l| **l == *code) {
@@ -208,21 +226,9 @@ impl Parser<'_> {
             s.escape = self.key(v, "escape").unwrap_or(s.escape);
         }
         if let Some(v) = f.get("timeout")
-            && let Some(ms) = self.duration_ms(v, "timeout")
+            && let Some(secs) = self.whole_seconds(v, "timeout")
         {
-            // Twilio's <Gather timeout> is whole seconds and at least 1: the flow's clock (the
-            // gather, `call`, the report, the simulator) uses what the provider will wait.
-            let secs = ms.div_ceil(1000).max(1);
             s.timeout_ms = Millis::from(secs * 1000);
-            if ms != secs * 1000 {
-                self.diags.push(
-                    Diagnostic::warning(
-                        v.span(),
-                        format!("timeout of {ms} ms is not whole seconds: the provider waits {secs} s"),
-                    )
-                    .with_help(format!("gather timeouts are whole seconds; write \"{secs}s\"")),
-                );
-            }
         }
         if let Some(v) = f.get("retries") {
             s.retries = self.small(v, "retries", 20).unwrap_or(s.retries);
@@ -520,15 +526,14 @@ impl Parser<'_> {
             "dial" => {
                 let prompt = self.node_prompt(&f);
                 let number = required(self, "number").and_then(|v| self.string(v, "number")).unwrap_or("");
-                let timeout_s = f.get("timeout").and_then(|v| self.duration_ms(v, "timeout")).unwrap_or(30_000) / 1000;
+                let timeout_s = f.get("timeout").and_then(|v| self.whole_seconds(v, "timeout")).unwrap_or(30);
                 let no_answer = f.get("no_answer").and_then(|v| self.target(v, "no_answer"));
                 NodeKind::Dial { prompt, number: number.into(), timeout_s, no_answer }
             }
             "voicemail" => {
                 let prompt = self.node_prompt(&f);
                 let mailbox = f.get("mailbox").and_then(|v| self.string(v, "mailbox")).unwrap_or(name);
-                let max_length_s =
-                    f.get("max_length").and_then(|v| self.duration_ms(v, "max_length")).unwrap_or(120_000) / 1000;
+                let max_length_s = f.get("max_length").and_then(|v| self.whole_seconds(v, "max_length")).unwrap_or(120);
                 let finish_key = match f.get("finish_key") {
                     Some(v) => self.key(v, "finish_key").unwrap_or(Some('#')),
                     None => Some('#'),
@@ -850,6 +855,29 @@ queue = "first_line"
             assert_eq!(menu.ask.settings.timeout_ms, Millis(expected_ms), "{written}");
             assert_eq!(parsed.diagnostics.len(), usize::from(warned), "{written}: {:?}", parsed.diagnostics);
         }
+    }
+
+    #[test]
+    fn dial_and_voicemail_lengths_are_whole_seconds_too() {
+        let dial = "[nodes.op]\nkind = \"dial\"\nnumber = \"+15550100\"\ntimeout = \"500ms\"\nno_answer = \"vm\"\n\n\
+                    [nodes.vm]\nkind = \"voicemail\"\nmax_length = \"90500ms\"\n";
+        let src = MINIMAL.replace("[nodes.op]\nkind = \"queue\"\nqueue = \"first_line\"\n", dial);
+        let parsed = parse(&src);
+        let flow = parsed.flow.expect("the flow parses");
+        let op = flow.find("op").expect("op exists");
+        let NodeKind::Dial { timeout_s, .. } = &flow.node(op).kind else { panic!("op is a dial") };
+        assert_eq!(*timeout_s, 1);
+        let vm = flow.find("vm").expect("vm exists");
+        let NodeKind::Voicemail { max_length_s, .. } = &flow.node(vm).kind else { panic!("vm is a voicemail") };
+        assert_eq!(*max_length_s, 91);
+        let warnings: Vec<&str> = parsed.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            warnings,
+            [
+                "timeout of 500 ms is not whole seconds: the provider waits 1 s",
+                "max_length of 90500 ms is not whole seconds: the provider waits 91 s"
+            ]
+        );
     }
 
     #[test]
