@@ -151,6 +151,12 @@ fn best_times_name_monday_as_the_worst() {
 }
 
 #[test]
+fn a_missing_model_is_one_line() {
+    let r = run(&["staff", "--model", "nope.toml"]).code(2);
+    assert_eq!(r.stderr(), "error: cannot read nope.toml: No such file or directory (os error 2)\n");
+}
+
+#[test]
 fn staff_prints_agent_hours() {
     let r = run(&["staff"]).code(0);
     assert_eq!(r.stdout().matches("agent-hours a week:").count(), 3, "{}", r.stdout());
