@@ -1,5 +1,7 @@
 //! Running the `switchboard` binary from the crate's folder, with assertions that read like
-//! the expectation; shared by the CLI test files (each uses only part of it).
+//! the expectation; shared by the CLI test files (each uses only part of it). The server
+//! harness (`server.rs`) and the Twilio driver (`twilio.rs`) beside it are declared only by
+//! tests/server.rs (and the driver by the webhooks bench), so the CLI tests do not compile them.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -14,10 +16,17 @@ pub fn run(args: &[&str]) -> Run {
     run_with_stdin(args, "")
 }
 
+/// The binary in the crate's folder, for arguments that are paths or an environment of its own;
+/// run it with [`Run::of`].
+pub fn switchboard() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
 pub fn run_with_stdin(args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+    let mut child = switchboard()
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -28,6 +37,10 @@ pub fn run_with_stdin(args: &[&str], stdin: &str) -> Run {
 }
 
 impl Run {
+    pub fn of(command: &mut Command) -> Run {
+        Run { out: command.stdin(Stdio::null()).output().expect("the binary runs") }
+    }
+
     pub fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.out.stdout).into_owned()
     }
