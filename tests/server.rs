@@ -223,18 +223,53 @@ async fn forged_and_malformed_requests_are_refused() {
 }
 
 #[tokio::test]
-async fn unknown_flow_and_fallback_url_route_to_a_person() {
+async fn an_unknown_flow_is_a_404_and_the_fallback_url_routes_to_a_person() {
     let dirs = Dirs::new();
     let server = Server::start(&dirs, open_hours()).await;
-    let unknown = server.call("no_such_flow").await;
-    unknown.queued("operator").says("Sorry");
+    // A number pointed at a misspelt flow: a 404, so that Twilio calls its Fallback URL.
+    let ring = [("CallSid", "CA0001"), ("From", "+79990001122")];
+    let unknown = server.post(&server.public_url("/twilio/suport"), &ring).await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    assert!(unknown.body.contains("no flow `suport` is loaded"), "{}", unknown.body);
 
+    // The Fallback URL for a call to a loaded flow: its operator.
     let url = server.public_url("/twilio/fallback");
-    let failed = format!("{PUBLIC}/twilio/support/gather?t=abc");
-    let reply = server.post(&url, &[("CallSid", "CA0001"), ("ErrorCode", "11200"), ("ErrorUrl", &failed)]).await;
+    let fallback = |failed: String| {
+        let url = &url;
+        let server = &server;
+        async move {
+            let params = [("CallSid", "CA0001"), ("ErrorCode", "11200"), ("ErrorUrl", failed.as_str())];
+            server.post(url, &params).await
+        }
+    };
+    let reply = fallback(format!("{PUBLIC}/twilio/support/gather?t=abc")).await;
     let doc = reply.twiml();
     assert_eq!(doc.find("Enqueue").map(|e| e.text.as_str()), Some("first_line"), "{}", reply.body);
     assert!(doc.said().contains("Соединяю с оператором"), "{}", reply.body);
+    // For the misspelt flow no queue is known to be served: an apology and goodbye, not a
+    // queue nobody answers.
+    let reply = fallback(format!("{PUBLIC}/twilio/suport")).await;
+    let doc = reply.twiml();
+    assert!(doc.find("Enqueue").is_none() && doc.find("Hangup").is_some(), "{}", reply.body);
+    assert!(doc.said().contains("Please call again later"), "{}", reply.body);
+
+    let metrics = server.get("/metrics").await.body;
+    assert!(metrics.contains("switchboard_unknown_flow_total{flow=\"suport\"} 2"), "{metrics}");
+    assert!(
+        metrics.contains("switchboard_http_requests_total{route=\"/twilio/{flow}\",status=\"404\"} 1"),
+        "{metrics}"
+    );
+
+    // A call's callback reaching an instance (same secret) that does not serve its flow.
+    let call = server.call("hello").await;
+    let other_dirs = Dirs::new();
+    std::fs::remove_file(other_dirs.flows.join("hello.toml")).expect("drop a flow");
+    let other = Server::start(&other_dirs, open_hours()).await;
+    let reply = other.post(&call.gather_action(), &[("CallSid", "CA0001"), ("Digits", "1")]).await;
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    let metrics = other.get("/metrics").await.body;
+    assert!(metrics.contains("switchboard_unknown_flow_total{flow=\"hello\"} 1"), "{metrics}");
+    other.stop().await;
     server.stop().await;
 }
 

@@ -191,6 +191,15 @@ pub fn render_operator(lang: &str, route: &OperatorRoute, voices: &Voices) -> St
     doc.finish()
 }
 
+/// Nothing to run and nowhere known to send the caller: an apology, then `<Hangup>`. For the
+/// Fallback URL when the failed request named no loaded flow, so no language is known either.
+pub fn render_apology(voices: &Voices) -> String {
+    let mut doc = Doc::new();
+    say(&mut doc.writer, "Sorry, something went wrong on our side. Please call again later.", "en", voices);
+    doc.empty_element("Hangup", &[]);
+    doc.finish()
+}
+
 /// A queue refused the caller (full, or an error): say so, then try `alternative` (another
 /// way to a person), else ask them to call back and hang up.
 pub fn render_queue_failed(lang: &str, alternative: Option<&OperatorRoute>, voices: &Voices) -> String {
