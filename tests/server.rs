@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use common::server::{AUTH_TOKEN, Call, Dirs, PUBLIC, Server, after_hours, open_hours};
 use common::twilio::Reply;
-use switchboard::twilio::signature;
 
 #[tokio::test]
 async fn zero_reaches_the_operator_from_every_menu() {
@@ -188,9 +187,9 @@ async fn forged_and_malformed_requests_are_refused() {
     let dirs = Dirs::new();
     let server = Server::start(&dirs, open_hours()).await;
     let url = server.public_url("/twilio/support");
-    let params = serde_urlencoded::to_string([("CallSid", "CA0001"), ("From", "+7999")]).expect("encodable");
+    let (_, params) = server.twilio.sign(&url, &[("CallSid", "CA0001"), ("From", "+7999")]);
 
-    let wrong = server.post_raw(&url, "bm90IGl0", params.clone().into_bytes()).await;
+    let wrong = server.post_raw(&url, "bm90IGl0", params.clone()).await;
     assert_eq!(wrong.status, 403, "wrong signature: {}", wrong.body);
     let missing = server
         .client
@@ -314,16 +313,15 @@ async fn proxies_and_get_requests_are_verified() {
     let server = Server::start_with(&dirs, open_hours(), None).await;
     // Behind a proxy: Twilio signed https://ivr.example.com:443/..., we hear plain HTTP.
     let signed_as = "https://ivr.example.com:443/twilio/hello";
-    let params = [("CallSid", "CA0002"), ("From", "+7999")];
-    let owned: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let (sig, body) = server.twilio.sign(signed_as, &[("CallSid", "CA0002"), ("From", "+7999")]);
     let reply = server
         .client
         .post(format!("{}/twilio/hello", server.local))
-        .header("X-Twilio-Signature", signature::sign(AUTH_TOKEN, signed_as, &owned))
+        .header("X-Twilio-Signature", sig)
         .header("X-Forwarded-Proto", "https")
         .header("X-Forwarded-Host", "ivr.example.com")
         .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(params).expect("encodable"))
+        .body(body)
         .send()
         .await
         .expect("an answer");
@@ -338,7 +336,7 @@ async fn proxies_and_get_requests_are_verified() {
     let reply = server
         .client
         .get(&url)
-        .header("X-Twilio-Signature", signature::sign(AUTH_TOKEN, &url, &[]))
+        .header("X-Twilio-Signature", server.twilio.sign::<&str, &str>(&url, &[]).0)
         .send()
         .await
         .expect("an answer");
