@@ -2,9 +2,9 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use common::{run, run_with_stdin};
+use common::{run, run_with_stdin, switchboard};
 
 #[test]
 fn sample_flows_are_clean() {
@@ -234,9 +234,8 @@ fn week_simulation_compares_with_erlang_and_draws_it() {
 
 #[test]
 fn a_reader_that_stops_early_gets_no_panic() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+    let mut child = switchboard()
         .args(["estimate", "--json"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
