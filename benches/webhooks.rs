@@ -9,14 +9,14 @@
 //!
 //! The server keeps no call state, so a complete call is a chain: every answer's TwiML holds
 //! the signed URL of the next request. Tools like oha or wrk repeat one request and cannot
-//! follow it, hence this driver: `--connections` tasks, each running calls one after another,
-//! each call with its own `CallSid`, every request signed with `X-Twilio-Signature` the way
-//! Twilio signs it. One call is nine requests (`CALL`): the language menu, Russian, the ticket
+//! follow it, hence the driver the server tests use too (`tests/common/twilio.rs`):
+//! `--connections` tasks, each running calls one after another, each call with its own
+//! `CallSid`, every request signed with `X-Twilio-Signature` the way Twilio signs it. One call is nine requests (`CALL`): the language menu, Russian, the ticket
 //! input, a ticket number, back to the main menu, technical help, the second line (`<Enqueue>`),
 //! one wait-URL request with the queue position, and the caller leaving the queue, bridged.
 //! The bare server answers every one of them with one document of about the same size that
 //! holds the URLs and the fragments the driver checks, so the client does identical work on
-//! both sides; its own cost (signing, encoding) is measured apart and printed.
+//! both sides; its own cost (signing, encoding, parsing) is measured apart and printed.
 //!
 //! Both servers are child processes, so their CPU time and resident memory come from
 //! `/proc/PID/stat` and `/proc/PID/status`: server CPU per request is the figure least
@@ -35,7 +35,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use switchboard::twilio::signature;
+// The driver the server tests use: Twilio's parameters, signatures, and the URLs in the TwiML.
+#[path = "../tests/common/twilio.rs"]
+mod twilio;
+
+use twilio::{Act, Call, Twilio};
 
 const AUTH_TOKEN: &str = "load-bench-auth-token";
 /// Set to an address, the binary serves the bare route there instead of benchmarking.
@@ -46,44 +50,18 @@ const CHECKPOINTS: [u64; 5] = [10_000, 25_000, 50_000, 75_000, 100_000];
 /// Linux reports CPU time in `/proc/PID/stat` in USER_HZ ticks, fixed at 100 by the ABI.
 const TICKS_PER_S: f64 = 100.0;
 
-/// What the caller does next, from the answer to the request before.
-#[derive(Clone, Copy, Debug)]
-enum Next {
-    /// The voice webhook: a call comes in.
-    Start,
-    /// Keys pressed, posted to the `<Gather action>`.
-    Press(&'static str),
-    /// Twilio asks the `<Enqueue waitUrl>` what to play to a queued caller.
-    Wait,
-    /// The caller left the queue (`<Enqueue action>`), bridged to an agent.
-    Left,
-}
-
-/// Where the URLs of the requests after this one are found in its answer.
-#[derive(Clone, Copy, Debug)]
-enum Read {
-    /// `<Gather action>`, for the next keys.
-    Gather,
-    /// `<Enqueue waitUrl>` and `<Enqueue action>`, for the wait and the leaving.
-    Enqueue,
-    Nothing,
-}
-
-/// One request of a call: what the caller does, a fragment the answer must contain, and
-/// where the next URL is.
-type Step = (Next, &'static str, Read);
-
-/// One complete call through the support flow.
-const CALL: [Step; 9] = [
-    (Next::Start, "<Gather", Read::Gather),
-    (Next::Press("1"), "<Gather", Read::Gather),
-    (Next::Press("3"), "finishOnKey=\"#\"", Read::Gather),
-    (Next::Press("12345678"), "12345678", Read::Gather),
-    (Next::Press("#"), "<Gather", Read::Gather),
-    (Next::Press("2"), "<Gather", Read::Gather),
-    (Next::Press("3"), ">second_line</Enqueue>", Read::Enqueue),
-    (Next::Wait, "<Pause", Read::Nothing),
-    (Next::Left, "<Hangup/>", Read::Nothing),
+/// One complete call through the support flow: what the caller does, and a fragment the
+/// answer must contain.
+const CALL: [(Act<'static>, &str); 9] = [
+    (Act::Ring, "<Gather"),
+    (Act::Press("1"), "<Gather"),
+    (Act::Press("3"), "finishOnKey=\"#\""),
+    (Act::Press("12345678"), "12345678"),
+    (Act::Press("#"), "<Gather"),
+    (Act::Press("2"), "<Gather"),
+    (Act::Press("3"), ">second_line</Enqueue>"),
+    (Act::Wait { position: 3, queue_time_s: 12 }, "<Pause"),
+    (Act::Left("bridged"), "<Hangup/>"),
 ];
 
 struct Options {
@@ -403,80 +381,18 @@ fn without_hours(source: &str) -> String {
     out
 }
 
-/// The parameters Twilio posts on every request of a call (a representative subset).
-fn call_params(call_sid: &str) -> Vec<(String, String)> {
-    [
-        ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
-        ("ApiVersion", "2010-04-01"),
-        ("CallSid", call_sid),
-        ("Called", "+74950000000"),
-        ("Caller", "+79990001122"),
-        ("Direction", "inbound"),
-        ("From", "+79990001122"),
-        ("FromCountry", "RU"),
-        ("To", "+74950000000"),
-        ("ToCountry", "RU"),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect()
-}
-
-/// The parameters of one request of the call.
-fn step_params(call_sid: &str, next: Next) -> Vec<(String, String)> {
-    let mut params = call_params(call_sid);
-    let mut add = |k: &str, v: &str| params.push((k.to_owned(), v.to_owned()));
-    match next {
-        Next::Start => add("CallStatus", "ringing"),
-        Next::Press(digits) => {
-            add("CallStatus", "in-progress");
-            add("Digits", digits);
-        }
-        Next::Wait => {
-            add("CallStatus", "in-progress");
-            add("QueuePosition", "3");
-            add("AvgQueueTime", "95");
-            add("QueueSid", "QU0123456789abcdef0123456789abcdef");
-            add("QueueTime", "12");
-        }
-        Next::Left => {
-            add("CallStatus", "in-progress");
-            add("QueueResult", "bridged");
-            add("QueueSid", "QU0123456789abcdef0123456789abcdef");
-            add("QueueTime", "40");
-        }
-    }
-    params
-}
-
 /// What a request costs the driver besides HTTP: parameters, signature, form body, and
-/// finding the next URL in an answer.
-fn prepare(url: &str, call_sid: &str, next: Next) -> (String, Vec<u8>) {
-    let params = step_params(call_sid, next);
-    let sig = signature::sign(AUTH_TOKEN, url, &params);
-    let body = serde_urlencoded::to_string(&params).expect("form-encodable").into_bytes();
-    (sig, body)
-}
-
-/// The value of attribute `name` on the first `<element>` in `xml`, unescaped.
-fn attribute(xml: &str, element: &str, name: &str) -> Option<String> {
-    let start = xml.find(&format!("<{element} "))?;
-    let tag = &xml[start..start + xml[start..].find('>')?];
-    let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
-    let value = &tag[at..at + tag[at..].find('"')?];
-    Some(value.replace("&amp;", "&"))
-}
-
+/// parsing the answer for the next URL.
 fn client_cost_us(base: &str) -> f64 {
+    let twilio = Twilio::new(reqwest::Client::new(), AUTH_TOKEN, base, base);
     let doc = bare::document(base);
-    let url =
-        format!("{base}/twilio/support/gather?t=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v");
     let n = 20_000;
     let started = Instant::now();
     for i in 0..n {
-        let sid = format!("CA{i:032x}");
-        std::hint::black_box(prepare(&url, &sid, Next::Press("1")));
-        std::hint::black_box(attribute(&doc, "Gather", "action"));
+        let mut call = Call::new(&format!("CA{i:032x}"), base);
+        call.answered(&doc).expect("the bare document is TwiML");
+        let (url, params) = call.request(Act::Press("1")).expect("a Gather action");
+        std::hint::black_box(twilio.sign(&url, &params));
     }
     started.elapsed().as_secs_f64() * 1e6 / f64::from(n)
 }
@@ -519,6 +435,12 @@ impl Run {
         self.server_cpu_s * 1e6 / self.requests().max(1) as f64
     }
 
+    /// Counts an error, keeping the first to show.
+    fn fail(&mut self, error: String) {
+        self.errors += 1;
+        self.first_error.get_or_insert(error);
+    }
+
     fn merge(&mut self, other: Run) {
         self.latencies_us.extend(other.latencies_us);
         self.errors += other.errors;
@@ -538,7 +460,7 @@ enum Stop {
 }
 
 /// One driver task: complete calls, one request at a time, on its own connection.
-async fn drive(client: reqwest::Client, server: Arc<(String, String)>, stop: Stop, done: Arc<AtomicU64>) -> Run {
+async fn drive(twilio: Twilio, server: Arc<(String, String)>, stop: Stop, done: Arc<AtomicU64>) -> Run {
     static NEXT_SID: AtomicU64 = AtomicU64::new(1);
     let (base, start) = &*server;
     let mut run = Run::default();
@@ -552,46 +474,38 @@ async fn drive(client: reqwest::Client, server: Arc<(String, String)>, stop: Sto
             }
             _ => {}
         }
-        let call_sid = format!("CA{:032x}", NEXT_SID.fetch_add(1, Ordering::Relaxed));
-        let (mut url, mut wait, mut left) = (start.clone(), String::new(), String::new());
-        for (next, expect, read) in CALL {
-            match next {
-                Next::Start | Next::Press(_) => {}
-                Next::Wait => url = std::mem::take(&mut wait),
-                Next::Left => url = std::mem::take(&mut left),
-            }
+        let mut call = Call::new(&format!("CA{:032x}", NEXT_SID.fetch_add(1, Ordering::Relaxed)), start);
+        for (act, expect) in CALL {
             if let Stop::Window { until, .. } = &stop
                 && Instant::now() >= *until
             {
                 break 'calls;
             }
-            let (sig, body) = prepare(&url, &call_sid, next);
+            let (url, params) = match call.request(act) {
+                Ok((url, params)) if url.starts_with(base.as_str()) => (url, params),
+                Ok((url, _)) => {
+                    run.fail(format!("{act:?} would leave the server for {url}"));
+                    continue 'calls;
+                }
+                Err(e) => {
+                    run.fail(e);
+                    continue 'calls;
+                }
+            };
+            let (sig, body) = twilio.sign(&url, &params);
             let sent = Instant::now();
-            let result = async {
-                let response = client
-                    .post(&url)
-                    .header("X-Twilio-Signature", sig)
-                    .header("Content-Type", "application/x-www-form-urlencoded")
-                    .body(body)
-                    .send()
-                    .await?;
-                let status = response.status();
-                let text = response.text().await?;
-                Ok::<_, reqwest::Error>((status, text))
-            }
-            .await;
+            let result = twilio.post_signed(&url, &sig, body).await;
             let took = sent.elapsed();
             let counted = match &stop {
                 Stop::Window { from, until } => sent >= *from && sent + took <= *until,
                 Stop::Calls(_) => true,
             };
             let text = match result {
-                Ok((status, text)) if status.is_success() && text.contains(expect) => text,
+                Ok(reply) if reply.status == 200 && reply.body.contains(expect) => reply.body,
                 failed => {
                     if counted {
-                        run.errors += 1;
-                        run.first_error.get_or_insert_with(|| match failed {
-                            Ok((status, text)) => format!("{url} answered {status} without {expect:?}:\n{text}"),
+                        run.fail(match failed {
+                            Ok(reply) => format!("{url} answered {} without {expect:?}:\n{}", reply.status, reply.body),
                             Err(e) => format!("{url}: {e}"),
                         });
                     }
@@ -602,18 +516,8 @@ async fn drive(client: reqwest::Client, server: Arc<(String, String)>, stop: Sto
                 run.latencies_us.push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
                 run.bytes += text.len() as u64;
             }
-            let found = match read {
-                Read::Gather => attribute(&text, "Gather", "action").map(|a| url = a).is_some(),
-                Read::Enqueue => {
-                    wait = attribute(&text, "Enqueue", "waitUrl").unwrap_or_default();
-                    left = attribute(&text, "Enqueue", "action").unwrap_or_default();
-                    !wait.is_empty() && !left.is_empty()
-                }
-                Read::Nothing => true,
-            };
-            if !found || !url.starts_with(base.as_str()) {
-                run.errors += 1;
-                run.first_error.get_or_insert_with(|| format!("no URL to follow in the answer to {url}:\n{text}"));
+            if let Err(e) = call.answered(&text) {
+                run.fail(e);
                 continue 'calls;
             }
         }
@@ -626,9 +530,10 @@ async fn drive(client: reqwest::Client, server: Arc<(String, String)>, stop: Sto
 async fn drive_all(server: &Server, connections: usize, stop: Stop, done: Arc<AtomicU64>) -> Run {
     // One client per run: its pool opens a connection per task and keeps it alive.
     let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().expect("an HTTP client");
+    let twilio = Twilio::new(client, AUTH_TOKEN, &server.base, &server.base);
     let target = Arc::new((server.base.clone(), server.start.clone()));
     let tasks: Vec<_> = (0..connections)
-        .map(|_| tokio::spawn(drive(client.clone(), target.clone(), stop.clone(), done.clone())))
+        .map(|_| tokio::spawn(drive(twilio.clone(), target.clone(), stop.clone(), done.clone())))
         .collect();
     let mut run = Run::default();
     for task in tasks {
@@ -765,7 +670,7 @@ mod bare {
     /// with every URL and fragment the driver looks for.
     pub fn document(base: &str) -> String {
         let token = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v";
-        let at = |step: &str| format!("{base}/twilio/bare/{step}?t={token}");
+        let at = |callback: &str| format!("{base}/twilio/bare/{callback}?t={token}");
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Gather action=\"{}\" method=\"POST\" \
              input=\"dtmf speech\" timeout=\"5\" finishOnKey=\"#\" numDigits=\"1\" language=\"ru-RU\">\
@@ -790,7 +695,7 @@ mod bare {
         };
         let app = Router::new()
             .route("/twilio/{flow}", post(answer.clone()))
-            .route("/twilio/{flow}/{step}", post(answer))
+            .route("/twilio/{flow}/{callback}", post(answer))
             .route("/healthz", get(|| async { "ok\n" }));
         runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind(addr).await.expect("bind the bare server's address");

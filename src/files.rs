@@ -16,13 +16,14 @@ use crate::queue::estimate::ModelEstimator;
 use crate::queue::model::Model;
 use crate::sounds;
 
-/// Why a file could not be used.
+/// Why a file could not be used. The I/O error is part of the sentence and deliberately not its
+/// `source()`, so that `{:#}` (main's error line) does not print it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("cannot list {}: {source}", path.display())]
-    List { path: PathBuf, source: std::io::Error },
+    #[error("cannot read {}: {error}", path.display())]
+    Read { path: PathBuf, error: std::io::Error },
+    #[error("cannot list {}: {error}", path.display())]
+    List { path: PathBuf, error: std::io::Error },
     /// The file was read and has `errors` errors; `rendered` holds every diagnostic
     /// compiler-style, to print first.
     #[error("{} has errors", path.display())]
@@ -71,7 +72,7 @@ impl FlowFile {
 }
 
 fn read_text(path: &Path) -> Result<String, FileError> {
-    std::fs::read_to_string(path).map_err(|source| FileError::Read { path: path.to_owned(), source })
+    std::fs::read_to_string(path).map_err(|error| FileError::Read { path: path.to_owned(), error })
 }
 
 /// Reads and checks a flow file, measuring the sounds it plays in `sounds_dir`.
@@ -220,7 +221,7 @@ pub fn flow_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FileError> {
 
 /// The entries of `dir` that `keep` accepts, sorted.
 fn list_dir(dir: &Path, keep: fn(&Path) -> bool) -> Result<Vec<PathBuf>, FileError> {
-    let list = |source| FileError::List { path: dir.to_owned(), source };
+    let list = |error| FileError::List { path: dir.to_owned(), error };
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(list)? {
         let path = entry.map_err(list)?.path();

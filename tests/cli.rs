@@ -2,9 +2,9 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use common::{run, run_in, run_with_stdin};
+use common::{run, run_in, run_with_stdin, switchboard};
 
 #[test]
 fn sample_flows_are_clean() {
@@ -326,6 +326,17 @@ fn bad_scripts_and_times_are_usage_errors() {
 }
 
 #[test]
+fn a_script_may_start_with_silence() {
+    let outcome = |args: &[&str]| run(args).code(0).json()["outcome"].clone();
+    let first_line = serde_json::json!({"kind": "queue", "target": "first_line"});
+    assert_eq!(outcome(&["call", "flows/support.toml", "--keys", "- - 0", "--at", "wed 11:00", "--json"]), first_line);
+    assert_eq!(outcome(&["call", "flows/support.toml", "--keys", "- 1 0", "--at", "wed 11:00", "--json"]), first_line);
+    let r = run(&["call", "flows/support.toml", "--keys=-", "--at", "wed 11:00", "--json"]).code(0);
+    let kinds: Vec<String> = r.json()["entries"].as_array().unwrap().iter().map(|e| e["kind"].to_string()).collect();
+    assert!(kinds.iter().any(|k| k == "\"silence\""), "{kinds:?}");
+}
+
+#[test]
 fn graph_json_has_escapes_and_fallbacks() {
     let v = run(&["graph", "flows/support.toml", "--format", "json"]).code(0).json();
     assert_eq!(v["start"], "hours");
@@ -372,6 +383,16 @@ fn failing_scenario_shows_a_diff() {
     run(&["test", "tests/fixtures/bad_scenario.test.toml"])
         .code(1)
         .stderr_has("bad_scenario.test.toml:5:1: error: unknown field `kees`");
+}
+
+#[test]
+fn scenarios_naming_unknown_nodes_are_refused_before_running() {
+    let r = run(&["test", "tests/fixtures/unknown_nodes.test.toml"])
+        .code(1)
+        .stderr_has("case `misspelt visits`: expect.visits names `mian`, not a node of the flow; did you mean `main`?")
+        .stderr_has("expect.path names `langauge`, not a node of the flow; did you mean `language`?")
+        .stderr_has("expect.not_visits names `techh`, not a node of the flow; did you mean `tech`?");
+    assert!(!r.stdout().contains("ok   ") && !r.stdout().contains("FAIL misspelt"), "no case ran:\n{}", r.stdout());
 }
 
 #[test]
@@ -427,9 +448,8 @@ fn week_simulation_compares_with_erlang_and_draws_it() {
 
 #[test]
 fn a_reader_that_stops_early_gets_no_panic() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+    let mut child = switchboard()
         .args(["estimate", "--json"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

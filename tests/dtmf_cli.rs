@@ -1,13 +1,10 @@
 //! `switchboard sounds dtmf`: rendered keys written to a WAV come back out; broken files are
 //! reported with exit code 2 rather than a panic.
 
-use std::process::Command;
+mod common;
 
+use common::{Run, switchboard};
 use switchboard::sounds::{dtmf, wav};
-
-fn switchboard() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_switchboard"))
-}
 
 #[test]
 fn finds_keys_in_a_wav_file() {
@@ -15,15 +12,12 @@ fn finds_keys_in_a_wav_file() {
     let path = dir.path().join("keys.wav");
     wav::write_mono(&path, &dtmf::render_keys("159#", 8000, 80, 80), 8000).unwrap();
 
-    let out = switchboard().args(["sounds", "dtmf"]).arg(&path).arg("--json").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found = Run::of(switchboard().args(["sounds", "dtmf"]).arg(&path).arg("--json")).code(0).json();
     let keys: String = found.as_array().unwrap().iter().map(|d| d["key"].as_str().unwrap()).collect();
     assert_eq!(keys, "159#");
     assert!(found[1]["start_ms"].as_u64().unwrap().abs_diff(160) <= 15);
 
-    let out = switchboard().args(["sounds", "dtmf"]).arg(&path).output().unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = Run::of(switchboard().args(["sounds", "dtmf"]).arg(&path)).code(0).stdout();
     assert!(text.lines().next().unwrap().contains("  1  ("), "{text}");
 }
 
@@ -41,10 +35,8 @@ fn broken_files_exit_2_with_a_message() {
     let missing = dir.path().join("missing.wav");
 
     for path in [truncated, garbage, missing] {
-        let out = switchboard().args(["sounds", "dtmf"]).arg(&path).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", path.display());
-        assert!(stderr.starts_with("error:"), "{stderr}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
+        let r = Run::of(switchboard().args(["sounds", "dtmf"]).arg(&path)).code(2);
+        assert!(r.stderr().starts_with("error:"), "{}: {}", path.display(), r.stderr());
+        assert!(!r.stderr().contains("panicked"), "{}", r.stderr());
     }
 }

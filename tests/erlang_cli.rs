@@ -1,16 +1,13 @@
-//! Runs `switchboard erlang` as a process: one JSON case and one bad input.
+//! Runs `switchboard erlang` as a process: one JSON case and bad inputs.
 
-use std::process::Command;
+mod common;
 
-fn switchboard(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_switchboard")).args(args).output().expect("run switchboard")
-}
+use common::run;
 
 #[test]
 fn json_metrics_for_a_cell() {
-    let out = switchboard(&["erlang", "--calls-per-hour", "200", "--handle-time", "180s", "--agents", "11", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v =
+        run(&["erlang", "--calls-per-hour", "200", "--handle-time", "180s", "--agents", "11", "--json"]).code(0).json();
     assert_eq!(v["agents"], 11);
     assert!((v["p_wait"].as_f64().unwrap() - 0.6821).abs() < 5e-4);
     assert_eq!(v["overloaded"], false);
@@ -29,16 +26,23 @@ fn json_metrics_for_a_cell() {
 
 #[test]
 fn staffing_without_agents() {
-    let out = switchboard(&["erlang", "--calls-per-hour", "200", "--handle-time", "3m", "--json"]);
-    assert!(out.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = run(&["erlang", "--calls-per-hour", "200", "--handle-time", "3m", "--json"]).code(0).json();
     assert!(v["agents_needed"].as_u64().unwrap() >= 11);
 }
 
 #[test]
 fn bad_input_exits_2() {
-    let out = switchboard(&["erlang", "--calls-per-hour", "-5", "--handle-time", "180s", "--agents", "3"]);
-    assert_eq!(out.status.code(), Some(2));
-    let out = switchboard(&["erlang", "--calls-per-hour", "200", "--handle-time", "soon"]);
-    assert_eq!(out.status.code(), Some(2));
+    run(&["erlang", "--calls-per-hour", "-5", "--handle-time", "180s", "--agents", "3"]).code(2);
+    run(&["erlang", "--calls-per-hour", "200", "--handle-time", "soon"]).code(2);
+}
+
+#[test]
+fn a_service_level_out_of_range_names_the_flag_and_the_range() {
+    for level in ["1.5", "1", "-0.1", "eighty"] {
+        let flag = format!("--service-level={level}");
+        run(&["erlang", "--calls-per-hour", "200", "--handle-time", "3m", &flag])
+            .code(2)
+            .stderr_has(&format!("invalid value '{level}' for '--service-level"))
+            .stderr_has("must be a share from 0 to below 1, e.g. 0.8 for 80%");
+    }
 }

@@ -3,27 +3,14 @@
 //! the committed prompts hold no DTMF; `sounds check` and `check` judge sound files;
 //! `sounds convert` makes telephony audio.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
 use rand::{Rng, SeedableRng};
 
+use common::{Run, run, switchboard};
 use switchboard::sounds::{check, dtmf, wav};
-
-fn switchboard() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-    command.current_dir(env!("CARGO_MANIFEST_DIR"));
-    command
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-#[track_caller]
-fn succeeded(out: &Output) {
-    assert!(out.status.success(), "stdout:\n{}\nstderr:\n{}", text(&out.stdout), text(&out.stderr));
-}
 
 /// White noise added at `snr_db` below the power of a rendered key (a DTMF tone pair at the
 /// level `call --record` uses), which is the signal the detector has to find.
@@ -62,12 +49,11 @@ fn render(keys: &str, at: &str, dir: &Path, env_path: Option<&str>) -> (serde_js
     if let Some(path) = env_path {
         command.env("PATH", path);
     }
-    let out = command.output().expect("the binary runs");
-    succeeded(&out);
-    let transcript: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let r = Run::of(&mut command).code(0);
+    let transcript = r.json();
     let (samples, rate) = wav::read_mono(&wav_path).expect("the recording reads");
     assert_eq!(rate, 8000);
-    (transcript, samples, text(&out.stderr))
+    (transcript, samples, r.stderr())
 }
 
 const CALLS: [(&str, &str); 4] = [
@@ -153,11 +139,7 @@ fn committed_prompts_are_telephony_audio_without_dtmf() {
 
 #[test]
 fn sounds_check_on_the_samples_is_clean() {
-    let out = switchboard().args(["sounds", "check"]).output().unwrap();
-    succeeded(&out);
-    let stderr = text(&out.stderr);
-    assert!(stderr.contains(": 0 errors, 0 warnings, 0 unused"), "{stderr}");
-    assert!(text(&out.stdout).contains("main_menu.ru.wav"), "{}", text(&out.stdout));
+    run(&["sounds", "check"]).code(0).stderr_has(": 0 errors, 0 warnings, 0 unused").stdout_has("main_menu.ru.wav");
 }
 
 /// A flow in `dir/flows/` that plays `files` (in a say node each, then hangs up).
@@ -197,9 +179,7 @@ fn bad_sound_files_are_reported_not_panicked_on() {
 
     // `check`: errors for the broken and missing files, warnings for the others, a note for
     // the unused one.
-    let out = switchboard().arg("check").arg(dir.path().join("flows")).output().unwrap();
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = Run::of(switchboard().arg("check").arg(dir.path().join("flows"))).code(1).stderr();
     assert!(!stderr.contains("panicked"), "{stderr}");
     for expected in [
         "error: sound `truncated.wav`: not a readable WAV file",
@@ -217,11 +197,9 @@ fn bad_sound_files_are_reported_not_panicked_on() {
     assert!(!stderr.contains("good.wav"), "{stderr}");
 
     // `sounds check`: the same, file by file.
-    let out =
-        switchboard().args(["sounds", "check"]).arg(&sounds).arg("--flows").arg(dir.path().join("flows")).output();
-    let out = out.unwrap();
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let r = Run::of(switchboard().args(["sounds", "check"]).arg(&sounds).arg("--flows").arg(dir.path().join("flows")));
+    let r = r.code(1);
+    let stderr = r.stderr();
     for expected in [
         "truncated.wav: error: not a readable WAV file",
         "garbage.wav: error: not a readable WAV file",
@@ -234,7 +212,7 @@ fn bad_sound_files_are_reported_not_panicked_on() {
     ] {
         assert!(stderr.contains(expected), "expected {expected:?} in:\n{stderr}");
     }
-    assert!(text(&out.stdout).contains("1.0 s  8000 Hz mono 16-bit PCM"), "{}", text(&out.stdout));
+    r.stdout_has("1.0 s  8000 Hz mono 16-bit PCM");
 }
 
 #[test]
@@ -258,9 +236,9 @@ fn convert_makes_telephony_audio() {
     wav::write_mono(&keys, &dtmf::render_keys("42", 16000, 100, 100), 16000).unwrap();
     let output = dir.path().join("phone.wav");
 
-    let out = switchboard().args(["sounds", "convert"]).arg(&input).arg(&keys).arg(&output).output().unwrap();
-    succeeded(&out);
-    assert!(text(&out.stderr).contains("8000 Hz mono 16-bit PCM, 2.4 s"), "{}", text(&out.stderr));
+    Run::of(switchboard().args(["sounds", "convert"]).arg(&input).arg(&keys).arg(&output))
+        .code(0)
+        .stderr_has("8000 Hz mono 16-bit PCM, 2.4 s");
     let inspection = check::inspect(&output).unwrap();
     assert!(inspection.is_telephony());
     assert_eq!(inspection.duration_ms, 2400);
@@ -271,7 +249,6 @@ fn convert_makes_telephony_audio() {
 
     let garbage = dir.path().join("garbage.wav");
     std::fs::write(&garbage, b"RIFF").unwrap();
-    let out = switchboard().args(["sounds", "convert"]).arg(&garbage).arg(&output).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).starts_with("error: cannot convert"), "{}", text(&out.stderr));
+    let r = Run::of(switchboard().args(["sounds", "convert"]).arg(&garbage).arg(&output)).code(2);
+    assert!(r.stderr().starts_with("error: cannot convert"), "{}", r.stderr());
 }

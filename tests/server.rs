@@ -1,419 +1,17 @@
 //! The Twilio webhook server, for real: bound to 127.0.0.1:0 and driven with signed HTTP
 //! requests the way Twilio sends them, following the URLs in the TwiML it answers.
-//!
-//! Requests are signed with `twilio::signature::sign`, which its unit tests (and the first test
-//! here) check against the worked example in Twilio's security docs.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+// Only the server harness and the Twilio driver of tests/common, not the CLI runner.
+mod common {
+    pub mod server;
+    pub mod twilio;
+}
+
+use std::path::Path;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
-use quick_xml::events::Event as XmlEvent;
-use switchboard::twilio::{self, AppState, Flows, SignatureCheck, TokenKey, signature};
-
-const AUTH_TOKEN: &str = "test-auth-token";
-const SECRET: &[u8] = b"test-secret";
-const PUBLIC: &str = "https://ivr.example.com";
-
-/// Wednesday 6 May 2026, 11:00 in Moscow: the hotline is open.
-fn open_hours() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 5, 6, 8, 0, 0).single().expect("a valid time")
-}
-
-/// The same Wednesday at 23:00 in Moscow: closed.
-fn after_hours() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 5, 6, 20, 0, 0).single().expect("a valid time")
-}
-
-/// A flows folder, a sounds folder and a data folder of the test's own.
-struct Dirs {
-    _tmp: tempfile::TempDir,
-    flows: PathBuf,
-    sounds: PathBuf,
-    data: PathBuf,
-}
-
-impl Dirs {
-    fn new() -> Dirs {
-        let tmp = tempfile::tempdir().expect("a temp dir");
-        let root = tmp.path().to_owned();
-        let (flows, sounds, data) = (root.join("flows"), root.join("sounds"), root.join("data"));
-        for dir in [&flows, &sounds, &data] {
-            std::fs::create_dir_all(dir).expect("mkdir");
-        }
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        for file in ["support.toml", "support.model.toml", "hello.toml"] {
-            std::fs::copy(repo.join("flows").join(file), flows.join(file)).expect("copy a sample flow");
-        }
-        for entry in std::fs::read_dir(repo.join("sounds")).expect("the sample sounds") {
-            let path = entry.expect("a sound").path();
-            if path.extension().is_some_and(|ext| ext == "wav") {
-                std::fs::copy(&path, sounds.join(path.file_name().expect("a name"))).expect("copy a sample sound");
-            }
-        }
-        Dirs { _tmp: tmp, flows, sounds, data }
-    }
-
-    fn support(&self) -> PathBuf {
-        self.flows.join("support.toml")
-    }
-
-    /// Edits the main menu's text to "Новое меню." and drops its recording, which no longer matches.
-    fn rename_main_menu(&self) {
-        let source = std::fs::read_to_string(self.support()).expect("read the flow");
-        let recording = "play = { ru = \"main_menu.ru.wav\", en = \"main_menu.en.wav\" }\n";
-        assert!(source.contains(recording), "the main menu's recording moved");
-        let edited = source.replace(recording, "").replace("Главное меню.", "Новое меню.");
-        std::fs::write(self.support(), edited).expect("edit the flow");
-    }
-}
-
-/// One running server.
-struct Server {
-    local: String,
-    public: Option<String>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-    client: reqwest::Client,
-}
-
-/// An HTTP answer.
-struct Reply {
-    status: u16,
-    content_type: String,
-    body: String,
-}
-
-impl Server {
-    async fn start(dirs: &Dirs, at: DateTime<Utc>) -> Server {
-        Server::start_with(dirs, at, Some(PUBLIC)).await
-    }
-
-    async fn start_with(dirs: &Dirs, at: DateTime<Utc>, public: Option<&str>) -> Server {
-        let (flows, report) = Flows::open(vec![dirs.flows.clone()], dirs.sounds.clone(), Some(dirs.data.clone()));
-        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
-        let mut state = AppState::new(
-            flows,
-            TokenKey::new(SECRET),
-            SignatureCheck::AuthToken(AUTH_TOKEN.into()),
-            public.map(str::to_owned),
-            dirs.sounds.clone(),
-        )
-        .with_clock(Arc::new(move || at));
-        state.reload_every = Duration::from_millis(200);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-        let local = format!("http://{}", listener.local_addr().expect("an address"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(twilio::serve(listener, Arc::new(state), async move {
-            let _ = stopped.await;
-        }));
-        Server { local, public: public.map(str::to_owned), stop: Some(stop), task, client: reqwest::Client::new() }
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let result = (&mut self.task).await.expect("the server task ends");
-        result.expect("the server ends cleanly");
-    }
-
-    /// The URL Twilio would use for `path` (what it signs).
-    fn public_url(&self, path: &str) -> String {
-        format!("{}{path}", self.public.as_deref().unwrap_or(&self.local))
-    }
-
-    /// POSTs `params` to `url` (public or local), signed as Twilio signs it.
-    async fn post(&self, url: &str, params: &[(&str, &str)]) -> Reply {
-        let owned: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        let sig = signature::sign(AUTH_TOKEN, url, &owned);
-        self.post_raw(url, &sig, serde_urlencoded::to_string(params).expect("encodable").into_bytes()).await
-    }
-
-    async fn post_raw(&self, url: &str, sig: &str, body: Vec<u8>) -> Reply {
-        let local = self.local_url(url);
-        let response = self
-            .client
-            .post(local)
-            .header("X-Twilio-Signature", sig)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .expect("the server answers");
-        Reply::read(response).await
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        let response = self.client.get(format!("{}{path}", self.local)).send().await.expect("the server answers");
-        Reply::read(response).await
-    }
-
-    fn local_url(&self, url: &str) -> String {
-        match &self.public {
-            Some(public) if url.starts_with(public.as_str()) => url.replacen(public.as_str(), &self.local, 1),
-            _ => url.to_owned(),
-        }
-    }
-
-    /// A new call to `flow`.
-    async fn call(&self, flow: &str) -> Call<'_> {
-        let url = self.public_url(&format!("/twilio/{flow}"));
-        let reply = self
-            .post(
-                &url,
-                &[("CallSid", "CA0001"), ("From", "+79990001122"), ("To", "+74950000000"), ("CallStatus", "ringing")],
-            )
-            .await;
-        Call::new(self, reply)
-    }
-}
-
-impl Reply {
-    async fn read(response: reqwest::Response) -> Reply {
-        let status = response.status().as_u16();
-        let content_type =
-            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        let body = response.text().await.unwrap_or_default();
-        Reply { status, content_type, body }
-    }
-
-    /// The TwiML of a 200 answer, checked to be well-formed and to follow Twilio's nesting rules.
-    #[track_caller]
-    fn twiml(&self) -> Element {
-        assert_eq!(self.status, 200, "{}", self.body);
-        assert!(self.content_type.starts_with("text/xml"), "{}", self.content_type);
-        let doc = parse_xml(&self.body);
-        assert_eq!(doc.name, "Response", "{}", self.body);
-        for (i, verb) in doc.children.iter().enumerate() {
-            if verb.name == "Gather" {
-                for child in &verb.children {
-                    assert!(["Say", "Play", "Pause"].contains(&child.name.as_str()), "<{}> in <Gather>", child.name);
-                }
-                let next = doc.children.get(i + 1).map(|e| e.name.as_str());
-                assert_eq!(next, Some("Redirect"), "a <Gather> without a no-input <Redirect>:\n{}", self.body);
-            }
-        }
-        doc
-    }
-}
-
-/// One XML element, enough of it for assertions.
-#[derive(Debug, Default)]
-struct Element {
-    name: String,
-    attrs: Vec<(String, String)>,
-    text: String,
-    children: Vec<Element>,
-}
-
-impl Element {
-    fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-
-    fn find(&self, name: &str) -> Option<&Element> {
-        self.children.iter().find(|c| c.name == name)
-    }
-
-    /// Everything said, nested or not.
-    fn said(&self) -> String {
-        let mut out = String::new();
-        for c in &self.children {
-            if c.name == "Say" {
-                out.push_str(&c.text);
-                out.push('\n');
-            }
-            if c.name == "Play"
-                && let Some(text) = c.text.rsplit('/').next().and_then(sound_text)
-            {
-                out.push_str(&text);
-                out.push('\n');
-            }
-            out.push_str(&c.said());
-        }
-        out
-    }
-}
-
-/// What each recorded prompt of flows/support.toml says: the text written beside its `play`.
-static SOUND_TEXTS: std::sync::LazyLock<HashMap<String, String>> = std::sync::LazyLock::new(|| {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("flows/support.toml");
-    let flow: toml::Table = std::fs::read_to_string(path).expect("the sample flow").parse().expect("valid TOML");
-    let mut texts = HashMap::new();
-    collect_sound_texts(&flow, &mut texts);
-    texts
-});
-
-/// The text of a played file; for a templated name (`wait_{wait_min}.ru.wav`) with the value
-/// the file name carries put into the text (`wait_4.ru.wav` says "около 4 мин.").
-fn sound_text(file: &str) -> Option<String> {
-    let (name, text) = SOUND_TEXTS.iter().find(|(name, _)| switchboard::engine::flow::sound_matches(name, file))?;
-    let (Some(open), Some(close)) = (name.find('{'), name.rfind('}')) else { return Some(text.clone()) };
-    let value = &file[open..file.len() - (name.len() - close - 1)];
-    Some(text.replace(&name[open..=close], value))
-}
-
-fn collect_sound_texts(table: &toml::Table, texts: &mut HashMap<String, String>) {
-    let text = table.get("text").or_else(|| table.get("prompt"));
-    let in_language = |lang: Option<&str>| match (text, lang) {
-        (Some(toml::Value::String(s)), _) => s.clone(),
-        (Some(toml::Value::Table(t)), Some(lang)) => t.get(lang).and_then(|v| v.as_str()).unwrap_or("").to_owned(),
-        _ => String::new(),
-    };
-    match table.get("play") {
-        Some(toml::Value::String(file)) => {
-            texts.insert(file.clone(), in_language(None));
-        }
-        Some(toml::Value::Table(files)) => {
-            for (lang, file) in files {
-                texts.insert(file.as_str().expect("a file name").to_owned(), in_language(Some(lang)));
-            }
-        }
-        _ => {}
-    }
-    for value in table.values() {
-        if let toml::Value::Table(inner) = value {
-            collect_sound_texts(inner, texts);
-        }
-    }
-}
-
-/// Parses XML strictly with quick-xml; panics on anything malformed.
-fn parse_xml(xml: &str) -> Element {
-    let mut reader = quick_xml::Reader::from_str(xml);
-    reader.config_mut().check_end_names = true;
-    let mut stack = vec![Element::default()];
-    let open = |e: &quick_xml::events::BytesStart| Element {
-        name: String::from_utf8(e.name().as_ref().to_vec()).expect("utf-8 name"),
-        attrs: e
-            .attributes()
-            .map(|a| {
-                let a = a.expect("a well-formed attribute");
-                let value =
-                    a.normalized_value(quick_xml::XmlVersion::Implicit1_0).expect("an escaped value").into_owned();
-                (String::from_utf8(a.key.as_ref().to_vec()).expect("utf-8 key"), value)
-            })
-            .collect(),
-        ..Element::default()
-    };
-    loop {
-        match reader.read_event().unwrap_or_else(|e| panic!("malformed XML ({e}):\n{xml}")) {
-            XmlEvent::Start(e) => stack.push(open(&e)),
-            XmlEvent::Empty(e) => stack.last_mut().expect("a parent").children.push(open(&e)),
-            XmlEvent::End(_) => {
-                let mut done = stack.pop().expect("an open element");
-                done.text = done.text.trim().to_owned();
-                stack.last_mut().expect("a parent").children.push(done);
-            }
-            XmlEvent::Text(t) => {
-                let text = t.decode().expect("decodable text");
-                stack.last_mut().expect("an element").text.push_str(&text);
-            }
-            // quick-xml reports entity references (`&amp;`) apart from the text around them.
-            XmlEvent::GeneralRef(r) => {
-                let text = match r.resolve_char_ref().expect("a valid reference") {
-                    Some(c) => c.to_string(),
-                    None => quick_xml::escape::resolve_predefined_entity(&r.decode().expect("utf-8"))
-                        .expect("a predefined entity")
-                        .to_owned(),
-                };
-                stack.last_mut().expect("an element").text.push_str(&text);
-            }
-            XmlEvent::Eof => break,
-            _ => {}
-        }
-    }
-    assert_eq!(stack.len(), 1, "unclosed elements:\n{xml}");
-    let mut root = stack.pop().expect("the document");
-    assert_eq!(root.children.len(), 1, "one root element:\n{xml}");
-    root.children.pop().expect("the root")
-}
-
-/// A call in progress: the last TwiML Twilio got, and the way to answer it.
-struct Call<'s> {
-    server: &'s Server,
-    doc: Element,
-    body: String,
-}
-
-impl<'s> Call<'s> {
-    fn new(server: &'s Server, reply: Reply) -> Call<'s> {
-        let doc = reply.twiml();
-        Call { server, doc, body: reply.body }
-    }
-
-    #[track_caller]
-    fn gather_action(&self) -> String {
-        let gather = self.doc.find("Gather").unwrap_or_else(|| panic!("no <Gather> in\n{}", self.body));
-        gather.attr("action").expect("a Gather action").to_owned()
-    }
-
-    async fn answer(&mut self, params: &[(&str, &str)]) -> &mut Self {
-        let url = self.gather_action();
-        let mut all = vec![("CallSid", "CA0001"), ("CallStatus", "in-progress")];
-        all.extend_from_slice(params);
-        let reply = self.server.post(&url, &all).await;
-        *self = Call::new(self.server, reply);
-        self
-    }
-
-    /// The caller presses keys (Twilio posts them without the finish key).
-    async fn press(&mut self, digits: &str) -> &mut Self {
-        self.answer(&[("Digits", digits)]).await
-    }
-
-    async fn speak(&mut self, text: &str) -> &mut Self {
-        self.answer(&[("SpeechResult", text), ("Confidence", "0.92")]).await
-    }
-
-    /// The caller says nothing: the gather times out and Twilio follows the <Redirect>.
-    async fn silence(&mut self) -> &mut Self {
-        let redirect = self.doc.find("Redirect").unwrap_or_else(|| panic!("no <Redirect> in\n{}", self.body));
-        let url = redirect.text.clone();
-        let reply = self.server.post(&url, &[("CallSid", "CA0001"), ("CallStatus", "in-progress")]).await;
-        *self = Call::new(self.server, reply);
-        self
-    }
-
-    #[track_caller]
-    fn says(&self, text: &str) -> &Self {
-        assert!(self.doc.said().contains(text), "expected {text:?} said in\n{}", self.body);
-        self
-    }
-
-    #[track_caller]
-    fn queued(&self, queue: &str) -> &Self {
-        let enqueue = self.doc.find("Enqueue").unwrap_or_else(|| panic!("no <Enqueue> in\n{}", self.body));
-        assert_eq!(enqueue.text, queue, "{}", self.body);
-        self
-    }
-
-    #[track_caller]
-    fn listening(&self) -> &Self {
-        self.gather_action();
-        self
-    }
-}
-
-#[test]
-fn signing_matches_twilios_documented_example() {
-    // https://www.twilio.com/docs/usage/security#validating-requests
-    let params: Vec<(String, String)> = [
-        ("CallSid", "CA1234567890ABCDE"),
-        ("Caller", "+12349013030"),
-        ("Digits", "1234"),
-        ("From", "+12349013030"),
-        ("To", "+18005551212"),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
-    let sig = signature::sign("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", &params);
-    assert_eq!(sig, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
-}
+use common::server::{AUTH_TOKEN, Call, Dirs, PUBLIC, Server, after_hours, open_hours};
+use common::twilio::Reply;
 
 #[tokio::test]
 async fn zero_reaches_the_operator_from_every_menu() {
@@ -589,9 +187,9 @@ async fn forged_and_malformed_requests_are_refused() {
     let dirs = Dirs::new();
     let server = Server::start(&dirs, open_hours()).await;
     let url = server.public_url("/twilio/support");
-    let params = serde_urlencoded::to_string([("CallSid", "CA0001"), ("From", "+7999")]).expect("encodable");
+    let (_, params) = server.twilio.sign(&url, &[("CallSid", "CA0001"), ("From", "+7999")]);
 
-    let wrong = server.post_raw(&url, "bm90IGl0", params.clone().into_bytes()).await;
+    let wrong = server.post_raw(&url, "bm90IGl0", params.clone()).await;
     assert_eq!(wrong.status, 403, "wrong signature: {}", wrong.body);
     let missing = server
         .client
@@ -624,18 +222,53 @@ async fn forged_and_malformed_requests_are_refused() {
 }
 
 #[tokio::test]
-async fn unknown_flow_and_fallback_url_route_to_a_person() {
+async fn an_unknown_flow_is_a_404_and_the_fallback_url_routes_to_a_person() {
     let dirs = Dirs::new();
     let server = Server::start(&dirs, open_hours()).await;
-    let unknown = server.call("no_such_flow").await;
-    unknown.queued("operator").says("Sorry");
+    // A number pointed at a misspelt flow: a 404, so that Twilio calls its Fallback URL.
+    let ring = [("CallSid", "CA0001"), ("From", "+79990001122")];
+    let unknown = server.post(&server.public_url("/twilio/suport"), &ring).await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    assert!(unknown.body.contains("no flow `suport` is loaded"), "{}", unknown.body);
 
+    // The Fallback URL for a call to a loaded flow: its operator.
     let url = server.public_url("/twilio/fallback");
-    let failed = format!("{PUBLIC}/twilio/support/gather?t=abc");
-    let reply = server.post(&url, &[("CallSid", "CA0001"), ("ErrorCode", "11200"), ("ErrorUrl", &failed)]).await;
+    let fallback = |failed: String| {
+        let url = &url;
+        let server = &server;
+        async move {
+            let params = [("CallSid", "CA0001"), ("ErrorCode", "11200"), ("ErrorUrl", failed.as_str())];
+            server.post(url, &params).await
+        }
+    };
+    let reply = fallback(format!("{PUBLIC}/twilio/support/gather?t=abc")).await;
     let doc = reply.twiml();
     assert_eq!(doc.find("Enqueue").map(|e| e.text.as_str()), Some("first_line"), "{}", reply.body);
     assert!(doc.said().contains("Соединяю с оператором"), "{}", reply.body);
+    // For the misspelt flow no queue is known to be served: an apology and goodbye, not a
+    // queue nobody answers.
+    let reply = fallback(format!("{PUBLIC}/twilio/suport")).await;
+    let doc = reply.twiml();
+    assert!(doc.find("Enqueue").is_none() && doc.find("Hangup").is_some(), "{}", reply.body);
+    assert!(doc.said().contains("Please call again later"), "{}", reply.body);
+
+    let metrics = server.get("/metrics").await.body;
+    assert!(metrics.contains("switchboard_unknown_flow_total{flow=\"suport\"} 2"), "{metrics}");
+    assert!(
+        metrics.contains("switchboard_http_requests_total{route=\"/twilio/{flow}\",status=\"404\"} 1"),
+        "{metrics}"
+    );
+
+    // A call's callback reaching an instance (same secret) that does not serve its flow.
+    let call = server.call("hello").await;
+    let other_dirs = Dirs::new();
+    std::fs::remove_file(other_dirs.flows.join("hello.toml")).expect("drop a flow");
+    let other = Server::start(&other_dirs, open_hours()).await;
+    let reply = other.post(&call.gather_action(), &[("CallSid", "CA0001"), ("Digits", "1")]).await;
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    let metrics = other.get("/metrics").await.body;
+    assert!(metrics.contains("switchboard_unknown_flow_total{flow=\"hello\"} 1"), "{metrics}");
+    other.stop().await;
     server.stop().await;
 }
 
@@ -680,20 +313,19 @@ async fn proxies_and_get_requests_are_verified() {
     let server = Server::start_with(&dirs, open_hours(), None).await;
     // Behind a proxy: Twilio signed https://ivr.example.com:443/..., we hear plain HTTP.
     let signed_as = "https://ivr.example.com:443/twilio/hello";
-    let params = [("CallSid", "CA0002"), ("From", "+7999")];
-    let owned: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let (sig, body) = server.twilio.sign(signed_as, &[("CallSid", "CA0002"), ("From", "+7999")]);
     let reply = server
         .client
         .post(format!("{}/twilio/hello", server.local))
-        .header("X-Twilio-Signature", signature::sign(AUTH_TOKEN, signed_as, &owned))
+        .header("X-Twilio-Signature", sig)
         .header("X-Forwarded-Proto", "https")
         .header("X-Forwarded-Host", "ivr.example.com")
         .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(params).expect("encodable"))
+        .body(body)
         .send()
         .await
         .expect("an answer");
-    let reply = Reply::read(reply).await;
+    let reply = Reply::read(reply).await.expect("a readable answer");
     let doc = reply.twiml();
     let action = doc.find("Gather").and_then(|g| g.attr("action")).expect("a gather");
     assert!(action.starts_with("https://ivr.example.com/twilio/hello/gather?t="), "{action}");
@@ -704,11 +336,11 @@ async fn proxies_and_get_requests_are_verified() {
     let reply = server
         .client
         .get(&url)
-        .header("X-Twilio-Signature", signature::sign(AUTH_TOKEN, &url, &[]))
+        .header("X-Twilio-Signature", server.twilio.sign::<&str, &str>(&url, &[]).0)
         .send()
         .await
         .expect("an answer");
-    Reply::read(reply).await.twiml();
+    Reply::read(reply).await.expect("a readable answer").twiml();
     server.stop().await;
 }
 
@@ -862,32 +494,9 @@ fn the_binary_serves_and_stops_on_sigterm() {
     assert_eq!(status.code(), Some(0), "a clean exit after SIGTERM");
 }
 
-/// The sample hotline's queue model, as the server loads it.
-fn sample_model() -> switchboard::queue::estimate::ModelEstimator {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("flows/support.model.toml");
-    let model = switchboard::files::read_model(&path).unwrap_or_else(|e| panic!("the sample model loads:\n{e}"));
-    switchboard::queue::estimate::ModelEstimator::new(model)
-}
-
-/// Moscow time, the sample hotline's zone.
-fn moscow(at: DateTime<Utc>) -> chrono::NaiveDateTime {
-    at.with_timezone(&chrono_tz::Europe::Moscow).naive_local()
-}
-
-/// A wait in whole minutes as the engine fills `{wait_min}`.
-fn minutes(wait_s: f64) -> String {
-    format!("{:.0}", (wait_s / 60.0).round().max(1.0))
-}
-
-/// The sample flow's Russian announcement of a wait.
-fn announcement(wait_s: f64) -> String {
-    format!("Ожидаемое время ожидания — около {} мин.", minutes(wait_s))
-}
-
-fn expected_wait(position: Option<u32>) -> f64 {
-    use switchboard::engine::flow::{Estimator, LiveQueue};
-    let live = position.map(|position| LiveQueue { position, avg_wait_s: None });
-    sample_model().expected_wait_s("first_line", moscow(open_hours()), live).expect("the first line is open")
+/// The sample flow's Russian announcement of a wait in whole minutes.
+fn announcement(minutes: u32) -> String {
+    format!("Ожидаемое время ожидания — около {minutes} мин.")
 }
 
 #[tokio::test]
@@ -895,7 +504,11 @@ async fn queued_callers_hear_the_wait_the_model_computes() {
     let dirs = Dirs::new();
     let server = Server::start(&dirs, open_hours()).await;
     let mut call = server.call("support").await;
-    call.press("0").await.queued("first_line").says(&announcement(expected_wait(None)));
+    // Wednesday 11:00 on the first line: 127 calls an hour (9,200 a week × 14.5% × 10/105),
+    // 4m30s handle time, 14 agents, 3m patience. Erlang A gives a mean wait of answered
+    // callers of 2.6 s (`estimate` prints 0:03; checked with an independent birth–death
+    // computation), announced as the least, one minute.
+    call.press("0").await.queued("first_line").says(&announcement(1));
     server.stop().await;
 }
 
@@ -906,9 +519,11 @@ async fn the_wait_url_announces_the_position_refined_wait_sparingly() {
     let mut call = server.call("support").await;
     call.press("0").await.queued("first_line");
     let wait = call.doc.find("Enqueue").and_then(|e| e.attr("waitUrl")).expect("a wait URL").to_owned();
-    let joined = minutes(expected_wait(None));
-    // A position far enough back that the refined wait differs from the one just announced.
-    let position = (2..100).find(|p| minutes(expected_wait(Some(*p))) != joined).expect("a position with news");
+    // Refined by position, the wait is the time for everyone ahead to go: with 14 agents of
+    // 4m30s and 3m patience, the i-th place ahead clears at 14/270 + i/180 per second. Sixth in
+    // line: 19.3 + 17.4 + 15.9 + 14.6 + 13.5 + 12.6 = 93 s, two minutes, news beside the one
+    // minute announced on joining; fifth: 81 s, one minute.
+    let position = 6;
     let ask = |position: u32, queue_time_s: u32| {
         let (position, queue_time) = (position.to_string(), queue_time_s.to_string());
         let server = &server;
@@ -928,12 +543,12 @@ async fn the_wait_url_announces_the_position_refined_wait_sparingly() {
         }
     };
     let said = ask(position, 0).await;
-    assert!(said.contains(&announcement(expected_wait(Some(position)))), "{said}");
+    assert!(said.contains(&announcement(2)), "{said}");
     assert_eq!(ask(position, 30).await, "", "the same position half a minute later: only hold");
     let said = ask(position, 75).await;
-    assert!(said.contains(&announcement(expected_wait(Some(position)))), "a minute later: {said}");
+    assert!(said.contains(&announcement(2)), "a minute later: {said}");
     let said = ask(position - 1, 80).await;
-    assert!(said.contains(&announcement(expected_wait(Some(position - 1)))), "the queue moved: {said}");
+    assert!(said.contains(&announcement(1)), "the queue moved: {said}");
     server.stop().await;
 }
 
@@ -949,7 +564,8 @@ async fn estimate_answers_the_cell_the_cli_prints() {
     use switchboard::queue::estimate::{cell_json, slot_at};
     let dirs = Dirs::new();
     let server = Server::start(&dirs, open_hours()).await;
-    let model = sample_model().model;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("flows/support.model.toml");
+    let model = switchboard::files::read_model(&path).expect("the sample model loads");
     let queue = model.queue("first_line").expect("a first line");
     let at = switchboard::calendar::parse_at("wed 10:00").expect("a time");
     // Through the same serialisation as the answer, so floats compare exactly.
@@ -989,7 +605,8 @@ async fn estimate_answers_the_cell_the_cli_prints() {
         assert_eq!(status, 200, "{got}");
         assert_eq!((got["weekday"].as_str(), got["hour"].as_u64()), (Some("wed"), Some(11)), "{query}: {got}");
         let wait = got["expected_wait_s"].as_f64().expect("an expected wait");
-        assert!((wait - expected_wait(None)).abs() < 1e-9, "{wait}");
+        // A caller joining without a position hears the typical day's wait of answered callers.
+        assert_eq!(Some(wait), got["mean_wait_answered_s"].as_f64(), "{got}");
     }
     let (_, sunday) = estimate(&server, "queue=first_line&at=sun%2012:00").await;
     assert_eq!((sunday["open"].as_bool(), sunday["agents"].as_u64()), (Some(false), Some(0)), "{sunday}");
@@ -1048,10 +665,11 @@ async fn a_model_edit_is_served_and_a_broken_one_refused() {
     let source = std::fs::read_to_string(&model_file).expect("read the model");
     let line = "from = \"09:00\", to = \"21:00\", agents = 10 }";
     assert!(source.contains(line), "the first line's shifts moved");
-    std::fs::write(&model_file, source.replace(line, "from = \"09:00\", to = \"21:00\", agents = 6 }")).expect("edit");
+    // One agent on the long shift: 5 at 11:00 with the 10:00–20:00 shift's 4.
+    std::fs::write(&model_file, source.replace(line, "from = \"09:00\", to = \"21:00\", agents = 1 }")).expect("edit");
     let mut reloaded = false;
     for _ in 0..50 {
-        if agents(&server).await == Some(10) {
+        if agents(&server).await == Some(5) {
             reloaded = true;
             break;
         }
@@ -1063,19 +681,16 @@ async fn a_model_edit_is_served_and_a_broken_one_refused() {
     let reply = server.post(&action, &[("CallSid", "CA0001"), ("Digits", "0")]).await;
     let call = Call::new(&server, reply);
     call.queued("first_line");
-    let mut fewer = sample_model();
-    let first = fewer.model.queues.iter_mut().find(|q| q.name == "first_line").expect("a first line");
-    let index = first.arrivals.slot(moscow(open_hours()));
-    first.agents.values[index] = 10.0;
-    use switchboard::engine::flow::Estimator;
-    let wait = fewer.expected_wait_s("first_line", moscow(open_hours()), None).expect("an estimate");
-    call.says(&announcement(wait));
+    // 127 calls an hour of 4m30s on 5 agents, 3m patience: Erlang A waits 98 s for answered
+    // callers (`switchboard erlang` and an independent birth–death computation agree), two
+    // minutes where 14 agents gave one.
+    call.says(&announcement(2));
 
     std::fs::write(&model_file, source.replace("handle_time = \"4m 30s\"", "handle_time = \"soon\"")).expect("break");
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(agents(&server).await, Some(10), "the last good model keeps serving");
+    assert_eq!(agents(&server).await, Some(5), "the last good model keeps serving");
     let listing = server.get("/flows").await.body;
     assert!(listing.contains("rejected_edit") && listing.contains("support.model.toml:"), "{listing}");
-    server.call("support").await.press("0").await.queued("first_line").says(&announcement(wait));
+    server.call("support").await.press("0").await.queued("first_line").says(&announcement(2));
     server.stop().await;
 }

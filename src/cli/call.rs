@@ -21,7 +21,8 @@ pub struct Args {
     /// The flow file.
     flow: PathBuf,
     /// Caller script: digits ("1", "12345#"), "-" for silence, say:текст, hangup.
-    #[arg(long)]
+    // A script may start with silence: `--keys "- 0"` is a value, not an option.
+    #[arg(long, allow_hyphen_values = true)]
     keys: Option<String>,
     /// The call's local time: "mon 10:15" or "2026-05-04 10:15" (default: now in the flow's time zone).
     #[arg(long)]

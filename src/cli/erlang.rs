@@ -27,12 +27,21 @@ pub struct Args {
     /// Service-level threshold: answered within this wait.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "20s")]
     target: Duration,
-    /// Service level to staff for when --agents is omitted.
-    #[arg(long, default_value_t = 0.8)]
+    /// Service level to staff for when --agents is omitted: the share answered within --target.
+    #[arg(long, default_value_t = 0.8, value_parser = share)]
     service_level: f64,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+/// A service level: a share of calls from 0 up to, not including, 1 (no finite staff answers
+/// every call within the target).
+fn share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
+        _ => Err("must be a share from 0 to below 1, e.g. 0.8 for 80%".to_owned()),
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {

@@ -59,6 +59,15 @@ fn run_file(file: &Path) -> anyhow::Result<(usize, usize)> {
         return Ok((0, 1));
     }
     let flow = &*flow;
+    // Checked before any case runs: a misspelt node would pass or fail for the wrong reason.
+    let unknown = scenarios.validate(flow);
+    if !unknown.is_empty() {
+        for problem in &unknown {
+            eprintln!("{}: error: {problem}", file.display());
+        }
+        println!("FAIL {}: the scenarios name nodes the flow does not have", file.display());
+        return Ok((0, 1));
+    }
     println!("{} ({} cases on {})", file.display(), scenarios.cases.len(), flow_path.display());
     let (mut passed, mut failed) = (0, 0);
     let mut coverage = Coverage::default();

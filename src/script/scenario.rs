@@ -73,6 +73,31 @@ impl Scenarios {
     }
 }
 
+impl Scenarios {
+    /// Node names in the cases' `path`, `visits` and `not_visits` that the flow does not have,
+    /// one message each with a suggestion: a misspelt name would make `not_visits` pass
+    /// whatever the call does, and the others fail with a confusing diff.
+    pub fn validate(&self, flow: &Flow) -> Vec<String> {
+        let known = || flow.nodes.iter().map(|n| &*n.id);
+        let mut problems = Vec::new();
+        for case in &self.cases {
+            let e = &case.expect;
+            for (field, names) in [("path", &e.path), ("visits", &e.visits), ("not_visits", &e.not_visits)] {
+                for name in names.iter().flatten().filter(|name| !known().any(|k| k == name.as_str())) {
+                    let mut problem =
+                        format!("case `{}`: expect.{field} names `{name}`, not a node of the flow", case.name);
+                    if let Some(hint) = crate::engine::diagnostic::suggest(name, known()) {
+                        problem.push_str("; ");
+                        problem.push_str(&hint);
+                    }
+                    problems.push(problem);
+                }
+            }
+        }
+        problems
+    }
+}
+
 /// Why a case could not be played.
 #[derive(Debug, thiserror::Error)]
 pub enum CaseError {

@@ -9,6 +9,14 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// Flow names `switchboard_unknown_flow_total` keeps apart; later ones count as [`OTHER_FLOW`].
+/// The names come from request URLs, so a stream of made-up names must not grow the metrics.
+const UNKNOWN_FLOW_NAMES: usize = 16;
+/// Longer names are not kept as a label either.
+const UNKNOWN_FLOW_NAME_LEN: usize = 64;
+/// The label of the unknown flows past the cap; parentheses keep it apart from flow file names.
+pub const OTHER_FLOW: &str = "(other)";
+
 /// Upper bounds of the latency buckets in seconds: webhook answers should take milliseconds.
 const BUCKETS_S: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 
@@ -25,6 +33,7 @@ struct Inner {
     outcomes: BTreeMap<(String, String), u64>,
     escapes: BTreeMap<String, u64>,
     fallbacks: BTreeMap<String, u64>,
+    unknown_flows: BTreeMap<String, u64>,
     latency_buckets: [u64; BUCKETS_S.len()],
     latency_count: u64,
     latency_sum_s: f64,
@@ -71,6 +80,17 @@ impl Metrics {
         self.with(|m| bump(&mut m.fallbacks, flow));
     }
 
+    /// A request for a flow that is not loaded, by the name asked for, up to
+    /// [`UNKNOWN_FLOW_NAMES`] names.
+    pub fn unknown_flow(&self, flow: &str) {
+        self.with(|m| {
+            let names = m.unknown_flows.keys().filter(|k| *k != OTHER_FLOW).count();
+            let known = m.unknown_flows.contains_key(flow);
+            let room = names < UNKNOWN_FLOW_NAMES && flow.len() <= UNKNOWN_FLOW_NAME_LEN;
+            bump(&mut m.unknown_flows, if known || room { flow } else { OTHER_FLOW });
+        });
+    }
+
     /// Everything in the Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -99,6 +119,12 @@ impl Metrics {
                 "switchboard_timeout_fallbacks_total",
                 "Timeout fallbacks after silence, by flow.",
                 &m.fallbacks,
+            );
+            by_flow(
+                &mut out,
+                "switchboard_unknown_flow_total",
+                "Requests for a flow that is not loaded, by the name asked for (16 names, then (other)).",
+                &m.unknown_flows,
             );
             let name = "switchboard_request_duration_seconds";
             head(&mut out, name, "histogram", "Time to answer a request.");
@@ -165,5 +191,22 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
         assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn unknown_flow_names_are_capped() {
+        let m = Metrics::default();
+        m.unknown_flow("suport");
+        for i in 0..100 {
+            m.unknown_flow(&format!("random{i}"));
+        }
+        m.unknown_flow("suport");
+        m.unknown_flow(&"x".repeat(65));
+        let text = m.render();
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("switchboard_unknown_flow_total{")).collect();
+        assert_eq!(lines.len(), 17, "{text}");
+        assert!(lines.contains(&"switchboard_unknown_flow_total{flow=\"suport\"} 2"), "{text}");
+        assert!(lines.contains(&"switchboard_unknown_flow_total{flow=\"random14\"} 1"), "{text}");
+        assert!(lines.contains(&"switchboard_unknown_flow_total{flow=\"(other)\"} 86"), "{text}");
     }
 }

@@ -5,7 +5,8 @@
 //! keeps nothing per call. Every request must carry a valid `X-Twilio-Signature`
 //! ([`signature`]). Whatever goes wrong while a caller is on the line, Twilio gets valid TwiML
 //! that takes the caller to a person, never a 5xx or an empty answer; only forged or malformed
-//! requests get a 4xx.
+//! requests, and requests for a flow that is not loaded (a misconfigured number, left to its
+//! Fallback URL), get a 4xx.
 //!
 //! Shape: [`app`] builds the router around one shared [`AppState`]; [`serve`] runs it on a
 //! listener the caller bound, so tests use port 0.
@@ -123,7 +124,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/twilio/fallback", get(routes::fallback).post(routes::fallback))
         .route("/twilio/{flow}", get(routes::voice).post(routes::voice))
-        .route("/twilio/{flow}/{step}", get(routes::callback).post(routes::callback))
+        .route("/twilio/{flow}/{callback}", get(routes::callback).post(routes::callback))
         .route("/sounds/{file}", get(routes::sound))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/flows", get(routes::list_flows))

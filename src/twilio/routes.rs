@@ -1,8 +1,8 @@
 //! The request handlers: webhook parameters in, engine events through, TwiML out.
 //!
 //! Order of checks on every webhook: body size (413), form syntax (400), signature (403),
-//! `CallSid` (400), state token (403). Past those, the caller is on the line and gets TwiML
-//! whatever happens.
+//! `CallSid` (400), state token (403), the flow (404). Past those, the caller is on the line and
+//! gets TwiML whatever happens.
 
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use tracing::Span;
 use super::twiml::{self, Links, OperatorRoute};
 use super::waits::WaitRequest;
 use super::{AppState, SignatureCheck, signature};
-use crate::engine::{Call, Event, Flow, OPERATOR_QUEUE, Outcome, Output, Start, Trace, flow::LiveQueue};
+use crate::engine::{Call, Event, Flow, Outcome, Output, Start, Trace, flow::LiveQueue};
 
 /// How long a queued caller hears silence before Twilio asks the wait URL again, when there is
 /// no hold music. Long enough not to hammer the server, short enough for fresh announcements.
@@ -34,6 +34,10 @@ pub enum WebhookError {
     Body(StatusCode),
     #[error("not found")]
     NotFound,
+    /// No flow of this name is loaded: the number points at the wrong URL, or the flow file is
+    /// gone. A 4xx makes Twilio call the number's Fallback URL rather than park the caller.
+    #[error("no flow `{0}` is loaded")]
+    UnknownFlow(String),
 }
 
 impl IntoResponse for WebhookError {
@@ -42,7 +46,7 @@ impl IntoResponse for WebhookError {
             WebhookError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebhookError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebhookError::Body(status) => *status,
-            WebhookError::NotFound => StatusCode::NOT_FOUND,
+            WebhookError::NotFound | WebhookError::UnknownFlow(_) => StatusCode::NOT_FOUND,
         };
         (status, format!("{self}\n")).into_response()
     }
@@ -161,21 +165,25 @@ fn twiml_response(body: String) -> Response {
 }
 
 /// The voice webhook: a call comes in.
-pub async fn voice(State(state): State<Arc<AppState>>, Path(name): Path<String>, hook: Webhook) -> Response {
+pub async fn voice(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    hook: Webhook,
+) -> Result<Response, WebhookError> {
     Span::current().record("flow", name.as_str());
-    let Some(flow) = state.flows.current(&name) else {
-        tracing::error!(flow = %name, "call for a flow that is not loaded; sending the caller to the operator");
-        return twiml_response(twiml::render_operator(
-            "en",
-            &OperatorRoute::Queue(OPERATOR_QUEUE.into()),
-            &state.voices,
-        ));
-    };
+    let Some(flow) = state.flows.current(&name) else { return Err(unknown_flow(&state, name)) };
     let now = crate::clock::local_time(&flow, (state.clock)());
     let (call, out) = Call::start(&flow, &Start { caller: hook.param("From"), language: None }, now);
     state.metrics.call_started(&name);
     tracing::info!("call started");
-    step(&state, &name, &flow, &call, &out, None, &hook.base)
+    Ok(event_response(&state, &name, &flow, &call, &out, None, &hook.base))
+}
+
+/// A request for a flow that is not loaded: logged, counted, and refused with a 404.
+fn unknown_flow(state: &AppState, name: String) -> WebhookError {
+    tracing::error!(flow = %name, "request for a flow that is not loaded; answering 404 for the number's Fallback URL");
+    state.metrics.unknown_flow(&name);
+    WebhookError::UnknownFlow(name)
 }
 
 /// Callbacks the TwiML points back to: `gather`, `silence`, `wait`, `left`, `dialed`,
@@ -204,12 +212,7 @@ pub async fn callback(
     // The version the call started on; if it is gone (file deleted and not archived), the
     // current one, where the engine notices the stale state and goes to the operator.
     let Some(flow) = state.flows.version(&name, call.flow_version).or_else(|| state.flows.current(&name)) else {
-        tracing::error!(flow = %name, "callback for a flow that is not loaded; sending the caller to the operator");
-        return Ok(twiml_response(twiml::render_operator(
-            "en",
-            &OperatorRoute::Queue(OPERATOR_QUEUE.into()),
-            &state.voices,
-        )));
+        return Err(unknown_flow(&state, name));
     };
     let now = crate::clock::local_time(&flow, (state.clock)());
     let before = call.outcome(&flow);
@@ -272,7 +275,7 @@ pub async fn callback(
         let links = Links::new(&hook.base, &name, token).with_voices(state.voices.clone());
         return Ok(twiml_response(twiml::render_wait(actions, state.hold_music.as_deref(), WAIT_PAUSE_S, &links)));
     }
-    Ok(step(&state, &name, &flow, &call, &out, before.as_ref(), &hook.base))
+    Ok(event_response(&state, &name, &flow, &call, &out, before.as_ref(), &hook.base))
 }
 
 /// The caller left the queue (`<Enqueue action>`). Only a queue that refused them leaves them
@@ -297,7 +300,7 @@ fn call_language<'f>(flow: &'f Flow, call: &Call) -> &'f str {
     flow.languages.get(usize::from(call.language())).map(|l| &**l).unwrap_or_else(|| super::default_language(flow))
 }
 
-/// Metrics and the request span for one engine step.
+/// Metrics and the request span for the engine's answer to one event.
 fn record(state: &AppState, name: &str, flow: &Flow, call: &Call, out: &Output, before: Option<&Outcome>) {
     for (_, trace) in &out.trace {
         match trace {
@@ -319,8 +322,8 @@ fn record(state: &AppState, name: &str, flow: &Flow, call: &Call, out: &Output, 
     }
 }
 
-/// The TwiML for one engine step, its callbacks carrying the call's new state.
-fn step(
+/// The TwiML for the engine's answer to one event, its callbacks carrying the call's new state.
+fn event_response(
     state: &AppState,
     name: &str,
     flow: &Flow,
@@ -345,8 +348,11 @@ fn step(
     twiml_response(body)
 }
 
-/// Twilio's Fallback URL: called when our answer failed (timeout, invalid TwiML, 5xx). Reads
-/// `ErrorCode` and `ErrorUrl` and takes the caller to a person.
+/// Twilio's Fallback URL: called when our answer failed (timeout, invalid TwiML, a 4xx or 5xx).
+/// Reads `ErrorCode` and `ErrorUrl` and takes the caller to the flow's operator. It is the last
+/// resort, so it never refuses: when the failed URL names no loaded flow, there is no queue
+/// known to be served, and the caller hears an apology and is hung up on rather than parked in
+/// a queue nobody answers.
 pub async fn fallback(State(state): State<Arc<AppState>>, hook: Webhook) -> Response {
     let code = hook.param("ErrorCode").unwrap_or("?");
     let url = hook.param("ErrorUrl").unwrap_or("?");
@@ -358,11 +364,18 @@ pub async fn fallback(State(state): State<Arc<AppState>>, hook: Webhook) -> Resp
         error_url = url,
         "Twilio called the fallback URL; sending the caller to a person"
     );
-    let (lang, route) = match state.flows.current(flow) {
-        Some(flow) => (super::default_language(&flow).to_owned(), super::operator_route(&flow)),
-        None => ("en".to_owned(), OperatorRoute::Queue(OPERATOR_QUEUE.to_owned())),
-    };
-    twiml_response(twiml::render_operator(&lang, &route, &state.voices))
+    match state.flows.current(flow) {
+        Some(flow) => twiml_response(twiml::render_operator(
+            super::default_language(&flow),
+            &super::operator_route(&flow),
+            &state.voices,
+        )),
+        None => {
+            tracing::error!(flow, "the fallback URL names no loaded flow; apologising and hanging up");
+            state.metrics.unknown_flow(flow);
+            twiml_response(twiml::render_apology(&state.voices))
+        }
+    }
 }
 
 /// Prompt audio for `<Play>`.

@@ -28,7 +28,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
 use crate::engine::{Action, Millis};
 
-/// Where the TwiML of one step points Twilio back to. Every URL is absolute and carries the
+/// Where a TwiML answer points Twilio back to, one URL per callback kind. Every URL is absolute and carries the
 /// call's new state token where it needs one.
 #[derive(Clone, Debug)]
 pub struct Links {
@@ -53,7 +53,7 @@ pub struct Links {
 impl Links {
     /// The links of `flow` at `base` for a call whose state is `token`.
     pub fn new(base: &str, flow: &str, token: &str) -> Links {
-        let at = |step: &str| format!("{base}/twilio/{flow}/{step}?t={token}");
+        let at = |callback: &str| format!("{base}/twilio/{flow}/{callback}?t={token}");
         Links {
             base: base.to_owned(),
             gather: at("gather"),
@@ -78,7 +78,7 @@ impl Links {
     }
 }
 
-/// The TwiML document for one engine step.
+/// The TwiML document for the engine's actions after one event.
 pub fn render(actions: &[Action], links: &Links) -> String {
     let mut doc = Doc::new();
     let mut prompts: Vec<&Action> = Vec::new();
@@ -188,6 +188,15 @@ pub fn render_operator(lang: &str, route: &OperatorRoute, voices: &Voices) -> St
         OperatorRoute::Queue(queue) => doc.text_element("Enqueue", &[], queue),
         OperatorRoute::Dial(number) => doc.text_element("Dial", &[], number),
     }
+    doc.finish()
+}
+
+/// Nothing to run and nowhere known to send the caller: an apology, then `<Hangup>`. For the
+/// Fallback URL when the failed request named no loaded flow, so no language is known either.
+pub fn render_apology(voices: &Voices) -> String {
+    let mut doc = Doc::new();
+    say(&mut doc.writer, "Sorry, something went wrong on our side. Please call again later.", "en", voices);
+    doc.empty_element("Hangup", &[]);
     doc.finish()
 }
 

@@ -1,5 +1,7 @@
 //! Running the `switchboard` binary from the crate's folder, with assertions that read like
-//! the expectation; shared by the CLI test files (each uses only part of it).
+//! the expectation; shared by the CLI test files (each uses only part of it). The server
+//! harness (`server.rs`) and the Twilio driver (`twilio.rs`) beside it are declared only by
+//! tests/server.rs (and the driver by the webhooks bench), so the CLI tests do not compile them.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -14,13 +16,21 @@ pub fn run(args: &[&str]) -> Run {
     run_with_stdin(args, "")
 }
 
+/// The binary in the crate's folder, for arguments that are paths or an environment of its own;
+/// run it with [`Run::of`].
+pub fn switchboard() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
 pub fn run_with_stdin(args: &[&str], stdin: &str) -> Run {
     run_in(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), args, stdin)
 }
 
 /// Runs the binary in `dir` instead of the crate's folder, as a user elsewhere would.
 pub fn run_in(dir: &std::path::Path, args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+    let mut child = switchboard()
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::piped())
@@ -33,6 +43,10 @@ pub fn run_in(dir: &std::path::Path, args: &[&str], stdin: &str) -> Run {
 }
 
 impl Run {
+    pub fn of(command: &mut Command) -> Run {
+        Run { out: command.stdin(Stdio::null()).output().expect("the binary runs") }
+    }
+
     pub fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.out.stdout).into_owned()
     }
