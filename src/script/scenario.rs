@@ -226,15 +226,8 @@ mod tests {
         let case: Case =
             toml::from_str("name = \"x\"\nexpect.outcome = { kind = \"queue\", target = \"second_line\" }")
                 .expect("a case");
-        let t = Transcript {
-            outcome: Some(Outcome { kind: OutcomeKind::Queue, target: "first_line".into() }),
-            path: Vec::new(),
-            heard: Vec::new(),
-            duration_s: 0.0,
-            entries: Vec::new(),
-            choices: Vec::new(),
-            trace: Vec::new(),
-        };
+        let outcome = Some(Outcome { kind: OutcomeKind::Queue, target: "first_line".into() });
+        let t = Transcript { outcome, ..Transcript::default() };
         assert_eq!(compare(&case, &t), ["outcome: expected queue second_line, got queue first_line"]);
     }
 }

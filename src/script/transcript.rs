@@ -78,7 +78,7 @@ pub struct Timed {
 }
 
 /// A whole scripted call.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Transcript {
     pub outcome: Option<Outcome>,
     /// Node ids in the order the call entered them.
@@ -108,15 +108,7 @@ pub fn drive(
     at: NaiveDateTime,
     mut caller: impl FnMut(&Transcript, &crate::engine::Gather) -> Option<Turn>,
 ) -> Transcript {
-    let mut t = Transcript {
-        outcome: None,
-        path: Vec::new(),
-        heard: Vec::new(),
-        duration_s: 0.0,
-        entries: Vec::new(),
-        choices: Vec::new(),
-        trace: Vec::new(),
-    };
+    let mut t = Transcript::default();
     let mut clock = Clock { start: at, ms: Millis::ZERO };
     let mut out = Output::default();
     let mut call = Call::start_into(flow, start, at, &mut out);
