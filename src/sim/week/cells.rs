@@ -1,0 +1,227 @@
+//! Statistics of a week simulation: per queue × weekday × hour counters and a one-second wait
+//! histogram (memory does not grow with the number of calls), the IVR's totals, and the pooling
+//! of replications into per-week summaries with confidence intervals.
+
+use serde::Serialize;
+
+use super::Replication;
+use crate::queue::model::Model;
+
+/// Waits are kept in one-second bins up to this many seconds (and one bin beyond).
+const WAIT_BINS: usize = 3600;
+pub(super) const HOURS: usize = 7 * 24;
+
+/// Counters of one queue in one weekday-hour (summed over weeks).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Cell {
+    pub offered: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    pub in_target: u64,
+    pub wait_sum: f64,
+    pub busy_s: f64,
+    pub staffed_s: f64,
+    pub waits: Vec<u32>,
+}
+
+impl Cell {
+    pub(super) fn record(&mut self, wait_s: f64, answered: bool, target_s: f64) {
+        self.offered += 1;
+        self.wait_sum += wait_s;
+        if answered {
+            self.answered += 1;
+            self.in_target += u64::from(wait_s <= target_s);
+        } else {
+            self.abandoned += 1;
+        }
+        if self.waits.is_empty() {
+            self.waits = vec![0; WAIT_BINS + 1];
+        }
+        self.waits[(wait_s.max(0.0) as usize).min(WAIT_BINS)] += 1;
+    }
+
+    pub fn add(&mut self, other: &Cell) {
+        self.offered += other.offered;
+        self.answered += other.answered;
+        self.abandoned += other.abandoned;
+        self.in_target += other.in_target;
+        self.wait_sum += other.wait_sum;
+        self.busy_s += other.busy_s;
+        self.staffed_s += other.staffed_s;
+        if self.waits.is_empty() {
+            self.waits = other.waits.clone();
+        } else {
+            for (a, b) in self.waits.iter_mut().zip(&other.waits) {
+                *a += b;
+            }
+        }
+    }
+
+    pub fn mean_wait_s(&self) -> Option<f64> {
+        (self.offered > 0).then(|| self.wait_sum / self.offered as f64)
+    }
+
+    pub fn service_level(&self) -> Option<f64> {
+        (self.offered > 0).then(|| self.in_target as f64 / self.offered as f64)
+    }
+
+    pub fn occupancy(&self) -> Option<f64> {
+        (self.staffed_s > 0.0).then(|| (self.busy_s / self.staffed_s).min(1.0))
+    }
+
+    /// The 90th percentile of the waits, to the second.
+    pub fn p90_wait_s(&self) -> Option<f64> {
+        let n: u64 = self.waits.iter().map(|&c| u64::from(c)).sum();
+        if n == 0 {
+            return None;
+        }
+        let want = (n as f64 * 0.9).ceil() as u64;
+        let mut seen = 0;
+        for (s, &c) in self.waits.iter().enumerate() {
+            seen += u64::from(c);
+            if seen >= want {
+                return Some(s as f64);
+            }
+        }
+        Some(WAIT_BINS as f64)
+    }
+}
+
+/// What happened to callers in the IVR, over the measured period.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Ivr {
+    /// Calls that entered the IVR (first attempts and retrials).
+    pub calls: u64,
+    pub retrials: u64,
+    /// Ended without a person: self-service and information messages.
+    pub contained: u64,
+    pub voicemail: u64,
+    pub callbacks_booked: u64,
+    pub transferred: u64,
+    pub hung_up_in_ivr: u64,
+    pub queued: u64,
+    pub zero_outs: u64,
+    pub timeout_fallbacks: u64,
+    pub invalid_escalations: u64,
+    pub ivr_time_s: f64,
+    /// Callers who queued and were moved to another queue after the overflow wait.
+    pub overflowed: u64,
+    pub callbacks_done: u64,
+    /// Callers still in the IVR or a queue when the simulation ended.
+    pub in_system_at_end: u64,
+}
+
+/// A weekday-hour of one queue, over all weeks and replications.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CellSummary {
+    pub queue: String,
+    /// 0 = Monday.
+    pub weekday: usize,
+    pub hour: usize,
+    /// Per week, averaged over weeks and replications.
+    pub offered: f64,
+    pub answered: f64,
+    pub abandoned: f64,
+    pub mean_wait_s: Option<f64>,
+    /// 99% half-width across replications (`None` with one replication).
+    pub mean_wait_ci99: Option<f64>,
+    pub p90_wait_s: Option<f64>,
+    pub service_level: Option<f64>,
+    pub service_level_ci99: Option<f64>,
+    pub occupancy: Option<f64>,
+    /// Mean agents on shift.
+    pub agents: f64,
+}
+
+/// Everything a run of replications measured.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    pub weeks: u32,
+    pub replications: u32,
+    pub cells: Vec<CellSummary>,
+    /// IVR totals, per week.
+    pub ivr: Ivr,
+    /// Totals per queue, per week.
+    pub queues: Vec<CellSummary>,
+    pub engine_steps: u64,
+}
+
+/// Pools replications: counts per week, waits over all callers, confidence intervals from the
+/// spread between replications.
+pub fn summarize(model: &Model, weeks: u32, reps: &[Replication]) -> Summary {
+    let per_week = f64::from(weeks) * reps.len().max(1) as f64;
+    let ci = |values: Vec<f64>| -> Option<f64> {
+        (values.len() > 1).then(|| crate::sim::stats::Estimate::from_samples(&values).ci99)
+    };
+    let summarize_cell = |name: &str, weekday: usize, hour: usize, cells: Vec<&Cell>| -> CellSummary {
+        let mut pooled = Cell::default();
+        for c in &cells {
+            pooled.add(c);
+        }
+        CellSummary {
+            queue: name.to_owned(),
+            weekday,
+            hour,
+            offered: pooled.offered as f64 / per_week,
+            answered: pooled.answered as f64 / per_week,
+            abandoned: pooled.abandoned as f64 / per_week,
+            mean_wait_s: pooled.mean_wait_s(),
+            mean_wait_ci99: ci(cells.iter().filter_map(|c| c.mean_wait_s()).collect()),
+            p90_wait_s: pooled.p90_wait_s(),
+            service_level: pooled.service_level(),
+            service_level_ci99: ci(cells.iter().filter_map(|c| c.service_level()).collect()),
+            occupancy: pooled.occupancy(),
+            agents: pooled.staffed_s / 3600.0 / per_week,
+        }
+    };
+    let mut cells = Vec::new();
+    let mut queues = Vec::new();
+    for (qi, q) in model.queues.iter().enumerate() {
+        for cell in 0..HOURS {
+            cells.push(summarize_cell(
+                &q.name,
+                cell / 24,
+                cell % 24,
+                reps.iter().map(|r| &r.cells[qi][cell]).collect(),
+            ));
+        }
+        let totals: Vec<Cell> = reps
+            .iter()
+            .map(|r| {
+                let mut t = Cell::default();
+                r.cells[qi].iter().for_each(|c| t.add(c));
+                t
+            })
+            .collect();
+        let mut total = summarize_cell(&q.name, 0, 0, totals.iter().collect());
+        total.agents /= HOURS as f64;
+        queues.push(total);
+    }
+    let mut ivr = Ivr::default();
+    for r in reps {
+        let i = &r.ivr;
+        ivr.calls += i.calls;
+        ivr.retrials += i.retrials;
+        ivr.contained += i.contained;
+        ivr.voicemail += i.voicemail;
+        ivr.callbacks_booked += i.callbacks_booked;
+        ivr.transferred += i.transferred;
+        ivr.hung_up_in_ivr += i.hung_up_in_ivr;
+        ivr.queued += i.queued;
+        ivr.zero_outs += i.zero_outs;
+        ivr.timeout_fallbacks += i.timeout_fallbacks;
+        ivr.invalid_escalations += i.invalid_escalations;
+        ivr.ivr_time_s += i.ivr_time_s;
+        ivr.overflowed += i.overflowed;
+        ivr.callbacks_done += i.callbacks_done;
+        ivr.in_system_at_end += i.in_system_at_end;
+    }
+    Summary {
+        weeks,
+        replications: reps.len() as u32,
+        cells,
+        ivr,
+        queues,
+        engine_steps: reps.iter().map(|r| r.engine_steps).sum(),
+    }
+}

@@ -1,0 +1,276 @@
+//! Weeks of calls through the real flow: callers arrive by weekday and hour from the model,
+//! walk the flow with the sans-IO engine as the caller-behaviour model says, and wait in the
+//! model's queues for agents on the model's shifts.
+//!
+//! One replication is a single-threaded event loop on a virtual clock. What it models:
+//! - arrivals: a Poisson process whose rate is constant within each model slot (exact for a
+//!   piecewise-constant rate: interarrival times restart at every slot boundary), scaled per
+//!   day by a lognormal factor with the model's `daily_cv` (busy and quiet days);
+//! - the IVR: prompt lengths from the engine's actions, the caller's thinking time, timeouts;
+//!   pressing 0 at once, silence, speech, mumbling and hanging up with the model's odds;
+//! - queues: agents per slot (an agent who goes off shift finishes the call first), priority
+//!   then first-come order, exponential patience, overflow to another queue after a wait,
+//!   retrials of abandoned callers, and call-backs booked in the flow that take agent time.
+//!
+//! Statistics stream into per-cell counters (queue × weekday × hour) and a wait histogram, so
+//! memory does not grow with the number of calls.
+
+mod caller;
+mod cells;
+mod events;
+mod queues;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use chrono::{Duration, NaiveDateTime};
+use rand_distr::{Distribution, Exp, LogNormal};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use self::caller::{Caller, Where};
+use self::cells::HOURS;
+pub use self::cells::{Cell, CellSummary, Ivr, Summary, summarize};
+use self::events::{Kind, Scheduled};
+use self::queues::{Queue, ServiceTime};
+use super::stationary::streams;
+use crate::engine::{Flow, NodeKind, Output};
+use crate::queue::model::Model;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SimError {
+    #[error("the flow queues callers for `{0}`, which the model does not describe")]
+    UnknownQueue(String),
+    #[error("the model's callback names queue `{0}`, which it does not describe")]
+    UnknownCallbackQueue(String),
+    #[error("simulate at least one week")]
+    NoWeeks,
+    #[error("the warm-up must be whole days")]
+    PartialDayWarmup,
+}
+
+/// What to simulate.
+#[derive(Clone, Debug)]
+pub struct Setup<'a> {
+    pub flow: &'a Flow,
+    pub model: &'a Model,
+    pub weeks: u32,
+    /// Local time at which the measured period starts (a Monday 00:00).
+    pub start: NaiveDateTime,
+    /// Simulated before `start` and not measured.
+    pub warmup_s: f64,
+}
+
+/// One replication's results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Replication {
+    /// `cells[queue][weekday * 24 + hour]`, queues in model order.
+    pub cells: Vec<Vec<Cell>>,
+    pub ivr: Ivr,
+    /// Engine steps taken, for speed figures.
+    pub engine_steps: u64,
+}
+
+/// Runs replication `replication` from `seed`.
+pub fn run(setup: &Setup, seed: u64, replication: u32) -> Result<Replication, SimError> {
+    if setup.weeks == 0 {
+        return Err(SimError::NoWeeks);
+    }
+    if setup.warmup_s < 0.0 || setup.warmup_s % 86_400.0 != 0.0 {
+        return Err(SimError::PartialDayWarmup);
+    }
+    let mut sim = Sim::new(setup, seed, replication)?;
+    sim.run();
+    Ok(sim.finish())
+}
+
+struct Sim<'a> {
+    setup: &'a Setup<'a>,
+    flow: &'a Flow,
+    model: &'a Model,
+    queues: Vec<Queue>,
+    /// Engine queue names in the model's order, for mapping `Enqueue` actions.
+    names: Vec<&'a str>,
+    callers: Vec<Caller>,
+    free: Vec<u32>,
+    events: BinaryHeap<Reverse<Scheduled>>,
+    seq: u64,
+    now: f64,
+    end: f64,
+    slot_s: f64,
+    /// Arrival rate (calls/s) of the current slot, all queues together, times today's factor.
+    rate: f64,
+    day_factor: f64,
+    day_of_factor: i64,
+    /// Calls entering the IVR.
+    ivr: crate::queue::model::Ivr,
+    rng_arrival: Xoshiro256PlusPlus,
+    rng_caller: Xoshiro256PlusPlus,
+    rng_service: Xoshiro256PlusPlus,
+    out: Output,
+    cells: Vec<Vec<Cell>>,
+    stats: Ivr,
+    steps: u64,
+    callback_queue: Option<u16>,
+    think: Exp<f64>,
+    retrial_delay: Exp<f64>,
+}
+
+impl<'a> Sim<'a> {
+    fn new(setup: &'a Setup<'a>, seed: u64, replication: u32) -> Result<Self, SimError> {
+        let (flow, model) = (setup.flow, setup.model);
+        for node in &flow.nodes {
+            if let NodeKind::Queue(q) = &node.kind
+                && model.queue(&q.queue).is_none()
+            {
+                return Err(SimError::UnknownQueue(q.queue.to_string()));
+            }
+        }
+        let names: Vec<&str> = model.queues.iter().map(|q| q.name.as_str()).collect();
+        let callback_queue = match &model.callers.callback {
+            Some(cb) => Some(
+                names
+                    .iter()
+                    .position(|n| *n == cb.queue)
+                    .ok_or_else(|| SimError::UnknownCallbackQueue(cb.queue.clone()))? as u16,
+            ),
+            None => None,
+        };
+        let queues = model
+            .queues
+            .iter()
+            .map(|q| Queue {
+                busy: 0,
+                prev_staffed: 0,
+                slot_start: 0.0,
+                waiting: BinaryHeap::new(),
+                callbacks: 0,
+                service: ServiceTime::new(q),
+            })
+            .collect();
+        let mut rngs = streams(seed, replication, 3).into_iter();
+        let mut next = || rngs.next().expect("three streams");
+        let slot_s = f64::from(model.slot_min) * 60.0;
+        Ok(Sim {
+            setup,
+            flow,
+            model,
+            queues,
+            names,
+            callers: Vec::new(),
+            free: Vec::new(),
+            events: BinaryHeap::new(),
+            seq: 0,
+            now: 0.0,
+            end: setup.warmup_s + f64::from(setup.weeks) * 7.0 * 86_400.0,
+            slot_s,
+            rate: 0.0,
+            day_factor: 1.0,
+            day_of_factor: i64::MIN,
+            ivr: model.ivr_arrivals(),
+            rng_arrival: next(),
+            rng_caller: next(),
+            rng_service: next(),
+            out: Output::default(),
+            cells: vec![vec![Cell::default(); HOURS]; model.queues.len()],
+            stats: Ivr::default(),
+            steps: 0,
+            callback_queue,
+            think: Exp::new(1.0 / model.callers.think_s.max(0.001)).expect("a positive rate"),
+            retrial_delay: Exp::new(1.0 / model.callers.retrial_delay_s.max(1.0)).expect("a positive rate"),
+        })
+    }
+
+    fn schedule(&mut self, at: f64, kind: Kind) {
+        self.seq += 1;
+        self.events.push(Reverse(Scheduled { at: at.max(0.0).to_bits(), seq: self.seq, kind }));
+    }
+
+    fn local(&self, t: f64) -> NaiveDateTime {
+        self.setup.start + Duration::milliseconds(((t - self.setup.warmup_s) * 1000.0) as i64)
+    }
+
+    fn measured(&self) -> bool {
+        self.now >= self.setup.warmup_s
+    }
+
+    /// Index of the weekday-hour cell of a time.
+    fn cell(&self, t: f64) -> usize {
+        let since = (t - self.setup.warmup_s).rem_euclid(7.0 * 86_400.0);
+        ((since / 3600.0) as usize).min(HOURS - 1)
+    }
+
+    fn run(&mut self) {
+        // The warm-up is whole days, so slots starting at 0 align with the measured midnights.
+        self.schedule(0.0, Kind::Slot);
+        while let Some(Reverse(ev)) = self.events.pop() {
+            self.now = f64::from_bits(ev.at);
+            if self.now >= self.end {
+                break;
+            }
+            match ev.kind {
+                Kind::Slot => self.slot(),
+                Kind::Arrive => self.arrive(false),
+                Kind::Retrial => self.arrive(true),
+                Kind::Act(c) => self.act(c),
+                Kind::Join(c) => self.join(c),
+                Kind::Release(q) => self.release(q),
+                Kind::Abandon(c, epoch) => self.abandon(c, epoch),
+                Kind::Overflow(c, epoch) => self.overflow(c, epoch),
+                Kind::CallbackDue(q) => {
+                    self.queues[usize::from(q)].callbacks += 1;
+                    self.serve(q);
+                }
+            }
+        }
+    }
+
+    fn slot(&mut self) {
+        let now = self.now;
+        let at = self.local(now);
+        let day = (now - self.setup.warmup_s).div_euclid(86_400.0) as i64;
+        if day != self.day_of_factor {
+            self.day_of_factor = day;
+            self.day_factor = self.draw_day_factor();
+        }
+        self.rate = self.ivr.arrivals.at(at) / 3600.0 * self.day_factor;
+        let slot_end = now + self.slot_s;
+        // Staffed time of the slot, for occupancy.
+        if self.measured() {
+            let cell = self.cell(now);
+            for (i, q) in self.model.queues.iter().enumerate() {
+                self.cells[i][cell].staffed_s += q.agents.at(at) * self.slot_s;
+            }
+        }
+        // Agents who came on shift take waiting callers.
+        let before = self.local((now - 1.0).max(0.0));
+        for q in 0..self.queues.len() {
+            self.queues[q].prev_staffed = self.model.queues[q].agents.at(before) as u32;
+            self.queues[q].slot_start = now;
+            self.serve(q as u16);
+        }
+        if self.rate > 0.0 {
+            let first = now + Exp::new(self.rate).map_or(f64::INFINITY, |e| e.sample(&mut self.rng_arrival));
+            if first < slot_end {
+                self.schedule(first, Kind::Arrive);
+            }
+        }
+        self.schedule(slot_end, Kind::Slot);
+    }
+
+    /// A lognormal day factor with mean 1 and the model's day-to-day spread.
+    fn draw_day_factor(&mut self) -> f64 {
+        let cv = self.ivr.daily_cv;
+        if cv <= 0.0 {
+            return 1.0;
+        }
+        let sigma2 = (cv * cv).ln_1p();
+        LogNormal::new(-sigma2 / 2.0, sigma2.sqrt()).map_or(1.0, |d| d.sample(&mut self.rng_arrival))
+    }
+
+    fn finish(self) -> Replication {
+        let in_system = self.callers.iter().filter(|c| !matches!(c.at, Where::Gone)).count() as u64;
+        let mut ivr = self.stats;
+        ivr.in_system_at_end = in_system;
+        Replication { cells: self.cells, ivr, engine_steps: self.steps }
+    }
+}
