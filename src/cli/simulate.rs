@@ -93,7 +93,7 @@ fn stationary(args: Args) -> anyhow::Result<ExitCode> {
     let wall_s = started.elapsed().as_secs_f64();
     // The formula for the same inputs: Erlang A with patience, Erlang C without (exponential
     // handle times only; with a lognormal it is the exponential approximation).
-    let formula = switchboard::queue::metrics(&switchboard::queue::Cell {
+    let formula = switchboard::queue::metrics(&switchboard::queue::ErlangInputs {
         arrivals_per_hour: scenario.arrivals_per_hour,
         aht_s: scenario.aht_s,
         agents: scenario.agents,

@@ -13,7 +13,7 @@
 
 use chrono::{Datelike, NaiveDateTime};
 
-use super::erlang::{self, Cell, Metrics, Target};
+use super::erlang::{self, ErlangInputs, Metrics, Target};
 use super::model::{Model, QueueModel};
 use crate::calendar::DAY_KEYS as WEEKDAYS;
 use crate::engine::flow::{Estimator, Hours, LiveQueue};
@@ -184,7 +184,7 @@ fn agents_of(value: f64) -> u32 {
 
 /// The measures of one slot for a volume of calls on `agents` agents.
 pub fn day(model: &Model, queue: &QueueModel, arrivals_per_hour: f64, agents: u32) -> DayEstimate {
-    let cell = Cell {
+    let cell = ErlangInputs {
         arrivals_per_hour,
         aht_s: queue.aht_s,
         agents: agents.max(1),
@@ -222,17 +222,19 @@ fn no_agents(arrivals_per_hour: f64, patient_callers_leave: bool) -> Metrics {
 /// Same answer as [`erlang::agents_needed`], found faster for Erlang A: the Erlang C staffing
 /// (cheap, O(c) per evaluation) is a close first guess, then one-agent steps settle it. Service
 /// level rises with agents, so the first step that changes the verdict is the answer.
-pub fn fewest_agents(cell: &Cell, share: f64) -> Option<u32> {
+pub fn fewest_agents(cell: &ErlangInputs, share: f64) -> Option<u32> {
     if cell.arrivals_per_hour <= 0.0 {
         return Some(0);
     }
     let target = Target::ServiceLevel(share);
-    let guess = erlang::agents_needed(&Cell { patience_s: None, ..*cell }, target).ok()?;
+    let guess = erlang::agents_needed(&ErlangInputs { patience_s: None, ..*cell }, target).ok()?;
     if cell.patience_s.is_none() {
         return Some(guess);
     }
     let meets = |n: u32| {
-        n > 0 && erlang::metrics(&Cell { agents: n, ..*cell }).is_ok_and(|m| !m.overloaded && m.service_level >= share)
+        n > 0
+            && erlang::metrics(&ErlangInputs { agents: n, ..*cell })
+                .is_ok_and(|m| !m.overloaded && m.service_level >= share)
     };
     let mut n = guess;
     if meets(n) {
@@ -560,11 +562,11 @@ mod tests {
     #[test]
     fn fewest_agents_matches_the_general_search() {
         for (cph, aht, pat) in [(200.0, 180.0, Some(120.0)), (50.0, 300.0, Some(30.0)), (900.0, 240.0, None)] {
-            let cell = Cell { arrivals_per_hour: cph, aht_s: aht, agents: 1, patience_s: pat, target_s: 20.0 };
+            let cell = ErlangInputs { arrivals_per_hour: cph, aht_s: aht, agents: 1, patience_s: pat, target_s: 20.0 };
             let general = erlang::agents_needed(&cell, Target::ServiceLevel(0.8)).ok();
             assert_eq!(fewest_agents(&cell, 0.8), general, "{cell:?}");
         }
-        let idle = Cell { arrivals_per_hour: 0.0, aht_s: 180.0, agents: 1, patience_s: None, target_s: 20.0 };
+        let idle = ErlangInputs { arrivals_per_hour: 0.0, aht_s: 180.0, agents: 1, patience_s: None, target_s: 20.0 };
         assert_eq!(fewest_agents(&idle, 0.8), Some(0));
     }
 

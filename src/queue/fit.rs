@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 
-use super::erlang::Cell;
+use super::erlang::ErlangInputs;
 use super::estimate::{fewest_agents, normal_cdf};
 use super::model::Week;
 use crate::calendar::DAY_KEYS as WEEKDAYS;
@@ -330,7 +330,7 @@ pub fn to_toml(fit: &Fit, source: &str, d: &Defaults) -> String {
                 .day(weekday)
                 .iter()
                 .map(|&a| {
-                    let cell = Cell {
+                    let cell = ErlangInputs {
                         arrivals_per_hour: a,
                         aht_s: aht_s.max(1.0),
                         agents: 1,

@@ -159,14 +159,14 @@ pub struct Model {
     pub hours: Hours,
     /// Calls to the hotline itself, for the simulator, which lets the flow decide which queue
     /// each caller reaches; without `[ivr]`, the queues' volumes added up.
-    pub ivr: Option<Ivr>,
+    pub ivr: Option<IvrArrivals>,
     pub queues: Vec<QueueModel>,
     pub callers: Callers,
 }
 
 /// Calls entering the IVR.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Ivr {
+pub struct IvrArrivals {
     /// Mean calls per hour in each slot.
     pub arrivals: Week,
     pub daily_cv: f64,
@@ -178,7 +178,7 @@ impl Model {
     }
 
     /// Calls per hour entering the IVR at a local time, and their day-to-day spread.
-    pub fn ivr_arrivals(&self) -> Ivr {
+    pub fn ivr_arrivals(&self) -> IvrArrivals {
         if let Some(ivr) = &self.ivr {
             return ivr.clone();
         }
@@ -192,7 +192,7 @@ impl Model {
             weighted_cv += q.daily_cv * volume;
             total += volume;
         }
-        Ivr { arrivals, daily_cv: if total > 0.0 { weighted_cv / total } else { 0.0 } }
+        IvrArrivals { arrivals, daily_cv: if total > 0.0 { weighted_cv / total } else { 0.0 } }
     }
 
     /// Whether the centre is open at a local time (closed slots have no agents and no estimate).
@@ -288,7 +288,7 @@ fn model(r: &mut Reader, doc: &DeTable) -> Option<Model> {
         let i = r.fields(v, IVR, "[ivr]")?;
         let arrivals = arrivals(r, &i, "[ivr]", slot_min)?;
         let daily_cv = i.get("daily_cv").and_then(|x| positive(r, x, "daily_cv")).unwrap_or(0.0);
-        Some(Ivr { arrivals, daily_cv })
+        Some(IvrArrivals { arrivals, daily_cv })
     });
     let mut queues = Vec::new();
     match f.get("queues") {

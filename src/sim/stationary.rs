@@ -325,7 +325,7 @@ mod tests {
     #[test]
     fn agrees_with_erlang_a() {
         let m = scenario(55, Some(120.0)).run(9, 0).unwrap();
-        let cell = crate::queue::Cell {
+        let cell = crate::queue::ErlangInputs {
             arrivals_per_hour: 600.0,
             aht_s: 300.0,
             agents: 55,

@@ -13,7 +13,7 @@ pub(super) const HOURS: usize = 7 * 24;
 
 /// Counters of one queue in one weekday-hour (summed over weeks).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Cell {
+pub struct HourStats {
     pub offered: u64,
     pub answered: u64,
     pub abandoned: u64,
@@ -24,7 +24,7 @@ pub struct Cell {
     pub waits: Vec<u32>,
 }
 
-impl Cell {
+impl HourStats {
     pub(super) fn record(&mut self, wait_s: f64, answered: bool, target_s: f64) {
         self.offered += 1;
         self.wait_sum += wait_s;
@@ -40,7 +40,7 @@ impl Cell {
         self.waits[(wait_s.max(0.0) as usize).min(WAIT_BINS)] += 1;
     }
 
-    pub fn add(&mut self, other: &Cell) {
+    pub fn add(&mut self, other: &HourStats) {
         self.offered += other.offered;
         self.answered += other.answered;
         self.abandoned += other.abandoned;
@@ -89,7 +89,7 @@ impl Cell {
 
 /// What happened to callers in the IVR, over the measured period.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Ivr {
+pub struct IvrStats {
     /// Calls that entered the IVR (first attempts and retrials).
     pub calls: u64,
     pub retrials: u64,
@@ -140,7 +140,7 @@ pub struct Summary {
     pub replications: u32,
     pub cells: Vec<CellSummary>,
     /// IVR totals, per week.
-    pub ivr: Ivr,
+    pub ivr: IvrStats,
     /// Totals per queue, per week.
     pub queues: Vec<CellSummary>,
     pub engine_steps: u64,
@@ -153,8 +153,8 @@ pub fn summarize(model: &Model, weeks: u32, reps: &[Replication]) -> Summary {
     let ci = |values: Vec<f64>| -> Option<f64> {
         (values.len() > 1).then(|| crate::sim::stats::Estimate::from_samples(&values).ci99)
     };
-    let summarize_cell = |name: &str, weekday: usize, hour: usize, cells: Vec<&Cell>| -> CellSummary {
-        let mut pooled = Cell::default();
+    let summarize_cell = |name: &str, weekday: usize, hour: usize, cells: Vec<&HourStats>| -> CellSummary {
+        let mut pooled = HourStats::default();
         for c in &cells {
             pooled.add(c);
         }
@@ -185,10 +185,10 @@ pub fn summarize(model: &Model, weeks: u32, reps: &[Replication]) -> Summary {
                 reps.iter().map(|r| &r.cells[qi][cell]).collect(),
             ));
         }
-        let totals: Vec<Cell> = reps
+        let totals: Vec<HourStats> = reps
             .iter()
             .map(|r| {
-                let mut t = Cell::default();
+                let mut t = HourStats::default();
                 r.cells[qi].iter().for_each(|c| t.add(c));
                 t
             })
@@ -197,7 +197,7 @@ pub fn summarize(model: &Model, weeks: u32, reps: &[Replication]) -> Summary {
         total.agents /= HOURS as f64;
         queues.push(total);
     }
-    let mut ivr = Ivr::default();
+    let mut ivr = IvrStats::default();
     for r in reps {
         let i = &r.ivr;
         ivr.calls += i.calls;

@@ -29,7 +29,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use self::caller::{Caller, Where};
 use self::cells::HOURS;
-pub use self::cells::{Cell, CellSummary, Ivr, Summary, summarize};
+pub use self::cells::{CellSummary, HourStats, IvrStats, Summary, summarize};
 use self::events::{Kind, Scheduled};
 use self::queues::{Queue, ServiceTime};
 use super::stationary::streams;
@@ -64,8 +64,8 @@ pub struct Setup<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Replication {
     /// `cells[queue][weekday * 24 + hour]`, queues in model order.
-    pub cells: Vec<Vec<Cell>>,
-    pub ivr: Ivr,
+    pub cells: Vec<Vec<HourStats>>,
+    pub ivr: IvrStats,
     /// Engine steps taken, for speed figures.
     pub engine_steps: u64,
 }
@@ -102,13 +102,13 @@ struct Sim<'a> {
     day_factor: f64,
     day_of_factor: i64,
     /// Calls entering the IVR.
-    ivr: crate::queue::model::Ivr,
+    ivr: crate::queue::model::IvrArrivals,
     rng_arrival: Xoshiro256PlusPlus,
     rng_caller: Xoshiro256PlusPlus,
     rng_service: Xoshiro256PlusPlus,
     out: Output,
-    cells: Vec<Vec<Cell>>,
-    stats: Ivr,
+    cells: Vec<Vec<HourStats>>,
+    stats: IvrStats,
     steps: u64,
     callback_queue: Option<u16>,
     think: Exp<f64>,
@@ -171,8 +171,8 @@ impl<'a> Sim<'a> {
             rng_caller: next(),
             rng_service: next(),
             out: Output::default(),
-            cells: vec![vec![Cell::default(); HOURS]; model.queues.len()],
-            stats: Ivr::default(),
+            cells: vec![vec![HourStats::default(); HOURS]; model.queues.len()],
+            stats: IvrStats::default(),
             steps: 0,
             callback_queue,
             think: Exp::new(1.0 / model.callers.think_s.max(0.001)).expect("a positive rate"),
