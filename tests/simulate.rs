@@ -36,9 +36,9 @@ fn every_caller_is_accounted_for() {
     for seed in [1, 2, 3] {
         let r = week::run(&s, seed, 0).unwrap();
         let i = &r.ivr;
-        let offered: u64 = r.cells.iter().flatten().map(|c| c.offered).sum();
-        let answered: u64 = r.cells.iter().flatten().map(|c| c.answered).sum();
-        let abandoned: u64 = r.cells.iter().flatten().map(|c| c.abandoned).sum();
+        let offered: u64 = r.cells.iter().flatten().map(|c| c.callers.offered).sum();
+        let answered: u64 = r.cells.iter().flatten().map(|c| c.callers.answered).sum();
+        let abandoned: u64 = r.cells.iter().flatten().map(|c| c.callers.abandoned).sum();
         assert_eq!(offered, answered + abandoned);
         let ended_in_ivr = i.contained + i.voicemail + i.callbacks_booked + i.transferred + i.hung_up_in_ivr;
         assert_eq!(i.calls, ended_in_ivr + offered + i.in_system_at_end, "{i:?}");

@@ -6,19 +6,17 @@ use serde::Serialize;
 
 use super::Replication;
 use crate::queue::model::Model;
+use crate::sim::stats::{Batch, Estimate, QueueEstimates};
 
 /// Waits are kept in one-second bins up to this many seconds (and one bin beyond).
 const WAIT_BINS: usize = 3600;
 pub(super) const HOURS: usize = 7 * 24;
 
-/// Counters of one queue in one weekday-hour (summed over weeks).
+/// Counters of one queue in one weekday-hour (summed over weeks): the callers who left the
+/// queue, in the stationary simulator's [`Batch`] sums, then agent time and the wait histogram.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HourStats {
-    pub offered: u64,
-    pub answered: u64,
-    pub abandoned: u64,
-    pub in_target: u64,
-    pub wait_sum: f64,
+    pub callers: Batch,
     pub busy_s: f64,
     pub staffed_s: f64,
     pub waits: Vec<u32>,
@@ -26,14 +24,7 @@ pub struct HourStats {
 
 impl HourStats {
     pub(super) fn record(&mut self, wait_s: f64, answered: bool, target_s: f64) {
-        self.offered += 1;
-        self.wait_sum += wait_s;
-        if answered {
-            self.answered += 1;
-            self.in_target += u64::from(wait_s <= target_s);
-        } else {
-            self.abandoned += 1;
-        }
+        self.callers.record(wait_s, answered, target_s);
         if self.waits.is_empty() {
             self.waits = vec![0; WAIT_BINS + 1];
         }
@@ -41,11 +32,7 @@ impl HourStats {
     }
 
     pub fn add(&mut self, other: &HourStats) {
-        self.offered += other.offered;
-        self.answered += other.answered;
-        self.abandoned += other.abandoned;
-        self.in_target += other.in_target;
-        self.wait_sum += other.wait_sum;
+        self.callers.add(&other.callers);
         self.busy_s += other.busy_s;
         self.staffed_s += other.staffed_s;
         if self.waits.is_empty() {
@@ -55,14 +42,6 @@ impl HourStats {
                 *a += b;
             }
         }
-    }
-
-    pub fn mean_wait_s(&self) -> Option<f64> {
-        (self.offered > 0).then(|| self.wait_sum / self.offered as f64)
-    }
-
-    pub fn service_level(&self) -> Option<f64> {
-        (self.offered > 0).then(|| self.in_target as f64 / self.offered as f64)
     }
 
     pub fn occupancy(&self) -> Option<f64> {
@@ -150,26 +129,30 @@ pub struct Summary {
 /// spread between replications.
 pub fn summarize(model: &Model, weeks: u32, reps: &[Replication]) -> Summary {
     let per_week = f64::from(weeks) * reps.len().max(1) as f64;
-    let ci = |values: Vec<f64>| -> Option<f64> {
-        (values.len() > 1).then(|| crate::sim::stats::Estimate::from_samples(&values).ci99)
-    };
     let summarize_cell = |name: &str, weekday: usize, hour: usize, cells: Vec<&HourStats>| -> CellSummary {
         let mut pooled = HourStats::default();
         for c in &cells {
             pooled.add(c);
         }
+        // Each replication is one sample; one without callers here has no waits to compare.
+        let groups: Vec<Batch> = cells.iter().map(|c| c.callers.clone()).collect();
+        let spread = QueueEstimates::from_groups(&groups);
+        let samples = groups.iter().filter(|b| b.offered > 0).count();
+        let ci = |e: Estimate| (samples > 1).then_some(e.ci99);
+        let calls = &pooled.callers;
+        let measured = calls.offered > 0;
         CellSummary {
             queue: name.to_owned(),
             weekday,
             hour,
-            offered: pooled.offered as f64 / per_week,
-            answered: pooled.answered as f64 / per_week,
-            abandoned: pooled.abandoned as f64 / per_week,
-            mean_wait_s: pooled.mean_wait_s(),
-            mean_wait_ci99: ci(cells.iter().filter_map(|c| c.mean_wait_s()).collect()),
+            offered: calls.offered as f64 / per_week,
+            answered: calls.answered as f64 / per_week,
+            abandoned: calls.abandoned as f64 / per_week,
+            mean_wait_s: measured.then(|| calls.mean_wait_s()),
+            mean_wait_ci99: ci(spread.mean_wait_s),
             p90_wait_s: pooled.p90_wait_s(),
-            service_level: pooled.service_level(),
-            service_level_ci99: ci(cells.iter().filter_map(|c| c.service_level()).collect()),
+            service_level: measured.then(|| calls.service_level()),
+            service_level_ci99: ci(spread.service_level),
             occupancy: pooled.occupancy(),
             agents: pooled.staffed_s / 3600.0 / per_week,
         }

@@ -31,7 +31,7 @@ use self::caller::{Caller, Where};
 use self::cells::HOURS;
 pub use self::cells::{CellSummary, HourStats, IvrStats, Summary, summarize};
 use self::events::{Kind, Scheduled};
-use self::queues::{Queue, ServiceTime};
+use self::queues::Queue;
 use super::stationary::streams;
 use crate::engine::{Flow, NodeKind, Output};
 use crate::queue::model::Model;
@@ -135,18 +135,7 @@ impl<'a> Sim<'a> {
             ),
             None => None,
         };
-        let queues = model
-            .queues
-            .iter()
-            .map(|q| Queue {
-                busy: 0,
-                prev_staffed: 0,
-                slot_start: 0.0,
-                waiting: BinaryHeap::new(),
-                callbacks: 0,
-                service: ServiceTime::new(q),
-            })
-            .collect();
+        let queues = model.queues.iter().map(Queue::new).collect();
         let mut rngs = streams(seed, replication, 3).into_iter();
         let mut next = || rngs.next().expect("three streams");
         let slot_s = f64::from(model.slot_min) * 60.0;

@@ -7,13 +7,13 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use rand::Rng;
-use rand_distr::{Distribution, Exp, LogNormal};
-use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_distr::{Distribution, Exp};
 
 use super::Sim;
 use super::caller::Where;
 use super::events::Kind;
 use crate::queue::model::QueueModel;
+use crate::sim::stationary::{Service, ServiceSampler};
 
 /// A queue of the model, by the same index as `Model::queues`.
 pub(super) struct Queue {
@@ -26,32 +26,22 @@ pub(super) struct Queue {
     pub(super) waiting: BinaryHeap<(u8, Reverse<u64>, u32)>,
     /// Booked call-backs waiting for an agent (before any caller, they were promised).
     pub(super) callbacks: u64,
-    pub(super) service: ServiceTime,
+    pub(super) service: ServiceSampler,
 }
 
-pub(super) enum ServiceTime {
-    Exponential(Exp<f64>),
-    Lognormal(LogNormal<f64>),
-}
-
-impl ServiceTime {
-    pub(super) fn new(q: &QueueModel) -> ServiceTime {
-        match q.service_cv {
-            Some(cv) => {
-                let sigma2 = (cv * cv).ln_1p();
-                ServiceTime::Lognormal(
-                    LogNormal::new(q.aht_s.ln() - sigma2 / 2.0, sigma2.sqrt())
-                        .expect("the model checked the handle time"),
-                )
-            }
-            None => ServiceTime::Exponential(Exp::new(1.0 / q.aht_s).expect("the model checked the handle time")),
-        }
-    }
-
-    fn sample(&self, rng: &mut Xoshiro256PlusPlus) -> f64 {
-        match self {
-            ServiceTime::Exponential(d) => d.sample(rng),
-            ServiceTime::Lognormal(d) => d.sample(rng),
+impl Queue {
+    pub(super) fn new(model: &QueueModel) -> Queue {
+        let service = match model.service_cv {
+            Some(cv) => Service::Lognormal { cv },
+            None => Service::Exponential,
+        };
+        Queue {
+            busy: 0,
+            prev_staffed: 0,
+            slot_start: 0.0,
+            waiting: BinaryHeap::new(),
+            callbacks: 0,
+            service: ServiceSampler::new(service, model.aht_s).expect("the model checked the handle time and its CV"),
         }
     }
 }
