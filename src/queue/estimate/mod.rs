@@ -107,7 +107,7 @@ fn slot_with(
     let index = weekday * slots + slot;
     let start_min = u32::try_from(slot).unwrap_or(0) * queue.arrivals.slot_min;
     let open = week_open(&model.hours, weekday, start_min);
-    let agents = if open { agents_of(queue.agents.values.get(index).copied().unwrap_or(0.0)) } else { 0 };
+    let agents = if open { queue.agents_in(index) } else { 0 };
     let arrivals = queue.arrivals.values.get(index).copied().unwrap_or(0.0);
     let (typical, busy) = if open {
         let busy_arrivals = arrivals * busy_factor(queue.daily_cv, model.busy_quantile);
@@ -132,12 +132,6 @@ fn week_open(hours: &Hours, weekday: usize, start_min: u32) -> bool {
     let Some(week) = &hours.week else { return true };
     let Ok(minute) = u16::try_from(start_min) else { return false };
     week.get(weekday).is_some_and(|ranges| ranges.iter().any(|&(from, to)| minute >= from && minute < to))
-}
-
-/// Agents in a slot as a whole number; the model's values are non-negative but may be fractional
-/// (a part-time shift), and a fraction of an agent answers no call, so it rounds down.
-fn agents_of(value: f64) -> u32 {
-    if value.is_finite() && value >= 1.0 { value.min(f64::from(u32::MAX)).floor() as u32 } else { 0 }
 }
 
 /// The measures of one slot for a volume of calls on `agents` agents.

@@ -90,6 +90,21 @@ pub struct QueueModel {
     pub overflow: Option<Overflow>,
 }
 
+impl QueueModel {
+    /// Agents answering at a local time. The simulator and the estimate both staff by it.
+    pub fn agents_at(&self, at: NaiveDateTime) -> u32 {
+        self.agents_in(self.agents.slot(at))
+    }
+
+    /// Agents answering in slot `index` of the week (see [`Week::slot`]), as a whole number:
+    /// the model's values are non-negative but may be fractional (a part-time shift), and a
+    /// fraction of an agent answers no call, so it rounds down.
+    pub fn agents_in(&self, index: usize) -> u32 {
+        let value = self.agents.values.get(index).copied().unwrap_or(0.0);
+        if value.is_finite() && value >= 1.0 { value.min(f64::from(u32::MAX)).floor() as u32 } else { 0 }
+    }
+}
+
 /// Callers still waiting after `after_s` move to queue `to`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Overflow {
@@ -197,5 +212,35 @@ impl Model {
     /// Whether the centre is open at a local time (closed slots have no agents and no estimate).
     pub fn is_open(&self, at: NaiveDateTime) -> bool {
         self.hours.is_open(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::parse_at;
+
+    #[test]
+    fn agents_round_down_to_whole_agents() {
+        let mut agents = Week::zero(60);
+        // Monday 10:00, 11:00 and 12:00.
+        agents.values[10] = 2.7;
+        agents.values[11] = 0.5;
+        agents.values[12] = 3.0;
+        let q = QueueModel {
+            name: "first_line".into(),
+            arrivals: Week::zero(60),
+            daily_cv: 0.0,
+            aht_s: 300.0,
+            service_cv: None,
+            patience_s: None,
+            agents,
+            overflow: None,
+        };
+        assert_eq!(q.agents_at(parse_at("mon 10:59").unwrap()), 2);
+        assert_eq!(q.agents_at(parse_at("mon 11:00").unwrap()), 0);
+        assert_eq!(q.agents_at(parse_at("mon 12:30").unwrap()), 3);
+        assert_eq!(q.agents_at(parse_at("tue 12:30").unwrap()), 0);
+        assert_eq!(q.agents_in(7 * 24), 0, "past the week");
     }
 }

@@ -233,7 +233,7 @@ impl<'a> Sim<'a> {
         // Agents who came on shift take waiting callers.
         let before = self.local((now - 1.0).max(0.0));
         for q in 0..self.queues.len() {
-            self.queues[q].prev_staffed = self.model.queues[q].agents.at(before) as u32;
+            self.queues[q].prev_staffed = self.model.queues[q].agents_at(before);
             self.queues[q].slot_start = now;
             self.serve(q as u16);
         }

@@ -82,7 +82,7 @@ impl Sim<'_> {
         let qi = usize::from(q);
         loop {
             let queue = &self.queues[qi];
-            let mut staffed = self.model.queues[qi].agents.at(self.local(self.now)) as u32;
+            let mut staffed = self.model.queues[qi].agents_at(self.local(self.now));
             if staffed < queue.prev_staffed
                 && let Some(&(_, _, id)) = queue.waiting.peek()
                 && self.callers[id as usize].entered_ivr < queue.slot_start
