@@ -156,11 +156,6 @@ type Show = Box<dyn Fn(&SlotEstimate) -> String>;
 /// Three weekday × hour blocks for one queue: waits, service level and abandonment, agents.
 fn table(model: &Model, q: &QueueModel, slots: &[&SlotEstimate]) -> String {
     let mut out = String::new();
-    let days: Vec<usize> = (0..7).filter(|d| slots.iter().any(|s| s.weekday == *d && s.open)).collect();
-    let mut starts: Vec<u32> = slots.iter().filter(|s| s.open).map(|s| s.start_min).collect();
-    starts.sort_unstable();
-    starts.dedup();
-    let cell = |d: usize, start: u32| slots.iter().find(|s| s.weekday == d && s.start_min == start);
     let busy_pct = (model.busy_quantile * 100.0).round();
     let blocks: [(String, Show); 3] = [
         (
@@ -192,21 +187,34 @@ fn table(model: &Model, q: &QueueModel, slots: &[&SlotEstimate]) -> String {
     ];
     for (title, show) in &blocks {
         let _ = writeln!(out, "{}: {title}", q.name);
-        let _ = write!(out, "{:<6}", "");
-        for d in &days {
-            let _ = write!(out, "{:>14}", estimate::weekday_name(*d).get(..3).unwrap_or("?"));
-        }
+        out.push_str(&grid(slots, 14, show));
         out.push('\n');
-        for start in &starts {
-            let _ = write!(out, "{:<6}", format!("{:02}:{:02}", start / 60, start % 60));
-            for d in &days {
-                let text = match cell(*d, *start) {
-                    Some(s) if s.open => show(s),
-                    _ => "closed".to_owned(),
-                };
-                let _ = write!(out, "{text:>14}");
-            }
-            out.push('\n');
+    }
+    out
+}
+
+/// A weekday × time-of-day grid of one queue's slots, columns `width` wide: the weekdays with an
+/// open slot across, the open slots' start times down, `show` in each open slot and "closed" in
+/// the rest. `estimate` and `staff` print their tables with it.
+pub(super) fn grid(slots: &[&SlotEstimate], width: usize, show: &dyn Fn(&SlotEstimate) -> String) -> String {
+    let mut out = String::new();
+    let days: Vec<usize> = (0..7).filter(|d| slots.iter().any(|s| s.weekday == *d && s.open)).collect();
+    let mut starts: Vec<u32> = slots.iter().filter(|s| s.open).map(|s| s.start_min).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let _ = write!(out, "{:<6}", "");
+    for d in &days {
+        let _ = write!(out, "{:>width$}", estimate::weekday_name(*d).get(..3).unwrap_or("?"));
+    }
+    out.push('\n');
+    for start in &starts {
+        let _ = write!(out, "{:<6}", format!("{:02}:{:02}", start / 60, start % 60));
+        for d in &days {
+            let text = match slots.iter().find(|s| s.weekday == *d && s.start_min == *start) {
+                Some(s) if s.open => show(s),
+                _ => "closed".to_owned(),
+            };
+            let _ = write!(out, "{text:>width$}");
         }
         out.push('\n');
     }
