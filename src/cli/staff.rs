@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use switchboard::calendar::DAY_KEYS as WEEKDAYS;
+use switchboard::calendar::day_key;
 use switchboard::queue::estimate::{self, SlotEstimate};
 use switchboard::queue::model::{Model, QueueModel};
 
@@ -59,7 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     "busy_agent_hours": t.busy,
                     "scheduled_agent_hours": t.scheduled,
                     "cells": slots.iter().filter(|s| s.open).map(|s| json!({
-                        "weekday": WEEKDAYS[s.weekday],
+                        "weekday": day_key(s.weekday),
                         "hour": s.hour(),
                         "minute": s.minute(),
                         "agents": s.agents,

@@ -85,7 +85,7 @@ fn draw_heatmap<DB: DrawingBackend>(
         })
         .draw()
         .map_err(err)?;
-    let at = |c: &CellSummary| (c.hour as u32, 6 - c.weekday.min(6) as u32);
+    let at = |c: &CellSummary| (c.hour as u32, 6 - c.weekday.num_days_from_monday());
     chart
         .draw_series(cells.iter().map(|c| {
             let (x, y) = at(c);

@@ -69,7 +69,7 @@ mod tests {
         let mon = e.expected_wait_s("first_line", at("mon 12:00"), None).unwrap();
         let wed = e.expected_wait_s("first_line", at("wed 12:00"), None).unwrap();
         assert!(mon > wed, "{mon} {wed}");
-        let slot = slot_estimate(&m, q, 0, 12);
+        let slot = slot_estimate(&m, q, chrono::Weekday::Mon, 12);
         assert_eq!(Some(mon), slot.typical.unwrap().metrics.mean_wait_answered_s);
         assert_eq!(e.expected_wait_s("first_line", at("sun 12:00"), None), None, "closed");
         assert_eq!(e.expected_wait_s("first_line", at("2026-05-09 12:00"), None), None, "holiday");
@@ -96,7 +96,7 @@ mod tests {
         let e = ModelEstimator::new(m.clone());
         let wait = e.expected_wait_s("first_line", at("mon 12:00"), None).unwrap();
         assert!((wait - (load / 7.0 - 1.0) * 1800.0).abs() < 1e-6, "{wait}");
-        let s = slot_estimate(&m, &m.queues[0], 0, 12);
+        let s = slot_estimate(&m, &m.queues[0], chrono::Weekday::Mon, 12);
         assert!(s.typical.unwrap().metrics.overloaded && s.wait_s() == Some(f64::INFINITY));
     }
 }

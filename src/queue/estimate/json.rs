@@ -2,7 +2,7 @@
 //! `estimate --json` prints and the server's `/estimate` answers, so both stay the same.
 
 use super::{DayEstimate, SlotEstimate};
-use crate::calendar::DAY_KEYS as WEEKDAYS;
+use crate::calendar::day_key;
 use crate::queue::model::QueueModel;
 
 /// The measures of one day as JSON (`null` for a closed slot): the keys `estimate --json`
@@ -41,7 +41,7 @@ pub const DAY_KEYS: [&str; 9] = [
 pub fn cell_json(queue: &QueueModel, s: &SlotEstimate) -> serde_json::Value {
     let mut v = serde_json::json!({
         "queue": queue.name,
-        "weekday": WEEKDAYS.get(s.weekday).copied().unwrap_or("?"),
+        "weekday": day_key(s.weekday),
         "hour": s.hour(),
         "minute": s.minute(),
         "open": s.open,

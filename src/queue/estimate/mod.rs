@@ -16,14 +16,15 @@ mod json;
 mod normal;
 mod words;
 
-use chrono::{Datelike, NaiveDateTime};
+use chrono::{Datelike, NaiveDateTime, Weekday};
 
 pub use self::estimator::ModelEstimator;
 pub use self::json::{DAY_KEYS, cell_json, day_json};
 pub use self::normal::{busy_factor, normal_cdf, normal_quantile};
-pub use self::words::{BestTimes, Period, best_times, period_words, wait_words, weekday_name};
+pub use self::words::{BestTimes, Period, best_times, period_words, wait_words};
 use super::erlang::{self, ErlangInputs, Metrics, Target};
 use super::model::{Model, QueueModel};
+use crate::calendar::{WEEKDAYS, day_index};
 use crate::engine::flow::Hours;
 
 /// Erlang measures of one slot for one volume of calls.
@@ -38,8 +39,7 @@ pub struct DayEstimate {
 /// One slot of one queue's week.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SlotEstimate {
-    /// 0 = Monday.
-    pub weekday: usize,
+    pub weekday: Weekday,
     /// Minutes after midnight where the slot starts.
     pub start_min: u32,
     pub slot_min: u32,
@@ -83,7 +83,7 @@ pub fn week(model: &Model, queue: &QueueModel) -> Vec<SlotEstimate> {
         d
     };
     let mut out = Vec::with_capacity(7 * slots);
-    for weekday in 0..7 {
+    for weekday in WEEKDAYS {
         for slot in 0..slots {
             out.push(slot_with(model, queue, weekday, slot, &mut memo));
         }
@@ -92,19 +92,19 @@ pub fn week(model: &Model, queue: &QueueModel) -> Vec<SlotEstimate> {
 }
 
 /// One slot of a queue's week: `weekday` 0 = Monday, `slot` the index within the day.
-pub fn slot_estimate(model: &Model, queue: &QueueModel, weekday: usize, slot: usize) -> SlotEstimate {
+pub fn slot_estimate(model: &Model, queue: &QueueModel, weekday: Weekday, slot: usize) -> SlotEstimate {
     slot_with(model, queue, weekday, slot, &mut |arrivals, agents| day(model, queue, arrivals, agents))
 }
 
 fn slot_with(
     model: &Model,
     queue: &QueueModel,
-    weekday: usize,
+    weekday: Weekday,
     slot: usize,
     day: &mut dyn FnMut(f64, u32) -> DayEstimate,
 ) -> SlotEstimate {
     let slots = queue.arrivals.slots_per_day();
-    let index = weekday * slots + slot;
+    let index = weekday.num_days_from_monday() as usize * slots + slot;
     let start_min = u32::try_from(slot).unwrap_or(0) * queue.arrivals.slot_min;
     let open = week_open(&model.hours, weekday, start_min);
     let agents = if open { queue.agents_in(index) } else { 0 };
@@ -121,17 +121,17 @@ fn slot_with(
 /// The slot of `queue` that holds local time `at`. A holiday closes it even where the weekly
 /// hours open it.
 pub fn slot_at(model: &Model, queue: &QueueModel, at: NaiveDateTime) -> SlotEstimate {
-    let weekday = at.weekday().num_days_from_monday() as usize;
-    let slot = queue.arrivals.slot(at) - weekday * queue.arrivals.slots_per_day();
-    let s = slot_estimate(model, queue, weekday, slot);
+    let slot = queue.arrivals.slot(at) - day_index(at) * queue.arrivals.slots_per_day();
+    let s = slot_estimate(model, queue, at.weekday(), slot);
     if model.is_open(at) { s } else { SlotEstimate { open: false, agents: 0, typical: None, busy: None, ..s } }
 }
 
 /// Whether the weekly hours (holidays aside) open the slot starting at `start_min`.
-fn week_open(hours: &Hours, weekday: usize, start_min: u32) -> bool {
+fn week_open(hours: &Hours, weekday: Weekday, start_min: u32) -> bool {
     let Some(week) = &hours.week else { return true };
     let Ok(minute) = u16::try_from(start_min) else { return false };
-    week.get(weekday).is_some_and(|ranges| ranges.iter().any(|&(from, to)| minute >= from && minute < to))
+    week.get(weekday.num_days_from_monday() as usize)
+        .is_some_and(|ranges| ranges.iter().any(|&(from, to)| minute >= from && minute < to))
 }
 
 /// The measures of one slot for a volume of calls on `agents` agents.
@@ -204,7 +204,6 @@ pub fn fewest_agents(cell: &ErlangInputs, share: f64) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::calendar::DAY_KEYS as WEEKDAYS;
     use crate::queue::model::parse;
 
     pub(super) const DEFAULT_MODEL: &str = include_str!("../../../flows/support.model.toml");
@@ -214,7 +213,7 @@ mod tests {
     }
 
     /// The call-weighted mean wait of answered callers over a weekday's open slots.
-    pub(super) fn daily_mean(slots: &[SlotEstimate], weekday: usize, busy: bool) -> f64 {
+    pub(super) fn daily_mean(slots: &[SlotEstimate], weekday: Weekday, busy: bool) -> f64 {
         let (mut w, mut n) = (0.0, 0.0);
         for s in slots.iter().filter(|s| s.weekday == weekday) {
             if let Some(d) = if busy { s.busy } else { s.typical } {
@@ -243,13 +242,14 @@ mod tests {
                     let d = if busy { s.busy } else { s.typical };
                     d.map(|d| d.metrics.mean_wait_answered_s.unwrap_or(f64::INFINITY))
                 };
-                let day: Vec<f64> = (0..7).map(|d| daily_mean(&slots, d, busy)).collect();
+                let day: Vec<f64> = WEEKDAYS.into_iter().map(|d| daily_mean(&slots, d, busy)).collect();
                 let [mon, tue, wed, thu, fri, ..] = day[..] else { unreachable!("seven days") };
                 let context = format!("{} (busy: {busy}): {day:?}", q.name);
                 assert!(mon > tue && mon > fri, "Monday longest: {context}");
                 assert!(tue.min(fri) > wed.max(thu), "Tuesday and Friday medium: {context}");
                 assert!(day[..6].iter().all(|w| w.is_finite() && *w > 0.0), "open days: {context}");
-                for (d, name) in WEEKDAYS.iter().enumerate().take(6) {
+                for d in WEEKDAYS.into_iter().take(6) {
+                    let name = crate::calendar::day_name(d);
                     let open: Vec<(u32, f64)> =
                         slots.iter().filter(|s| s.weekday == d).filter_map(|s| Some((s.hour(), wait(s)?))).collect();
                     let midday = open.iter().filter(|(h, _)| (12..14).contains(h)).map(|(_, w)| *w);
@@ -259,12 +259,12 @@ mod tests {
                     assert!(first.1 < midday && last.1 < midday, "{} {name} (busy: {busy}): {open:?}", q.name);
                 }
             }
-            assert!(slots.iter().filter(|s| s.weekday == 6).all(|s| !s.open && s.typical.is_none()));
+            assert!(slots.iter().filter(|s| s.weekday == Weekday::Sun).all(|s| !s.open && s.typical.is_none()));
         }
         // Callers mostly reach the first line; there Monday is the longest of all six days.
         let slots = week(&m, m.queue("first_line").expect("the default model has a first line"));
-        let mon = daily_mean(&slots, 0, false);
-        assert!((1..6).all(|d| daily_mean(&slots, d, false) < mon));
+        let mon = daily_mean(&slots, Weekday::Mon, false);
+        assert!(WEEKDAYS[1..6].iter().all(|&d| daily_mean(&slots, d, false) < mon));
     }
 
     #[test]
@@ -276,7 +276,10 @@ mod tests {
                 assert!(b.arrivals_per_hour > t.arrivals_per_hour);
                 assert!(b.metrics.service_level <= t.metrics.service_level + 1e-12);
                 assert!(b.agents_needed >= t.agents_needed);
-                assert_eq!(s.agents, q.agents.values[s.weekday * 24 + s.hour() as usize] as u32);
+                assert_eq!(
+                    s.agents,
+                    q.agents.values[s.weekday.num_days_from_monday() as usize * 24 + s.hour() as usize] as u32
+                );
             }
         }
     }

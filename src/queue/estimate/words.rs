@@ -1,12 +1,15 @@
 //! The estimate in words for callers: the best and worst times to call (runs of the quickest
 //! and slowest slots per weekday, weekdays ranked by their wait) and waits and periods in English.
 
+use chrono::Weekday;
+
 use super::SlotEstimate;
+use crate::calendar::{WEEKDAYS, day_name};
 
 /// A run of slots on one weekday, for the best and worst times to call.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Period {
-    pub weekday: usize,
+    pub weekday: Weekday,
     pub from_min: u32,
     pub to_min: u32,
     /// The longest typical wait of answered callers in the run; `+∞` when overloaded.
@@ -19,7 +22,7 @@ pub struct BestTimes {
     pub best: Vec<Period>,
     pub worst: Vec<Period>,
     /// Open weekdays, quickest first, with the call-weighted mean wait of answered callers.
-    pub days: Vec<(usize, f64)>,
+    pub days: Vec<(Weekday, f64)>,
 }
 
 /// The few quickest and slowest open slots (ties at the cut included), merged into runs per
@@ -37,7 +40,7 @@ pub fn best_times(slots: &[SlotEstimate]) -> BestTimes {
         (None, _) => (Vec::new(), Vec::new()),
     };
     let mut days = Vec::new();
-    for weekday in 0..7 {
+    for weekday in WEEKDAYS {
         let (mut weighted, mut calls) = (0.0, 0.0);
         for s in slots.iter().filter(|s| s.weekday == weekday) {
             if let (Some(t), Some(w)) = (s.typical, s.wait_s()) {
@@ -86,15 +89,10 @@ pub fn wait_words(wait_s: f64) -> String {
     }
 }
 
-/// A weekday's full English name, by index from Monday.
-pub fn weekday_name(weekday: usize) -> &'static str {
-    crate::calendar::WEEKDAYS.get(weekday).map_or("?", |&d| crate::calendar::day_name(d))
-}
-
 /// `9:00–10:00`.
 pub fn period_words(p: &Period) -> String {
     let t = |m: u32| format!("{}:{:02}", m / 60, m % 60);
-    format!("{} {}–{}", weekday_name(p.weekday), t(p.from_min), t(p.to_min))
+    format!("{} {}–{}", day_name(p.weekday), t(p.from_min), t(p.to_min))
 }
 
 #[cfg(test)]
@@ -107,15 +105,15 @@ mod tests {
     fn best_and_worst_times() {
         let m = default_model();
         let b = best_times(&week(&m, m.queue("first_line").unwrap()));
-        let rank = |d: usize| b.days.iter().position(|x| x.0 == d).unwrap();
-        assert!(rank(2) < rank(1) && rank(3) < rank(4), "{:?}", b.days);
-        assert_eq!(b.days.last().map(|d| d.0), Some(0), "{:?}", b.days);
-        assert!(b.worst.iter().all(|p| p.weekday == 0), "{:?}", b.worst);
+        let rank = |d: Weekday| b.days.iter().position(|x| x.0 == d).unwrap();
+        assert!(rank(Weekday::Wed) < rank(Weekday::Tue) && rank(Weekday::Thu) < rank(Weekday::Fri), "{:?}", b.days);
+        assert_eq!(b.days.last().map(|d| d.0), Some(Weekday::Mon), "{:?}", b.days);
+        assert!(b.worst.iter().all(|p| p.weekday == Weekday::Mon), "{:?}", b.worst);
         assert!(b.best.iter().all(|p| p.wait_s < b.worst[0].wait_s));
         assert_eq!(wait_words(10.0), "almost no wait");
         assert_eq!(wait_words(200.0), "about 3 minutes");
         assert_eq!(
-            period_words(&Period { weekday: 2, from_min: 540, to_min: 600, wait_s: 1.0 }),
+            period_words(&Period { weekday: Weekday::Wed, from_min: 540, to_min: 600, wait_s: 1.0 }),
             "Wednesday 9:00–10:00"
         );
     }

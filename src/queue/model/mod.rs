@@ -28,7 +28,7 @@
 
 mod parse;
 
-use chrono::{Datelike, NaiveDateTime, Timelike};
+use chrono::{Datelike, NaiveDateTime, Timelike, Weekday};
 
 pub use self::parse::{parse, parse_days};
 use crate::engine::flow::Hours;
@@ -60,10 +60,10 @@ impl Week {
         self.values[self.slot(at)]
     }
 
-    /// The values of one weekday (0 = Monday).
-    pub fn day(&self, weekday: usize) -> &[f64] {
-        let n = self.slots_per_day();
-        &self.values[weekday * n..(weekday + 1) * n]
+    /// The values of one weekday.
+    pub fn day(&self, weekday: Weekday) -> &[f64] {
+        let (n, day) = (self.slots_per_day(), weekday.num_days_from_monday() as usize);
+        &self.values[day * n..(day + 1) * n]
     }
 }
 

@@ -2,9 +2,11 @@
 //! histogram (memory does not grow with the number of calls), the IVR's totals, and the pooling
 //! of replications into per-week summaries with confidence intervals.
 
-use serde::Serialize;
+use chrono::Weekday;
+use serde::{Serialize, Serializer};
 
 use super::Replication;
+use crate::calendar::WEEKDAYS;
 use crate::queue::model::Model;
 use crate::sim::stats::{Batch, Estimate, QueueEstimates};
 
@@ -94,8 +96,9 @@ pub struct IvrStats {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CellSummary {
     pub queue: String,
-    /// 0 = Monday.
-    pub weekday: usize,
+    /// Written as a number, 0 = Monday.
+    #[serde(serialize_with = "weekday_number")]
+    pub weekday: Weekday,
     pub hour: usize,
     /// Per week, averaged over weeks and replications.
     pub offered: f64,
@@ -110,6 +113,11 @@ pub struct CellSummary {
     pub occupancy: Option<f64>,
     /// Mean agents on shift.
     pub agents: f64,
+}
+
+/// A weekday as JSON and CSV have always carried it: 0 = Monday.
+fn weekday_number<S: Serializer>(weekday: &Weekday, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::from(weekday.num_days_from_monday()))
 }
 
 /// Everything a run of replications measured.
@@ -129,7 +137,7 @@ pub struct Summary {
 /// spread between replications.
 pub fn summarize(model: &Model, weeks: u32, reps: &[Replication]) -> Summary {
     let per_week = f64::from(weeks) * reps.len().max(1) as f64;
-    let summarize_cell = |name: &str, weekday: usize, hour: usize, cells: Vec<&HourStats>| -> CellSummary {
+    let summarize_cell = |name: &str, weekday: Weekday, hour: usize, cells: Vec<&HourStats>| -> CellSummary {
         let mut pooled = HourStats::default();
         for c in &cells {
             pooled.add(c);
@@ -163,7 +171,7 @@ pub fn summarize(model: &Model, weeks: u32, reps: &[Replication]) -> Summary {
         for cell in 0..HOURS {
             cells.push(summarize_cell(
                 &q.name,
-                cell / 24,
+                WEEKDAYS[cell / 24],
                 cell % 24,
                 reps.iter().map(|r| &r.cells[qi][cell]).collect(),
             ));
@@ -176,7 +184,7 @@ pub fn summarize(model: &Model, weeks: u32, reps: &[Replication]) -> Summary {
                 t
             })
             .collect();
-        let mut total = summarize_cell(&q.name, 0, 0, totals.iter().collect());
+        let mut total = summarize_cell(&q.name, Weekday::Mon, 0, totals.iter().collect());
         total.agents /= HOURS as f64;
         queues.push(total);
     }
