@@ -263,3 +263,152 @@ impl<'a> Sim<'a> {
         Replication { cells: self.cells, ivr, engine_steps: self.steps }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::reference_day;
+
+    /// Every caller goes straight to queue `line`: no menus, so no caller behaviour but patience.
+    const FLOW: &str = r#"
+[flow]
+name = "tiny"
+languages = ["en"]
+start = "wait"
+operator = "wait"
+
+[nodes.wait]
+kind = "queue"
+queue = "line"
+prompt = "Please hold."
+"#;
+
+    /// 60 calls an hour on Monday 10:00-11:00 only, two agents then, no patience.
+    const MODEL: &str = r#"
+[queues.line]
+arrivals = { mon = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] }
+handle_time = "1m"
+agents = { mon = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] }
+"#;
+
+    /// Nobody answers `line`; after 30 s its callers move to `backup`, where three agents work.
+    const OVERFLOW: &str = r#"
+[queues.line]
+arrivals = { mon = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] }
+handle_time = "1m"
+agents = { mon = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] }
+overflow = { to = "backup", after = "30s" }
+[queues.backup]
+arrivals = { mon = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] }
+handle_time = "1m"
+agents = { mon = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] }
+"#;
+
+    const MONDAY_10: usize = 10;
+    const MONDAY_11: usize = 11;
+
+    fn flow() -> Flow {
+        let parsed = crate::engine::parse::parse(FLOW);
+        parsed.flow.unwrap_or_else(|| panic!("the tiny flow parses: {:?}", parsed.diagnostics))
+    }
+
+    fn model(text: &str) -> Model {
+        crate::queue::model::parse(text).unwrap_or_else(|d| panic!("the model parses: {d:?}"))
+    }
+
+    fn setup<'a>(flow: &'a Flow, model: &'a Model) -> Setup<'a> {
+        let start = reference_day(chrono::Weekday::Mon).and_hms_opt(0, 0, 0).expect("midnight exists");
+        Setup { flow, model, weeks: 1, start, warmup_s: 0.0 }
+    }
+
+    /// Callers of queue `q` (in model order) summed over the week.
+    fn offered(r: &Replication, q: usize) -> (u64, u64, u64) {
+        let sum = |f: fn(&HourStats) -> u64| r.cells[q].iter().map(f).sum::<u64>();
+        (sum(|c| c.callers.offered), sum(|c| c.callers.answered), sum(|c| c.callers.abandoned))
+    }
+
+    #[test]
+    fn every_offered_call_is_counted_and_answered_without_patience() {
+        let (flow, model) = (flow(), model(MODEL));
+        let r = run(&setup(&flow, &model), 1, 0).unwrap();
+        let (offered, answered, abandoned) = offered(&r, 0);
+        // Poisson with mean 60: far outside 20..120 only once in many billions.
+        assert!((20..120).contains(&offered), "{offered}");
+        assert_eq!((r.ivr.calls, r.ivr.queued, answered, abandoned), (offered, offered, offered, 0));
+        assert_eq!(r.ivr.in_system_at_end, 0);
+        // Callers join the queue after a second of prompt: a caller of 10:59:59 counts at 11:00.
+        let elsewhere: u64 = r.cells[0]
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| ![MONDAY_10, MONDAY_11].contains(i))
+            .map(|(_, c)| c.callers.offered)
+            .sum();
+        assert_eq!(elsewhere, 0, "hours without arrivals get no calls");
+        assert!(r.cells[0][MONDAY_10].callers.offered > 0);
+        // Two agents on shift for the whole hour: 7,200 agent-seconds.
+        assert_eq!(r.cells[0][MONDAY_10].staffed_s, 7200.0);
+        assert_eq!(r.cells[0][MONDAY_10 + 24].staffed_s, 0.0, "Tuesday has no shift");
+    }
+
+    #[test]
+    fn overflow_moves_callers_and_counts_them_where_they_first_queued() {
+        let (flow, model) = (flow(), model(OVERFLOW));
+        let r = run(&setup(&flow, &model), 2, 0).unwrap();
+        let (offered, answered, abandoned) = offered(&r, 0);
+        assert!(offered > 0);
+        assert_eq!((r.ivr.overflowed, answered, abandoned), (offered, offered, 0), "{:?}", r.ivr);
+        assert_eq!(self::offered(&r, 1), (0, 0, 0), "the backup queue was not offered the calls");
+        // Nobody is answered before the 30 s overflow wait.
+        let first = &r.cells[0][MONDAY_10].callers;
+        assert!(first.mean_wait_s() >= 30.0, "{first:?}");
+        assert_eq!(first.in_target, 0, "the 20 s target is never met");
+        assert!(r.cells[1][MONDAY_10].busy_s > 0.0 && r.cells[0][MONDAY_10].busy_s == 0.0);
+    }
+
+    #[test]
+    fn a_seed_replays_the_same_week() {
+        let (flow, model) = (flow(), model(MODEL));
+        let s = setup(&flow, &model);
+        assert_eq!(run(&s, 3, 0).unwrap(), run(&s, 3, 0).unwrap());
+        assert_ne!(run(&s, 3, 0).unwrap(), run(&s, 4, 0).unwrap());
+    }
+
+    #[test]
+    fn bad_setups_are_errors() {
+        let (flow, model) = (flow(), model(MODEL));
+        let weeks = Setup { weeks: 0, ..setup(&flow, &model) };
+        assert_eq!(run(&weeks, 1, 0), Err(SimError::NoWeeks));
+        let warmup = Setup { warmup_s: 3600.0, ..setup(&flow, &model) };
+        assert_eq!(run(&warmup, 1, 0), Err(SimError::PartialDayWarmup));
+        let renamed = self::model(&MODEL.replace("[queues.line]", "[queues.other]"));
+        assert_eq!(run(&setup(&flow, &renamed), 1, 0), Err(SimError::UnknownQueue("line".into())));
+    }
+
+    #[test]
+    fn summaries_pool_replications_per_week() {
+        let model = model(MODEL);
+        let replication = |waits: &[(f64, bool)]| {
+            let mut cells = vec![HourStats::default(); HOURS];
+            for &(wait_s, answered) in waits {
+                cells[MONDAY_10].record(wait_s, answered, 20.0);
+            }
+            Replication { cells: vec![cells], ivr: IvrStats::default(), engine_steps: 0 }
+        };
+        // Replication means 20 s and 40 s; in target 1 of 2 and 0 of 1.
+        let reps = [replication(&[(10.0, true), (30.0, true)]), replication(&[(40.0, false)])];
+        let s = summarize(&model, 1, &reps);
+        let c = &s.cells[MONDAY_10];
+        assert_eq!((c.weekday, c.hour), (chrono::Weekday::Mon, 10));
+        assert_eq!((c.offered, c.answered, c.abandoned), (1.5, 1.0, 0.5), "per week, over two replications");
+        assert!((c.mean_wait_s.unwrap() - 80.0 / 3.0).abs() < 1e-12, "{c:?}");
+        // Samples 20 and 40: standard deviation √200, t(1 dof, 99%) = 63.657.
+        assert!((c.mean_wait_ci99.unwrap() - 63.657 * 10.0).abs() < 1e-9, "{c:?}");
+        assert!((c.service_level.unwrap() - 1.0 / 3.0).abs() < 1e-12);
+        // Samples 0.5 and 0: standard deviation √0.125.
+        assert!((c.service_level_ci99.unwrap() - 63.657 * 0.25).abs() < 1e-9, "{c:?}");
+        // Waits 10, 30, 40: the 90th percentile is the third.
+        assert_eq!(c.p90_wait_s, Some(40.0));
+        assert_eq!((s.cells[MONDAY_11].mean_wait_s, s.cells[MONDAY_11].mean_wait_ci99), (None, None));
+        assert_eq!(s.queues[0].offered, 1.5);
+    }
+}
