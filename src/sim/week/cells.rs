@@ -92,6 +92,26 @@ pub struct IvrStats {
     pub in_system_at_end: u64,
 }
 
+impl IvrStats {
+    pub fn add(&mut self, other: &IvrStats) {
+        self.calls += other.calls;
+        self.retrials += other.retrials;
+        self.contained += other.contained;
+        self.voicemail += other.voicemail;
+        self.callbacks_booked += other.callbacks_booked;
+        self.transferred += other.transferred;
+        self.hung_up_in_ivr += other.hung_up_in_ivr;
+        self.queued += other.queued;
+        self.zero_outs += other.zero_outs;
+        self.timeout_fallbacks += other.timeout_fallbacks;
+        self.invalid_escalations += other.invalid_escalations;
+        self.ivr_time_s += other.ivr_time_s;
+        self.overflowed += other.overflowed;
+        self.callbacks_done += other.callbacks_done;
+        self.in_system_at_end += other.in_system_at_end;
+    }
+}
+
 /// A weekday-hour of one queue, over all weeks and replications.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CellSummary {
@@ -190,22 +210,7 @@ pub fn summarize(model: &Model, weeks: u32, reps: &[Replication]) -> Summary {
     }
     let mut ivr = IvrStats::default();
     for r in reps {
-        let i = &r.ivr;
-        ivr.calls += i.calls;
-        ivr.retrials += i.retrials;
-        ivr.contained += i.contained;
-        ivr.voicemail += i.voicemail;
-        ivr.callbacks_booked += i.callbacks_booked;
-        ivr.transferred += i.transferred;
-        ivr.hung_up_in_ivr += i.hung_up_in_ivr;
-        ivr.queued += i.queued;
-        ivr.zero_outs += i.zero_outs;
-        ivr.timeout_fallbacks += i.timeout_fallbacks;
-        ivr.invalid_escalations += i.invalid_escalations;
-        ivr.ivr_time_s += i.ivr_time_s;
-        ivr.overflowed += i.overflowed;
-        ivr.callbacks_done += i.callbacks_done;
-        ivr.in_system_at_end += i.in_system_at_end;
+        ivr.add(&r.ivr);
     }
     Summary {
         weeks,
