@@ -20,9 +20,6 @@ mod cells;
 mod events;
 mod queues;
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-
 use chrono::{Duration, NaiveDateTime};
 use rand_distr::{Distribution, Exp, LogNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -30,7 +27,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use self::caller::{Caller, Where};
 use self::cells::HOURS;
 pub use self::cells::{CellSummary, HourStats, IvrStats, Summary, summarize};
-use self::events::{Kind, Scheduled};
+use self::events::{Events, Kind};
 use self::queues::Queue;
 use super::stationary::streams;
 use crate::engine::{Flow, NodeKind, Output};
@@ -92,8 +89,7 @@ struct Sim<'a> {
     names: Vec<&'a str>,
     callers: Vec<Caller>,
     free: Vec<u32>,
-    events: BinaryHeap<Reverse<Scheduled>>,
-    seq: u64,
+    events: Events,
     now: f64,
     end: f64,
     slot_s: f64,
@@ -147,8 +143,7 @@ impl<'a> Sim<'a> {
             names,
             callers: Vec::new(),
             free: Vec::new(),
-            events: BinaryHeap::new(),
-            seq: 0,
+            events: Events::default(),
             now: 0.0,
             end: setup.warmup_s + f64::from(setup.weeks) * 7.0 * 86_400.0,
             slot_s,
@@ -170,8 +165,7 @@ impl<'a> Sim<'a> {
     }
 
     fn schedule(&mut self, at: f64, kind: Kind) {
-        self.seq += 1;
-        self.events.push(Reverse(Scheduled { at: at.max(0.0).to_bits(), seq: self.seq, kind }));
+        self.events.push(at, kind);
     }
 
     fn local(&self, t: f64) -> NaiveDateTime {
@@ -191,12 +185,12 @@ impl<'a> Sim<'a> {
     fn run(&mut self) {
         // The warm-up is whole days, so slots starting at 0 align with the measured midnights.
         self.schedule(0.0, Kind::Slot);
-        while let Some(Reverse(ev)) = self.events.pop() {
-            self.now = f64::from_bits(ev.at);
+        while let Some((at, kind)) = self.events.pop() {
+            self.now = at;
             if self.now >= self.end {
                 break;
             }
-            match ev.kind {
+            match kind {
                 Kind::Slot => self.slot(),
                 Kind::Arrive => self.arrive(false),
                 Kind::Retrial => self.arrive(true),

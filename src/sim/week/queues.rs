@@ -71,8 +71,7 @@ impl Sim<'_> {
         if let Some(o) = &model.overflow {
             self.schedule(at + o.after_s, Kind::Overflow(id, epoch));
         }
-        self.seq += 1;
-        let seq = self.seq;
+        let seq = self.events.ticket();
         self.queues[usize::from(q)].waiting.push((priority, Reverse(seq), id));
         self.serve(q);
     }
