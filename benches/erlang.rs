@@ -8,16 +8,23 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use switchboard::queue::estimate::{self, busy_factor};
 use switchboard::queue::model::{self, Model};
-use switchboard::queue::{Cell, Target, agents_needed, erlang_a, erlang_c_metrics, metrics};
+use switchboard::queue::{ErlangInputs, Target, agents_needed, erlang_a, erlang_c_metrics, metrics};
 
 fn formulas(c: &mut Criterion) {
-    let big = Cell { arrivals_per_hour: 1_980_000.0, aht_s: 180.0, agents: 100_000, patience_s: None, target_s: 20.0 };
+    let big = ErlangInputs {
+        arrivals_per_hour: 1_980_000.0,
+        aht_s: 180.0,
+        agents: 100_000,
+        patience_s: None,
+        target_s: 20.0,
+    };
     c.bench_function("erlang_c_100k_agents", |b| b.iter(|| erlang_c_metrics(black_box(&big))));
-    let small = Cell { arrivals_per_hour: 1_980.0, agents: 100, ..big };
+    let small = ErlangInputs { arrivals_per_hour: 1_980.0, agents: 100, ..big };
     c.bench_function("baseline: erlang_c_100_agents", |b| b.iter(|| erlang_c_metrics(black_box(&small))));
-    let mid = Cell { arrivals_per_hour: 1000.0, aht_s: 180.0, agents: 55, patience_s: Some(120.0), target_s: 20.0 };
+    let mid =
+        ErlangInputs { arrivals_per_hour: 1000.0, aht_s: 180.0, agents: 55, patience_s: Some(120.0), target_s: 20.0 };
     c.bench_function("erlang_a_55_agents", |b| b.iter(|| erlang_a(black_box(&mid))));
-    let staff = Cell { agents: 1, patience_s: None, ..mid };
+    let staff = ErlangInputs { agents: 1, patience_s: None, ..mid };
     c.bench_function("staffing_search", |b| b.iter(|| agents_needed(black_box(&staff), Target::ServiceLevel(0.8))));
 }
 
@@ -27,13 +34,13 @@ fn default_model() -> Model {
 }
 
 /// The cells of the table: every open slot of every queue, typical and busy day.
-fn open_cells(m: &Model) -> Vec<Cell> {
+fn open_cells(m: &Model) -> Vec<ErlangInputs> {
     let mut cells = Vec::new();
     for q in &m.queues {
         for s in estimate::week(m, q).iter().filter(|s| s.agents > 0) {
             let Some(typical) = s.typical.map(|d| d.arrivals_per_hour) else { continue };
             for arrivals_per_hour in [typical, typical * busy_factor(q.daily_cv, m.busy_quantile)] {
-                cells.push(Cell {
+                cells.push(ErlangInputs {
                     arrivals_per_hour,
                     aht_s: q.aht_s,
                     agents: s.agents,

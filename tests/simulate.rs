@@ -36,9 +36,9 @@ fn every_caller_is_accounted_for() {
     for seed in [1, 2, 3] {
         let r = week::run(&s, seed, 0).unwrap();
         let i = &r.ivr;
-        let offered: u64 = r.cells.iter().flatten().map(|c| c.offered).sum();
-        let answered: u64 = r.cells.iter().flatten().map(|c| c.answered).sum();
-        let abandoned: u64 = r.cells.iter().flatten().map(|c| c.abandoned).sum();
+        let offered: u64 = r.cells.iter().flatten().map(|c| c.callers.offered).sum();
+        let answered: u64 = r.cells.iter().flatten().map(|c| c.callers.answered).sum();
+        let abandoned: u64 = r.cells.iter().flatten().map(|c| c.callers.abandoned).sum();
         assert_eq!(offered, answered + abandoned);
         let ended_in_ivr = i.contained + i.voicemail + i.callbacks_booked + i.transferred + i.hung_up_in_ivr;
         assert_eq!(i.calls, ended_in_ivr + offered + i.in_system_at_end, "{i:?}");
@@ -53,9 +53,17 @@ fn summary_keeps_the_cells_of_every_queue() {
     let reps: Vec<_> = (0..2).map(|r| week::run(&s, 5, r).unwrap()).collect();
     let summary = week::summarize(&model, 1, &reps);
     assert_eq!(summary.cells.len(), 3 * 7 * 24);
-    let monday_noon = summary.cells.iter().find(|c| c.queue == "first_line" && c.weekday == 0 && c.hour == 12).unwrap();
+    let monday_noon = summary
+        .cells
+        .iter()
+        .find(|c| c.queue == "first_line" && c.weekday == chrono::Weekday::Mon && c.hour == 12)
+        .unwrap();
     assert!(monday_noon.offered > 50.0 && monday_noon.mean_wait_s.is_some() && monday_noon.mean_wait_ci99.is_some());
     assert!(monday_noon.occupancy.is_some_and(|o| o > 0.3 && o <= 1.0), "{monday_noon:?}");
-    let sunday = summary.cells.iter().find(|c| c.queue == "first_line" && c.weekday == 6 && c.hour == 12).unwrap();
+    let sunday = summary
+        .cells
+        .iter()
+        .find(|c| c.queue == "first_line" && c.weekday == chrono::Weekday::Sun && c.hour == 12)
+        .unwrap();
     assert_eq!(sunday.offered, 0.0);
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use serde_json::json;
 
 use switchboard::queue::estimate::{self, DayEstimate};
-use switchboard::queue::{self, Cell, Target};
+use switchboard::queue::{self, ErlangInputs, Target};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -45,7 +45,7 @@ fn share(text: &str) -> Result<f64, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut cell = Cell {
+    let mut cell = ErlangInputs {
         arrivals_per_hour: args.calls_per_hour,
         aht_s: args.handle_time.as_secs_f64(),
         agents: 1,

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use anyhow::bail;
 use serde_json::{Value, json};
 
-use switchboard::calendar::DAY_KEYS as WEEKDAYS;
+use chrono::Weekday;
+use switchboard::calendar::{WEEKDAYS, day_abbrev, day_key, day_name};
 use switchboard::queue::estimate::{self, DayEstimate, SlotEstimate};
 use switchboard::queue::model::{Model, QueueModel};
 
@@ -119,8 +120,7 @@ fn csv(cells: &[(&QueueModel, SlotEstimate)]) -> anyhow::Result<String> {
         Some(other) => other.to_string(),
     };
     for (q, s) in cells {
-        let mut row =
-            vec![q.name.clone(), WEEKDAYS[s.weekday].to_owned(), s.hour().to_string(), s.minute().to_string()];
+        let mut row = vec![q.name.clone(), day_key(s.weekday).to_owned(), s.hour().to_string(), s.minute().to_string()];
         row.push(s.open.to_string());
         row.push(s.agents.to_string());
         let (typical, busy) = (estimate::day_json(s.typical.as_ref()), estimate::day_json(s.busy.as_ref()));
@@ -156,11 +156,6 @@ type Show = Box<dyn Fn(&SlotEstimate) -> String>;
 /// Three weekday × hour blocks for one queue: waits, service level and abandonment, agents.
 fn table(model: &Model, q: &QueueModel, slots: &[&SlotEstimate]) -> String {
     let mut out = String::new();
-    let days: Vec<usize> = (0..7).filter(|d| slots.iter().any(|s| s.weekday == *d && s.open)).collect();
-    let mut starts: Vec<u32> = slots.iter().filter(|s| s.open).map(|s| s.start_min).collect();
-    starts.sort_unstable();
-    starts.dedup();
-    let cell = |d: usize, start: u32| slots.iter().find(|s| s.weekday == d && s.start_min == start);
     let busy_pct = (model.busy_quantile * 100.0).round();
     let blocks: [(String, Show); 3] = [
         (
@@ -192,21 +187,34 @@ fn table(model: &Model, q: &QueueModel, slots: &[&SlotEstimate]) -> String {
     ];
     for (title, show) in &blocks {
         let _ = writeln!(out, "{}: {title}", q.name);
-        let _ = write!(out, "{:<6}", "");
-        for d in &days {
-            let _ = write!(out, "{:>14}", estimate::weekday_name(*d).get(..3).unwrap_or("?"));
-        }
+        out.push_str(&grid(slots, 14, show));
         out.push('\n');
-        for start in &starts {
-            let _ = write!(out, "{:<6}", format!("{:02}:{:02}", start / 60, start % 60));
-            for d in &days {
-                let text = match cell(*d, *start) {
-                    Some(s) if s.open => show(s),
-                    _ => "closed".to_owned(),
-                };
-                let _ = write!(out, "{text:>14}");
-            }
-            out.push('\n');
+    }
+    out
+}
+
+/// A weekday × time-of-day grid of one queue's slots, columns `width` wide: the weekdays with an
+/// open slot across, the open slots' start times down, `show` in each open slot and "closed" in
+/// the rest. `estimate` and `staff` print their tables with it.
+pub(super) fn grid(slots: &[&SlotEstimate], width: usize, show: &dyn Fn(&SlotEstimate) -> String) -> String {
+    let mut out = String::new();
+    let days: Vec<Weekday> = WEEKDAYS.into_iter().filter(|d| slots.iter().any(|s| s.weekday == *d && s.open)).collect();
+    let mut starts: Vec<u32> = slots.iter().filter(|s| s.open).map(|s| s.start_min).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let _ = write!(out, "{:<6}", "");
+    for d in &days {
+        let _ = write!(out, "{:>width$}", day_abbrev(*d));
+    }
+    out.push('\n');
+    for start in &starts {
+        let _ = write!(out, "{:<6}", format!("{:02}:{:02}", start / 60, start % 60));
+        for d in &days {
+            let text = match slots.iter().find(|s| s.weekday == *d && s.start_min == *start) {
+                Some(s) if s.open => show(s),
+                _ => "closed".to_owned(),
+            };
+            let _ = write!(out, "{text:>width$}");
         }
         out.push('\n');
     }
@@ -214,7 +222,7 @@ fn table(model: &Model, q: &QueueModel, slots: &[&SlotEstimate]) -> String {
 }
 
 fn one_cell(model: &Model, q: &QueueModel, s: &SlotEstimate) -> String {
-    let mut out = format!("{} on {} at {:02}:{:02}\n", q.name, estimate::weekday_name(s.weekday), s.hour(), s.minute());
+    let mut out = format!("{} on {} at {:02}:{:02}\n", q.name, day_name(s.weekday), s.hour(), s.minute());
     if !s.open {
         out.push_str("  closed: no agents and no estimate\n");
         return out;
@@ -249,7 +257,7 @@ fn best(model: &Model, queues: &[&QueueModel], as_json: bool) -> anyhow::Result<
                 ps.iter()
                     .map(|p| {
                         json!({
-                            "weekday": WEEKDAYS[p.weekday],
+                            "weekday": day_key(p.weekday),
                             "from": format!("{:02}:{:02}", p.from_min / 60, p.from_min % 60),
                             "to": format!("{:02}:{:02}", p.to_min / 60, p.to_min % 60),
                             "wait_s": p.wait_s.is_finite().then_some(p.wait_s),
@@ -261,7 +269,7 @@ fn best(model: &Model, queues: &[&QueueModel], as_json: bool) -> anyhow::Result<
                 "queue": q.name,
                 "best": periods(&b.best),
                 "worst": periods(&b.worst),
-                "days_quickest_first": b.days.iter().map(|(d, _)| WEEKDAYS[*d]).collect::<Vec<_>>(),
+                "days_quickest_first": b.days.iter().map(|(d, _)| day_key(*d)).collect::<Vec<_>>(),
                 "summary": words(&b),
             }));
         } else {
@@ -280,7 +288,7 @@ fn best(model: &Model, queues: &[&QueueModel], as_json: bool) -> anyhow::Result<
 /// The best and worst times as sentences a caller understands.
 fn words(b: &estimate::BestTimes) -> Vec<String> {
     let list = |ps: &[estimate::Period]| {
-        let mut days: Vec<(usize, Vec<String>)> = Vec::new();
+        let mut days: Vec<(Weekday, Vec<String>)> = Vec::new();
         for p in ps {
             let t = |m: u32| format!("{}:{:02}", m / 60, m % 60);
             let range = format!("{}–{}", t(p.from_min), t(p.to_min));
@@ -289,10 +297,7 @@ fn words(b: &estimate::BestTimes) -> Vec<String> {
                 _ => days.push((p.weekday, vec![range])),
             }
         }
-        days.iter()
-            .map(|(d, r)| format!("{} {}", estimate::weekday_name(*d), r.join(" and ")))
-            .collect::<Vec<_>>()
-            .join("; ")
+        days.iter().map(|(d, r)| format!("{} {}", day_name(*d), r.join(" and "))).collect::<Vec<_>>().join("; ")
     };
     let longest = |ps: &[estimate::Period]| ps.iter().map(|p| p.wait_s).fold(0.0, f64::max);
     let mut out = Vec::new();
@@ -302,7 +307,7 @@ fn words(b: &estimate::BestTimes) -> Vec<String> {
     }
     out.push(format!("Best time to call: {} — {}.", list(&b.best), estimate::wait_words(longest(&b.best))));
     out.push(format!("Worst time to call: {} — {}.", list(&b.worst), estimate::wait_words(longest(&b.worst))));
-    let names: Vec<&str> = b.days.iter().map(|(d, _)| estimate::weekday_name(*d)).collect();
+    let names: Vec<&str> = b.days.iter().map(|(d, _)| day_name(*d)).collect();
     out.push(format!("Days from quickest to slowest: {}.", names.join(", ")));
     out
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use chrono::NaiveDateTime;
 
-use switchboard::calendar::DAY_KEYS as WEEKDAYS;
+use switchboard::calendar::day_key;
 use switchboard::queue::fit::{self, CallRecord, Defaults, History, VolumeRecord};
 
 #[derive(clap::Args)]
@@ -190,7 +190,7 @@ fn report_json(f: &fit::Fit, skipped: usize, kind: &str) -> serde_json::Value {
             "daily_cv": q.daily_cv,
             "mean_dispersion": q.mean_dispersion(),
             "cells": q.cells.iter().map(|c| serde_json::json!({
-                "weekday": WEEKDAYS[c.weekday],
+                "weekday": day_key(c.weekday),
                 "hour": c.hour,
                 "days": c.days,
                 "mean": c.mean,
@@ -236,11 +236,8 @@ fn report(f: &fit::Fit, skipped: usize, kind: &str) -> String {
         out.push_str("  weekday hour   mean calls ± day-to-day sd   dispersion\n");
         for c in &q.cells {
             let d = c.dispersion.map_or("-".to_owned(), |d| format!("{d:.2}"));
-            let _ = writeln!(
-                out,
-                "  {:<7} {:02}:00 {:>8.1} ± {:<8.1} {:>10}",
-                WEEKDAYS[c.weekday], c.hour, c.mean, c.sd, d
-            );
+            let _ =
+                writeln!(out, "  {:<7} {:02}:00 {:>8.1} ± {:<8.1} {:>10}", day_key(c.weekday), c.hour, c.mean, c.sd, d);
         }
     }
     out

@@ -93,7 +93,7 @@ fn stationary(args: Args) -> anyhow::Result<ExitCode> {
     let wall_s = started.elapsed().as_secs_f64();
     // The formula for the same inputs: Erlang A with patience, Erlang C without (exponential
     // handle times only; with a lognormal it is the exponential approximation).
-    let formula = switchboard::queue::metrics(&switchboard::queue::Cell {
+    let formula = switchboard::queue::metrics(&switchboard::queue::ErlangInputs {
         arrivals_per_hour: scenario.arrivals_per_hour,
         aht_s: scenario.aht_s,
         agents: scenario.agents,
@@ -250,7 +250,7 @@ fn comparison(s: &Summary, formula: &[Option<DayEstimate>]) -> String {
         out.push('\n');
         for h in &hours {
             let _ = write!(out, "  {h:02}:00");
-            for d in 0..7 {
+            for d in WEEKDAYS {
                 let cell = cells.iter().find(|(c, _)| c.weekday == d && c.hour == *h);
                 let text = match cell {
                     Some((c, f)) if c.offered > 0.0 => {
@@ -263,7 +263,7 @@ fn comparison(s: &Summary, formula: &[Option<DayEstimate>]) -> String {
             }
             out.push('\n');
         }
-        let mut gaps: Vec<(f64, usize, usize, f64, f64)> = cells
+        let mut gaps: Vec<(f64, chrono::Weekday, usize, f64, f64)> = cells
             .iter()
             .filter_map(|(c, f)| {
                 let (sim, erl) = (c.mean_wait_s?, f.as_ref()?.metrics.mean_wait_s?);
@@ -275,12 +275,7 @@ fn comparison(s: &Summary, formula: &[Option<DayEstimate>]) -> String {
             .iter()
             .take(3)
             .filter(|g| g.0 >= 1.0)
-            .map(|(_, d, h, sim, erl)| {
-                format!(
-                    "{} {h:02}:00 simulated {sim:.0} s, Erlang {erl:.0} s",
-                    WEEKDAYS.get(*d).map_or("?", |&d| day_abbrev(d))
-                )
-            })
+            .map(|(_, d, h, sim, erl)| format!("{} {h:02}:00 simulated {sim:.0} s, Erlang {erl:.0} s", day_abbrev(*d)))
             .collect();
         if !worst.is_empty() {
             let _ = writeln!(out, "  largest differences: {}", worst.join("; "));
@@ -330,10 +325,10 @@ fn table(s: &Summary) -> String {
             let _ = write!(out, "{h:>5}");
         }
         out.push('\n');
-        for (d, day) in WEEKDAYS.into_iter().enumerate() {
+        for day in WEEKDAYS {
             let _ = write!(out, "  {:<12}", day_abbrev(day));
             for h in &hours {
-                match cells.iter().find(|c| c.weekday == d && c.hour == *h).and_then(|c| c.mean_wait_s) {
+                match cells.iter().find(|c| c.weekday == day && c.hour == *h).and_then(|c| c.mean_wait_s) {
                     Some(w) => {
                         let _ = write!(out, "{w:>5.0}");
                     }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use switchboard::calendar::DAY_KEYS as WEEKDAYS;
+use switchboard::calendar::day_key;
 use switchboard::queue::estimate::{self, SlotEstimate};
 use switchboard::queue::model::{Model, QueueModel};
 
@@ -59,7 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     "busy_agent_hours": t.busy,
                     "scheduled_agent_hours": t.scheduled,
                     "cells": slots.iter().filter(|s| s.open).map(|s| json!({
-                        "weekday": WEEKDAYS[s.weekday],
+                        "weekday": day_key(s.weekday),
                         "hour": s.hour(),
                         "minute": s.minute(),
                         "agents": s.agents,
@@ -88,28 +88,10 @@ fn table(model: &Model, q: &QueueModel, slots: &[SlotEstimate]) -> String {
         model.target_s,
         (model.busy_quantile * 100.0).round()
     );
-    let days: Vec<usize> = (0..7).filter(|d| slots.iter().any(|s| s.weekday == *d && s.open)).collect();
-    let mut starts: Vec<u32> = slots.iter().filter(|s| s.open).map(|s| s.start_min).collect();
-    starts.sort_unstable();
-    starts.dedup();
-    let _ = write!(out, "{:<6}", "");
-    for d in &days {
-        let _ = write!(out, "{:>9}", estimate::weekday_name(*d).get(..3).unwrap_or("?"));
-    }
-    out.push('\n');
     let n =
         |d: Option<estimate::DayEstimate>| d.and_then(|d| d.agents_needed).map_or("-".to_owned(), |n| n.to_string());
-    for start in &starts {
-        let _ = write!(out, "{:<6}", format!("{:02}:{:02}", start / 60, start % 60));
-        for d in &days {
-            let text = match slots.iter().find(|s| s.weekday == *d && s.start_min == *start) {
-                Some(s) if s.open => format!("{} / {}", n(s.typical), n(s.busy)),
-                _ => "closed".to_owned(),
-            };
-            let _ = write!(out, "{text:>9}");
-        }
-        out.push('\n');
-    }
+    let slot_refs: Vec<&SlotEstimate> = slots.iter().collect();
+    out.push_str(&super::estimate::grid(&slot_refs, 9, &|s| format!("{} / {}", n(s.typical), n(s.busy))));
     let t = totals(slots);
     let _ = writeln!(
         out,

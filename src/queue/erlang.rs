@@ -33,9 +33,9 @@ pub enum QueueError {
     TooExpensive(u64),
 }
 
-/// One staffing cell: the traffic and staffing for one interval.
+/// The inputs of one Erlang computation: the traffic and staffing of one interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Cell {
+pub struct ErlangInputs {
     pub arrivals_per_hour: f64,
     /// Mean handle time (talk + wrap-up), seconds.
     pub aht_s: f64,
@@ -46,7 +46,7 @@ pub struct Cell {
     pub target_s: f64,
 }
 
-/// Performance measures of one cell.
+/// Performance measures for one set of inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Metrics {
     /// Probability an arriving caller finds all agents busy and has to queue.
@@ -70,7 +70,7 @@ pub struct Metrics {
 /// A staffing target for [`agents_needed`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Target {
-    /// Service level (share answered within `Cell::target_s`) at least this fraction.
+    /// Service level (share answered within `ErlangInputs::target_s`) at least this fraction.
     ServiceLevel(f64),
     /// Mean wait (ASA) at most this many seconds.
     MaxMeanWait(f64),
@@ -78,28 +78,28 @@ pub enum Target {
     MaxAbandon(f64),
 }
 
-fn validate(cell: &Cell) -> Result<(), QueueError> {
-    let a = cell.arrivals_per_hour;
+fn validate(inputs: &ErlangInputs) -> Result<(), QueueError> {
+    let a = inputs.arrivals_per_hour;
     if !(a.is_finite() && a >= 0.0) {
         return Err(QueueError::ArrivalRate(a));
     }
-    if !(cell.aht_s.is_finite() && cell.aht_s > 0.0) {
-        return Err(QueueError::HandleTime(cell.aht_s));
+    if !(inputs.aht_s.is_finite() && inputs.aht_s > 0.0) {
+        return Err(QueueError::HandleTime(inputs.aht_s));
     }
-    if let Some(p) = cell.patience_s
+    if let Some(p) = inputs.patience_s
         && !(p.is_finite() && p > 0.0)
     {
         return Err(QueueError::Patience(p));
     }
-    if !(cell.target_s.is_finite() && cell.target_s >= 0.0) {
-        return Err(QueueError::TargetWait(cell.target_s));
+    if !(inputs.target_s.is_finite() && inputs.target_s >= 0.0) {
+        return Err(QueueError::TargetWait(inputs.target_s));
     }
-    if cell.agents == 0 {
+    if inputs.agents == 0 {
         return Err(QueueError::NoAgents);
     }
     // The Erlang B recurrence is O(c); the cap keeps every call well under a second.
-    if cell.agents > MAX_AGENTS {
-        return Err(QueueError::TooManyAgents(cell.agents));
+    if inputs.agents > MAX_AGENTS {
+        return Err(QueueError::TooManyAgents(inputs.agents));
     }
     Ok(())
 }
@@ -167,19 +167,19 @@ fn idle_metrics() -> Metrics {
     }
 }
 
-/// Metrics of a cell: Erlang A when `patience_s` is set, Erlang C otherwise.
-pub fn metrics(cell: &Cell) -> Result<Metrics, QueueError> {
-    if cell.patience_s.is_some() { erlang_a(cell) } else { erlang_c_metrics(cell) }
+/// Metrics of these inputs: Erlang A when `patience_s` is set, Erlang C otherwise.
+pub fn metrics(inputs: &ErlangInputs) -> Result<Metrics, QueueError> {
+    if inputs.patience_s.is_some() { erlang_a(inputs) } else { erlang_c_metrics(inputs) }
 }
 
 /// Erlang C (M/M/c, infinitely patient callers) metrics; `patience_s` is ignored.
-pub fn erlang_c_metrics(cell: &Cell) -> Result<Metrics, QueueError> {
-    validate(cell)?;
-    let load_erl = cell.arrivals_per_hour / 3600.0 * cell.aht_s;
+pub fn erlang_c_metrics(inputs: &ErlangInputs) -> Result<Metrics, QueueError> {
+    validate(inputs)?;
+    let load_erl = inputs.arrivals_per_hour / 3600.0 * inputs.aht_s;
     if load_erl == 0.0 {
         return Ok(idle_metrics());
     }
-    let c = cell.agents as f64;
+    let c = inputs.agents as f64;
     if load_erl >= c {
         return Ok(Metrics {
             p_wait: 1.0,
@@ -192,11 +192,11 @@ pub fn erlang_c_metrics(cell: &Cell) -> Result<Metrics, QueueError> {
             p90_wait_s: None,
         });
     }
-    let p_wait = erlang_c(load_erl, cell.agents);
+    let p_wait = erlang_c(load_erl, inputs.agents);
     // Conditional on waiting, the wait is exponential with rate (c − A)/AHT (Cooper §3.5).
-    let decay_per_s = (c - load_erl) / cell.aht_s;
+    let decay_per_s = (c - load_erl) / inputs.aht_s;
     let asa_s = p_wait / decay_per_s;
-    let service_level = (1.0 - p_wait * (-decay_per_s * cell.target_s).exp()).clamp(0.0, 1.0);
+    let service_level = (1.0 - p_wait * (-decay_per_s * inputs.target_s).exp()).clamp(0.0, 1.0);
     Ok(Metrics {
         p_wait,
         mean_wait_s: Some(asa_s),
@@ -226,21 +226,21 @@ const MAX_WORK: u64 = 200_000_000;
 /// with i callers ahead the line advances at rate cμ + iγ while the caller hangs up at rate γ, so
 /// P(served | q) = Π_{i=0..q} (cμ+iγ)/(cμ+(i+1)γ) and, given served, the phases are independent
 /// exponentials with rates cμ + (i+1)γ (competing exponentials: time and winner are independent).
-pub fn erlang_a(cell: &Cell) -> Result<Metrics, QueueError> {
-    validate(cell)?;
-    let Some(patience_s) = cell.patience_s else { return erlang_c_metrics(cell) };
-    let lambda = cell.arrivals_per_hour / 3600.0;
+pub fn erlang_a(inputs: &ErlangInputs) -> Result<Metrics, QueueError> {
+    validate(inputs)?;
+    let Some(patience_s) = inputs.patience_s else { return erlang_c_metrics(inputs) };
+    let lambda = inputs.arrivals_per_hour / 3600.0;
     if lambda == 0.0 {
         return Ok(idle_metrics());
     }
-    let mu = 1.0 / cell.aht_s;
+    let mu = 1.0 / inputs.aht_s;
     let gamma = 1.0 / patience_s;
-    let load_erl = lambda * cell.aht_s;
-    let c = cell.agents as f64;
+    let load_erl = lambda * inputs.aht_s;
+    let c = inputs.agents as f64;
     let c_mu = c * mu;
 
     // Terms t_q = π_{c+q}/π_c, q ≥ 0, in linear space (one division each, no exp or ln) times
-    // a common factor e^{ln_scale}: an overloaded cell's terms grow huge before they fall, so
+    // a common factor e^{ln_scale}: an overloaded queue's terms grow huge before they fall, so
     // they are scaled down whenever they near the top of f64's range.
     const RESCALE: f64 = 1e250;
     let mut terms: Vec<f64> = vec![1.0];
@@ -264,7 +264,7 @@ pub fn erlang_a(cell: &Cell) -> Result<Metrics, QueueError> {
         }
     }
     let ln_h = ln_scale + sum.ln();
-    let x = ln_inv_erlang_b(load_erl, cell.agents); // ln Σ_{n≤c} π_n/π_c, > 0 for c ≥ 1
+    let x = ln_inv_erlang_b(load_erl, inputs.agents); // ln Σ_{n≤c} π_n/π_c, > 0 for c ≥ 1
     let ln_low_below_c = x + (-(-x).exp_m1()).ln(); // ln(Σ_{n<c} π_n/π_c)
     let ln_z = log_add_exp(ln_low_below_c, ln_h);
     let p_below_c = (ln_low_below_c - ln_z).exp();
@@ -292,7 +292,7 @@ pub fn erlang_a(cell: &Cell) -> Result<Metrics, QueueError> {
     let mean_wait_s = mean_queue / lambda;
     let p_served = p_below_c + p_served_after_wait;
     let mean_wait_answered_s = if p_served > 0.0 { wait_served / p_served } else { 0.0 };
-    let answered_late = served_within(&probs, &served_given_q, c_mu, gamma, cell.target_s)?;
+    let answered_late = served_within(&probs, &served_given_q, c_mu, gamma, inputs.target_s)?;
     let service_level = (p_below_c + answered_late).clamp(0.0, 1.0);
     Ok(Metrics {
         p_wait,
@@ -378,8 +378,8 @@ fn served_within(probs: &[f64], served_given_q: &[f64], c_mu: f64, gamma: f64, t
     Ok(result.clamp(0.0, total_answerable.max(0.0)))
 }
 
-fn meets(cell: &Cell, n_agents: u32, target: Target) -> bool {
-    let Ok(m) = metrics(&Cell { agents: n_agents, ..*cell }) else { return false };
+fn meets(inputs: &ErlangInputs, n_agents: u32, target: Target) -> bool {
+    let Ok(m) = metrics(&ErlangInputs { agents: n_agents, ..*inputs }) else { return false };
     match target {
         Target::ServiceLevel(x) => !m.overloaded && m.service_level >= x,
         Target::MaxMeanWait(s) => m.mean_wait_s.is_some_and(|w| w <= s),
@@ -390,12 +390,12 @@ fn meets(cell: &Cell, n_agents: u32, target: Target) -> bool {
 /// Largest staffing the search will consider.
 const MAX_AGENTS: u32 = 10_000_000;
 
-/// Fewest agents meeting `target` for this cell (Erlang A if `patience_s` is set, else Erlang C).
+/// Fewest agents meeting `target` for these inputs (Erlang A if `patience_s` is set, else Erlang C).
 ///
 /// Measures improve monotonically with agents, so: double from ⌈A⌉ until the target is met,
 /// then bisect — O(log c) metric evaluations.
-pub fn agents_needed(cell: &Cell, target: Target) -> Result<u32, QueueError> {
-    validate(&Cell { agents: 1, ..*cell })?;
+pub fn agents_needed(inputs: &ErlangInputs, target: Target) -> Result<u32, QueueError> {
+    validate(&ErlangInputs { agents: 1, ..*inputs })?;
     let bad = |v: f64, lo: f64, hi: f64| !(v.is_finite() && v >= lo && v <= hi);
     match target {
         Target::ServiceLevel(x) if bad(x, 0.0, 1.0) || x >= 1.0 => return Err(QueueError::Target(x)),
@@ -403,10 +403,10 @@ pub fn agents_needed(cell: &Cell, target: Target) -> Result<u32, QueueError> {
         Target::MaxAbandon(p) if bad(p, 0.0, 1.0) => return Err(QueueError::Target(p)),
         _ => {}
     }
-    let load_erl = cell.arrivals_per_hour / 3600.0 * cell.aht_s;
+    let load_erl = inputs.arrivals_per_hour / 3600.0 * inputs.aht_s;
     let mut hi = (load_erl.ceil() as u32).clamp(1, MAX_AGENTS);
     let mut lo = 0_u32; // invariant: lo fails (0 agents never serves), hi is the candidate
-    while !meets(cell, hi, target) {
+    while !meets(inputs, hi, target) {
         if hi >= MAX_AGENTS {
             return Err(QueueError::Unreachable(MAX_AGENTS));
         }
@@ -415,7 +415,7 @@ pub fn agents_needed(cell: &Cell, target: Target) -> Result<u32, QueueError> {
     }
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        if meets(cell, mid, target) { hi = mid } else { lo = mid }
+        if meets(inputs, mid, target) { hi = mid } else { lo = mid }
     }
     Ok(hi)
 }
@@ -428,9 +428,14 @@ mod tests {
     fn a_heavily_overloaded_erlang_a_cell_rescales_and_matches_the_fluid_limit() {
         // 72,000 calls an hour (20/s) on 100 agents of 100 s: work for 2,000 agents. The queue's
         // terms pass e^700 before they fall, so this runs through the rescaling.
-        let cell =
-            Cell { arrivals_per_hour: 72_000.0, aht_s: 100.0, agents: 100, patience_s: Some(60.0), target_s: 20.0 };
-        let m = erlang_a(&cell).expect("a finite answer");
+        let inputs = ErlangInputs {
+            arrivals_per_hour: 72_000.0,
+            aht_s: 100.0,
+            agents: 100,
+            patience_s: Some(60.0),
+            target_s: 20.0,
+        };
+        let m = erlang_a(&inputs).expect("a finite answer");
         // Fluid limit: the agents serve 1 call/s, the other 19/s hang up.
         assert!((m.p_abandon - 0.95).abs() < 0.005, "{m:?}");
         assert!(m.p_wait > 0.999 && m.occupancy > 0.99, "{m:?}");
@@ -455,8 +460,8 @@ mod tests {
     }
     use proptest::prelude::*;
 
-    fn cell(arrivals_per_hour: f64, aht_s: f64, agents: u32, patience_s: Option<f64>) -> Cell {
-        Cell { arrivals_per_hour, aht_s, agents, patience_s, target_s: 20.0 }
+    fn inputs(arrivals_per_hour: f64, aht_s: f64, agents: u32, patience_s: Option<f64>) -> ErlangInputs {
+        ErlangInputs { arrivals_per_hour, aht_s, agents, patience_s, target_s: 20.0 }
     }
 
     /// Textbook formulas with factorials in f64, for small c only.
@@ -497,7 +502,7 @@ mod tests {
     #[test]
     fn erlang_c_metrics_worked_example() {
         // A = 10 Erlangs (200 calls/h × 180 s), 11 agents.
-        let m = erlang_c_metrics(&cell(200.0, 180.0, 11, None)).unwrap();
+        let m = erlang_c_metrics(&inputs(200.0, 180.0, 11, None)).unwrap();
         let c = direct_c(10.0, 11);
         assert!((m.mean_wait_s.unwrap() - c * 180.0).abs() < 1e-6);
         assert!((m.service_level - (1.0 - c * (-20.0_f64 / 180.0).exp())).abs() < 1e-9);
@@ -508,7 +513,7 @@ mod tests {
 
     #[test]
     fn overloaded_is_explicit() {
-        let m = erlang_c_metrics(&cell(200.0, 180.0, 10, None)).unwrap();
+        let m = erlang_c_metrics(&inputs(200.0, 180.0, 10, None)).unwrap();
         assert!(m.overloaded);
         assert_eq!(m.mean_wait_s, None);
         assert_eq!(m.p90_wait_s, None);
@@ -516,23 +521,23 @@ mod tests {
 
     #[test]
     fn invalid_inputs_are_errors() {
-        assert!(metrics(&cell(f64::NAN, 180.0, 10, None)).is_err());
-        assert!(metrics(&cell(-1.0, 180.0, 10, None)).is_err());
-        assert!(metrics(&cell(100.0, 0.0, 10, None)).is_err());
-        assert!(metrics(&cell(100.0, 180.0, 0, None)).is_err());
-        assert!(metrics(&cell(100.0, 180.0, u32::MAX, None)).is_err());
-        assert!(metrics(&cell(100.0, 180.0, 10, Some(0.0))).is_err());
-        assert!(metrics(&cell(100.0, 180.0, 10, Some(f64::INFINITY))).is_err());
-        assert!(agents_needed(&cell(100.0, 180.0, 1, None), Target::ServiceLevel(1.5)).is_err());
+        assert!(metrics(&inputs(f64::NAN, 180.0, 10, None)).is_err());
+        assert!(metrics(&inputs(-1.0, 180.0, 10, None)).is_err());
+        assert!(metrics(&inputs(100.0, 0.0, 10, None)).is_err());
+        assert!(metrics(&inputs(100.0, 180.0, 0, None)).is_err());
+        assert!(metrics(&inputs(100.0, 180.0, u32::MAX, None)).is_err());
+        assert!(metrics(&inputs(100.0, 180.0, 10, Some(0.0))).is_err());
+        assert!(metrics(&inputs(100.0, 180.0, 10, Some(f64::INFINITY))).is_err());
+        assert!(agents_needed(&inputs(100.0, 180.0, 1, None), Target::ServiceLevel(1.5)).is_err());
     }
 
     #[test]
     fn hundred_thousand_agents_are_finite() {
-        let m = erlang_c_metrics(&cell(1_980_000.0, 180.0, 100_000, None)).unwrap();
+        let m = erlang_c_metrics(&inputs(1_980_000.0, 180.0, 100_000, None)).unwrap();
         assert!(m.p_wait.is_finite() && m.mean_wait_s.unwrap().is_finite() && !m.overloaded);
-        let m = erlang_c_metrics(&cell(36.0, 100.0, 100_000, None)).unwrap();
+        let m = erlang_c_metrics(&inputs(36.0, 100.0, 100_000, None)).unwrap();
         assert_eq!(m.p_wait, 0.0);
-        let m = erlang_a(&cell(1_980_000.0, 180.0, 100_000, Some(120.0))).unwrap();
+        let m = erlang_a(&inputs(1_980_000.0, 180.0, 100_000, Some(120.0))).unwrap();
         assert!(m.service_level.is_finite() && m.p_abandon.is_finite() && m.p_wait <= 1.0);
     }
 
@@ -552,7 +557,7 @@ mod tests {
     #[test]
     fn erlang_a_matches_direct_chain() {
         for (cph, aht, c, pat) in [(200.0, 180.0, 10, 120.0), (200.0, 180.0, 8, 60.0), (300.0, 240.0, 25, 300.0)] {
-            let m = erlang_a(&cell(cph, aht, c, Some(pat))).unwrap();
+            let m = erlang_a(&inputs(cph, aht, c, Some(pat))).unwrap();
             let (pw, pa, w) = direct_erlang_a(cph / 3600.0, 1.0 / aht, 1.0 / pat, c);
             assert!((m.p_wait - pw).abs() < 1e-9, "{} {}", m.p_wait, pw);
             assert!((m.p_abandon - pa).abs() < 1e-9);
@@ -603,7 +608,7 @@ mod tests {
             }
         }
         let expected = p_below + v[len];
-        let m = erlang_a(&Cell {
+        let m = erlang_a(&ErlangInputs {
             arrivals_per_hour: 200.0,
             aht_s: 180.0,
             agents: c,
@@ -616,7 +621,7 @@ mod tests {
 
     #[test]
     fn erlang_a_service_level_with_huge_target_is_share_answered() {
-        let mut k = cell(200.0, 180.0, 10, Some(120.0));
+        let mut k = inputs(200.0, 180.0, 10, Some(120.0));
         k.target_s = 1e4;
         let m = erlang_a(&k).unwrap();
         assert!((m.service_level - (1.0 - m.p_abandon)).abs() < 1e-6, "{m:?}");
@@ -624,8 +629,8 @@ mod tests {
 
     #[test]
     fn erlang_a_approaches_erlang_c() {
-        let a = erlang_a(&cell(200.0, 180.0, 11, Some(1e9))).unwrap();
-        let c = erlang_c_metrics(&cell(200.0, 180.0, 11, None)).unwrap();
+        let a = erlang_a(&inputs(200.0, 180.0, 11, Some(1e9))).unwrap();
+        let c = erlang_c_metrics(&inputs(200.0, 180.0, 11, None)).unwrap();
         assert!((a.p_wait - c.p_wait).abs() < 1e-4);
         assert!((a.mean_wait_s.unwrap() - c.mean_wait_s.unwrap()).abs() < 0.1);
         assert!((a.mean_wait_answered_s.unwrap() - c.mean_wait_s.unwrap()).abs() < 0.1);
@@ -635,23 +640,23 @@ mod tests {
 
     #[test]
     fn staffing_finds_fewest_agents() {
-        let k = cell(200.0, 180.0, 1, None);
+        let k = inputs(200.0, 180.0, 1, None);
         let n = agents_needed(&k, Target::ServiceLevel(0.8)).unwrap();
         assert!(meets(&k, n, Target::ServiceLevel(0.8)) && !meets(&k, n - 1, Target::ServiceLevel(0.8)));
         let n = agents_needed(&k, Target::MaxMeanWait(10.0)).unwrap();
         assert!(meets(&k, n, Target::MaxMeanWait(10.0)) && !meets(&k, n - 1, Target::MaxMeanWait(10.0)));
-        let ka = cell(200.0, 180.0, 1, Some(120.0));
+        let ka = inputs(200.0, 180.0, 1, Some(120.0));
         let n = agents_needed(&ka, Target::MaxAbandon(0.05)).unwrap();
         assert!(meets(&ka, n, Target::MaxAbandon(0.05)) && !meets(&ka, n - 1, Target::MaxAbandon(0.05)));
-        let big = cell(1_980_000.0, 180.0, 1, None);
+        let big = inputs(1_980_000.0, 180.0, 1, None);
         assert!(agents_needed(&big, Target::ServiceLevel(0.8)).unwrap() >= 99_000);
     }
 
     proptest! {
         #[test]
         fn probabilities_in_range_and_monotone(cph in 1.0..2000.0_f64, aht in 10.0..600.0_f64, c in 1u32..120, pat in proptest::option::of(5.0..2000.0_f64)) {
-            let m1 = metrics(&cell(cph, aht, c, pat)).unwrap();
-            let m2 = metrics(&cell(cph, aht, c + 1, pat)).unwrap();
+            let m1 = metrics(&inputs(cph, aht, c, pat)).unwrap();
+            let m2 = metrics(&inputs(cph, aht, c + 1, pat)).unwrap();
             for m in [&m1, &m2] {
                 for p in [m.p_wait, m.service_level, m.p_abandon, m.occupancy] {
                     prop_assert!((0.0..=1.0).contains(&p), "{m:?}");
@@ -664,8 +669,8 @@ mod tests {
         #[test]
         fn erlang_a_tends_to_c(cph in 10.0..500.0_f64, aht in 30.0..300.0_f64, extra in 1u32..10) {
             let c = ((cph / 3600.0 * aht).ceil() as u32) + extra;
-            let a = erlang_a(&cell(cph, aht, c, Some(1e9))).unwrap();
-            let e = erlang_c_metrics(&cell(cph, aht, c, None)).unwrap();
+            let a = erlang_a(&inputs(cph, aht, c, Some(1e9))).unwrap();
+            let e = erlang_c_metrics(&inputs(cph, aht, c, None)).unwrap();
             prop_assert!((a.p_wait - e.p_wait).abs() < 1e-3);
             prop_assert!((a.service_level - e.service_level).abs() < 1e-3);
         }

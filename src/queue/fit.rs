@@ -18,10 +18,10 @@ use std::fmt::Write as _;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 
-use super::erlang::Cell;
+use super::erlang::ErlangInputs;
 use super::estimate::{fewest_agents, normal_cdf};
 use super::model::Week;
-use crate::calendar::DAY_KEYS as WEEKDAYS;
+use crate::calendar::{self, DAY_KEYS as WEEKDAYS};
 
 /// One call from a provider's call log.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,7 +62,7 @@ pub enum FitError {
 /// One weekday-hour cell of the fit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CellFit {
-    pub weekday: usize,
+    pub weekday: chrono::Weekday,
     pub hour: u32,
     /// Dates of this weekday in the log.
     pub days: u32,
@@ -186,7 +186,7 @@ fn arrivals(name: &str, by_cell: &HashMap<(NaiveDate, u32), f64>, first: NaiveDa
                 squares += mean * mean;
             }
             cells.push(CellFit {
-                weekday,
+                weekday: calendar::WEEKDAYS[weekday],
                 hour,
                 days: daily.len() as u32,
                 mean,
@@ -319,18 +319,20 @@ pub fn to_toml(fit: &Fit, source: &str, d: &Defaults) -> String {
             let _ = writeln!(out, "patience = \"{:.0}s\"", p.max(1.0));
         }
         let _ = writeln!(out, "\n[queues.{}.arrivals]", toml_key(&q.name));
-        for (weekday, day) in WEEKDAYS.iter().enumerate() {
+        for weekday in calendar::WEEKDAYS {
+            let day = calendar::day_key(weekday);
             let values: Vec<String> = q.arrivals.day(weekday).iter().map(|v| format!("{v:.2}")).collect();
             let _ = writeln!(out, "{day} = [{}]", values.join(", "));
         }
         let _ = writeln!(out, "\n[queues.{}.agents]", toml_key(&q.name));
-        for (weekday, day) in WEEKDAYS.iter().enumerate() {
+        for weekday in calendar::WEEKDAYS {
+            let day = calendar::day_key(weekday);
             let values: Vec<String> = q
                 .arrivals
                 .day(weekday)
                 .iter()
                 .map(|&a| {
-                    let cell = Cell {
+                    let cell = ErlangInputs {
                         arrivals_per_hour: a,
                         aht_s: aht_s.max(1.0),
                         agents: 1,
@@ -529,7 +531,7 @@ mod tests {
         let q = only(&f);
         assert_eq!(q.arrivals.values[10], 2.0);
         assert_eq!(q.arrivals.values[6 * 24 + 12], 1.0 / 3.0);
-        let monday_10 = q.cells.iter().find(|c| c.weekday == 0 && c.hour == 10).unwrap();
+        let monday_10 = q.cells.iter().find(|c| c.weekday == chrono::Weekday::Mon && c.hour == 10).unwrap();
         // Counts 6, 0, 0: mean 2, sample variance (16 + 4 + 4) / 2 = 12.
         assert_eq!((monday_10.days, monday_10.mean), (3, 2.0));
         assert!((monday_10.sd - 12.0_f64.sqrt()).abs() < 1e-12);

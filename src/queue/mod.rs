@@ -11,5 +11,5 @@ pub mod fit;
 pub mod model;
 
 pub use erlang::{
-    Cell, Metrics, QueueError, Target, agents_needed, erlang_a, erlang_b, erlang_c, erlang_c_metrics, metrics,
+    ErlangInputs, Metrics, QueueError, Target, agents_needed, erlang_a, erlang_b, erlang_c, erlang_c_metrics, metrics,
 };

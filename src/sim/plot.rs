@@ -1,5 +1,10 @@
-//! Pictures for analysts, with plotters: a heatmap of mean wait by weekday and hour, and the
-//! simulated waits beside the Erlang estimate. Each chart is written as SVG and PNG.
+//! Pictures of a week simulation for analysts, with plotters: a heatmap of mean wait by weekday
+//! and hour, and the simulated waits beside the Erlang estimate. Each chart is written as SVG
+//! and PNG.
+//!
+//! It lives with the simulator (`sim::plot`) because it draws only the simulator's
+//! [`CellSummary`] rows; `simulate --out` calls it. It is the one part of `sim/` that writes
+//! files, and nothing in `sim/` calls it: the simulation itself stays free of I/O.
 //!
 //! Text is drawn with the DejaVu Sans font shipped in `assets/fonts` (registered once), so the
 //! charts look the same on a machine without system fonts.
@@ -85,7 +90,7 @@ fn draw_heatmap<DB: DrawingBackend>(
         })
         .draw()
         .map_err(err)?;
-    let at = |c: &CellSummary| (c.hour as u32, 6 - c.weekday.min(6) as u32);
+    let at = |c: &CellSummary| (c.hour as u32, 6 - c.weekday.num_days_from_monday());
     chart
         .draw_series(cells.iter().map(|c| {
             let (x, y) = at(c);

@@ -215,14 +215,14 @@ impl Scenario {
     }
 }
 
-/// Draws handle times.
-enum ServiceSampler {
+/// Draws handle times (the week simulator draws its queues' handle times with it too).
+pub(crate) enum ServiceSampler {
     Exponential(Exp<f64>),
     Lognormal(LogNormal<f64>),
 }
 
 impl ServiceSampler {
-    fn new(service: Service, mean_s: f64) -> Result<ServiceSampler, ScenarioError> {
+    pub(crate) fn new(service: Service, mean_s: f64) -> Result<ServiceSampler, ScenarioError> {
         Ok(match service {
             Service::Exponential => ServiceSampler::Exponential(
                 Exp::new(1.0 / mean_s).map_err(|_| ScenarioError::NotPositive("handle time"))?,
@@ -240,7 +240,7 @@ impl ServiceSampler {
     }
 
     #[inline]
-    fn sample(&self, rng: &mut Xoshiro256PlusPlus) -> f64 {
+    pub(crate) fn sample(&self, rng: &mut Xoshiro256PlusPlus) -> f64 {
         match self {
             ServiceSampler::Exponential(d) => d.sample(rng),
             ServiceSampler::Lognormal(d) => d.sample(rng),
@@ -325,7 +325,7 @@ mod tests {
     #[test]
     fn agrees_with_erlang_a() {
         let m = scenario(55, Some(120.0)).run(9, 0).unwrap();
-        let cell = crate::queue::Cell {
+        let cell = crate::queue::ErlangInputs {
             arrivals_per_hour: 600.0,
             aht_s: 300.0,
             agents: 55,

@@ -1,205 +1,13 @@
-//! The call-centre model: for every queue, arrivals and agents by weekday and time of day,
-//! handle time, patience and overflow; opening hours; the service-level target; and how
-//! callers behave in the IVR (for the simulator). Parsed from TOML text with every problem
-//! reported at its span; the file is the analyst's, so nothing in it may panic us.
-//!
-//! Format (see `flows/support.model.toml` and the README's analyst section):
-//!
-//! ```toml
-//! timezone = "Europe/Moscow"
-//! interval = "60m"                                # 15m, 30m or 60m slots
-//! service_level = { target = "20s", share = 0.8 }
-//! busy_quantile = 0.9                             # the "busy day" of estimates and staffing
-//! [hours]                                          # as in flows; closed slots get no estimate
-//! mon = "09:00-21:00"
-//! [queues.first_line]
-//! weekly_calls = 9000                             # with weekday_shares and hour_shares, or:
-//! weekday_shares = { mon = 22, tue = 18, wed = 15, thu = 15, fri = 18, sat = 12 }
-//! hour_shares = [0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 7, 10, 11, 11, 10, 10, 11, 10, 8, 6, 4, 0, 0, 0]
-//! # arrivals = { mon = [24 calls-per-hour values], ... }   # a full table instead
-//! daily_cv = 0.15                                 # day-to-day spread of volume beyond Poisson
-//! handle_time = "5m"
-//! handle_time_cv = 0.8                            # lognormal; omit for exponential
-//! patience = "2m"
-//! shifts = [{ days = "mon-fri", from = "09:00", to = "21:00", agents = 20 }]
-//! # agents = { mon = [24 values], ... }           # a full table instead
-//! overflow = { to = "second_line", after = "3m" }
-//! ```
+//! `*.model.toml` text → [`Model`], read with the engine's spanned `Reader` so that every
+//! problem becomes a [`Diagnostic`] at its span; all problems are collected, and nothing in the
+//! analyst's file may panic us.
 
-use chrono::{Datelike, NaiveDateTime, Timelike};
 use toml::de::{DeTable, DeValue};
 
+use super::{Callback, Callers, IvrArrivals, Model, Overflow, QueueModel, Week, slots_per_day};
 use crate::calendar::DAY_KEYS as DAYS;
 use crate::engine::diagnostic::{Diagnostic, suggest};
-use crate::engine::flow::Hours;
 use crate::engine::reader::{Fields, Reader, Value, parse_range};
-
-/// Values for every slot of a week: `7 × slots_per_day`, Monday first.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Week {
-    pub slot_min: u32,
-    pub values: Vec<f64>,
-}
-
-impl Week {
-    pub fn zero(slot_min: u32) -> Week {
-        Week { slot_min, values: vec![0.0; 7 * slots_per_day(slot_min)] }
-    }
-
-    pub fn slots_per_day(&self) -> usize {
-        slots_per_day(self.slot_min)
-    }
-
-    /// The slot index of a local time.
-    pub fn slot(&self, at: NaiveDateTime) -> usize {
-        let day = at.weekday().num_days_from_monday() as usize;
-        let minute = (at.hour() * 60 + at.minute()) as usize;
-        day * self.slots_per_day() + minute / self.slot_min as usize
-    }
-
-    pub fn at(&self, at: NaiveDateTime) -> f64 {
-        self.values[self.slot(at)]
-    }
-
-    /// The values of one weekday (0 = Monday).
-    pub fn day(&self, weekday: usize) -> &[f64] {
-        let n = self.slots_per_day();
-        &self.values[weekday * n..(weekday + 1) * n]
-    }
-}
-
-pub fn slots_per_day(slot_min: u32) -> usize {
-    (24 * 60 / slot_min.max(1)) as usize
-}
-
-/// One queue of agents.
-#[derive(Clone, Debug, PartialEq)]
-pub struct QueueModel {
-    pub name: String,
-    /// Mean offered calls per hour in each slot.
-    pub arrivals: Week,
-    /// Day-to-day coefficient of variation of a slot's volume (real volumes vary far more
-    /// than Poisson; 0 means exactly Poisson).
-    pub daily_cv: f64,
-    pub aht_s: f64,
-    /// Coefficient of variation of a lognormal handle time; `None`: exponential.
-    pub service_cv: Option<f64>,
-    /// Mean patience before hanging up while waiting (exponential); `None`: nobody abandons.
-    pub patience_s: Option<f64>,
-    /// Agents in each slot.
-    pub agents: Week,
-    pub overflow: Option<Overflow>,
-}
-
-/// Callers still waiting after `after_s` move to queue `to`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Overflow {
-    pub to: String,
-    pub after_s: f64,
-}
-
-/// How callers behave in the IVR, for the simulator. Probabilities are per menu visit.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Callers {
-    /// Mean time a caller thinks after a prompt before answering.
-    pub think_s: f64,
-    /// Press 0 at the first menu (impatient callers).
-    pub zero_out: f64,
-    /// Stay silent at a menu.
-    pub silent: f64,
-    /// Say a phrase instead of pressing a key (where the menu listens).
-    pub speak: f64,
-    /// Speech the recogniser cannot match.
-    pub mumble: f64,
-    /// Hang up at a menu.
-    pub hangup: f64,
-    /// Share of callers who abandoned the queue and call again later.
-    pub retrial: f64,
-    pub retrial_delay_s: f64,
-    /// Relative weights of each menu's keys; menus not listed choose uniformly.
-    pub choices: Vec<(String, Vec<(char, f64)>)>,
-    /// A flow node that books a call-back, the queue whose agent calls back, and when.
-    pub callback: Option<Callback>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Callback {
-    pub node: String,
-    pub queue: String,
-    pub delay_s: f64,
-}
-
-impl Default for Callers {
-    fn default() -> Self {
-        Callers {
-            think_s: 2.0,
-            zero_out: 0.05,
-            silent: 0.03,
-            speak: 0.1,
-            mumble: 0.02,
-            hangup: 0.01,
-            retrial: 0.3,
-            retrial_delay_s: 900.0,
-            choices: Vec::new(),
-            callback: None,
-        }
-    }
-}
-
-/// A whole model.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Model {
-    pub timezone: Option<String>,
-    pub slot_min: u32,
-    /// Service-level threshold and the share of calls that should meet it.
-    pub target_s: f64,
-    pub target_share: f64,
-    /// The quantile of day-to-day volume that makes a "busy day".
-    pub busy_quantile: f64,
-    pub hours: Hours,
-    /// Calls to the hotline itself, for the simulator, which lets the flow decide which queue
-    /// each caller reaches; without `[ivr]`, the queues' volumes added up.
-    pub ivr: Option<Ivr>,
-    pub queues: Vec<QueueModel>,
-    pub callers: Callers,
-}
-
-/// Calls entering the IVR.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Ivr {
-    /// Mean calls per hour in each slot.
-    pub arrivals: Week,
-    pub daily_cv: f64,
-}
-
-impl Model {
-    pub fn queue(&self, name: &str) -> Option<&QueueModel> {
-        self.queues.iter().find(|q| q.name == name)
-    }
-
-    /// Calls per hour entering the IVR at a local time, and their day-to-day spread.
-    pub fn ivr_arrivals(&self) -> Ivr {
-        if let Some(ivr) = &self.ivr {
-            return ivr.clone();
-        }
-        let mut arrivals = Week::zero(self.slot_min);
-        let (mut weighted_cv, mut total) = (0.0, 0.0);
-        for q in &self.queues {
-            for (a, b) in arrivals.values.iter_mut().zip(&q.arrivals.values) {
-                *a += b;
-            }
-            let volume: f64 = q.arrivals.values.iter().sum();
-            weighted_cv += q.daily_cv * volume;
-            total += volume;
-        }
-        Ivr { arrivals, daily_cv: if total > 0.0 { weighted_cv / total } else { 0.0 } }
-    }
-
-    /// Whether the centre is open at a local time (closed slots have no agents and no estimate).
-    pub fn is_open(&self, at: NaiveDateTime) -> bool {
-        self.hours.is_open(at)
-    }
-}
 
 /// Parses a model; `Err` holds every problem found.
 pub fn parse(source: &str) -> Result<Model, Vec<Diagnostic>> {
@@ -288,7 +96,7 @@ fn model(r: &mut Reader, doc: &DeTable) -> Option<Model> {
         let i = r.fields(v, IVR, "[ivr]")?;
         let arrivals = arrivals(r, &i, "[ivr]", slot_min)?;
         let daily_cv = i.get("daily_cv").and_then(|x| positive(r, x, "daily_cv")).unwrap_or(0.0);
-        Some(Ivr { arrivals, daily_cv })
+        Some(IvrArrivals { arrivals, daily_cv })
     });
     let mut queues = Vec::new();
     match f.get("queues") {

@@ -1,0 +1,120 @@
+//! The estimate in words for callers: the best and worst times to call (runs of the quickest
+//! and slowest slots per weekday, weekdays ranked by their wait) and waits and periods in English.
+
+use chrono::Weekday;
+
+use super::SlotEstimate;
+use crate::calendar::{WEEKDAYS, day_name};
+
+/// A run of slots on one weekday, for the best and worst times to call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Period {
+    pub weekday: Weekday,
+    pub from_min: u32,
+    pub to_min: u32,
+    /// The longest typical wait of answered callers in the run; `+∞` when overloaded.
+    pub wait_s: f64,
+}
+
+/// The best and worst times to call one queue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BestTimes {
+    pub best: Vec<Period>,
+    pub worst: Vec<Period>,
+    /// Open weekdays, quickest first, with the call-weighted mean wait of answered callers.
+    pub days: Vec<(Weekday, f64)>,
+}
+
+/// The few quickest and slowest open slots (ties at the cut included), merged into runs per
+/// weekday, and the weekdays ranked by their call-weighted mean wait.
+pub fn best_times(slots: &[SlotEstimate]) -> BestTimes {
+    const FEW: usize = 6;
+    let open: Vec<(&SlotEstimate, f64)> = slots.iter().filter_map(|s| s.wait_s().map(|w| (s, w))).collect();
+    let mut waits: Vec<f64> = open.iter().map(|(_, w)| *w).collect();
+    waits.sort_by(f64::total_cmp);
+    let (best, worst) = match (waits.get(FEW.min(waits.len()).saturating_sub(1)), waits.len().checked_sub(FEW)) {
+        (Some(&low), high) => {
+            let high = waits[high.unwrap_or(0)];
+            (runs(open.iter().filter(|(_, w)| *w <= low)), runs(open.iter().filter(|(_, w)| *w >= high)))
+        }
+        (None, _) => (Vec::new(), Vec::new()),
+    };
+    let mut days = Vec::new();
+    for weekday in WEEKDAYS {
+        let (mut weighted, mut calls) = (0.0, 0.0);
+        for s in slots.iter().filter(|s| s.weekday == weekday) {
+            if let (Some(t), Some(w)) = (s.typical, s.wait_s()) {
+                weighted += w * t.arrivals_per_hour;
+                calls += t.arrivals_per_hour;
+            }
+        }
+        if calls > 0.0 {
+            days.push((weekday, weighted / calls));
+        }
+    }
+    days.sort_by(|a, b| a.1.total_cmp(&b.1));
+    BestTimes { best, worst, days }
+}
+
+fn runs<'a>(cells: impl Iterator<Item = &'a (&'a SlotEstimate, f64)>) -> Vec<Period> {
+    let mut out: Vec<Period> = Vec::new();
+    for (s, w) in cells {
+        let slot_min = s.slot_min;
+        match out.last_mut() {
+            Some(p) if p.weekday == s.weekday && p.to_min == s.start_min => {
+                p.to_min += slot_min;
+                p.wait_s = p.wait_s.max(*w);
+            }
+            _ => out.push(Period {
+                weekday: s.weekday,
+                from_min: s.start_min,
+                to_min: s.start_min + slot_min,
+                wait_s: *w,
+            }),
+        }
+    }
+    out
+}
+
+/// A wait as a caller would say it.
+pub fn wait_words(wait_s: f64) -> String {
+    if wait_s.is_infinite() {
+        "a very long wait: the line is overloaded".to_owned()
+    } else if wait_s < 30.0 {
+        "almost no wait".to_owned()
+    } else if wait_s < 90.0 {
+        "about a minute".to_owned()
+    } else {
+        format!("about {:.0} minutes", wait_s / 60.0)
+    }
+}
+
+/// `9:00–10:00`.
+pub fn period_words(p: &Period) -> String {
+    let t = |m: u32| format!("{}:{:02}", m / 60, m % 60);
+    format!("{} {}–{}", day_name(p.weekday), t(p.from_min), t(p.to_min))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::default_model;
+    use super::super::week;
+    use super::*;
+
+    #[test]
+    fn best_and_worst_times() {
+        let m = default_model();
+        let b = best_times(&week(&m, m.queue("first_line").unwrap()));
+        let rank = |d: Weekday| b.days.iter().position(|x| x.0 == d).unwrap();
+        assert!(rank(Weekday::Wed) < rank(Weekday::Tue) && rank(Weekday::Thu) < rank(Weekday::Fri), "{:?}", b.days);
+        assert_eq!(b.days.last().map(|d| d.0), Some(Weekday::Mon), "{:?}", b.days);
+        assert!(b.worst.iter().all(|p| p.weekday == Weekday::Mon), "{:?}", b.worst);
+        assert!(b.best.iter().all(|p| p.wait_s < b.worst[0].wait_s));
+        assert_eq!(wait_words(10.0), "almost no wait");
+        assert_eq!(wait_words(200.0), "about 3 minutes");
+        assert_eq!(
+            period_words(&Period { weekday: Weekday::Wed, from_min: 540, to_min: 600, wait_s: 1.0 }),
+            "Wednesday 9:00–10:00"
+        );
+    }
+}

@@ -1,0 +1,287 @@
+//! Callers in the IVR: how they arrive, what they decide at each gather (keys, speech,
+//! silence, hanging up, with the model's odds), and how the engine's actions play out on the
+//! virtual clock until the caller leaves the IVR or joins a queue.
+
+use rand::Rng;
+use rand_distr::{Distribution, Exp};
+
+use super::Sim;
+use super::events::Kind;
+use crate::engine::flow::speech_ms;
+use crate::engine::{Action, Call, Event, NodeKind, Start, Trace};
+
+#[derive(Clone, Debug)]
+pub(super) enum Where {
+    Ivr,
+    /// Waiting in a queue: which, since when it first queued, and the epoch that invalidates
+    /// stale abandon and overflow events after a move.
+    Waiting {
+        queue: u16,
+        first_queue: u16,
+        first_queued: f64,
+        cell: usize,
+    },
+    Gone,
+}
+
+pub(super) struct Caller {
+    pub(super) call: Call,
+    pub(super) entered_ivr: f64,
+    pub(super) menus_seen: u32,
+    pub(super) epoch: u32,
+    pub(super) at: Where,
+    /// What the caller will do when their `Act` event comes.
+    pub(super) pending: Pending,
+    /// The queue and priority the IVR handed the caller to, until they `Join` it.
+    pub(super) joining: (u16, u8),
+    pub(super) habit: Habit,
+}
+
+/// Callers who stay silent or cannot make themselves understood do so at every menu, which is
+/// what makes timeout fallbacks and escalations happen.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Habit {
+    Usual,
+    Silent,
+    Mumbling,
+}
+
+/// A caller's decided input.
+pub(super) enum Pending {
+    Keys(String),
+    Speech(std::sync::Arc<str>),
+    Mumble,
+    Silence,
+    Hangup,
+}
+
+impl Sim<'_> {
+    pub(super) fn arrive(&mut self, retrial: bool) {
+        if !retrial {
+            // The next arrival of this slot, if it falls inside it.
+            let slot_end = (self.now / self.slot_s).floor() * self.slot_s + self.slot_s;
+            let next = self.now + Exp::new(self.rate).map_or(f64::INFINITY, |e| e.sample(&mut self.rng_arrival));
+            if next < slot_end.min(self.end) {
+                self.schedule(next, Kind::Arrive);
+            }
+        }
+        if self.measured() {
+            self.stats.calls += 1;
+            self.stats.retrials += u64::from(retrial);
+        }
+        let now_local = self.local(self.now);
+        let call = Call::start_into(self.flow, &Start::default(), now_local, &mut self.out);
+        self.steps += 1;
+        let caller = Caller {
+            call,
+            entered_ivr: self.now,
+            menus_seen: 0,
+            epoch: 0,
+            at: Where::Ivr,
+            pending: Pending::Silence,
+            joining: (0, 0),
+            habit: {
+                let (u, c) = (self.rng_caller.random::<f64>(), &self.model.callers);
+                if u < c.silent {
+                    Habit::Silent
+                } else if u < c.silent + c.mumble {
+                    Habit::Mumbling
+                } else {
+                    Habit::Usual
+                }
+            },
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.callers[id as usize] = caller;
+                id
+            }
+            None => {
+                self.callers.push(caller);
+                (self.callers.len() - 1) as u32
+            }
+        };
+        self.after_step(id);
+    }
+
+    /// Performs the engine's last output for caller `id`: plays the prompts on the clock, then
+    /// schedules the caller's answer or hands them over.
+    fn after_step(&mut self, id: u32) {
+        let measured = self.measured();
+        let mut talk_s = 0.0;
+        let mut queue = None;
+        for action in &self.out.actions {
+            match action {
+                Action::Say { duration_ms, .. } | Action::Play { duration_ms, .. } => {
+                    talk_s += duration_ms.as_secs_f64()
+                }
+                Action::Pause { ms } => talk_s += ms.as_secs_f64(),
+                Action::Gather(_) => {}
+                Action::Enqueue { queue: name, priority } => queue = Some((name.clone(), *priority)),
+                Action::Dial { .. } | Action::Record { .. } | Action::Hangup => {}
+            }
+        }
+        if measured {
+            for (_, t) in &self.out.trace {
+                match t {
+                    Trace::Escape => self.stats.zero_outs += 1,
+                    Trace::Fallback => self.stats.timeout_fallbacks += 1,
+                    Trace::Escalate => self.stats.invalid_escalations += 1,
+                    _ => {}
+                }
+            }
+        }
+        let caller = &self.callers[id as usize];
+        if caller.call.is_listening() {
+            let (delay, pending) = self.decide(id);
+            self.callers[id as usize].pending = pending;
+            self.schedule(self.now + talk_s + delay, Kind::Act(id));
+            return;
+        }
+        // The call left the IVR.
+        let ended = self.now + talk_s;
+        if measured {
+            self.stats.ivr_time_s += ended - caller.entered_ivr;
+        }
+        if let Some((name, priority)) = queue {
+            let q = self.names.iter().position(|n| **n == *name).unwrap_or(0) as u16;
+            if measured {
+                self.stats.queued += 1;
+            }
+            self.callers[id as usize].joining = (q, priority);
+            self.schedule(ended, Kind::Join(id));
+            return;
+        }
+        let node = self.flow.node(caller.call.node());
+        if measured {
+            match &node.kind {
+                NodeKind::Voicemail { .. } => self.stats.voicemail += 1,
+                NodeKind::Dial { .. } => self.stats.transferred += 1,
+                _ if !caller.call.is_listening()
+                    && caller.call.outcome(self.flow).is_some_and(|o| o.target == "caller") =>
+                {
+                    self.stats.hung_up_in_ivr += 1
+                }
+                _ => {}
+            }
+        }
+        let callback = self.model.callers.callback.as_ref().filter(|cb| *node.id == *cb.node);
+        match (callback, self.callback_queue) {
+            (Some(cb), Some(q)) => {
+                if measured {
+                    self.stats.callbacks_booked += 1;
+                }
+                self.schedule(ended + cb.delay_s, Kind::CallbackDue(q));
+            }
+            _ => {
+                if measured && matches!(node.kind, NodeKind::Hangup { .. }) {
+                    self.stats.contained += 1;
+                }
+            }
+        }
+        self.leave(id);
+    }
+
+    pub(super) fn leave(&mut self, id: u32) {
+        self.callers[id as usize].at = Where::Gone;
+        self.free.push(id);
+    }
+
+    /// Decides what the caller does at the gather the engine just asked, and when: keys,
+    /// speech, silence until the timeout, or hanging up.
+    fn decide(&mut self, id: u32) -> (f64, Pending) {
+        let flow = self.flow;
+        let callers = &self.model.callers;
+        let caller = &mut self.callers[id as usize];
+        let node = flow.node(caller.call.node());
+        let first_menu = caller.menus_seen == 0;
+        caller.menus_seen += 1;
+        let habit = caller.habit;
+        let u: f64 = self.rng_caller.random();
+        let think = self.think.sample(&mut self.rng_caller);
+        match &node.kind {
+            NodeKind::Menu(m) => {
+                let s = &m.ask.settings;
+                // The odds are stacked on one uniform draw; pressing 0 at once applies only at the
+                // first menu a caller hears.
+                match habit {
+                    Habit::Silent => return (s.timeout_ms.as_secs_f64(), Pending::Silence),
+                    Habit::Mumbling if m.speech => return (think + 1.5, Pending::Mumble),
+                    // Without speech, a caller who cannot follow presses a key the menu lacks.
+                    Habit::Mumbling => return (think, Pending::Keys("9".into())),
+                    Habit::Usual => {}
+                }
+                let mut p = 0.0;
+                if first_menu && let Some(escape) = s.escape {
+                    p = callers.zero_out;
+                    if u < p {
+                        return (think, Pending::Keys(escape.to_string()));
+                    }
+                }
+                p += callers.hangup;
+                if u < p {
+                    return (think, Pending::Hangup);
+                }
+                let key = self.choose(&node.id, m);
+                let spoken = m.speech && self.rng_caller.random::<f64>() < callers.speak;
+                let phrase = spoken
+                    .then(|| m.options.iter().find(|o| o.key == Some(key)).and_then(|o| o.phrases.first()))
+                    .flatten();
+                match phrase {
+                    Some(p) => (think + speech_ms(&p.text).as_secs_f64(), Pending::Speech(p.text.clone())),
+                    None => (think, Pending::Keys(key.to_string())),
+                }
+            }
+            NodeKind::Input(i) => {
+                if habit == Habit::Silent {
+                    return (i.ask.settings.timeout_ms.as_secs_f64(), Pending::Silence);
+                }
+                if u < callers.hangup {
+                    return (think, Pending::Hangup);
+                }
+                let n = usize::from(i.min_digits.max(1));
+                let keys: String = (0..n).map(|_| char::from(b'0' + self.rng_caller.random_range(1..10u8))).collect();
+                // About 0.4 s a key, then the finish key.
+                (think + 0.4 * (n + 1) as f64, Pending::Keys(keys))
+            }
+            _ => (0.0, Pending::Silence),
+        }
+    }
+
+    /// The caller's decided input reaches the engine now.
+    pub(super) fn act(&mut self, id: u32) {
+        let pending = std::mem::replace(&mut self.callers[id as usize].pending, Pending::Silence);
+        let event = match &pending {
+            Pending::Keys(k) => Event::Digits(k),
+            Pending::Speech(text) => Event::Speech { text, confidence: 0.9 },
+            Pending::Mumble => Event::Speech { text: "м-м, ну это", confidence: 0.5 },
+            Pending::Silence => Event::NoInput,
+            Pending::Hangup => Event::Hangup,
+        };
+        let local = self.local(self.now);
+        self.callers[id as usize].call.handle_into(self.flow, event, local, &mut self.out);
+        self.steps += 1;
+        self.after_step(id);
+    }
+
+    /// Picks a key by the model's weights for this menu, else uniformly among its keyed options.
+    fn choose(&mut self, menu: &str, m: &crate::engine::flow::Menu) -> char {
+        if let Some((_, weights)) = self.model.callers.choices.iter().find(|(name, _)| name == menu) {
+            let total: f64 = weights.iter().map(|(_, w)| w).sum();
+            if total > 0.0 {
+                let mut x = self.rng_caller.random::<f64>() * total;
+                for (k, w) in weights {
+                    if x < *w {
+                        return *k;
+                    }
+                    x -= w;
+                }
+            }
+        }
+        let keys: Vec<char> = m.options.iter().filter_map(|o| o.key).collect();
+        if keys.is_empty() {
+            return '0';
+        }
+        keys[self.rng_caller.random_range(0..keys.len())]
+    }
+}
