@@ -3,28 +3,8 @@
 //! callers behave in the IVR (for the simulator). Parsed from TOML text with every problem
 //! reported at its span; the file is the analyst's, so nothing in it may panic us.
 //!
-//! Format (see `flows/support.model.toml` and the README's analyst section):
-//!
-//! ```toml
-//! timezone = "Europe/Moscow"
-//! interval = "60m"                                # 15m, 30m or 60m slots
-//! service_level = { target = "20s", share = 0.8 }
-//! busy_quantile = 0.9                             # the "busy day" of estimates and staffing
-//! [hours]                                          # as in flows; closed slots get no estimate
-//! mon = "09:00-21:00"
-//! [queues.first_line]
-//! weekly_calls = 9000                             # with weekday_shares and hour_shares, or:
-//! weekday_shares = { mon = 22, tue = 18, wed = 15, thu = 15, fri = 18, sat = 12 }
-//! hour_shares = [0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 7, 10, 11, 11, 10, 10, 11, 10, 8, 6, 4, 0, 0, 0]
-//! # arrivals = { mon = [24 calls-per-hour values], ... }   # a full table instead
-//! daily_cv = 0.15                                 # day-to-day spread of volume beyond Poisson
-//! handle_time = "5m"
-//! handle_time_cv = 0.8                            # lognormal; omit for exponential
-//! patience = "2m"
-//! shifts = [{ days = "mon-fri", from = "09:00", to = "21:00", agents = 20 }]
-//! # agents = { mon = [24 values], ... }           # a full table instead
-//! overflow = { to = "second_line", after = "3m" }
-//! ```
+//! The format is documented in `docs/queue-model.md` (the sample is `flows/support.model.toml`);
+//! change the two together.
 
 mod parse;
 
