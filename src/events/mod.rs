@@ -125,7 +125,9 @@ pub enum Kind {
     Escalation {},
     /// The engine sent the caller to the operator: the flow looped without asking (`loop`), or
     /// the call's state belonged to another flow version (`stale_version`).
-    SentToOperator { reason: String },
+    SentToOperator {
+        reason: String,
+    },
     /// The caller was put in a queue; `announced_wait_min` is the wait they were told, if any.
     QueueJoined {
         queue: String,
@@ -141,9 +143,13 @@ pub enum Kind {
         last_position: Option<u32>,
     },
     /// The caller was transferred to a number of the flow's.
-    Dialled { number: String },
+    Dialled {
+        number: String,
+    },
     /// The caller was put through to a mailbox.
-    Voicemail { mailbox: String },
+    Voicemail {
+        mailbox: String,
+    },
     /// The caller asked to be called back instead of waiting.
     CallbackRequested {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -152,7 +158,9 @@ pub enum Kind {
     /// The caller hung up while still in the IVR; `node` says where.
     CallerHungUp {},
     /// The provider reports the call finished; `duration_s` is the whole call as it bills it.
-    CallCompleted { duration_s: u32 },
+    CallCompleted {
+        duration_s: u32,
+    },
 }
 
 impl Kind {
@@ -206,7 +214,9 @@ impl Kind {
     /// The `details` column: the variant's fields as a JSON object, keys in alphabetical order.
     pub fn details(&self) -> String {
         match serde_json::to_value(self) {
-            Ok(serde_json::Value::Object(mut map)) => map.remove("details").map_or_else(|| "{}".to_owned(), |d| d.to_string()),
+            Ok(serde_json::Value::Object(mut map)) => {
+                map.remove("details").map_or_else(|| "{}".to_owned(), |d| d.to_string())
+            }
             // Serialising plain fields into a `Value` cannot fail; keep the row all the same.
             _ => "{}".to_owned(),
         }
@@ -497,7 +507,12 @@ queue = "first_line"
         events.into_iter().map(|e| (e.seq, e.node, e.kind.word(), e.kind.details())).collect()
     }
 
-    fn row(seq: u32, node: Option<&str>, word: &'static str, details: &str) -> (u32, Option<String>, &'static str, String) {
+    fn row(
+        seq: u32,
+        node: Option<&str>,
+        word: &'static str,
+        details: &str,
+    ) -> (u32, Option<String>, &'static str, String) {
         (seq, node.map(str::to_owned), word, details.to_owned())
     }
 
@@ -594,10 +609,7 @@ queue = "first_line"
             let back = Kind::from_stored(word, &kind.details()).unwrap_or_else(|e| panic!("{word}: {e}"));
             assert_eq!(&back, kind);
         }
-        assert_eq!(
-            kinds[12].details(),
-            r#"{"last_position":2,"queue":"q","queue_time_s":40,"result":"hangup"}"#
-        );
+        assert_eq!(kinds[12].details(), r#"{"last_position":2,"queue":"q","queue_time_s":40,"result":"hangup"}"#);
         assert!(Kind::from_stored("no_such_kind", "{}").is_err());
         assert!(Kind::from_stored("digits", "not json").is_err());
     }

@@ -488,8 +488,7 @@ fn where_clause(filter: &Filter) -> (String, Vec<Param>) {
         terms.push(format!("simulated = {}", bind(&mut params, Param::Bool(simulated))));
     }
     if !filter.kinds.is_empty() {
-        let words: Vec<String> =
-            filter.kinds.iter().map(|k| bind(&mut params, Param::Text((*k).to_owned()))).collect();
+        let words: Vec<String> = filter.kinds.iter().map(|k| bind(&mut params, Param::Text((*k).to_owned()))).collect();
         terms.push(format!("kind IN ({})", words.join(", ")));
     }
     if terms.is_empty() {

@@ -107,10 +107,12 @@ impl Shared {
         let last = self.last_drop_warning_ms.load(Ordering::Relaxed);
         let due = last == u64::MAX || now_ms.saturating_sub(last) >= millis(WARN_EVERY);
         // Only the thread that wins the exchange warns, so a flood of drops logs one line.
-        if due
-            && self.last_drop_warning_ms.compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        if due && self.last_drop_warning_ms.compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed).is_ok()
         {
-            tracing::warn!(dropped_total = total, "the event log cannot keep up (database slow or down): dropping events");
+            tracing::warn!(
+                dropped_total = total,
+                "the event log cannot keep up (database slow or down): dropping events"
+            );
         }
     }
 }
