@@ -107,7 +107,8 @@ pub enum Kind {
     Speech {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
-        confidence: f32,
+        /// The recogniser's confidence, to three decimals.
+        confidence: f64,
     },
     /// The gather timed out in silence.
     NoInput {},
@@ -371,6 +372,9 @@ pub fn events_of(head: &CallHead, seq: &mut u32, flow: &Flow, after: &Call, step
             push(node, Kind::Digits { keys: (!withheld).then(|| without_nul(keys)), count });
         }
         Some(crate::engine::Event::Speech { text, confidence }) => {
+            // Three decimals are all a recogniser's confidence means (and f32 digits past
+            // them only clutter the JSON).
+            let confidence = (f64::from(confidence) * 1000.0).round() / 1000.0;
             push(node, Kind::Speech { text: (!withheld).then(|| without_nul(text)), confidence });
         }
         Some(crate::engine::Event::Hangup) if step.before.is_some_and(|b| b.listening) => {
@@ -569,6 +573,38 @@ queue = "first_line"
                 "queue_joined",
             ]
         );
+    }
+
+    #[test]
+    fn the_last_silence_logs_the_timeout_fallback() {
+        // Two re-prompts by default, then the fallback: the operator.
+        let rows = log(&[Input::NoInput, Input::NoInput, Input::NoInput]);
+        let words: Vec<&str> = rows[3..].iter().map(|r| r.2).collect();
+        assert_eq!(
+            words,
+            [
+                "no_input",
+                "prompt_played",
+                "no_input",
+                "prompt_played",
+                "no_input",
+                "timeout_fallback",
+                "node_entered",
+                "queue_joined"
+            ]
+        );
+        assert_eq!(rows[8], row(8, Some("main"), "timeout_fallback", "{}"));
+    }
+
+    #[test]
+    fn speech_is_kept_at_a_menu_and_withheld_at_an_input() {
+        let speech = Input::Speech { text: "one two three four", confidence: 0.9 };
+        let rows = log(&[Input::Digits("1"), speech]);
+        assert_eq!(rows[6], row(6, Some("pin"), "speech", r#"{"confidence":0.9}"#));
+        let mumble = Input::Speech { text: "erm", confidence: 0.1 };
+        let rows = log(&[mumble]);
+        assert_eq!(rows[3], row(3, Some("main"), "speech", r#"{"confidence":0.1,"text":"erm"}"#));
+        assert_eq!(rows[4], row(4, Some("main"), "invalid_input", r#"{"unintelligible":true}"#));
     }
 
     #[test]
