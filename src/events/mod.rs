@@ -1,0 +1,677 @@
+//! The durable call-event log: every step of every call as a row in SQLite or PostgreSQL.
+//!
+//! A driver turns what happened in a call into [`Event`]s (the engine's [`Output`] through
+//! [`events_of`], the provider's news such as a caller leaving a queue by hand) and hands them
+//! to a [`Writer`], which never makes the caller wait: a bounded queue, one background thread,
+//! batched transactions, and events dropped and counted when the database cannot keep up.
+//! [`Store`] is the database itself: migrations, batched inserts, reads in call order,
+//! retention and the per-call CSV that `fit` reads. The schema and what is kept about callers
+//! are documented in `docs/events.md`.
+//!
+//! This is a driver-side module: the engine never names it, and nothing here runs during a
+//! webhook request except [`Writer::record`], which only tries to queue.
+
+pub mod store;
+pub mod writer;
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::engine::call::BUILTIN_VARS;
+use crate::engine::{Action, Call, Flow, NodeId, NodeKind, Output, Trace};
+
+pub use store::{DbUrl, ExportSummary, Filter, Store};
+pub use writer::{Sink, Stats, Writer, WriterConfig};
+
+/// What can go wrong with the event log.
+#[derive(Debug, thiserror::Error)]
+pub enum EventLogError {
+    #[error("`{0}` is not an event-log URL: use sqlite://PATH, postgres://… or none")]
+    BadUrl(String),
+    #[error("cannot open the SQLite event log {}: {source}", path.display())]
+    SqliteOpen { path: PathBuf, source: rusqlite::Error },
+    #[error("SQLite event log: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL event log: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("the event log's schema is at version {found}, newer than this build knows ({known})")]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("a stored event cannot be read: {0}")]
+    BadRow(String),
+    #[error("cannot write the export: {0}")]
+    Export(#[from] csv::Error),
+    #[error("event log I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// A [`Sink`] other than [`Store`] could not write.
+    #[error("the event log is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// One thing that happened in one call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// The provider's id for the call (Twilio's `CallSid`).
+    pub call_id: String,
+    /// Whose call id it is: `twilio`, or `sim` for simulated calls.
+    pub provider: String,
+    pub flow: String,
+    /// `Flow::version` of the flow the call runs on.
+    pub flow_version: u64,
+    /// The event's place in its call, from 0; carried with the call's state so that order holds
+    /// when instances alternate.
+    pub seq: u32,
+    /// When it happened, in UTC, with millisecond precision (see [`at_ms`]).
+    pub at: DateTime<Utc>,
+    /// The node the call was at, by its id in the flow; `None` before the first node.
+    pub node: Option<String>,
+    pub kind: Kind,
+    /// Written by the simulator rather than by a real call.
+    pub simulated: bool,
+}
+
+/// `at` truncated to whole milliseconds, as the log keeps it.
+pub fn at_ms(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
+}
+
+/// What an event is, with its details. Stored as the snake_case word of the variant in `kind`
+/// and the fields as a JSON object in `details` (`{}` for kinds without fields). Unknown fields
+/// are ignored when reading, so a later build may add details without breaking older readers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "details", rename_all = "snake_case")]
+pub enum Kind {
+    /// The call reached the flow. `caller` is the number as [`CallerNumbers`] says to keep it.
+    CallStarted {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caller: Option<String>,
+    },
+    NodeEntered {},
+    /// A prompt was played or spoken. Its text is not kept: it may contain what the caller
+    /// entered or their number.
+    PromptPlayed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+        duration_ms: u64,
+    },
+    /// Keys pressed. At an `input` node the keys themselves are withheld (card numbers, PINs):
+    /// only their count is kept.
+    Digits {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        keys: Option<String>,
+        count: u32,
+    },
+    /// Recognised speech; the text is withheld at an `input` node, as keys are.
+    Speech {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        /// The recogniser's confidence, to three decimals.
+        confidence: f64,
+    },
+    /// The gather timed out in silence.
+    NoInput {},
+    /// An entry the node does not accept; `unintelligible` when speech was below the node's
+    /// confidence threshold.
+    InvalidInput {
+        #[serde(default)]
+        unintelligible: bool,
+    },
+    /// The escape key or an operator phrase.
+    Escape {},
+    /// Silence after the last re-prompt sent the caller to the node's fallback.
+    TimeoutFallback {},
+    /// Wrong entries reached the limit and sent the caller to the node's escalation.
+    Escalation {},
+    /// The engine sent the caller to the operator: the flow looped without asking (`loop`), or
+    /// the call's state belonged to another flow version (`stale_version`).
+    SentToOperator {
+        reason: String,
+    },
+    /// The caller was put in a queue; `announced_wait_min` is the wait they were told, if any.
+    QueueJoined {
+        queue: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        announced_wait_min: Option<u32>,
+    },
+    /// The caller left a queue.
+    QueueLeft {
+        queue: String,
+        result: QueueResult,
+        queue_time_s: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_position: Option<u32>,
+    },
+    /// The caller was transferred to a number of the flow's.
+    Dialled {
+        number: String,
+    },
+    /// The caller was put through to a mailbox.
+    Voicemail {
+        mailbox: String,
+    },
+    /// The caller asked to be called back instead of waiting.
+    CallbackRequested {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        queue: Option<String>,
+    },
+    /// The caller hung up while still in the IVR; `node` says where.
+    CallerHungUp {},
+    /// The provider reports the call finished; `duration_s` is the whole call as it bills it.
+    CallCompleted {
+        duration_s: u32,
+    },
+}
+
+impl Kind {
+    /// Every kind's word, in declaration order.
+    pub const WORDS: [&'static str; 18] = [
+        "call_started",
+        "node_entered",
+        "prompt_played",
+        "digits",
+        "speech",
+        "no_input",
+        "invalid_input",
+        "escape",
+        "timeout_fallback",
+        "escalation",
+        "sent_to_operator",
+        "queue_joined",
+        "queue_left",
+        "dialled",
+        "voicemail",
+        "callback_requested",
+        "caller_hung_up",
+        "call_completed",
+    ];
+
+    /// The word stored in the `kind` column.
+    pub fn word(&self) -> &'static str {
+        let index = match self {
+            Kind::CallStarted { .. } => 0,
+            Kind::NodeEntered {} => 1,
+            Kind::PromptPlayed { .. } => 2,
+            Kind::Digits { .. } => 3,
+            Kind::Speech { .. } => 4,
+            Kind::NoInput {} => 5,
+            Kind::InvalidInput { .. } => 6,
+            Kind::Escape {} => 7,
+            Kind::TimeoutFallback {} => 8,
+            Kind::Escalation {} => 9,
+            Kind::SentToOperator { .. } => 10,
+            Kind::QueueJoined { .. } => 11,
+            Kind::QueueLeft { .. } => 12,
+            Kind::Dialled { .. } => 13,
+            Kind::Voicemail { .. } => 14,
+            Kind::CallbackRequested { .. } => 15,
+            Kind::CallerHungUp {} => 16,
+            Kind::CallCompleted { .. } => 17,
+        };
+        Kind::WORDS[index]
+    }
+
+    /// The `details` column: the variant's fields as a JSON object, keys in alphabetical order.
+    pub fn details(&self) -> String {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut map)) => {
+                map.remove("details").map_or_else(|| "{}".to_owned(), |d| d.to_string())
+            }
+            // Serialising plain fields into a `Value` cannot fail; keep the row all the same.
+            _ => "{}".to_owned(),
+        }
+    }
+
+    /// The kind back from its stored word and details.
+    pub fn from_stored(word: &str, details: &str) -> Result<Kind, EventLogError> {
+        let details: serde_json::Value = serde_json::from_str(details)
+            .map_err(|e| EventLogError::BadRow(format!("{word}: details are not JSON: {e}")))?;
+        serde_json::from_value(serde_json::json!({ "kind": word, "details": details }))
+            .map_err(|e| EventLogError::BadRow(format!("{word}: {e}")))
+    }
+}
+
+/// How a caller left a queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueResult {
+    /// Put through to an agent.
+    Bridged,
+    /// The caller hung up while waiting: an abandoned call.
+    Hangup,
+    /// Taken out of the queue on purpose (overflow, a call-back, a redirect).
+    Redirected,
+    /// The queue refused the caller or failed.
+    Error,
+}
+
+/// What the log keeps of a caller's number (`--caller-numbers`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CallerNumbers {
+    /// A keyed hash ([`caller_hash`]): the same caller is recognisable across calls, but the
+    /// number cannot be read back without the secret.
+    #[default]
+    Hash,
+    Plain,
+    None,
+}
+
+impl CallerNumbers {
+    /// The value for `call_started`'s `caller` field.
+    pub fn keep(self, secret: &[u8], number: Option<&str>) -> Option<String> {
+        let number = number.filter(|n| !n.is_empty())?;
+        match self {
+            CallerNumbers::Hash => Some(caller_hash(secret, number)),
+            CallerNumbers::Plain => Some(number.to_owned()),
+            CallerNumbers::None => None,
+        }
+    }
+}
+
+impl std::str::FromStr for CallerNumbers {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "hash" => Ok(CallerNumbers::Hash),
+            "plain" => Ok(CallerNumbers::Plain),
+            "none" => Ok(CallerNumbers::None),
+            _ => Err(format!("`{s}` is not a caller-number mode: use hash, plain or none")),
+        }
+    }
+}
+
+/// The caller's number as HMAC-SHA256 keyed by `secret`, in lowercase hex. The number is taken
+/// as the provider gives it (Twilio: E.164, `+4930…`); normalise before if sources differ.
+pub fn caller_hash(secret: &[u8], number: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(number.as_bytes());
+    mac.finalize().into_bytes().iter().fold(String::with_capacity(64), |mut hex, byte| {
+        use std::fmt::Write as _;
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    })
+}
+
+/// Who a call is, for every event it logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallHead {
+    pub call_id: String,
+    pub provider: String,
+    pub flow: String,
+    pub flow_version: u64,
+    pub simulated: bool,
+}
+
+impl CallHead {
+    /// An event of this call, numbered `seq`, at `at` (truncated to milliseconds).
+    pub fn event(&self, seq: u32, at: DateTime<Utc>, node: Option<String>, kind: Kind) -> Event {
+        Event {
+            call_id: self.call_id.clone(),
+            provider: self.provider.clone(),
+            flow: self.flow.clone(),
+            flow_version: self.flow_version,
+            seq,
+            at: at_ms(at),
+            node,
+            kind,
+            simulated: self.simulated,
+        }
+    }
+}
+
+/// Where the call stood before an engine step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Before {
+    pub node: NodeId,
+    /// The engine waited for the caller's input (a hang-up then ends the call in the IVR).
+    pub listening: bool,
+}
+
+impl Before {
+    pub fn of(call: &Call) -> Before {
+        Before { node: call.node(), listening: call.is_listening() }
+    }
+}
+
+/// One engine step as the driver saw it: what went in and what came out.
+#[derive(Clone, Copy, Debug)]
+pub struct Step<'a> {
+    pub at: DateTime<Utc>,
+    /// `None` for [`Call::start`]: the step then begins with `call_started`.
+    pub before: Option<Before>,
+    /// The caller's event (`None` for the start).
+    pub input: Option<crate::engine::Event<'a>>,
+    /// The caller's number as the log keeps it ([`CallerNumbers::keep`]); read at the start only.
+    pub caller: Option<&'a str>,
+    pub output: &'a Output,
+}
+
+/// The events of one engine step, numbered from `*seq`, which is advanced past them. `after` is
+/// the call after the step (for the wait it announced). Pure: no clock, no I/O.
+///
+/// The caller's event comes first (`digits`, `speech`, `caller_hung_up`; silence shows as the
+/// `no_input` the engine decided), then the engine's decisions and the prompts, queue joins,
+/// transfers and recordings it asked for, in the order it made them. A queue update's
+/// announcement is the driver's to log, since the driver decides whether it is played.
+pub fn events_of(head: &CallHead, seq: &mut u32, flow: &Flow, after: &Call, step: Step) -> Vec<Event> {
+    let mut events = Vec::new();
+    let node_name = |id: Option<NodeId>| id.and_then(|id| flow.nodes.get(id.index())).map(|n| n.id.to_string());
+    let mut push = |node: Option<NodeId>, kind: Kind| {
+        events.push(head.event(*seq, step.at, node_name(node), kind));
+        *seq = seq.saturating_add(1);
+    };
+    let mut node = step.before.map(|b| b.node);
+    // Entries at an `input` node may be card numbers or PINs: keep their length only.
+    let withheld = node.and_then(|id| flow.nodes.get(id.index())).is_some_and(|n| matches!(n.kind, NodeKind::Input(_)));
+    match step.input {
+        None if step.before.is_none() => push(None, Kind::CallStarted { caller: step.caller.map(str::to_owned) }),
+        Some(crate::engine::Event::Digits(keys)) => {
+            let count = u32::try_from(keys.chars().count()).unwrap_or(u32::MAX);
+            push(node, Kind::Digits { keys: (!withheld).then(|| without_nul(keys)), count });
+        }
+        Some(crate::engine::Event::Speech { text, confidence }) => {
+            // Three decimals are all a recogniser's confidence means (and f32 digits past
+            // them only clutter the JSON).
+            let confidence = (f64::from(confidence) * 1000.0).round() / 1000.0;
+            push(node, Kind::Speech { text: (!withheld).then(|| without_nul(text)), confidence });
+        }
+        Some(crate::engine::Event::Hangup) if step.before.is_some_and(|b| b.listening) => {
+            push(node, Kind::CallerHungUp {});
+        }
+        _ => {}
+    }
+    let mut actions = step.output.actions.iter().enumerate().peekable();
+    let mut unintelligible = false;
+    let act = |node: Option<NodeId>, action: &Action, push: &mut dyn FnMut(Option<NodeId>, Kind)| {
+        let kind = match action {
+            Action::Say { duration_ms, .. } => Kind::PromptPlayed { file: None, duration_ms: duration_ms.0 },
+            Action::Play { file, duration_ms, .. } => {
+                Kind::PromptPlayed { file: Some(file.to_string()), duration_ms: duration_ms.0 }
+            }
+            Action::Enqueue { queue, .. } => Kind::QueueJoined {
+                queue: queue.to_string(),
+                announced_wait_min: after.var(flow, BUILTIN_VARS[1]).and_then(|m| m.parse().ok()),
+            },
+            Action::Dial { number, .. } => Kind::Dialled { number: number.to_string() },
+            Action::Record { mailbox, .. } => Kind::Voicemail { mailbox: mailbox.to_string() },
+            Action::Pause { .. } | Action::Gather(_) | Action::Hangup => return,
+        };
+        push(node, kind);
+    };
+    for &(before_action, trace) in &step.output.trace {
+        while let Some((_, action)) = actions.next_if(|(i, _)| *i < before_action) {
+            act(node, action, &mut push);
+        }
+        match trace {
+            Trace::Enter(id) => {
+                node = Some(id);
+                push(node, Kind::NodeEntered {});
+            }
+            Trace::Escape => push(node, Kind::Escape {}),
+            Trace::Retry(_) => push(node, Kind::NoInput {}),
+            Trace::Fallback => {
+                push(node, Kind::NoInput {});
+                push(node, Kind::TimeoutFallback {});
+            }
+            Trace::Unintelligible => unintelligible = true,
+            Trace::Invalid(_) => push(node, Kind::InvalidInput { unintelligible: std::mem::take(&mut unintelligible) }),
+            Trace::Escalate => {
+                push(node, Kind::InvalidInput { unintelligible: std::mem::take(&mut unintelligible) });
+                push(node, Kind::Escalation {});
+            }
+            Trace::Loop => push(node, Kind::SentToOperator { reason: "loop".into() }),
+            Trace::StaleVersion => push(node, Kind::SentToOperator { reason: "stale_version".into() }),
+            Trace::Choice(_) | Trace::Branch(_) | Trace::Repeat | Trace::Back | Trace::Stored => {}
+        }
+    }
+    for (_, action) in actions {
+        act(node, action, &mut push);
+    }
+    events
+}
+
+/// What a caller sent, without NUL characters, which PostgreSQL's text and JSON cannot hold.
+fn without_nul(text: &str) -> String {
+    text.replace('\0', "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Event as Input, Start, parse::parse};
+
+    const FLOW: &str = r#"
+[flow]
+name = "t"
+start = "main"
+operator = "op"
+
+[nodes.main]
+kind = "menu"
+prompt = "Menu."
+options = { "1" = "pin", "2" = "bye" }
+max_invalid = 2
+
+[nodes.pin]
+kind = "input"
+prompt = "PIN?"
+min_digits = 4
+max_digits = 4
+var = "pin"
+next = "bye"
+
+[nodes.bye]
+kind = "hangup"
+prompt = "Bye."
+
+[nodes.op]
+kind = "queue"
+queue = "first_line"
+"#;
+
+    fn flow() -> Flow {
+        let parsed = parse(FLOW);
+        parsed.flow.unwrap_or_else(|| panic!("{:?}", parsed.diagnostics))
+    }
+
+    fn head() -> CallHead {
+        CallHead {
+            call_id: "CA1".into(),
+            provider: "twilio".into(),
+            flow: "t".into(),
+            flow_version: 7,
+            simulated: false,
+        }
+    }
+
+    fn at() -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(1_773_651_600_123).expect("a valid time")
+    }
+
+    fn now() -> chrono::NaiveDateTime {
+        crate::calendar::parse_at("wed 11:00").expect("a valid time")
+    }
+
+    /// Runs a call through `inputs` and returns every event as (seq, node, kind word, details).
+    fn log(inputs: &[Input]) -> Vec<(u32, Option<String>, &'static str, String)> {
+        let flow = flow();
+        let (mut seq, head) = (0, head());
+        let (mut call, out) = Call::start(&flow, &Start::default(), now());
+        let step = Step { at: at(), before: None, input: None, caller: Some("h"), output: &out };
+        let mut events = events_of(&head, &mut seq, &flow, &call, step);
+        for input in inputs {
+            let before = Before::of(&call);
+            let out = call.handle(&flow, *input, now());
+            let step = Step { at: at(), before: Some(before), input: Some(*input), caller: None, output: &out };
+            events.extend(events_of(&head, &mut seq, &flow, &call, step));
+        }
+        assert_eq!(seq, u32::try_from(events.len()).expect("few events"));
+        events.into_iter().map(|e| (e.seq, e.node, e.kind.word(), e.kind.details())).collect()
+    }
+
+    fn row(
+        seq: u32,
+        node: Option<&str>,
+        word: &'static str,
+        details: &str,
+    ) -> (u32, Option<String>, &'static str, String) {
+        (seq, node.map(str::to_owned), word, details.to_owned())
+    }
+
+    #[test]
+    fn a_start_logs_the_call_the_node_and_its_prompt() {
+        assert_eq!(
+            log(&[]),
+            [
+                row(0, None, "call_started", r#"{"caller":"h"}"#),
+                row(1, Some("main"), "node_entered", "{}"),
+                // "Menu." is 5 characters: 300 ms + 5 × 1000 / 14 ms.
+                row(2, Some("main"), "prompt_played", r#"{"duration_ms":657}"#),
+            ]
+        );
+    }
+
+    #[test]
+    fn escape_logs_the_key_the_escape_and_the_queue() {
+        assert_eq!(
+            log(&[Input::Digits("0")])[3..],
+            [
+                row(3, Some("main"), "digits", r#"{"count":1,"keys":"0"}"#),
+                row(4, Some("main"), "escape", "{}"),
+                row(5, Some("op"), "node_entered", "{}"),
+                row(6, Some("op"), "queue_joined", r#"{"queue":"first_line"}"#),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_input_nodes_keys_are_counted_not_kept() {
+        let rows = log(&[Input::Digits("1"), Input::Digits("4321")]);
+        assert_eq!(rows[3], row(3, Some("main"), "digits", r#"{"count":1,"keys":"1"}"#));
+        assert_eq!(rows[6], row(6, Some("pin"), "digits", r#"{"count":4}"#));
+        assert_eq!(rows[7], row(7, Some("bye"), "node_entered", "{}"));
+    }
+
+    #[test]
+    fn silence_and_wrong_keys_log_what_the_engine_decided() {
+        let rows = log(&[Input::NoInput, Input::Digits("9"), Input::Digits("8")]);
+        let words: Vec<&str> = rows[3..].iter().map(|r| r.2).collect();
+        assert_eq!(
+            words,
+            [
+                "no_input",
+                "prompt_played",
+                "digits",
+                "invalid_input",
+                "prompt_played",
+                "digits",
+                "invalid_input",
+                "escalation",
+                "node_entered",
+                "queue_joined",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_last_silence_logs_the_timeout_fallback() {
+        // Two re-prompts by default, then the fallback: the operator.
+        let rows = log(&[Input::NoInput, Input::NoInput, Input::NoInput]);
+        let words: Vec<&str> = rows[3..].iter().map(|r| r.2).collect();
+        assert_eq!(
+            words,
+            [
+                "no_input",
+                "prompt_played",
+                "no_input",
+                "prompt_played",
+                "no_input",
+                "timeout_fallback",
+                "node_entered",
+                "queue_joined"
+            ]
+        );
+        assert_eq!(rows[8], row(8, Some("main"), "timeout_fallback", "{}"));
+    }
+
+    #[test]
+    fn speech_is_kept_at_a_menu_and_withheld_at_an_input() {
+        let speech = Input::Speech { text: "one two three four", confidence: 0.9 };
+        let rows = log(&[Input::Digits("1"), speech]);
+        assert_eq!(rows[6], row(6, Some("pin"), "speech", r#"{"confidence":0.9}"#));
+        let mumble = Input::Speech { text: "erm", confidence: 0.1 };
+        let rows = log(&[mumble]);
+        assert_eq!(rows[3], row(3, Some("main"), "speech", r#"{"confidence":0.1,"text":"erm"}"#));
+        assert_eq!(rows[4], row(4, Some("main"), "invalid_input", r#"{"unintelligible":true}"#));
+    }
+
+    #[test]
+    fn a_hang_up_in_a_menu_is_the_callers() {
+        let rows = log(&[Input::Hangup]);
+        assert_eq!(rows[3..], [row(3, Some("main"), "caller_hung_up", "{}")]);
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_its_word_and_details() {
+        let kinds = [
+            Kind::CallStarted { caller: None },
+            Kind::NodeEntered {},
+            Kind::PromptPlayed { file: Some("a.wav".into()), duration_ms: 5 },
+            Kind::Digits { keys: None, count: 4 },
+            Kind::Speech { text: Some("operator".into()), confidence: 0.5 },
+            Kind::NoInput {},
+            Kind::InvalidInput { unintelligible: true },
+            Kind::Escape {},
+            Kind::TimeoutFallback {},
+            Kind::Escalation {},
+            Kind::SentToOperator { reason: "loop".into() },
+            Kind::QueueJoined { queue: "q".into(), announced_wait_min: Some(3) },
+            Kind::QueueLeft {
+                queue: "q".into(),
+                result: QueueResult::Hangup,
+                queue_time_s: 40,
+                last_position: Some(2),
+            },
+            Kind::Dialled { number: "+1".into() },
+            Kind::Voicemail { mailbox: "m".into() },
+            Kind::CallbackRequested { queue: None },
+            Kind::CallerHungUp {},
+            Kind::CallCompleted { duration_s: 61 },
+        ];
+        for (kind, word) in kinds.iter().zip(Kind::WORDS) {
+            assert_eq!(kind.word(), word);
+            let back = Kind::from_stored(word, &kind.details()).unwrap_or_else(|e| panic!("{word}: {e}"));
+            assert_eq!(&back, kind);
+        }
+        assert_eq!(kinds[12].details(), r#"{"last_position":2,"queue":"q","queue_time_s":40,"result":"hangup"}"#);
+        assert_eq!(
+            Kind::from_stored("call_completed", r#"{"duration_s":9,"added_later":true}"#).ok(),
+            Some(Kind::CallCompleted { duration_s: 9 })
+        );
+        assert!(Kind::from_stored("no_such_kind", "{}").is_err());
+        assert!(Kind::from_stored("digits", "not json").is_err());
+    }
+
+    #[test]
+    fn caller_hash_is_hmac_sha256() {
+        // RFC 4231, test case 2: key "Jefe", data "what do ya want for nothing?".
+        assert_eq!(
+            caller_hash(b"Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(CallerNumbers::Plain.keep(b"k", Some("+100")), Some("+100".into()));
+        assert_eq!(CallerNumbers::None.keep(b"k", Some("+100")), None);
+        assert_eq!(CallerNumbers::Hash.keep(b"k", Some("")), None);
+        assert_eq!("plain".parse::<CallerNumbers>(), Ok(CallerNumbers::Plain));
+        assert!("clear".parse::<CallerNumbers>().is_err());
+    }
+
+    #[test]
+    fn times_keep_milliseconds() {
+        let at = DateTime::from_timestamp_micros(1_773_651_600_123_456).expect("a valid time");
+        assert_eq!(at_ms(at).timestamp_micros(), 1_773_651_600_123_000);
+    }
+}

@@ -1,0 +1,647 @@
+//! The event log's database: SQLite (embedded, WAL) or PostgreSQL (shared by several
+//! instances), chosen by URL.
+//!
+//! Opening runs the embedded migrations (`migrations/*/NNNN_*.sql`, recorded in
+//! `schema_migrations`). Writes are batches, one transaction each; an event already stored (the
+//! same call id, provider and seq, as a replayed webhook would give) is skipped, so a batch may
+//! be retried after a failure whose outcome is unknown. Every method blocks: the server calls
+//! them only from the [`Writer`](super::Writer)'s thread. The PostgreSQL client runs its own
+//! small runtime, so it must not be opened or used from inside a tokio runtime.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use postgres::fallible_iterator::FallibleIterator as _;
+
+use super::{Event, EventLogError, Kind, QueueResult};
+
+/// Schema versions and their SQL, applied in order; a version once released never changes.
+const SQLITE_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_events.sql"))];
+const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/postgres/0001_events.sql"))];
+
+/// The advisory lock that serialises migrations of instances starting together (any constant
+/// of ours; these are the bytes of "sbevents").
+const MIGRATION_LOCK: i64 = 0x7362_6576_656e_7473;
+
+/// How long SQLite waits for another writer (a second process on the same file) before failing.
+const SQLITE_BUSY: Duration = Duration::from_secs(5);
+
+const COLUMNS: &str = "call_id, provider, flow, flow_version, seq, at_ms, node, kind, details, simulated";
+
+/// Where the log is, as given by `--db` / `SWITCHBOARD_DB`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DbUrl {
+    /// `none`: no log.
+    None,
+    /// `sqlite://PATH` (`sqlite:///abs/calls.db`, `sqlite://rel/calls.db`) or `sqlite:PATH`.
+    Sqlite(PathBuf),
+    /// `postgres://…` or `postgresql://…`, as libpq reads it; a Unix socket is a host that is
+    /// a path: `postgres://user@%2Frun%2Fpostgresql/db` or `postgres:///db?host=/run/postgresql`.
+    Postgres(String),
+}
+
+impl DbUrl {
+    pub fn parse(url: &str) -> Result<DbUrl, EventLogError> {
+        let url = url.trim();
+        if url == "none" {
+            return Ok(DbUrl::None);
+        }
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            if path.is_empty() {
+                return Err(EventLogError::BadUrl(url.to_owned()));
+            }
+            return Ok(DbUrl::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // Checked now so that a typo fails at start-up, not on the writer's first attempt.
+            url.parse::<postgres::Config>().map_err(|_| EventLogError::BadUrl(redact(url)))?;
+            return Ok(DbUrl::Postgres(url.to_owned()));
+        }
+        Err(EventLogError::BadUrl(redact(url)))
+    }
+}
+
+/// Shown without a password, for logs and errors.
+impl std::fmt::Display for DbUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbUrl::None => f.write_str("none"),
+            DbUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            DbUrl::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for DbUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// `url` with the password of `user:password@` replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user, host)) if user.contains(':') => {
+            let name = user.split(':').next().unwrap_or("");
+            format!("{scheme}://{name}:***@{host}{tail}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Which events [`Store::scan`] reads. Empty fields select everything.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub call_id: Option<String>,
+    pub flow: Option<String>,
+    /// Only simulated (`Some(true)`) or only real (`Some(false)`) calls.
+    pub simulated: Option<bool>,
+    /// Only these kinds (their words).
+    pub kinds: Vec<&'static str>,
+}
+
+/// What [`Store::export_fit_csv`] wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// Rows written: queue stays that ended.
+    pub rows: u64,
+    /// Queue stays without a `queue_left` (still waiting, or its event was lost): not written.
+    pub open: u64,
+}
+
+/// An open event log.
+pub struct Store {
+    backend: Backend,
+}
+
+enum Backend {
+    Sqlite(rusqlite::Connection),
+    Postgres(Box<postgres::Client>),
+}
+
+/// A query parameter, bound the way each backend wants it.
+enum Param {
+    Text(String),
+    Bool(bool),
+}
+
+impl Store {
+    /// Opens the log `url` names and brings its schema up to date; `None` for `none`.
+    pub fn open(url: &DbUrl) -> Result<Option<Store>, EventLogError> {
+        match url {
+            DbUrl::None => Ok(None),
+            DbUrl::Sqlite(path) => Store::open_sqlite(path).map(Some),
+            DbUrl::Postgres(url) => Store::open_postgres(url).map(Some),
+        }
+    }
+
+    /// Opens (creating it if need be) an SQLite file in WAL mode. The directory must exist.
+    pub fn open_sqlite(path: &Path) -> Result<Store, EventLogError> {
+        let opened = rusqlite::Connection::open(path).and_then(|conn| {
+            conn.busy_timeout(SQLITE_BUSY)?;
+            // WAL lets `report` read while the server writes. With synchronous=NORMAL a commit
+            // survives the process crashing; a power cut may lose the last few.
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            Ok(conn)
+        });
+        let mut conn = opened.map_err(|source| EventLogError::SqliteOpen { path: path.to_owned(), source })?;
+        migrate_sqlite(&mut conn)?;
+        Ok(Store { backend: Backend::Sqlite(conn) })
+    }
+
+    /// Connects to PostgreSQL (without TLS: use a Unix socket or a trusted network).
+    pub fn open_postgres(url: &str) -> Result<Store, EventLogError> {
+        let config: postgres::Config = url.parse().map_err(|_| EventLogError::BadUrl(redact(url)))?;
+        let mut client = config.connect(postgres::NoTls)?;
+        migrate_postgres(&mut client)?;
+        // Batches arrive here by COPY, then move to `events` skipping rows already stored.
+        client.batch_execute(
+            "CREATE TEMP TABLE IF NOT EXISTS events_in (call_id TEXT, provider TEXT, flow TEXT, \
+             flow_version TEXT, seq BIGINT, at_ms BIGINT, node TEXT, kind TEXT, details JSONB, \
+             simulated BOOLEAN) ON COMMIT DELETE ROWS",
+        )?;
+        Ok(Store { backend: Backend::Postgres(Box::new(client)) })
+    }
+
+    /// The schema version: the last migration applied.
+    pub fn schema_version(&mut self) -> Result<i64, EventLogError> {
+        const SQL: &str = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+        Ok(match &mut self.backend {
+            Backend::Sqlite(conn) => conn.query_row(SQL, [], |row| row.get(0))?,
+            Backend::Postgres(client) => client.query_one(SQL, &[])?.get::<_, i32>(0).into(),
+        })
+    }
+
+    /// Stores a batch in one transaction; returns how many were new (replays are skipped).
+    pub fn insert(&mut self, events: &[Event]) -> Result<u64, EventLogError> {
+        match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                let tx = conn.transaction()?;
+                let mut added = 0;
+                {
+                    let sql = format!(
+                        "INSERT INTO events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                         ON CONFLICT DO NOTHING"
+                    );
+                    let mut insert = tx.prepare_cached(&sql)?;
+                    for e in events {
+                        added += insert.execute(rusqlite::params![
+                            e.call_id,
+                            e.provider,
+                            e.flow,
+                            version_hex(e.flow_version),
+                            e.seq,
+                            e.at.timestamp_millis(),
+                            e.node,
+                            e.kind.word(),
+                            e.kind.details(),
+                            e.simulated,
+                        ])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(u64::try_from(added).unwrap_or(u64::MAX))
+            }
+            Backend::Postgres(client) => {
+                let mut text = String::with_capacity(events.len() * 160);
+                for e in events {
+                    copy_row(&mut text, e);
+                }
+                let mut tx = client.transaction()?;
+                let mut copy = tx.copy_in(&format!("COPY events_in ({COLUMNS}) FROM STDIN"))?;
+                copy.write_all(text.as_bytes())?;
+                copy.finish()?;
+                let added = tx.execute(
+                    &format!("INSERT INTO events ({COLUMNS}) SELECT {COLUMNS} FROM events_in ON CONFLICT DO NOTHING"),
+                    &[],
+                )?;
+                tx.commit()?;
+                Ok(added)
+            }
+        }
+    }
+
+    /// Calls `each` with every event the filter selects, a call's events together and in
+    /// `seq` order (calls ordered by call id, then provider).
+    pub fn scan(
+        &mut self,
+        filter: &Filter,
+        each: &mut dyn FnMut(Event) -> Result<(), EventLogError>,
+    ) -> Result<(), EventLogError> {
+        let (clause, params) = where_clause(filter);
+        match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                let sql = format!("SELECT {COLUMNS} FROM events{clause} ORDER BY call_id, provider, seq");
+                let mut query = conn.prepare(&sql)?;
+                let values = params.into_iter().map(|p| match p {
+                    Param::Text(s) => rusqlite::types::Value::Text(s),
+                    Param::Bool(b) => rusqlite::types::Value::Integer(i64::from(b)),
+                });
+                let mut rows = query.query(rusqlite::params_from_iter(values))?;
+                while let Some(row) = rows.next()? {
+                    each(stored_event(Stored {
+                        call_id: row.get(0)?,
+                        provider: row.get(1)?,
+                        flow: row.get(2)?,
+                        flow_version: row.get(3)?,
+                        seq: row.get(4)?,
+                        at_ms: row.get(5)?,
+                        node: row.get(6)?,
+                        kind: row.get(7)?,
+                        details: row.get(8)?,
+                        simulated: row.get(9)?,
+                    })?)?;
+                }
+            }
+            Backend::Postgres(client) => {
+                let columns = COLUMNS.replace("details", "details::text");
+                let sql = format!("SELECT {columns} FROM events{clause} ORDER BY call_id, provider, seq");
+                let params: Vec<Box<dyn postgres::types::ToSql + Sync>> = params
+                    .into_iter()
+                    .map(|p| -> Box<dyn postgres::types::ToSql + Sync> {
+                        match p {
+                            Param::Text(s) => Box::new(s),
+                            Param::Bool(b) => Box::new(b),
+                        }
+                    })
+                    .collect();
+                let mut rows = client.query_raw(&sql, params)?;
+                while let Some(row) = rows.next()? {
+                    each(stored_event(Stored {
+                        call_id: row.try_get(0)?,
+                        provider: row.try_get(1)?,
+                        flow: row.try_get(2)?,
+                        flow_version: row.try_get(3)?,
+                        seq: row.try_get(4)?,
+                        at_ms: row.try_get(5)?,
+                        node: row.try_get(6)?,
+                        kind: row.try_get(7)?,
+                        details: row.try_get(8)?,
+                        simulated: row.try_get(9)?,
+                    })?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One call's events in order.
+    pub fn call_events(&mut self, call_id: &str) -> Result<Vec<Event>, EventLogError> {
+        let mut events = Vec::new();
+        let filter = Filter { call_id: Some(call_id.to_owned()), ..Filter::default() };
+        self.scan(&filter, &mut |e| {
+            events.push(e);
+            Ok(())
+        })?;
+        Ok(events)
+    }
+
+    /// Deletes the events of every call whose last event is older than `older_than`; returns
+    /// how many events went. A call with any newer event is kept whole.
+    pub fn prune(&mut self, older_than: DateTime<Utc>) -> Result<u64, EventLogError> {
+        const SQL: &str = "DELETE FROM events WHERE at_ms < $1 AND NOT EXISTS (SELECT 1 FROM events later \
+                           WHERE later.call_id = events.call_id AND later.provider = events.provider \
+                           AND later.at_ms >= $1)";
+        let cutoff = older_than.timestamp_millis();
+        Ok(match &mut self.backend {
+            Backend::Sqlite(conn) => u64::try_from(conn.execute(SQL, [cutoff])?).unwrap_or(u64::MAX),
+            Backend::Postgres(client) => client.execute(SQL, &[&cutoff])?,
+        })
+    }
+
+    /// Writes the per-call CSV `switchboard fit` reads: one row per queue stay, with the
+    /// headers `start,queue,queue_time,handle_time,abandoned,call_id`.
+    ///
+    /// `start` is when the caller joined the queue, as local time in `tz` (the queue model's
+    /// weekday × hour cells are local). `queue_time` is the provider's time in queue in
+    /// seconds. `abandoned` is `true` when the caller hung up while queued, `false` when bridged,
+    /// and empty when the queue redirected or refused them. `handle_time` is filled for a
+    /// bridged stay that was the call's last, as the time from leaving the queue
+    /// (join + queue time) to `call_completed`, in seconds.
+    pub fn export_fit_csv(
+        &mut self,
+        out: impl std::io::Write,
+        tz: Tz,
+        filter: &Filter,
+    ) -> Result<ExportSummary, EventLogError> {
+        let mut csv = csv::Writer::from_writer(out);
+        csv.write_record(["start", "queue", "queue_time", "handle_time", "abandoned", "call_id"])?;
+        let mut summary = ExportSummary::default();
+        let mut call: Option<CallStays> = None;
+        let filter = Filter { kinds: vec!["queue_joined", "queue_left", "call_completed"], ..filter.clone() };
+        self.scan(&filter, &mut |e| {
+            if call.as_ref().is_some_and(|c| c.call_id != e.call_id || c.provider != e.provider) {
+                if let Some(done) = call.take() {
+                    done.write(&mut csv, tz, &mut summary)?;
+                }
+            }
+            let stays = call.get_or_insert_with(|| CallStays::new(&e));
+            match e.kind {
+                Kind::QueueJoined { queue, .. } => stays.stays.push(Stay { joined: e.at, queue, left: None }),
+                Kind::QueueLeft { queue, result, queue_time_s, .. } => {
+                    // The latest stay still open in that queue (a stay in another queue may
+                    // follow an overflow).
+                    if let Some(stay) = stays.stays.iter_mut().rev().find(|s| s.left.is_none() && s.queue == queue) {
+                        stay.left = Some((result, queue_time_s));
+                    }
+                }
+                Kind::CallCompleted { .. } => stays.completed = Some(e.at),
+                _ => {}
+            }
+            Ok(())
+        })?;
+        if let Some(done) = call.take() {
+            done.write(&mut csv, tz, &mut summary)?;
+        }
+        csv.flush()?;
+        Ok(summary)
+    }
+}
+
+/// A call's queue stays, gathered for the export.
+struct CallStays {
+    call_id: String,
+    provider: String,
+    stays: Vec<Stay>,
+    completed: Option<DateTime<Utc>>,
+}
+
+struct Stay {
+    joined: DateTime<Utc>,
+    queue: String,
+    left: Option<(QueueResult, u32)>,
+}
+
+impl CallStays {
+    fn new(e: &Event) -> CallStays {
+        CallStays { call_id: e.call_id.clone(), provider: e.provider.clone(), stays: Vec::new(), completed: None }
+    }
+
+    fn write<W: std::io::Write>(
+        &self,
+        csv: &mut csv::Writer<W>,
+        tz: Tz,
+        summary: &mut ExportSummary,
+    ) -> Result<(), EventLogError> {
+        let last = self.stays.len().saturating_sub(1);
+        for (i, stay) in self.stays.iter().enumerate() {
+            let Some((result, queue_time_s)) = stay.left else {
+                summary.open += 1;
+                continue;
+            };
+            let abandoned = match result {
+                QueueResult::Hangup => "true",
+                QueueResult::Bridged => "false",
+                QueueResult::Redirected | QueueResult::Error => "",
+            };
+            let handle_ms = match (result, self.completed) {
+                (QueueResult::Bridged, Some(end)) if i == last => {
+                    let answered = stay.joined + chrono::Duration::seconds(i64::from(queue_time_s));
+                    Some((end - answered).num_milliseconds()).filter(|ms| *ms > 0)
+                }
+                _ => None,
+            };
+            let start = stay.joined.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string();
+            csv.write_record([
+                start.as_str(),
+                stay.queue.as_str(),
+                &queue_time_s.to_string(),
+                &handle_ms.map(seconds).unwrap_or_default(),
+                abandoned,
+                self.call_id.as_str(),
+            ])?;
+            summary.rows += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Milliseconds as seconds, without a fraction when there is none: `95`, `95.5`, `95.125`.
+fn seconds(ms: i64) -> String {
+    match ms % 1000 {
+        0 => (ms / 1000).to_string(),
+        frac => format!("{}.{frac:03}", ms / 1000).trim_end_matches('0').to_owned(),
+    }
+}
+
+/// The flow version as `GET /flows` shows it: 16 hex digits.
+fn version_hex(version: u64) -> String {
+    format!("{version:016x}")
+}
+
+/// A row as stored, before it is checked.
+struct Stored {
+    call_id: String,
+    provider: String,
+    flow: String,
+    flow_version: String,
+    seq: i64,
+    at_ms: i64,
+    node: Option<String>,
+    kind: String,
+    details: String,
+    simulated: bool,
+}
+
+fn stored_event(row: Stored) -> Result<Event, EventLogError> {
+    let bad = |what: &str| EventLogError::BadRow(format!("call {} seq {}: {what}", row.call_id, row.seq));
+    let flow_version = u64::from_str_radix(&row.flow_version, 16).map_err(|_| bad("flow_version is not hex"))?;
+    let seq = u32::try_from(row.seq).map_err(|_| bad("seq is out of range"))?;
+    let at = DateTime::from_timestamp_millis(row.at_ms).ok_or_else(|| bad("at_ms is out of range"))?;
+    let kind = Kind::from_stored(&row.kind, &row.details)?;
+    Ok(Event {
+        call_id: row.call_id,
+        provider: row.provider,
+        flow: row.flow,
+        flow_version,
+        seq,
+        at,
+        node: row.node,
+        kind,
+        simulated: row.simulated,
+    })
+}
+
+/// ` WHERE …` for the filter (empty when it selects everything), with `$n` placeholders, which
+/// SQLite and PostgreSQL both read.
+fn where_clause(filter: &Filter) -> (String, Vec<Param>) {
+    let mut terms = Vec::new();
+    let mut params = Vec::new();
+    let bind = |params: &mut Vec<Param>, p: Param| {
+        params.push(p);
+        format!("${}", params.len())
+    };
+    if let Some(call_id) = &filter.call_id {
+        terms.push(format!("call_id = {}", bind(&mut params, Param::Text(call_id.clone()))));
+    }
+    if let Some(flow) = &filter.flow {
+        terms.push(format!("flow = {}", bind(&mut params, Param::Text(flow.clone()))));
+    }
+    if let Some(simulated) = filter.simulated {
+        terms.push(format!("simulated = {}", bind(&mut params, Param::Bool(simulated))));
+    }
+    if !filter.kinds.is_empty() {
+        let words: Vec<String> = filter.kinds.iter().map(|k| bind(&mut params, Param::Text((*k).to_owned()))).collect();
+        terms.push(format!("kind IN ({})", words.join(", ")));
+    }
+    if terms.is_empty() {
+        return (String::new(), params);
+    }
+    (format!(" WHERE {}", terms.join(" AND ")), params)
+}
+
+/// One event as a line of PostgreSQL's COPY text format (tab-separated, `\N` for NULL).
+fn copy_row(out: &mut String, e: &Event) {
+    let version = version_hex(e.flow_version);
+    let seq = e.seq.to_string();
+    let at = e.at.timestamp_millis().to_string();
+    let details = e.kind.details();
+    let fields: [Option<&str>; 10] = [
+        Some(&e.call_id),
+        Some(&e.provider),
+        Some(&e.flow),
+        Some(&version),
+        Some(&seq),
+        Some(&at),
+        e.node.as_deref(),
+        Some(e.kind.word()),
+        Some(&details),
+        Some(if e.simulated { "t" } else { "f" }),
+    ];
+    for (i, field) in fields.into_iter().enumerate() {
+        if i > 0 {
+            out.push('\t');
+        }
+        match field {
+            None => out.push_str("\\N"),
+            Some(text) => {
+                for c in text.chars() {
+                    match c {
+                        '\\' => out.push_str("\\\\"),
+                        '\t' => out.push_str("\\t"),
+                        '\n' => out.push_str("\\n"),
+                        '\r' => out.push_str("\\r"),
+                        // PostgreSQL text cannot hold NUL; nothing a caller says needs it.
+                        '\0' => {}
+                        c => out.push(c),
+                    }
+                }
+            }
+        }
+    }
+    out.push('\n');
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn migrate_sqlite(conn: &mut rusqlite::Connection) -> Result<(), EventLogError> {
+    // IMMEDIATE takes the write lock first, so two processes opening a new file migrate in turn.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)",
+    )?;
+    let current: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    check_known(current, SQLITE_MIGRATIONS)?;
+    for (version, sql) in SQLITE_MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        tx.execute_batch(sql)?;
+        tx.execute("INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, $2)", [*version, now_ms()])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn migrate_postgres(client: &mut postgres::Client) -> Result<(), EventLogError> {
+    let mut tx = client.transaction()?;
+    // Held to the end of the transaction: instances starting together migrate in turn.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
+    )?;
+    let current: i64 =
+        tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?.get::<_, i32>(0).into();
+    check_known(current, POSTGRES_MIGRATIONS)?;
+    for (version, sql) in POSTGRES_MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        tx.batch_execute(sql)?;
+        let version = i32::try_from(*version).map_err(|_| EventLogError::BadRow("migration version".into()))?;
+        tx.execute("INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, $2)", &[&version, &now_ms()])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// A log migrated by a newer build has columns or meanings this one does not know: refuse it
+/// rather than write rows the newer `report` would misread.
+fn check_known(current: i64, migrations: &[(i64, &str)]) -> Result<(), EventLogError> {
+    let known = migrations.last().map_or(0, |(v, _)| *v);
+    if current > known {
+        return Err(EventLogError::SchemaTooNew { found: current, known });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_a_backend() {
+        let parse = |url: &str| DbUrl::parse(url).ok();
+        let sqlite = |p: &str| Some(DbUrl::Sqlite(PathBuf::from(p)));
+        assert_eq!(parse("none"), Some(DbUrl::None));
+        assert_eq!(parse("sqlite:///var/lib/sb/calls.db"), sqlite("/var/lib/sb/calls.db"));
+        assert_eq!(parse("sqlite://calls.db"), sqlite("calls.db"));
+        assert_eq!(parse("sqlite:calls.db"), sqlite("calls.db"));
+        let pg = "postgres://sb@%2Ftmp%2Fpg/calls";
+        assert_eq!(parse(pg), Some(DbUrl::Postgres(pg.into())));
+        let pg = "postgresql:///calls?host=/run/postgresql";
+        assert_eq!(parse(pg), Some(DbUrl::Postgres(pg.into())));
+        for bad in ["", "sqlite://", "mysql://x/y", "calls.db"] {
+            assert!(matches!(DbUrl::parse(bad), Err(EventLogError::BadUrl(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_not_shown() {
+        let url = DbUrl::parse("postgres://sb:s3cret@db.internal:5432/calls").expect("a valid URL");
+        assert_eq!(url.to_string(), "postgres://sb:***@db.internal:5432/calls");
+        assert_eq!(redact("postgres://sb@host/calls"), "postgres://sb@host/calls");
+    }
+
+    #[test]
+    fn seconds_drop_a_fraction_of_nothing() {
+        assert_eq!(seconds(95_000), "95");
+        assert_eq!(seconds(95_500), "95.5");
+        assert_eq!(seconds(95_125), "95.125");
+        assert_eq!(seconds(40), "0.04");
+    }
+
+    #[test]
+    fn copy_rows_escape_what_the_format_reserves() {
+        let event = Event {
+            call_id: "CA\t1".into(),
+            provider: "twilio".into(),
+            flow: "f".into(),
+            flow_version: 255,
+            seq: 3,
+            at: DateTime::from_timestamp_millis(1_000).expect("a valid time"),
+            node: None,
+            kind: Kind::Speech { text: Some("a\\b\nc\0".into()), confidence: 0.5 },
+            simulated: true,
+        };
+        let mut line = String::new();
+        copy_row(&mut line, &event);
+        assert_eq!(
+            line,
+            "CA\\t1\ttwilio\tf\t00000000000000ff\t3\t1000\t\\N\tspeech\t{\"confidence\":0.5,\"text\":\"a\\\\\\\\b\\\\nc\\\\u0000\"}\tt\n"
+        );
+    }
+}

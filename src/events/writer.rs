@@ -1,0 +1,470 @@
+//! The event log's writer: the caller never waits for the database.
+//!
+//! [`Writer::record`] only tries to put the event in a bounded queue (`try_send`); one
+//! background thread takes events off it and writes them in batches (up to
+//! [`WriterConfig::batch_max`] events, or whatever arrived within [`WriterConfig::batch_window`]
+//! of the first), one transaction each. When the database is slow or down the thread keeps its
+//! batch and retries with exponential backoff, reopening the connection; meanwhile the queue
+//! fills, and once full, new events are dropped and counted ([`Stats::dropped`]) with a warning
+//! at most every ten seconds. Memory is bounded by the queue plus one batch. [`Writer::shutdown`]
+//! writes what is queued, retrying until its grace period ends, and says how many events were
+//! written and how many were lost.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::{DbUrl, Event, EventLogError, Store};
+
+/// How often at most a warning about dropped events or a failing database is logged.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// A batch the database refuses this many times in a row on a connection that opened fine is
+/// discarded (and counted as dropped) rather than retried for ever: it would block every event
+/// behind it.
+const MAX_REJECTIONS: u32 = 3;
+
+/// Where batches go: a [`Store`], or in tests a stand-in that fails on purpose.
+pub trait Sink: Send {
+    /// Writes one batch, all or nothing.
+    fn write(&mut self, events: &[Event]) -> Result<(), EventLogError>;
+}
+
+impl Sink for Store {
+    fn write(&mut self, events: &[Event]) -> Result<(), EventLogError> {
+        self.insert(events).map(|_| ())
+    }
+}
+
+/// Opens a connection to the log; called on the writer's thread, again after each failure.
+pub type Opener = Box<dyn FnMut() -> Result<Box<dyn Sink>, EventLogError> + Send>;
+
+/// The writer's bounds and timings.
+#[derive(Clone, Debug)]
+pub struct WriterConfig {
+    /// Events waiting in memory at most; past it, events are dropped.
+    pub capacity: usize,
+    /// Events per transaction at most.
+    pub batch_max: usize,
+    /// How long the first event of a batch waits for others: the most a restart can lose.
+    pub batch_window: Duration,
+    /// The first wait after a failed write; doubled after each failure up to `retry_max`.
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        // 10,000 events are about 3 MB: a few minutes of a busy hotline's calls.
+        WriterConfig {
+            capacity: 10_000,
+            batch_max: 1_000,
+            batch_window: Duration::from_millis(200),
+            retry_min: Duration::from_millis(100),
+            retry_max: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The writer's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Events the database accepted (replays it skipped included).
+    pub written: u64,
+    /// Events lost: the queue was full, the database refused their batch, or they were still
+    /// unwritten when shutdown's grace period ended. `switchboard_events_dropped_total`.
+    pub dropped: u64,
+    /// Failed attempts to open the database or write a batch.
+    pub failures: u64,
+}
+
+struct Shared {
+    written: AtomicU64,
+    dropped: AtomicU64,
+    failures: AtomicU64,
+    connected: AtomicBool,
+    closing: AtomicBool,
+    /// When shutdown gives up on an unavailable database.
+    deadline: Mutex<Option<Instant>>,
+    epoch: Instant,
+    /// Milliseconds since `epoch` of the last warning about drops; `u64::MAX`: none yet.
+    last_drop_warning_ms: AtomicU64,
+}
+
+impl Shared {
+    fn deadline(&self) -> Option<Instant> {
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn drop_events(&self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let total = self.dropped.fetch_add(n, Ordering::Relaxed) + n;
+        let now_ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        let last = self.last_drop_warning_ms.load(Ordering::Relaxed);
+        let due = last == u64::MAX || now_ms.saturating_sub(last) >= millis(WARN_EVERY);
+        // Only the thread that wins the exchange warns, so a flood of drops logs one line.
+        if due && self.last_drop_warning_ms.compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            tracing::warn!(
+                dropped_total = total,
+                "the event log cannot keep up (database slow or down): dropping events"
+            );
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What goes through the queue.
+enum Msg {
+    Event(Event),
+    /// Shutdown's nudge to a thread waiting on an empty queue.
+    Wake,
+}
+
+/// The event log as the server uses it: `record` from any thread, never blocking.
+pub struct Writer {
+    queue: SyncSender<Msg>,
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    /// A writer to the log `url` names (`None` for `none`). The connection is opened on the
+    /// writer's thread, so a database that is down at start-up delays only the log.
+    pub fn open(url: &DbUrl, config: WriterConfig) -> Result<Option<Writer>, EventLogError> {
+        if *url == DbUrl::None {
+            return Ok(None);
+        }
+        let url = url.clone();
+        let opener: Opener = Box::new(move || match Store::open(&url)? {
+            Some(store) => Ok(Box::new(store) as Box<dyn Sink>),
+            None => Err(EventLogError::Unavailable("the log is `none`".into())),
+        });
+        Writer::start(opener, config).map(Some)
+    }
+
+    /// A writer to whatever `opener` opens.
+    pub fn start(opener: Opener, config: WriterConfig) -> Result<Writer, EventLogError> {
+        let config = WriterConfig { capacity: config.capacity.max(1), batch_max: config.batch_max.max(1), ..config };
+        let (queue, rx) = std::sync::mpsc::sync_channel(config.capacity);
+        let shared = Arc::new(Shared {
+            written: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            connected: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            deadline: Mutex::new(None),
+            epoch: Instant::now(),
+            last_drop_warning_ms: AtomicU64::new(u64::MAX),
+        });
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("event-log".into())
+            .spawn(move || run(rx, &thread_shared, opener, &config))?;
+        Ok(Writer { queue, shared, thread: Mutex::new(Some(thread)) })
+    }
+
+    /// Queues an event for writing, or drops and counts it if the queue is full. Never blocks.
+    pub fn record(&self, event: Event) {
+        if self.shared.closing.load(Ordering::Acquire) {
+            return self.shared.drop_events(1);
+        }
+        match self.queue.try_send(Msg::Event(event)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => self.shared.drop_events(1),
+        }
+    }
+
+    /// Queues each event in order (see [`Writer::record`]).
+    pub fn record_all(&self, events: impl IntoIterator<Item = Event>) {
+        for event in events {
+            self.record(event);
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            written: self.shared.written.load(Ordering::Relaxed),
+            dropped: self.shared.dropped.load(Ordering::Relaxed),
+            failures: self.shared.failures.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether the last attempt to write reached the database.
+    pub fn is_connected(&self) -> bool {
+        self.shared.connected.load(Ordering::Relaxed)
+    }
+
+    /// Writes what is queued, retrying an unavailable database until `grace` has passed, stops
+    /// the thread and returns the final counters. Events recorded from now on are dropped.
+    pub fn shutdown(&self, grace: Duration) -> Stats {
+        self.close(grace);
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread
+            && thread.join().is_err()
+        {
+            tracing::error!("the event-log thread panicked");
+        }
+        self.stats()
+    }
+
+    fn close(&self, grace: Duration) {
+        *self.shared.deadline.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + grace);
+        self.shared.closing.store(true, Ordering::Release);
+        // A full queue needs no nudge: the thread is busy with it, or backing off (unparked below).
+        let _ = self.queue.try_send(Msg::Wake);
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            thread.thread().unpark();
+        }
+    }
+}
+
+impl Drop for Writer {
+    /// Without [`Writer::shutdown`], the thread still writes what it can within one batch
+    /// window, but nobody waits for it.
+    fn drop(&mut self) {
+        let running = self.thread.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+        if running {
+            self.close(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Msg {
+    fn event(self) -> Option<Event> {
+        match self {
+            Msg::Event(event) => Some(event),
+            Msg::Wake => None,
+        }
+    }
+}
+
+/// The writer's thread: gather a batch, write it, back off while the database fails.
+fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterConfig) {
+    let mut sink: Option<Box<dyn Sink>> = None;
+    let mut batch: Vec<Event> = Vec::with_capacity(config.batch_max);
+    let mut backoff = config.retry_min;
+    let (mut rejected, mut failed_in_a_row) = (0_u32, 0_u64);
+    let mut last_warning: Option<Instant> = None;
+    let mut disconnected = false;
+    loop {
+        let closing = disconnected || shared.closing.load(Ordering::Acquire);
+        if closing || !batch.is_empty() {
+            // Top up without waiting: at shutdown, or a batch kept from a failed attempt.
+            let room = config.batch_max - batch.len();
+            batch.extend(rx.try_iter().filter_map(Msg::event).take(room));
+            if batch.is_empty() {
+                break;
+            }
+        } else {
+            match rx.recv_timeout(config.batch_window) {
+                Ok(Msg::Event(event)) => batch.push(event),
+                Ok(Msg::Wake) | Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => {
+                    disconnected = true;
+                    continue;
+                }
+            }
+            let window_end = Instant::now() + config.batch_window;
+            while batch.len() < config.batch_max {
+                let left = window_end.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(Msg::Event(event)) => batch.push(event),
+                    Ok(Msg::Wake) | Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        disconnected = true;
+                        break;
+                    }
+                }
+            }
+        }
+
+        // Write, opening the connection first if there is none.
+        let result = match sink.as_mut() {
+            Some(open) => open.write(&batch).map_err(|e| (e, true)),
+            None => match opener() {
+                Ok(mut open) => {
+                    let written = open.write(&batch);
+                    sink = Some(open);
+                    written.map_err(|e| (e, true))
+                }
+                Err(e) => Err((e, false)),
+            },
+        };
+        match result {
+            Ok(()) => {
+                shared.written.fetch_add(u64::try_from(batch.len()).unwrap_or(u64::MAX), Ordering::Relaxed);
+                shared.connected.store(true, Ordering::Relaxed);
+                batch.clear();
+                if failed_in_a_row > 0 {
+                    tracing::info!(failed_attempts = failed_in_a_row, "the event log is writing again");
+                }
+                (backoff, rejected, failed_in_a_row) = (config.retry_min, 0, 0);
+            }
+            Err((error, opened)) => {
+                shared.failures.fetch_add(1, Ordering::Relaxed);
+                shared.connected.store(false, Ordering::Relaxed);
+                sink = None;
+                failed_in_a_row += 1;
+                if last_warning.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+                    tracing::warn!(%error, failed_attempts = failed_in_a_row, queued_batch = batch.len(), "cannot write the event log; retrying");
+                    last_warning = Some(Instant::now());
+                }
+                if opened {
+                    rejected += 1;
+                    if rejected >= MAX_REJECTIONS {
+                        tracing::error!(%error, events = batch.len(), "the database refuses this batch of events; dropping it");
+                        shared.drop_events(u64::try_from(batch.len()).unwrap_or(u64::MAX));
+                        batch.clear();
+                        rejected = 0;
+                    }
+                }
+                let deadline = shared.deadline();
+                if closing && deadline.is_none_or(|d| Instant::now() >= d) {
+                    let left = batch.len() + rx.try_iter().filter_map(Msg::event).count();
+                    tracing::error!(events = left, "shutting down with events the database did not take");
+                    shared.drop_events(u64::try_from(left).unwrap_or(u64::MAX));
+                    batch.clear();
+                    break;
+                }
+                // Shutdown unparks the thread, so a long backoff does not delay it.
+                let wait = match deadline {
+                    Some(d) if closing => backoff.min(d.saturating_duration_since(Instant::now())),
+                    _ => backoff,
+                };
+                std::thread::park_timeout(wait);
+                backoff = (backoff * 2).min(config.retry_max);
+            }
+        }
+    }
+    // Anything that slipped into the queue while the thread was finishing.
+    shared.drop_events(u64::try_from(rx.try_iter().filter_map(Msg::event).count()).unwrap_or(u64::MAX));
+    shared.connected.store(false, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{CallHead, Kind};
+
+    /// A database that is down while `up` is false, and remembers what it was given.
+    struct Gate {
+        stored: Arc<Mutex<Vec<u32>>>,
+        refuse_seq: Option<u32>,
+    }
+
+    impl Sink for Gate {
+        fn write(&mut self, events: &[Event]) -> Result<(), EventLogError> {
+            if self.refuse_seq.is_some_and(|s| events.iter().any(|e| e.seq == s)) {
+                return Err(EventLogError::Unavailable("refused".into()));
+            }
+            let mut stored = self.stored.lock().expect("not poisoned");
+            stored.extend(events.iter().map(|e| e.seq));
+            Ok(())
+        }
+    }
+
+    fn gated(up: &Arc<AtomicBool>, stored: &Arc<Mutex<Vec<u32>>>, refuse_seq: Option<u32>) -> Opener {
+        let (up, stored) = (up.clone(), stored.clone());
+        Box::new(move || {
+            if !up.load(Ordering::SeqCst) {
+                return Err(EventLogError::Unavailable("down".into()));
+            }
+            Ok(Box::new(Gate { stored: stored.clone(), refuse_seq }) as Box<dyn Sink>)
+        })
+    }
+
+    fn event(seq: u32) -> Event {
+        let head = CallHead {
+            call_id: "CA1".into(),
+            provider: "twilio".into(),
+            flow: "f".into(),
+            flow_version: 1,
+            simulated: false,
+        };
+        head.event(seq, chrono::DateTime::UNIX_EPOCH, None, Kind::NodeEntered {})
+    }
+
+    fn config() -> WriterConfig {
+        WriterConfig {
+            capacity: 10,
+            batch_max: 5,
+            // Long: batches here are cut by size, which makes the counts exact.
+            batch_window: Duration::from_secs(30),
+            retry_min: Duration::from_millis(5),
+            retry_max: Duration::from_millis(20),
+        }
+    }
+
+    #[track_caller]
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !done() {
+            assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_then_writing_resumes() {
+        let (up, stored) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(Vec::new())));
+        let writer = Writer::start(gated(&up, &stored, None), config()).expect("the thread starts");
+        // The first five make a batch the thread holds while the database is down.
+        writer.record_all((0..5).map(event));
+        wait_for("a failed attempt", || writer.stats().failures >= 1);
+        // Ten fit in the queue; the other ten are dropped.
+        writer.record_all((5..25).map(event));
+        assert_eq!(writer.stats().dropped, 10);
+        assert!(!writer.is_connected());
+        up.store(true, Ordering::SeqCst);
+        wait_for("the queue to be written", || writer.stats().written == 15);
+        assert!(writer.is_connected());
+        let stats = writer.shutdown(Duration::from_secs(1));
+        assert_eq!((stats.written, stats.dropped), (15, 10));
+        assert_eq!(*stored.lock().expect("not poisoned"), (0..15).collect::<Vec<u32>>());
+        // After shutdown nothing is queued, only counted.
+        writer.record(event(99));
+        assert_eq!(writer.stats().dropped, 11);
+    }
+
+    #[test]
+    fn shutdown_writes_the_last_partial_batch() {
+        let (up, stored) = (Arc::new(AtomicBool::new(true)), Arc::new(Mutex::new(Vec::new())));
+        let writer = Writer::start(gated(&up, &stored, None), config()).expect("the thread starts");
+        writer.record_all((0..3).map(event));
+        let stats = writer.shutdown(Duration::from_secs(5));
+        assert_eq!((stats.written, stats.dropped), (3, 0));
+        assert_eq!(*stored.lock().expect("not poisoned"), [0, 1, 2]);
+    }
+
+    #[test]
+    fn shutdown_with_the_database_down_says_what_was_lost() {
+        let (up, stored) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(Vec::new())));
+        let writer = Writer::start(gated(&up, &stored, None), config()).expect("the thread starts");
+        writer.record_all((0..7).map(event));
+        let stats = writer.shutdown(Duration::from_millis(50));
+        assert_eq!((stats.written, stats.dropped), (0, 7));
+        assert!(stats.failures >= 1);
+    }
+
+    #[test]
+    fn a_batch_the_database_refuses_is_dropped_not_retried_for_ever() {
+        let (up, stored) = (Arc::new(AtomicBool::new(true)), Arc::new(Mutex::new(Vec::new())));
+        let writer = Writer::start(gated(&up, &stored, Some(2)), config()).expect("the thread starts");
+        writer.record_all((0..10).map(event));
+        wait_for("both batches to be settled", || {
+            let s = writer.stats();
+            s.written + s.dropped == 10
+        });
+        let stats = writer.shutdown(Duration::from_secs(1));
+        assert_eq!((stats.written, stats.dropped, stats.failures), (5, 5, 3));
+        assert_eq!(*stored.lock().expect("not poisoned"), [5, 6, 7, 8, 9]);
+    }
+}
