@@ -47,13 +47,50 @@ fn colour(wait_s: f64, max_s: f64) -> RGBColor {
 
 /// Writes `<stem>.svg` and `<stem>.png` of the mean wait of one queue's cells.
 pub fn heatmap(cells: &[&CellSummary], title: &str, stem: &Path) -> Result<(), PlotError> {
+    write_svg_and_png(&Heatmap { cells, title }, stem)
+}
+
+/// A chart drawable on any plotters backend, so that one function writes both files.
+trait Chart {
+    const SIZE: (u32, u32);
+    fn draw<DB: DrawingBackend>(&self, area: DrawingArea<DB, plotters::coord::Shift>) -> Result<(), String>;
+}
+
+/// Writes `<stem>.svg` and `<stem>.png` of a chart.
+fn write_svg_and_png<C: Chart>(chart: &C, stem: &Path) -> Result<(), PlotError> {
     register_font();
     let svg = stem.with_extension("svg");
     let png = stem.with_extension("png");
-    draw_heatmap(SVGBackend::new(&svg, (1000, 420)).into_drawing_area(), cells, title)
+    chart
+        .draw(SVGBackend::new(&svg, C::SIZE).into_drawing_area())
         .map_err(|message| PlotError { path: svg.display().to_string(), message })?;
-    draw_heatmap(BitMapBackend::new(&png, (1000, 420)).into_drawing_area(), cells, title)
+    chart
+        .draw(BitMapBackend::new(&png, C::SIZE).into_drawing_area())
         .map_err(|message| PlotError { path: png.display().to_string(), message })
+}
+
+struct Heatmap<'a> {
+    cells: &'a [&'a CellSummary],
+    title: &'a str,
+}
+
+impl Chart for Heatmap<'_> {
+    const SIZE: (u32, u32) = (1000, 420);
+    fn draw<DB: DrawingBackend>(&self, area: DrawingArea<DB, plotters::coord::Shift>) -> Result<(), String> {
+        draw_heatmap(area, self.cells, self.title)
+    }
+}
+
+struct Scatter<'a> {
+    points: &'a [(f64, f64)],
+    title: &'a str,
+}
+
+impl Chart for Scatter<'_> {
+    const SIZE: (u32, u32) = (640, 560);
+    fn draw<DB: DrawingBackend>(&self, area: DrawingArea<DB, plotters::coord::Shift>) -> Result<(), String> {
+        draw_scatter(area, self.points, self.title)
+    }
 }
 
 fn draw_heatmap<DB: DrawingBackend>(
@@ -121,13 +158,7 @@ fn draw_heatmap<DB: DrawingBackend>(
 /// Writes `<stem>.svg` and `<stem>.png`: simulated mean wait against the formula's, per
 /// weekday-hour, one point per cell, with the diagonal where both agree.
 pub fn against_formula(points: &[(f64, f64)], title: &str, stem: &Path) -> Result<(), PlotError> {
-    register_font();
-    let svg = stem.with_extension("svg");
-    let png = stem.with_extension("png");
-    draw_scatter(SVGBackend::new(&svg, (640, 560)).into_drawing_area(), points, title)
-        .map_err(|message| PlotError { path: svg.display().to_string(), message })?;
-    draw_scatter(BitMapBackend::new(&png, (640, 560)).into_drawing_area(), points, title)
-        .map_err(|message| PlotError { path: png.display().to_string(), message })
+    write_svg_and_png(&Scatter { points, title }, stem)
 }
 
 fn draw_scatter<DB: DrawingBackend>(
