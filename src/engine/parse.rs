@@ -428,7 +428,7 @@ impl Parser<'_> {
         };
         let allowed: Vec<&str> = match kind {
             "menu" => gather_fields(&["options", "phrases", "speech", "back"]),
-            "input" => gather_fields(&["min_digits", "max_digits", "finish_key", "pattern", "var", "next"]),
+            "input" => gather_fields(&["min_digits", "max_digits", "finish_key", "pattern", "var", "next", "sensitive"]),
             "say" => [prompt_fields, &["next"]].concat(),
             "branch" => vec!["kind", "cases", "else"],
             "set" => vec!["kind", "vars", "language", "next"],
@@ -474,6 +474,17 @@ impl Parser<'_> {
                         .ok()
                 });
                 let var = required(self, "var").and_then(|v| self.string(v, "var")).map(str::to_owned);
+                let sensitive = match f.get("sensitive") {
+                    Some(v) => match v.get_ref() {
+                        DeValue::Boolean(b) => *b,
+                        _ => {
+                            self.error(v.span(), "sensitive must be true or false");
+                            // Unreadable: err on the side of never logging the entry.
+                            true
+                        }
+                    },
+                    None => false,
+                };
                 let next = next(self, "next");
                 NodeKind::Input(Input {
                     ask,
@@ -482,6 +493,7 @@ impl Parser<'_> {
                     finish_key,
                     pattern,
                     var: self.var(var.as_deref().unwrap_or("input")),
+                    sensitive,
                     next: next?,
                 })
             }
