@@ -428,7 +428,9 @@ impl Parser<'_> {
         };
         let allowed: Vec<&str> = match kind {
             "menu" => gather_fields(&["options", "phrases", "speech", "back"]),
-            "input" => gather_fields(&["min_digits", "max_digits", "finish_key", "pattern", "var", "next", "sensitive"]),
+            "input" => {
+                gather_fields(&["min_digits", "max_digits", "finish_key", "pattern", "var", "next", "sensitive"])
+            }
             "say" => [prompt_fields, &["next"]].concat(),
             "branch" => vec!["kind", "cases", "else"],
             "set" => vec!["kind", "vars", "language", "next"],
