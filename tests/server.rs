@@ -462,6 +462,15 @@ fn the_binary_serves_and_stops_on_sigterm() {
         .expect("the binary runs");
     assert_eq!(unsigned.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unsigned.stderr).contains("TWILIO_AUTH_TOKEN"));
+    let bad_db = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--db", "mysql://db/calls", "--flows"])
+        .arg(&dirs.flows)
+        .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        .env("SWITCHBOARD_DATA_DIR", &dirs.data)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(bad_db.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_db.stderr).contains("`mysql://db/calls` is not an event-log URL"));
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["serve", "--addr", "127.0.0.1:0", "--log-json", "--flows"])
@@ -493,6 +502,14 @@ fn the_binary_serves_and_stops_on_sigterm() {
     assert!(killed.success());
     let status = child.wait().expect("the server exits");
     assert_eq!(status.code(), Some(0), "a clean exit after SIGTERM");
+    // The event log is SQLite in the data folder by default, and says what it wrote at the end.
+    assert!(dirs.data.join("calls.db").is_file(), "the default event log");
+    let closed = lines.map_while(Result::ok).find_map(|line| {
+        let entry: serde_json::Value = serde_json::from_str(&line).ok()?;
+        (entry["fields"]["message"] == "event log closed").then(|| entry["fields"].clone())
+    });
+    let closed = closed.expect("a last line about the event log");
+    assert_eq!((closed["written"].as_u64(), closed["lost"].as_u64()), (Some(0), Some(0)));
 }
 
 /// The sample flow's Russian announcement of a wait in whole minutes.
