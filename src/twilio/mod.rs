@@ -8,6 +8,9 @@
 //! requests, and requests for a flow that is not loaded (a misconfigured number, left to its
 //! Fallback URL), get a 4xx.
 //!
+//! Every request also hands the call's events to the event log's writer
+//! ([`AppState::events`]), which only queues them: the caller never waits for the database.
+//!
 //! Shape: [`app`] builds the router around one shared [`AppState`]; [`serve`] runs it on a
 //! listener the caller bound, so tests use port 0.
 

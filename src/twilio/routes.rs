@@ -513,3 +513,25 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     super::metrics::render_event_log(&mut text, state.events.as_ref().map(events::Writer::stats));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_results_map_to_the_logs_words() {
+        // Twilio's values, from <https://www.twilio.com/docs/voice/twiml/enqueue>.
+        for (twilio, logged) in [
+            ("bridged", QueueResult::Bridged),
+            ("hangup", QueueResult::Hangup),
+            ("redirected", QueueResult::Redirected),
+            ("leave", QueueResult::Redirected),
+            ("queue-full", QueueResult::Error),
+            ("error", QueueResult::Error),
+            ("system-error", QueueResult::Error),
+            ("", QueueResult::Error),
+        ] {
+            assert_eq!(queue_result(twilio), logged, "{twilio}");
+        }
+    }
+}
