@@ -788,6 +788,24 @@ queue = "first_line"
         assert_eq!(&*flow.languages[0], "en");
     }
 
+    #[test]
+    fn an_input_is_sensitive_only_when_it_says_so() {
+        let input = |extra: &str| {
+            let node =
+                format!("[nodes.pin]\nkind = \"input\"\nprompt = \"PIN?\"\nvar = \"pin\"\nnext = \"op\"\n{extra}");
+            format!("{}\n{node}", MINIMAL.replace("\"1\" = \"op\"", "\"1\" = \"pin\""))
+        };
+        let sensitive = |src: &str| {
+            let flow = parse(src).flow.expect("the flow parses");
+            let pin = flow.nodes.iter().find(|n| &*n.id == "pin").map(|n| &n.kind);
+            matches!(pin, Some(NodeKind::Input(i)) if i.sensitive)
+        };
+        assert!(!sensitive(&input("")));
+        assert!(sensitive(&input("sensitive = true")));
+        assert!(!sensitive(&input("sensitive = false")));
+        assert_eq!(errors(&input("sensitive = \"yes\"")), ["sensitive must be true or false"]);
+    }
+
     #[track_caller]
     fn check_error(replace: (&str, &str), expected: &str) {
         let src = MINIMAL.replace(replace.0, replace.1);
