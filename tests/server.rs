@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::server::{AUTH_TOKEN, Call, Dirs, PUBLIC, Server, after_hours, open_hours};
 use common::twilio::Reply;
+use switchboard::events::{DbUrl, Writer, WriterConfig};
 
 #[tokio::test]
 async fn zero_reaches_the_operator_from_every_menu() {
@@ -461,6 +462,15 @@ fn the_binary_serves_and_stops_on_sigterm() {
         .expect("the binary runs");
     assert_eq!(unsigned.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unsigned.stderr).contains("TWILIO_AUTH_TOKEN"));
+    let bad_db = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--db", "mysql://db/calls", "--flows"])
+        .arg(&dirs.flows)
+        .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        .env("SWITCHBOARD_DATA_DIR", &dirs.data)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(bad_db.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_db.stderr).contains("`mysql://db/calls` is not an event-log URL"));
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["serve", "--addr", "127.0.0.1:0", "--log-json", "--flows"])
@@ -492,6 +502,14 @@ fn the_binary_serves_and_stops_on_sigterm() {
     assert!(killed.success());
     let status = child.wait().expect("the server exits");
     assert_eq!(status.code(), Some(0), "a clean exit after SIGTERM");
+    // The event log is SQLite in the data folder by default, and says what it wrote at the end.
+    assert!(dirs.data.join("calls.db").is_file(), "the default event log");
+    let closed = lines.map_while(Result::ok).find_map(|line| {
+        let entry: serde_json::Value = serde_json::from_str(&line).ok()?;
+        (entry["fields"]["message"] == "event log closed").then(|| entry["fields"].clone())
+    });
+    let closed = closed.expect("a last line about the event log");
+    assert_eq!((closed["written"].as_u64(), closed["lost"].as_u64()), (Some(0), Some(0)));
 }
 
 /// The sample flow's Russian announcement of a wait in whole minutes.
@@ -692,5 +710,199 @@ async fn a_model_edit_is_served_and_a_broken_one_refused() {
     let listing = server.get("/flows").await.body;
     assert!(listing.contains("rejected_edit") && listing.contains("support.model.toml:"), "{listing}");
     server.call("support").await.press("0").await.queued("first_line").says(&announcement(2));
+    server.stop().await;
+}
+
+/// The kinds of a call's logged events, in seq order.
+fn kinds(events: &[(u32, Option<String>, &'static str, String)]) -> Vec<&'static str> {
+    events.iter().map(|e| e.2).collect()
+}
+
+/// What a caller hears up to the language menu, as logged: the same start for every call.
+const START: [&str; 6] =
+    ["call_started", "node_entered", "node_entered", "prompt_played", "node_entered", "prompt_played"];
+/// The way to the first line's queue from the operator node: its words, the queue's, the wait.
+const TO_FIRST_LINE: [&str; 6] =
+    ["node_entered", "prompt_played", "node_entered", "prompt_played", "prompt_played", "queue_joined"];
+
+#[tokio::test]
+async fn a_call_pressing_zero_is_logged_in_order_and_leaves_the_queue_bridged() {
+    let dirs = Dirs::new();
+    let server = Server::start_logged(&dirs, open_hours(), dirs.writer()).await;
+    let mut call = server.call("support").await;
+    call.press("0").await.queued("first_line");
+    let left = call.doc.find("Enqueue").and_then(|e| e.attr("action")).expect("an Enqueue action").to_owned();
+    let reply = server.post(&left, &[("CallSid", "CA0001"), ("QueueResult", "bridged"), ("QueueTime", "40")]).await;
+    reply.twiml();
+    let stats = server.stop().await.expect("a log");
+    assert_eq!((stats.written, stats.dropped), (15, 0));
+
+    let events = dirs.events("CA0001");
+    let expected: Vec<&str> = [&START[..], &["digits", "escape"], &TO_FIRST_LINE, &["queue_left"]].concat();
+    assert_eq!(kinds(&events), expected);
+    assert_eq!(events.iter().map(|e| e.0).collect::<Vec<u32>>(), (0..15).collect::<Vec<u32>>());
+    assert_eq!(events[0].3, r#"{"caller":"+79990001122"}"#, "the harness keeps numbers plain");
+    assert_eq!(events[6], (6, Some("language".into()), "digits", r#"{"count":1,"keys":"0"}"#.into()));
+    assert_eq!(events[7], (7, Some("language".into()), "escape", "{}".into()));
+    // Wednesday 11:00 on the first line: one minute announced (see the test of the wait).
+    let joined = r#"{"announced_wait_min":1,"queue":"first_line"}"#;
+    assert_eq!(events[13], (13, Some("first_line".into()), "queue_joined", joined.into()));
+    let left = r#"{"queue":"first_line","queue_time_s":40,"result":"bridged"}"#;
+    assert_eq!(events[14], (14, Some("first_line".into()), "queue_left", left.into()));
+}
+
+#[tokio::test]
+async fn silence_is_logged_up_to_the_timeout_fallback() {
+    let dirs = Dirs::new();
+    let server = Server::start_logged(&dirs, open_hours(), dirs.writer()).await;
+    let mut call = server.call("support").await;
+    call.press("1").await;
+    call.silence().await;
+    call.silence().await;
+    call.silence().await.queued("first_line");
+    server.stop().await;
+
+    let events = dirs.events("CA0001");
+    let reprompt = ["no_input", "prompt_played", "prompt_played"];
+    let expected: Vec<&str> = [
+        &START[..],
+        &["digits", "node_entered", "node_entered", "prompt_played"],
+        &reprompt,
+        &reprompt,
+        &["no_input", "timeout_fallback"],
+        &TO_FIRST_LINE,
+    ]
+    .concat();
+    assert_eq!(kinds(&events), expected);
+    assert_eq!(events.len(), 24);
+    assert_eq!(events[17], (17, Some("main".into()), "timeout_fallback", "{}".into()));
+}
+
+#[tokio::test]
+async fn the_status_callback_logs_a_hang_up_mid_menu_and_the_duration() {
+    let dirs = Dirs::new();
+    let server = Server::start_logged(&dirs, open_hours(), dirs.writer()).await;
+    let mut call = server.call("support").await;
+    call.press("1").await.says("Главное меню");
+    // The caller hangs up in the main menu: Twilio posts nothing but the number's status URL.
+    let status = server.public_url("/twilio/status?flow=support");
+    let params = [("CallSid", "CA0001"), ("CallStatus", "completed"), ("CallDuration", "42")];
+    let reply = server.post(&status, &params).await;
+    reply.twiml();
+    // Signed like every webhook.
+    let forged =
+        server.post_raw(&status, "bm90IGEgc2lnbmF0dXJl", b"CallSid=CA0001&CallStatus=completed".to_vec()).await;
+    assert_eq!(forged.status, 403);
+    // Without `?flow=`, or under the flow's own path, the same.
+    let mut other = server.call_as("support", "CA0002").await;
+    other.press("2").await;
+    let params = [("CallSid", "CA0002"), ("CallStatus", "completed"), ("CallDuration", "7")];
+    server.post(&server.public_url("/twilio/support/status"), &params).await.twiml();
+    server.post(&server.public_url("/twilio/status"), &[("CallSid", "CA0003"), ("CallStatus", "busy")]).await;
+    server.stop().await;
+
+    let events = dirs.events("CA0001");
+    let expected: Vec<&str> =
+        [&START[..], &["digits", "node_entered", "node_entered", "prompt_played", "caller_hung_up", "call_completed"]]
+            .concat();
+    assert_eq!(kinds(&events), expected);
+    // The callback carries no state token: its events sort last, and the node where the caller
+    // hung up is the last one entered, `main`.
+    assert_eq!(events[8], (8, Some("main".into()), "node_entered", "{}".into()));
+    assert_eq!(events[10], (u32::MAX - 1, None, "caller_hung_up", "{}".into()));
+    assert_eq!(events[11], (u32::MAX, None, "call_completed", r#"{"duration_s":42}"#.into()));
+    let other = dirs.events("CA0002");
+    assert_eq!(other.last(), Some(&(u32::MAX, None, "call_completed", r#"{"duration_s":7}"#.into())));
+    // A call that never connected completes without a hang-up.
+    assert_eq!(kinds(&dirs.events("CA0003")), ["call_completed"]);
+}
+
+#[tokio::test]
+async fn a_restart_mid_call_keeps_its_events_in_order() {
+    let dirs = Dirs::new();
+    let a = Server::start_logged(&dirs, open_hours(), dirs.writer()).await;
+    let mut call = a.call("support").await;
+    call.press("1").await.says("Главное меню");
+    let action = call.gather_action();
+    a.stop().await;
+
+    // Another instance, the same secret and log: the numbering goes on from the token.
+    let b = Server::start_logged(&dirs, open_hours(), dirs.writer()).await;
+    let reply = b.post(&action, &[("CallSid", "CA0001"), ("Digits", "2")]).await;
+    let mut call = Call::new(&b, reply);
+    call.says("Техническая помощь").listening();
+    call.press("3").await.queued("second_line");
+    b.stop().await;
+
+    let events = dirs.events("CA0001");
+    assert_eq!(events.iter().map(|e| e.0).collect::<Vec<u32>>(), (0..events.len() as u32).collect::<Vec<u32>>());
+    // Start (6), `1` into the main menu (4), then on the second instance `2` into technical
+    // help (3) and `3` to the second line (5).
+    assert_eq!(events.len(), 18);
+    assert_eq!(
+        events[9],
+        (9, Some("main".into()), "prompt_played", r#"{"duration_ms":19883,"file":"main_menu.ru.wav"}"#.into())
+    );
+    assert_eq!(events[10], (10, Some("main".into()), "digits", r#"{"count":1,"keys":"2"}"#.into()));
+    assert_eq!(events[11], (11, Some("tech".into()), "node_entered", "{}".into()));
+    let tail = ["digits", "node_entered", "prompt_played", "prompt_played", "queue_joined"];
+    assert_eq!(kinds(&events[13..]), tail);
+    assert_eq!(events[17].1.as_deref(), Some("second_line"));
+}
+
+#[tokio::test]
+async fn a_database_that_is_down_changes_nothing_for_callers() {
+    let dirs = Dirs::new();
+    let healthy = Server::start_logged(&dirs, open_hours(), dirs.writer()).await;
+    // A log in a folder that does not exist: every attempt to open it fails.
+    let missing = DbUrl::Sqlite(dirs.data.join("no such folder").join("calls.db"));
+    // Four events wait in memory beside the one the writer holds; it retries once a minute, so
+    // the others are dropped whatever the machine's speed.
+    let config =
+        WriterConfig { capacity: 4, batch_max: 1, retry_min: Duration::from_secs(60), ..WriterConfig::default() };
+    let writer = Writer::open(&missing, config).expect("the writer starts").expect("a database");
+    let down = Server::start_logged(&dirs, open_hours(), writer).await;
+    let mut answers = Vec::new();
+    for server in [&healthy, &down] {
+        let mut call = server.call("support").await;
+        let mut bodies = vec![call.body.clone()];
+        bodies.push(call.press("1").await.body.clone());
+        bodies.push(call.silence().await.body.clone());
+        bodies.push(call.press("0").await.queued("first_line").body.clone());
+        answers.push(bodies);
+    }
+    // The same TwiML, byte for byte: the same tokens, since both number the same events.
+    assert_eq!(answers[0], answers[1]);
+    let metrics = down.get("/metrics").await.body;
+    assert!(metrics.lines().any(|l| l == "switchboard_events_written_total 0"), "{metrics}");
+    let dropped = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("switchboard_events_dropped_total "))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no dropped events counter in\n{metrics}"));
+    assert!(dropped >= 16, "at most 5 events are kept; the rest are dropped:\n{metrics}");
+    let stats = down.stop().await.expect("a log");
+    // Nothing written, and every event of the call counted as lost by shutdown: the start (6),
+    // `1` into the main menu (4), a silence (3), `0` to the first line (8).
+    assert_eq!((stats.written, stats.dropped), (0, 21));
+    let stats = healthy.stop().await.expect("a log");
+    assert_eq!((stats.written, stats.dropped), (21, 0));
+}
+
+#[tokio::test]
+async fn metrics_show_the_event_log() {
+    let dirs = Dirs::new();
+    let server = Server::start_logged(&dirs, open_hours(), dirs.writer()).await;
+    server.call("support").await;
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = server.get("/metrics").await.body;
+        if metrics.contains("switchboard_events_written_total 6") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(metrics.lines().any(|l| l == "switchboard_events_written_total 6"), "{metrics}");
+    assert!(metrics.lines().any(|l| l == "switchboard_events_dropped_total 0"), "{metrics}");
     server.stop().await;
 }

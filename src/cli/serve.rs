@@ -5,10 +5,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tracing_subscriber::EnvFilter;
 
+use switchboard::events::{CallerNumbers, DbUrl, Store, Writer, WriterConfig};
 use switchboard::twilio::twiml::Voices;
 use switchboard::twilio::{self, AppState, Flows, SignatureCheck, TokenKey};
 
@@ -41,6 +43,13 @@ pub struct Args {
     /// deliberately not an environment variable, so it cannot be switched on unseen.
     #[arg(long)]
     insecure_no_signature: bool,
+    /// The call-event log: sqlite://PATH, postgres://…, or none
+    /// (default: sqlite://<data-dir>/calls.db).
+    #[arg(long, env = "SWITCHBOARD_DB")]
+    db: Option<String>,
+    /// What the event log keeps of callers' numbers: a keyed hash, the number, or nothing.
+    #[arg(long, default_value = "hash", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<CallerNumbers>()))]
+    caller_numbers: CallerNumbers,
     /// Log JSON lines instead of human-readable text.
     #[arg(long, env = "SWITCHBOARD_LOG_JSON")]
     log_json: bool,
@@ -73,7 +82,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut state = AppState::new(flows, TokenKey::new(&secret), signature, args.public_url.clone(), sounds);
     state.voices = args.voices.clone().unwrap_or_default();
+    if let Some(writer) = event_log(&args)? {
+        state = state.with_events(writer, args.caller_numbers);
+    }
     let state = Arc::new(state);
+    let logged = state.clone();
 
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
@@ -84,10 +97,44 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         tracing::info!(%addr, public_url = ?args.public_url, "listening");
         tokio::spawn(reload_on_sighup(state.clone()));
         twilio::serve(listener, state, shutdown_signal()).await.context("server failed")?;
-        tracing::info!("stopped");
         anyhow::Ok(())
     })?;
+    if let Some(writer) = &logged.events {
+        let stats = writer.shutdown(SHUTDOWN_GRACE);
+        tracing::info!(written = stats.written, lost = stats.dropped, "event log closed");
+    }
+    tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long shutdown keeps trying to write the events still queued.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The event log's writer, after opening the log once to run its migrations and to show a
+/// wrong path or URL at start-up. A database that is down is logged and not fatal: calls are
+/// answered all the same, and events are written once it is back (or dropped and counted).
+fn event_log(args: &Args) -> anyhow::Result<Option<Writer>> {
+    let url = match &args.db {
+        Some(url) => DbUrl::parse(url)?,
+        None => {
+            std::fs::create_dir_all(&args.data_dir)
+                .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+            DbUrl::Sqlite(args.data_dir.join("calls.db"))
+        }
+    };
+    if url == DbUrl::None {
+        tracing::info!("event log: none; calls are not recorded");
+        return Ok(None);
+    }
+    match Store::open(&url) {
+        Ok(_) => tracing::info!(db = %url, caller_numbers = ?args.caller_numbers, "event log: recording calls"),
+        Err(error) => tracing::error!(
+            db = %url,
+            %error,
+            "event log unavailable; serving calls anyway, and writing their events once it is back"
+        ),
+    }
+    Ok(Writer::open(&url, WriterConfig::default())?)
 }
 
 fn init_logging(json: bool) {

@@ -255,6 +255,8 @@ pub struct Input {
     pub finish_key: Option<char>,
     pub pattern: Option<regex::Regex>,
     pub var: u16,
+    /// Card numbers, PINs: what the caller enters here is never logged, only how many keys.
+    pub sensitive: bool,
     pub next: NodeId,
 }
 

@@ -428,7 +428,9 @@ impl Parser<'_> {
         };
         let allowed: Vec<&str> = match kind {
             "menu" => gather_fields(&["options", "phrases", "speech", "back"]),
-            "input" => gather_fields(&["min_digits", "max_digits", "finish_key", "pattern", "var", "next"]),
+            "input" => {
+                gather_fields(&["min_digits", "max_digits", "finish_key", "pattern", "var", "next", "sensitive"])
+            }
             "say" => [prompt_fields, &["next"]].concat(),
             "branch" => vec!["kind", "cases", "else"],
             "set" => vec!["kind", "vars", "language", "next"],
@@ -474,6 +476,17 @@ impl Parser<'_> {
                         .ok()
                 });
                 let var = required(self, "var").and_then(|v| self.string(v, "var")).map(str::to_owned);
+                let sensitive = match f.get("sensitive") {
+                    Some(v) => match v.get_ref() {
+                        DeValue::Boolean(b) => *b,
+                        _ => {
+                            self.error(v.span(), "sensitive must be true or false");
+                            // Unreadable: err on the side of never logging the entry.
+                            true
+                        }
+                    },
+                    None => false,
+                };
                 let next = next(self, "next");
                 NodeKind::Input(Input {
                     ask,
@@ -482,6 +495,7 @@ impl Parser<'_> {
                     finish_key,
                     pattern,
                     var: self.var(var.as_deref().unwrap_or("input")),
+                    sensitive,
                     next: next?,
                 })
             }
@@ -772,6 +786,24 @@ queue = "first_line"
         );
         assert_eq!(s.fallback, flow.operator);
         assert_eq!(&*flow.languages[0], "en");
+    }
+
+    #[test]
+    fn an_input_is_sensitive_only_when_it_says_so() {
+        let input = |extra: &str| {
+            let node =
+                format!("[nodes.pin]\nkind = \"input\"\nprompt = \"PIN?\"\nvar = \"pin\"\nnext = \"op\"\n{extra}");
+            format!("{}\n{node}", MINIMAL.replace("\"1\" = \"op\"", "\"1\" = \"pin\""))
+        };
+        let sensitive = |src: &str| {
+            let flow = parse(src).flow.expect("the flow parses");
+            let pin = flow.nodes.iter().find(|n| &*n.id == "pin").map(|n| &n.kind);
+            matches!(pin, Some(NodeKind::Input(i)) if i.sensitive)
+        };
+        assert!(!sensitive(&input("")));
+        assert!(sensitive(&input("sensitive = true")));
+        assert!(!sensitive(&input("sensitive = false")));
+        assert_eq!(errors(&input("sensitive = \"yes\"")), ["sensitive must be true or false"]);
     }
 
     #[track_caller]

@@ -97,14 +97,14 @@ pub enum Kind {
         file: Option<String>,
         duration_ms: u64,
     },
-    /// Keys pressed. At an `input` node the keys themselves are withheld (card numbers, PINs):
-    /// only their count is kept.
+    /// Keys pressed. At a `sensitive` input node the keys themselves are withheld (card
+    /// numbers, PINs): only their count is kept.
     Digits {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         keys: Option<String>,
         count: u32,
     },
-    /// Recognised speech; the text is withheld at an `input` node, as keys are.
+    /// Recognised speech; the text is withheld at a `sensitive` input node, as keys are.
     Speech {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
@@ -364,8 +364,10 @@ pub fn events_of(head: &CallHead, seq: &mut u32, flow: &Flow, after: &Call, step
         *seq = seq.saturating_add(1);
     };
     let mut node = step.before.map(|b| b.node);
-    // Entries at an `input` node may be card numbers or PINs: keep their length only.
-    let withheld = node.and_then(|id| flow.nodes.get(id.index())).is_some_and(|n| matches!(n.kind, NodeKind::Input(_)));
+    // A `sensitive` input's entries are card numbers or PINs: keep their length only.
+    let withheld = node
+        .and_then(|id| flow.nodes.get(id.index()))
+        .is_some_and(|n| matches!(&n.kind, NodeKind::Input(input) if input.sensitive));
     match step.input {
         None if step.before.is_none() => push(None, Kind::CallStarted { caller: step.caller.map(str::to_owned) }),
         Some(crate::engine::Event::Digits(keys)) => {
@@ -452,7 +454,7 @@ operator = "op"
 [nodes.main]
 kind = "menu"
 prompt = "Menu."
-options = { "1" = "pin", "2" = "bye" }
+options = { "1" = "pin", "2" = "bye", "3" = "ref" }
 max_invalid = 2
 
 [nodes.pin]
@@ -461,6 +463,15 @@ prompt = "PIN?"
 min_digits = 4
 max_digits = 4
 var = "pin"
+sensitive = true
+next = "bye"
+
+[nodes.ref]
+kind = "input"
+prompt = "Request number?"
+min_digits = 4
+max_digits = 4
+var = "ref"
 next = "bye"
 
 [nodes.bye]
@@ -548,11 +559,17 @@ queue = "first_line"
     }
 
     #[test]
-    fn an_input_nodes_keys_are_counted_not_kept() {
+    fn a_sensitive_inputs_keys_are_counted_not_kept() {
         let rows = log(&[Input::Digits("1"), Input::Digits("4321")]);
         assert_eq!(rows[3], row(3, Some("main"), "digits", r#"{"count":1,"keys":"1"}"#));
         assert_eq!(rows[6], row(6, Some("pin"), "digits", r#"{"count":4}"#));
         assert_eq!(rows[7], row(7, Some("bye"), "node_entered", "{}"));
+    }
+
+    #[test]
+    fn an_ordinary_inputs_keys_are_kept() {
+        let rows = log(&[Input::Digits("3"), Input::Digits("1234")]);
+        assert_eq!(rows[6], row(6, Some("ref"), "digits", r#"{"count":4,"keys":"1234"}"#));
     }
 
     #[test]
@@ -598,7 +615,7 @@ queue = "first_line"
     }
 
     #[test]
-    fn speech_is_kept_at_a_menu_and_withheld_at_an_input() {
+    fn speech_is_kept_at_a_menu_and_withheld_at_a_sensitive_input() {
         let speech = Input::Speech { text: "one two three four", confidence: 0.9 };
         let rows = log(&[Input::Digits("1"), speech]);
         assert_eq!(rows[6], row(6, Some("pin"), "speech", r#"{"confidence":0.9}"#));

@@ -139,6 +139,24 @@ impl Metrics {
     }
 }
 
+/// The event log's counters (`None`: no log, both zero), from the writer's [`Stats`].
+///
+/// [`Stats`]: crate::events::Stats
+pub fn render_event_log(out: &mut String, stats: Option<crate::events::Stats>) {
+    let stats = stats.unwrap_or_default();
+    let name = "switchboard_events_written_total";
+    head(out, name, "counter", "Call events the database accepted.");
+    let _ = writeln!(out, "{name} {}", stats.written);
+    let name = "switchboard_events_dropped_total";
+    head(
+        out,
+        name,
+        "counter",
+        "Call events lost: the log's queue was full, or the database refused or was down at shutdown.",
+    );
+    let _ = writeln!(out, "{name} {}", stats.dropped);
+}
+
 /// Counts one for `key`, allocating its name only the first time: this runs on every request.
 fn bump(counts: &mut BTreeMap<String, u64>, key: &str) {
     match counts.get_mut(key) {

@@ -8,6 +8,9 @@
 //! requests, and requests for a flow that is not loaded (a misconfigured number, left to its
 //! Fallback URL), get a 4xx.
 //!
+//! Every request also hands the call's events to the event log's writer
+//! ([`AppState::events`]), which only queues them: the caller never waits for the database.
+//!
 //! Shape: [`app`] builds the router around one shared [`AppState`]; [`serve`] runs it on a
 //! listener the caller bound, so tests use port 0.
 
@@ -46,6 +49,10 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// A request slower than this gets a 408. Twilio itself gives up after 15 s, and an answer
 /// that comes that late has already left the caller in silence.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the caller-number hash key is derived for (see [`TokenKey::derive`]): the same secret
+/// gives every instance the same hashes.
+pub const CALLER_KEY_PURPOSE: &str = "caller numbers";
 
 /// The server's notion of "now". Production uses the system clock; tests inject their own.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -86,6 +93,12 @@ pub struct AppState {
     pub waits: waits::WaitAnnouncements,
     /// How often flow files are checked for edits.
     pub reload_every: Duration,
+    /// The call-event log, if any: requests only queue events for it, never wait.
+    pub events: Option<crate::events::Writer>,
+    /// What the log keeps of a caller's number.
+    pub caller_numbers: crate::events::CallerNumbers,
+    /// The key of caller-number hashes, derived from the token secret.
+    pub caller_key: Vec<u8>,
 }
 
 impl AppState {
@@ -97,6 +110,7 @@ impl AppState {
         sounds_dir: PathBuf,
     ) -> AppState {
         let hold_music = ["hold.wav", "hold.mp3"].into_iter().find(|f| sounds_dir.join(f).is_file()).map(str::to_owned);
+        let caller_key = tokens.derive(CALLER_KEY_PURPOSE);
         AppState {
             flows,
             tokens,
@@ -109,7 +123,17 @@ impl AppState {
             metrics: Metrics::default(),
             waits: waits::WaitAnnouncements::default(),
             reload_every: Duration::from_secs(1),
+            events: None,
+            caller_numbers: crate::events::CallerNumbers::default(),
+            caller_key,
         }
+    }
+
+    /// The same state logging calls to `events`, keeping callers' numbers as `numbers` says.
+    pub fn with_events(mut self, events: crate::events::Writer, numbers: crate::events::CallerNumbers) -> AppState {
+        self.events = Some(events);
+        self.caller_numbers = numbers;
+        self
     }
 
     /// The same state reading time from `clock` (tests: after-hours calls).
@@ -123,6 +147,7 @@ impl AppState {
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/twilio/fallback", get(routes::fallback).post(routes::fallback))
+        .route("/twilio/status", get(routes::status).post(routes::status))
         .route("/twilio/{flow}", get(routes::voice).post(routes::voice))
         .route("/twilio/{flow}/{callback}", get(routes::callback).post(routes::callback))
         .route("/sounds/{file}", get(routes::sound))

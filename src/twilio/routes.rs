@@ -16,12 +16,19 @@ use super::twiml::{self, Links, OperatorRoute};
 use super::waits::WaitRequest;
 use super::{AppState, SignatureCheck, signature};
 use crate::engine::{Call, Event, Flow, Outcome, Output, Start, Trace, flow::LiveQueue};
+use crate::events::{self, Before, CallHead, Kind, QueueResult, Step};
 
 /// How long a queued caller hears silence before Twilio asks the wait URL again, when there is
 /// no hold music. Long enough not to hammer the server, short enough for fresh announcements.
 const WAIT_PAUSE_S: u32 = 30;
 /// The engine's variable holding the announced wait in minutes.
 const WAIT_MIN: &str = "wait_min";
+/// The log's name for calls this driver serves.
+const PROVIDER: &str = "twilio";
+/// `seq` of the events the status callback records. It carries no state token, so it cannot
+/// continue the call's numbering; these sort after any event a call's requests can number.
+pub const SEQ_HUNG_UP: u32 = u32::MAX - 1;
+pub const SEQ_COMPLETED: u32 = u32::MAX;
 
 /// A request refused before any TwiML: forged or malformed. Everything else answers TwiML.
 #[derive(Debug, thiserror::Error)]
@@ -172,11 +179,81 @@ pub async fn voice(
 ) -> Result<Response, WebhookError> {
     Span::current().record("flow", name.as_str());
     let Some(flow) = state.flows.current(&name) else { return Err(unknown_flow(&state, name)) };
-    let now = crate::clock::local_time(&flow, (state.clock)());
+    let utc = (state.clock)();
+    let now = crate::clock::local_time(&flow, utc);
     let (call, out) = Call::start(&flow, &Start { caller: hook.param("From"), language: None }, now);
     state.metrics.call_started(&name);
     tracing::info!("call started");
-    Ok(event_response(&state, &name, &flow, &call, &out, None, &hook.base))
+    let mut seq = 0;
+    if state.events.is_some() {
+        let caller = state.caller_numbers.keep(&state.caller_key, hook.param("From"));
+        let step = Step { at: utc, before: None, input: None, caller: caller.as_deref(), output: &out };
+        log_step(&state, &name, &flow, &hook, &mut seq, &call, step);
+    }
+    Ok(event_response(&state, &name, &flow, &call, &out, None, &hook.base, seq))
+}
+
+/// Who the call is, for its events.
+fn call_head(name: &str, flow_version: u64, hook: &Webhook) -> CallHead {
+    CallHead {
+        call_id: hook.param("CallSid").unwrap_or_default().to_owned(),
+        provider: PROVIDER.to_owned(),
+        flow: name.to_owned(),
+        flow_version,
+        simulated: false,
+    }
+}
+
+/// Queues the events of one engine step for the log (never waits), numbering them from `*seq`.
+fn log_step(state: &AppState, name: &str, flow: &Flow, hook: &Webhook, seq: &mut u32, after: &Call, step: Step) {
+    if let Some(writer) = &state.events {
+        writer.record_all(events::events_of(&call_head(name, flow.version, hook), seq, flow, after, step));
+    }
+}
+
+/// Twilio's `QueueResult` (<https://www.twilio.com/docs/voice/twiml/enqueue#attributes-action>)
+/// as the log words it: `bridged` and `hangup` as they are; `redirected` and `leave` (the
+/// caller was taken out on purpose) as `redirected`; `queue-full`, `error`, `system-error` and
+/// anything else as `error`.
+pub fn queue_result(twilio: &str) -> QueueResult {
+    match twilio {
+        "bridged" => QueueResult::Bridged,
+        "hangup" => QueueResult::Hangup,
+        "redirected" | "leave" => QueueResult::Redirected,
+        _ => QueueResult::Error,
+    }
+}
+
+/// Twilio's final call statuses (<https://www.twilio.com/docs/voice/api/call-resource#call-status-values>).
+fn is_final(status: &str) -> bool {
+    matches!(status, "completed" | "busy" | "failed" | "no-answer" | "canceled")
+}
+
+/// The number's "Call status changes" URL (`/twilio/status`, optionally `?flow=NAME`; or
+/// `/twilio/{flow}/status`). When the call is over it logs `caller_hung_up` (for a call that
+/// was answered) and `call_completed` with Twilio's `CallDuration`. Without a state token it
+/// cannot know where the call was: `caller_hung_up` has no node, and a reader takes the call's
+/// last `node_entered`, and whether it had reached a queue or a transfer, from the log.
+pub async fn status(State(state): State<Arc<AppState>>, hook: Webhook) -> Response {
+    let flow = hook.query.iter().find(|(k, _)| k == "flow").map(|(_, v)| v.clone()).unwrap_or_default();
+    call_status(&state, &flow, &hook)
+}
+
+fn call_status(state: &AppState, name: &str, hook: &Webhook) -> Response {
+    let status = hook.param("CallStatus").unwrap_or("?");
+    tracing::info!(call_status = status, "call status");
+    if let Some(writer) = state.events.as_ref().filter(|_| is_final(status)) {
+        // The version loaded now: the callback does not say which one the call ran on.
+        let version = state.flows.current(name).map_or(0, |f| f.version);
+        let head = call_head(name, version, hook);
+        let at = (state.clock)();
+        if matches!(status, "completed" | "canceled") {
+            writer.record(head.event(SEQ_HUNG_UP, at, None, Kind::CallerHungUp {}));
+        }
+        let duration_s = hook.param("CallDuration").and_then(|d| d.parse().ok()).unwrap_or(0);
+        writer.record(head.event(SEQ_COMPLETED, at, None, Kind::CallCompleted { duration_s }));
+    }
+    twiml_response(twiml::render_empty())
 }
 
 /// A request for a flow that is not loaded: logged, counted, and refused with a 404.
@@ -199,28 +276,44 @@ pub async fn callback(
     }
     let Some(token) = hook.token() else {
         if kind == "status" {
-            // A status callback set in the console rather than by our TwiML: nothing to update.
-            tracing::info!(call_status = hook.param("CallStatus").unwrap_or("?"), "call status");
-            return Ok(twiml_response(twiml::render_empty()));
+            // The number's status callback, set in the console rather than by our TwiML.
+            return Ok(call_status(&state, &name, &hook));
         }
         return Err(WebhookError::BadRequest("the state token `t` is missing".into()));
     };
-    let mut call = state.tokens.open(&name, token).map_err(|e| {
+    let opened = state.tokens.open(&name, token).map_err(|e| {
         tracing::warn!(error = %e, "state token refused");
         WebhookError::Forbidden(e.to_string())
     })?;
+    let mut call = opened.call;
+    // A token from before the log: nothing of this call was logged, so its numbering starts.
+    let mut seq = opened.seq.unwrap_or(0);
     // The version the call started on; if it is gone (file deleted and not archived), the
     // current one, where the engine notices the stale state and goes to the operator.
     let Some(flow) = state.flows.version(&name, call.flow_version).or_else(|| state.flows.current(&name)) else {
         return Err(unknown_flow(&state, name));
     };
-    let now = crate::clock::local_time(&flow, (state.clock)());
+    let utc = (state.clock)();
+    let now = crate::clock::local_time(&flow, utc);
     let before = call.outcome(&flow);
     let call_sid = hook.param("CallSid").unwrap_or_default();
     if kind == "left" {
         state.waits.forget(call_sid);
+        let result = hook.param("QueueResult").unwrap_or("");
+        if let (Some(writer), Some(queued)) = (&state.events, &before) {
+            let node = flow.nodes.get(call.node().index()).map(|n| n.id.to_string());
+            let left = Kind::QueueLeft {
+                queue: queued.target.to_string(),
+                result: queue_result(result),
+                queue_time_s: hook.param("QueueTime").and_then(|t| t.parse().ok()).unwrap_or(0),
+                // Twilio's action request does not say; the wait requests do, but another
+                // instance may have answered them.
+                last_position: None,
+            };
+            writer.record(call_head(&name, flow.version, &hook).event(seq, utc, node, left));
+        }
         let lang = call_language(&flow, &call);
-        return Ok(left_queue(&state, &flow, lang, before.as_ref(), hook.param("QueueResult").unwrap_or("")));
+        return Ok(left_queue(&state, &flow, lang, before.as_ref(), result));
     }
 
     // Twilio reports a call that ended (the caller hung up) in CallStatus.
@@ -249,16 +342,23 @@ pub async fn callback(
     };
     // What the queue node announced when the caller joined, before a wait update changes it.
     let joined_min = call.var(&flow, WAIT_MIN).map(str::to_owned);
+    let listening = Before::of(&call);
     let out = call.handle(&flow, event, now);
+    // The wait URL is fixed in the <Enqueue>, so its requests cannot number new events; what
+    // the caller hears while queued is not logged.
+    if kind != "wait" || matches!(event, Event::Hangup) {
+        let step = Step { at: utc, before: Some(listening), input: Some(event), caller: None, output: &out };
+        log_step(&state, &name, &flow, &hook, &mut seq, &call, step);
+    }
     if matches!(event, Event::Hangup) {
         state.waits.forget(call_sid);
         record(&state, &name, &flow, &call, &out, before.as_ref());
         return Ok(twiml_response(twiml::render_empty()));
     }
     if kind == "wait" {
-        // The wait URL is fixed in the <Enqueue>, so no new token: only what to hear now. The
-        // engine announces the wait refined by the live position every time; `waits` decides
-        // whether the caller hears it this time or only the hold music.
+        // No new token: only what to hear now. The engine announces the wait refined by the
+        // live position every time; `waits` decides whether the caller hears it this time or
+        // only the hold music.
         record(&state, &name, &flow, &call, &out, before.as_ref());
         let announce = !out.actions.is_empty()
             && state.waits.should_announce(WaitRequest {
@@ -275,7 +375,7 @@ pub async fn callback(
         let links = Links::new(&hook.base, &name, token).with_voices(state.voices.clone());
         return Ok(twiml_response(twiml::render_wait(actions, state.hold_music.as_deref(), WAIT_PAUSE_S, &links)));
     }
-    Ok(event_response(&state, &name, &flow, &call, &out, before.as_ref(), &hook.base))
+    Ok(event_response(&state, &name, &flow, &call, &out, before.as_ref(), &hook.base, seq))
 }
 
 /// The caller left the queue (`<Enqueue action>`). Only a queue that refused them leaves them
@@ -322,7 +422,9 @@ fn record(state: &AppState, name: &str, flow: &Flow, call: &Call, out: &Output, 
     }
 }
 
-/// The TwiML for the engine's answer to one event, its callbacks carrying the call's new state.
+/// The TwiML for the engine's answer to one event, its callbacks carrying the call's new state
+/// and the number of its next event.
+#[allow(clippy::too_many_arguments)]
 fn event_response(
     state: &AppState,
     name: &str,
@@ -331,9 +433,10 @@ fn event_response(
     out: &Output,
     before: Option<&Outcome>,
     base: &str,
+    seq: u32,
 ) -> Response {
     record(state, name, flow, call, out, before);
-    let token = state.tokens.seal(name, call);
+    let token = state.tokens.seal(name, call, seq);
     let links = Links::new(base, name, &token).with_voices(state.voices.clone());
     let body = match (out.actions.is_empty(), call.is_over()) {
         (false, _) => twiml::render(&out.actions, &links),
@@ -406,5 +509,29 @@ pub async fn list_flows(State(state): State<Arc<AppState>>) -> Response {
 }
 
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
+    let mut text = state.metrics.render();
+    super::metrics::render_event_log(&mut text, state.events.as_ref().map(events::Writer::stats));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_results_map_to_the_logs_words() {
+        // Twilio's values, from <https://www.twilio.com/docs/voice/twiml/enqueue>.
+        for (twilio, logged) in [
+            ("bridged", QueueResult::Bridged),
+            ("hangup", QueueResult::Hangup),
+            ("redirected", QueueResult::Redirected),
+            ("leave", QueueResult::Redirected),
+            ("queue-full", QueueResult::Error),
+            ("error", QueueResult::Error),
+            ("system-error", QueueResult::Error),
+            ("", QueueResult::Error),
+        ] {
+            assert_eq!(queue_result(twilio), logged, "{twilio}");
+        }
+    }
 }

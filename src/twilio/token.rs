@@ -1,10 +1,12 @@
 //! Signed state tokens: a call's engine state, carried in the callback URLs Twilio requests.
 //!
 //! The server keeps no per-call state, so any instance can serve any step and a restart loses
-//! nothing. A token is `base64url(postcard(Call) ‖ HMAC-SHA256(key, flow ‖ payload)[..16])`:
-//! postcard keeps the state to a few dozen bytes (Twilio accepts URLs of several thousand),
-//! the MAC binds the state to the flow it belongs to, and a 128-bit truncated MAC is the
-//! standard RFC 2104 length trade-off. Nothing here does I/O; the key comes from the caller.
+//! nothing. A token is `base64url(postcard(Call) ‖ varint(seq) ‖ HMAC-SHA256(key, flow ‖
+//! payload)[..16])`: postcard keeps the state to a few dozen bytes (Twilio accepts URLs of
+//! several thousand), `seq` is the number of the call's next event in the log (one to five
+//! bytes), the MAC binds both to the flow they belong to, and a 128-bit truncated MAC is the
+//! standard RFC 2104 length trade-off. Tokens made before the log existed end after the `Call`;
+//! they still open, with no `seq`. Nothing here does I/O; the key comes from the caller.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -28,6 +30,14 @@ pub enum TokenError {
     BadSignature,
     #[error("the token's state cannot be decoded: {0}")]
     BadState(String),
+}
+
+/// What a token carries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    pub call: Call,
+    /// The `seq` of the call's next event in the log; `None` in a token from before the log.
+    pub seq: Option<u32>,
 }
 
 /// The key that signs and opens state tokens.
@@ -56,16 +66,26 @@ impl TokenKey {
         mac
     }
 
-    /// The token for `call` on `flow`.
-    pub fn seal(&self, flow: &str, call: &Call) -> String {
+    /// A key for another purpose, derived from the secret (HMAC-SHA256 of `purpose`), so that
+    /// what it keys never reveals or reuses the token secret itself.
+    pub fn derive(&self, purpose: &str) -> Vec<u8> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes keys of any length");
+        mac.update(b"switchboard derived key\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// The token for `call` on `flow`, whose next event in the log is numbered `seq`.
+    pub fn seal(&self, flow: &str, call: &Call, seq: u32) -> String {
         let mut bytes = postcard::to_stdvec(call).expect("a Call always serializes");
+        bytes = postcard::to_extend(&seq, bytes).expect("a u32 always serializes");
         let tag = self.mac(flow, &bytes).finalize().into_bytes();
         bytes.extend_from_slice(&tag[..MAC_LEN]);
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
     /// The call state in `token`, if this key signed it for `flow`.
-    pub fn open(&self, flow: &str, token: &str) -> Result<Call, TokenError> {
+    pub fn open(&self, flow: &str, token: &str) -> Result<State, TokenError> {
         let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| TokenError::NotBase64)?;
         if bytes.len() < MAC_LEN {
             return Err(TokenError::TooShort);
@@ -73,7 +93,16 @@ impl TokenKey {
         let (payload, tag) = bytes.split_at(bytes.len() - MAC_LEN);
         // verify_truncated_left compares in constant time.
         self.mac(flow, payload).verify_truncated_left(tag).map_err(|_| TokenError::BadSignature)?;
-        postcard::from_bytes(payload).map_err(|e| TokenError::BadState(e.to_string()))
+        let (call, rest) =
+            postcard::take_from_bytes::<Call>(payload).map_err(|e| TokenError::BadState(e.to_string()))?;
+        if rest.is_empty() {
+            return Ok(State { call, seq: None });
+        }
+        match postcard::take_from_bytes::<u32>(rest) {
+            Ok((seq, [])) => Ok(State { call, seq: Some(seq) }),
+            Ok(_) => Err(TokenError::BadState("bytes after the event number".into())),
+            Err(e) => Err(TokenError::BadState(e.to_string())),
+        }
     }
 }
 
@@ -92,15 +121,47 @@ mod tests {
     #[test]
     fn round_trip_and_small() {
         let key = TokenKey::new(b"secret");
-        let token = key.seal("hello", &call());
+        let token = key.seal("hello", &call(), 300);
         assert!(token.len() < 100, "{} chars: {token}", token.len());
-        assert_eq!(key.open("hello", &token), Ok(call()));
+        assert_eq!(key.open("hello", &token), Ok(State { call: call(), seq: Some(300) }));
+        let longest = key.seal("hello", &call(), u32::MAX);
+        assert_eq!(key.open("hello", &longest).map(|s| s.seq), Ok(Some(u32::MAX)));
+    }
+
+    /// A token as the server signed it before the log: `postcard(Call) ‖ MAC`, no `seq`.
+    fn old_format(key: &TokenKey, flow: &str, call: &Call) -> String {
+        let mut bytes = postcard::to_stdvec(call).expect("serializes");
+        let tag = key.mac(flow, &bytes).finalize().into_bytes();
+        bytes.extend_from_slice(&tag[..MAC_LEN]);
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    #[test]
+    fn tokens_from_before_the_log_still_open() {
+        let key = TokenKey::new(b"secret");
+        let token = old_format(&key, "hello", &call());
+        assert_eq!(key.open("hello", &token), Ok(State { call: call(), seq: None }));
+        // Anything after the number is refused, even when signed.
+        let mut bytes = postcard::to_stdvec(&call()).expect("serializes");
+        bytes.extend_from_slice(&[5, 7]);
+        let tag = key.mac("hello", &bytes).finalize().into_bytes();
+        bytes.extend_from_slice(&tag[..MAC_LEN]);
+        let token = URL_SAFE_NO_PAD.encode(bytes);
+        assert!(matches!(key.open("hello", &token), Err(TokenError::BadState(_))));
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose_and_from_the_secret() {
+        let key = TokenKey::new(b"secret");
+        assert_eq!(key.derive("caller numbers").len(), 32);
+        assert_ne!(key.derive("caller numbers"), key.derive("other"));
+        assert_ne!(key.derive("caller numbers"), TokenKey::new(b"other").derive("caller numbers"));
     }
 
     #[test]
     fn refuses_what_it_did_not_sign() {
         let key = TokenKey::new(b"secret");
-        let token = key.seal("hello", &call());
+        let token = key.seal("hello", &call(), 0);
         let mut tampered = token.clone().into_bytes();
         tampered[2] = if tampered[2] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(tampered).expect("ascii");

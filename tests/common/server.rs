@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use switchboard::events::{self, CallerNumbers, DbUrl, Store, Writer, WriterConfig};
 use switchboard::twilio::{self as server, AppState, Flows, SignatureCheck, TokenKey};
 
 use super::twilio::{self, Act, Element, Reply, Twilio};
@@ -56,6 +57,24 @@ impl Dirs {
         Dirs { _tmp: tmp, flows, sounds, data }
     }
 
+    /// The event log of the test: an SQLite file in its data folder.
+    pub fn db(&self) -> DbUrl {
+        DbUrl::Sqlite(self.data.join("calls.db"))
+    }
+
+    /// A writer to the test's log; batches are cut every 20 ms so tests wait little.
+    pub fn writer(&self) -> Writer {
+        let config = WriterConfig { batch_window: Duration::from_millis(20), ..WriterConfig::default() };
+        Writer::open(&self.db(), config).expect("the writer starts").expect("a database")
+    }
+
+    /// Every event of `call_id` in the test's log, as (seq, node, kind, details), in call order.
+    pub fn events(&self, call_id: &str) -> Vec<(u32, Option<String>, &'static str, String)> {
+        let mut store = Store::open(&self.db()).expect("the log opens").expect("a database");
+        let events = store.call_events(call_id).expect("the log reads");
+        events.into_iter().map(|e| (e.seq, e.node, e.kind.word(), e.kind.details())).collect()
+    }
+
     pub fn support(&self) -> PathBuf {
         self.flows.join("support.toml")
     }
@@ -76,6 +95,7 @@ pub struct Server {
     /// Twilio, calling it by `PUBLIC` (or its local address when started without one).
     pub twilio: Twilio,
     pub client: reqwest::Client,
+    state: Arc<AppState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -86,6 +106,15 @@ impl Server {
     }
 
     pub async fn start_with(dirs: &Dirs, at: DateTime<Utc>, public: Option<&str>) -> Server {
+        Server::launch(dirs, at, public, None).await
+    }
+
+    /// A server logging calls to `events`, callers' numbers kept in plain.
+    pub async fn start_logged(dirs: &Dirs, at: DateTime<Utc>, events: Writer) -> Server {
+        Server::launch(dirs, at, Some(PUBLIC), Some(events)).await
+    }
+
+    async fn launch(dirs: &Dirs, at: DateTime<Utc>, public: Option<&str>, events: Option<Writer>) -> Server {
         let (flows, report) = Flows::open(vec![dirs.flows.clone()], dirs.sounds.clone(), Some(dirs.data.clone()));
         assert!(report.rejected.is_empty(), "{:?}", report.rejected);
         let mut state = AppState::new(
@@ -97,23 +126,33 @@ impl Server {
         )
         .with_clock(Arc::new(move || at));
         state.reload_every = Duration::from_millis(200);
+        if let Some(events) = events {
+            state = state.with_events(events, CallerNumbers::Plain);
+        }
+        let state = Arc::new(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let local = format!("http://{}", listener.local_addr().expect("an address"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(server::serve(listener, Arc::new(state), async move {
+        let task = tokio::spawn(server::serve(listener, state.clone(), async move {
             let _ = stopped.await;
         }));
         let client = reqwest::Client::new();
         let twilio = Twilio::new(client.clone(), AUTH_TOKEN, public.unwrap_or(&local), &local);
-        Server { local, twilio, client, stop: Some(stop), task }
+        Server { local, twilio, client, state, stop: Some(stop), task }
     }
 
-    pub async fn stop(mut self) {
+    /// Stops the server; with an event log, writes what is queued and returns the writer's
+    /// final counters.
+    pub async fn stop(mut self) -> Option<events::Stats> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         let result = (&mut self.task).await.expect("the server task ends");
         result.expect("the server ends cleanly");
+        let state = self.state.clone();
+        tokio::task::spawn_blocking(move || state.events.as_ref().map(|w| w.shutdown(Duration::from_secs(5))))
+            .await
+            .expect("the writer shuts down")
     }
 
     /// The URL Twilio would use for `path` (what it signs).
@@ -141,9 +180,14 @@ impl Server {
 
     /// A new call to `flow`.
     pub async fn call(&self, flow: &str) -> Call<'_> {
+        self.call_as(flow, "CA0001").await
+    }
+
+    /// A new call to `flow` whose `CallSid` is `sid`.
+    pub async fn call_as(&self, flow: &str, sid: &str) -> Call<'_> {
         let mut call = Call {
             server: self,
-            call: twilio::Call::new("CA0001", &self.public_url(&format!("/twilio/{flow}"))),
+            call: twilio::Call::new(sid, &self.public_url(&format!("/twilio/{flow}"))),
             body: String::new(),
         };
         call.act(Act::Ring).await;
