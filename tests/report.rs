@@ -113,7 +113,6 @@ fn report_json_counts_the_scripted_calls() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let url = fill(dir.path());
     let r = run(&["report", "--db", &url, "--json"]).code(0).json();
-    println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
     assert_eq!(r["calls"], 5);
     assert_eq!(r["other_calls"], 1);
     assert_eq!(r["outcomes"], serde_json::json!({"queue": 2, "dial": 0, "voicemail": 0, "hangup": 3}));
@@ -174,23 +173,53 @@ fn report_text_csv_and_charts() {
 fn export_then_fit_and_fit_from_the_log() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let url = fill(dir.path());
+    // `fit` needs a full week: one answered call a day for the next seven days.
+    let mut store = match Store::open(&DbUrl::parse(&url).expect("a valid URL")) {
+        Ok(Some(store)) => store,
+        _ => panic!("the log opens"),
+    };
+    for day in 1..=7 {
+        let head = CallHead {
+            call_id: format!("W{day}"),
+            provider: "twilio".into(),
+            flow: "support".into(),
+            flow_version: 1,
+            simulated: false,
+        };
+        let t = |s: i64| utc(day * 86_400 + s);
+        let queue = || "first_line".to_owned();
+        store
+            .insert(&[
+                head.event(0, t(0), None, Kind::CallStarted { caller: None }),
+                head.event(1, t(5), None, Kind::QueueJoined { queue: queue(), announced_wait_min: Some(1) }),
+                head.event(
+                    2,
+                    t(35),
+                    None,
+                    Kind::QueueLeft { queue: queue(), result: QueueResult::Bridged, queue_time_s: 30, last_position: None },
+                ),
+                head.event(3, t(185), None, Kind::CallCompleted { duration_s: 185 }),
+            ])
+            .expect("stored");
+    }
+    drop(store);
     let csv = dir.path().join("calls.csv");
     run(&["db", "export", "--db", &url, "-o", csv.to_str().expect("a UTF-8 path")])
         .code(0)
-        .stderr_has("exported 2 queue stay(s)");
+        .stderr_has("exported 9 queue stay(s)");
     let text = std::fs::read_to_string(&csv).expect("the export is written");
-    assert_eq!(
-        text,
-        "start,queue,queue_time,handle_time,abandoned,call_id\n\
-         2026-03-16 07:00:20,first_line,40,120,false,CA1\n\
-         2026-03-16 07:00:30,first_line,70,,true,CA2\n"
-    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 10, "{text}");
+    assert_eq!(lines[0], "start,queue,queue_time,handle_time,abandoned,call_id");
+    assert_eq!(lines[1], "2026-03-16 07:00:20,first_line,40,120,false,CA1");
+    assert_eq!(lines[2], "2026-03-16 07:00:30,first_line,70,,true,CA2");
+    assert_eq!(lines[9], "2026-03-23 07:00:05,first_line,30,150,false,W7");
     let model = dir.path().join("model.toml");
     run(&["fit", csv.to_str().expect("a UTF-8 path"), "-o", model.to_str().expect("a UTF-8 path")]).code(0);
     let from_db = dir.path().join("from_db.toml");
     run(&["fit", "--db", &url, "-o", from_db.to_str().expect("a UTF-8 path")])
         .code(0)
-        .stdout_has("answered 1, abandoned 1");
+        .stdout_has("answered 8, abandoned 1");
     let read = |p: &Path| std::fs::read_to_string(p).expect("a model is written");
     let strip = |t: String| t.lines().filter(|l| !l.contains("calls.")).collect::<Vec<_>>().join("\n");
     assert_eq!(strip(read(&model)), strip(read(&from_db)), "the same model either way");
