@@ -117,9 +117,8 @@ fn report_json_counts_the_scripted_calls() {
     assert_eq!(r["other_calls"], 1);
     assert_eq!(r["outcomes"], serde_json::json!({"queue": 2, "dial": 0, "voicemail": 0, "hangup": 3}));
     assert_eq!(r["containment"], 0.2);
-    let node = |id: &str| {
-        r["nodes"].as_array().and_then(|n| n.iter().find(|n| n["id"] == id)).cloned().unwrap_or_default()
-    };
+    let node =
+        |id: &str| r["nodes"].as_array().and_then(|n| n.iter().find(|n| n["id"] == id)).cloned().unwrap_or_default();
     assert_eq!(
         node("language"),
         serde_json::json!({"id": "language", "entered": 5, "escapes": 0, "timeouts": 1, "invalid": 0,
@@ -196,7 +195,12 @@ fn export_then_fit_and_fit_from_the_log() {
                     2,
                     t(35),
                     None,
-                    Kind::QueueLeft { queue: queue(), result: QueueResult::Bridged, queue_time_s: 30, last_position: None },
+                    Kind::QueueLeft {
+                        queue: queue(),
+                        result: QueueResult::Bridged,
+                        queue_time_s: 30,
+                        last_position: None,
+                    },
                 ),
                 head.event(3, t(185), None, Kind::CallCompleted { duration_s: 185 }),
             ])

@@ -56,12 +56,17 @@ pub fn run(command: DbCommand) -> anyhow::Result<ExitCode> {
             let filter = Filter { flow, simulated: Some(false), ..Filter::default() };
             let summary = match &output {
                 Some(path) => {
-                    let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+                    let file =
+                        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
                     store.export_fit_csv(std::io::BufWriter::new(file), tz, &filter)?
                 }
                 None => store.export_fit_csv(std::io::stdout().lock(), tz, &filter)?,
             };
-            let open = if summary.open > 0 { format!(" ({} still queued or without an end, left out)", summary.open) } else { String::new() };
+            let open = if summary.open > 0 {
+                format!(" ({} still queued or without an end, left out)", summary.open)
+            } else {
+                String::new()
+            };
             eprintln!("exported {} queue stay(s){open}", summary.rows);
             Ok(ExitCode::SUCCESS)
         }

@@ -394,7 +394,8 @@ pub fn text(r: &Report) -> String {
         "  reached a queue {}, dialled {}, voicemail {}, ended in the IVR {}",
         o.queue, o.dial, o.voicemail, o.hangup
     );
-    let _ = writeln!(out, "  containment {:.1}% (ended in the IVR by design, not by hanging up)", r.containment * 100.0);
+    let _ =
+        writeln!(out, "  containment {:.1}% (ended in the IVR by design, not by hanging up)", r.containment * 100.0);
     if let (Some(p50), Some(p90), Some(max)) = (r.time_to_person_s.p50, r.time_to_person_s.p90, r.time_to_person_s.max)
     {
         let _ = writeln!(out, "  time to a person: median {p50:.0} s, p90 {p90:.0} s, max {max:.0} s");
@@ -434,9 +435,8 @@ pub fn text(r: &Report) -> String {
 
 /// The CSV form: one row per node, in id order.
 pub fn csv_rows(r: &Report) -> Vec<[String; 7]> {
-    let mut rows = vec![
-        ["node", "entered", "escapes", "timeouts", "invalid", "escalations", "hangups"].map(str::to_owned),
-    ];
+    let mut rows =
+        vec![["node", "entered", "escapes", "timeouts", "invalid", "escalations", "hangups"].map(str::to_owned)];
     for n in &r.nodes {
         rows.push([
             n.id.clone(),
@@ -463,13 +463,8 @@ mod tests {
 
     /// A call's events from (seconds, node, kind).
     fn call(id: &str, simulated: bool, steps: &[(i64, Option<&str>, Kind)]) -> Vec<Event> {
-        let head = CallHead {
-            call_id: id.into(),
-            provider: "twilio".into(),
-            flow: "f".into(),
-            flow_version: 1,
-            simulated,
-        };
+        let head =
+            CallHead { call_id: id.into(), provider: "twilio".into(), flow: "f".into(), flow_version: 1, simulated };
         steps
             .iter()
             .enumerate()

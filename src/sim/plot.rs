@@ -241,7 +241,10 @@ impl Chart for DropOff<'_> {
                 .draw_series(nodes.iter().enumerate().map(|(i, s)| {
                     let i = u32::try_from(i).unwrap_or(0);
                     let v = value(s) as f64;
-                    Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), v)], colour.mix(0.55).filled())
+                    Rectangle::new(
+                        [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), v)],
+                        colour.mix(0.55).filled(),
+                    )
                 }))
                 .map_err(err)?
                 .label(label)
@@ -308,7 +311,10 @@ impl Chart for CallsHeatmap<'_> {
                 };
                 let y = 6 - d;
                 Rectangle::new(
-                    [(SegmentValue::Exact(h), SegmentValue::Exact(y)), (SegmentValue::Exact(h + 1), SegmentValue::Exact(y + 1))],
+                    [
+                        (SegmentValue::Exact(h), SegmentValue::Exact(y)),
+                        (SegmentValue::Exact(h + 1), SegmentValue::Exact(y + 1)),
+                    ],
                     style,
                 )
             }))
