@@ -195,6 +195,9 @@ pub fn report_charts(report: &crate::events::report::Report, dir: &Path) -> Resu
     write_svg_and_png(&CallsHeatmap { report }, &dir.join("calls_heatmap"))
 }
 
+/// One of a node's counts.
+type NodeCount = fn(&crate::events::report::NodeStats) -> u64;
+
 struct DropOff<'a> {
     report: &'a crate::events::report::Report,
 }
@@ -231,7 +234,7 @@ impl Chart for DropOff<'_> {
             .draw()
             .map_err(err)?;
         // Overlaid, largest first: what is left of the blue bar went on through the flow.
-        let bars: [(&str, RGBColor, fn(&crate::events::report::NodeStats) -> u64); 3] = [
+        let bars: [(&str, RGBColor, NodeCount); 3] = [
             ("entered", RGBColor(120, 160, 220), |s| s.entered),
             ("hung up (stacked on pressed 0)", RGBColor(220, 70, 60), |s| s.hangups + s.escapes),
             ("pressed 0", RGBColor(240, 170, 40), |s| s.escapes),
