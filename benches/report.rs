@@ -105,7 +105,7 @@ fn main() {
     let began = Instant::now();
     let mut builder = Builder::new(Scope::default());
     store
-        .scan(&Filter::default(), &mut |e| {
+        .scan(&Filter { kinds: switchboard::events::report::KINDS.to_vec(), ..Filter::default() }, &mut |e| {
             builder.push(e);
             Ok(())
         })

@@ -54,7 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut store = open_existing(&args.db)?;
     let scope = Scope { simulated: args.simulated, since, until, tz: args.tz };
     let mut builder = Builder::new(scope);
-    let filter = Filter { flow: args.flow.clone(), ..Filter::default() };
+    let filter = Filter { flow: args.flow.clone(), kinds: report::KINDS.to_vec(), ..Filter::default() };
     store.scan(&filter, &mut |e| {
         builder.push(e);
         Ok(())

@@ -27,6 +27,23 @@ use serde::Serialize;
 use super::{Event, Kind, QueueResult};
 use crate::calendar::DAY_KEYS;
 
+/// The kinds a report reads; a scan may select only these (prompts, keys and speech are most
+/// of a log and tell the report nothing). A call's start is its first event read, normally
+/// `call_started`.
+pub const KINDS: [&str; 11] = [
+    "call_started",
+    "node_entered",
+    "escape",
+    "timeout_fallback",
+    "invalid_input",
+    "escalation",
+    "caller_hung_up",
+    "queue_joined",
+    "queue_left",
+    "dialled",
+    "voicemail",
+];
+
 /// Which calls a report covers.
 #[derive(Clone, Debug)]
 pub struct Scope {
