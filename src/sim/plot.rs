@@ -213,22 +213,25 @@ impl Chart for DropOff<'_> {
         nodes.truncate(20);
         let n = u32::try_from(nodes.len()).unwrap_or(20).max(1);
         let max = nodes.iter().map(|n| n.entered).max().unwrap_or(1).max(1) as f64 * 1.1;
+        // Horizontal bars, the busiest node on top, so that node ids read across.
         let mut chart = ChartBuilder::on(&area)
             .caption("callers per node: entered, hung up, pressed 0", ("sans-serif", 20))
             .margin(12)
-            .x_label_area_size(110)
-            .y_label_area_size(60)
-            .build_cartesian_2d((0u32..n - 1).into_segmented(), 0.0..max)
+            .x_label_area_size(40)
+            .y_label_area_size(150)
+            .build_cartesian_2d(0.0..max, (0u32..n - 1).into_segmented())
             .map_err(err)?;
         let labels: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
+        let row = |i: usize| n - 1 - u32::try_from(i).unwrap_or(0);
         chart
             .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(labels.len())
-            .y_desc("calls")
-            .x_label_style(("sans-serif", 12).into_font().transform(FontTransform::Rotate90))
-            .x_label_formatter(&|x| match x {
-                SegmentValue::CenterOf(i) => labels.get(*i as usize).cloned().unwrap_or_default(),
+            .disable_y_mesh()
+            .y_labels(labels.len())
+            .x_desc("calls")
+            .y_label_formatter(&|y| match y {
+                SegmentValue::CenterOf(r) => {
+                    labels.get((n - 1).saturating_sub(*r) as usize).cloned().unwrap_or_default()
+                }
                 _ => String::new(),
             })
             .draw()
@@ -242,10 +245,9 @@ impl Chart for DropOff<'_> {
         for (label, colour, value) in bars {
             chart
                 .draw_series(nodes.iter().enumerate().map(|(i, s)| {
-                    let i = u32::try_from(i).unwrap_or(0);
-                    let v = value(s) as f64;
+                    let (y, v) = (row(i), value(s) as f64);
                     Rectangle::new(
-                        [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), v)],
+                        [(0.0, SegmentValue::Exact(y)), (v, SegmentValue::Exact(y + 1))],
                         colour.mix(0.55).filled(),
                     )
                 }))
@@ -257,7 +259,7 @@ impl Chart for DropOff<'_> {
             .configure_series_labels()
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
+            .position(SeriesLabelPosition::LowerRight)
             .draw()
             .map_err(err)?;
         area.present().map_err(err)
