@@ -30,7 +30,15 @@ use switchboard::queue::fit::{self, CallRecord, Defaults, History, VolumeRecord}
 #[derive(clap::Args)]
 pub struct Args {
     /// The call log or interval volumes, as CSV with a header row.
-    log: PathBuf,
+    #[arg(required_unless_present = "db", conflicts_with = "db")]
+    log: Option<PathBuf>,
+    /// Fit from the event log instead (sqlite://PATH or postgres://…): its real calls' queue
+    /// stays, as `switchboard db export` writes them.
+    #[arg(long)]
+    db: Option<String>,
+    /// With --db: the time zone of the model's weekday × hour cells.
+    #[arg(long, default_value = "UTC", requires = "db")]
+    tz: chrono_tz::Tz,
     /// Where to write the model (default: print it).
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -86,12 +94,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(args.service_level > 0.0 && args.service_level < 1.0) {
         bail!("--service-level must be between 0 and 1");
     }
-    let text = std::fs::read_to_string(&args.log).with_context(|| format!("cannot read {}", args.log.display()))?;
+    let (log, text) = match (&args.log, &args.db) {
+        (_, Some(db)) => {
+            let mut store = super::db::open_existing(db)?;
+            let mut csv = Vec::new();
+            let filter = switchboard::events::Filter { simulated: Some(false), ..Default::default() };
+            let summary = store.export_fit_csv(&mut csv, args.tz, &filter)?;
+            if summary.rows == 0 {
+                bail!("no ended queue stays in the event log {db}: nothing to fit");
+            }
+            (PathBuf::from(db), String::from_utf8(csv).context("the export is not UTF-8")?)
+        }
+        (Some(log), None) => {
+            (log.clone(), std::fs::read_to_string(log).with_context(|| format!("cannot read {}", log.display()))?)
+        }
+        (None, None) => bail!("give a call log or --db"),
+    };
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers: Vec<String> = reader.headers()?.iter().map(normalize).collect();
     let find = |names: &[&str]| names.iter().find_map(|n| headers.iter().position(|h| h == n));
     let Some(start) = find(START) else {
-        bail!("{}: no start-time column (such as `start`, `start_time` or `timestamp`)", args.log.display());
+        bail!("{}: no start-time column (such as `start`, `start_time` or `timestamp`)", log.display());
     };
     let queue = find(QUEUE);
     let (wait, handle, duration) = (find(WAIT), find(HANDLE), find(DURATION));
@@ -100,7 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut calls = Vec::new();
     let mut volumes = Vec::new();
     let mut skipped = 0_usize;
-    let path = args.log.display();
+    let path = log.display();
     // A bad row is skipped, not fatal: one typo must not throw away a month of log. The first few
     // are named so the analyst can fix them.
     let mut skip = |row: &csv::StringRecord, column: usize, what: &str| {
@@ -142,14 +165,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("{path}: warning: {} more rows skipped", skipped - SHOWN_SKIPS);
     }
     let history = if per_call || volume.is_none() { History::Calls(calls) } else { History::Volumes(volumes) };
-    let fitted = fit::fit(&history).with_context(|| format!("cannot fit {}", args.log.display()))?;
+    let fitted = fit::fit(&history).with_context(|| format!("cannot fit {}", log.display()))?;
     let defaults = Defaults {
         target_s: args.target.as_secs_f64(),
         target_share: args.service_level,
         aht_s: args.handle_time.as_secs_f64(),
         patience_s: args.patience.map(|p| p.as_secs_f64()),
     };
-    let source = args.log.file_name().map_or("a log".to_owned(), |n| n.to_string_lossy().into_owned());
+    let source = log.file_name().map_or("a log".to_owned(), |n| n.to_string_lossy().into_owned());
     let model = fit::to_toml(&fitted, &source, &defaults);
     // The written file must be a valid model; a failure here is a bug in `to_toml`.
     if let Err(diags) = switchboard::queue::model::parse(&model) {

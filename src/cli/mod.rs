@@ -2,10 +2,12 @@
 
 mod call;
 mod check;
+mod db;
 mod erlang;
 mod estimate;
 mod fit;
 mod graph;
+mod report;
 mod serve;
 mod simulate;
 mod sounds;
@@ -62,6 +64,13 @@ enum Command {
     Staff(staff::Args),
     /// Fit a queue model (arrivals, handle time, patience) from a call log or interval volumes.
     Fit(fit::Args),
+    /// IVR analytics from the event log: outcomes, containment, drop-off per node, queues.
+    Report(report::Args),
+    /// The event log: delete old calls, export the per-call CSV `fit` reads.
+    Db {
+        #[command(subcommand)]
+        command: db::DbCommand,
+    },
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -77,6 +86,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Estimate(args)) => estimate::run(args),
         Some(Command::Staff(args)) => staff::run(args),
         Some(Command::Fit(args)) => fit::run(args),
+        Some(Command::Report(args)) => report::run(args),
+        Some(Command::Db { command }) => db::run(command),
         None => call::demo(),
     }
 }

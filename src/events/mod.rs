@@ -11,6 +11,7 @@
 //! This is a driver-side module: the engine never names it, and nothing here runs during a
 //! webhook request except [`Writer::record`], which only tries to queue.
 
+pub mod report;
 pub mod store;
 pub mod writer;
 

@@ -186,3 +186,151 @@ fn draw_scatter<DB: DrawingBackend>(
     chart.draw_series(points.iter().map(|&(f, s)| Circle::new((f, s), 3, BLUE.mix(0.7).filled()))).map_err(err)?;
     area.present().map_err(err)
 }
+
+/// Writes the charts of `switchboard report --out DIR`: `dropoff.svg/png`, each node's callers
+/// and how many hung up or pressed 0 there, and `calls_heatmap.svg/png`, calls by weekday and
+/// hour. They share this module's style with the simulator's.
+pub fn report_charts(report: &crate::events::report::Report, dir: &Path) -> Result<(), PlotError> {
+    write_svg_and_png(&DropOff { report }, &dir.join("dropoff"))?;
+    write_svg_and_png(&CallsHeatmap { report }, &dir.join("calls_heatmap"))
+}
+
+/// One of a node's counts.
+type NodeCount = fn(&crate::events::report::NodeStats) -> u64;
+
+struct DropOff<'a> {
+    report: &'a crate::events::report::Report,
+}
+
+impl Chart for DropOff<'_> {
+    const SIZE: (u32, u32) = (1000, 560);
+    fn draw<DB: DrawingBackend>(&self, area: DrawingArea<DB, plotters::coord::Shift>) -> Result<(), String> {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+        area.fill(&WHITE).map_err(err)?;
+        // The nodes most callers reach, at most 20, busiest first.
+        let mut nodes: Vec<_> = self.report.nodes.iter().collect();
+        nodes.sort_by(|a, b| b.entered.cmp(&a.entered).then(a.id.cmp(&b.id)));
+        nodes.truncate(20);
+        let n = u32::try_from(nodes.len()).unwrap_or(20).max(1);
+        let max = nodes.iter().map(|n| n.entered).max().unwrap_or(1).max(1) as f64 * 1.1;
+        // Horizontal bars, the busiest node on top, so that node ids read across.
+        let mut chart = ChartBuilder::on(&area)
+            .caption("callers per node: entered, hung up, pressed 0", ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(150)
+            .build_cartesian_2d(0.0..max, (0u32..n - 1).into_segmented())
+            .map_err(err)?;
+        let labels: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
+        let row = |i: usize| n - 1 - u32::try_from(i).unwrap_or(0);
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(labels.len())
+            .x_desc("calls")
+            .y_label_formatter(&|y| match y {
+                SegmentValue::CenterOf(r) => {
+                    labels.get((n - 1).saturating_sub(*r) as usize).cloned().unwrap_or_default()
+                }
+                _ => String::new(),
+            })
+            .draw()
+            .map_err(err)?;
+        // Overlaid, largest first: what is left of the blue bar went on through the flow.
+        let bars: [(&str, RGBColor, NodeCount); 3] = [
+            ("entered", RGBColor(120, 160, 220), |s| s.entered),
+            ("hung up (stacked on pressed 0)", RGBColor(220, 70, 60), |s| s.hangups + s.escapes),
+            ("pressed 0", RGBColor(240, 170, 40), |s| s.escapes),
+        ];
+        for (label, colour, value) in bars {
+            chart
+                .draw_series(nodes.iter().enumerate().map(|(i, s)| {
+                    let (y, v) = (row(i), value(s) as f64);
+                    Rectangle::new(
+                        [(0.0, SegmentValue::Exact(y)), (v, SegmentValue::Exact(y + 1))],
+                        colour.mix(0.55).filled(),
+                    )
+                }))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(err)?;
+        area.present().map_err(err)
+    }
+}
+
+struct CallsHeatmap<'a> {
+    report: &'a crate::events::report::Report,
+}
+
+impl Chart for CallsHeatmap<'_> {
+    const SIZE: (u32, u32) = (1000, 420);
+    fn draw<DB: DrawingBackend>(&self, area: DrawingArea<DB, plotters::coord::Shift>) -> Result<(), String> {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+        area.fill(&WHITE).map_err(err)?;
+        let max = self.report.by_hour.iter().map(|c| c.calls).max().unwrap_or(1) as f64;
+        let mut chart = ChartBuilder::on(&area)
+            .caption("calls by weekday and hour", ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(48)
+            .build_cartesian_2d((0u32..23).into_segmented(), (0u32..6).into_segmented())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(24)
+            .y_labels(7)
+            .x_desc("hour of the day")
+            .x_label_formatter(&|x| match x {
+                SegmentValue::CenterOf(h) => format!("{h}"),
+                _ => String::new(),
+            })
+            .y_label_formatter(&|y| match y {
+                SegmentValue::CenterOf(d) => {
+                    WEEKDAYS.get(6usize.saturating_sub(*d as usize)).map_or("", |&d| day_abbrev(d)).to_owned()
+                }
+                _ => String::new(),
+            })
+            .draw()
+            .map_err(err)?;
+        let cells: Vec<(u32, u32, u64)> = (0..7u32)
+            .flat_map(|d| (0..24u32).map(move |h| (d, h)))
+            .map(|(d, h)| (d, h, self.report.cell(d as usize, h)))
+            .collect();
+        chart
+            .draw_series(cells.iter().map(|&(d, h, calls)| {
+                let style = if calls == 0 {
+                    RGBColor(235, 235, 235).filled()
+                } else {
+                    // Light to dark blue with the number of calls.
+                    let x = calls as f64 / max.max(1.0);
+                    RGBColor((220.0 - 180.0 * x) as u8, (235.0 - 150.0 * x) as u8, 250).filled()
+                };
+                let y = 6 - d;
+                Rectangle::new(
+                    [
+                        (SegmentValue::Exact(h), SegmentValue::Exact(y)),
+                        (SegmentValue::Exact(h + 1), SegmentValue::Exact(y + 1)),
+                    ],
+                    style,
+                )
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(cells.iter().filter(|c| c.2 > 0).map(|&(d, h, calls)| {
+                let style =
+                    ("sans-serif", 12).into_font().into_text_style(&area).pos(Pos::new(HPos::Center, VPos::Center));
+                Text::new(format!("{calls}"), (SegmentValue::CenterOf(h), SegmentValue::CenterOf(6 - d)), style)
+            }))
+            .map_err(err)?;
+        area.present().map_err(err)
+    }
+}

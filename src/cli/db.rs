@@ -1,0 +1,88 @@
+//! `switchboard db prune|export`: retention and the per-call CSV `fit` reads, on the event log.
+//! Also opens the log for the commands that only read it (`report`, `fit --db`), which must not
+//! create an empty database where there was none.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use chrono::Utc;
+use chrono_tz::Tz;
+use switchboard::events::{DbUrl, Filter, Store};
+
+/// Where the log is when neither `--db` nor `SWITCHBOARD_DB` says: the server's default.
+pub const DEFAULT_DB: &str = "sqlite://.switchboard/calls.db";
+
+#[derive(clap::Subcommand)]
+pub enum DbCommand {
+    /// Delete calls whose last event is older than a duration (`90d`, `12weeks`).
+    Prune {
+        #[arg(long, value_parser = humantime::parse_duration)]
+        older_than: Duration,
+        /// The event log: sqlite://PATH or postgres://….
+        #[arg(long, env = "SWITCHBOARD_DB", default_value = DEFAULT_DB)]
+        db: String,
+    },
+    /// Write the per-call CSV `fit` reads: one row per queue stay.
+    Export {
+        /// The event log: sqlite://PATH or postgres://….
+        #[arg(long, env = "SWITCHBOARD_DB", default_value = DEFAULT_DB)]
+        db: String,
+        /// Where to write the CSV (default: print it).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Only this flow's calls.
+        #[arg(long)]
+        flow: Option<String>,
+        /// The time zone of the `start` column (the model's weekday × hour cells are local).
+        #[arg(long, default_value = "UTC")]
+        tz: Tz,
+    },
+}
+
+pub fn run(command: DbCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        DbCommand::Prune { older_than, db } => {
+            let mut store = open_existing(&db)?;
+            let older = chrono::Duration::from_std(older_than).map_err(|_| anyhow!("--older-than is too long"))?;
+            let cutoff = Utc::now().checked_sub_signed(older).ok_or_else(|| anyhow!("--older-than is too long"))?;
+            let removed = store.prune(cutoff)?;
+            println!("removed {removed} event(s) of calls that ended before {}", cutoff.format("%Y-%m-%d %H:%M UTC"));
+            Ok(ExitCode::SUCCESS)
+        }
+        DbCommand::Export { db, output, flow, tz } => {
+            let mut store = open_existing(&db)?;
+            let filter = Filter { flow, simulated: Some(false), ..Filter::default() };
+            let summary = match &output {
+                Some(path) => {
+                    let file =
+                        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+                    store.export_fit_csv(std::io::BufWriter::new(file), tz, &filter)?
+                }
+                None => store.export_fit_csv(std::io::stdout().lock(), tz, &filter)?,
+            };
+            let open = if summary.open > 0 {
+                format!(" ({} still queued or without an end, left out)", summary.open)
+            } else {
+                String::new()
+            };
+            eprintln!("exported {} queue stay(s){open}", summary.rows);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Opens a log that must already exist: a missing SQLite file is an error, not a new log.
+pub fn open_existing(url: &str) -> anyhow::Result<Store> {
+    let url = DbUrl::parse(url)?;
+    if let DbUrl::Sqlite(path) = &url {
+        if !path.exists() {
+            bail!(
+                "no event log at {}: the file does not exist (start `switchboard serve` to create it, or pass --db)",
+                path.display()
+            );
+        }
+    }
+    Store::open(&url)?.ok_or_else(|| anyhow!("--db none: there is no event log to read"))
+}
