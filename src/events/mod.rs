@@ -158,17 +158,21 @@ pub enum Kind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         queue: Option<String>,
     },
-    /// The caller hung up while still in the IVR; `node` says where.
+    /// The caller hung up; `node` says where, when the engine saw it. The status callback logs
+    /// it without a node for every call the caller ended, so a reader counts it as a hang-up in
+    /// the IVR only for a call that reached no person and that the flow did not end itself.
     CallerHungUp {},
     /// The provider reports the call finished; `duration_s` is the whole call as it bills it.
     CallCompleted {
         duration_s: u32,
     },
+    /// The flow ended the call itself (a `hangup` node): the caller was served in the IVR.
+    FlowEnded {},
 }
 
 impl Kind {
     /// Every kind's word, in declaration order.
-    pub const WORDS: [&'static str; 18] = [
+    pub const WORDS: [&'static str; 19] = [
         "call_started",
         "node_entered",
         "prompt_played",
@@ -187,6 +191,7 @@ impl Kind {
         "callback_requested",
         "caller_hung_up",
         "call_completed",
+        "flow_ended",
     ];
 
     /// The word stored in the `kind` column.
@@ -210,6 +215,7 @@ impl Kind {
             Kind::CallbackRequested { .. } => 15,
             Kind::CallerHungUp {} => 16,
             Kind::CallCompleted { .. } => 17,
+            Kind::FlowEnded {} => 18,
         };
         Kind::WORDS[index]
     }
@@ -400,7 +406,8 @@ pub fn events_of(head: &CallHead, seq: &mut u32, flow: &Flow, after: &Call, step
             },
             Action::Dial { number, .. } => Kind::Dialled { number: number.to_string() },
             Action::Record { mailbox, .. } => Kind::Voicemail { mailbox: mailbox.to_string() },
-            Action::Pause { .. } | Action::Gather(_) | Action::Hangup => return,
+            Action::Hangup => Kind::FlowEnded {},
+            Action::Pause { .. } | Action::Gather(_) => return,
         };
         push(node, kind);
     };
@@ -658,7 +665,9 @@ queue = "first_line"
             Kind::CallbackRequested { queue: None },
             Kind::CallerHungUp {},
             Kind::CallCompleted { duration_s: 61 },
+            Kind::FlowEnded {},
         ];
+        assert_eq!(kinds.len(), Kind::WORDS.len());
         for (kind, word) in kinds.iter().zip(Kind::WORDS) {
             assert_eq!(kind.word(), word);
             let back = Kind::from_stored(word, &kind.details()).unwrap_or_else(|e| panic!("{word}: {e}"));

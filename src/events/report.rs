@@ -30,7 +30,7 @@ use crate::calendar::DAY_KEYS;
 /// The kinds a report reads; a scan may select only these (prompts, keys and speech are most
 /// of a log and tell the report nothing). A call's start is its first event read, normally
 /// `call_started`.
-pub const KINDS: [&str; 11] = [
+pub const KINDS: [&str; 12] = [
     "call_started",
     "node_entered",
     "escape",
@@ -42,6 +42,7 @@ pub const KINDS: [&str; 11] = [
     "queue_left",
     "dialled",
     "voicemail",
+    "flow_ended",
 ];
 
 /// Which calls a report covers.
@@ -161,6 +162,8 @@ struct Current {
     /// 0 none, 1 queue, 2 dial, 3 voicemail: the last of them logged.
     outcome: u8,
     caller_hung_up: bool,
+    /// The flow ended the call itself (a `hangup` node).
+    flow_ended: bool,
     first_person: Option<DateTime<Utc>>,
     queued: bool,
     /// In the scope: counted as its events come.
@@ -213,6 +216,7 @@ impl Builder {
                 last_node: None,
                 outcome: 0,
                 caller_hung_up: false,
+                flow_ended: false,
                 first_person: None,
                 queued: false,
                 counted,
@@ -284,6 +288,11 @@ impl Builder {
             Kind::TimeoutFallback {} => bump(self, |n| n.timeouts += 1),
             Kind::InvalidInput { .. } => bump(self, |n| n.invalid += 1),
             Kind::Escalation {} => bump(self, |n| n.escalations += 1),
+            // The status callback logs a hang-up without a node for every call the caller ended;
+            // after a queue, a transfer, voicemail or the flow's own goodbye it is no hang-up in
+            // the IVR.
+            Kind::CallerHungUp {} if node.is_none() && (call.outcome != 0 || call.flow_ended) => {}
+            Kind::FlowEnded {} => call.flow_ended = true,
             Kind::CallerHungUp {} => {
                 call.caller_hung_up = true;
                 if let Some(id) = node.map(str::to_owned).or_else(|| call.last_node.clone()) {
@@ -570,6 +579,39 @@ mod tests {
         assert_eq!(r.time_to_person_s, Percentiles { p50: Some(5.0), p90: Some(15.0), max: Some(15.0) });
         assert_eq!(r.by_hour, [HourCell { weekday: "mon", hour: 9, calls: 4, queued: 2 }]);
         assert_eq!(r.worst_nodes()[0].id, "menu");
+    }
+
+    #[test]
+    fn the_status_callback_s_hang_up_counts_only_in_the_ivr() {
+        let start = (0, None, Kind::CallStarted { caller: None });
+        let hung_up = |s| (s, None, Kind::CallerHungUp {});
+        let mut events = Vec::new();
+        // Queued, answered, then the caller ends the call: no hang-up in the IVR.
+        events.extend(call(
+            "Q",
+            false,
+            &[
+                start.clone(),
+                entered(0, "menu"),
+                entered(5, "op"),
+                joined(5, None),
+                left(20, QueueResult::Bridged, 15),
+                hung_up(300),
+            ],
+        ));
+        // The flow said goodbye and hung up; the callback still says `completed`.
+        events.extend(call(
+            "S",
+            false,
+            &[start.clone(), entered(0, "menu"), entered(4, "bye"), (6, Some("bye"), Kind::FlowEnded {}), hung_up(6)],
+        ));
+        // Hung up at the menu.
+        events.extend(call("M", false, &[start, entered(0, "menu"), hung_up(8)]));
+        let r = report(events, Scope::default());
+        assert_eq!(r.outcomes, Outcomes { queue: 1, dial: 0, voicemail: 0, hangup: 2 });
+        assert_eq!(r.containment, 1.0 / 3.0);
+        let hangups: Vec<(&str, u64)> = r.nodes.iter().map(|n| (n.id.as_str(), n.hangups)).collect();
+        assert_eq!(hangups, [("bye", 0), ("menu", 1), ("op", 0)]);
     }
 
     #[test]
