@@ -47,7 +47,20 @@ fn colour(wait_s: f64, max_s: f64) -> RGBColor {
 
 /// Writes `<stem>.svg` and `<stem>.png` of the mean wait of one queue's cells.
 pub fn heatmap(cells: &[&CellSummary], title: &str, stem: &Path) -> Result<(), PlotError> {
-    write_svg_and_png(&Heatmap { cells, title }, stem)
+    let max_s = cells.iter().filter_map(|c| c.mean_wait_s).fold(60.0f64, f64::max);
+    let cells = cells
+        .iter()
+        .map(|c| {
+            let wait = c.mean_wait_s.filter(|_| c.offered > 0.0);
+            GridCell {
+                day: c.weekday.num_days_from_monday(),
+                hour: c.hour as u32,
+                fill: wait.map_or(RGBColor(235, 235, 235), |w| colour(w, max_s)),
+                label: wait.map(|w| format!("{w:.0}")),
+            }
+        })
+        .collect();
+    write_svg_and_png(&WeekHeatmap { title, cells }, stem)
 }
 
 /// A chart drawable on any plotters backend, so that one function writes both files.
@@ -69,18 +82,6 @@ fn write_svg_and_png<C: Chart>(chart: &C, stem: &Path) -> Result<(), PlotError> 
         .map_err(|message| PlotError { path: png.display().to_string(), message })
 }
 
-struct Heatmap<'a> {
-    cells: &'a [&'a CellSummary],
-    title: &'a str,
-}
-
-impl Chart for Heatmap<'_> {
-    const SIZE: (u32, u32) = (1000, 420);
-    fn draw<DB: DrawingBackend>(&self, area: DrawingArea<DB, plotters::coord::Shift>) -> Result<(), String> {
-        draw_heatmap(area, self.cells, self.title)
-    }
-}
-
 struct Scatter<'a> {
     points: &'a [(f64, f64)],
     title: &'a str,
@@ -93,66 +94,74 @@ impl Chart for Scatter<'_> {
     }
 }
 
-fn draw_heatmap<DB: DrawingBackend>(
-    area: DrawingArea<DB, plotters::coord::Shift>,
-    cells: &[&CellSummary],
-    title: &str,
-) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    area.fill(&WHITE).map_err(err)?;
-    let max_s = cells.iter().filter_map(|c| c.mean_wait_s).fold(60.0f64, f64::max);
-    let mut chart = ChartBuilder::on(&area)
-        .caption(title, ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(48)
-        .build_cartesian_2d((0u32..23).into_segmented(), (0u32..6).into_segmented())
-        .map_err(err)?;
-    // Segmented axes put each label in the middle of its hour or day.
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_labels(24)
-        .y_labels(7)
-        .x_desc("hour of the day")
-        .x_label_formatter(&|x| match x {
-            SegmentValue::CenterOf(h) => format!("{h}"),
-            _ => String::new(),
-        })
-        .y_label_formatter(&|y| match y {
-            SegmentValue::CenterOf(d) => {
-                WEEKDAYS.get(6usize.saturating_sub(*d as usize)).map_or("", |&d| day_abbrev(d)).to_owned()
-            }
-            _ => String::new(),
-        })
-        .draw()
-        .map_err(err)?;
-    let at = |c: &CellSummary| (c.hour as u32, 6 - c.weekday.num_days_from_monday());
-    chart
-        .draw_series(cells.iter().map(|c| {
-            let (x, y) = at(c);
-            let style = match c.mean_wait_s {
-                Some(w) if c.offered > 0.0 => colour(w, max_s).filled(),
-                _ => RGBColor(235, 235, 235).filled(),
-            };
-            Rectangle::new(
-                [
-                    (SegmentValue::Exact(x), SegmentValue::Exact(y)),
-                    (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1)),
-                ],
-                style,
-            )
-        }))
-        .map_err(err)?;
-    chart
-        .draw_series(cells.iter().filter(|c| c.offered > 0.0).filter_map(|c| {
-            let w = c.mean_wait_s?;
-            let (x, y) = at(c);
-            let style = ("sans-serif", 13).into_font().into_text_style(&area).pos(Pos::new(HPos::Center, VPos::Center));
-            Some(Text::new(format!("{w:.0}"), (SegmentValue::CenterOf(x), SegmentValue::CenterOf(y)), style))
-        }))
-        .map_err(err)?;
-    area.present().map_err(err)
+/// One square of a weekday × hour heatmap (Monday is day 0), with its label in the middle.
+struct GridCell {
+    day: u32,
+    hour: u32,
+    fill: RGBColor,
+    label: Option<String>,
+}
+
+/// A weekday × hour heatmap, the simulator's waits and the report's calls alike.
+struct WeekHeatmap<'a> {
+    title: &'a str,
+    cells: Vec<GridCell>,
+}
+
+impl Chart for WeekHeatmap<'_> {
+    const SIZE: (u32, u32) = (1000, 420);
+    fn draw<DB: DrawingBackend>(&self, area: DrawingArea<DB, plotters::coord::Shift>) -> Result<(), String> {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+        area.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&area)
+            .caption(self.title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(48)
+            .build_cartesian_2d((0u32..23).into_segmented(), (0u32..6).into_segmented())
+            .map_err(err)?;
+        // Segmented axes put each label in the middle of its hour or day; Monday is on top.
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(24)
+            .y_labels(7)
+            .x_desc("hour of the day")
+            .x_label_formatter(&|x| match x {
+                SegmentValue::CenterOf(h) => format!("{h}"),
+                _ => String::new(),
+            })
+            .y_label_formatter(&|y| match y {
+                SegmentValue::CenterOf(d) => {
+                    WEEKDAYS.get(6usize.saturating_sub(*d as usize)).map_or("", |&d| day_abbrev(d)).to_owned()
+                }
+                _ => String::new(),
+            })
+            .draw()
+            .map_err(err)?;
+        let at = |c: &GridCell| (c.hour, 6 - c.day.min(6));
+        chart
+            .draw_series(self.cells.iter().map(|c| {
+                let (x, y) = at(c);
+                Rectangle::new(
+                    [
+                        (SegmentValue::Exact(x), SegmentValue::Exact(y)),
+                        (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1)),
+                    ],
+                    c.fill.filled(),
+                )
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(self.cells.iter().filter_map(|c| {
+                let (x, y) = at(c);
+                let style =
+                    ("sans-serif", 13).into_font().into_text_style(&area).pos(Pos::new(HPos::Center, VPos::Center));
+                Some(Text::new(c.label.clone()?, (SegmentValue::CenterOf(x), SegmentValue::CenterOf(y)), style))
+            }))
+            .map_err(err)?;
+        area.present().map_err(err)
+    }
 }
 
 /// Writes `<stem>.svg` and `<stem>.png`: simulated mean wait against the formula's, per
@@ -192,7 +201,22 @@ fn draw_scatter<DB: DrawingBackend>(
 /// hour. They share this module's style with the simulator's.
 pub fn report_charts(report: &crate::events::report::Report, dir: &Path) -> Result<(), PlotError> {
     write_svg_and_png(&DropOff { report }, &dir.join("dropoff"))?;
-    write_svg_and_png(&CallsHeatmap { report }, &dir.join("calls_heatmap"))
+    let max = report.by_hour.iter().map(|c| c.calls).max().unwrap_or(1) as f64;
+    let cells = (0..7u32)
+        .flat_map(|d| (0..24u32).map(move |h| (d, h)))
+        .map(|(day, hour)| {
+            let calls = report.cell(day as usize, hour);
+            // Light to dark blue with the number of calls.
+            let x = calls as f64 / max.max(1.0);
+            let fill = if calls == 0 {
+                RGBColor(235, 235, 235)
+            } else {
+                RGBColor((220.0 - 180.0 * x) as u8, (235.0 - 150.0 * x) as u8, 250)
+            };
+            GridCell { day, hour, fill, label: (calls > 0).then(|| calls.to_string()) }
+        })
+        .collect();
+    write_svg_and_png(&WeekHeatmap { title: "calls by weekday and hour", cells }, &dir.join("calls_heatmap"))
 }
 
 /// One of a node's counts.
@@ -261,75 +285,6 @@ impl Chart for DropOff<'_> {
             .border_style(BLACK)
             .position(SeriesLabelPosition::LowerRight)
             .draw()
-            .map_err(err)?;
-        area.present().map_err(err)
-    }
-}
-
-struct CallsHeatmap<'a> {
-    report: &'a crate::events::report::Report,
-}
-
-impl Chart for CallsHeatmap<'_> {
-    const SIZE: (u32, u32) = (1000, 420);
-    fn draw<DB: DrawingBackend>(&self, area: DrawingArea<DB, plotters::coord::Shift>) -> Result<(), String> {
-        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-        area.fill(&WHITE).map_err(err)?;
-        let max = self.report.by_hour.iter().map(|c| c.calls).max().unwrap_or(1) as f64;
-        let mut chart = ChartBuilder::on(&area)
-            .caption("calls by weekday and hour", ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(48)
-            .build_cartesian_2d((0u32..23).into_segmented(), (0u32..6).into_segmented())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_labels(24)
-            .y_labels(7)
-            .x_desc("hour of the day")
-            .x_label_formatter(&|x| match x {
-                SegmentValue::CenterOf(h) => format!("{h}"),
-                _ => String::new(),
-            })
-            .y_label_formatter(&|y| match y {
-                SegmentValue::CenterOf(d) => {
-                    WEEKDAYS.get(6usize.saturating_sub(*d as usize)).map_or("", |&d| day_abbrev(d)).to_owned()
-                }
-                _ => String::new(),
-            })
-            .draw()
-            .map_err(err)?;
-        let cells: Vec<(u32, u32, u64)> = (0..7u32)
-            .flat_map(|d| (0..24u32).map(move |h| (d, h)))
-            .map(|(d, h)| (d, h, self.report.cell(d as usize, h)))
-            .collect();
-        chart
-            .draw_series(cells.iter().map(|&(d, h, calls)| {
-                let style = if calls == 0 {
-                    RGBColor(235, 235, 235).filled()
-                } else {
-                    // Light to dark blue with the number of calls.
-                    let x = calls as f64 / max.max(1.0);
-                    RGBColor((220.0 - 180.0 * x) as u8, (235.0 - 150.0 * x) as u8, 250).filled()
-                };
-                let y = 6 - d;
-                Rectangle::new(
-                    [
-                        (SegmentValue::Exact(h), SegmentValue::Exact(y)),
-                        (SegmentValue::Exact(h + 1), SegmentValue::Exact(y + 1)),
-                    ],
-                    style,
-                )
-            }))
-            .map_err(err)?;
-        chart
-            .draw_series(cells.iter().filter(|c| c.2 > 0).map(|&(d, h, calls)| {
-                let style =
-                    ("sans-serif", 12).into_font().into_text_style(&area).pos(Pos::new(HPos::Center, VPos::Center));
-                Text::new(format!("{calls}"), (SegmentValue::CenterOf(h), SegmentValue::CenterOf(6 - d)), style)
-            }))
             .map_err(err)?;
         area.present().map_err(err)
     }
