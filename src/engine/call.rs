@@ -740,8 +740,7 @@ announce = "About {wait_min} minutes."
 "#;
 
     fn flow() -> Flow {
-        let parsed = parse(FLOW);
-        parsed.flow.unwrap_or_else(|| panic!("{:?}", parsed.diagnostics))
+        crate::engine::parse::test_flow(FLOW)
     }
 
     fn at() -> NaiveDateTime {

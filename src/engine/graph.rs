@@ -208,7 +208,6 @@ pub fn operator_route(flow: &Flow) -> Option<NodeId> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::parse::parse;
 
     const FLOW: &str = r#"
 [flow]
@@ -247,8 +246,7 @@ kind = "hangup"
 "#;
 
     fn flow(src: &str) -> Flow {
-        let parsed = parse(src);
-        parsed.flow.unwrap_or_else(|| panic!("{:?}", parsed.diagnostics))
+        crate::engine::parse::test_flow(src)
     }
 
     fn edges_of(flow: &Flow, node: &str) -> Vec<(String, String, String)> {

@@ -56,6 +56,13 @@ pub fn parse(source: &str) -> Parsed {
     Parsed { flow, diagnostics: p.r.diags }
 }
 
+/// A test's flow, parsed; its diagnostics are the panic message when it has errors.
+#[cfg(test)]
+pub(crate) fn test_flow(source: &str) -> Flow {
+    let parsed = parse(source);
+    parsed.flow.unwrap_or_else(|| panic!("{:?}", parsed.diagnostics))
+}
+
 #[derive(Default)]
 struct Parser<'s> {
     source: &'s str,

@@ -451,7 +451,7 @@ fn without_nul(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Event as Input, Start, parse::parse};
+    use crate::engine::{Event as Input, Start};
 
     const FLOW: &str = r#"
 [flow]
@@ -492,8 +492,7 @@ queue = "first_line"
 "#;
 
     fn flow() -> Flow {
-        let parsed = parse(FLOW);
-        parsed.flow.unwrap_or_else(|| panic!("{:?}", parsed.diagnostics))
+        crate::engine::parse::test_flow(FLOW)
     }
 
     fn head() -> CallHead {
