@@ -148,6 +148,14 @@ fn best_times_name_monday_as_the_worst() {
     let worst = first["worst"].as_array().unwrap();
     assert!(!worst.is_empty() && worst.iter().all(|p| p["weekday"] == "mon"), "{worst:?}");
     assert_eq!(first["days_quickest_first"].as_array().unwrap().last().unwrap(), "mon");
+    // The words give each period's expected wait, as a clock and in seconds, as the JSON has it.
+    let secs = worst[0]["wait_s"].as_f64().unwrap().round() as u64;
+    let clock = format!("{}:{:02} ({secs} s)", secs / 60, secs % 60);
+    let summary = first["summary"].as_array().unwrap();
+    let worst_line = summary[1].as_str().unwrap();
+    assert!(worst_line.starts_with("Worst time to call: Monday") && worst_line.contains(&clock), "{worst_line}");
+    assert!(!worst_line.contains("about"), "{worst_line}");
+    assert!(summary[2].as_str().unwrap().contains("with the mean wait: "), "{summary:?}");
 }
 
 #[test]
@@ -243,7 +251,7 @@ fn fit_writes_a_model_that_estimate_loads() {
     let r = run(&["fit", log_s, "-o", model_s])
         .code(0)
         .stdout_has("fitted calls from 2026-03-02 to 2026-03-28 (27 days)")
-        .stdout_has("skipped 2 row(s)")
+        .stdout_has("2 rows skipped")
         .stdout_has("first_line:")
         .stdout_has("second_line:")
         .stdout_has("Kolmogorov–Smirnov distance");
@@ -395,4 +403,145 @@ fn a_long_expected_wait_offers_a_call_back() {
     run(&["call", "flows/support.toml", "--model", "tests/fixtures/none.model.toml", "--keys", "1"])
         .code(2)
         .stderr_has("none.model.toml");
+}
+
+/// Eight weeks of the provider's export from Monday 2026-03-02 without its two Monday holidays
+/// (2026-03-16 and 2026-04-06): the calls at 10:00 on the six open Mondays.
+fn export_with_holidays() -> (String, f64) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(12);
+    let holidays = ["2026-03-16", "2026-04-06"];
+    let mut text = String::from("start,queue,wait,talk,status\n");
+    let mut monday_10 = 0.0;
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    for date in first.iter_days().take(56) {
+        let weekday = chrono::Datelike::weekday(&date).num_days_from_monday();
+        if weekday > 4 || holidays.contains(&date.to_string().as_str()) {
+            continue;
+        }
+        for hour in 9..17 {
+            for _ in 0..Poisson::new(15.0).unwrap().sample(&mut rng) as u32 {
+                let (min, wait, talk) = (rng.random_range(0..60), rng.random_range(0..90), rng.random_range(60..400));
+                text += &format!("{date} {hour:02}:{min:02},first_line,{wait},{talk},answered\n");
+                if weekday == 0 && hour == 10 {
+                    monday_10 += 1.0;
+                }
+            }
+        }
+    }
+    (text, monday_10)
+}
+
+#[test]
+fn fit_leaves_closed_dates_out_of_the_averages() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, monday_10) = export_with_holidays();
+    let log = dir.path().join("holidays.csv");
+    std::fs::write(&log, &text).unwrap();
+    let model = dir.path().join("holidays.model.toml");
+    let (log_s, model_s) = (log.to_str().unwrap(), model.to_str().unwrap());
+    let rate = |model: &str| {
+        let est = run(&["estimate", "--model", model, "--json"]).code(0).json();
+        cell(&est, "first_line", "mon", 10)["arrivals_per_hour"].as_f64().unwrap()
+    };
+
+    run(&["fit", log_s, "-o", model_s])
+        .code(0)
+        .stdout_has("(54 days)")
+        .stdout_has("closed dates: 2026-03-16, 2026-04-06 (no calls; left out of the averages");
+    assert!(std::fs::read_to_string(&model).unwrap().contains("# Closed dates, left out of the averages"));
+    // The Monday rate is the mean over the six open Mondays (the model keeps two decimals).
+    assert!((rate(model_s) - monday_10 / 6.0).abs() <= 0.0051, "{} vs {}", rate(model_s), monday_10 / 6.0);
+    let v = run(&["fit", log_s, "--json", "-o", model_s]).code(0).json();
+    assert_eq!(v["closed_dates"], serde_json::json!(["2026-03-16", "2026-04-06"]));
+    let cells = v["queues"][0]["cells"].as_array().unwrap();
+    let mon_10 = cells.iter().find(|c| c["weekday"] == "mon" && c["hour"] == 10).unwrap();
+    assert_eq!(mon_10["days"], 6, "{mon_10}");
+
+    // The old rule averages the holidays in as zero days: the Monday rate drops by 6/8.
+    let out = run(&["fit", log_s, "-o", model_s, "--keep-empty-days"]).code(0);
+    assert!(!out.stdout().contains("closed dates"), "{}", out.stdout());
+    assert!((rate(model_s) - monday_10 / 8.0).abs() <= 0.0051, "{} vs {}", rate(model_s), monday_10 / 8.0);
+}
+
+#[test]
+fn fit_warns_about_every_bad_value_where_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, _) = export_with_holidays();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    // Damage rows 3 to 7 (lines 4 to 8 of the file), one problem each.
+    let damage = [
+        (3, 3, "ten", "ignored a field: not a duration (seconds or h:mm:ss) `ten`"),
+        (4, 5, "maybe", "skipped a row: not an outcome (answered or abandoned) `maybe`"),
+        (5, 4, "-5", "ignored a field: a negative duration `-5`"),
+        (6, 3, "99999999999999999999", "ignored a field: a duration beyond a day `99999999999999999999`"),
+        (7, 5, "", "skipped a row: not an outcome (answered or abandoned) ``"),
+    ];
+    let mut expected = Vec::new();
+    for (row, field, value, message) in damage {
+        let mut fields: Vec<&str> = lines[row].split(',').collect();
+        fields[field - 1] = value;
+        let column = fields[..field - 1].iter().map(|f| f.chars().count() + 1).sum::<usize>() + 1;
+        lines[row] = fields.join(",");
+        expected.push(format!("{}:{column}: warning: {message}", row + 1));
+    }
+    // Windows line ends: line numbers must not double.
+    let log = dir.path().join("damaged.csv");
+    std::fs::write(&log, lines.join("\r\n") + "\r\n").unwrap();
+    let model = dir.path().join("damaged.model.toml");
+    let (log_s, model_s) = (log.to_str().unwrap(), model.to_str().unwrap());
+    let r = run(&["fit", log_s, "-o", model_s]).code(0).stdout_has("2 rows skipped, 3 fields ignored");
+    for e in &expected {
+        assert!(r.stderr().contains(&format!("{log_s}:{e}")), "expected {log_s}:{e} in\n{}", r.stderr());
+    }
+    assert_eq!(r.stderr().lines().filter(|l| l.contains(": warning: ")).count(), 5, "{}", r.stderr());
+    let v = run(&["fit", log_s, "-o", model_s, "--json"]).code(0).json();
+    assert_eq!((v["skipped_rows"].as_u64(), v["ignored_fields"].as_u64()), (Some(2), Some(3)));
+    let q = &v["queues"][0];
+    // Every call kept is answered or abandoned.
+    assert_eq!(q["answered"].as_f64().unwrap() + q["abandoned"].as_f64().unwrap(), q["calls"].as_f64().unwrap());
+    assert_eq!(q["calls"].as_f64().unwrap(), (lines.len() - 1 - 2) as f64);
+    // The absurd wait did not reach the model, which reads back.
+    run(&["estimate", "--model", model_s, "--at", "mon 10:00"]).code(0).stdout_has("first_line on Monday at 10:00");
+}
+
+#[test]
+fn fit_of_random_rows_always_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(13);
+    let junk = ["", "ten", "-5", "1e300", "99999999999999999999", "NaN", "inf", "1:75", "0", "86400", "3:00:00"];
+    let statuses = ["answered", "abandoned", "maybe", "", "ANSWERED", "hung up"];
+    for round in 0..12 {
+        let mut text = String::from("start,queue,wait,duration,status\n");
+        let first = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        for _ in 0..rng.random_range(50..400) {
+            let date = first + chrono::Days::new(rng.random_range(0..21));
+            let value = |rng: &mut Xoshiro256PlusPlus| {
+                if rng.random_bool(0.3) {
+                    junk[rng.random_range(0..junk.len())].to_owned()
+                } else {
+                    format!("{:.1}", rng.random_range(0.0..20_000.0))
+                }
+            };
+            let (wait, duration) = (value(&mut rng), value(&mut rng));
+            let queue = ["a", "b \"q\"", ""][rng.random_range(0..3)];
+            let status = statuses[rng.random_range(0..statuses.len())];
+            let hour = rng.random_range(0..24);
+            text += &format!("{date} {hour:02}:30,{queue},{wait},{duration},{status}\n");
+        }
+        let log = dir.path().join(format!("random-{round}.csv"));
+        std::fs::write(&log, &text).unwrap();
+        let model = dir.path().join(format!("random-{round}.model.toml"));
+        let (log_s, model_s) = (log.to_str().unwrap(), model.to_str().unwrap());
+        let r = run(&["fit", log_s, "-o", model_s]);
+        // A log of only damaged rows may leave less than a week: that is an error, never a panic
+        // nor a model that does not parse.
+        match r.out.status.code() {
+            Some(0) => {
+                run(&["estimate", "--model", model_s, "--json"]).code(0);
+            }
+            _ => {
+                r.code(2).stderr_has("cannot fit");
+            }
+        }
+    }
 }

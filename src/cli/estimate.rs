@@ -270,11 +270,11 @@ fn best(model: &Model, queues: &[&QueueModel], as_json: bool) -> anyhow::Result<
                 "best": periods(&b.best),
                 "worst": periods(&b.worst),
                 "days_quickest_first": b.days.iter().map(|(d, _)| day_key(*d)).collect::<Vec<_>>(),
-                "summary": words(&b),
+                "summary": words(&b, q.arrivals.slot_min),
             }));
         } else {
             println!("{}:", q.name);
-            for line in words(&b) {
+            for line in words(&b, q.arrivals.slot_min) {
                 println!("  {line}");
             }
         }
@@ -285,29 +285,20 @@ fn best(model: &Model, queues: &[&QueueModel], as_json: bool) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
-/// The best and worst times as sentences a caller understands.
-fn words(b: &estimate::BestTimes) -> Vec<String> {
+/// The best and worst times as sentences a caller understands, with the expected waits.
+fn words(b: &estimate::BestTimes, slot_min: u32) -> Vec<String> {
     let list = |ps: &[estimate::Period]| {
-        let mut days: Vec<(Weekday, Vec<String>)> = Vec::new();
-        for p in ps {
-            let t = |m: u32| format!("{}:{:02}", m / 60, m % 60);
-            let range = format!("{}–{}", t(p.from_min), t(p.to_min));
-            match days.last_mut() {
-                Some((d, ranges)) if *d == p.weekday => ranges.push(range),
-                _ => days.push((p.weekday, vec![range])),
-            }
-        }
-        days.iter().map(|(d, r)| format!("{} {}", day_name(*d), r.join(" and "))).collect::<Vec<_>>().join("; ")
+        ps.iter().map(|p| estimate::period_wait_words(p, slot_min)).collect::<Vec<_>>().join("; ")
     };
-    let longest = |ps: &[estimate::Period]| ps.iter().map(|p| p.wait_s).fold(0.0, f64::max);
     let mut out = Vec::new();
     if b.best.is_empty() {
         out.push("The line is closed all week.".to_owned());
         return out;
     }
-    out.push(format!("Best time to call: {} — {}.", list(&b.best), estimate::wait_words(longest(&b.best))));
-    out.push(format!("Worst time to call: {} — {}.", list(&b.worst), estimate::wait_words(longest(&b.worst))));
-    let names: Vec<&str> = b.days.iter().map(|(d, _)| day_name(*d)).collect();
-    out.push(format!("Days from quickest to slowest: {}.", names.join(", ")));
+    out.push(format!("Best time to call: {}.", list(&b.best)));
+    out.push(format!("Worst time to call: {}.", list(&b.worst)));
+    let names: Vec<String> =
+        b.days.iter().map(|(d, w)| format!("{} {}", day_name(*d), estimate::wait_clock(*w))).collect();
+    out.push(format!("Days from quickest to slowest, with the mean wait: {}.", names.join(", ")));
     out
 }

@@ -25,7 +25,7 @@ use anyhow::{Context, bail};
 use chrono::NaiveDateTime;
 
 use switchboard::calendar::day_key;
-use switchboard::queue::fit::{self, CallRecord, Defaults, History, VolumeRecord};
+use switchboard::queue::fit::{self, CallRecord, Defaults, EmptyDays, History, VolumeRecord};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -54,6 +54,10 @@ pub struct Args {
     /// Service level the estimated staffing meets.
     #[arg(long, default_value_t = 0.8)]
     service_level: f64,
+    /// Average a date without any call in as a day of zero calls. By default such a date on a
+    /// weekday that otherwise has calls is a closure (a holiday) and is left out.
+    #[arg(long)]
+    keep_empty_days: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -83,8 +87,10 @@ const ABANDONED: &[&str] = &["abandoned", "isabandoned", "abandon"];
 const STATUS: &[&str] = &["status", "outcome", "result", "disposition", "callstatus"];
 const VOLUME: &[&str] = &["calls", "count", "volume", "offered", "callsoffered", "numcalls"];
 
-/// How many skipped rows are named one by one.
-const SHOWN_SKIPS: usize = 5;
+/// Longer than any wait or call a centre has: a value beyond it is a typo or a unit mistake.
+const MAX_DURATION_S: f64 = 24.0 * 3600.0;
+/// More calls than any centre takes in one interval.
+const MAX_INTERVAL_CALLS: f64 = 100_000.0;
 
 fn normalize(header: &str) -> String {
     header.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
@@ -118,54 +124,67 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let queue = find(QUEUE);
     let (wait, handle, duration) = (find(WAIT), find(HANDLE), find(DURATION));
+    // One outcome column: `abandoned` when there is one, else the status.
     let (abandoned, status, volume) = (find(ABANDONED), find(STATUS), find(VOLUME));
-    let per_call = wait.is_some() || handle.is_some() || duration.is_some() || abandoned.is_some() || status.is_some();
+    let outcome = abandoned
+        .map(|c| (c, parse_bool as fn(&str) -> Option<bool>))
+        .or(status.map(|c| (c, parse_status as fn(&str) -> Option<bool>)));
+    let per_call = wait.is_some() || handle.is_some() || duration.is_some() || outcome.is_some();
     let mut calls = Vec::new();
     let mut volumes = Vec::new();
-    let mut skipped = 0_usize;
-    let path = log.display();
-    // A bad row is skipped, not fatal: one typo must not throw away a month of log. The first few
-    // are named so the analyst can fix them.
-    let mut skip = |row: &csv::StringRecord, column: usize, what: &str| {
-        skipped += 1;
-        if skipped <= SHOWN_SKIPS {
-            let (line, byte) = row.position().map_or((0, 0), |p| (p.line(), p.byte()));
-            let byte = usize::try_from(byte).unwrap_or(usize::MAX);
-            let value = row.get(column).unwrap_or("");
-            let col = field_column(&text, byte, column);
-            eprintln!("{path}:{line}:{col}: warning: skipped a row: {what} `{value}`");
-        }
-    };
+    let mut warn = Warnings::new(log.display().to_string(), &text);
     for row in reader.records() {
-        let row = row.with_context(|| format!("cannot read {path}"))?;
+        let row = row.with_context(|| format!("cannot read {}", log.display()))?;
         let field = |c: Option<usize>| c.and_then(|c| row.get(c)).filter(|s| !s.is_empty());
         let Some(at) = field(Some(start)).and_then(parse_time) else {
-            skip(&row, start, "unreadable start time");
+            warn.skip(&row, start, "unreadable start time");
             continue;
         };
         let queue = field(queue).unwrap_or("main").to_owned();
         if let (false, Some(column)) = (per_call, volume) {
-            match field(volume).and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0) {
+            match field(volume).and_then(|v| v.parse::<f64>().ok()).filter(|v| (0.0..=MAX_INTERVAL_CALLS).contains(v)) {
                 Some(n) => volumes.push(VolumeRecord { start: at, queue, calls: n }),
-                None => skip(&row, column, "not a call count"),
+                None => warn.skip(&row, column, "not a call count"),
             }
             continue;
         }
-        let wait_s = field(wait).and_then(parse_seconds);
-        let handle_s = match (field(handle).and_then(parse_seconds), field(duration).and_then(parse_seconds)) {
+        // A call must be answered or abandoned when the log says which: one it cannot read is
+        // skipped rather than counted as neither.
+        let abandoned = match outcome {
+            Some((column, parse)) => match field(Some(column)).and_then(parse) {
+                Some(a) => Some(a),
+                None => {
+                    warn.skip(&row, column, "not an outcome (answered or abandoned)");
+                    continue;
+                }
+            },
+            None => None,
+        };
+        // A bad duration is ignored, the rest of the row kept.
+        let mut seconds = |column: Option<usize>| {
+            let c = column?;
+            let text = field(Some(c))?;
+            parse_seconds(text).map_err(|why| warn.ignore(&row, c, why)).ok()
+        };
+        let wait_s = seconds(wait);
+        let handle_s = seconds(handle);
+        let duration_s = seconds(duration);
+        let handle_s = match (handle_s, duration_s) {
             (Some(h), _) => Some(h),
             // A call's duration includes its time in the queue.
-            (None, Some(d)) => Some((d - wait_s.unwrap_or(0.0)).max(0.0)),
+            (None, Some(d)) if d >= wait_s.unwrap_or(0.0) => Some(d - wait_s.unwrap_or(0.0)),
+            (None, Some(_)) => {
+                warn.ignore(&row, duration.unwrap_or(start), "a duration shorter than the time in queue");
+                None
+            }
             (None, None) => None,
         };
-        let outcome = field(abandoned).and_then(parse_bool).or_else(|| field(status).and_then(parse_status));
-        calls.push(CallRecord { start: at, queue, wait_s, handle_s, abandoned: outcome });
+        calls.push(CallRecord { start: at, queue, wait_s, handle_s, abandoned });
     }
-    if skipped > SHOWN_SKIPS {
-        eprintln!("{path}: warning: {} more rows skipped", skipped - SHOWN_SKIPS);
-    }
+    let (skipped, ignored) = (warn.skipped, warn.ignored);
     let history = if per_call || volume.is_none() { History::Calls(calls) } else { History::Volumes(volumes) };
-    let fitted = fit::fit(&history).with_context(|| format!("cannot fit {}", log.display()))?;
+    let empty_days = if args.keep_empty_days { EmptyDays::Zero } else { EmptyDays::Closed };
+    let fitted = fit::fit(&history, empty_days).with_context(|| format!("cannot fit {}", log.display()))?;
     let defaults = Defaults {
         target_s: args.target.as_secs_f64(),
         target_share: args.service_level,
@@ -185,22 +204,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let kind = if matches!(history, History::Volumes(_)) { "interval volumes" } else { "calls" };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report_json(&fitted, skipped, kind))?);
+        println!("{}", serde_json::to_string_pretty(&report_json(&fitted, skipped, ignored, kind))?);
     } else if args.output.is_some() {
-        print!("{}", report(&fitted, skipped, kind));
+        print!("{}", report(&fitted, skipped, ignored, kind));
     } else {
-        eprint!("{}", report(&fitted, skipped, kind));
+        eprint!("{}", report(&fitted, skipped, ignored, kind));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn report_json(f: &fit::Fit, skipped: usize, kind: &str) -> serde_json::Value {
+/// `1 call`, `12 calls`, `12.5 calls` (interval volumes may be fractional).
+fn calls_count(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 { fit::count(n as i64, "call") } else { format!("{n:.1} calls") }
+}
+
+fn report_json(f: &fit::Fit, skipped: usize, ignored: usize, kind: &str) -> serde_json::Value {
     serde_json::json!({
         "kind": kind,
         "first_day": f.first_day.to_string(),
         "last_day": f.last_day.to_string(),
         "days": f.days(),
+        "closed_dates": f.closed_dates.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "skipped_rows": skipped,
+        "ignored_fields": ignored,
         "queues": f.queues.iter().map(|q| serde_json::json!({
             "queue": q.name,
             "calls": q.calls,
@@ -224,14 +250,21 @@ fn report_json(f: &fit::Fit, skipped: usize, kind: &str) -> serde_json::Value {
     })
 }
 
-fn report(f: &fit::Fit, skipped: usize, kind: &str) -> String {
+fn report(f: &fit::Fit, skipped: usize, ignored: usize, kind: &str) -> String {
     use std::fmt::Write as _;
-    let mut out = format!("fitted {kind} from {} to {} ({} days)\n", f.first_day, f.last_day, f.days());
-    if skipped > 0 {
-        let _ = writeln!(out, "skipped {skipped} row(s) without a readable time or count");
+    let mut out = format!("fitted {kind} from {} to {} ({})\n", f.first_day, f.last_day, fit::count(f.days(), "day"));
+    if !f.closed_dates.is_empty() {
+        let _ = writeln!(
+            out,
+            "closed dates: {} (no calls; left out of the averages, --keep-empty-days counts them as zero)",
+            fit::dates_list(&f.closed_dates)
+        );
+    }
+    if let Some(problems) = Warnings::summary(skipped, ignored) {
+        let _ = writeln!(out, "{problems} (see the warnings)");
     }
     for q in &f.queues {
-        let _ = writeln!(out, "\n{}: {:.0} calls", q.name, q.calls);
+        let _ = writeln!(out, "\n{}: {}", q.name, calls_count(q.calls));
         if q.answered + q.abandoned > 0 {
             let _ = writeln!(out, "  answered {}, abandoned {}", q.answered, q.abandoned);
         }
@@ -264,6 +297,57 @@ fn report(f: &fit::Fit, skipped: usize, kind: &str) -> String {
         }
     }
     out
+}
+
+/// Every skipped row and ignored field, as `path:line:column: warning: …`, counted for the summary.
+/// A bad row is skipped, not fatal: one typo must not throw away a month of log.
+struct Warnings<'t> {
+    path: String,
+    text: &'t str,
+    /// Byte offset of each line's start: lines counted by `\n` only, so CRLF files number right.
+    line_starts: Vec<usize>,
+    skipped: usize,
+    ignored: usize,
+}
+
+impl<'t> Warnings<'t> {
+    fn new(path: String, text: &'t str) -> Self {
+        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        Warnings { path, text, line_starts, skipped: 0, ignored: 0 }
+    }
+
+    fn skip(&mut self, row: &csv::StringRecord, column: usize, what: &str) {
+        self.skipped += 1;
+        self.warn(row, column, &format!("skipped a row: {what}"));
+    }
+
+    fn ignore(&mut self, row: &csv::StringRecord, column: usize, what: &str) {
+        self.ignored += 1;
+        self.warn(row, column, &format!("ignored a field: {what}"));
+    }
+
+    fn warn(&self, row: &csv::StringRecord, column: usize, what: &str) {
+        let byte = row.position().map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX));
+        // With CRLF line ends the reader's record starts at the previous line's `\n`.
+        let byte =
+            byte + self.text.get(byte..).map_or(0, |t| t.bytes().take_while(|b| matches!(b, b'\r' | b'\n')).count());
+        let line = self.line_starts.partition_point(|&s| s <= byte);
+        let col = field_column(self.text, byte, column);
+        let value = row.get(column).unwrap_or("");
+        eprintln!("{}:{line}:{col}: warning: {what} `{value}`", self.path);
+    }
+
+    /// "3 rows skipped, 2 fields ignored", or `None` when the log was clean.
+    fn summary(skipped: usize, ignored: usize) -> Option<String> {
+        let mut parts = Vec::new();
+        if skipped > 0 {
+            parts.push(format!("{} skipped", fit::count(skipped as i64, "row")));
+        }
+        if ignored > 0 {
+            parts.push(format!("{} ignored", fit::count(ignored as i64, "field")));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
 }
 
 /// The 1-based character column where field `index` of the record starting at byte `start`
@@ -313,24 +397,37 @@ fn parse_time(text: &str) -> Option<NaiveDateTime> {
     chrono::DateTime::from_timestamp(secs, 0).map(|d| d.naive_utc())
 }
 
-fn parse_seconds(text: &str) -> Option<f64> {
+/// Seconds (`95`, `95.5`) or `mm:ss` / `hh:mm:ss`, at most a day; `Err` says what is wrong.
+fn parse_seconds(text: &str) -> Result<f64, &'static str> {
     let t = text.trim();
-    if let Ok(s) = t.parse::<f64>() {
-        return (s.is_finite() && s >= 0.0).then_some(s);
-    }
-    let parts: Vec<&str> = t.split(':').collect();
-    if !(2..=3).contains(&parts.len()) {
-        return None;
-    }
-    let mut secs = 0.0;
-    for p in parts {
-        let v: f64 = p.parse().ok()?;
-        if !(v.is_finite() && v >= 0.0) {
-            return None;
+    let secs = match t.parse::<f64>() {
+        Ok(s) => s,
+        Err(_) => {
+            let parts: Vec<&str> = t.split(':').collect();
+            if !(2..=3).contains(&parts.len()) {
+                return Err("not a duration (seconds or h:mm:ss)");
+            }
+            let mut secs = 0.0;
+            for (i, p) in parts.iter().enumerate() {
+                let v: f64 = p.parse().map_err(|_| "not a duration (seconds or h:mm:ss)")?;
+                // Minutes and seconds after the first part are below 60.
+                if v < 0.0 || (i > 0 && v >= 60.0) {
+                    return Err("not a duration (seconds or h:mm:ss)");
+                }
+                secs = secs * 60.0 + v;
+            }
+            secs
         }
-        secs = secs * 60.0 + v;
+    };
+    if secs.is_nan() {
+        Err("not a duration (seconds or h:mm:ss)")
+    } else if secs < 0.0 {
+        Err("a negative duration")
+    } else if secs > MAX_DURATION_S {
+        Err("a duration beyond a day")
+    } else {
+        Ok(secs)
     }
-    Some(secs)
 }
 
 fn parse_bool(text: &str) -> Option<bool> {
@@ -359,10 +456,19 @@ mod tests {
 
     #[test]
     fn values() {
-        assert_eq!(parse_seconds("95"), Some(95.0));
-        assert_eq!(parse_seconds("01:35"), Some(95.0));
-        assert_eq!(parse_seconds("1:01:35"), Some(3695.0));
-        assert_eq!(parse_seconds("-3"), None);
+        assert_eq!(parse_seconds("95"), Ok(95.0));
+        assert_eq!(parse_seconds("01:35"), Ok(95.0));
+        assert_eq!(parse_seconds("1:01:35"), Ok(3695.0));
+        assert_eq!(parse_seconds("-3"), Err("a negative duration"));
+        assert_eq!(parse_seconds("ten"), Err("not a duration (seconds or h:mm:ss)"));
+        assert_eq!(parse_seconds("1:75"), Err("not a duration (seconds or h:mm:ss)"));
+        assert_eq!(parse_seconds("NaN"), Err("not a duration (seconds or h:mm:ss)"));
+        assert_eq!(parse_seconds("99999999999999999999"), Err("a duration beyond a day"));
+        assert_eq!(parse_seconds("inf"), Err("a duration beyond a day"));
+        assert_eq!(parse_seconds("24:00:00"), Ok(86400.0));
+        assert_eq!(calls_count(1.0), "1 call");
+        assert_eq!(calls_count(3.0), "3 calls");
+        assert_eq!(calls_count(2.5), "2.5 calls");
         assert_eq!(parse_status("Abandoned in queue"), Some(true));
         assert_eq!(parse_status("unanswered"), Some(true));
         assert_eq!(parse_status("ANSWERED"), Some(false));

@@ -5,7 +5,10 @@
 //! Pure: the caller reads the log (see `cli/fit.rs` for the columns accepted) and hands over
 //! records. Estimators:
 //! - arrivals: calls in each (date, hour), averaged over every date of that weekday between the
-//!   first and the last day of the log (days without calls count as zero);
+//!   first and the last day of the log. A date without a single call on a weekday whose other
+//!   dates average at least [`CLOSURE_MIN_CALLS`] calls is a closure (a holiday), not a quiet day,
+//!   and is left out ([`EmptyDays::Closed`]); on a sparse weekday, where a day without calls is
+//!   plausible by chance, it counts as zero, as every empty date does with [`EmptyDays::Zero`];
 //! - day-to-day spread: a Poisson count whose rate varies by a factor with CV `v` has variance
 //!   `m + v²m²`, so `v² = Σ(s² − m)/Σm²` pooled over the cells with calls (clamped at 0);
 //! - handle time: mean and CV of answered calls' handle times; the lognormal with those moments
@@ -55,7 +58,7 @@ pub enum History {
 pub enum FitError {
     #[error("the log has no calls")]
     Empty,
-    #[error("the log spans {0} days; at least one full week is needed to fit every weekday")]
+    #[error("the log spans {}; at least one full week is needed to fit every weekday", count(*.0, "day"))]
     TooShort(i64),
 }
 
@@ -107,11 +110,26 @@ impl QueueFit {
     }
 }
 
+/// A weekday whose open dates average this many calls has a Poisson chance under e⁻⁵ < 1% of a
+/// whole day without a call, so an empty date of it is a closure rather than bad luck.
+pub const CLOSURE_MIN_CALLS: f64 = 5.0;
+
+/// What a date without a single call (in any queue) means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmptyDays {
+    /// A closure (a holiday) when its weekday is otherwise busy: left out of the averages.
+    Closed,
+    /// A day with zero calls, averaged in (`fit --keep-empty-days`).
+    Zero,
+}
+
 /// The fit of a whole log.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fit {
     pub first_day: NaiveDate,
     pub last_day: NaiveDate,
+    /// Dates without a call left out of the averages as closures, in order.
+    pub closed_dates: Vec<NaiveDate>,
     pub queues: Vec<QueueFit>,
 }
 
@@ -122,7 +140,7 @@ impl Fit {
 }
 
 /// Fits every queue of a log.
-pub fn fit(history: &History) -> Result<Fit, FitError> {
+pub fn fit(history: &History, empty_days: EmptyDays) -> Result<Fit, FitError> {
     let starts: Vec<NaiveDateTime> = match history {
         History::Calls(c) => c.iter().map(|r| r.start).collect(),
         History::Volumes(v) => v.iter().map(|r| r.start).collect(),
@@ -146,31 +164,53 @@ pub fn fit(history: &History) -> Result<Fit, FitError> {
         }
         *counts.entry(queue).or_default().entry((at.date(), at.hour())).or_default() += n;
     }
+    let mut per_date: HashMap<NaiveDate, f64> = HashMap::new();
+    for by_cell in counts.values() {
+        for ((date, _), n) in by_cell {
+            *per_date.entry(*date).or_default() += n;
+        }
+    }
+    let closed_dates = match empty_days {
+        EmptyDays::Closed => closures(&per_date, first_day, last_day),
+        EmptyDays::Zero => Vec::new(),
+    };
+    let dates: Vec<NaiveDate> =
+        first_day.iter_days().take_while(|d| *d <= last_day).filter(|d| !closed_dates.contains(d)).collect();
     let mut queues = Vec::new();
     for name in names {
         let by_cell = &counts[name];
-        let mut q = arrivals(name, by_cell, first_day, last_day);
+        let mut q = arrivals(name, by_cell, &dates);
         if let History::Calls(calls) = history {
             let mine: Vec<&CallRecord> = calls.iter().filter(|c| c.queue == name).collect();
             calls_fit(&mut q, &mine);
         }
         queues.push(q);
     }
-    Ok(Fit { first_day, last_day, queues })
+    Ok(Fit { first_day, last_day, closed_dates, queues })
 }
 
-fn arrivals(name: &str, by_cell: &HashMap<(NaiveDate, u32), f64>, first: NaiveDate, last: NaiveDate) -> QueueFit {
+/// The dates without a call whose weekday's dates with calls average at least
+/// [`CLOSURE_MIN_CALLS`].
+fn closures(per_date: &HashMap<NaiveDate, f64>, first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
+    let calls = |d: &NaiveDate| per_date.get(d).copied().unwrap_or(0.0);
+    let all: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
+    let busy_weekday = |weekday: chrono::Weekday| {
+        let open: Vec<f64> = all.iter().filter(|d| d.weekday() == weekday).map(calls).filter(|n| *n > 0.0).collect();
+        !open.is_empty() && open.iter().sum::<f64>() / open.len() as f64 >= CLOSURE_MIN_CALLS
+    };
+    all.iter().filter(|d| calls(d) <= 0.0 && busy_weekday(d.weekday())).copied().collect()
+}
+
+/// Arrivals averaged over `dates` (the log's dates less its closures).
+fn arrivals(name: &str, by_cell: &HashMap<(NaiveDate, u32), f64>, all_dates: &[NaiveDate]) -> QueueFit {
     let mut week = Week::zero(60);
     let mut cells = Vec::new();
     let (mut excess, mut squares) = (0.0, 0.0);
     for weekday in 0..7 {
-        let dates: Vec<NaiveDate> = first
-            .iter_days()
-            .take_while(|d| *d <= last)
-            .filter(|d| d.weekday().num_days_from_monday() as usize == weekday)
-            .collect();
+        let dates: Vec<&NaiveDate> =
+            all_dates.iter().filter(|d| d.weekday().num_days_from_monday() as usize == weekday).collect();
         for hour in 0..24_u32 {
-            let daily: Vec<f64> = dates.iter().map(|d| by_cell.get(&(*d, hour)).copied().unwrap_or(0.0)).collect();
+            let daily: Vec<f64> = dates.iter().map(|d| by_cell.get(&(**d, hour)).copied().unwrap_or(0.0)).collect();
             let n = daily.len() as f64;
             if n == 0.0 {
                 continue;
@@ -231,9 +271,12 @@ fn calls_fit(q: &mut QueueFit, calls: &[&CallRecord]) {
         handle.sort_by(f64::total_cmp);
         q.handle_ks = Some(ks_lognormal(&handle, mean, cv));
     }
-    let total_wait: f64 = calls.iter().filter_map(|c| c.wait_s).filter(|w| w.is_finite() && *w > 0.0).sum();
-    if q.abandoned > 0 && total_wait > 0.0 {
-        q.patience_s = Some(total_wait / q.abandoned as f64);
+    // Only calls whose wait is known: an abandonment without its wait would bias patience low.
+    let timed: Vec<&&CallRecord> = calls.iter().filter(|c| c.wait_s.is_some_and(|w| w.is_finite())).collect();
+    let total_wait: f64 = timed.iter().filter_map(|c| c.wait_s).filter(|w| *w > 0.0).sum();
+    let gave_up = timed.iter().filter(|c| c.abandoned == Some(true)).count();
+    if gave_up > 0 && total_wait > 0.0 {
+        q.patience_s = Some(total_wait / gave_up as f64);
     }
 }
 
@@ -260,6 +303,9 @@ pub fn ks_lognormal(sorted: &[f64], mean: f64, cv: f64) -> f64 {
     })
 }
 
+/// The longest patience a model holds.
+const MAX_PATIENCE_S: f64 = 24.0 * 3600.0;
+
 /// Staffing and defaults for writing a model from a fit.
 #[derive(Clone, Debug)]
 pub struct Defaults {
@@ -278,11 +324,14 @@ pub fn to_toml(fit: &Fit, source: &str, d: &Defaults) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# Fitted by `switchboard fit` from {source}: {} to {} ({} days).",
+        "# Fitted by `switchboard fit` from {source}: {} to {} ({}).",
         fit.first_day,
         fit.last_day,
-        fit.days()
+        count(fit.days(), "day")
     );
+    if !fit.closed_dates.is_empty() {
+        let _ = writeln!(out, "# Closed dates, left out of the averages: {}.", dates_list(&fit.closed_dates));
+    }
     out.push_str("# Staffing is estimated (the fewest agents meeting the target on a typical day):\n");
     out.push_str("# replace each queue's `agents` with the real rota to see expected waits.\n\n");
     out.push_str("interval = \"60m\"\n");
@@ -316,7 +365,10 @@ pub fn to_toml(fit: &Fit, source: &str, d: &Defaults) -> String {
             let _ = writeln!(out, "handle_time_cv = {cv:.3}");
         }
         if let Some(p) = patience_s {
-            let _ = writeln!(out, "patience = \"{:.0}s\"", p.max(1.0));
+            // Callers who wait more than a day for each abandonment are as good as never leaving;
+            // the model reads patience up to a day.
+            let capped = if p > MAX_PATIENCE_S { "  # capped: callers hardly ever abandon" } else { "" };
+            let _ = writeln!(out, "patience = \"{:.0}s\"{capped}", p.clamp(1.0, MAX_PATIENCE_S));
         }
         let _ = writeln!(out, "\n[queues.{}.arrivals]", toml_key(&q.name));
         for weekday in calendar::WEEKDAYS {
@@ -346,6 +398,17 @@ pub fn to_toml(fit: &Fit, source: &str, d: &Defaults) -> String {
         }
     }
     out
+}
+
+/// `1 day`, `2 days`: a count with its noun.
+pub fn count(n: impl Into<i64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+/// Dates as `2026-01-05, 2026-04-06`.
+pub fn dates_list(dates: &[NaiveDate]) -> String {
+    dates.iter().map(NaiveDate::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// A table key: bare when it can be, else a quoted string.
@@ -501,7 +564,7 @@ mod tests {
     #[test]
     fn arrivals_are_the_mean_per_weekday_and_hour() {
         const WEEKS: i64 = 20;
-        let f = fit(&History::Calls(call_log(WEEKS, DayFactor::Poisson, 1))).unwrap();
+        let f = fit(&History::Calls(call_log(WEEKS, DayFactor::Poisson, 1)), EmptyDays::Closed).unwrap();
         assert_eq!(f.days(), WEEKS * 7);
         let q = only(&f);
         assert_eq!(q.arrivals.slot_min, 60);
@@ -518,7 +581,7 @@ mod tests {
     }
 
     #[test]
-    fn days_without_calls_count_as_zero() {
+    fn days_without_calls_count_as_zero_when_kept() {
         let at = |day: i64, hour: u32| {
             (monday() + Duration::days(day)).and_time(NaiveTime::from_hms_opt(hour, 15, 0).expect("a valid time"))
         };
@@ -526,8 +589,8 @@ mod tests {
         // Six calls on the first Monday at 10, none on the next two; a Sunday call ends week 3.
         let mut calls: Vec<CallRecord> = (0..6).map(|_| call(at(0, 10))).collect();
         calls.push(call(at(20, 12)));
-        let f = fit(&History::Calls(calls)).unwrap();
-        assert_eq!((f.first_day, f.days()), (monday(), 21));
+        let f = fit(&History::Calls(calls.clone()), EmptyDays::Zero).unwrap();
+        assert_eq!((f.first_day, f.days(), f.closed_dates.len()), (monday(), 21, 0));
         let q = only(&f);
         assert_eq!(q.arrivals.values[10], 2.0);
         assert_eq!(q.arrivals.values[6 * 24 + 12], 1.0 / 3.0);
@@ -537,6 +600,61 @@ mod tests {
         assert!((monday_10.sd - 12.0_f64.sqrt()).abs() < 1e-12);
         assert_eq!(monday_10.dispersion, Some(6.0));
         assert_eq!(q.cells.len(), 2, "only cells with calls are listed");
+
+        // By default the empty Mondays are closures (six calls make an empty Monday unlikely by
+        // chance), but the empty Sundays are not: one call a Sunday makes an empty one likely.
+        let f = fit(&History::Calls(calls), EmptyDays::Closed).unwrap();
+        assert_eq!(f.closed_dates, [monday() + Duration::days(7), monday() + Duration::days(14)]);
+        let q = only(&f);
+        assert_eq!(q.arrivals.values[10], 6.0);
+        assert_eq!(q.arrivals.values[6 * 24 + 12], 1.0 / 3.0);
+        let monday_10 = q.cells.iter().find(|c| c.weekday == chrono::Weekday::Mon && c.hour == 10).unwrap();
+        assert_eq!((monday_10.days, monday_10.dispersion), (1, None));
+    }
+
+    #[test]
+    fn holidays_are_closures_not_quiet_days() {
+        const WEEKS: i64 = 8;
+        let holidays = [monday() + Duration::days(14), monday() + Duration::days(35)];
+        let mut calls = call_log(WEEKS, DayFactor::Poisson, 12);
+        let all = calls.clone();
+        calls.retain(|c| !holidays.contains(&c.start.date()));
+        let f = fit(&History::Calls(calls.clone()), EmptyDays::Closed).unwrap();
+        assert_eq!(f.closed_dates, holidays);
+        let q = only(&f);
+        // Each Monday hour is the mean over the six open Mondays, exactly.
+        for hour in 0..24_u32 {
+            let open: f64 =
+                calls.iter().filter(|c| c.start.weekday() == chrono::Weekday::Mon && c.start.hour() == hour).count()
+                    as f64;
+            assert!((q.arrivals.values[hour as usize] - open / 6.0).abs() < 1e-12, "Monday {hour:02}:00");
+        }
+        let monday_10 = q.cells.iter().find(|c| c.weekday == chrono::Weekday::Mon && c.hour == 10).unwrap();
+        assert_eq!(monday_10.days, 6);
+        // Other weekdays are untouched by the Monday holidays.
+        let full = fit(&History::Calls(all), EmptyDays::Closed).unwrap();
+        assert_eq!(q.arrivals.values[24..], only(&full).arrivals.values[24..]);
+
+        // The old rule counts the holidays as zero: every busy Monday hour is lower by 6/8.
+        let kept = fit(&History::Calls(calls), EmptyDays::Zero).unwrap();
+        assert!(kept.closed_dates.is_empty());
+        for hour in 9..18 {
+            let (closed, zero) = (q.arrivals.values[hour], only(&kept).arrivals.values[hour]);
+            assert!((zero - closed * 6.0 / 8.0).abs() < 1e-12, "Monday {hour:02}:00: {zero} vs {closed}");
+        }
+    }
+
+    #[test]
+    fn interval_volumes_of_zero_on_a_holiday_are_a_closure() {
+        let mut volumes = Vec::new();
+        for date in monday().iter_days().take(21) {
+            let n = if date == monday() + Duration::days(8) { 0.0 } else { 10.0 };
+            let start = date.and_hms_opt(9, 0, 0).unwrap();
+            volumes.push(VolumeRecord { start, queue: "q".into(), calls: n });
+        }
+        let f = fit(&History::Volumes(volumes), EmptyDays::Closed).unwrap();
+        assert_eq!(f.closed_dates, [monday() + Duration::days(8)]);
+        assert_eq!(only(&f).arrivals.values[24 + 9], 10.0);
     }
 
     #[test]
@@ -559,7 +677,7 @@ mod tests {
                     calls: n as f64,
                 })
                 .collect();
-            let q = only(&fit(&History::Volumes(volumes)).unwrap()).clone();
+            let q = only(&fit(&History::Volumes(volumes), EmptyDays::Closed).unwrap()).clone();
             assert!((q.daily_cv - cv).abs() <= tolerance, "{day:?}: daily_cv {}", q.daily_cv);
             // Poisson counts have variance equal to their mean; a day factor inflates it.
             let dispersion = q.mean_dispersion().unwrap();
@@ -573,7 +691,7 @@ mod tests {
     #[test]
     fn handle_time_mean_cv_and_lognormal_distance() {
         let calls = call_log(8, DayFactor::Poisson, 2);
-        let q = only(&fit(&History::Calls(calls)).unwrap()).clone();
+        let q = only(&fit(&History::Calls(calls), EmptyDays::Closed).unwrap()).clone();
         let n = q.answered as f64;
         assert!(n > 4000.0, "{n}");
         let aht = q.aht_s.unwrap();
@@ -603,7 +721,7 @@ mod tests {
     #[test]
     fn patience_is_the_censored_maximum_likelihood() {
         let calls = call_log(8, DayFactor::Poisson, 4);
-        let q = only(&fit(&History::Calls(calls.clone())).unwrap()).clone();
+        let q = only(&fit(&History::Calls(calls.clone()), EmptyDays::Closed).unwrap()).clone();
         let abandoned = q.abandoned as f64;
         // P(abandon) = ½ · E[1 − e^(−W/θ)] = ½ · 60 / (60 + 120).
         let p = 0.5 * OFFERED_WAIT_S / (OFFERED_WAIT_S + PATIENCE_S);
@@ -621,7 +739,7 @@ mod tests {
     fn no_abandonment_means_no_patience() {
         let mut calls = call_log(2, DayFactor::Poisson, 5);
         calls.retain(|c| c.abandoned == Some(false));
-        let q = only(&fit(&History::Calls(calls)).unwrap()).clone();
+        let q = only(&fit(&History::Calls(calls), EmptyDays::Closed).unwrap()).clone();
         assert_eq!((q.abandoned, q.patience_s), (0, None));
         assert!(q.aht_s.is_some());
     }
@@ -645,7 +763,7 @@ mod tests {
                 }
             }
         }
-        let q = only(&fit(&History::Volumes(volumes)).unwrap()).clone();
+        let q = only(&fit(&History::Volumes(volumes), EmptyDays::Closed).unwrap()).clone();
         for (i, (&got, &rate)) in q.arrivals.values.iter().zip(&rates()).enumerate() {
             let exact = hourly[&(i / 24, (i % 24) as u32)] / WEEKS as f64;
             assert!((got - exact).abs() < 1e-9, "slot {i}: {got} vs {exact}");
@@ -661,7 +779,7 @@ mod tests {
         for c in calls.iter_mut().step_by(4) {
             c.queue = "second_line".into();
         }
-        let f = fit(&History::Calls(calls)).unwrap();
+        let f = fit(&History::Calls(calls), EmptyDays::Closed).unwrap();
         let names: Vec<&str> = f.queues.iter().map(|q| q.name.as_str()).collect();
         assert_eq!(names, ["second_line", "first_line"], "in order of first appearance");
         assert_eq!(f.queues.iter().map(|q| q.calls).sum::<f64>(), total as f64);
@@ -670,13 +788,13 @@ mod tests {
 
     #[test]
     fn empty_and_short_logs_are_errors() {
-        assert_eq!(fit(&History::Calls(Vec::new())), Err(FitError::Empty));
-        assert_eq!(fit(&History::Volumes(Vec::new())), Err(FitError::Empty));
+        assert_eq!(fit(&History::Calls(Vec::new()), EmptyDays::Closed), Err(FitError::Empty));
+        assert_eq!(fit(&History::Volumes(Vec::new()), EmptyDays::Closed), Err(FitError::Empty));
         let mut six_days = call_log(1, DayFactor::Poisson, 8);
         six_days.retain(|c| c.start.date() < monday() + Duration::days(6));
-        assert_eq!(fit(&History::Calls(six_days)), Err(FitError::TooShort(6)));
+        assert_eq!(fit(&History::Calls(six_days), EmptyDays::Closed), Err(FitError::TooShort(6)));
         let one = VolumeRecord { start: monday().and_hms_opt(9, 0, 0).unwrap(), queue: "q".into(), calls: 3.0 };
-        assert_eq!(fit(&History::Volumes(vec![one])), Err(FitError::TooShort(1)));
+        assert_eq!(fit(&History::Volumes(vec![one]), EmptyDays::Closed), Err(FitError::TooShort(1)));
         assert!(FitError::TooShort(6).to_string().contains("6 days"));
     }
 
@@ -686,7 +804,7 @@ mod tests {
         for c in calls.iter_mut().step_by(5) {
             c.queue = "Line \"B\" \\ night".into();
         }
-        let f = fit(&History::Calls(calls)).unwrap();
+        let f = fit(&History::Calls(calls), EmptyDays::Closed).unwrap();
         let d = Defaults { target_s: 20.0, target_share: 0.8, aht_s: 300.0, patience_s: None };
         let text = to_toml(&f, "calls.csv", &d);
         let model = crate::queue::model::parse(&text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
@@ -710,5 +828,70 @@ mod tests {
         let at = |s: &str| crate::calendar::parse_at(s).unwrap();
         assert!(model.is_open(at("mon 09:00")) && model.is_open(at("mon 17:59")) && !model.is_open(at("mon 18:00")));
         assert!(model.is_open(at("sun 12:30")) && !model.is_open(at("sun 13:00")));
+    }
+
+    #[test]
+    fn any_fit_of_bounded_values_writes_a_model_that_parses() {
+        // The reader bounds durations by a day and interval counts by a hundred thousand (fewer here, for time); within those
+        // bounds, whatever the rows, the written model reads back.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(14);
+        let d = Defaults { target_s: 20.0, target_share: 0.8, aht_s: 300.0, patience_s: Some(200_000.0) };
+        for round in 0..40 {
+            let day = |rng: &mut Xoshiro256PlusPlus| monday() + Duration::days(rng.random_range(0..15));
+            let start = |rng: &mut Xoshiro256PlusPlus| {
+                day(rng).and_hms_opt(rng.random_range(0..24), rng.random_range(0..60), 0).unwrap()
+            };
+            let history = if round % 4 == 3 {
+                let mut v: Vec<VolumeRecord> = (0..rng.random_range(1..50))
+                    .map(|_| VolumeRecord {
+                        start: start(&mut rng),
+                        queue: ["q", "", "a b"][rng.random_range(0..3)].into(),
+                        // Staffing a hundred thousand calls an interval takes seconds in a debug build.
+                        calls: [0.0, 0.5, 2e3][rng.random_range(0..3)],
+                    })
+                    .collect();
+                v.push(VolumeRecord { start: monday().and_hms_opt(0, 0, 0).unwrap(), queue: "q".into(), calls: 1.0 });
+                v.push(VolumeRecord {
+                    start: (monday() + Duration::days(14)).and_hms_opt(23, 0, 0).unwrap(),
+                    queue: "q".into(),
+                    calls: 1.0,
+                });
+                History::Volumes(v)
+            } else {
+                let extreme = |rng: &mut Xoshiro256PlusPlus| {
+                    [None, Some(0.0), Some(1e-9), Some(86_400.0), Some(rng.random_range(0.0..86_400.0))]
+                        [rng.random_range(0..5)]
+                };
+                let mut c: Vec<CallRecord> = (0..rng.random_range(1..300))
+                    .map(|_| CallRecord {
+                        start: start(&mut rng),
+                        queue: ["q", "r", "\\\"x\""][rng.random_range(0..3)].into(),
+                        wait_s: extreme(&mut rng),
+                        handle_s: extreme(&mut rng),
+                        abandoned: [None, Some(true), Some(false)][rng.random_range(0..3)],
+                    })
+                    .collect();
+                c.push(CallRecord {
+                    start: monday().and_hms_opt(0, 0, 0).unwrap(),
+                    queue: "q".into(),
+                    wait_s: None,
+                    handle_s: None,
+                    abandoned: None,
+                });
+                c.push(CallRecord {
+                    start: (monday() + Duration::days(14)).and_hms_opt(23, 0, 0).unwrap(),
+                    queue: "q".into(),
+                    wait_s: None,
+                    handle_s: None,
+                    abandoned: None,
+                });
+                History::Calls(c)
+            };
+            for empty in [EmptyDays::Closed, EmptyDays::Zero] {
+                let f = fit(&history, empty).unwrap();
+                let text = to_toml(&f, "random.csv", &d);
+                crate::queue::model::parse(&text).unwrap_or_else(|e| panic!("round {round}: {e:?}\n{text}"));
+            }
+        }
     }
 }

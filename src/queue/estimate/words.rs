@@ -1,5 +1,5 @@
 //! The estimate in words for callers: the best and worst times to call (runs of the quickest
-//! and slowest slots per weekday, weekdays ranked by their wait) and waits and periods in English.
+//! and slowest slots per weekday, weekdays ranked by their wait) and waits (as a clock and in seconds) and periods in English.
 
 use chrono::Weekday;
 
@@ -76,17 +76,25 @@ fn runs<'a>(cells: impl Iterator<Item = &'a (&'a SlotEstimate, f64)>) -> Vec<Per
     out
 }
 
-/// A wait as a caller would say it.
-pub fn wait_words(wait_s: f64) -> String {
-    if wait_s.is_infinite() {
-        "a very long wait: the line is overloaded".to_owned()
-    } else if wait_s < 30.0 {
-        "almost no wait".to_owned()
-    } else if wait_s < 90.0 {
-        "about a minute".to_owned()
-    } else {
-        format!("about {:.0} minutes", wait_s / 60.0)
+/// A wait as a clock and in seconds: `0:42 (42 s)`, `2:05 (125 s)`; overloaded without bound.
+pub fn wait_clock(wait_s: f64) -> String {
+    if !wait_s.is_finite() {
+        return "without bound (the line is overloaded)".to_owned();
     }
+    let s = wait_s.max(0.0).round() as u64;
+    let clock = if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    };
+    format!("{clock} ({s} s)")
+}
+
+/// A run of slots with its expected wait: `Wednesday 9:00–10:00, expected wait 0:42 (42 s)`;
+/// a longer run gives its longest wait ("up to").
+pub fn period_wait_words(p: &Period, slot_min: u32) -> String {
+    let up_to = if p.to_min - p.from_min > slot_min { "up to " } else { "" };
+    format!("{}, expected wait {up_to}{}", period_words(p), wait_clock(p.wait_s))
 }
 
 /// `9:00–10:00`.
@@ -110,8 +118,13 @@ mod tests {
         assert_eq!(b.days.last().map(|d| d.0), Some(Weekday::Mon), "{:?}", b.days);
         assert!(b.worst.iter().all(|p| p.weekday == Weekday::Mon), "{:?}", b.worst);
         assert!(b.best.iter().all(|p| p.wait_s < b.worst[0].wait_s));
-        assert_eq!(wait_words(10.0), "almost no wait");
-        assert_eq!(wait_words(200.0), "about 3 minutes");
+        assert_eq!(wait_clock(42.4), "0:42 (42 s)");
+        assert_eq!(wait_clock(125.0), "2:05 (125 s)");
+        assert_eq!(wait_clock(3723.0), "1:02:03 (3723 s)");
+        assert_eq!(wait_clock(f64::INFINITY), "without bound (the line is overloaded)");
+        let p = |from_min, to_min| Period { weekday: Weekday::Wed, from_min, to_min, wait_s: 42.0 };
+        assert_eq!(period_wait_words(&p(540, 600), 60), "Wednesday 9:00–10:00, expected wait 0:42 (42 s)");
+        assert_eq!(period_wait_words(&p(540, 660), 60), "Wednesday 9:00–11:00, expected wait up to 0:42 (42 s)");
         assert_eq!(
             period_words(&Period { weekday: Weekday::Wed, from_min: 540, to_min: 600, wait_s: 1.0 }),
             "Wednesday 9:00–10:00"

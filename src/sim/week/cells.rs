@@ -6,7 +6,7 @@ use chrono::Weekday;
 use serde::{Serialize, Serializer};
 
 use super::Replication;
-use crate::calendar::WEEKDAYS;
+use crate::calendar::{WEEKDAYS, day_key};
 use crate::queue::model::Model;
 use crate::sim::stats::{Batch, Estimate, QueueEstimates};
 
@@ -116,8 +116,8 @@ impl IvrStats {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CellSummary {
     pub queue: String,
-    /// Written as a number, 0 = Monday.
-    #[serde(serialize_with = "weekday_number")]
+    /// Written as its key (`mon`), as every file the tool writes does.
+    #[serde(serialize_with = "weekday_key")]
     pub weekday: Weekday,
     pub hour: usize,
     /// Per week, averaged over weeks and replications.
@@ -135,9 +135,8 @@ pub struct CellSummary {
     pub agents: f64,
 }
 
-/// A weekday as JSON and CSV have always carried it: 0 = Monday.
-fn weekday_number<S: Serializer>(weekday: &Weekday, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(u64::from(weekday.num_days_from_monday()))
+fn weekday_key<S: Serializer>(weekday: &Weekday, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(day_key(*weekday))
 }
 
 /// Everything a run of replications measured.
