@@ -25,6 +25,7 @@ use anyhow::{Context, bail};
 use chrono::NaiveDateTime;
 
 use switchboard::calendar::day_key;
+use switchboard::queue::estimate;
 use switchboard::queue::fit::{self, CallRecord, Defaults, EmptyDays, History, VolumeRecord};
 
 #[derive(clap::Args)]
@@ -215,7 +216,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// `1 call`, `12 calls`, `12.5 calls` (interval volumes may be fractional).
 fn calls_count(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 { fit::count(n as i64, "call") } else { format!("{n:.1} calls") }
+    if n.fract() == 0.0 && n.abs() < 1e15 { estimate::count(n as i64, "call") } else { format!("{n:.1} calls") }
 }
 
 fn report_json(f: &fit::Fit, skipped: usize, ignored: usize, kind: &str) -> serde_json::Value {
@@ -252,7 +253,8 @@ fn report_json(f: &fit::Fit, skipped: usize, ignored: usize, kind: &str) -> serd
 
 fn report(f: &fit::Fit, skipped: usize, ignored: usize, kind: &str) -> String {
     use std::fmt::Write as _;
-    let mut out = format!("fitted {kind} from {} to {} ({})\n", f.first_day, f.last_day, fit::count(f.days(), "day"));
+    let mut out =
+        format!("fitted {kind} from {} to {} ({})\n", f.first_day, f.last_day, estimate::count(f.days(), "day"));
     if !f.closed_dates.is_empty() {
         let _ = writeln!(
             out,
@@ -341,10 +343,10 @@ impl<'t> Warnings<'t> {
     fn summary(skipped: usize, ignored: usize) -> Option<String> {
         let mut parts = Vec::new();
         if skipped > 0 {
-            parts.push(format!("{} skipped", fit::count(skipped as i64, "row")));
+            parts.push(format!("{} skipped", estimate::count(skipped as i64, "row")));
         }
         if ignored > 0 {
-            parts.push(format!("{} ignored", fit::count(ignored as i64, "field")));
+            parts.push(format!("{} ignored", estimate::count(ignored as i64, "field")));
         }
         (!parts.is_empty()).then(|| parts.join(", "))
     }

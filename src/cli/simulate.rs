@@ -14,6 +14,7 @@ use switchboard::calendar::{WEEKDAYS, day_abbrev};
 use switchboard::files;
 use switchboard::queue::estimate::{self, DayEstimate};
 use switchboard::queue::model::Model;
+use switchboard::sim::plot;
 use switchboard::sim::stationary::{self, Scenario, Service};
 use switchboard::sim::stats::Estimate;
 use switchboard::sim::week::{self, Setup, Summary};
@@ -128,8 +129,11 @@ fn stationary(args: Args) -> anyhow::Result<ExitCode> {
     };
     let f = formula.as_ref();
     println!(
-        "{} calls ({} measured after warm-up) in {} replication(s), seed {}",
-        result.calls, result.measured, result.replications, args.seed
+        "{} calls ({} measured after warm-up) in {}, seed {}",
+        result.calls,
+        result.measured,
+        estimate::count(result.replications, "replication"),
+        args.seed
     );
     show("mean wait", &e.mean_wait_s, " s", f.and_then(|f| f.mean_wait_s));
     show("mean wait (answered)", &e.mean_wait_answered_s, " s", f.and_then(|f| f.mean_wait_answered_s));
@@ -176,16 +180,19 @@ fn weeks(args: Args) -> anyhow::Result<ExitCode> {
         for q in &model.queues {
             let cells: Vec<_> = summary.cells.iter().filter(|c| c.queue == q.name).collect();
             let title = format!("{}: simulated mean wait (s) by weekday and hour", q.name);
-            switchboard::sim::plot::heatmap(&cells, &title, &dir.join(format!("wait-{}", q.name)))?;
-            let points: Vec<(f64, f64)> = summary
+            plot::heatmap(&cells, summary.weeks_run(), &title, &dir.join(format!("wait-{}", q.name)))?;
+            let points: Vec<plot::Versus> = summary
                 .cells
                 .iter()
                 .zip(&formula)
                 .filter(|(c, _)| c.queue == q.name)
-                .filter_map(|(c, f)| Some((f.as_ref()?.metrics.mean_wait_s?, c.mean_wait_s?)))
+                .filter_map(|(c, f)| {
+                    let formula_s = f.as_ref()?.metrics.mean_wait_s?;
+                    Some(plot::Versus { formula_s, simulated_s: c.mean_wait_s?, ci99_s: c.mean_wait_ci99 })
+                })
                 .collect();
             let title = format!("{}: simulated mean wait against Erlang, per weekday-hour", q.name);
-            switchboard::sim::plot::against_formula(&points, &title, &dir.join(format!("vs-erlang-{}", q.name)))?;
+            plot::against_formula(&points, &title, &dir.join(format!("vs-erlang-{}", q.name)))?;
         }
     }
     if args.json {
@@ -207,15 +214,31 @@ fn weeks(args: Args) -> anyhow::Result<ExitCode> {
             print!("{}", comparison(&summary, &formula));
         }
         println!(
-            "{} calls in {} replication(s) of {} week(s), seed {}: {wall_s:.2} s wall, {:.0} calls/s",
-            calls,
-            summary.replications,
-            summary.weeks,
+            "{} in {} of {}, seed {}: {wall_s:.2} s wall, {:.0} calls/s",
+            estimate::count(i64::try_from(calls).unwrap_or(i64::MAX), "call"),
+            estimate::count(summary.replications, "replication"),
+            estimate::count(summary.weeks, "week"),
             args.seed,
             calls as f64 / wall_s
         );
     }
+    warn_if_too_short(&summary);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Per-cell figures of a short run are noise: say how many cells cannot be read on their own
+/// (too few callers, or an interval wider than the value) and how to fix it.
+fn warn_if_too_short(summary: &Summary) {
+    let (unreliable, measured) = summary.unreliable_cells();
+    if unreliable > 0 {
+        eprintln!(
+            "warning: {unreliable} of {measured} cells with calls have fewer than {} callers in all or a 99% interval \
+             wider than their mean wait; run more --weeks or --replications (now {} × {}) before reading single cells",
+            switchboard::sim::week::MIN_CALLERS,
+            summary.weeks,
+            summary.replications
+        );
+    }
 }
 
 /// The Erlang C/A estimate of each simulated cell for the calls that really reached its queue

@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 
 use super::erlang::ErlangInputs;
-use super::estimate::{fewest_agents, normal_cdf};
+use super::estimate::{count, fewest_agents, normal_cdf};
 use super::model::Week;
 use crate::calendar::{self, DAY_KEYS as WEEKDAYS};
 
@@ -398,12 +398,6 @@ pub fn to_toml(fit: &Fit, source: &str, d: &Defaults) -> String {
         }
     }
     out
-}
-
-/// `1 day`, `2 days`: a count with its noun.
-pub fn count(n: impl Into<i64>, noun: &str) -> String {
-    let n = n.into();
-    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 /// Dates as `2026-01-05, 2026-04-06`.

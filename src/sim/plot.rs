@@ -1,6 +1,8 @@
 //! Pictures of a week simulation for analysts, with plotters: a heatmap of mean wait by weekday
-//! and hour, and the simulated waits beside the Erlang estimate. Each chart is written as SVG
-//! and PNG.
+//! and hour (a colour scale with its unit beside it; closed hours grey; cells with too few
+//! callers or too wide an interval pale and hatched), and the simulated waits beside the Erlang
+//! estimate with their 99% intervals. Each chart is written as SVG and PNG. `report --out`
+//! draws its calls heatmap with the same `WeekHeatmap`.
 //!
 //! It lives with the simulator (`sim::plot`) because it draws only the simulator's
 //! [`CellSummary`] rows; `simulate --out` calls it. It is the one part of `sim/` that writes
@@ -45,9 +47,22 @@ fn colour(wait_s: f64, max_s: f64) -> RGBColor {
     RGBColor(r, g, 60)
 }
 
-/// Writes `<stem>.svg` and `<stem>.png` of the mean wait of one queue's cells.
-pub fn heatmap(cells: &[&CellSummary], title: &str, stem: &Path) -> Result<(), PlotError> {
-    let max_s = cells.iter().filter_map(|c| c.mean_wait_s).fold(60.0f64, f64::max);
+/// Colour for a count of calls: light to dark blue up to `max`.
+fn blue(calls: f64, max: f64) -> RGBColor {
+    let x = (calls / max.max(1.0)).clamp(0.0, 1.0);
+    RGBColor((220.0 - 180.0 * x) as u8, (235.0 - 150.0 * x) as u8, 250)
+}
+
+/// The fill of a cell without data: a closed hour, or no calls.
+const EMPTY: RGBColor = RGBColor(235, 235, 235);
+
+/// Writes `<stem>.svg` and `<stem>.png` of the mean wait of one queue's cells. `weeks_run` is
+/// weeks × replications: cells whose wait is not [`CellSummary::reliable`] over that many weeks
+/// are hatched and pale, with their number in grey, rather than painted as if they were known.
+pub fn heatmap(cells: &[&CellSummary], weeks_run: f64, title: &str, stem: &Path) -> Result<(), PlotError> {
+    // The scale ends at the longest wait that can be trusted, so one noisy cell does not wash
+    // out the rest.
+    let max_s = cells.iter().filter(|c| c.reliable(weeks_run)).filter_map(|c| c.mean_wait_s).fold(60.0f64, f64::max);
     let cells = cells
         .iter()
         .map(|c| {
@@ -55,12 +70,20 @@ pub fn heatmap(cells: &[&CellSummary], title: &str, stem: &Path) -> Result<(), P
             GridCell {
                 day: c.weekday.num_days_from_monday(),
                 hour: c.hour as u32,
-                fill: wait.map_or(RGBColor(235, 235, 235), |w| colour(w, max_s)),
+                fill: wait.map_or(EMPTY, |w| colour(w, max_s)),
                 label: wait.map(|w| format!("{w:.0}")),
+                uncertain: wait.is_some() && !c.reliable(weeks_run),
             }
         })
         .collect();
-    write_svg_and_png(&WeekHeatmap { title, cells }, stem)
+    let legend = Legend {
+        title: "mean wait, s",
+        max: max_s,
+        scale: colour,
+        empty: "closed or no calls",
+        uncertain: Some(format!("< {:.0} callers or 99% interval wider than the wait", crate::sim::week::MIN_CALLERS)),
+    };
+    write_svg_and_png(&WeekHeatmap { title, cells, legend }, stem)
 }
 
 /// A chart drawable on any plotters backend, so that one function writes both files.
@@ -83,7 +106,7 @@ fn write_svg_and_png<C: Chart>(chart: &C, stem: &Path) -> Result<(), PlotError> 
 }
 
 struct Scatter<'a> {
-    points: &'a [(f64, f64)],
+    points: &'a [Versus],
     title: &'a str,
 }
 
@@ -100,20 +123,51 @@ struct GridCell {
     hour: u32,
     fill: RGBColor,
     label: Option<String>,
+    /// Too little data to read on its own: drawn pale and hatched, its label grey.
+    uncertain: bool,
+}
+
+/// The colour scale beside a heatmap, with its unit, and what the grey and hatched cells mean.
+struct Legend {
+    /// What the colours measure, with the unit: `mean wait, s`.
+    title: &'static str,
+    /// The value at the top of the scale (and beyond).
+    max: f64,
+    scale: fn(f64, f64) -> RGBColor,
+    /// What a grey cell means.
+    empty: &'static str,
+    /// What a hatched cell means, when some can be.
+    uncertain: Option<String>,
 }
 
 /// A weekday × hour heatmap, the simulator's waits and the report's calls alike.
 struct WeekHeatmap<'a> {
     title: &'a str,
     cells: Vec<GridCell>,
+    legend: Legend,
+}
+
+/// Diagonal lines across a pixel rectangle, `gap` apart.
+fn hatch(x0: i32, y0: i32, x1: i32, y1: i32, gap: i32) -> Vec<PathElement<(i32, i32)>> {
+    let (w, h) = (x1 - x0, y1 - y0);
+    let style = ShapeStyle::from(&RGBColor(150, 150, 150)).stroke_width(1);
+    // Points (x0 + t + s, y1 − s) for s in 0..=h, kept where x stays inside the rectangle.
+    (-h..w)
+        .step_by(usize::try_from(gap.max(1)).unwrap_or(1))
+        .filter_map(|t| {
+            let (lo, hi) = ((-t).max(0), h.min(w - t));
+            (lo < hi).then(|| PathElement::new(vec![(x0 + t + lo, y1 - lo), (x0 + t + hi, y1 - hi)], style))
+        })
+        .collect()
 }
 
 impl Chart for WeekHeatmap<'_> {
-    const SIZE: (u32, u32) = (1000, 420);
+    const SIZE: (u32, u32) = (1180, 440);
     fn draw<DB: DrawingBackend>(&self, area: DrawingArea<DB, plotters::coord::Shift>) -> Result<(), String> {
         let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
         area.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&area)
+        let (grid, side) = area.split_horizontally(1000);
+        let mut chart = ChartBuilder::on(&grid)
             .caption(self.title, ("sans-serif", 22))
             .margin(12)
             .x_label_area_size(36)
@@ -140,44 +194,125 @@ impl Chart for WeekHeatmap<'_> {
             .draw()
             .map_err(err)?;
         let at = |c: &GridCell| (c.hour, 6 - c.day.min(6));
+        let corners = |c: &GridCell| {
+            let (x, y) = at(c);
+            [(SegmentValue::Exact(x), SegmentValue::Exact(y)), (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1))]
+        };
         chart
             .draw_series(self.cells.iter().map(|c| {
-                let (x, y) = at(c);
-                Rectangle::new(
-                    [
-                        (SegmentValue::Exact(x), SegmentValue::Exact(y)),
-                        (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1)),
-                    ],
-                    c.fill.filled(),
-                )
+                let fill = if c.uncertain { c.fill.mix(0.35) } else { c.fill.mix(1.0) };
+                Rectangle::new(corners(c), fill.filled())
             }))
             .map_err(err)?;
+        for c in self.cells.iter().filter(|c| c.uncertain) {
+            let [a, b] = corners(c);
+            let ((x0, y1), (x1, y0)) = (chart.backend_coord(&a), chart.backend_coord(&b));
+            for line in hatch(x0, y0, x1, y1, 7) {
+                grid.draw(&line).map_err(err)?;
+            }
+        }
         chart
             .draw_series(self.cells.iter().filter_map(|c| {
                 let (x, y) = at(c);
-                let style =
-                    ("sans-serif", 13).into_font().into_text_style(&area).pos(Pos::new(HPos::Center, VPos::Center));
+                let colour = if c.uncertain { RGBColor(110, 110, 110) } else { BLACK };
+                let style = ("sans-serif", 13)
+                    .into_font()
+                    .color(&colour)
+                    .into_text_style(&grid)
+                    .pos(Pos::new(HPos::Center, VPos::Center));
                 Some(Text::new(c.label.clone()?, (SegmentValue::CenterOf(x), SegmentValue::CenterOf(y)), style))
             }))
             .map_err(err)?;
+        draw_legend(&side, &self.legend).map_err(err)?;
         area.present().map_err(err)
     }
 }
 
+/// The colour bar (0 at the bottom, `max` and beyond at the top) with its unit, then a grey and
+/// a hatched swatch with what they mean.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    legend: &Legend,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let text = |size: i32| ("sans-serif", size).into_font().into_text_style(area);
+    let (x0, x1, top, bottom) = (10, 34, 60, 250);
+    area.draw(&Text::new(legend.title, (x0, top - 24), text(14)))?;
+    for y in top..bottom {
+        let value = legend.max * f64::from(bottom - 1 - y) / f64::from(bottom - 1 - top);
+        area.draw(&Rectangle::new([(x0, y), (x1, y + 1)], (legend.scale)(value, legend.max).filled()))?;
+    }
+    area.draw(&Rectangle::new([(x0, top), (x1, bottom)], BLACK.stroke_width(1)))?;
+    for i in 0..=4 {
+        let value = legend.max * f64::from(i) / 4.0;
+        let y = bottom - (bottom - top) * i / 4;
+        area.draw(&PathElement::new(vec![(x1, y), (x1 + 4, y)], BLACK))?;
+        let plus = if i == 4 { "+" } else { "" };
+        let style = text(12).pos(Pos::new(HPos::Left, VPos::Center));
+        area.draw(&Text::new(format!("{value:.0}{plus}"), (x1 + 7, y), style))?;
+    }
+    // Swatches, each with a short explanation wrapped under it.
+    let mut y = bottom + 20;
+    let mut swatch = |hatched: bool, words: &str| -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        let fill = if hatched { EMPTY.mix(0.35) } else { EMPTY.mix(1.0) };
+        area.draw(&Rectangle::new([(x0, y), (x1, y + 18)], fill.filled()))?;
+        if hatched {
+            for line in hatch(x0, y, x1, y + 18, 7) {
+                area.draw(&line)?;
+            }
+        }
+        area.draw(&Rectangle::new([(x0, y), (x1, y + 18)], RGBColor(150, 150, 150).stroke_width(1)))?;
+        for (i, line) in wrap(words, 18).iter().enumerate() {
+            let row = y + 2 + 14 * i32::try_from(i).unwrap_or(0);
+            area.draw(&Text::new(line.clone(), (x1 + 6, row), text(11)))?;
+        }
+        y += 22 + 14 * i32::try_from(wrap(words, 18).len().saturating_sub(1)).unwrap_or(0);
+        Ok(())
+    };
+    swatch(false, legend.empty)?;
+    if let Some(words) = &legend.uncertain {
+        swatch(true, words)?;
+    }
+    Ok(())
+}
+
+/// Words in lines of at most `width` characters (a longer word gets a line of its own).
+fn wrap(words: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in words.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_owned()),
+        }
+    }
+    lines
+}
+
+/// One weekday-hour of a queue: the formula's mean wait, the simulated one and its 99% interval
+/// half-width across replications (none with one replication).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Versus {
+    pub formula_s: f64,
+    pub simulated_s: f64,
+    pub ci99_s: Option<f64>,
+}
+
 /// Writes `<stem>.svg` and `<stem>.png`: simulated mean wait against the formula's, per
-/// weekday-hour, one point per cell, with the diagonal where both agree.
-pub fn against_formula(points: &[(f64, f64)], title: &str, stem: &Path) -> Result<(), PlotError> {
+/// weekday-hour, one point per cell with its 99% interval, and the diagonal where both agree.
+pub fn against_formula(points: &[Versus], title: &str, stem: &Path) -> Result<(), PlotError> {
     write_svg_and_png(&Scatter { points, title }, stem)
 }
 
 fn draw_scatter<DB: DrawingBackend>(
     area: DrawingArea<DB, plotters::coord::Shift>,
-    points: &[(f64, f64)],
+    points: &[Versus],
     title: &str,
 ) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     area.fill(&WHITE).map_err(err)?;
-    let max = points.iter().map(|(a, b)| a.max(*b)).fold(10.0f64, f64::max) * 1.05;
+    let max = points.iter().map(|p| p.formula_s.max(p.simulated_s)).fold(10.0f64, f64::max) * 1.05;
     let mut chart = ChartBuilder::on(&area)
         .caption(title, ("sans-serif", 20))
         .margin(12)
@@ -188,11 +323,33 @@ fn draw_scatter<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc("Erlang estimate of mean wait, s")
-        .y_desc("simulated mean wait, s")
+        .y_desc("simulated mean wait, s (bars: 99% interval)")
         .draw()
         .map_err(err)?;
-    chart.draw_series(LineSeries::new([(0.0, 0.0), (max, max)], BLACK.mix(0.4))).map_err(err)?;
-    chart.draw_series(points.iter().map(|&(f, s)| Circle::new((f, s), 3, BLUE.mix(0.7).filled()))).map_err(err)?;
+    chart
+        .draw_series(LineSeries::new([(0.0, 0.0), (max, max)], BLACK.mix(0.4)))
+        .map_err(err)?
+        .label("equal")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK.mix(0.4)));
+    chart
+        .draw_series(points.iter().filter_map(|p| {
+            let ci = p.ci99_s?;
+            let (lo, hi) = ((p.simulated_s - ci).max(0.0), (p.simulated_s + ci).min(max));
+            Some(ErrorBar::new_vertical(p.formula_s, lo, p.simulated_s, hi, BLUE.mix(0.35).filled(), 5))
+        }))
+        .map_err(err)?;
+    chart
+        .draw_series(points.iter().map(|p| Circle::new((p.formula_s, p.simulated_s), 3, BLUE.mix(0.7).filled())))
+        .map_err(err)?
+        .label("one weekday-hour")
+        .legend(|(x, y)| Circle::new((x + 8, y), 3, BLUE.mix(0.7).filled()));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(err)?;
     area.present().map_err(err)
 }
 
@@ -206,17 +363,12 @@ pub fn report_charts(report: &crate::events::report::Report, dir: &Path) -> Resu
         .flat_map(|d| (0..24u32).map(move |h| (d, h)))
         .map(|(day, hour)| {
             let calls = report.cell(day as usize, hour);
-            // Light to dark blue with the number of calls.
-            let x = calls as f64 / max.max(1.0);
-            let fill = if calls == 0 {
-                RGBColor(235, 235, 235)
-            } else {
-                RGBColor((220.0 - 180.0 * x) as u8, (235.0 - 150.0 * x) as u8, 250)
-            };
-            GridCell { day, hour, fill, label: (calls > 0).then(|| calls.to_string()) }
+            let fill = if calls == 0 { EMPTY } else { blue(calls as f64, max) };
+            GridCell { day, hour, fill, label: (calls > 0).then(|| calls.to_string()), uncertain: false }
         })
         .collect();
-    write_svg_and_png(&WeekHeatmap { title: "calls by weekday and hour", cells }, &dir.join("calls_heatmap"))
+    let legend = Legend { title: "calls", max, scale: blue, empty: "no calls", uncertain: None };
+    write_svg_and_png(&WeekHeatmap { title: "calls by weekday and hour", cells, legend }, &dir.join("calls_heatmap"))
 }
 
 /// One of a node's counts.

@@ -97,6 +97,12 @@ pub fn period_wait_words(p: &Period, slot_min: u32) -> String {
     format!("{}, expected wait {up_to}{}", period_words(p), wait_clock(p.wait_s))
 }
 
+/// `1 day`, `2 days`: a count with its noun (regular plurals only).
+pub fn count(n: impl Into<i64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
 /// `9:00–10:00`.
 pub fn period_words(p: &Period) -> String {
     let t = |m: u32| format!("{}:{:02}", m / 60, m % 60);
@@ -118,6 +124,10 @@ mod tests {
         assert_eq!(b.days.last().map(|d| d.0), Some(Weekday::Mon), "{:?}", b.days);
         assert!(b.worst.iter().all(|p| p.weekday == Weekday::Mon), "{:?}", b.worst);
         assert!(b.best.iter().all(|p| p.wait_s < b.worst[0].wait_s));
+        assert_eq!(
+            (count(1, "day"), count(0, "day"), count(2_u32, "week")),
+            ("1 day".into(), "0 days".into(), "2 weeks".into())
+        );
         assert_eq!(wait_clock(42.4), "0:42 (42 s)");
         assert_eq!(wait_clock(125.0), "2:05 (125 s)");
         assert_eq!(wait_clock(3723.0), "1:02:03 (3723 s)");

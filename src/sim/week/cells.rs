@@ -135,6 +135,23 @@ pub struct CellSummary {
     pub agents: f64,
 }
 
+/// Fewer callers than this in a cell, over every week and replication, make its mean wait noise.
+pub const MIN_CALLERS: f64 = 30.0;
+/// Intervals narrower than this many seconds are below anything a reader of waits cares about.
+const NEGLIGIBLE_CI_S: f64 = 1.0;
+
+impl CellSummary {
+    /// Whether the cell's mean wait can be read on its own: it had at least [`MIN_CALLERS`]
+    /// callers in the `weeks_run` weeks simulated (weeks × replications), and its 99% interval
+    /// across replications, when there is one, is no wider than the value (or negligible).
+    pub fn reliable(&self, weeks_run: f64) -> bool {
+        let (Some(wait), true) = (self.mean_wait_s, self.offered * weeks_run >= MIN_CALLERS) else {
+            return false;
+        };
+        self.mean_wait_ci99.is_none_or(|ci| ci <= wait.max(NEGLIGIBLE_CI_S))
+    }
+}
+
 fn weekday_key<S: Serializer>(weekday: &Weekday, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(day_key(*weekday))
 }
@@ -150,6 +167,20 @@ pub struct Summary {
     /// Totals per queue, per week.
     pub queues: Vec<CellSummary>,
     pub engine_steps: u64,
+}
+
+impl Summary {
+    /// Weeks simulated in all: weeks × replications.
+    pub fn weeks_run(&self) -> f64 {
+        f64::from(self.weeks) * f64::from(self.replications.max(1))
+    }
+
+    /// The cells with callers whose mean wait is not [`CellSummary::reliable`], and the cells with
+    /// callers.
+    pub fn unreliable_cells(&self) -> (usize, usize) {
+        let measured: Vec<&CellSummary> = self.cells.iter().filter(|c| c.offered > 0.0).collect();
+        (measured.iter().filter(|c| !c.reliable(self.weeks_run())).count(), measured.len())
+    }
 }
 
 /// Pools replications: counts per week, waits over all callers, confidence intervals from the
@@ -218,5 +249,45 @@ pub fn summarize(model: &Model, weeks: u32, reps: &[Replication]) -> Summary {
         ivr,
         queues,
         engine_steps: reps.iter().map(|r| r.engine_steps).sum(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(offered: f64, wait: Option<f64>, ci: Option<f64>) -> CellSummary {
+        CellSummary {
+            queue: "q".into(),
+            weekday: Weekday::Mon,
+            hour: 9,
+            offered,
+            answered: offered,
+            abandoned: 0.0,
+            mean_wait_s: wait,
+            mean_wait_ci99: ci,
+            p90_wait_s: None,
+            service_level: None,
+            service_level_ci99: None,
+            occupancy: None,
+            agents: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_cell_is_reliable_with_enough_callers_and_a_narrow_interval() {
+        // 10 callers a week over 4 weeks run: 40 callers.
+        assert!(cell(10.0, Some(40.0), Some(12.0)).reliable(4.0));
+        assert!(!cell(10.0, Some(40.0), Some(12.0)).reliable(2.0), "20 callers are too few");
+        assert!(!cell(10.0, Some(40.0), Some(41.0)).reliable(4.0), "interval wider than the value");
+        assert!(cell(10.0, Some(0.2), Some(0.5)).reliable(4.0), "a negligible interval");
+        assert!(cell(10.0, Some(40.0), None).reliable(4.0), "one replication has no interval");
+        assert!(!cell(0.0, None, None).reliable(4.0), "no callers");
+    }
+
+    #[test]
+    fn weekdays_are_written_as_keys() {
+        let json = serde_json::to_value(cell(1.0, None, None)).unwrap();
+        assert_eq!(json["weekday"], "mon");
     }
 }

@@ -26,7 +26,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use self::caller::{Caller, Where};
 use self::cells::HOURS;
-pub use self::cells::{CellSummary, HourStats, IvrStats, Summary, summarize};
+pub use self::cells::{CellSummary, HourStats, IvrStats, MIN_CALLERS, Summary, summarize};
 use self::events::{Events, Kind};
 use self::queues::Queue;
 use super::stationary::streams;
