@@ -545,3 +545,62 @@ fn fit_of_random_rows_always_reads_back() {
         }
     }
 }
+
+/// `fit --db` fits the event log through the same code: a holiday Monday without a call is a
+/// closure there too.
+#[test]
+fn fit_from_the_event_log_leaves_closed_dates_out() {
+    use switchboard::events::{CallHead, DbUrl, Kind, QueueResult, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let mut store = match Store::open(&DbUrl::parse(&url).unwrap()) {
+        Ok(Some(store)) => store,
+        _ => panic!("the log opens"),
+    };
+    // Three weeks from Monday 2026-03-02, six calls at 10:00 UTC each weekday, but none on the
+    // holiday, Monday 2026-03-09.
+    let monday = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    let mut id = 0;
+    for date in monday.iter_days().take(21) {
+        if chrono::Datelike::weekday(&date).num_days_from_monday() > 4 || date.to_string() == "2026-03-09" {
+            continue;
+        }
+        for i in 0..6 {
+            id += 1;
+            let head = CallHead {
+                call_id: format!("CA{id}"),
+                provider: "twilio".into(),
+                flow: "support".into(),
+                flow_version: 1,
+                simulated: false,
+            };
+            let t0 = date.and_hms_opt(10, i * 5, 0).unwrap().and_utc();
+            let t = |s: i64| t0 + chrono::Duration::seconds(s);
+            let (queue, result) = ("first_line".to_owned(), QueueResult::Bridged);
+            store
+                .insert(&[
+                    head.event(0, t(0), None, Kind::CallStarted { caller: None }),
+                    head.event(1, t(5), None, Kind::QueueJoined { queue: queue.clone(), announced_wait_min: None }),
+                    head.event(
+                        2,
+                        t(35),
+                        None,
+                        Kind::QueueLeft { queue, result, queue_time_s: 30, last_position: None },
+                    ),
+                    head.event(3, t(185), None, Kind::CallCompleted { duration_s: 185 }),
+                ])
+                .unwrap();
+        }
+    }
+    drop(store);
+    let model = dir.path().join("db.model.toml");
+    let model_s = model.to_str().unwrap();
+    let mon_10 = || {
+        let est = run(&["estimate", "--model", model_s, "--json"]).code(0).json();
+        cell(&est, "first_line", "mon", 10)["arrivals_per_hour"].as_f64().unwrap()
+    };
+    run(&["fit", "--db", &url, "-o", model_s]).code(0).stdout_has("closed dates: 2026-03-09 (no calls");
+    assert_eq!(mon_10(), 6.0, "six calls on each of the two open Mondays");
+    run(&["fit", "--db", &url, "-o", model_s, "--keep-empty-days"]).code(0);
+    assert_eq!(mon_10(), 4.0, "the holiday averaged in as zero");
+}

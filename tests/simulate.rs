@@ -1,6 +1,10 @@
 //! The week simulator on the sample hotline: reproducible from a seed, and no caller lost.
 
+mod common;
+
 use std::path::Path;
+
+use common::run;
 
 use switchboard::calendar::reference_day;
 use switchboard::engine::Flow;
@@ -66,4 +70,59 @@ fn summary_keeps_the_cells_of_every_queue() {
         .find(|c| c.queue == "first_line" && c.weekday == chrono::Weekday::Sun && c.hour == 12)
         .unwrap();
     assert_eq!(sunday.offered, 0.0);
+}
+
+/// A short run through the CLI: weekdays written as keys in every file, the charts drawn, and a
+/// warning that per-cell figures of one week are too noisy, which a longer run quiets down.
+#[test]
+fn simulate_writes_weekday_keys_and_warns_when_too_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let short = run(&["simulate", "--replications", "2", "--seed", "3", "--json", "--out", out]).code(0);
+    let v = short.json();
+    let keys = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    for c in v["cells"].as_array().unwrap() {
+        assert!(keys.contains(&c["weekday"].as_str().unwrap_or("")), "{c}");
+    }
+    let csv_text = std::fs::read_to_string(dir.path().join("cells.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let col = reader.headers().unwrap().iter().position(|h| h == "weekday").unwrap();
+    let days: Vec<String> = reader.records().map(|r| r.unwrap()[col].to_owned()).collect();
+    assert_eq!(days.len(), 3 * 7 * 24);
+    assert!(days.iter().all(|d| keys.contains(&d.as_str())), "{days:?}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(json["cells"][0]["weekday"], "mon");
+    for name in ["wait-first_line.png", "wait-first_line.svg", "vs-erlang-first_line.png"] {
+        assert!(std::fs::metadata(dir.path().join(name)).is_ok_and(|m| m.len() > 1000), "{name}");
+    }
+    let svg = std::fs::read_to_string(dir.path().join("wait-first_line.svg")).unwrap();
+    assert!(svg.contains("mean wait, s") && svg.contains("closed or no calls"), "the legend says the unit");
+
+    // The warning counts the cells the summary itself finds unreliable.
+    let weeks_run = 2.0;
+    let cells = v["cells"].as_array().unwrap();
+    let measured: Vec<_> = cells.iter().filter(|c| c["offered"].as_f64().unwrap() > 0.0).collect();
+    let unreliable = measured
+        .iter()
+        .filter(|c| {
+            let wait = c["mean_wait_s"].as_f64().unwrap();
+            let few = c["offered"].as_f64().unwrap() * weeks_run < 30.0;
+            few || c["mean_wait_ci99"].as_f64().is_some_and(|ci| ci > wait.max(1.0))
+        })
+        .count();
+    assert!(unreliable > 0);
+    short
+        .stderr_has(&format!("warning: {unreliable} of {} cells with calls", measured.len()))
+        .stderr_has("--replications");
+
+    // One replication of one week has no intervals: only the thin cells are flagged, fewer.
+    let one = run(&["simulate", "--replications", "1", "--seed", "3"]).code(0);
+    let flagged = |r: &common::Run| -> usize {
+        let text = r.stderr();
+        let at = text.find("warning: ").map(|i| i + "warning: ".len());
+        at.and_then(|i| text[i..].split(' ').next()?.parse().ok()).unwrap_or(0)
+    };
+    assert!(flagged(&one) < unreliable, "{}", one.stderr());
+    one.stdout_has("in 1 replication of 1 week, seed 3");
 }
