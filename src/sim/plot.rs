@@ -47,10 +47,11 @@ fn colour(wait_s: f64, max_s: f64) -> RGBColor {
     RGBColor(r, g, 60)
 }
 
-/// Colour for a count of calls: light to dark blue up to `max`.
+/// Colour for a count of calls: light to dark blue up to `max`; even the lightest stands apart
+/// from the grey of an hour without calls.
 fn blue(calls: f64, max: f64) -> RGBColor {
     let x = (calls / max.max(1.0)).clamp(0.0, 1.0);
-    RGBColor((220.0 - 180.0 * x) as u8, (235.0 - 150.0 * x) as u8, 250)
+    RGBColor((190.0 - 150.0 * x) as u8, (215.0 - 130.0 * x) as u8, 250)
 }
 
 /// The fill of a cell without data: a closed hour, or no calls.
@@ -79,6 +80,7 @@ pub fn heatmap(cells: &[&CellSummary], weeks_run: f64, title: &str, stem: &Path)
     let legend = Legend {
         title: "mean wait, s",
         max: max_s,
+        open_ended: true,
         scale: colour,
         empty: "closed or no calls",
         uncertain: Some(format!("< {:.0} callers or 99% interval wider than the wait", crate::sim::week::MIN_CALLERS)),
@@ -131,8 +133,10 @@ struct GridCell {
 struct Legend {
     /// What the colours measure, with the unit: `mean wait, s`.
     title: &'static str,
-    /// The value at the top of the scale (and beyond).
+    /// The value at the top of the scale.
     max: f64,
+    /// Whether values beyond `max` take its colour (the label says `60+`).
+    open_ended: bool,
     scale: fn(f64, f64) -> RGBColor,
     /// What a grey cell means.
     empty: &'static str,
@@ -246,7 +250,7 @@ fn draw_legend<DB: DrawingBackend>(
         let value = legend.max * f64::from(i) / 4.0;
         let y = bottom - (bottom - top) * i / 4;
         area.draw(&PathElement::new(vec![(x1, y), (x1 + 4, y)], BLACK))?;
-        let plus = if i == 4 { "+" } else { "" };
+        let plus = if i == 4 && legend.open_ended { "+" } else { "" };
         let style = text(12).pos(Pos::new(HPos::Left, VPos::Center));
         area.draw(&Text::new(format!("{value:.0}{plus}"), (x1 + 7, y), style))?;
     }
@@ -367,7 +371,7 @@ pub fn report_charts(report: &crate::events::report::Report, dir: &Path) -> Resu
             GridCell { day, hour, fill, label: (calls > 0).then(|| calls.to_string()), uncertain: false }
         })
         .collect();
-    let legend = Legend { title: "calls", max, scale: blue, empty: "no calls", uncertain: None };
+    let legend = Legend { title: "calls", max, open_ended: false, scale: blue, empty: "no calls", uncertain: None };
     write_svg_and_png(&WeekHeatmap { title: "calls by weekday and hour", cells, legend }, &dir.join("calls_heatmap"))
 }
 
