@@ -3,7 +3,8 @@
 //! The pure core, free of I/O, clocks and ambient randomness:
 //! - [`engine`]: flows (parse, check, graph, time to a person) and the call state machine;
 //! - [`queue`]: the call-centre model, Erlang C/A, staffing, fitting from history;
-//! - [`calendar`]: weekdays, the reference week, times as people write them.
+//! - [`calendar`]: weekdays, the reference week, times as people write them;
+//! - [`import`]: flows of other tools (Twilio Studio) converted to ours.
 //!
 //! The drivers, which feed the core events and perform the actions it returns:
 //! - [`files`]: flows, models and sounds read from disk; [`clock`]: a call's local time;
@@ -18,6 +19,7 @@ pub mod clock;
 pub mod engine;
 pub mod events;
 pub mod files;
+pub mod import;
 pub mod queue;
 pub mod script;
 pub mod sim;

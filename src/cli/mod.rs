@@ -7,6 +7,7 @@ mod erlang;
 mod estimate;
 mod fit;
 mod graph;
+mod import;
 mod report;
 mod serve;
 mod simulate;
@@ -71,6 +72,11 @@ enum Command {
         #[command(subcommand)]
         command: db::DbCommand,
     },
+    /// Convert a flow from another tool (a Twilio Studio export) to our format.
+    Import {
+        #[command(subcommand)]
+        command: import::ImportCommand,
+    },
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -88,6 +94,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Fit(args)) => fit::run(args),
         Some(Command::Report(args)) => report::run(args),
         Some(Command::Db { command }) => db::run(command),
+        Some(Command::Import { command }) => import::run(command),
         None => call::demo(),
     }
 }
