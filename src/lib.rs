@@ -12,6 +12,7 @@
 //! - [`sim`]: the discrete-event load simulator and its charts;
 //! - [`sounds`]: WAV files, telephone-line checks, tones and DTMF detection;
 //! - [`twilio`]: the webhook server;
+//! - [`studio`]: the designers' page in the browser;
 //! - [`events`]: the durable call-event log (SQLite or PostgreSQL) and its background writer.
 
 pub mod calendar;
@@ -24,4 +25,5 @@ pub mod queue;
 pub mod script;
 pub mod sim;
 pub mod sounds;
+pub mod studio;
 pub mod twilio;

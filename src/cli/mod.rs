@@ -13,6 +13,7 @@ mod serve;
 mod simulate;
 mod sounds;
 mod staff;
+mod studio;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -72,6 +73,8 @@ enum Command {
         #[command(subcommand)]
         command: db::DbCommand,
     },
+    /// The designers' page: graph, editor, phone and tests of the flows in a folder.
+    Studio(studio::Args),
     /// Convert a flow from another tool (a Twilio Studio export) to our format.
     Import {
         #[command(subcommand)]
@@ -95,6 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Report(args)) => report::run(args),
         Some(Command::Db { command }) => db::run(command),
         Some(Command::Import { command }) => import::run(command),
+        Some(Command::Studio(args)) => studio::run(args),
         None => call::demo(),
     }
 }

@@ -55,7 +55,8 @@ pub fn flow_path(file: &Path, scenarios: &Scenarios) -> PathBuf {
 /// Runs every case of `file` against its flow, whose sounds are in `sounds_for(flow path)`.
 pub fn run_file(file: &Path, sounds_for: impl Fn(&Path) -> PathBuf) -> Result<FileResult, SuiteError> {
     let text = files::read_text(file)?;
-    let scenarios = Scenarios::parse(&text).map_err(|d| SuiteError::Scenarios(d.render(&file.display().to_string(), &text)))?;
+    let scenarios =
+        Scenarios::parse(&text).map_err(|d| SuiteError::Scenarios(d.render(&file.display().to_string(), &text)))?;
     let flow_path = flow_path(file, &scenarios);
     let loaded = files::read_flow(&flow_path, &sounds_for(&flow_path))?;
     let rendered = loaded.render();
