@@ -24,6 +24,8 @@ pub enum FileError {
     Read { path: PathBuf, error: std::io::Error },
     #[error("cannot list {}: {error}", path.display())]
     List { path: PathBuf, error: std::io::Error },
+    #[error("cannot write {}: {error}", path.display())]
+    Write { path: PathBuf, error: std::io::Error },
     /// The file was read and has `errors` errors; `rendered` holds every diagnostic
     /// compiler-style, to print first.
     #[error("{} has errors", path.display())]
@@ -71,8 +73,21 @@ impl FlowFile {
     }
 }
 
-fn read_text(path: &Path) -> Result<String, FileError> {
+/// A file's text; the error names the file.
+pub fn read_text(path: &Path) -> Result<String, FileError> {
     std::fs::read_to_string(path).map_err(|error| FileError::Read { path: path.to_owned(), error })
+}
+
+/// Writes `contents` to `path` so that a reader (the server's reloader) sees the old file or
+/// the new one, never half of it: a temporary file beside it, then a rename over it.
+pub fn write_atomic(path: &Path, contents: &str) -> Result<(), FileError> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let write = std::fs::write(&tmp, contents).and_then(|()| std::fs::rename(&tmp, path));
+    write.map_err(|error| {
+        let _ = std::fs::remove_file(&tmp);
+        FileError::Write { path: path.to_owned(), error }
+    })
 }
 
 /// Reads and checks a flow file, measuring the sounds it plays in `sounds_dir`.

@@ -3,7 +3,8 @@
 //! The pure core, free of I/O, clocks and ambient randomness:
 //! - [`engine`]: flows (parse, check, graph, time to a person) and the call state machine;
 //! - [`queue`]: the call-centre model, Erlang C/A, staffing, fitting from history;
-//! - [`calendar`]: weekdays, the reference week, times as people write them.
+//! - [`calendar`]: weekdays, the reference week, times as people write them;
+//! - [`import`]: flows of other tools (Twilio Studio) converted to ours.
 //!
 //! The drivers, which feed the core events and perform the actions it returns:
 //! - [`files`]: flows, models and sounds read from disk; [`clock`]: a call's local time;
@@ -11,6 +12,7 @@
 //! - [`sim`]: the discrete-event load simulator and its charts;
 //! - [`sounds`]: WAV files, telephone-line checks, tones and DTMF detection;
 //! - [`twilio`]: the webhook server;
+//! - [`studio`]: the designers' page in the browser;
 //! - [`events`]: the durable call-event log (SQLite or PostgreSQL) and its background writer.
 
 pub mod calendar;
@@ -18,8 +20,10 @@ pub mod clock;
 pub mod engine;
 pub mod events;
 pub mod files;
+pub mod import;
 pub mod queue;
 pub mod script;
 pub mod sim;
 pub mod sounds;
+pub mod studio;
 pub mod twilio;

@@ -240,13 +240,6 @@ fn render(t: &Transcript, from: usize) -> String {
 }
 
 fn summary(t: &Transcript) -> String {
-    let outcome = match &t.outcome {
-        Some(o) => format!(
-            "{} {}",
-            serde_json::to_value(o.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
-            o.target
-        ),
-        None => "still in the IVR".to_owned(),
-    };
+    let outcome = t.outcome.as_ref().map_or_else(|| "still in the IVR".to_owned(), ToString::to_string);
     format!("outcome: {outcome} after {:.1} s\npath: {}\n", t.duration_s, t.path.join(" → "))
 }

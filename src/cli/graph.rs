@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use switchboard::engine::graph::{self, Edge, On};
-use switchboard::engine::{Flow, NodeId, NodeKind};
+use switchboard::engine::graph::{self, arrows};
+use switchboard::engine::{Flow, NodeKind};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Format {
@@ -57,40 +57,6 @@ fn json_graph(flow: &Flow) -> serde_json::Value {
         "nodes": nodes,
         "edges": edges,
     })
-}
-
-/// One arrow of a drawing: the edges between two nodes drawn alike, their conditions joined,
-/// so a key and its phrases to one target, or an escape key and the operator phrases, are one
-/// arrow. Escapes, fallbacks and escalations are dashed so the designer sees every way out.
-struct Arrow {
-    from: NodeId,
-    to: NodeId,
-    dashed: bool,
-    conditions: Vec<String>,
-}
-
-impl Arrow {
-    fn label(&self) -> String {
-        self.conditions.join(", ")
-    }
-}
-
-fn arrows(flow: &Flow) -> Vec<Arrow> {
-    let mut out: Vec<Arrow> = Vec::new();
-    for e in graph::edges(flow) {
-        let dashed = is_exit(&e);
-        let condition = e.condition(flow);
-        match out.iter_mut().find(|a| a.from == e.from && a.to == e.to && a.dashed == dashed) {
-            Some(a) if a.conditions.contains(&condition) => {}
-            Some(a) => a.conditions.push(condition),
-            None => out.push(Arrow { from: e.from, to: e.to, dashed, conditions: vec![condition] }),
-        }
-    }
-    out
-}
-
-fn is_exit(e: &Edge) -> bool {
-    e.on.is_escape() || matches!(e.on, On::Timeout | On::Invalid)
 }
 
 fn shape(kind: &NodeKind) -> &'static str {

@@ -7,11 +7,13 @@ mod erlang;
 mod estimate;
 mod fit;
 mod graph;
+mod import;
 mod report;
 mod serve;
 mod simulate;
 mod sounds;
 mod staff;
+mod studio;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -71,6 +73,13 @@ enum Command {
         #[command(subcommand)]
         command: db::DbCommand,
     },
+    /// The designers' page: graph, editor, phone and tests of the flows in a folder.
+    Studio(studio::Args),
+    /// Convert a flow from another tool (a Twilio Studio export) to our format.
+    Import {
+        #[command(subcommand)]
+        command: import::ImportCommand,
+    },
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -88,6 +97,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Fit(args)) => fit::run(args),
         Some(Command::Report(args)) => report::run(args),
         Some(Command::Db { command }) => db::run(command),
+        Some(Command::Import { command }) => import::run(command),
+        Some(Command::Studio(args)) => studio::run(args),
         None => call::demo(),
     }
 }

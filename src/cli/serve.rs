@@ -188,7 +188,7 @@ fn sounds_beside(flows: &Path) -> PathBuf {
     flows.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("sounds")
 }
 
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for Ctrl-C");

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use switchboard::engine::Flow;
 use switchboard::files;
-use switchboard::script::scenario::{self, Coverage, Scenarios};
+use switchboard::script::scenario::Uncovered;
+use switchboard::script::suite::{self, SuiteError};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -33,88 +33,49 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn run_file(file: &Path) -> anyhow::Result<(usize, usize)> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let scenarios = match Scenarios::parse(&text) {
-        Ok(s) => s,
-        Err(d) => {
-            eprint!("{}", d.render(&file.display().to_string(), &text));
+    let result = match suite::run_file(file, super::sounds_dir_for) {
+        Ok(result) => result,
+        Err(SuiteError::Read(e)) => return Err(anyhow::anyhow!(e)).context(format!("{}", file.display())),
+        Err(SuiteError::Scenarios(rendered)) => {
+            eprint!("{rendered}");
+            return Ok((0, 1));
+        }
+        Err(SuiteError::Flow { path, rendered }) => {
+            eprint!("{rendered}");
+            println!("FAIL {}: the flow {} has errors", file.display(), path.display());
+            return Ok((0, 1));
+        }
+        Err(SuiteError::Model { path, details }) => {
+            eprintln!("{}", details.trim_end());
+            println!("FAIL {}: the queue model of {} has errors", file.display(), path.display());
+            return Ok((0, 1));
+        }
+        Err(SuiteError::Unknown(problems)) => {
+            for problem in &problems {
+                eprintln!("{}: error: {problem}", file.display());
+            }
+            println!("FAIL {}: the scenarios name nodes the flow does not have", file.display());
             return Ok((0, 1));
         }
     };
-    let flow_path = match &scenarios.flow {
-        Some(f) => file.parent().unwrap_or(Path::new(".")).join(f),
-        None => PathBuf::from(file.to_string_lossy().replace(".test.toml", ".toml")),
-    };
-    let mut loaded = files::read_flow(&flow_path, &super::sounds_dir_for(&flow_path))
-        .with_context(|| format!("{}: cannot read the flow {}", file.display(), flow_path.display()))?;
-    let rendered = loaded.render();
-    let Some(flow) = &mut loaded.flow else {
-        eprint!("{rendered}");
-        println!("FAIL {}: the flow {} has errors", file.display(), flow_path.display());
-        return Ok((0, 1));
-    };
-    if let Err(e) = files::attach_model(&flow_path, flow, None) {
-        eprintln!("{}", e.details().trim_end());
-        println!("FAIL {}: the queue model of {} has errors", file.display(), flow_path.display());
-        return Ok((0, 1));
-    }
-    let flow = &*flow;
-    // Checked before any case runs: a misspelt node would pass or fail for the wrong reason.
-    let unknown = scenarios.validate(flow);
-    if !unknown.is_empty() {
-        for problem in &unknown {
-            eprintln!("{}: error: {problem}", file.display());
-        }
-        println!("FAIL {}: the scenarios name nodes the flow does not have", file.display());
-        return Ok((0, 1));
-    }
-    println!("{} ({} cases on {})", file.display(), scenarios.cases.len(), flow_path.display());
-    let (mut passed, mut failed) = (0, 0);
-    let mut coverage = Coverage::default();
-    for case in &scenarios.cases {
-        let with_model;
-        let flow = match &case.model {
-            Some(model) => {
-                let mut f = flow.clone();
-                let path = file.parent().unwrap_or(Path::new(".")).join(model);
-                if let Err(e) = files::attach_model(&flow_path, &mut f, Some(&path)) {
-                    eprintln!("{}", e.details().trim_end());
-                    failed += 1;
-                    println!("  FAIL {}: the queue model {} has errors", case.name, path.display());
-                    continue;
-                }
-                with_model = f;
-                &with_model
-            }
-            None => flow,
-        };
-        match scenario::play(flow, case) {
-            Ok(t) => {
-                let problems = scenario::compare(case, &t);
-                coverage.add(&t);
-                if problems.is_empty() {
-                    passed += 1;
-                    println!("  ok   {}", case.name);
-                } else {
-                    failed += 1;
-                    println!("  FAIL {}", case.name);
-                    for p in problems {
-                        println!("       {}", p.replace('\n', "\n       "));
-                    }
-                }
-            }
-            Err(e) => {
-                failed += 1;
-                println!("  FAIL {}: {e}", case.name);
+    println!("{} ({} cases on {})", file.display(), result.cases.len(), result.flow_path.display());
+    let mut passed = 0;
+    for case in &result.cases {
+        if case.passed() {
+            passed += 1;
+            println!("  ok   {}", case.name);
+        } else {
+            println!("  FAIL {}", case.name);
+            for p in &case.problems {
+                println!("       {}", p.replace('\n', "\n       "));
             }
         }
     }
-    print_coverage(flow, &coverage);
-    Ok((passed, failed))
+    print_coverage(&result.uncovered);
+    Ok((passed, result.cases.len() - passed))
 }
 
-fn print_coverage(flow: &Flow, coverage: &Coverage) {
-    let u = coverage.uncovered(flow);
+fn print_coverage(u: &Uncovered) {
     println!(
         "  coverage: {}/{} nodes, {}/{} options",
         u.total_nodes - u.nodes.len(),

@@ -204,6 +204,13 @@ pub struct Outcome {
     pub target: String,
 }
 
+/// As `call` prints it and the studio shows it: `queue first_line`.
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind.as_str(), self.target)
+    }
+}
+
 /// The kind of an outcome, written everywhere (scenario files, JSON, metrics, logs, diffs) as
 /// the one word [`OutcomeKind::as_str`] gives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

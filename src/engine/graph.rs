@@ -205,6 +205,40 @@ pub fn operator_route(flow: &Flow) -> Option<NodeId> {
     None
 }
 
+/// One arrow of a drawing: the edges between two nodes drawn alike, their conditions joined,
+/// so a key and its phrases to one target, or an escape key and the operator phrases, are one
+/// arrow. Escapes, fallbacks and escalations are dashed so the designer sees every way out.
+pub struct Arrow {
+    pub from: NodeId,
+    pub to: NodeId,
+    pub dashed: bool,
+    pub conditions: Vec<String>,
+}
+
+impl Arrow {
+    pub fn label(&self) -> String {
+        self.conditions.join(", ")
+    }
+}
+
+pub fn arrows(flow: &Flow) -> Vec<Arrow> {
+    let mut out: Vec<Arrow> = Vec::new();
+    for e in edges(flow) {
+        let dashed = is_exit(&e);
+        let condition = e.condition(flow);
+        match out.iter_mut().find(|a| a.from == e.from && a.to == e.to && a.dashed == dashed) {
+            Some(a) if a.conditions.contains(&condition) => {}
+            Some(a) => a.conditions.push(condition),
+            None => out.push(Arrow { from: e.from, to: e.to, dashed, conditions: vec![condition] }),
+        }
+    }
+    out
+}
+
+fn is_exit(e: &Edge) -> bool {
+    e.on.is_escape() || matches!(e.on, On::Timeout | On::Invalid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -106,8 +106,32 @@ pub fn drive(
     flow: &Flow,
     start: &Start,
     at: NaiveDateTime,
-    mut caller: impl FnMut(&Transcript, &crate::engine::Gather) -> Option<Turn>,
+    caller: impl FnMut(&Transcript, &crate::engine::Gather) -> Option<Turn>,
 ) -> Transcript {
+    drive_until(flow, start, at, caller, false).0
+}
+
+/// Plays `turns` and stops where the call waits for the next one: the transcript so far and
+/// the gather it waits on (`None` once the call is over). The studio's phone replays a call
+/// this way on every key, so it runs exactly as `switchboard call` does.
+pub fn run_until_waiting(
+    flow: &Flow,
+    turns: &[Turn],
+    start: &Start,
+    at: NaiveDateTime,
+) -> (Transcript, Option<crate::engine::Gather>) {
+    let mut turns = turns.iter().cloned();
+    drive_until(flow, start, at, |_, _| turns.next(), true)
+}
+
+/// [`drive`], or with `wait` stopping at the first gather the caller has no turn for.
+fn drive_until(
+    flow: &Flow,
+    start: &Start,
+    at: NaiveDateTime,
+    mut caller: impl FnMut(&Transcript, &crate::engine::Gather) -> Option<Turn>,
+    wait: bool,
+) -> (Transcript, Option<crate::engine::Gather>) {
     let mut t = Transcript::default();
     let mut clock = Clock { start: at, ms: Millis::ZERO };
     let mut out = Output::default();
@@ -127,6 +151,9 @@ pub fn drive(
             Turn::Keys(std::mem::take(&mut pending))
         } else if let Some(turn) = caller(&t, &gather) {
             turn
+        } else if wait {
+            t.duration_s = clock.ms.as_secs_f64();
+            return (t, Some(gather));
         } else {
             if !said_end {
                 t.push(&clock, Entry::Note { text: "the script has ended: the caller stays silent".into() });
@@ -170,7 +197,7 @@ pub fn drive(
     }
     t.outcome = call.outcome(flow);
     t.duration_s = clock.ms.as_secs_f64();
-    t
+    (t, None)
 }
 
 struct Clock {
