@@ -185,6 +185,10 @@ async fn the_studio_in_a_real_browser() {
     assert_eq!(page.attr("node-first_line", "data-kind").await.as_deref(), Some("queue"));
     let escape = page.attr("edge-main-operator", "data-label").await.unwrap_or_default();
     assert!(escape.contains('0'), "press 0 is drawn from the main menu: {escape:?}");
+    page.until("the waits", || async { page.text("heatmap").await.contains("Best time to call") }).await;
+    let ready =
+        page.c.execute("const t = performance.getEntriesByType('navigation')[0]; return t.loadEventEnd;", vec![]).await;
+    eprintln!("page loaded {:?} ms after navigation began", ready.ok().and_then(|v| v.as_f64()));
     page.shot("loaded").await;
 
     // 0 from a submenu reaches the operator's queue.

@@ -449,6 +449,10 @@ async function loadWaits(name) {
       }
     }
     box.appendChild(table);
+    const best = document.createElement("ul");
+    best.dataset.testid = `best-${q.name}`;
+    for (const line of q.best) { const li = document.createElement("li"); li.textContent = line; best.appendChild(li); }
+    box.appendChild(best);
   }
 }
 

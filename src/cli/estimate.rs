@@ -270,11 +270,11 @@ fn best(model: &Model, queues: &[&QueueModel], as_json: bool) -> anyhow::Result<
                 "best": periods(&b.best),
                 "worst": periods(&b.worst),
                 "days_quickest_first": b.days.iter().map(|(d, _)| day_key(*d)).collect::<Vec<_>>(),
-                "summary": words(&b, q.arrivals.slot_min),
+                "summary": estimate::best_sentences(&b, q.arrivals.slot_min),
             }));
         } else {
             println!("{}:", q.name);
-            for line in words(&b, q.arrivals.slot_min) {
+            for line in estimate::best_sentences(&b, q.arrivals.slot_min) {
                 println!("  {line}");
             }
         }
@@ -283,22 +283,4 @@ fn best(model: &Model, queues: &[&QueueModel], as_json: bool) -> anyhow::Result<
         println!("{}", serde_json::to_string_pretty(&all)?);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The best and worst times as sentences a caller understands, with the expected waits.
-fn words(b: &estimate::BestTimes, slot_min: u32) -> Vec<String> {
-    let list = |ps: &[estimate::Period]| {
-        ps.iter().map(|p| estimate::period_wait_words(p, slot_min)).collect::<Vec<_>>().join("; ")
-    };
-    let mut out = Vec::new();
-    if b.best.is_empty() {
-        out.push("The line is closed all week.".to_owned());
-        return out;
-    }
-    out.push(format!("Best time to call: {}.", list(&b.best)));
-    out.push(format!("Worst time to call: {}.", list(&b.worst)));
-    let names: Vec<String> =
-        b.days.iter().map(|(d, w)| format!("{} {}", day_name(*d), estimate::wait_clock(*w))).collect();
-    out.push(format!("Days from quickest to slowest, with the mean wait: {}.", names.join(", ")));
-    out
 }

@@ -250,7 +250,8 @@ pub(super) async fn tests(State(studio): State<Arc<Studio>>, UrlPath(name): UrlP
     })))
 }
 
-/// The expected wait of each queue of the flow's model, by weekday and hour.
+/// The expected wait of each queue of the flow's model, by weekday and hour, and the best and
+/// worst times to call as `estimate --best` words them.
 pub(super) async fn waits(State(studio): State<Arc<Studio>>, UrlPath(name): UrlPath<String>) -> Answer {
     let file = read(&studio, &name)?;
     let Some(flow) = &file.flow else { return Err(bad(format!("`{name}` has errors"))) };
@@ -263,7 +264,9 @@ pub(super) async fn waits(State(studio): State<Arc<Studio>>, UrlPath(name): UrlP
         .iter()
         .map(|q| {
             let mut cells: Vec<Value> = Vec::new();
-            for s in estimate::week(&model, q) {
+            let week = estimate::week(&model, q);
+            let best = estimate::best_sentences(&estimate::best_times(&week), q.arrivals.slot_min);
+            for s in week {
                 let day = calendar::day_key(s.weekday);
                 let hour = s.hour();
                 // The hour's first slot stands for it; the page shows hours.
@@ -274,7 +277,7 @@ pub(super) async fn waits(State(studio): State<Arc<Studio>>, UrlPath(name): UrlP
                     json!({ "day": day, "hour": hour, "open": s.open, "wait_s": s.wait_s().filter(|w| w.is_finite()) }),
                 );
             }
-            json!({ "name": q.name, "cells": cells })
+            json!({ "name": q.name, "cells": cells, "best": best })
         })
         .collect();
     Ok(Json(json!({ "queues": queues })))

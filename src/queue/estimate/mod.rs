@@ -21,7 +21,9 @@ use chrono::{Datelike, NaiveDateTime, Weekday};
 pub use self::estimator::ModelEstimator;
 pub use self::json::{DAY_KEYS, cell_json, day_json};
 pub use self::normal::{busy_factor, normal_cdf, normal_quantile};
-pub use self::words::{BestTimes, Period, best_times, count, period_wait_words, period_words, wait_clock};
+pub use self::words::{
+    BestTimes, Period, best_sentences, best_times, count, period_wait_words, period_words, wait_clock,
+};
 use super::erlang::{self, ErlangInputs, Metrics, Target};
 use super::model::{Model, QueueModel};
 use crate::calendar::{WEEKDAYS, day_index};

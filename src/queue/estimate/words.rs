@@ -109,6 +109,21 @@ pub fn period_words(p: &Period) -> String {
     format!("{} {}–{}", day_name(p.weekday), t(p.from_min), t(p.to_min))
 }
 
+/// The best and worst times as sentences a caller understands, with the expected waits.
+pub fn best_sentences(b: &BestTimes, slot_min: u32) -> Vec<String> {
+    let list = |ps: &[Period]| ps.iter().map(|p| period_wait_words(p, slot_min)).collect::<Vec<_>>().join("; ");
+    let mut out = Vec::new();
+    if b.best.is_empty() {
+        out.push("The line is closed all week.".to_owned());
+        return out;
+    }
+    out.push(format!("Best time to call: {}.", list(&b.best)));
+    out.push(format!("Worst time to call: {}.", list(&b.worst)));
+    let names: Vec<String> = b.days.iter().map(|(d, w)| format!("{} {}", day_name(*d), wait_clock(*w))).collect();
+    out.push(format!("Days from quickest to slowest, with the mean wait: {}.", names.join(", ")));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::default_model;
