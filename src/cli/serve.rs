@@ -46,6 +46,9 @@ pub struct Args {
     /// Telnyx account public key (base64), to check telnyx-signature-ed25519 (enables /telnyx/…).
     #[arg(long, env = "TELNYX_PUBLIC_KEY", hide_env_values = true)]
     telnyx_public_key: Option<String>,
+    /// Plivo account auth token, to check X-Plivo-Signature-V3 (enables /plivo/…).
+    #[arg(long, env = "PLIVO_AUTH_TOKEN", hide_env_values = true)]
+    plivo_auth_token: Option<String>,
     /// Accept requests without a valid provider signature, from every provider. Never in
     /// production. A flag only,
     /// deliberately not an environment variable, so it cannot be switched on unseen.
@@ -113,6 +116,7 @@ fn providers(args: &Args) -> anyhow::Result<Providers> {
         ("twilio", &args.twilio_auth_token),
         ("signalwire", &args.signalwire_signing_key),
         ("telnyx", &args.telnyx_public_key),
+        ("plivo", &args.plivo_auth_token),
     ]
     .into_iter()
     .filter_map(|(name, secret)| Some((name, secret.as_deref()?)))

@@ -20,6 +20,7 @@
 //! Adding a provider: a module implementing [`Provider`], one line in [`ADAPTERS`], one row in
 //! the conformance suite's table (`tests/conformance.rs`).
 
+pub mod plivo;
 pub mod signalwire;
 pub mod telnyx;
 pub mod twilio;
@@ -52,6 +53,7 @@ pub const ADAPTERS: &[Adapter] = &[
     Adapter { name: "twilio", env: "TWILIO_AUTH_TOKEN", build: twilio::Twiml::build },
     Adapter { name: "signalwire", env: "SIGNALWIRE_SIGNING_KEY", build: signalwire::build },
     Adapter { name: "telnyx", env: "TELNYX_PUBLIC_KEY", build: telnyx::build },
+    Adapter { name: "plivo", env: "PLIVO_AUTH_TOKEN", build: plivo::Plivo::build },
 ];
 
 /// A provider's dialect. Implementations are pure: no I/O, the time comes in as `now`.
