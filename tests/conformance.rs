@@ -88,6 +88,9 @@ struct Answer {
     silence: Option<String>,
     /// The hand-over, if any: `queue NAME`, `dial NUMBER`, `record`, `hangup`.
     handover: Option<String>,
+    /// A queue's hold document URL and where the provider reports the caller leaving it.
+    wait: Option<String>,
+    left: Option<String>,
     /// Every element with its attributes, and its parent, for the whitelist.
     elements: Vec<(String, Vec<String>, String)>,
 }
@@ -395,12 +398,12 @@ fn walk<'e>(element: &'e Element, parent: &str, out: &mut Vec<(&'e Element, Stri
 
 /// TwiML and TeXML.
 fn read_twiml(xml: &str) -> Result<Answer, String> {
-    read_xml(xml, &["Say"], "Gather", "Enqueue", |dial| dial.text.trim().to_owned())
+    read_xml(xml, &["Say"], "Gather", ("Enqueue", "waitUrl"), |dial| dial.text.trim().to_owned())
 }
 
 /// Plivo XML.
 fn read_plivo(xml: &str) -> Result<Answer, String> {
-    read_xml(xml, &["Speak"], "GetInput", "Conference", |dial| {
+    read_xml(xml, &["Speak"], "GetInput", ("Conference", "waitSound"), |dial| {
         dial.children.iter().find(|c| c.name == "Number").map(|n| n.text.trim().to_owned()).unwrap_or_default()
     })
 }
@@ -409,7 +412,7 @@ fn read_xml(
     xml: &str,
     say: &[&str],
     gather: &str,
-    queue: &str,
+    (queue, wait): (&str, &str),
     dialed: fn(&Element) -> String,
 ) -> Result<Answer, String> {
     let response = parse_xml(xml)?;
@@ -434,6 +437,8 @@ fn read_xml(
                 response.children.get(i + 1).filter(|e| e.name == "Redirect").map(|e| e.text.trim().to_owned());
         } else if name == queue {
             answer.handover.get_or_insert(format!("queue {}", element.text.trim()));
+            answer.wait = element.attr(wait).map(str::to_owned);
+            answer.left = element.attr("action").map(str::to_owned);
         } else if name == "Dial" {
             answer.handover.get_or_insert(format!("dial {}", dialed(element)));
         } else if name == "Record" {
@@ -736,5 +741,63 @@ async fn fallback_urls_take_the_caller_to_a_person() {
         let answer = (dialect.read)(&xml).expect("a document");
         conforms(&dialect, &answer, &xml);
         assert!(answer.handover.as_deref().is_some_and(|h| h.starts_with("queue ")), "{}: {xml}", dialect.name);
+    }
+}
+
+/// Each provider's report that the caller left the queue: bridged to an agent, or refused.
+fn left_params(dialect: &Dialect, refused: bool) -> Vec<(String, String)> {
+    match dialect.name {
+        // A conference never refuses a member; Plivo reports only that the caller left.
+        "plivo" => vec![],
+        _ => vec![("QueueResult".into(), if refused { "queue-full" } else { "bridged" }.into())],
+    }
+}
+
+#[tokio::test]
+async fn queued_callers_hear_the_wait_and_leave_through_every_adapter() {
+    let mut app = app();
+    for dialect in dialects() {
+        let id = (dialect.call_id.to_owned(), "queued".to_owned());
+        let (status, xml) = send(
+            &mut app,
+            &dialect,
+            &Sent { url: format!("{PUBLIC}/{}/hello", dialect.name), params: vec![id.clone()] },
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let menu = (dialect.read)(&xml).expect("a document");
+        let gather = menu.gather.expect("a menu");
+        let params = vec![id.clone(), (dialect.digits.to_owned(), "0".to_owned())];
+        let (_, xml) = send(&mut app, &dialect, &Sent { url: gather, params }).await;
+        let queued = (dialect.read)(&xml).expect("a document");
+        assert_eq!(queued.handover.as_deref(), Some("queue first_line"), "{}: {xml}", dialect.name);
+        let (wait, left) = (queued.wait.expect("a wait URL"), queued.left.expect("a leave URL"));
+        assert!(wait.contains("t="), "{}: the wait URL carries the state: {wait}", dialect.name);
+
+        let (status, xml) = send(&mut app, &dialect, &Sent { url: wait, params: vec![id.clone()] }).await;
+        assert_eq!(status, StatusCode::OK, "{}: {xml}", dialect.name);
+        let hold = (dialect.read)(&xml).expect("a document");
+        conforms(&dialect, &hold, &xml);
+        assert!(hold.gather.is_none() && hold.handover.is_none(), "{}: only words and hold: {xml}", dialect.name);
+        assert!(!hold.elements.is_empty(), "{}: something to hear: {xml}", dialect.name);
+
+        let mut params = vec![id.clone()];
+        params.extend(left_params(&dialect, false));
+        let (_, xml) = send(&mut app, &dialect, &Sent { url: left.clone(), params }).await;
+        let done = (dialect.read)(&xml).expect("a document");
+        assert_eq!(done.handover.as_deref(), Some("hangup"), "{}: bridged and done: {xml}", dialect.name);
+
+        if dialect.name != "plivo" {
+            let mut params = vec![id.clone()];
+            params.extend(left_params(&dialect, true));
+            let (_, xml) = send(&mut app, &dialect, &Sent { url: left, params }).await;
+            let refused = (dialect.read)(&xml).expect("a document");
+            conforms(&dialect, &refused, &xml);
+            assert!(
+                !refused.heard.is_empty() && refused.handover.is_some(),
+                "{}: told and handled: {xml}",
+                dialect.name
+            );
+        }
     }
 }
