@@ -534,7 +534,7 @@ async fn run(app: &mut axum::Router, dialect: &Dialect, flow: &str, script: &[Ac
     let mut answer = (dialect.read)(&xml).unwrap_or_else(|e| panic!("{}: {e}", dialect.name));
     conforms(dialect, &answer, &xml);
     for act in script {
-        transcript.extend(answer.heard.drain(..));
+        transcript.append(&mut answer.heard);
         let (Some(gather), Some(silence)) = (answer.gather.clone(), answer.silence.clone()) else { break };
         let sent = match *act {
             Act::Press(keys) => Sent { url: gather, params: base(vec![(dialect.digits.into(), keys.into())]) },
@@ -561,7 +561,7 @@ async fn run(app: &mut axum::Router, dialect: &Dialect, flow: &str, script: &[Ac
             transcript.push("hung up".into());
         }
     }
-    transcript.extend(answer.heard.drain(..));
+    transcript.append(&mut answer.heard);
     transcript.push(answer.handover.unwrap_or_else(|| "listening".into()));
     transcript
 }
