@@ -61,6 +61,10 @@ impl Provider for Plivo {
         self.auth_token.is_some()
     }
 
+    fn gather_timeout_s(&self) -> Option<(u64, u64)> {
+        Some(EXECUTION_TIMEOUT_S)
+    }
+
     fn verify(&self, req: &RawRequest, _now: DateTime<Utc>) -> Result<usize, Refusal> {
         req.require_form()?;
         let token = self.auth_token.as_deref().unwrap_or_default();
