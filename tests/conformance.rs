@@ -5,8 +5,10 @@
 //! provider defines it. Requests go straight into the router (no sockets), signed here by each
 //! provider's documented algorithm, independently of the server's own code.
 //!
-//! Adding a provider is one entry in [`dialects`]: how it sends each caller action (a signed
-//! request), how to read its documents, and its element/attribute whitelist.
+//! Adding a provider is one entry in [`dialects`]: its parameter names, how it encodes (`form`,
+//! or JSON from dotted names) and signs a request, how to read its documents into an
+//! [`Answer`], and its element/attribute whitelist; plus its arms in [`left_params`] and in
+//! `fallback_urls_take_the_caller_to_a_person` where its queue report or fallback differ.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -29,8 +31,8 @@ const PUBLIC: &str = "https://ivr.example.com";
 const TWILIO_TOKEN: &str = "twilio-auth-token";
 const SIGNALWIRE_KEY: &str = "PSK_signalwire_signing_key";
 const PLIVO_TOKEN: &str = "plivo-auth-token";
-/// The Telnyx account's key pair; the server holds only the public half.
-const TELNYX_SEED: [u8; 32] = [42; 32];
+/// Names the Telnyx account's key pair; the server holds only the public half.
+const TELNYX_KEY: &str = "telnyx-private-key";
 
 /// Wednesday 6 May 2026, 11:00 in Moscow: the sample hotline is open.
 fn now() -> DateTime<Utc> {
@@ -52,20 +54,43 @@ struct Sent {
     params: Vec<(String, String)>,
 }
 
-/// How one provider signs a request, given its URL, its form body and the time.
-type Sign = fn(url: &str, form: &[(String, String)], body: &[u8], now: i64) -> Vec<(&'static str, String)>;
+/// How one provider signs a request with `key`, given its URL, its parameters, its body as
+/// sent and the time: the headers to add.
+type Sign = fn(key: &str, url: &str, params: &[(String, String)], body: &[u8], now: i64) -> Vec<(&'static str, String)>;
+
+/// How one provider encodes a request's parameters: content type and body. Dotted names
+/// (`dtmf.digits`) are for JSON dialects to nest.
+type Encode = fn(&[(String, String)]) -> (&'static str, Vec<u8>);
+
+/// A form body, as the XML dialects' providers send.
+fn form(params: &[(String, String)]) -> (&'static str, Vec<u8>) {
+    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+    ("application/x-www-form-urlencoded", body.into_bytes())
+}
+
+/// An Ed25519 key pair named by `key`, for the providers that sign with one.
+fn key_pair(key: &str) -> SigningKey {
+    use sha2::Digest as _;
+    SigningKey::from_bytes(&sha2::Sha256::digest(key.as_bytes()).into())
+}
 
 /// One provider's dialect, as the conformance suite sees it.
 struct Dialect {
     name: &'static str,
-    /// The credential `Providers::configure` takes.
+    /// The credential `Providers::configure` takes, and the key the provider signs with (the
+    /// same, or the private half of it).
     secret: String,
-    /// The parameter naming the call, the caller, digits, speech and its confidence.
+    key: &'static str,
+    /// The parameter naming the call, the caller, digits, speech and its confidence, and the
+    /// parameter and value a hang-up sends.
     call_id: &'static str,
+    from: &'static str,
+    hangup: (&'static str, &'static str),
     digits: &'static str,
     speech: &'static str,
     confidence: &'static str,
     sign: Sign,
+    encode: Encode,
     /// How to read one of its documents.
     read: fn(&str) -> Result<Answer, String>,
     /// Elements and the attributes each may carry, from the provider's documentation.
@@ -97,16 +122,20 @@ struct Answer {
 
 /// The four XML dialects this branch serves.
 fn dialects() -> Vec<Dialect> {
-    let telnyx_public = STANDARD.encode(SigningKey::from_bytes(&TELNYX_SEED).verifying_key().as_bytes());
+    let telnyx_public = STANDARD.encode(key_pair(TELNYX_KEY).verifying_key().as_bytes());
     vec![
         Dialect {
             name: "twilio",
             secret: TWILIO_TOKEN.into(),
+            key: TWILIO_TOKEN,
             call_id: "CallSid",
+            from: "From",
+            hangup: ("CallStatus", "completed"),
             digits: "Digits",
             speech: "SpeechResult",
             confidence: "Confidence",
-            sign: |url, form, _, _| vec![("X-Twilio-Signature", twilio_signature(TWILIO_TOKEN, url, form))],
+            sign: |key, url, form, _, _| vec![("X-Twilio-Signature", twilio_signature(key, url, form))],
+            encode: form,
             read: read_twiml,
             allowed: TWIML,
             in_gather: &["Say", "Play", "Pause"],
@@ -116,11 +145,15 @@ fn dialects() -> Vec<Dialect> {
         Dialect {
             name: "signalwire",
             secret: SIGNALWIRE_KEY.into(),
+            key: SIGNALWIRE_KEY,
             call_id: "CallSid",
+            from: "From",
+            hangup: ("CallStatus", "completed"),
             digits: "Digits",
             speech: "SpeechResult",
             confidence: "Confidence",
-            sign: |url, form, _, _| vec![("X-SignalWire-Signature", twilio_signature(SIGNALWIRE_KEY, url, form))],
+            sign: |key, url, form, _, _| vec![("X-SignalWire-Signature", twilio_signature(key, url, form))],
+            encode: form,
             read: read_twiml,
             allowed: TWIML,
             in_gather: &["Say", "Play", "Pause"],
@@ -130,17 +163,21 @@ fn dialects() -> Vec<Dialect> {
         Dialect {
             name: "telnyx",
             secret: telnyx_public,
+            key: TELNYX_KEY,
             call_id: "CallSid",
+            from: "From",
+            hangup: ("CallStatus", "completed"),
             digits: "Digits",
             speech: "SpeechResult",
             confidence: "Confidence",
-            sign: |_, _, body, now| {
+            sign: |key, _, _, body, now| {
                 let t = now.to_string();
                 let mut payload = format!("{t}|").into_bytes();
                 payload.extend_from_slice(body);
-                let sig = SigningKey::from_bytes(&TELNYX_SEED).sign(&payload);
+                let sig = key_pair(key).sign(&payload);
                 vec![("telnyx-signature-ed25519", STANDARD.encode(sig.to_bytes())), ("telnyx-timestamp", t)]
             },
+            encode: form,
             read: read_twiml,
             allowed: TEXML,
             in_gather: &["Say", "Play"],
@@ -150,17 +187,21 @@ fn dialects() -> Vec<Dialect> {
         Dialect {
             name: "plivo",
             secret: PLIVO_TOKEN.into(),
+            key: PLIVO_TOKEN,
             call_id: "CallUUID",
+            from: "From",
+            hangup: ("CallStatus", "completed"),
             digits: "Digits",
             speech: "Speech",
             confidence: "SpeechConfidenceScore",
-            sign: |url, form, _, _| {
+            sign: |key, url, form, _, _| {
                 let nonce = "31415926535897932384";
                 vec![
-                    ("X-Plivo-Signature-V3", plivo_signature(PLIVO_TOKEN, url, form, nonce)),
+                    ("X-Plivo-Signature-V3", plivo_signature(key, url, form, nonce)),
                     ("X-Plivo-Signature-V3-Nonce", nonce.into()),
                 ]
             },
+            encode: form,
             read: read_plivo,
             allowed: PLIVO,
             in_gather: &["Speak", "Play", "Wait"],
@@ -466,18 +507,15 @@ fn app() -> axum::Router {
     server::app(Arc::new(state))
 }
 
-/// POSTs `form` to `url` with `headers`, answering the status and the body.
+/// POSTs `body` to `url` with `headers`, answering the status and the body.
 async fn post(
     app: &mut axum::Router,
     url: &str,
-    form: &[(String, String)],
+    (content_type, body): (&str, Vec<u8>),
     headers: &[(&str, String)],
 ) -> (StatusCode, String) {
-    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
     let path = url.strip_prefix(PUBLIC).unwrap_or(url);
-    let mut request = Request::post(path)
-        .header("host", "ivr.example.com")
-        .header("content-type", "application/x-www-form-urlencoded");
+    let mut request = Request::post(path).header("host", "ivr.example.com").header("content-type", content_type);
     for (name, value) in headers {
         request = request.header(*name, value);
     }
@@ -489,9 +527,9 @@ async fn post(
 
 /// A signed request of `dialect`.
 async fn send(app: &mut axum::Router, dialect: &Dialect, sent: &Sent) -> (StatusCode, String) {
-    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(&sent.params).finish();
-    let headers = (dialect.sign)(&sent.url, &sent.params, body.as_bytes(), now().timestamp());
-    post(app, &sent.url, &sent.params, &headers).await
+    let (content_type, body) = (dialect.encode)(&sent.params);
+    let headers = (dialect.sign)(dialect.key, &sent.url, &sent.params, &body, now().timestamp());
+    post(app, &sent.url, (content_type, body), &headers).await
 }
 
 /// Checks a document against the dialect's whitelist.
@@ -521,7 +559,7 @@ async fn run(app: &mut axum::Router, dialect: &Dialect, flow: &str, script: &[Ac
     let base = |extra: Vec<(String, String)>| {
         let mut params = vec![
             (dialect.call_id.to_owned(), call_id.clone()),
-            ("From".to_owned(), "+79990001122".to_owned()),
+            (dialect.from.to_owned(), "+79990001122".to_owned()),
             ("To".to_owned(), "+74950000000".to_owned()),
         ];
         params.extend(extra);
@@ -546,7 +584,7 @@ async fn run(app: &mut axum::Router, dialect: &Dialect, flow: &str, script: &[Ac
                 ]),
             },
             Act::Silence => Sent { url: silence, params: base(vec![]) },
-            Act::Hangup => Sent { url: gather, params: base(vec![("CallStatus".into(), "completed".into())]) },
+            Act::Hangup => Sent { url: gather, params: base(vec![(dialect.hangup.0.into(), dialect.hangup.1.into())]) },
         };
         let (status, xml) = send(app, dialect, &sent).await;
         assert_eq!(status, StatusCode::OK, "{} {flow} {act:?}: {xml}", dialect.name);
@@ -640,63 +678,46 @@ async fn zero_reaches_a_person_and_silence_ends_with_one() {
     }
 }
 
-/// The parameters and form body of a call's first request.
-fn ring(dialect: &Dialect) -> (Vec<(String, String)>, String) {
-    let params = vec![(dialect.call_id.to_owned(), "sig-call".to_owned()), ("From".to_owned(), "+7999".to_owned())];
-    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
-    (params, body)
+/// The parameters of a call's first request.
+fn ring(dialect: &Dialect) -> Vec<(String, String)> {
+    vec![(dialect.call_id.to_owned(), "sig-call".to_owned()), (dialect.from.to_owned(), "+7999".to_owned())]
 }
 
 #[tokio::test]
 async fn forged_stale_missing_and_other_url_signatures_are_refused() {
-    let mut app = app();
+    let app = app();
     let at = now().timestamp();
     for dialect in dialects() {
         let url = format!("{PUBLIC}/{}/support", dialect.name);
-        let (params, body) = ring(&dialect);
-        let good = (dialect.sign)(&url, &params, body.as_bytes(), at);
-        assert_eq!(post(&mut app, &url, &params, &good).await.0, StatusCode::OK, "{}: a good signature", dialect.name);
-
-        assert_eq!(post(&mut app, &url, &params, &[]).await.0, StatusCode::FORBIDDEN, "{}: missing", dialect.name);
-
-        let mut forged = good.clone();
-        let (_, value) = &mut forged[0];
-        let mut bytes = STANDARD.decode(value.as_bytes()).expect("base64");
-        bytes[0] ^= 1;
-        *value = STANDARD.encode(bytes);
-        assert_eq!(post(&mut app, &url, &params, &forged).await.0, StatusCode::FORBIDDEN, "{}: forged", dialect.name);
+        let params = ring(&dialect);
+        let encoded = (dialect.encode)(&params);
+        let sign = |key: &str, url: &str, at: i64| (dialect.sign)(key, url, &params, &encoded.1, at);
+        let status = |headers: Vec<(&'static str, String)>| {
+            let encoded = encoded.clone();
+            let url = url.clone();
+            let mut app = app.clone();
+            async move { post(&mut app, &url, encoded, &headers).await.0 }
+        };
+        let name = dialect.name;
+        assert_eq!(status(sign(dialect.key, &url, at)).await, StatusCode::OK, "{name}: a good signature");
+        assert_eq!(status(vec![]).await, StatusCode::FORBIDDEN, "{name}: missing");
+        assert_eq!(status(sign("not the key", &url, at)).await, StatusCode::FORBIDDEN, "{name}: forged");
 
         let mut tampered = params.clone();
         tampered[1].1 = "+7000".into();
-        assert_eq!(
-            post(&mut app, &url, &tampered, &good).await.0,
-            StatusCode::FORBIDDEN,
-            "{}: another body",
-            dialect.name
-        );
+        let good = sign(dialect.key, &url, at);
+        let another_body = post(&mut app.clone(), &url, (dialect.encode)(&tampered), &good).await.0;
+        assert_eq!(another_body, StatusCode::FORBIDDEN, "{name}: another body");
 
         if dialect.signs_url {
-            let other = format!("{PUBLIC}/{}/hello", dialect.name);
-            let for_other = (dialect.sign)(&other, &params, body.as_bytes(), at);
-            assert_eq!(
-                post(&mut app, &url, &params, &for_other).await.0,
-                StatusCode::FORBIDDEN,
-                "{}: another URL",
-                dialect.name
-            );
+            let other = format!("{PUBLIC}/{name}/hello");
+            assert_eq!(status(sign(dialect.key, &other, at)).await, StatusCode::FORBIDDEN, "{name}: another URL");
         }
         if dialect.timestamped {
             for skew in [-301, 301] {
-                let stale = (dialect.sign)(&url, &params, body.as_bytes(), at + skew);
-                assert_eq!(
-                    post(&mut app, &url, &params, &stale).await.0,
-                    StatusCode::FORBIDDEN,
-                    "{}: {skew} s",
-                    dialect.name
-                );
+                assert_eq!(status(sign(dialect.key, &url, at + skew)).await, StatusCode::FORBIDDEN, "{name}: {skew} s");
             }
-            let fresh = (dialect.sign)(&url, &params, body.as_bytes(), at - 299);
-            assert_eq!(post(&mut app, &url, &params, &fresh).await.0, StatusCode::OK, "{}: 299 s old", dialect.name);
+            assert_eq!(status(sign(dialect.key, &url, at - 299)).await, StatusCode::OK, "{name}: 299 s old");
         }
     }
 }
@@ -711,9 +732,10 @@ async fn a_provider_without_credentials_is_refused_and_not_listed() {
     let mut app = server::app(Arc::new(state));
     let twilio = &dialects()[0];
     let url = format!("{PUBLIC}/twilio/support");
-    let (params, body) = ring(twilio);
-    let signed = (twilio.sign)(&url, &params, body.as_bytes(), now().timestamp());
-    assert_eq!(post(&mut app, &url, &params, &signed).await.0, StatusCode::FORBIDDEN);
+    let params = ring(twilio);
+    let (content_type, body) = (twilio.encode)(&params);
+    let signed = (twilio.sign)(twilio.key, &url, &params, &body, now().timestamp());
+    assert_eq!(post(&mut app, &url, (content_type, body), &signed).await.0, StatusCode::FORBIDDEN);
     let listing = app.call(Request::get("/flows").body(Body::empty()).expect("a request")).await.expect("infallible");
     let bytes = axum::body::to_bytes(listing.into_body(), 1 << 20).await.expect("a body");
     let listing: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
