@@ -321,3 +321,47 @@ fn prompt(w: &mut Xml, action: &Action, links: &Links) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::engine::Millis;
+
+    fn links() -> Links {
+        Links::new("https://ivr.example.com", "plivo", "support", Some("TOKEN"))
+    }
+
+    fn say(text: &str) -> Action {
+        Action::Say { text: text.into(), lang: "ru".into(), duration_ms: Millis(1000) }
+    }
+
+    #[test]
+    fn menus_queues_transfers_and_recordings() {
+        let gather = |max_digits, finish_key, speech| {
+            Action::Gather(Gather {
+                min_digits: 1,
+                max_digits,
+                finish_key,
+                timeout_ms: Millis(5000),
+                speech,
+                hints: Arc::from(if speech { "оператор" } else { "" }),
+                lang: "ru".into(),
+            })
+        };
+        let menu = [say("Нажмите 1."), Action::Pause { ms: Millis(500) }, gather(1, None, true)];
+        let number = [say("Введите номер и нажмите решётку."), gather(10, Some('#'), false)];
+        let queue = [say("Все операторы заняты."), Action::Enqueue { queue: "first_line".into(), priority: 0 }];
+        let dial = [Action::Dial { number: "+74950000000".into(), timeout_s: 30 }];
+        let record = [Action::Record { mailbox: "support".into(), max_length_s: 120, finish_key: Some('#') }];
+        insta::assert_snapshot!("menu", render(&menu, &links()));
+        insta::assert_snapshot!("number", render(&number, &links()));
+        insta::assert_snapshot!("queue", render(&queue, &links()));
+        insta::assert_snapshot!("dial", render(&dial, &links()));
+        insta::assert_snapshot!("record", render(&record, &links()));
+        let operator =
+            Plivo { auth_token: None }.render_operator("ru", &OperatorRoute::Queue("first_line".into()), &links());
+        insta::assert_snapshot!("operator", operator.body);
+    }
+}

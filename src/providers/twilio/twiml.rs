@@ -287,6 +287,13 @@ mod tests {
     }
 
     #[test]
+    fn telnyx_bounds_digits_drops_the_gather_method_and_plays_pauses_first() {
+        let actions =
+            [say("Нажмите 1."), Action::Pause { ms: Millis(500) }, say("Или 2."), gather(10, Some('#'), false)];
+        insta::assert_snapshot!(render(&actions, &links(), crate::providers::telnyx::DIALECT));
+    }
+
+    #[test]
     fn input_with_finish_key() {
         let actions = [say("Введите номер и нажмите решётку."), gather(10, Some('#'), false)];
         insta::assert_snapshot!(render(&actions, &links(), TWIML));
