@@ -11,7 +11,8 @@
 //! - [`script`]: the scripted caller behind `call` and `test`, scenario files, call audio;
 //! - [`sim`]: the discrete-event load simulator and its charts;
 //! - [`sounds`]: WAV files, telephone-line checks, tones and DTMF detection;
-//! - [`twilio`]: the webhook server;
+//! - [`server`]: the webhook server, shared by every provider;
+//! - [`providers`]: each telephony provider's dialect (Twilio, SignalWire, Telnyx, Plivo);
 //! - [`studio`]: the designers' page in the browser;
 //! - [`events`]: the durable call-event log (SQLite or PostgreSQL) and its background writer.
 
@@ -21,9 +22,10 @@ pub mod engine;
 pub mod events;
 pub mod files;
 pub mod import;
+pub mod providers;
 pub mod queue;
 pub mod script;
+pub mod server;
 pub mod sim;
 pub mod sounds;
 pub mod studio;
-pub mod twilio;
