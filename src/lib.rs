@@ -10,7 +10,7 @@
 //! - [`script`]: the scripted caller behind `call` and `test`, scenario files, call audio;
 //! - [`sim`]: the discrete-event load simulator and its charts;
 //! - [`sounds`]: WAV files, telephone-line checks, tones and DTMF detection;
-//! - [`twilio`]: the webhook server;
+//! - [`twilio`]: the webhook server; [`providers`]: the other providers' dialects;
 //! - [`events`]: the durable call-event log (SQLite or PostgreSQL) and its background writer.
 
 pub mod calendar;
@@ -18,6 +18,7 @@ pub mod clock;
 pub mod engine;
 pub mod events;
 pub mod files;
+pub mod providers;
 pub mod queue;
 pub mod script;
 pub mod sim;
