@@ -50,6 +50,9 @@ pub struct Hook {
     pub queue_result: Option<String>,
     #[serde(default)]
     pub dial_call_status: Option<String>,
+    /// Seconds the call lasted, in the final call status.
+    #[serde(default)]
+    pub duration: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -208,7 +211,9 @@ mod tests {
             let h = hook(&format!(r#""dial_call_status":"{status}","dial_sip_status":200"#));
             assert_eq!(h.dial_event(), Event::DialEnded { answered }, "{status}");
         }
-        let ended = Hook::from_json(br#"{"call_sid":"x","call_status":"completed","sip_status":200}"#).expect("valid");
+        let ended = Hook::from_json(br#"{"call_sid":"x","call_status":"completed","sip_status":200,"duration":37}"#)
+            .expect("valid");
         assert!(ended.call_ended());
+        assert_eq!(ended.duration, Some(37));
     }
 }

@@ -10,6 +10,6 @@ pub mod ncco;
 pub mod signature;
 pub mod webhook;
 
-pub use ncco::{Extras, Ncco, render, render_apology, render_operator, render_queue_failed};
+pub use ncco::{Extras, Ncco, render, render_apology, render_operator, render_queue_failed, render_wait};
 pub use signature::{Payload, SignatureError};
 pub use webhook::{Answer, CallEvent, InputResult, Status};

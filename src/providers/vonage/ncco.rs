@@ -229,6 +229,21 @@ pub fn render(actions: &[Action], links: &Links, extras: Extras<'_>) -> Vec<Ncco
     ncco
 }
 
+/// A queued caller's announcement, then hold music. Vonage never asks for one (a queue is a
+/// conversation, with no wait callback); the announcement is made before joining instead.
+pub fn render_wait(actions: &[Action], links: &Links, extras: Extras<'_>) -> Vec<Ncco> {
+    let mut ncco = Vec::new();
+    let mut prompts: Vec<&Action> = actions
+        .iter()
+        .filter(|a| matches!(a, Action::Say { .. } | Action::Play { .. } | Action::Pause { .. }))
+        .collect();
+    flush(&mut ncco, &mut prompts, links, false);
+    if let Some(file) = extras.hold {
+        ncco.push(Ncco::Stream(Stream { stream_url: vec![links.sound(file)], barge_in: false }));
+    }
+    ncco
+}
+
 /// An apology in `lang`, then the caller goes to a person: for when the flow cannot go on.
 pub fn render_operator(lang: &str, route: &OperatorRoute, links: &Links, extras: Extras<'_>) -> Vec<Ncco> {
     let ru = is_russian(lang);
@@ -539,6 +554,7 @@ mod tests {
             ("operator", json(&render_operator("ru", &queue, &links, extras))),
             ("operator_dial_en", json(&render_operator("en", &dial, &links, extras))),
             ("apology", json(&render_apology(&voices))),
+            ("wait", json(&render_wait(&[say("Около 3 мин.")], &links, extras))),
             ("queue_failed", json(&render_queue_failed("ru", Some(&dial), &links, extras))),
             ("queue_failed_none", json(&render_queue_failed("en", None, &links, extras))),
         ];

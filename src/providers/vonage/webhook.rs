@@ -136,6 +136,12 @@ pub struct CallEvent {
     pub uuid: Option<String>,
     #[serde(default)]
     pub conversation_uuid: Option<String>,
+    /// Seconds the call lasted, on `completed` (Vonage sends it as a string).
+    #[serde(default)]
+    pub duration: Option<String>,
+    /// Why the fallback URL was requested, or why a call failed.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// What a call status means to the driver.
@@ -164,6 +170,16 @@ impl CallEvent {
             "busy" | "cancelled" | "unanswered" | "rejected" | "failed" | "timeout" => Status::NotConnected,
             _ => Status::Other,
         }
+    }
+
+    /// Whether the call is over: completed, or never connected.
+    pub fn ended(&self) -> bool {
+        matches!(self.status(), Status::Completed | Status::NotConnected)
+    }
+
+    /// The call's length in whole seconds, when the event says.
+    pub fn duration_s(&self) -> Option<u32> {
+        self.duration.as_deref().and_then(|d| d.trim().parse().ok())
     }
 
     /// The engine's event for this status on the `eventUrl` of a `dial` node's `connect`:
@@ -255,5 +271,14 @@ mod tests {
             assert_eq!((e.status(), e.dial_event()), (want, dial), "{status}");
         }
         assert_eq!(CallEvent::from_json(b"{}").expect("valid").status(), Status::Other);
+        // The `completed` example of Vonage's webhook reference.
+        let completed = br#"{"end_time":"2020-01-01T12:00:00.000Z","network":"65512","duration":"2","start_time":
+            "2020-01-01T12:00:00.000Z","rate":"0.00450000","price":"0.00015000","from":"447700900000",
+            "to":"447700900000","uuid":"aaaaaaaa-bbbb-cccc-dddd-0123456789ab","status":"completed",
+            "direction":"outbound","timestamp":"2020-01-01T12:00:00.000Z"}"#;
+        let completed = CallEvent::from_json(completed).expect("valid");
+        assert!(completed.ended());
+        assert_eq!(completed.duration_s(), Some(2));
+        assert!(!event("answered").expect("valid").ended());
     }
 }
