@@ -3,4 +3,5 @@
 
 pub mod jambonz;
 pub mod replay;
+pub mod schema;
 pub mod vonage;

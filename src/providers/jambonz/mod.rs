@@ -5,6 +5,7 @@
 //! `actionHook` or `waitHook` we put in the verbs, carrying the call's signed state token like
 //! Twilio's. jambonz has real queues (`enqueue` with a `waitHook`), used as such.
 
+pub mod schema;
 pub mod signature;
 pub mod verbs;
 pub mod webhook;

@@ -7,6 +7,7 @@
 //! Twilio's. Vonage has no queue: a queue is a named conversation with hold music.
 
 pub mod ncco;
+pub mod schema;
 pub mod signature;
 pub mod webhook;
 
