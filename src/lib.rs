@@ -10,7 +10,8 @@
 //! - [`script`]: the scripted caller behind `call` and `test`, scenario files, call audio;
 //! - [`sim`]: the discrete-event load simulator and its charts;
 //! - [`sounds`]: WAV files, telephone-line checks, tones and DTMF detection;
-//! - [`twilio`]: the webhook server; [`providers`]: the other providers' dialects;
+//! - [`server`]: the webhook server, shared by every provider;
+//! - [`providers`]: each telephony provider's dialect (Twilio, SignalWire, Telnyx, Plivo, Vonage, jambonz);
 //! - [`events`]: the durable call-event log (SQLite or PostgreSQL) and its background writer.
 
 pub mod calendar;
@@ -21,6 +22,6 @@ pub mod files;
 pub mod providers;
 pub mod queue;
 pub mod script;
+pub mod server;
 pub mod sim;
 pub mod sounds;
-pub mod twilio;

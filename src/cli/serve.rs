@@ -1,4 +1,4 @@
-//! `switchboard serve`: the Twilio webhook server. Reads settings, sets up logging, the state
+//! `switchboard serve`: the webhook server for every configured provider. Reads settings, sets up logging, the state
 //! token secret and the flows, then serves until SIGTERM or Ctrl-C; SIGHUP reloads flows.
 
 use std::net::SocketAddr;
@@ -11,18 +11,18 @@ use anyhow::{Context, bail};
 use tracing_subscriber::EnvFilter;
 
 use switchboard::events::{CallerNumbers, DbUrl, Store, Writer, WriterConfig};
-use switchboard::twilio::twiml::Voices;
-use switchboard::twilio::{self, AppState, Flows, SignatureCheck, TokenKey};
+use switchboard::providers::{ADAPTERS, Providers, Voices};
+use switchboard::server::{self, AppState, Flows, TokenKey};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Folder of flow files; each is served at /twilio/{file name without .toml}.
+    /// Folder of flow files; each is served at /{provider}/{file name without .toml}.
     #[arg(long, env = "SWITCHBOARD_FLOWS", default_value = "flows")]
     flows: PathBuf,
     /// Address to listen on.
     #[arg(long, env = "SWITCHBOARD_ADDR", default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// The URL Twilio reaches this server at, when a proxy sits in between
+    /// The URL providers reach this server at, when a proxy sits in between
     /// (e.g. https://ivr.example.com). Used for signatures and callback URLs.
     #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
     public_url: Option<String>,
@@ -30,16 +30,30 @@ pub struct Args {
     #[arg(long, env = "SWITCHBOARD_SOUNDS")]
     sounds: Option<PathBuf>,
     /// Voices for spoken prompts by language, e.g. "ru=Polly.Tatyana,en=Polly.Joanna"
-    /// (Twilio's default voice does not speak every language).
+    /// (a provider's default voice does not speak every language); the names are the
+    /// provider's own.
     #[arg(long, env = "SWITCHBOARD_VOICES", value_parser = Voices::parse)]
     voices: Option<Voices>,
     /// Where the token secret and old flow versions are kept.
     #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = ".switchboard")]
     data_dir: PathBuf,
-    /// Twilio account auth token, to check X-Twilio-Signature.
+    /// Twilio account auth token, to check X-Twilio-Signature (enables /twilio/…).
     #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
     twilio_auth_token: Option<String>,
-    /// Accept requests without a valid X-Twilio-Signature. Never in production. A flag only,
+    /// SignalWire project signing key, to check X-SignalWire-Signature (enables /signalwire/…).
+    #[arg(long, env = "SIGNALWIRE_SIGNING_KEY", hide_env_values = true)]
+    signalwire_signing_key: Option<String>,
+    /// Telnyx account public key (base64), to check telnyx-signature-ed25519 (enables /telnyx/…).
+    #[arg(long, env = "TELNYX_PUBLIC_KEY", hide_env_values = true)]
+    telnyx_public_key: Option<String>,
+    /// Vonage account signature secret, to check the signed-webhook JWT (enables /vonage/…).
+    #[arg(long, env = "VONAGE_SIGNATURE_SECRET", hide_env_values = true)]
+    vonage_signature_secret: Option<String>,
+    /// jambonz webhook secret(s), comma-separated, to check Jambonz-Signature (enables /jambonz/…).
+    #[arg(long, env = "JAMBONZ_WEBHOOK_SECRET", hide_env_values = true)]
+    jambonz_webhook_secret: Option<String>,
+    /// Accept requests without a valid provider signature, from every provider. Never in
+    /// production. A flag only,
     /// deliberately not an environment variable, so it cannot be switched on unseen.
     #[arg(long)]
     insecure_no_signature: bool,
@@ -57,17 +71,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging(args.log_json);
-    let signature = match (&args.twilio_auth_token, args.insecure_no_signature) {
-        (_, true) => {
-            tracing::warn!(
-                "!!! --insecure-no-signature: X-Twilio-Signature is NOT checked; anyone who can reach \
-                 this server can drive calls. Never run like this in production. !!!"
-            );
-            SignatureCheck::Off
-        }
-        (Some(token), false) if !token.is_empty() => SignatureCheck::AuthToken(token.clone()),
-        _ => bail!("set TWILIO_AUTH_TOKEN (or --twilio-auth-token) so requests can be checked as Twilio's"),
-    };
+    let providers = providers(&args)?;
     let secret = secret(&args.data_dir)?;
     let sounds = args.sounds.clone().unwrap_or_else(|| sounds_beside(&args.flows));
     let (flows, report) = Flows::open(vec![args.flows.clone()], sounds.clone(), Some(args.data_dir.join("versions")));
@@ -78,9 +82,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bail!("no valid flow in {}: run `switchboard check {}`", args.flows.display(), args.flows.display());
     }
     for flow in flows.list() {
-        tracing::info!(flow = %flow.name, version = %flow.version, "serving /twilio/{}", flow.name);
+        for provider in providers.enabled() {
+            tracing::info!(flow = %flow.name, version = %flow.version, "serving /{provider}/{}", flow.name);
+        }
     }
-    let mut state = AppState::new(flows, TokenKey::new(&secret), signature, args.public_url.clone(), sounds);
+    let mut state = AppState::new(flows, TokenKey::new(&secret), providers, args.public_url.clone(), sounds);
     state.voices = args.voices.clone().unwrap_or_default();
     if let Some(writer) = event_log(&args)? {
         state = state.with_events(writer, args.caller_numbers);
@@ -96,7 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let addr = listener.local_addr().unwrap_or(args.addr);
         tracing::info!(%addr, public_url = ?args.public_url, "listening");
         tokio::spawn(reload_on_sighup(state.clone()));
-        twilio::serve(listener, state, shutdown_signal()).await.context("server failed")?;
+        server::serve(listener, state, shutdown_signal()).await.context("server failed")?;
         anyhow::Ok(())
     })?;
     if let Some(writer) = &logged.events {
@@ -105,6 +111,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The adapters with the credentials given: at least one, unless signatures are off.
+fn providers(args: &Args) -> anyhow::Result<Providers> {
+    let secrets: Vec<(&str, &str)> = [
+        ("twilio", &args.twilio_auth_token),
+        ("signalwire", &args.signalwire_signing_key),
+        ("telnyx", &args.telnyx_public_key),
+        ("vonage", &args.vonage_signature_secret),
+        ("jambonz", &args.jambonz_webhook_secret),
+    ]
+    .into_iter()
+    .filter_map(|(name, secret)| Some((name, secret.as_deref()?)))
+    .collect();
+    let providers = Providers::configure(&secrets, !args.insecure_no_signature).map_err(anyhow::Error::msg)?;
+    if args.insecure_no_signature {
+        tracing::warn!(
+            "!!! --insecure-no-signature: provider signatures are NOT checked; anyone who can reach \
+             this server can drive calls. Never run like this in production. !!!"
+        );
+    } else if providers.enabled().is_empty() {
+        let vars: Vec<&str> = ADAPTERS.iter().map(|a| a.env).collect();
+        bail!("set one provider's credentials ({}) so its requests can be checked", vars.join(", "));
+    }
+    tracing::info!(enabled = ?providers.enabled(), "providers");
+    Ok(providers)
 }
 
 /// How long shutdown keeps trying to write the events still queued.
@@ -226,7 +258,7 @@ async fn reload_on_sighup(state: Arc<AppState>) {
         while hup.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading flows");
             let state = state.clone();
-            let _ = tokio::task::spawn_blocking(move || twilio::reload(&state)).await;
+            let _ = tokio::task::spawn_blocking(move || server::reload(&state)).await;
         }
     }
     #[cfg(not(unix))]

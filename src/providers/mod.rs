@@ -1,7 +1,590 @@
-//! Provider dialects beside Twilio's: each turns the engine's actions into the provider's call
-//! document, its webhooks into engine events, and checks its request signatures.
+//! Provider adapters: each telephony provider's dialect around the one shared call step.
+//!
+//! A provider requests our webhooks when a call comes in and after each step; the shared layer
+//! ([`crate::server`]) owns everything that is the same for all of them: state tokens, flow
+//! hot reload, the engine step, wait announcements, metrics, the event log and the rule that a
+//! caller on the line always gets a document that reaches a person. An adapter ([`Provider`])
+//! owns only what differs:
+//!
+//! 1. [`Provider::verify`]: the provider's own request signature, checked as its SDK checks it;
+//! 2. [`Provider::parse`]: its request parameters as an [`Incoming`] (a start, an engine
+//!    [`Input`], a queue update, the caller leaving a queue, a status report);
+//! 3. the `render_*` methods: engine actions (and the shared layer's own fallbacks) as its
+//!    document ([`Document`]), pointing back at the URLs in [`Links`].
+//!
+//! Routes, built by the shared layer for every adapter in [`ADAPTERS`]:
+//! `/{name}/{flow}` (a call comes in), `/{name}/{flow}/{callback}` (the follow-ups in
+//! [`Callback`], carrying the signed state token in `?t=`), `/{name}/status` (a status callback
+//! naming the flow in `?flow=`) and `/{name}/fallback` (the provider's fallback URL).
+//!
+//! Adding a provider: a module implementing [`Provider`], one line in [`ADAPTERS`], one row in
+//! the conformance suite's table (`tests/conformance.rs`).
 
 pub mod jambonz;
 pub mod replay;
 pub mod schema;
+pub mod signalwire;
+pub mod telnyx;
+pub mod twilio;
 pub mod vonage;
+pub mod xml;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method};
+use chrono::{DateTime, Utc};
+
+use crate::engine::flow::LiveQueue;
+use crate::engine::{Action, Event};
+use crate::events::QueueResult;
+
+/// One adapter's constructor: its name (route prefix and the event log's `provider`), the
+/// environment variable holding its credential, and how to build it from that credential
+/// (`None`: not configured, requests are refused unless signatures are off).
+pub struct Adapter {
+    pub name: &'static str,
+    pub env: &'static str,
+    pub build: Build,
+}
+
+/// Builds an adapter from its credential, or says why the credential is unusable.
+pub type Build = fn(Option<&str>) -> Result<Arc<dyn Provider>, String>;
+
+/// Every provider the server speaks. Order is the order of `GET /flows` and the start-up log.
+pub const ADAPTERS: &[Adapter] = &[
+    Adapter { name: "twilio", env: "TWILIO_AUTH_TOKEN", build: twilio::Twiml::build },
+    Adapter { name: "signalwire", env: "SIGNALWIRE_SIGNING_KEY", build: signalwire::build },
+    Adapter { name: "telnyx", env: "TELNYX_PUBLIC_KEY", build: telnyx::build },
+    Adapter { name: "vonage", env: "VONAGE_SIGNATURE_SECRET", build: vonage::Vonage::build },
+    Adapter { name: "jambonz", env: "JAMBONZ_WEBHOOK_SECRET", build: jambonz::Jambonz::build },
+];
+
+/// A provider's dialect. Implementations are pure: no I/O, the time comes in as `now`.
+///
+/// Every method gets what the shared layer knows; none keeps per-call state (the state is in
+/// the token the [`Links`] carry).
+pub trait Provider: Send + Sync {
+    /// The route prefix and the event log's `provider`: `twilio`, `plivo`, ….
+    fn name(&self) -> &'static str;
+
+    /// Whether a credential is configured. Without one, the shared layer refuses the
+    /// provider's requests (403) unless signatures are off (`--insecure-no-signature`).
+    fn enabled(&self) -> bool;
+
+    /// Checks the request's signature with the configured credential, as the provider's SDK
+    /// does. Called only when [`Provider::enabled`] and signatures are on. Returns the index in
+    /// [`RawRequest::bases`] of the base URL the signature proved the provider used (callbacks
+    /// are built on it); a signature that does not cover the URL returns 0.
+    ///
+    /// Refuse with [`Refusal::Forbidden`] for a missing, forged, stale or other-URL signature,
+    /// [`Refusal::BadRequest`] for a body the provider never sends (checked before the
+    /// signature, so a malformed request is a 400 whatever its signature).
+    fn verify(&self, req: &RawRequest, now: DateTime<Utc>) -> Result<usize, Refusal>;
+
+    /// The request as the shared layer's vocabulary. `callback` is `None` for `/{name}/{flow}`.
+    /// A request that lacks the call id is a [`Refusal::BadRequest`].
+    fn parse(&self, req: &RawRequest, callback: Option<Callback>) -> Result<ProviderRequest, Refusal>;
+
+    /// Follow-up path segments of the provider's own beyond [`Callback::ALL`] (Vonage's
+    /// `answer` and `event`), handed to [`Provider::parse`] as [`Callback::Other`]. A start
+    /// under such a name: return [`Incoming::Start`].
+    fn extra_callbacks(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The document for the engine's actions after one event. `actions` is never empty.
+    fn render(&self, actions: &[Action], links: &Links) -> Document;
+
+    /// What a queued caller hears on a request of [`Links::wait`]: `actions` (an announcement
+    /// of the expected wait, possibly none), then hold music (`links.hold`) or a pause, after
+    /// which the provider asks the wait URL again.
+    fn render_wait(&self, actions: &[Action], links: &Links) -> Document;
+
+    /// An apology in `lang`, then the caller goes to `route`: for when the flow cannot go on.
+    fn render_operator(&self, lang: &str, route: &OperatorRoute, links: &Links) -> Document;
+
+    /// An apology and a hang-up: nothing to run and nowhere known to send the caller.
+    fn render_apology(&self, links: &Links) -> Document;
+
+    /// A queue refused the caller: say so, then `alternative` if there is one, else hang up.
+    fn render_queue_failed(&self, lang: &str, alternative: Option<&OperatorRoute>, links: &Links) -> Document;
+
+    /// Hang up.
+    fn render_hangup(&self) -> Document;
+
+    /// The answer to a request that needs none (status callbacks).
+    fn render_ack(&self) -> Document;
+}
+
+/// A provider's answer: its content type and body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Document {
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl Document {
+    pub fn xml(body: String) -> Document {
+        Document { content_type: "text/xml; charset=utf-8", body }
+    }
+
+    pub fn json(body: String) -> Document {
+        Document { content_type: "application/json", body }
+    }
+}
+
+/// Why a request was refused before any document: the provider never sends it like this.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Missing, forged, stale or other-URL signature: 403.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// Malformed: 400.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+}
+
+/// The follow-up requests a document points back to, `/{name}/{flow}/{callback}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Callback {
+    /// Input gathered (digits or speech).
+    Gather,
+    /// A gather ended in silence (the redirect after it).
+    Silence,
+    /// A queued caller's hold document, asked again and again.
+    Wait,
+    /// The caller left the queue.
+    Left,
+    /// A transfer ended.
+    Dialed,
+    /// A recording ended.
+    Recorded,
+    /// The call's status changed (with a token: the provider's per-call status callback).
+    Status,
+    /// A provider's own follow-up name (Vonage's `answer` and `event`): the adapter decides.
+    Other(&'static str),
+}
+
+impl Callback {
+    /// The callbacks every adapter is routed for, by their path segment.
+    pub const ALL: [(&'static str, Callback); 7] = [
+        ("gather", Callback::Gather),
+        ("silence", Callback::Silence),
+        ("wait", Callback::Wait),
+        ("left", Callback::Left),
+        ("dialed", Callback::Dialed),
+        ("recorded", Callback::Recorded),
+        ("status", Callback::Status),
+    ];
+
+    pub fn from_segment(segment: &str, extra: &[&'static str]) -> Option<Callback> {
+        Callback::ALL
+            .iter()
+            .find(|(s, _)| *s == segment)
+            .map(|(_, c)| *c)
+            .or_else(|| extra.iter().find(|s| **s == segment).map(|s| Callback::Other(s)))
+    }
+
+    pub fn segment(self) -> &'static str {
+        match self {
+            Callback::Other(s) => s,
+            c => Callback::ALL.iter().find(|(_, k)| *k == c).map_or("", |(s, _)| s),
+        }
+    }
+}
+
+/// A webhook request as it arrived, for [`Provider::verify`] and [`Provider::parse`].
+#[derive(Debug)]
+pub struct RawRequest {
+    pub method: Method,
+    /// The path and query string as requested (`/plivo/support/gather?t=…`).
+    pub path_and_query: String,
+    /// The base URLs the provider may have used to reach us, most trusted first:
+    /// `--public-url`, then what the proxy headers or `Host` say. Never empty.
+    pub bases: Vec<String>,
+    pub headers: HeaderMap,
+    /// The raw body, as signed.
+    pub body: Bytes,
+    /// The query string's parameters (our `t` token lives there).
+    pub query: Vec<(String, String)>,
+    /// The body's parameters when it is `application/x-www-form-urlencoded`, else empty.
+    pub form: Vec<(String, String)>,
+    /// Whether the body was declared as a form.
+    pub form_body: bool,
+}
+
+impl RawRequest {
+    /// Each base with the path and query: the full URLs the provider may have requested.
+    pub fn urls(&self) -> impl Iterator<Item = (usize, String)> + '_ {
+        self.bases.iter().enumerate().map(|(i, b)| (i, format!("{b}{}", self.path_and_query)))
+    }
+
+    /// A header's value, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The state token `t` of our callback URLs.
+    pub fn token(&self) -> Option<&str> {
+        query_param(&self.query, "t")
+    }
+
+    /// The provider's parameters: the form body of a POST, the query string of a GET (the
+    /// form-encoding providers' convention).
+    pub fn params(&self) -> &[(String, String)] {
+        if self.method == Method::POST { &self.form } else { &self.query }
+    }
+
+    /// A non-empty parameter of [`RawRequest::params`].
+    pub fn param(&self, name: &str) -> Option<&str> {
+        query_param(self.params(), name).filter(|v| !v.is_empty())
+    }
+
+    /// Refuses a non-empty POST body that is not a form: what form-posting providers never send.
+    pub fn require_form(&self) -> Result<(), Refusal> {
+        if self.method == Method::POST && !self.body.is_empty() && !self.form_body {
+            return Err(Refusal::BadRequest("the body must be application/x-www-form-urlencoded".into()));
+        }
+        Ok(())
+    }
+}
+
+fn query_param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// What a request says, in the shared layer's words.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProviderRequest {
+    /// The provider's call id (`CallSid`, `CallUUID`, …).
+    pub call_id: String,
+    /// The caller's number, when the request says.
+    pub caller: Option<String>,
+    pub incoming: Incoming,
+}
+
+/// The kinds of request the shared layer handles.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Incoming {
+    /// A call comes in.
+    Start,
+    /// An event for the engine.
+    Input(Input),
+    /// A queued caller's hold document is due: their live position.
+    Wait { live: LiveQueue, queue_time_s: u32 },
+    /// The caller left the queue. `refused`: the queue never took them (full, an error), so
+    /// they are still on the line, unserved.
+    LeftQueue { result: QueueResult, refused: bool, queue_time_s: u32, label: String },
+    /// A status report with no state token. `ended`: the call is over; `hung_up`: it was
+    /// answered and then ended (the log's `caller_hung_up`).
+    Status { label: String, ended: bool, hung_up: bool, duration_s: u32 },
+    /// The provider's fallback URL: our answer to `flow` failed (`error` says how).
+    Fallback { flow: String, error: String },
+}
+
+/// An engine event as owned data (the engine's [`Event`] borrows).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    Digits(String),
+    Speech { text: String, confidence: f32 },
+    NoInput,
+    Hangup,
+    DialEnded { answered: bool },
+    RecordingDone,
+}
+
+impl Input {
+    pub fn event(&self) -> Event<'_> {
+        match self {
+            Input::Digits(d) => Event::Digits(d),
+            Input::Speech { text, confidence } => Event::Speech { text, confidence: *confidence },
+            Input::NoInput => Event::NoInput,
+            Input::Hangup => Event::Hangup,
+            Input::DialEnded { answered } => Event::DialEnded { answered: *answered },
+            Input::RecordingDone => Event::RecordingDone,
+        }
+    }
+}
+
+/// How a caller reaches a person when the engine cannot take them there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OperatorRoute {
+    Queue(String),
+    Dial(String),
+}
+
+/// Where a document points the provider back to, one absolute URL per callback, each
+/// `{base}/{provider}/{flow}/{callback}?t={token}`, built by the shared layer. Without a token
+/// (the fallbacks), `wait` still works: it then serves hold music with no announcement.
+#[derive(Clone, Debug)]
+pub struct Links {
+    /// Public base URL of the server (`https://ivr.example.com`), no trailing slash.
+    pub base: String,
+    pub gather: String,
+    pub silence: String,
+    pub wait: String,
+    pub left: String,
+    pub dialed: String,
+    pub recorded: String,
+    pub status: String,
+    /// Hold music for queued callers, a file name in the sounds folder.
+    pub hold: Option<String>,
+    /// Seconds of silence in a wait document without hold music.
+    pub pause_s: u32,
+    /// Voices for spoken prompts, by language.
+    pub voices: Voices,
+}
+
+impl Links {
+    /// The links of `flow` on `provider` at `base`, carrying `token` where there is one.
+    pub fn new(base: &str, provider: &str, flow: &str, token: Option<&str>) -> Links {
+        let at = |callback: &str| match token {
+            Some(t) => format!("{base}/{provider}/{flow}/{callback}?t={t}"),
+            None => format!("{base}/{provider}/{flow}/{callback}"),
+        };
+        Links {
+            base: base.to_owned(),
+            gather: at("gather"),
+            silence: at("silence"),
+            wait: at("wait"),
+            left: at("left"),
+            dialed: at("dialed"),
+            recorded: at("recorded"),
+            status: at("status"),
+            hold: None,
+            pause_s: 30,
+            voices: Voices::default(),
+        }
+    }
+
+    /// The same links, with `<Say>` speaking in `voices`.
+    pub fn with_voices(mut self, voices: Voices) -> Links {
+        self.voices = voices;
+        self
+    }
+
+    /// The same links, queued callers hearing `hold` (a sound file) between announcements.
+    pub fn with_hold(mut self, hold: Option<String>) -> Links {
+        self.hold = hold;
+        self
+    }
+
+    /// The URL a provider fetches a prompt's sound from.
+    pub fn sound(&self, file: &str) -> String {
+        format!("{}/sounds/{}", self.base, percent_encode(file))
+    }
+}
+
+/// Voices by language. A provider's default voice does not speak every language, so a
+/// deployment names one, e.g. `ru=Polly.Tatyana,en=Polly.Joanna`; languages not listed get
+/// the provider's default. The names are the provider's own (one `--voices` serves them all).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Voices(Arc<[(String, String)]>);
+
+impl Voices {
+    /// Reads `lang=Voice` pairs separated by commas.
+    pub fn parse(spec: &str) -> Result<Voices, String> {
+        let mut pairs = Vec::new();
+        for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let Some((lang, voice)) = item.split_once('=') else {
+                return Err(format!("`{item}` is not LANG=VOICE (e.g. ru=Polly.Tatyana)"));
+            };
+            pairs.push((lang.trim().to_owned(), voice.trim().to_owned()));
+        }
+        Ok(Voices(pairs.into()))
+    }
+
+    /// The voice for a language, named by its short or full code.
+    pub fn for_language(&self, lang: &str) -> Option<&str> {
+        if self.0.is_empty() {
+            return None; // the usual case, asked on every prompt
+        }
+        let full = locale(lang);
+        self.0
+            .iter()
+            .find(|(l, _)| l.eq_ignore_ascii_case(lang) || locale(l).eq_ignore_ascii_case(full))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The BCP-47 locale for a flow's language code: `ru` → `ru-RU`; a full code passes through.
+/// No allocation: it runs for every prompt of every answer.
+pub fn locale(code: &str) -> &str {
+    const LOCALES: [(&str, &str); 11] = [
+        ("ru", "ru-RU"),
+        ("en", "en-US"),
+        ("uk", "uk-UA"),
+        ("de", "de-DE"),
+        ("fr", "fr-FR"),
+        ("es", "es-ES"),
+        ("it", "it-IT"),
+        ("pt", "pt-BR"),
+        ("pl", "pl-PL"),
+        ("tr", "tr-TR"),
+        ("kk", "kk-KZ"),
+    ];
+    LOCALES.iter().find(|(short, _)| short.eq_ignore_ascii_case(code)).map_or(code, |(_, full)| *full)
+}
+
+/// The shared layer's own words, for when the flow cannot say anything: (text, language).
+pub mod words {
+    fn ru(lang: &str) -> bool {
+        matches!(lang, "ru" | "ru-RU")
+    }
+
+    pub fn operator(lang: &str) -> (&'static str, &'static str) {
+        if ru(lang) {
+            ("Извините, произошла техническая ошибка. Соединяю с оператором.", "ru")
+        } else {
+            ("Sorry, something went wrong on our side. Connecting you to an operator.", "en")
+        }
+    }
+
+    pub fn apology() -> (&'static str, &'static str) {
+        ("Sorry, something went wrong on our side. Please call again later.", "en")
+    }
+
+    pub fn queue_full_alternative(lang: &str) -> (&'static str, &'static str) {
+        if ru(lang) {
+            ("Извините, эта линия сейчас переполнена. Соединяю с другим оператором.", "ru")
+        } else {
+            ("Sorry, this line is full right now. Connecting you to another operator.", "en")
+        }
+    }
+
+    pub fn queue_full(lang: &str) -> (&'static str, &'static str) {
+        if ru(lang) {
+            ("Извините, все линии сейчас переполнены. Пожалуйста, перезвоните позже.", "ru")
+        } else {
+            ("Sorry, all our lines are full right now. Please call again later.", "en")
+        }
+    }
+}
+
+/// Percent-encodes a URL path segment (everything but RFC 3986 unreserved characters).
+pub fn percent_encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `url` as given, and with its default port added or removed: `https://a.com/x` and
+/// `https://a.com:443/x` are both what a provider may have signed (Twilio's and SignalWire's
+/// libraries try both).
+pub fn url_variants(url: &str) -> Vec<String> {
+    let mut variants = vec![url.to_owned()];
+    let Some((scheme, rest)) = url.split_once("://") else { return variants };
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "https" => "443",
+        "http" => "80",
+        _ => return variants,
+    };
+    let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(split);
+    // The port follows the last colon, unless that colon is inside an IPv6 literal.
+    let port_at = authority.rfind(':').filter(|&i| !authority[i..].contains(']'));
+    let other = match port_at {
+        Some(i) if &authority[i + 1..] == default_port => format!("{scheme}://{}{tail}", &authority[..i]),
+        Some(_) => return variants,
+        None => format!("{scheme}://{authority}:{default_port}{tail}"),
+    };
+    variants.push(other);
+    variants
+}
+
+/// The configured adapters and whether signatures are checked.
+#[derive(Clone)]
+pub struct Providers {
+    adapters: Vec<Arc<dyn Provider>>,
+    /// `false` with `--insecure-no-signature`: every provider is served, nothing is verified.
+    pub check_signatures: bool,
+}
+
+impl std::fmt::Debug for Providers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Names only: never print a credential.
+        f.debug_struct("Providers")
+            .field("enabled", &self.enabled())
+            .field("check_signatures", &self.check_signatures)
+            .finish()
+    }
+}
+
+impl Providers {
+    /// Every adapter of [`ADAPTERS`], with the credentials in `secrets` (provider name,
+    /// credential); an empty credential counts as none. Unknown names and credentials an
+    /// adapter cannot use (a malformed public key) are errors.
+    pub fn configure(secrets: &[(&str, &str)], check_signatures: bool) -> Result<Providers, String> {
+        for (name, _) in secrets {
+            if !ADAPTERS.iter().any(|a| a.name == *name) {
+                return Err(format!("no provider `{name}`"));
+            }
+        }
+        let mut adapters = Vec::with_capacity(ADAPTERS.len());
+        for adapter in ADAPTERS {
+            let secret = secrets.iter().find(|(n, s)| *n == adapter.name && !s.is_empty()).map(|(_, s)| *s);
+            adapters.push((adapter.build)(secret).map_err(|e| format!("{}: {e}", adapter.env))?);
+        }
+        Ok(Providers { adapters, check_signatures })
+    }
+
+    /// No credentials, nothing checked (`--insecure-no-signature`).
+    pub fn insecure() -> Providers {
+        Providers::configure(&[], false).expect("no credentials to misread")
+    }
+
+    pub fn all(&self) -> &[Arc<dyn Provider>] {
+        &self.adapters
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {
+        self.adapters.iter().find(|p| p.name() == name)
+    }
+
+    /// The providers whose requests are served: with credentials, or all when signatures are off.
+    pub fn enabled(&self) -> Vec<&'static str> {
+        self.adapters.iter().filter(|p| !self.check_signatures || p.enabled()).map(|p| p.name()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_with_and_without_default_port() {
+        let check = |url: &str, want: &[&str]| assert_eq!(url_variants(url), want, "{url}");
+        check("https://a.com/x?t=1", &["https://a.com/x?t=1", "https://a.com:443/x?t=1"]);
+        check("https://a.com:443/x", &["https://a.com:443/x", "https://a.com/x"]);
+        check("http://a.com/x", &["http://a.com/x", "http://a.com:80/x"]);
+        check("http://a.com:8080/x", &["http://a.com:8080/x"]);
+        check("http://[::1]/x", &["http://[::1]/x", "http://[::1]:80/x"]);
+        check("http://[::1]:80", &["http://[::1]:80", "http://[::1]"]);
+        check("nonsense", &["nonsense"]);
+    }
+
+    #[test]
+    fn callbacks_round_trip_their_segments() {
+        for (segment, callback) in Callback::ALL {
+            assert_eq!(Callback::from_segment(segment, &[]), Some(callback));
+            assert_eq!(callback.segment(), segment);
+        }
+        assert_eq!(Callback::from_segment("answer", &["answer"]), Some(Callback::Other("answer")));
+        assert_eq!(Callback::from_segment("answer", &[]), None);
+    }
+
+    #[test]
+    fn configure_refuses_unknown_providers_and_lists_the_enabled() {
+        assert!(Providers::configure(&[("twillio", "x")], true).is_err());
+        let p = Providers::configure(&[("twilio", "x"), ("signalwire", "")], true).expect("valid");
+        assert_eq!(p.enabled(), ["twilio"]);
+        assert_eq!(Providers::insecure().enabled().len(), ADAPTERS.len());
+    }
+}

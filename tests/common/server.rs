@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use switchboard::events::{self, CallerNumbers, DbUrl, Store, Writer, WriterConfig};
-use switchboard::twilio::{self as server, AppState, Flows, SignatureCheck, TokenKey};
+use switchboard::providers::Providers;
+use switchboard::server::{self, AppState, Flows, TokenKey};
 
 use super::twilio::{self, Act, Element, Reply, Twilio};
 
@@ -120,7 +121,7 @@ impl Server {
         let mut state = AppState::new(
             flows,
             TokenKey::new(SECRET),
-            SignatureCheck::AuthToken(AUTH_TOKEN.into()),
+            Providers::configure(&[("twilio", AUTH_TOKEN)], true).expect("valid credentials"),
             public.map(str::to_owned),
             dirs.sounds.clone(),
         )

@@ -1,13 +1,13 @@
 //! Twilio's side of a call, shared by the server tests and the webhooks bench (which includes
 //! this file by path): requests with the parameters Twilio sends, signed with
-//! `X-Twilio-Signature` as Twilio signs them (`switchboard::twilio::signature::sign`, checked
+//! `X-Twilio-Signature` as Twilio signs them (`switchboard::providers::twilio::signature::sign`, checked
 //! against Twilio's documented example in its unit tests), to the URLs the TwiML answers hold.
 //! The server keeps no call state, so a call can only be driven this way: every answer holds
 //! the signed URL of the next request.
 #![allow(dead_code)] // the tests and the bench each use part of it
 
 use quick_xml::events::Event as XmlEvent;
-use switchboard::twilio::signature;
+use switchboard::providers::twilio::signature;
 
 /// One Twilio account calling one server.
 #[derive(Clone)]

@@ -25,7 +25,11 @@
 use serde::Serialize;
 
 use crate::engine::{Action, Millis};
-use crate::twilio::twiml::{Links, OperatorRoute, Voices, twilio_language};
+use crate::providers::{Links, OperatorRoute, Voices, locale, words};
+
+/// What a caller hears at a voicemail node, which jambonz cannot record.
+const NO_VOICEMAIL_RU: &str = "Извините, оставить сообщение сейчас нельзя.";
+const NO_VOICEMAIL_EN: &str = "Sorry, messages cannot be left on this line.";
 
 /// One jambonz verb. Only fields from the verb specifications; unset options are left out so
 /// jambonz's defaults apply.
@@ -154,7 +158,7 @@ pub fn render(actions: &[Action], links: &Links) -> Vec<Verb> {
                     inter_digit_timeout: timeout,
                     recognizer: g.speech.then(|| Recognizer {
                         vendor: "default",
-                        language: twilio_language(&g.lang).to_owned(),
+                        language: locale(&g.lang).to_owned(),
                         hints: g.hints.split(',').map(str::trim).filter(|h| !h.is_empty()).map(String::from).collect(),
                     }),
                     say,
@@ -181,11 +185,7 @@ pub fn render(actions: &[Action], links: &Links) -> Vec<Verb> {
             Action::Record { .. } => {
                 flush(&mut verbs, &mut prompts, links);
                 let lang = prompt_language(actions);
-                let text = if is_russian(lang) {
-                    "Извините, оставить сообщение сейчас нельзя."
-                } else {
-                    "Sorry, messages cannot be left on this line."
-                };
+                let text = if matches!(lang, "ru" | "ru-RU") { NO_VOICEMAIL_RU } else { NO_VOICEMAIL_EN };
                 verbs.push(say(text, lang, &links.voices));
                 verbs.push(Verb::Redirect(Redirect { action_hook: links.recorded.clone() }));
             }
@@ -200,58 +200,44 @@ pub fn render(actions: &[Action], links: &Links) -> Vec<Verb> {
 }
 
 /// What a queued caller hears on each request of the `waitHook`: the engine's announcement,
-/// then hold music if `hold` names a file, else a pause (jambonz then asks again). An empty
+/// then hold music if the deployment has some, else a pause (jambonz then asks again). An empty
 /// answer would end the asking, so there is always one verb.
-pub fn render_wait(actions: &[Action], hold: Option<&str>, pause_s: u32, links: &Links) -> Vec<Verb> {
+pub fn render_wait(actions: &[Action], links: &Links) -> Vec<Verb> {
     let mut verbs = Vec::new();
     let mut prompts: Vec<&Action> = actions
         .iter()
         .filter(|a| matches!(a, Action::Say { .. } | Action::Play { .. } | Action::Pause { .. }))
         .collect();
     flush(&mut verbs, &mut prompts, links);
-    verbs.push(match hold {
+    verbs.push(match &links.hold {
         Some(file) => Verb::Play(Play { url: links.sound(file) }),
-        None => Verb::Pause { length: u64::from(pause_s.max(1)) },
+        None => Verb::Pause { length: u64::from(links.pause_s.max(1)) },
     });
     verbs
 }
 
 /// An apology in `lang`, then the caller goes to a person: for when the flow cannot go on.
-pub fn render_operator(lang: &str, route: &OperatorRoute, voices: &Voices) -> Vec<Verb> {
-    let ru = is_russian(lang);
-    let text = if ru {
-        "Извините, произошла техническая ошибка. Соединяю с оператором."
-    } else {
-        "Sorry, something went wrong on our side. Connecting you to an operator."
-    };
-    vec![say(text, if ru { "ru" } else { "en" }, voices), to_person(route)]
+pub fn render_operator(lang: &str, route: &OperatorRoute, links: &Links) -> Vec<Verb> {
+    let (text, lang) = words::operator(lang);
+    vec![say(text, lang, &links.voices), to_person(route, links)]
 }
 
 /// Nothing to run and nowhere known to send the caller: an apology, then `hangup`.
 pub fn render_apology(voices: &Voices) -> Vec<Verb> {
-    vec![say("Sorry, something went wrong on our side. Please call again later.", "en", voices), Verb::Hangup {}]
+    let (text, lang) = words::apology();
+    vec![say(text, lang, voices), Verb::Hangup {}]
 }
 
 /// A queue refused the caller: say so, then try `alternative`, else ask them to call back.
-pub fn render_queue_failed(lang: &str, alternative: Option<&OperatorRoute>, voices: &Voices) -> Vec<Verb> {
-    let ru = is_russian(lang);
-    let code = if ru { "ru" } else { "en" };
+pub fn render_queue_failed(lang: &str, alternative: Option<&OperatorRoute>, links: &Links) -> Vec<Verb> {
     match alternative {
         Some(route) => {
-            let text = if ru {
-                "Извините, эта линия сейчас переполнена. Соединяю с другим оператором."
-            } else {
-                "Sorry, this line is full right now. Connecting you to another operator."
-            };
-            vec![say(text, code, voices), to_person(route)]
+            let (text, lang) = words::queue_full_alternative(lang);
+            vec![say(text, lang, &links.voices), to_person(route, links)]
         }
         None => {
-            let text = if ru {
-                "Извините, все линии сейчас переполнены. Пожалуйста, перезвоните позже."
-            } else {
-                "Sorry, all our lines are full right now. Please call again later."
-            };
-            vec![say(text, code, voices), Verb::Hangup {}]
+            let (text, lang) = words::queue_full(lang);
+            vec![say(text, lang, &links.voices), Verb::Hangup {}]
         }
     }
 }
@@ -266,11 +252,15 @@ pub fn to_json(verbs: &[Verb]) -> String {
     serde_json::to_string(verbs).expect("verb structs hold only strings, numbers and bools")
 }
 
-fn to_person(route: &OperatorRoute) -> Verb {
+/// The operator's queue keeps its `waitHook`: without a state token it serves hold music.
+fn to_person(route: &OperatorRoute, links: &Links) -> Verb {
     match route {
-        OperatorRoute::Queue(queue) => {
-            Verb::Enqueue(Enqueue { name: queue.clone(), action_hook: None, wait_hook: None, priority: None })
-        }
+        OperatorRoute::Queue(queue) => Verb::Enqueue(Enqueue {
+            name: queue.clone(),
+            action_hook: None,
+            wait_hook: Some(links.wait.clone()),
+            priority: None,
+        }),
         OperatorRoute::Dial(number) => Verb::Dial(Dial {
             target: vec![Target::Phone { number: number.clone() }],
             action_hook: None,
@@ -325,7 +315,7 @@ fn speech(text: &str, lang: &str, voices: &Voices) -> Say {
         text: text.to_owned(),
         synthesizer: Synthesizer {
             vendor: "default",
-            language: twilio_language(lang).to_owned(),
+            language: locale(lang).to_owned(),
             voice: voices.for_language(lang).map(String::from),
         },
     }
@@ -343,10 +333,6 @@ fn prompt_language(actions: &[Action]) -> &str {
         .unwrap_or("en")
 }
 
-fn is_russian(lang: &str) -> bool {
-    matches!(lang, "ru" | "ru-RU")
-}
-
 /// Milliseconds as whole seconds, rounded up: a caller never gets less time than promised.
 fn seconds(ms: Millis) -> u64 {
     ms.0.div_ceil(1000)
@@ -362,11 +348,7 @@ mod tests {
     use crate::engine::Gather as EngineGather;
 
     fn links() -> Links {
-        let mut links = Links::new("https://ivr.example.com", "support", "TOKEN");
-        for url in [&mut links.gather, &mut links.wait, &mut links.left, &mut links.dialed, &mut links.recorded] {
-            *url = url.replace("/twilio/", "/jambonz/");
-        }
-        links
+        Links::new("https://ivr.example.com", "jambonz", "support", Some("TOKEN"))
     }
 
     fn say_ru(text: &str) -> Action {
@@ -457,16 +439,18 @@ mod tests {
     fn wait_and_fallbacks() {
         let links = links();
         let voices = Voices::parse("ru=ru-RU-Wavenet-A").expect("valid");
+        let spoken = links.clone().with_voices(voices.clone());
+        let music = links.clone().with_hold(Some("hold.wav".into()));
         let queue = OperatorRoute::Queue("first_line".into());
         let dial = OperatorRoute::Dial("+74950000000".into());
         let docs = [
-            ("wait_pause", json(&render_wait(&[say_ru("Около 3 мин.")], None, 30, &links))),
-            ("wait_music", json(&render_wait(&[], Some("hold.wav"), 30, &links))),
-            ("operator", json(&render_operator("ru", &queue, &voices))),
-            ("operator_dial_en", json(&render_operator("en", &dial, &Voices::default()))),
+            ("wait_pause", json(&render_wait(&[say_ru("Около 3 мин.")], &links))),
+            ("wait_music", json(&render_wait(&[], &music))),
+            ("operator", json(&render_operator("ru", &queue, &spoken))),
+            ("operator_dial_en", json(&render_operator("en", &dial, &links))),
             ("apology", json(&render_apology(&Voices::default()))),
-            ("queue_failed", json(&render_queue_failed("ru", Some(&dial), &voices))),
-            ("queue_failed_none", json(&render_queue_failed("en", None, &voices))),
+            ("queue_failed", json(&render_queue_failed("ru", Some(&dial), &spoken))),
+            ("queue_failed_none", json(&render_queue_failed("en", None, &spoken))),
             ("hangup_only", json(&render_hangup())),
         ];
         for (name, doc) in docs {
@@ -474,7 +458,8 @@ mod tests {
             insta::assert_json_snapshot!(name, doc);
         }
         // A waitHook may answer only say, play, pause and leave, and never nothing.
-        for doc in [render_wait(&[], None, 0, &links), render_wait(&[say_ru("x"), Action::Hangup], None, 5, &links)] {
+        let no_pause = Links { pause_s: 0, ..links.clone() };
+        for doc in [render_wait(&[], &no_pause), render_wait(&[say_ru("x"), Action::Hangup], &links)] {
             let doc = json(&doc);
             let verbs = doc.as_array().expect("array");
             assert!(!verbs.is_empty());
@@ -516,7 +501,7 @@ mod tests {
                 let nested = v.get("say").map(|s| s["text"].as_str().unwrap_or("").to_owned());
                 nested.into_iter().chain(own)
             }).collect();
-            let driver_lines = ["Извините, оставить сообщение сейчас нельзя.", "Sorry, messages cannot be left on this line."];
+            let driver_lines = [NO_VOICEMAIL_RU, NO_VOICEMAIL_EN];
             let said = said.into_iter().filter(|t| !driver_lines.contains(&t.as_str())).collect::<Vec<_>>().join(" ");
             let want: Vec<&str> = actions.iter().filter_map(|a| match a { Action::Say { text, .. } => Some(&**text), _ => None }).collect();
             proptest::prop_assert_eq!(said, want.join(" "));

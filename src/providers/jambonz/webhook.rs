@@ -16,8 +16,8 @@
 
 use serde::Deserialize;
 
-use crate::engine::Event;
 use crate::engine::flow::LiveQueue;
+use crate::providers::Input;
 
 /// A body that cannot be read; the request gets a 400 naming this.
 #[derive(Debug, thiserror::Error)]
@@ -91,23 +91,23 @@ impl Hook {
         Ok(serde_json::from_slice(body)?)
     }
 
-    /// A `gather`'s result as the engine's event: keys, else the best transcript, else silence.
+    /// A `gather`'s result as the engine's input: keys, else the best transcript, else silence.
     /// A recogniser error or a transcript below jambonz's confidence floor is silence too: the
     /// caller is re-prompted, then taken to a person.
-    pub fn gather_event(&self) -> Event<'_> {
+    pub fn gather_input(&self) -> Input {
         let digits = self.digits.as_deref().filter(|d| !d.is_empty());
         match (self.reason.as_deref(), digits) {
-            (Some("dtmfDetected") | None, Some(digits)) => return Event::Digits(digits),
-            (Some("dtmfDetected"), None) => return Event::NoInput,
+            (Some("dtmfDetected") | None, Some(digits)) => return Input::Digits(digits.to_owned()),
+            (Some("dtmfDetected"), None) => return Input::NoInput,
             _ => {}
         }
         if self.reason.as_deref() == Some("speechDetected")
             && let Some(best) = self.speech.as_ref().and_then(|s| s.alternatives.first())
             && !best.transcript.trim().is_empty()
         {
-            return Event::Speech { text: &best.transcript, confidence: best.confidence.clamp(0.0, 1.0) };
+            return Input::Speech { text: best.transcript.clone(), confidence: best.confidence.clamp(0.0, 1.0) };
         }
-        Event::NoInput
+        Input::NoInput
     }
 
     /// A `waitHook` request as news about the queue. jambonz counts positions from 0; the
@@ -126,9 +126,9 @@ impl Hook {
         }
     }
 
-    /// A `dial`'s `actionHook` as the engine's event.
-    pub fn dial_event(&self) -> Event<'static> {
-        Event::DialEnded { answered: self.dial_call_status.as_deref() == Some("completed") }
+    /// A `dial`'s `actionHook` as the engine's input.
+    pub fn dial_input(&self) -> Input {
+        Input::DialEnded { answered: self.dial_call_status.as_deref() == Some("completed") }
     }
 
     /// Whether the call is over (the call status hook's `completed`, `failed`, `busy`,
@@ -167,24 +167,24 @@ mod tests {
 
     #[test]
     fn gather_results() {
-        assert_eq!(hook(r#""reason":"dtmfDetected","digits":"1234""#).gather_event(), Event::Digits("1234"));
-        assert_eq!(hook(r#""reason":"dtmfDetected","digits":"""#).gather_event(), Event::NoInput);
+        assert_eq!(hook(r#""reason":"dtmfDetected","digits":"1234""#).gather_input(), Input::Digits("1234".into()));
+        assert_eq!(hook(r#""reason":"dtmfDetected","digits":"""#).gather_input(), Input::NoInput);
         let speech = r#""reason":"speechDetected","speech":{"stability":0,"is_final":true,"language_code":"en-US",
             "alternatives":[{"confidence":0.858,"transcript":"I'd like to speak to an operator"},
             {"confidence":0.5,"transcript":"I'd like to speak to an opera"}]}"#;
         assert_eq!(
-            hook(speech).gather_event(),
-            Event::Speech { text: "I'd like to speak to an operator", confidence: 0.858 }
+            hook(speech).gather_input(),
+            Input::Speech { text: "I'd like to speak to an operator".into(), confidence: 0.858 }
         );
         let no_confidence = r#""reason":"speechDetected","speech":{"alternatives":[{"transcript":"оператор"}]}"#;
-        assert_eq!(hook(no_confidence).gather_event(), Event::Speech { text: "оператор", confidence: 1.0 });
+        assert_eq!(hook(no_confidence).gather_input(), Input::Speech { text: "оператор".into(), confidence: 1.0 });
         for silent in [
             r#""reason":"timeout""#,
             r#""reason":"error","details":"stt failed""#,
             r#""reason":"stt-low-confidence","speech":{"alternatives":[{"confidence":0.1,"transcript":"mumble"}]}"#,
             r#""reason":"speechDetected","speech":{"alternatives":[]}"#,
         ] {
-            assert_eq!(hook(silent).gather_event(), Event::NoInput, "{silent}");
+            assert_eq!(hook(silent).gather_input(), Input::NoInput, "{silent}");
         }
     }
 
@@ -209,7 +209,7 @@ mod tests {
     fn dial_and_status() {
         for (status, answered) in [("completed", true), ("no-answer", false), ("busy", false), ("failed", false)] {
             let h = hook(&format!(r#""dial_call_status":"{status}","dial_sip_status":200"#));
-            assert_eq!(h.dial_event(), Event::DialEnded { answered }, "{status}");
+            assert_eq!(h.dial_input(), Input::DialEnded { answered }, "{status}");
         }
         let ended = Hook::from_json(br#"{"call_sid":"x","call_status":"completed","sip_status":200,"duration":37}"#)
             .expect("valid");

@@ -1,16 +1,170 @@
-//! The Vonage Voice API dialect: NCCO documents ([`ncco`]), its webhooks ([`webhook`]) and its
-//! signed requests ([`signature`]).
+//! The Vonage Voice API dialect: NCCO documents ([`ncco`]), its webhooks ([`webhook`]), its
+//! signed requests ([`signature`]) and the documented NCCO fields ([`schema`]).
 //!
 //! A Vonage application has an answer URL (`/vonage/{flow}/answer`, GET by default) and an
 //! event URL (`/vonage/{flow}/event`); every other callback is a URL we put in the NCCO
 //! (`input` and `connect` `eventUrl`, `notify`), carrying the call's signed state token like
-//! Twilio's. Vonage has no queue: a queue is a named conversation with hold music.
+//! every adapter's. Vonage has no queue: a queue is a named conversation with hold music.
 
 pub mod ncco;
 pub mod schema;
 pub mod signature;
 pub mod webhook;
 
-pub use ncco::{Extras, Ncco, render, render_apology, render_operator, render_queue_failed, render_wait};
-pub use signature::{Payload, SignatureError};
-pub use webhook::{Answer, CallEvent, InputResult, Status};
+use std::sync::Arc;
+
+use axum::http::Method;
+use chrono::{DateTime, Utc};
+
+use self::signature::Payload;
+use self::webhook::{Answer, CallEvent, InputResult};
+use super::replay::Replays;
+use super::{
+    Callback, Document, Incoming, Input, Links, OperatorRoute, Provider, ProviderRequest, RawRequest, Refusal,
+};
+use crate::engine::Action;
+
+/// The Vonage adapter: NCCO answers, JWT-signed requests.
+pub struct Vonage {
+    /// The account's signature secret (`VONAGE_SIGNATURE_SECRET`).
+    secret: Option<String>,
+    replays: Replays,
+}
+
+impl Vonage {
+    /// Vonage, with the account's signature secret.
+    pub fn build(secret: Option<&str>) -> Result<Arc<dyn Provider>, String> {
+        Ok(Arc::new(Vonage { secret: secret.map(str::to_owned), replays: Replays::default() }))
+    }
+}
+
+/// The query string of a request, without the `?`.
+fn query_string(req: &RawRequest) -> &str {
+    req.path_and_query.split_once('?').map_or("", |(_, q)| q)
+}
+
+fn bad(e: impl std::fmt::Display) -> Refusal {
+    Refusal::BadRequest(e.to_string())
+}
+
+/// A call status as the shared layer's status report.
+fn status_report(event: &CallEvent) -> Incoming {
+    Incoming::Status {
+        label: event.status.clone().unwrap_or_else(|| "?".into()),
+        ended: event.ended(),
+        hung_up: event.status.as_deref() == Some("completed"),
+        duration_s: event.duration_s().unwrap_or(0),
+    }
+}
+
+impl Provider for Vonage {
+    fn name(&self) -> &'static str {
+        "vonage"
+    }
+
+    fn enabled(&self) -> bool {
+        self.secret.is_some()
+    }
+
+    /// The JWT covers the payload, not the URL, so callbacks go to the first base.
+    fn verify(&self, req: &RawRequest, now: DateTime<Utc>) -> Result<usize, Refusal> {
+        let secret = self.secret.as_deref().unwrap_or_default();
+        let payload =
+            if req.method == Method::GET { Payload::Query(query_string(req)) } else { Payload::Body(&req.body) };
+        match signature::verify(secret, req.header("authorization"), payload, now.timestamp(), &self.replays) {
+            Ok(_) => Ok(0),
+            Err(e) => {
+                tracing::warn!(error = %e, "Vonage signature refused");
+                Err(Refusal::Forbidden(format!("Vonage signature: {e}")))
+            }
+        }
+    }
+
+    fn parse(&self, req: &RawRequest, callback: Option<Callback>) -> Result<ProviderRequest, Refusal> {
+        let request = |call_id: Option<String>, caller: Option<String>, incoming: Incoming| {
+            let call_id = call_id.filter(|c| !c.is_empty()).ok_or_else(|| bad("uuid is missing"))?;
+            Ok(ProviderRequest { call_id, caller, incoming })
+        };
+        match callback {
+            None | Some(Callback::Other("answer")) => {
+                let answer = if req.method == Method::GET {
+                    Answer::from_query(query_string(req))
+                } else {
+                    Answer::from_json(&req.body)
+                }
+                .map_err(bad)?;
+                request(Some(answer.uuid), answer.from, Incoming::Start)
+            }
+            Some(Callback::Other("fallback")) => {
+                // Vonage names no failed URL: the fallback URL names the flow (`?flow=`).
+                let flow = req.query.iter().find(|(k, _)| k == "flow").map(|(_, v)| v.clone()).unwrap_or_default();
+                let event = if req.method == Method::GET {
+                    let answer = Answer::from_query(query_string(req)).map_err(bad)?;
+                    CallEvent { uuid: Some(answer.uuid), ..CallEvent::default() }
+                } else {
+                    CallEvent::from_json(&req.body).map_err(bad)?
+                };
+                let error = format!("Vonage fallback: {}", event.reason.as_deref().unwrap_or("no reason given"));
+                request(event.uuid.or(event.conversation_uuid), None, Incoming::Fallback { flow, error })
+            }
+            Some(Callback::Gather) => {
+                let result = InputResult::from_json(&req.body).map_err(bad)?;
+                let input = result.input();
+                request(result.uuid, None, Incoming::Input(input))
+            }
+            Some(Callback::Dialed) => {
+                let event = CallEvent::from_json(&req.body).map_err(bad)?;
+                let incoming = event.dial_input().map_or_else(|| status_report(&event), Incoming::Input);
+                request(event.uuid, None, incoming)
+            }
+            Some(Callback::Recorded) => {
+                // The `notify` after a recording posts our payload; Vonage's reference does not
+                // promise the call's ids with it, and the state token says which call it is.
+                let event = CallEvent::from_json(&req.body).map_err(bad)?;
+                let call_id = event.uuid.or(event.conversation_uuid).unwrap_or_else(|| "vonage-notify".into());
+                request(Some(call_id), None, Incoming::Input(Input::RecordingDone))
+            }
+            Some(Callback::Other("event") | Callback::Status) => {
+                let event = CallEvent::from_json(&req.body).map_err(bad)?;
+                let incoming = status_report(&event);
+                request(event.uuid.or(event.conversation_uuid), None, incoming)
+            }
+            Some(other) => Err(bad(format!("Vonage never requests `{}`", other.segment()))),
+        }
+    }
+
+    fn extra_callbacks(&self) -> &'static [&'static str] {
+        &["answer", "event"]
+    }
+
+    fn render(&self, actions: &[Action], links: &Links) -> Document {
+        Document::json(ncco::to_json(&ncco::render(actions, links)))
+    }
+
+    fn render_wait(&self, actions: &[Action], links: &Links) -> Document {
+        Document::json(ncco::to_json(&ncco::render_wait(actions, links)))
+    }
+
+    fn render_operator(&self, lang: &str, route: &OperatorRoute, links: &Links) -> Document {
+        Document::json(ncco::to_json(&ncco::render_operator(lang, route, links)))
+    }
+
+    fn render_apology(&self, links: &Links) -> Document {
+        Document::json(ncco::to_json(&ncco::render_apology(&links.voices)))
+    }
+
+    fn render_queue_failed(&self, lang: &str, alternative: Option<&OperatorRoute>, links: &Links) -> Document {
+        Document::json(ncco::to_json(&ncco::render_queue_failed(lang, alternative, links)))
+    }
+
+    /// An empty NCCO: the call ends.
+    fn render_hangup(&self) -> Document {
+        Document::json("[]".into())
+    }
+
+    /// Status events need no answer, and an empty body changes nothing; an NCCO, even an empty
+    /// one, would replace the call's on a synchronous `connect`.
+    fn render_ack(&self) -> Document {
+        Document { content_type: "application/json", body: String::new() }
+    }
+}

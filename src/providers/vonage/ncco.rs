@@ -32,7 +32,7 @@
 use serde::Serialize;
 
 use crate::engine::{Action, Millis};
-use crate::twilio::twiml::{Links, OperatorRoute, Voices, twilio_language};
+use crate::providers::{Links, OperatorRoute, Voices, locale, words};
 
 /// Vonage's upper bound for `input.dtmf.timeOut`, in seconds.
 pub const MAX_DTMF_TIMEOUT_S: u64 = 10;
@@ -155,15 +155,8 @@ pub struct Notify {
     pub event_method: &'static str,
 }
 
-/// How the NCCO reaches our server and the hold music, besides the callback links.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Extras<'a> {
-    /// The sound file queued callers hear (`musicOnHoldUrl`), if the deployment has one.
-    pub hold: Option<&'a str>,
-}
-
 /// The NCCO for the engine's actions after one event.
-pub fn render(actions: &[Action], links: &Links, extras: Extras<'_>) -> Vec<Ncco> {
+pub fn render(actions: &[Action], links: &Links) -> Vec<Ncco> {
     let mut ncco = Vec::with_capacity(actions.len() + 1);
     let mut prompts: Vec<&Action> = Vec::new();
     for action in actions {
@@ -171,7 +164,7 @@ pub fn render(actions: &[Action], links: &Links, extras: Extras<'_>) -> Vec<Ncco
             Action::Say { .. } | Action::Play { .. } | Action::Pause { .. } => prompts.push(action),
             Action::Gather(g) => {
                 flush(&mut ncco, &mut prompts, links, true);
-                let lang = twilio_language(&g.lang).to_owned();
+                let lang = locale(&g.lang).to_owned();
                 let timeout_s = seconds(g.timeout_ms);
                 let speech = g.speech.then(|| Speech {
                     language: lang,
@@ -193,7 +186,7 @@ pub fn render(actions: &[Action], links: &Links, extras: Extras<'_>) -> Vec<Ncco
             }
             Action::Enqueue { queue, .. } => {
                 flush(&mut ncco, &mut prompts, links, false);
-                ncco.push(join_queue(queue, links, extras));
+                ncco.push(join_queue(queue, links));
             }
             Action::Dial { number, timeout_s } => {
                 flush(&mut ncco, &mut prompts, links, false);
@@ -231,61 +224,43 @@ pub fn render(actions: &[Action], links: &Links, extras: Extras<'_>) -> Vec<Ncco
 
 /// A queued caller's announcement, then hold music. Vonage never asks for one (a queue is a
 /// conversation, with no wait callback); the announcement is made before joining instead.
-pub fn render_wait(actions: &[Action], links: &Links, extras: Extras<'_>) -> Vec<Ncco> {
+pub fn render_wait(actions: &[Action], links: &Links) -> Vec<Ncco> {
     let mut ncco = Vec::new();
     let mut prompts: Vec<&Action> = actions
         .iter()
         .filter(|a| matches!(a, Action::Say { .. } | Action::Play { .. } | Action::Pause { .. }))
         .collect();
     flush(&mut ncco, &mut prompts, links, false);
-    if let Some(file) = extras.hold {
+    if let Some(file) = &links.hold {
         ncco.push(Ncco::Stream(Stream { stream_url: vec![links.sound(file)], barge_in: false }));
     }
     ncco
 }
 
 /// An apology in `lang`, then the caller goes to a person: for when the flow cannot go on.
-pub fn render_operator(lang: &str, route: &OperatorRoute, links: &Links, extras: Extras<'_>) -> Vec<Ncco> {
-    let ru = is_russian(lang);
-    let text = if ru {
-        "Извините, произошла техническая ошибка. Соединяю с оператором."
-    } else {
-        "Sorry, something went wrong on our side. Connecting you to an operator."
-    };
-    vec![talk(text, if ru { "ru" } else { "en" }, &links.voices, false), to_person(route, links, extras)]
+pub fn render_operator(lang: &str, route: &OperatorRoute, links: &Links) -> Vec<Ncco> {
+    let (text, lang) = words::operator(lang);
+    vec![talk(text, lang, &links.voices, false), to_person(route, links)]
 }
 
 /// Nothing to run and nowhere known to send the caller: an apology, then the NCCO ends, which
 /// hangs up. For the fallback answer URL, when no flow (and so no language) is known.
 pub fn render_apology(voices: &Voices) -> Vec<Ncco> {
-    vec![talk("Sorry, something went wrong on our side. Please call again later.", "en", voices, false)]
+    let (text, lang) = words::apology();
+    vec![talk(text, lang, voices, false)]
 }
 
-/// A queue refused the caller: say so, then try `alternative`, else ask them to call back.
-pub fn render_queue_failed(
-    lang: &str,
-    alternative: Option<&OperatorRoute>,
-    links: &Links,
-    extras: Extras<'_>,
-) -> Vec<Ncco> {
-    let ru = is_russian(lang);
-    let code = if ru { "ru" } else { "en" };
+/// A queue refused the caller: say so, then try `alternative`, else ask them to call back
+/// (the NCCO then ends, which hangs up).
+pub fn render_queue_failed(lang: &str, alternative: Option<&OperatorRoute>, links: &Links) -> Vec<Ncco> {
     match alternative {
         Some(route) => {
-            let text = if ru {
-                "Извините, эта линия сейчас переполнена. Соединяю с другим оператором."
-            } else {
-                "Sorry, this line is full right now. Connecting you to another operator."
-            };
-            vec![talk(text, code, &links.voices, false), to_person(route, links, extras)]
+            let (text, lang) = words::queue_full_alternative(lang);
+            vec![talk(text, lang, &links.voices, false), to_person(route, links)]
         }
         None => {
-            let text = if ru {
-                "Извините, все линии сейчас переполнены. Пожалуйста, перезвоните позже."
-            } else {
-                "Sorry, all our lines are full right now. Please call again later."
-            };
-            vec![talk(text, code, &links.voices, false)]
+            let (text, lang) = words::queue_full(lang);
+            vec![talk(text, lang, &links.voices, false)]
         }
     }
 }
@@ -295,9 +270,9 @@ pub fn to_json(ncco: &[Ncco]) -> String {
     serde_json::to_string(ncco).expect("NCCO structs hold only strings, numbers and bools")
 }
 
-fn to_person(route: &OperatorRoute, links: &Links, extras: Extras<'_>) -> Ncco {
+fn to_person(route: &OperatorRoute, links: &Links) -> Ncco {
     match route {
-        OperatorRoute::Queue(queue) => join_queue(queue, links, extras),
+        OperatorRoute::Queue(queue) => join_queue(queue, links),
         OperatorRoute::Dial(number) => Ncco::Connect(Connect {
             endpoint: vec![phone(number)],
             timeout: None,
@@ -308,10 +283,10 @@ fn to_person(route: &OperatorRoute, links: &Links, extras: Extras<'_>) -> Ncco {
     }
 }
 
-fn join_queue(queue: &str, links: &Links, extras: Extras<'_>) -> Ncco {
+fn join_queue(queue: &str, links: &Links) -> Ncco {
     Ncco::Conversation(Conversation {
         name: queue.to_owned(),
-        music_on_hold_url: extras.hold.map(|file| links.sound(file)).into_iter().collect(),
+        music_on_hold_url: links.hold.iter().map(|file| links.sound(file)).collect(),
         start_on_enter: false,
     })
 }
@@ -343,12 +318,7 @@ fn flush(ncco: &mut Vec<Ncco>, prompts: &mut Vec<&Action>, links: &Links, barge_
 }
 
 fn talk(text: &str, lang: &str, voices: &Voices, barge_in: bool) -> Ncco {
-    Ncco::Talk(Talk {
-        text: text.to_owned(),
-        language: twilio_language(lang).to_owned(),
-        style: style(voices, lang),
-        barge_in,
-    })
+    Ncco::Talk(Talk { text: text.to_owned(), language: locale(lang).to_owned(), style: style(voices, lang), barge_in })
 }
 
 /// Vonage picks a voice by `language` and a numbered `style`
@@ -356,10 +326,6 @@ fn talk(text: &str, lang: &str, voices: &Voices, barge_in: bool) -> Ncco {
 /// deployment's `--voices ru=0` names the style; a voice that is not a number is ignored.
 fn style(voices: &Voices, lang: &str) -> Option<u32> {
     voices.for_language(lang).and_then(|v| v.trim().parse().ok())
-}
-
-fn is_russian(lang: &str) -> bool {
-    matches!(lang, "ru" | "ru-RU")
 }
 
 /// Milliseconds as whole seconds, rounded up: a caller never gets less time than promised.
@@ -377,11 +343,7 @@ mod tests {
     use crate::engine::Gather;
 
     fn links() -> Links {
-        let mut links = Links::new("https://ivr.example.com", "support", "TOKEN");
-        for url in [&mut links.gather, &mut links.dialed, &mut links.recorded] {
-            *url = url.replace("/twilio/", "/vonage/");
-        }
-        links
+        Links::new("https://ivr.example.com", "vonage", "support", Some("TOKEN"))
     }
 
     fn say(text: &str) -> Action {
@@ -411,7 +373,7 @@ mod tests {
     }
 
     fn render_json(actions: &[Action], hold: Option<&str>) -> Value {
-        let doc = json(&render(actions, &links(), Extras { hold }));
+        let doc = json(&render(actions, &links().with_hold(hold.map(String::from))));
         assert_documented(&doc);
         doc
     }
@@ -454,16 +416,15 @@ mod tests {
     fn fallbacks_reach_a_person() {
         let queue = OperatorRoute::Queue("first_line".into());
         let dial = OperatorRoute::Dial("+74950000000".into());
-        let extras = Extras { hold: Some("hold.wav") };
         let voices = Voices::parse("ru=2").expect("valid");
-        let links = links().with_voices(voices.clone());
+        let links = links().with_voices(voices.clone()).with_hold(Some("hold.wav".into()));
         let docs = [
-            ("operator", json(&render_operator("ru", &queue, &links, extras))),
-            ("operator_dial_en", json(&render_operator("en", &dial, &links, extras))),
+            ("operator", json(&render_operator("ru", &queue, &links))),
+            ("operator_dial_en", json(&render_operator("en", &dial, &links))),
             ("apology", json(&render_apology(&voices))),
-            ("wait", json(&render_wait(&[say("Около 3 мин.")], &links, extras))),
-            ("queue_failed", json(&render_queue_failed("ru", Some(&dial), &links, extras))),
-            ("queue_failed_none", json(&render_queue_failed("en", None, &links, extras))),
+            ("wait", json(&render_wait(&[say("Около 3 мин.")], &links))),
+            ("queue_failed", json(&render_queue_failed("ru", Some(&dial), &links))),
+            ("queue_failed_none", json(&render_queue_failed("en", None, &links))),
         ];
         for (name, doc) in docs {
             assert_documented(&doc);
@@ -476,10 +437,10 @@ mod tests {
         let doc = render_json(&[Action::Dial { number: " +1 555".into(), timeout_s: 5 }], None);
         assert_eq!(doc[0]["endpoint"][0]["number"], "1 555");
         let links = links().with_voices(Voices::parse("ru=4,en=Polly.Amy").expect("valid"));
-        let doc = json(&render(&[say("Привет")], &links, Extras::default()));
+        let doc = json(&render(&[say("Привет")], &links));
         assert_eq!(doc[0]["style"], 4);
         let en = Action::Say { text: "Hi".into(), lang: "en".into(), duration_ms: Millis(1) };
-        let doc = json(&render(&[en], &links, Extras::default()));
+        let doc = json(&render(&[en], &links));
         assert!(doc[0].get("style").is_none(), "a voice that is not a style number is left out: {doc}");
     }
 

@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Deserializer};
 
-use crate::engine::Event;
+use crate::providers::Input;
 
 /// A webhook body or query that cannot be read; the request gets a 400 naming this.
 #[derive(Debug, thiserror::Error)]
@@ -113,16 +113,16 @@ impl InputResult {
         serde_json::from_slice(body).map_err(|source| ParseError::Json { what: "input result", source })
     }
 
-    /// The engine's event: keys if any were pressed, else the best transcript, else silence.
+    /// The engine's input: keys if any were pressed, else the best transcript, else silence.
     /// A recogniser error is silence too: the caller is re-prompted, then taken to a person.
-    pub fn event(&self) -> Event<'_> {
+    pub fn input(&self) -> Input {
         if let Some(digits) = self.dtmf.as_ref().and_then(|d| d.digits.as_deref()).filter(|d| !d.is_empty()) {
-            return Event::Digits(digits);
+            return Input::Digits(digits.to_owned());
         }
         let best = self.speech.as_ref().and_then(|s| s.results.first()).filter(|r| !r.text.trim().is_empty());
         match best {
-            Some(r) => Event::Speech { text: &r.text, confidence: r.confidence.clamp(0.0, 1.0) },
-            None => Event::NoInput,
+            Some(r) => Input::Speech { text: r.text.clone(), confidence: r.confidence.clamp(0.0, 1.0) },
+            None => Input::NoInput,
         }
     }
 }
@@ -182,12 +182,12 @@ impl CallEvent {
         self.duration.as_deref().and_then(|d| d.trim().parse().ok())
     }
 
-    /// The engine's event for this status on the `eventUrl` of a `dial` node's `connect`:
+    /// The engine's input for this status on the `eventUrl` of a `dial` node's `connect`:
     /// only the end of the transfer matters.
-    pub fn dial_event(&self) -> Option<Event<'static>> {
+    pub fn dial_input(&self) -> Option<Input> {
         match self.status() {
-            Status::Completed => Some(Event::DialEnded { answered: true }),
-            Status::NotConnected => Some(Event::DialEnded { answered: false }),
+            Status::Completed => Some(Input::DialEnded { answered: true }),
+            Status::NotConnected => Some(Input::DialEnded { answered: false }),
             Status::Progress | Status::Other => None,
         }
     }
@@ -235,21 +235,21 @@ mod tests {
         let dtmf = br#"{"from":"447700900000","to":"447700900000","uuid":"aaaaaaaa-bbbb-cccc-dddd-0123456789ab",
             "conversation_uuid":"CON-aaaaaaaa-bbbb-cccc-dddd-0123456789ab","dtmf":{"digits":"1234","timed_out":true},
             "timestamp":"2020-01-01T14:00:00.000Z"}"#;
-        assert_eq!(InputResult::from_json(dtmf).expect("valid").event(), Event::Digits("1234"));
+        assert_eq!(InputResult::from_json(dtmf).expect("valid").input(), Input::Digits("1234".into()));
         let speech = br#"{"speech":{"results":[{"confidence":"0.9405097","text":"I want to pay my bill"},
             {"confidence":"0.70543784","text":"I want to pay my bills"}]},"dtmf":{"digits":null,"timed_out":false},
             "uuid":"aaaaaaaa-bbbb-cccc-dddd-0123456789ab"}"#;
         let result = InputResult::from_json(speech).expect("valid");
-        assert_eq!(result.event(), Event::Speech { text: "I want to pay my bill", confidence: 0.940_509_7 });
+        assert_eq!(result.input(), Input::Speech { text: "I want to pay my bill".into(), confidence: 0.940_509_7 });
         let numeric = br#"{"speech":{"results":[{"confidence":0.5,"text":"operator"}]}}"#;
         assert_eq!(
-            InputResult::from_json(numeric).expect("valid").event(),
-            Event::Speech { text: "operator", confidence: 0.5 }
+            InputResult::from_json(numeric).expect("valid").input(),
+            Input::Speech { text: "operator".into(), confidence: 0.5 }
         );
         let silence = br#"{"speech":{"timeout_reason":"start_timeout"},"dtmf":{"digits":"","timed_out":true}}"#;
-        assert_eq!(InputResult::from_json(silence).expect("valid").event(), Event::NoInput);
+        assert_eq!(InputResult::from_json(silence).expect("valid").input(), Input::NoInput);
         let error = br#"{"speech":{"error":"ERR1: Failed to analyze audio"},"dtmf":{"digits":"","timed_out":false}}"#;
-        assert_eq!(InputResult::from_json(error).expect("valid").event(), Event::NoInput);
+        assert_eq!(InputResult::from_json(error).expect("valid").input(), Input::NoInput);
         assert!(InputResult::from_json(br#"{"speech":{"results":[{"confidence":"high","text":"x"}]}}"#).is_err());
         assert!(InputResult::from_json(b"not json").is_err());
     }
@@ -261,14 +261,14 @@ mod tests {
             ("started", Status::Progress, None),
             ("ringing", Status::Progress, None),
             ("answered", Status::Progress, None),
-            ("completed", Status::Completed, Some(Event::DialEnded { answered: true })),
-            ("busy", Status::NotConnected, Some(Event::DialEnded { answered: false })),
-            ("timeout", Status::NotConnected, Some(Event::DialEnded { answered: false })),
-            ("unanswered", Status::NotConnected, Some(Event::DialEnded { answered: false })),
+            ("completed", Status::Completed, Some(Input::DialEnded { answered: true })),
+            ("busy", Status::NotConnected, Some(Input::DialEnded { answered: false })),
+            ("timeout", Status::NotConnected, Some(Input::DialEnded { answered: false })),
+            ("unanswered", Status::NotConnected, Some(Input::DialEnded { answered: false })),
             ("record", Status::Other, None),
         ] {
             let e = event(status).expect("valid");
-            assert_eq!((e.status(), e.dial_event()), (want, dial), "{status}");
+            assert_eq!((e.status(), e.dial_input()), (want, dial), "{status}");
         }
         assert_eq!(CallEvent::from_json(b"{}").expect("valid").status(), Status::Other);
         // The `completed` example of Vonage's webhook reference.

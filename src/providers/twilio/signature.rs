@@ -5,7 +5,7 @@
 //! by name, as name then value with no separators; HMAC-SHA1 that with the account's auth
 //! token as the key; base64. Twilio's own libraries try the URL both with and without the
 //! default port (:443 for https, :80 for http), because what Twilio signed depends on how the
-//! webhook URL was written, so [`url_variants`] gives both. Pure: no I/O.
+//! webhook URL was written ([`crate::providers::url_variants`]). Pure: no I/O.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -33,29 +33,6 @@ fn mac(auth_token: &str, url: &str, params: &[(String, String)]) -> Hmac<Sha1> {
 pub fn verify(auth_token: &str, signature: &str, url: &str, params: &[(String, String)]) -> bool {
     let Ok(given) = STANDARD.decode(signature.trim()) else { return false };
     mac(auth_token, url, params).verify_slice(&given).is_ok()
-}
-
-/// `url` as given, and with its default port added or removed: `https://a.com/x` and
-/// `https://a.com:443/x` are both what Twilio may have signed.
-pub fn url_variants(url: &str) -> Vec<String> {
-    let mut variants = vec![url.to_owned()];
-    let Some((scheme, rest)) = url.split_once("://") else { return variants };
-    let default_port = match scheme.to_ascii_lowercase().as_str() {
-        "https" => "443",
-        "http" => "80",
-        _ => return variants,
-    };
-    let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(split);
-    // The port follows the last colon, unless that colon is inside an IPv6 literal.
-    let port_at = authority.rfind(':').filter(|&i| !authority[i..].contains(']'));
-    let other = match port_at {
-        Some(i) if &authority[i + 1..] == default_port => format!("{scheme}://{}{tail}", &authority[..i]),
-        Some(_) => return variants,
-        None => format!("{scheme}://{authority}:{default_port}{tail}"),
-    };
-    variants.push(other);
-    variants
 }
 
 #[cfg(test)]
@@ -86,17 +63,5 @@ mod tests {
         assert!(!verify("12346", "0/KCTR6DLpKmkAf8muzZqo1nDgQ=", url, &params));
         assert!(!verify("12345", "0/KCTR6DLpKmkAf8muzZqo1nDgQ=", "https://mycompany.com/myapp.php", &params));
         assert!(!verify("12345", "not base64!", url, &params));
-    }
-
-    #[test]
-    fn variants_with_and_without_default_port() {
-        let check = |url: &str, want: &[&str]| assert_eq!(url_variants(url), want, "{url}");
-        check("https://a.com/x?t=1", &["https://a.com/x?t=1", "https://a.com:443/x?t=1"]);
-        check("https://a.com:443/x", &["https://a.com:443/x", "https://a.com/x"]);
-        check("http://a.com/x", &["http://a.com/x", "http://a.com:80/x"]);
-        check("http://a.com:8080/x", &["http://a.com:8080/x"]);
-        check("http://[::1]/x", &["http://[::1]/x", "http://[::1]:80/x"]);
-        check("http://[::1]:80", &["http://[::1]:80", "http://[::1]"]);
-        check("nonsense", &["nonsense"]);
     }
 }

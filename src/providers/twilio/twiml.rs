@@ -1,6 +1,7 @@
-//! Engine actions as TwiML, the XML Twilio executes on a call. Pure: text in, text out.
+//! Engine actions as TwiML, the XML Twilio executes on a call, and its dialects: SignalWire's
+//! cXML (the same document) and Telnyx's TeXML ([`Dialect`]). Pure: text in, text out.
 //!
-//! Escaping is quick-xml's job, never ours. What each verb does follows Twilio's reference:
+//! What each verb does follows Twilio's reference:
 //! - `<Gather>` (<https://www.twilio.com/docs/voice/twiml/gather>): only `<Say>`, `<Play>` and
 //!   `<Pause>` may nest in it. When it ends without input Twilio calls no action and falls
 //!   through to the next verb, hanging up if there is none, so every gather is followed by a
@@ -18,100 +19,49 @@
 //!   `<Record action>` (<https://www.twilio.com/docs/voice/twiml/record>) posts the recording,
 //!   and an empty recording falls through to the next verb, so a `<Redirect>` follows it too.
 //! - `<Say language>` (<https://www.twilio.com/docs/voice/twiml/say>) takes a BCP-47 locale such
-//!   as `ru-RU`; flows name languages by their short code, mapped by [`twilio_language`].
+//!   as `ru-RU`; flows name languages by their short code, mapped by [`locale`].
 
-use std::io::Cursor;
-use std::sync::Arc;
+use crate::engine::{Action, Gather};
+use crate::providers::xml::{Doc, Xml, empty_element, seconds, text_element};
+use crate::providers::{Links, OperatorRoute, Voices, locale, words};
 
-use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
-
-use crate::engine::{Action, Millis};
-
-/// Where a TwiML answer points Twilio back to, one URL per callback kind. Every URL is absolute and carries the
-/// call's new state token where it needs one.
-#[derive(Clone, Debug)]
-pub struct Links {
-    /// Public base URL of the server (`https://ivr.example.com`), no trailing slash.
-    pub base: String,
-    /// `Gather` action: digits or speech.
-    pub gather: String,
-    /// Redirect after a `Gather` that ended in silence.
-    pub silence: String,
-    /// `Enqueue` wait URL.
-    pub wait: String,
-    /// `Enqueue` action: the caller left the queue.
-    pub left: String,
-    /// `Dial` action.
-    pub dialed: String,
-    /// `Record` action, and the redirect after an empty recording.
-    pub recorded: String,
-    /// Voices for `<Say>`.
-    pub voices: Voices,
+/// Where a TwiML-like dialect departs from Twilio's TwiML.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dialect {
+    /// Whether `<Gather>` takes `method` (Telnyx: no, its action uses the TeXML application's
+    /// method).
+    pub gather_method: bool,
+    /// Whether `<Gather timeout>` is the gap between digits and the digit count is bounded by
+    /// `minDigits`/`maxDigits` (Telnyx) rather than Twilio's whole-input `numDigits`.
+    pub digit_bounds: bool,
+    /// Whether `<Pause>` may nest in `<Gather>` (Telnyx: only `<Say>` and `<Play>`).
+    pub pause_in_gather: bool,
 }
 
-impl Links {
-    /// The links of `flow` at `base` for a call whose state is `token`.
-    pub fn new(base: &str, flow: &str, token: &str) -> Links {
-        let at = |callback: &str| format!("{base}/twilio/{flow}/{callback}?t={token}");
-        Links {
-            base: base.to_owned(),
-            gather: at("gather"),
-            silence: at("silence"),
-            wait: at("wait"),
-            left: at("left"),
-            dialed: at("dialed"),
-            recorded: at("recorded"),
-            voices: Voices::default(),
-        }
-    }
-
-    /// The same links, with `<Say>` speaking in `voices`.
-    pub fn with_voices(mut self, voices: Voices) -> Links {
-        self.voices = voices;
-        self
-    }
-
-    /// The URL Twilio fetches a prompt's sound from.
-    pub fn sound(&self, file: &str) -> String {
-        format!("{}/sounds/{}", self.base, percent_encode(file))
-    }
-}
+/// Twilio's TwiML, and SignalWire's cXML, which is the same document.
+pub const TWIML: Dialect = Dialect { gather_method: true, digit_bounds: false, pause_in_gather: true };
 
 /// The TwiML document for the engine's actions after one event.
-pub fn render(actions: &[Action], links: &Links) -> String {
+pub fn render(actions: &[Action], links: &Links, dialect: Dialect) -> String {
     let mut doc = Doc::new();
     let mut prompts: Vec<&Action> = Vec::new();
     for action in actions {
         match action {
             Action::Say { .. } | Action::Play { .. } | Action::Pause { .. } => prompts.push(action),
             Action::Gather(g) => {
-                let timeout = seconds(g.timeout_ms).max(1).to_string();
-                let num_digits = g.max_digits.to_string();
-                let finish = g.finish_key.map(String::from).unwrap_or_default();
-                let lang = twilio_language(&g.lang);
-                let mut attrs: Vec<(&str, &str)> = vec![
-                    ("action", &links.gather),
-                    ("method", "POST"),
-                    ("input", if g.speech { "dtmf speech" } else { "dtmf" }),
-                    ("timeout", &timeout),
-                    ("finishOnKey", &finish),
-                ];
-                if g.max_digits > 0 {
-                    attrs.push(("numDigits", &num_digits));
-                }
-                if g.speech {
-                    attrs.push(("language", lang));
-                    if !g.hints.is_empty() {
-                        attrs.push(("hints", &g.hints));
+                let mut nested = std::mem::take(&mut prompts);
+                if !dialect.pause_in_gather {
+                    // Everything up to the last pause plays before the gather, in order.
+                    let cut = nested.iter().rposition(|a| matches!(a, Action::Pause { .. })).map_or(0, |i| i + 1);
+                    for p in nested.drain(..cut) {
+                        prompt(&mut doc.writer, p, links);
                     }
                 }
-                let nested = std::mem::take(&mut prompts);
-                doc.with_prompts("Gather", &attrs, &nested, links);
-                doc.text_element("Redirect", &[("method", "POST")], &links.silence);
+                gather(&mut doc, g, &nested, links, dialect);
+                redirect(&mut doc, &links.silence);
             }
             Action::Enqueue { queue, .. } => {
-                doc.flush(&mut prompts, links);
+                flush(&mut doc, &mut prompts, links);
                 let attrs = [
                     ("action", links.left.as_str()),
                     ("method", "POST"),
@@ -121,16 +71,13 @@ pub fn render(actions: &[Action], links: &Links) -> String {
                 doc.text_element("Enqueue", &attrs, queue);
             }
             Action::Dial { number, timeout_s } => {
-                doc.flush(&mut prompts, links);
+                flush(&mut doc, &mut prompts, links);
                 let timeout = timeout_s.to_string();
-                doc.text_element(
-                    "Dial",
-                    &[("action", &links.dialed), ("method", "POST"), ("timeout", &timeout)],
-                    number,
-                );
+                let attrs = [("action", links.dialed.as_str()), ("method", "POST"), ("timeout", &timeout)];
+                doc.text_element("Dial", &attrs, number);
             }
             Action::Record { max_length_s, finish_key, .. } => {
-                doc.flush(&mut prompts, links);
+                flush(&mut doc, &mut prompts, links);
                 let max_length = max_length_s.to_string();
                 let finish = finish_key.map(String::from);
                 let mut attrs = vec![
@@ -139,39 +86,74 @@ pub fn render(actions: &[Action], links: &Links) -> String {
                     ("maxLength", &max_length),
                     ("playBeep", "true"),
                 ];
-                // Without a finish key Twilio's default applies: any key ends the recording.
+                // Without a finish key the provider's default applies: any key ends the recording.
                 if let Some(finish) = &finish {
                     attrs.push(("finishOnKey", finish));
                 }
                 doc.empty_element("Record", &attrs);
-                doc.text_element("Redirect", &[("method", "POST")], &links.recorded);
+                redirect(&mut doc, &links.recorded);
             }
             Action::Hangup => {
-                doc.flush(&mut prompts, links);
+                flush(&mut doc, &mut prompts, links);
                 doc.empty_element("Hangup", &[]);
             }
         }
     }
-    doc.flush(&mut prompts, links);
+    flush(&mut doc, &mut prompts, links);
     doc.finish()
 }
 
+fn gather(doc: &mut Doc, g: &Gather, nested: &[&Action], links: &Links, dialect: Dialect) {
+    let timeout = seconds(g.timeout_ms).max(1).to_string();
+    let min_digits = g.min_digits.max(1).to_string();
+    let max_digits = g.max_digits.to_string();
+    let finish = g.finish_key.map(String::from).unwrap_or_default();
+    let mut attrs: Vec<(&str, &str)> = vec![("action", &links.gather)];
+    if dialect.gather_method {
+        attrs.push(("method", "POST"));
+    }
+    attrs.extend([
+        ("input", if g.speech { "dtmf speech" } else { "dtmf" }),
+        ("timeout", &timeout),
+        ("finishOnKey", &finish),
+    ]);
+    if g.max_digits > 0 {
+        if dialect.digit_bounds {
+            attrs.push(("minDigits", &min_digits));
+            attrs.push(("maxDigits", &max_digits));
+        } else {
+            attrs.push(("numDigits", &max_digits));
+        }
+    }
+    if g.speech {
+        attrs.push(("language", locale(&g.lang)));
+        if !g.hints.is_empty() {
+            attrs.push(("hints", &g.hints));
+        }
+    }
+    with_prompts(doc, "Gather", &attrs, nested, links);
+}
+
+fn redirect(doc: &mut Doc, url: &str) {
+    doc.text_element("Redirect", &[("method", "POST")], url);
+}
+
 /// What a queued caller hears on each request of the wait URL: the engine's announcement,
-/// then hold music if `hold` names a file, else a pause (Twilio then asks again).
+/// then hold music if `links.hold` names a file, else a pause (the provider then asks again).
 ///
 /// Twilio allows only `<Play>`, `<Say>`, `<Pause>`, `<Hangup>`, `<Redirect>`, `<Leave>` and
 /// `<Gather>` in waitUrl TwiML (<https://www.twilio.com/docs/voice/twiml/enqueue>, "waitUrl");
 /// this writes only the first three.
-pub fn render_wait(actions: &[Action], hold: Option<&str>, pause_s: u32, links: &Links) -> String {
+pub fn render_wait(actions: &[Action], links: &Links) -> String {
     let mut doc = Doc::new();
     for action in actions {
         if matches!(action, Action::Say { .. } | Action::Play { .. } | Action::Pause { .. }) {
-            doc.prompt(action, links);
+            prompt(&mut doc.writer, action, links);
         }
     }
-    match hold {
+    match &links.hold {
         Some(file) => doc.text_element("Play", &[], &links.sound(file)),
-        None => doc.empty_element("Pause", &[("length", &pause_s.to_string())]),
+        None => doc.empty_element("Pause", &[("length", &links.pause_s.to_string())]),
     }
     doc.finish()
 }
@@ -179,15 +161,9 @@ pub fn render_wait(actions: &[Action], hold: Option<&str>, pause_s: u32, links: 
 /// An apology in `lang`, then the caller goes to a person: for when the flow cannot go on.
 pub fn render_operator(lang: &str, route: &OperatorRoute, voices: &Voices) -> String {
     let mut doc = Doc::new();
-    let (text, lang) = match lang {
-        "ru" | "ru-RU" => ("Извините, произошла техническая ошибка. Соединяю с оператором.", "ru"),
-        _ => ("Sorry, something went wrong on our side. Connecting you to an operator.", "en"),
-    };
+    let (text, lang) = words::operator(lang);
     say(&mut doc.writer, text, lang, voices);
-    match route {
-        OperatorRoute::Queue(queue) => doc.text_element("Enqueue", &[], queue),
-        OperatorRoute::Dial(number) => doc.text_element("Dial", &[], number),
-    }
+    to_person(&mut doc, route);
     doc.finish()
 }
 
@@ -195,7 +171,8 @@ pub fn render_operator(lang: &str, route: &OperatorRoute, voices: &Voices) -> St
 /// Fallback URL when the failed request named no loaded flow, so no language is known either.
 pub fn render_apology(voices: &Voices) -> String {
     let mut doc = Doc::new();
-    say(&mut doc.writer, "Sorry, something went wrong on our side. Please call again later.", "en", voices);
+    let (text, lang) = words::apology();
+    say(&mut doc.writer, text, lang, voices);
     doc.empty_element("Hangup", &[]);
     doc.finish()
 }
@@ -204,27 +181,15 @@ pub fn render_apology(voices: &Voices) -> String {
 /// way to a person), else ask them to call back and hang up.
 pub fn render_queue_failed(lang: &str, alternative: Option<&OperatorRoute>, voices: &Voices) -> String {
     let mut doc = Doc::new();
-    let ru = matches!(lang, "ru" | "ru-RU");
     match alternative {
         Some(route) => {
-            let text = if ru {
-                "Извините, эта линия сейчас переполнена. Соединяю с другим оператором."
-            } else {
-                "Sorry, this line is full right now. Connecting you to another operator."
-            };
-            say(&mut doc.writer, text, if ru { "ru" } else { "en" }, voices);
-            match route {
-                OperatorRoute::Queue(queue) => doc.text_element("Enqueue", &[], queue),
-                OperatorRoute::Dial(number) => doc.text_element("Dial", &[], number),
-            }
+            let (text, lang) = words::queue_full_alternative(lang);
+            say(&mut doc.writer, text, lang, voices);
+            to_person(&mut doc, route);
         }
         None => {
-            let text = if ru {
-                "Извините, все линии сейчас переполнены. Пожалуйста, перезвоните позже."
-            } else {
-                "Sorry, all our lines are full right now. Please call again later."
-            };
-            say(&mut doc.writer, text, if ru { "ru" } else { "en" }, voices);
+            let (text, lang) = words::queue_full(lang);
+            say(&mut doc.writer, text, lang, voices);
             doc.empty_element("Hangup", &[]);
         }
     }
@@ -243,165 +208,37 @@ pub fn render_empty() -> String {
     Doc::new().finish()
 }
 
-/// How a caller reaches a person when the engine cannot take them there.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OperatorRoute {
-    Queue(String),
-    Dial(String),
-}
-
-/// Twilio voices by language. Twilio's default voice does not speak every language
-/// (<https://www.twilio.com/docs/voice/twiml/say/text-speech>), so a deployment names one, e.g.
-/// `ru=Polly.Tatyana,en=Polly.Joanna`; languages not listed get Twilio's default.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Voices(Arc<[(String, String)]>);
-
-impl Voices {
-    /// Reads `lang=Voice` pairs separated by commas.
-    pub fn parse(spec: &str) -> Result<Voices, String> {
-        let mut pairs = Vec::new();
-        for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            let Some((lang, voice)) = item.split_once('=') else {
-                return Err(format!("`{item}` is not LANG=VOICE (e.g. ru=Polly.Tatyana)"));
-            };
-            pairs.push((lang.trim().to_owned(), voice.trim().to_owned()));
+/// An element whose children are prompts (only `<Gather>` has any).
+fn with_prompts(doc: &mut Doc, name: &str, attrs: &[(&str, &str)], prompts: &[&Action], links: &Links) {
+    doc.parent(name, attrs, |w| {
+        for p in prompts {
+            prompt(w, p, links);
         }
-        Ok(Voices(pairs.into()))
-    }
+    });
+}
 
-    /// The voice for a language, named by its short or full code.
-    pub fn for_language(&self, lang: &str) -> Option<&str> {
-        if self.0.is_empty() {
-            return None; // the usual case, asked on every `<Say>`
-        }
-        let full = twilio_language(lang);
-        self.0
-            .iter()
-            .find(|(l, _)| l.eq_ignore_ascii_case(lang) || twilio_language(l).eq_ignore_ascii_case(full))
-            .map(|(_, v)| v.as_str())
+/// The caller goes to a person: a queue, or a number.
+fn to_person(doc: &mut Doc, route: &OperatorRoute) {
+    match route {
+        OperatorRoute::Queue(queue) => doc.text_element("Enqueue", &[], queue),
+        OperatorRoute::Dial(number) => doc.text_element("Dial", &[], number),
     }
 }
 
-/// Twilio's locale for a flow's language code: `ru` → `ru-RU`; a full code passes through.
-/// No allocation: it runs for every `<Say>` and `<Gather>` of every answer.
-pub fn twilio_language(code: &str) -> &str {
-    const LOCALES: [(&str, &str); 11] = [
-        ("ru", "ru-RU"),
-        ("en", "en-US"),
-        ("uk", "uk-UA"),
-        ("de", "de-DE"),
-        ("fr", "fr-FR"),
-        ("es", "es-ES"),
-        ("it", "it-IT"),
-        ("pt", "pt-BR"),
-        ("pl", "pl-PL"),
-        ("tr", "tr-TR"),
-        ("kk", "kk-KZ"),
-    ];
-    LOCALES.iter().find(|(short, _)| short.eq_ignore_ascii_case(code)).map_or(code, |(_, full)| *full)
-}
-
-/// Milliseconds as whole seconds, rounded up: Twilio's `timeout` and `length` are integers and
-/// a caller should never get less time than the flow promises.
-fn seconds(ms: Millis) -> u64 {
-    ms.0.div_ceil(1000)
-}
-
-/// Percent-encodes a URL path segment (everything but RFC 3986 unreserved characters).
-fn percent_encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+/// Prompts that no gather follows are played on their own.
+fn flush(doc: &mut Doc, prompts: &mut Vec<&Action>, links: &Links) {
+    for p in prompts.drain(..) {
+        prompt(&mut doc.writer, p, links);
     }
-    out
-}
-
-/// A TwiML `<Response>` being written.
-struct Doc {
-    writer: Writer<Cursor<Vec<u8>>>,
-}
-
-// Writing into a Vec cannot fail, so the io::Results below are invariants, not request errors.
-const IN_MEMORY: &str = "writing XML into memory cannot fail";
-
-type Xml = Writer<Cursor<Vec<u8>>>;
-
-impl Doc {
-    fn new() -> Doc {
-        let mut writer = Writer::new_with_indent(Cursor::new(Vec::new()), b' ', 2);
-        writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))).expect(IN_MEMORY);
-        writer.write_event(Event::Start(BytesStart::new("Response"))).expect(IN_MEMORY);
-        Doc { writer }
-    }
-
-    fn finish(mut self) -> String {
-        self.writer.write_event(Event::End(BytesEnd::new("Response"))).expect(IN_MEMORY);
-        String::from_utf8(self.writer.into_inner().into_inner()).expect("quick-xml writes the UTF-8 it is given")
-    }
-
-    /// An element whose children are prompts (only `<Gather>` has any).
-    fn with_prompts(&mut self, name: &str, attrs: &[(&str, &str)], prompts: &[&Action], links: &Links) {
-        self.writer
-            .create_element(name)
-            .with_attributes(attrs.iter().copied())
-            .write_inner_content(|w| {
-                for p in prompts {
-                    prompt(w, p, links);
-                }
-                Ok(())
-            })
-            .expect(IN_MEMORY);
-    }
-
-    fn empty_element(&mut self, name: &str, attrs: &[(&str, &str)]) {
-        empty_element(&mut self.writer, name, attrs);
-    }
-
-    fn text_element(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
-        text_element(&mut self.writer, name, attrs, text);
-    }
-
-    fn prompt(&mut self, action: &Action, links: &Links) {
-        prompt(&mut self.writer, action, links);
-    }
-
-    /// Prompts that no gather follows are played on their own.
-    fn flush(&mut self, prompts: &mut Vec<&Action>, links: &Links) {
-        for p in prompts.drain(..) {
-            self.prompt(p, links);
-        }
-    }
-}
-
-fn empty_element(w: &mut Xml, name: &str, attrs: &[(&str, &str)]) {
-    w.create_element(name).with_attributes(attrs.iter().copied()).write_empty().expect(IN_MEMORY);
-}
-
-fn text_element(w: &mut Xml, name: &str, attrs: &[(&str, &str)], text: &str) {
-    w.create_element(name)
-        .with_attributes(attrs.iter().copied())
-        .write_text_content(BytesText::new(&xml_chars(text)))
-        .expect(IN_MEMORY);
 }
 
 fn say(w: &mut Xml, text: &str, lang: &str, voices: &Voices) {
-    let code = twilio_language(lang);
+    let code = locale(lang);
     let mut attrs = vec![("language", code)];
     if let Some(voice) = voices.for_language(lang) {
         attrs.push(("voice", voice));
     }
     text_element(w, "Say", &attrs, text);
-}
-
-/// `text` without the control characters XML 1.0 forbids even escaped. Escaping cannot make
-/// them legal, and text can carry caller data (`{caller}` comes from Twilio's `From`).
-fn xml_chars(text: &str) -> std::borrow::Cow<'_, str> {
-    let allowed = |c: char| !c.is_control() || matches!(c, '\t' | '\n' | '\r') || u32::from(c) >= 0x7f;
-    if text.chars().all(allowed) { text.into() } else { text.chars().filter(|&c| allowed(c)).collect() }
 }
 
 /// `<Say>`, `<Play>` or `<Pause>`: the verbs that may nest in a `<Gather>`.
@@ -417,10 +254,14 @@ fn prompt(w: &mut Xml, action: &Action, links: &Links) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Gather;
+    use std::sync::Arc;
+
+    use quick_xml::events::Event;
+
+    use crate::engine::{Gather, Millis};
 
     fn links() -> Links {
-        Links::new("https://ivr.example.com", "support", "TOKEN")
+        Links::new("https://ivr.example.com", "twilio", "support", Some("TOKEN"))
     }
 
     fn say(text: &str) -> Action {
@@ -442,13 +283,13 @@ mod tests {
     #[test]
     fn menu_nests_prompts_in_gather_and_redirects_on_silence() {
         let actions = [say("Главное меню. Нажмите 1 & <2>."), gather(1, None, true)];
-        insta::assert_snapshot!(render(&actions, &links()));
+        insta::assert_snapshot!(render(&actions, &links(), TWIML));
     }
 
     #[test]
     fn input_with_finish_key() {
         let actions = [say("Введите номер и нажмите решётку."), gather(10, Some('#'), false)];
-        insta::assert_snapshot!(render(&actions, &links()));
+        insta::assert_snapshot!(render(&actions, &links(), TWIML));
     }
 
     #[test]
@@ -460,16 +301,16 @@ mod tests {
             Action::Record { mailbox: "support".into(), max_length_s: 120, finish_key: Some('#') },
         ];
         let hangup = [say("До свидания."), Action::Hangup];
-        insta::assert_snapshot!("enqueue", render(&enqueue, &links()));
-        insta::assert_snapshot!("dial", render(&dial, &links()));
-        insta::assert_snapshot!("record", render(&record, &links()));
-        insta::assert_snapshot!("hangup", render(&hangup, &links()));
+        insta::assert_snapshot!("enqueue", render(&enqueue, &links(), TWIML));
+        insta::assert_snapshot!("dial", render(&dial, &links(), TWIML));
+        insta::assert_snapshot!("record", render(&record, &links(), TWIML));
+        insta::assert_snapshot!("hangup", render(&hangup, &links(), TWIML));
     }
 
     #[test]
     fn wait_and_operator() {
-        insta::assert_snapshot!("wait_pause", render_wait(&[say("Около 3 мин.")], None, 20, &links()));
-        insta::assert_snapshot!("wait_music", render_wait(&[], Some("hold.wav"), 20, &links()));
+        insta::assert_snapshot!("wait_pause", render_wait(&[say("Около 3 мин.")], &Links { pause_s: 20, ..links() }));
+        insta::assert_snapshot!("wait_music", render_wait(&[], &links().with_hold(Some("hold.wav".into()))));
         let voices = Voices::parse("ru=Polly.Tatyana").expect("valid");
         let route = OperatorRoute::Queue("first_line".into());
         insta::assert_snapshot!("operator", render_operator("ru", &route, &voices));
@@ -487,14 +328,14 @@ mod tests {
         assert_eq!(voices.for_language("en"), None);
         assert!(Voices::parse("Polly.Tatyana").is_err());
         let links = links().with_voices(voices);
-        let xml = render(&[say("Привет")], &links);
+        let xml = render(&[say("Привет")], &links, TWIML);
         assert!(xml.contains(r#"<Say language="ru-RU" voice="Polly.Tatyana">Привет</Say>"#), "{xml}");
     }
 
     #[test]
     fn languages_map_to_twilio_locales() {
         for (code, want) in [("ru", "ru-RU"), ("en", "en-US"), ("EN", "en-US"), ("en-GB", "en-GB"), ("xx", "xx")] {
-            assert_eq!(twilio_language(code), want, "{code}");
+            assert_eq!(locale(code), want, "{code}");
         }
     }
 
@@ -522,7 +363,7 @@ mod tests {
         /// text intact, and a <Gather> holds only <Say>, <Play> and <Pause>.
         #[test]
         fn any_actions_make_valid_twiml(actions in proptest::collection::vec(action(), 0..8)) {
-            let xml = render(&actions, &links());
+            let xml = render(&actions, &links(), TWIML);
             let mut reader = quick_xml::Reader::from_str(&xml);
             reader.config_mut().check_end_names = true;
             let (mut stack, mut said) = (Vec::<String>::new(), Vec::<String>::new());

@@ -1,27 +1,28 @@
-//! The Twilio driver: a webhook server that runs flows on real phone calls.
+//! The webhook server that runs flows on real phone calls, for every provider in
+//! [`crate::providers`].
 //!
-//! Twilio requests `/twilio/{flow}` when a call comes in; the answer is TwiML ([`twiml`]) whose
-//! callback URLs carry the call's engine state in a signed token ([`token`]), so the server
-//! keeps nothing per call. Every request must carry a valid `X-Twilio-Signature`
-//! ([`signature`]). Whatever goes wrong while a caller is on the line, Twilio gets valid TwiML
-//! that takes the caller to a person, never a 5xx or an empty answer; only forged or malformed
-//! requests, and requests for a flow that is not loaded (a misconfigured number, left to its
-//! Fallback URL), get a 4xx.
+//! A provider requests `/{provider}/{flow}` when a call comes in; the answer is the provider's
+//! document whose callback URLs carry the call's engine state in a signed token ([`token`]), so
+//! the server keeps nothing per call. Every request must carry the provider's valid signature,
+//! checked by its adapter. Whatever goes wrong while a caller is on the line, the provider gets
+//! a valid document that takes the caller to a person, never a 5xx or an empty answer; only
+//! forged or malformed requests, and requests for a flow that is not loaded (a misconfigured
+//! number, left to its fallback URL), get a 4xx.
 //!
 //! Every request also hands the call's events to the event log's writer
 //! ([`AppState::events`]), which only queues them: the caller never waits for the database.
 //!
-//! Shape: [`app`] builds the router around one shared [`AppState`]; [`serve`] runs it on a
-//! listener the caller bound, so tests use port 0.
+//! Shape: [`app`] builds the router around one shared [`AppState`], a set of routes per
+//! adapter around the one call step in [`webhook`]; [`serve`] runs it on a listener the caller
+//! bound, so tests use port 0.
 
 mod estimate;
 pub mod flows;
 pub mod metrics;
 mod routes;
-pub mod signature;
 pub mod token;
-pub mod twiml;
 pub mod waits;
+pub mod webhook;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -29,7 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -39,12 +40,12 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::engine::{Flow, NodeKind, graph};
+use crate::providers::{OperatorRoute, Provider, Providers, RawRequest, Voices};
 pub use flows::Flows;
 pub use metrics::Metrics;
 pub use token::{TokenError, TokenKey};
-use twiml::OperatorRoute;
 
-/// Largest request body accepted. Twilio's webhook parameters fit in a few kilobytes.
+/// Largest request body accepted. Providers' webhook parameters fit in a few kilobytes.
 pub const BODY_LIMIT: usize = 64 * 1024;
 /// A request slower than this gets a 408. Twilio itself gives up after 15 s, and an answer
 /// that comes that late has already left the caller in silence.
@@ -57,36 +58,19 @@ pub const CALLER_KEY_PURPOSE: &str = "caller numbers";
 /// The server's notion of "now". Production uses the system clock; tests inject their own.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
-/// How requests prove they come from Twilio.
-#[derive(Clone)]
-pub enum SignatureCheck {
-    /// Check `X-Twilio-Signature` with this account auth token.
-    AuthToken(String),
-    /// Accept unsigned requests (`--insecure-no-signature`, for local experiments only).
-    Off,
-}
-
-impl std::fmt::Debug for SignatureCheck {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SignatureCheck::AuthToken(_) => f.write_str("AuthToken(..)"), // never print the token
-            SignatureCheck::Off => f.write_str("Off"),
-        }
-    }
-}
-
 /// Everything the handlers share.
 pub struct AppState {
     pub flows: Flows,
     pub tokens: TokenKey,
-    pub signature: SignatureCheck,
-    /// The URL Twilio uses to reach us (`https://ivr.example.com`), when a proxy sits between.
+    /// The provider adapters, their credentials, and whether signatures are checked.
+    pub providers: Providers,
+    /// The URL providers use to reach us (`https://ivr.example.com`), when a proxy sits between.
     pub public_url: Option<String>,
     pub sounds_dir: PathBuf,
     /// Hold music for queued callers, a file in `sounds_dir`.
     pub hold_music: Option<String>,
-    /// Voices for `<Say>`, by language.
-    pub voices: twiml::Voices,
+    /// Voices for spoken prompts, by language.
+    pub voices: Voices,
     pub clock: Clock,
     pub metrics: Metrics,
     /// What each queued caller last heard about their wait.
@@ -105,7 +89,7 @@ impl AppState {
     pub fn new(
         flows: Flows,
         tokens: TokenKey,
-        signature: SignatureCheck,
+        providers: Providers,
         public_url: Option<String>,
         sounds_dir: PathBuf,
     ) -> AppState {
@@ -114,11 +98,11 @@ impl AppState {
         AppState {
             flows,
             tokens,
-            signature,
+            providers,
             public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
             sounds_dir,
             hold_music,
-            voices: twiml::Voices::default(),
+            voices: Voices::default(),
             clock: Arc::new(Utc::now),
             metrics: Metrics::default(),
             waits: waits::WaitAnnouncements::default(),
@@ -143,13 +127,15 @@ impl AppState {
     }
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application: for every adapter, `/{name}/{flow}`, `/{name}/{flow}/{callback}`,
+/// `/{name}/status` and `/{name}/fallback` (all GET or POST, as each provider is configured),
+/// around the shared routes.
 pub fn app(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/twilio/fallback", get(routes::fallback).post(routes::fallback))
-        .route("/twilio/status", get(routes::status).post(routes::status))
-        .route("/twilio/{flow}", get(routes::voice).post(routes::voice))
-        .route("/twilio/{flow}/{callback}", get(routes::callback).post(routes::callback))
+    let mut router = Router::new();
+    for provider in state.providers.all() {
+        router = provider_routes(router, provider);
+    }
+    router
         .route("/sounds/{file}", get(routes::sound))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/flows", get(routes::list_flows))
@@ -170,6 +156,28 @@ pub fn app(state: Arc<AppState>) -> Router {
             )
         }))
         .with_state(state)
+}
+
+/// One adapter's routes, each handler holding the adapter.
+fn provider_routes(router: Router<Arc<AppState>>, provider: &Arc<dyn Provider>) -> Router<Arc<AppState>> {
+    let name = provider.name();
+    let p = provider.clone();
+    let fallback = move |State(state): State<Arc<AppState>>, raw: RawRequest| webhook::fallback(state, p, raw);
+    let p = provider.clone();
+    let status = move |State(state): State<Arc<AppState>>, raw: RawRequest| webhook::status(state, p, raw);
+    let p = provider.clone();
+    let start = move |State(state): State<Arc<AppState>>, Path(flow): Path<String>, raw: RawRequest| {
+        webhook::start(state, p, flow, raw)
+    };
+    let p = provider.clone();
+    let callback = move |State(state): State<Arc<AppState>>,
+                         Path((flow, segment)): Path<(String, String)>,
+                         raw: RawRequest| { webhook::callback(state, p, flow, segment, raw) };
+    router
+        .route(&format!("/{name}/fallback"), get(fallback.clone()).post(fallback))
+        .route(&format!("/{name}/status"), get(status.clone()).post(status))
+        .route(&format!("/{name}/{{flow}}"), get(start.clone()).post(start))
+        .route(&format!("/{name}/{{flow}}/{{callback}}"), get(callback.clone()).post(callback))
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` completes, then finishes the requests
