@@ -135,3 +135,67 @@ impl Provider for Jambonz {
         Document::json("[]".into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, Method};
+
+    use super::*;
+    use crate::engine::flow::LiveQueue;
+
+    fn parse(path: &str, body: &str, callback: Option<Callback>) -> Result<ProviderRequest, Refusal> {
+        let query = form_urlencoded::parse(path.split_once('?').map_or("", |(_, q)| q).as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let raw = RawRequest {
+            method: Method::POST,
+            path_and_query: path.to_owned(),
+            bases: vec!["https://ivr.example.com".into()],
+            headers: HeaderMap::new(),
+            body: body.to_owned().into(),
+            query,
+            form: Vec::new(),
+            form_body: false,
+        };
+        Jambonz { secrets: None, replays: Replays::default() }.parse(&raw, callback)
+    }
+
+    #[test]
+    fn requests_in_the_shared_words() {
+        let start = parse("/jambonz/support", r#"{"call_sid":"c1","from":"+7916"}"#, None).expect("valid");
+        assert_eq!(
+            (start.call_id.as_str(), start.caller.as_deref(), &start.incoming),
+            ("c1", Some("+7916"), &Incoming::Start)
+        );
+        let wait = parse("/x?t=T", r#"{"call_sid":"c1","queue_position":0,"queue_time":12}"#, Some(Callback::Wait));
+        let want = Incoming::Wait { live: LiveQueue { position: 1, avg_wait_s: None }, queue_time_s: 12 };
+        assert_eq!(wait.expect("valid").incoming, want);
+        let left = parse("/x?t=T", r#"{"call_sid":"c1","queue_result":"leave","queue_time":30}"#, Some(Callback::Left));
+        let want = Incoming::LeftQueue {
+            result: QueueResult::Redirected,
+            refused: false,
+            queue_time_s: 30,
+            label: "leave".into(),
+        };
+        assert_eq!(left.expect("valid").incoming, want);
+        let error =
+            parse("/x?t=T", r#"{"call_sid":"c1","queue_result":"error"}"#, Some(Callback::Left)).expect("valid");
+        assert!(matches!(error.incoming, Incoming::LeftQueue { refused: true, .. }));
+        let status = parse(
+            "/jambonz/status?flow=support",
+            r#"{"call_sid":"c1","call_status":"completed","duration":9}"#,
+            Some(Callback::Status),
+        );
+        let want = Incoming::Status { label: "completed".into(), ended: true, hung_up: true, duration_s: 9 };
+        assert_eq!(status.expect("valid").incoming, want);
+        let hung_up = parse(
+            "/x?t=T",
+            r#"{"call_sid":"c1","call_status":"completed","reason":"timeout"}"#,
+            Some(Callback::Gather),
+        );
+        assert_eq!(hung_up.expect("valid").incoming, Incoming::Input(Input::Hangup));
+        let dialed = parse("/x?t=T", r#"{"call_sid":"c1","dial_call_status":"no-answer"}"#, Some(Callback::Dialed));
+        assert_eq!(dialed.expect("valid").incoming, Incoming::Input(Input::DialEnded { answered: false }));
+        assert!(matches!(parse("/x", r#"{"from":"+1"}"#, None), Err(Refusal::BadRequest(_))), "no call_sid");
+    }
+}

@@ -168,3 +168,73 @@ impl Provider for Vonage {
         Document { content_type: "application/json", body: String::new() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderMap;
+
+    use super::*;
+
+    fn raw(method: Method, path_and_query: &str, body: &str) -> RawRequest {
+        let query = form_urlencoded::parse(path_and_query.split_once('?').map_or("", |(_, q)| q).as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        RawRequest {
+            method,
+            path_and_query: path_and_query.to_owned(),
+            bases: vec!["https://ivr.example.com".into()],
+            headers: HeaderMap::new(),
+            body: body.to_owned().into(),
+            query,
+            form: Vec::new(),
+            form_body: false,
+        }
+    }
+
+    fn parse(method: Method, path: &str, body: &str, callback: Option<Callback>) -> Result<ProviderRequest, Refusal> {
+        let vonage = Vonage { secret: None, replays: Replays::default() };
+        vonage.parse(&raw(method, path, body), callback)
+    }
+
+    #[test]
+    fn requests_in_the_shared_words() {
+        let answer =
+            parse(Method::GET, "/vonage/support/answer?from=79161234567&uuid=u1", "", Some(Callback::Other("answer")))
+                .expect("an answer");
+        assert_eq!((answer.call_id.as_str(), answer.caller.as_deref()), ("u1", Some("79161234567")));
+        assert_eq!(answer.incoming, Incoming::Start);
+        let posted = parse(Method::POST, "/vonage/support/answer", r#"{"uuid":"u2","from":"1"}"#, None).expect("valid");
+        assert_eq!(posted.incoming, Incoming::Start);
+
+        let progress = parse(Method::POST, "/x?t=T", r#"{"uuid":"u1","status":"ringing"}"#, Some(Callback::Dialed));
+        assert!(matches!(progress.expect("valid").incoming, Incoming::Status { ended: false, .. }));
+        let busy = parse(Method::POST, "/x?t=T", r#"{"uuid":"u1","status":"busy"}"#, Some(Callback::Dialed));
+        assert_eq!(busy.expect("valid").incoming, Incoming::Input(Input::DialEnded { answered: false }));
+
+        let completed = r#"{"uuid":"u1","status":"completed","duration":"42"}"#;
+        let event = parse(Method::POST, "/vonage/support/event", completed, Some(Callback::Other("event")));
+        let want = Incoming::Status { label: "completed".into(), ended: true, hung_up: true, duration_s: 42 };
+        assert_eq!(event.expect("valid").incoming, want);
+
+        let notify = parse(Method::POST, "/x?t=T", r#"{"event":"recorded"}"#, Some(Callback::Recorded)).expect("valid");
+        assert_eq!(notify.incoming, Incoming::Input(Input::RecordingDone));
+
+        let fallback = parse(
+            Method::POST,
+            "/vonage/fallback?flow=support",
+            r#"{"uuid":"u1","reason":"timeout"}"#,
+            Some(Callback::Other("fallback")),
+        );
+        assert!(matches!(fallback.expect("valid").incoming, Incoming::Fallback { ref flow, .. } if flow == "support"));
+
+        assert!(
+            matches!(
+                parse(Method::POST, "/x", r#"{"dtmf":{"digits":"1"}}"#, Some(Callback::Gather)),
+                Err(Refusal::BadRequest(_))
+            ),
+            "no uuid"
+        );
+        assert!(matches!(parse(Method::POST, "/x", "{}", Some(Callback::Wait)), Err(Refusal::BadRequest(_))));
+        assert!(matches!(parse(Method::POST, "/x", "not json", Some(Callback::Gather)), Err(Refusal::BadRequest(_))));
+    }
+}
