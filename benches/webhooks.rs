@@ -2,10 +2,16 @@
 //! beside a bare axum route that answers a fixed TwiML document, both driven the same way in
 //! the same run (issue 6).
 //!
+//! Per provider (issue 13): the same call, through `/twilio/support`, `/signalwire/support` and
+//! `/telnyx/support` on the same server, each signed its provider's way, each run beside the
+//! bare route in the same round; the ratios and targets are per provider. Plivo's dialect is
+//! not driven here (the driver speaks the TwiML family only).
+//!
 //! `cargo bench --bench webhooks` (cargo builds `target/release/switchboard` first, as the bench's
 //! `CARGO_BIN_EXE_switchboard`). Options go after `--`: `--connections 256`, `--seconds 3`
-//! (measured per run, after a 0.5 s warm-up), `--rounds 5` (each side once per round,
-//! alternating which goes first) and `--calls 100000` (the memory soak).
+//! (measured per run, after a 0.5 s warm-up), `--rounds 5` (each target once per round, the
+//! order rotating), `--calls 100000` (the memory soak, through Twilio) and
+//! `--providers twilio,signalwire,telnyx`.
 //!
 //! The server keeps no call state, so a complete call is a chain: every answer's TwiML holds
 //! the signed URL of the next request. Tools like oha or wrk repeat one request and cannot
@@ -39,9 +45,24 @@ use std::time::{Duration, Instant};
 #[path = "../tests/common/twilio.rs"]
 mod twilio;
 
-use twilio::{Act, Call, Twilio};
+use twilio::{Act, Call, Scheme, Twilio};
 
 const AUTH_TOKEN: &str = "load-bench-auth-token";
+/// The Telnyx account's private key seed; the server gets the public half.
+const TELNYX_SEED: [u8; 32] = [9; 32];
+/// The providers whose complete calls are measured, each against the bare route: the TwiML
+/// family, which the driver speaks (same parameters, same documents, each one's signature).
+const PROVIDERS: [&str; 3] = ["twilio", "signalwire", "telnyx"];
+
+/// How `provider` signs its requests.
+fn scheme(provider: &str) -> Scheme {
+    match provider {
+        "signalwire" => Scheme::SignalWire,
+        "telnyx" => Scheme::Telnyx(TELNYX_SEED),
+        _ => Scheme::Twilio,
+    }
+}
+
 /// Set to an address, the binary serves the bare route there instead of benchmarking.
 const BARE_ENV: &str = "SWITCHBOARD_LOAD_BARE";
 const WARMUP: Duration = Duration::from_millis(500);
@@ -69,11 +90,13 @@ struct Options {
     seconds: f64,
     rounds: usize,
     calls: u64,
+    providers: Vec<&'static str>,
 }
 
 impl Options {
     fn parse() -> Options {
-        let mut o = Options { connections: 256, seconds: 3.0, rounds: 5, calls: 100_000 };
+        let mut o =
+            Options { connections: 256, seconds: 3.0, rounds: 5, calls: 100_000, providers: PROVIDERS.to_vec() };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -82,6 +105,18 @@ impl Options {
                 "--seconds" => o.seconds = number(&arg, args.next()),
                 "--rounds" => o.rounds = number(&arg, args.next()),
                 "--calls" => o.calls = number(&arg, args.next()),
+                "--providers" => {
+                    let list = args.next().unwrap_or_default();
+                    o.providers = list
+                        .split(',')
+                        .map(|p| {
+                            PROVIDERS
+                                .into_iter()
+                                .find(|n| *n == p.trim())
+                                .unwrap_or_else(|| usage(&format!("no provider {p} (twilio, signalwire, telnyx)")))
+                        })
+                        .collect();
+                }
                 other => usage(&format!("unknown option {other}")),
             }
         }
@@ -98,7 +133,7 @@ fn number<T: std::str::FromStr>(name: &str, value: Option<String>) -> T {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "{problem}\nusage: cargo bench --bench webhooks -- [--connections 256] [--seconds 3] [--rounds 5] [--calls 100000]"
+        "{problem}\nusage: cargo bench --bench webhooks -- [--connections 256] [--seconds 3] [--rounds 5] [--calls 100000] [--providers twilio,signalwire,telnyx]"
     );
     std::process::exit(2)
 }
@@ -139,16 +174,29 @@ async fn bench(o: Options) {
     show_error(&soak.run);
     let bare_rss = bare.rss_kib();
 
-    let mut runs_ours = Vec::new();
+    let bare_target = Target { name: "bare", start: bare.start.clone(), scheme: Scheme::Twilio };
+    let targets: Vec<Target> = o
+        .providers
+        .iter()
+        .map(|name| Target { name, start: format!("{}/{name}/support", ours.base), scheme: scheme(name) })
+        .collect();
     let mut runs_bare = Vec::new();
+    let mut runs_ours: Vec<Vec<Run>> = targets.iter().map(|_| Vec::new()).collect();
     for round in 0..o.rounds {
-        let order = if round % 2 == 0 { [&bare, &ours] } else { [&ours, &bare] };
-        for server in order {
-            let run = timed(server, &o).await;
+        // The bare route and each provider, in an order that rotates every round.
+        let mut order: Vec<Option<usize>> = std::iter::once(None).chain((0..targets.len()).map(Some)).collect();
+        let turn = round % order.len();
+        order.rotate_left(turn);
+        for slot in order {
+            let (server, target) = match slot {
+                None => (&bare, &bare_target),
+                Some(i) => (&ours, &targets[i]),
+            };
+            let run = timed(server, target, &o).await;
             eprintln!(
                 "  round {} {:<11} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}  server {:.1} µs/req",
                 round + 1,
-                server.name,
+                target.name,
                 run.rps(),
                 ms(run.percentile(0.5)),
                 ms(run.percentile(0.99)),
@@ -156,19 +204,22 @@ async fn bench(o: Options) {
                 run.server_us_per_request()
             );
             show_error(&run);
-            if std::ptr::eq(server, &ours) { runs_ours.push(run) } else { runs_bare.push(run) }
+            match slot {
+                None => runs_bare.push(run),
+                Some(i) => runs_ours[i].push(run),
+            }
         }
     }
     let rss_end = ours.rss_kib();
 
-    let m_ours = Medians::of(ours.name, &runs_ours);
     let m_bare = Medians::of(bare.name, &runs_bare);
+    let m_ours: Vec<Medians> = targets.iter().zip(&runs_ours).map(|(t, runs)| Medians::of(t.name, runs)).collect();
     println!();
     println!(
         "{:<12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>12} {:>12} {:>10}",
         "target", "requests", "req/s", "p50 ms", "p99 ms", "errors", "server µs/rq", "driver µs/rq", "bytes/rq"
     );
-    for m in [&m_bare, &m_ours] {
+    for m in std::iter::once(&m_bare).chain(&m_ours) {
         println!(
             "{:<12} {:>9} {:>9.0} {:>9.2} {:>9.2} {:>7} {:>12.1} {:>12.1} {:>10.0}",
             m.name, m.requests, m.rps, m.p50_ms, m.p99_ms, m.errors, m.server_us, m.client_us, m.bytes
@@ -176,19 +227,28 @@ async fn bench(o: Options) {
     }
     // Ratios are taken within each round, the two runs side by side in time, then their median:
     // steadier than the ratio of medians when the machine's other load comes and goes.
-    let ratio = |f: &dyn Fn(&Run) -> f64| median(runs_ours.iter().zip(&runs_bare).map(|(a, b)| f(a) / f(b)).collect());
-    let r = Ratios {
-        rps: ratio(&Run::rps),
-        p50: ratio(&|r| f64::from(r.percentile(0.5))),
-        p99: ratio(&|r| f64::from(r.percentile(0.99))),
-        server: ratio(&Run::server_us_per_request),
-    };
-    println!("{:<12} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>12.2}", "ours/bare", "", r.rps, r.p50, r.p99, "", r.server);
-    println!("(medians of {} runs per side, ratios the median of each round's; errors summed)", o.rounds);
+    let ratios: Vec<Ratios> = runs_ours
+        .iter()
+        .map(|runs| {
+            let ratio =
+                |f: &dyn Fn(&Run) -> f64| median(runs.iter().zip(&runs_bare).map(|(a, b)| f(a) / f(b)).collect());
+            Ratios {
+                rps: ratio(&Run::rps),
+                p50: ratio(&|r| f64::from(r.percentile(0.5))),
+                p99: ratio(&|r| f64::from(r.percentile(0.99))),
+                server: ratio(&Run::server_us_per_request),
+            }
+        })
+        .collect();
+    for (t, r) in targets.iter().zip(&ratios) {
+        let label = format!("{}/bare", t.name);
+        println!("{label:<12} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>12.2}", "", r.rps, r.p50, r.p99, "", r.server);
+    }
+    println!("(medians of {} runs per target, ratios the median of each round's; errors summed)", o.rounds);
 
     println!();
     println!(
-        "soak: {} calls ({} requests) at {} connections, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+        "soak (twilio): {} calls ({} requests) at {} connections, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
         soak.calls,
         soak.run.requests(),
         o.connections,
@@ -205,7 +265,7 @@ async fn bench(o: Options) {
     println!(
         "            {} MiB after the timed runs ({} more calls); peak (VmHWM) {} MiB; bare server {} MiB",
         mib(rss_end),
-        runs_ours.iter().map(|r| r.calls).sum::<u64>(),
+        runs_ours.iter().flatten().map(|r| r.calls).sum::<u64>(),
         mib(ours.hwm_kib()),
         mib(bare_rss)
     );
@@ -213,10 +273,12 @@ async fn bench(o: Options) {
     // The issue's targets.
     let first = soak.rss.first().map(|(_, r)| *r);
     let growth_kib = first.map(|a| rss_after_soak.max(soak.rss.last().map_or(0, |(_, b)| *b)).saturating_sub(a));
-    let errors = m_ours.errors + soak.run.errors;
+    let errors = m_ours.iter().map(|m| m.errors).sum::<u64>() + soak.run.errors;
     println!();
-    verdict("throughput ≥ 70% of bare", r.rps >= 0.70, format!("{:.0}%", 100.0 * r.rps));
-    verdict("p99 ≤ 1.3 × bare", r.p99 <= 1.3, format!("{:.2} ×", r.p99));
+    for (t, r) in targets.iter().zip(&ratios) {
+        verdict(&format!("{}: throughput ≥ 70% of bare", t.name), r.rps >= 0.70, format!("{:.0}%", 100.0 * r.rps));
+        verdict(&format!("{}: p99 ≤ 1.3 × bare", t.name), r.p99 <= 1.3, format!("{:.2} ×", r.p99));
+    }
     verdict("zero errors", errors == 0, format!("{errors}"));
     match growth_kib {
         // Flat: under 5% or 2 MiB of growth between 10k calls and the end of the soak.
@@ -297,6 +359,12 @@ impl Server {
             .arg("--public-url")
             .arg(&base)
             .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+            .env("SIGNALWIRE_SIGNING_KEY", AUTH_TOKEN)
+            .env("TELNYX_PUBLIC_KEY", {
+                use base64::Engine as _;
+                let key = ed25519_dalek::SigningKey::from_bytes(&TELNYX_SEED).verifying_key();
+                base64::engine::general_purpose::STANDARD.encode(key.as_bytes())
+            })
             .env_remove("SWITCHBOARD_SECRET")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -527,11 +595,18 @@ async fn drive(twilio: Twilio, server: Arc<(String, String)>, stop: Stop, done: 
     run
 }
 
-async fn drive_all(server: &Server, connections: usize, stop: Stop, done: Arc<AtomicU64>) -> Run {
+/// Where a run's calls start and how its requests are signed.
+struct Target {
+    name: &'static str,
+    start: String,
+    scheme: Scheme,
+}
+
+async fn drive_all(server: &Server, target: &Target, connections: usize, stop: Stop, done: Arc<AtomicU64>) -> Run {
     // One client per run: its pool opens a connection per task and keeps it alive.
     let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().expect("an HTTP client");
-    let twilio = Twilio::new(client, AUTH_TOKEN, &server.base, &server.base);
-    let target = Arc::new((server.base.clone(), server.start.clone()));
+    let twilio = Twilio::new(client, AUTH_TOKEN, &server.base, &server.base).with_scheme(target.scheme.clone());
+    let target = Arc::new((server.base.clone(), target.start.clone()));
     let tasks: Vec<_> = (0..connections)
         .map(|_| tokio::spawn(drive(twilio.clone(), target.clone(), stop.clone(), done.clone())))
         .collect();
@@ -543,8 +618,8 @@ async fn drive_all(server: &Server, connections: usize, stop: Stop, done: Arc<At
     run
 }
 
-/// One timed run against `server`.
-async fn timed(server: &Server, o: &Options) -> Run {
+/// One timed run of `target`'s calls against `server`.
+async fn timed(server: &Server, target: &Target, o: &Options) -> Run {
     let from = Instant::now() + WARMUP;
     let until = from + Duration::from_secs_f64(o.seconds);
     let stop = Stop::Window { from, until };
@@ -559,7 +634,7 @@ async fn timed(server: &Server, o: &Options) -> Run {
             *cpu.lock().expect("not poisoned") = (cpu_s(&stat) - s0, cpu_s("/proc/self/stat") - c0);
         })
     };
-    let mut run = drive_all(server, o.connections, stop, Arc::new(AtomicU64::new(0))).await;
+    let mut run = drive_all(server, target, o.connections, stop, Arc::new(AtomicU64::new(0))).await;
     sampler.await.expect("the CPU sampler");
     (run.server_cpu_s, run.client_cpu_s) = *cpu.lock().expect("not poisoned");
     run.window = until - from;
@@ -599,7 +674,8 @@ async fn soak(server: &Server, o: &Options) -> Soak {
     };
     let cpu0 = server.cpu_s();
     let started = Instant::now();
-    let mut run = drive_all(server, o.connections, Stop::Calls(left), done.clone()).await;
+    let target = Target { name: "twilio", start: server.start.clone(), scheme: Scheme::Twilio };
+    let mut run = drive_all(server, &target, o.connections, Stop::Calls(left), done.clone()).await;
     run.window = started.elapsed();
     run.server_cpu_s = server.cpu_s() - cpu0;
     let rss = if done.load(Ordering::Relaxed) >= CHECKPOINTS[0].min(o.calls) {

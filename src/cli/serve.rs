@@ -46,6 +46,9 @@ pub struct Args {
     /// Telnyx account public key (base64), to check telnyx-signature-ed25519 (enables /telnyx/…).
     #[arg(long, env = "TELNYX_PUBLIC_KEY", hide_env_values = true)]
     telnyx_public_key: Option<String>,
+    /// Plivo account auth token, to check X-Plivo-Signature-V3 (enables /plivo/…).
+    #[arg(long, env = "PLIVO_AUTH_TOKEN", hide_env_values = true)]
+    plivo_auth_token: Option<String>,
     /// Vonage account signature secret, to check the signed-webhook JWT (enables /vonage/…).
     #[arg(long, env = "VONAGE_SIGNATURE_SECRET", hide_env_values = true)]
     vonage_signature_secret: Option<String>,
@@ -119,6 +122,7 @@ fn providers(args: &Args) -> anyhow::Result<Providers> {
         ("twilio", &args.twilio_auth_token),
         ("signalwire", &args.signalwire_signing_key),
         ("telnyx", &args.telnyx_public_key),
+        ("plivo", &args.plivo_auth_token),
         ("vonage", &args.vonage_signature_secret),
         ("jambonz", &args.jambonz_webhook_secret),
     ]

@@ -21,6 +21,7 @@
 //! the conformance suite's table (`tests/conformance.rs`).
 
 pub mod jambonz;
+pub mod plivo;
 pub mod replay;
 pub mod schema;
 pub mod signalwire;
@@ -56,6 +57,7 @@ pub const ADAPTERS: &[Adapter] = &[
     Adapter { name: "twilio", env: "TWILIO_AUTH_TOKEN", build: twilio::Twiml::build },
     Adapter { name: "signalwire", env: "SIGNALWIRE_SIGNING_KEY", build: signalwire::build },
     Adapter { name: "telnyx", env: "TELNYX_PUBLIC_KEY", build: telnyx::build },
+    Adapter { name: "plivo", env: "PLIVO_AUTH_TOKEN", build: plivo::Plivo::build },
     Adapter { name: "vonage", env: "VONAGE_SIGNATURE_SECRET", build: vonage::Vonage::build },
     Adapter { name: "jambonz", env: "JAMBONZ_WEBHOOK_SECRET", build: jambonz::Jambonz::build },
 ];
@@ -85,6 +87,13 @@ pub trait Provider: Send + Sync {
     /// The request as the shared layer's vocabulary. `callback` is `None` for `/{name}/{flow}`.
     /// A request that lacks the call id is a [`Refusal::BadRequest`].
     fn parse(&self, req: &RawRequest, callback: Option<Callback>) -> Result<ProviderRequest, Refusal>;
+
+    /// The gather timeout the provider accepts, in whole seconds (inclusive), if it bounds it:
+    /// `switchboard check` warns about a menu or input whose timeout falls outside, naming the
+    /// provider.
+    fn gather_timeout_s(&self) -> Option<(u64, u64)> {
+        None
+    }
 
     /// Follow-up path segments of the provider's own beyond [`Callback::ALL`] (Vonage's
     /// `answer` and `event`), handed to [`Provider::parse`] as [`Callback::Other`]. A start
@@ -499,6 +508,41 @@ pub fn url_variants(url: &str) -> Vec<String> {
     variants
 }
 
+/// Warnings for the gathering nodes of `flow` whose timeout a provider cannot honour.
+pub fn limit_warnings(flow: &crate::engine::Flow) -> Vec<crate::engine::Diagnostic> {
+    use crate::engine::NodeKind;
+    let providers = Providers::insecure();
+    let mut warnings = Vec::new();
+    for node in &flow.nodes {
+        let ask = match &node.kind {
+            NodeKind::Menu(m) => &m.ask,
+            NodeKind::Input(i) => &i.ask,
+            _ => continue,
+        };
+        let seconds = ask.settings.timeout_ms.0.div_ceil(1000);
+        for provider in providers.all() {
+            if let Some((low, high)) = provider.gather_timeout_s().filter(|(l, h)| seconds < *l || seconds > *h) {
+                let clamped = seconds.clamp(low, high);
+                warnings.push(
+                    crate::engine::Diagnostic::warning(
+                        node.span.clone(),
+                        format!(
+                            "timeout {seconds} s is outside {}'s {low}–{high} s: callers there get {clamped} s",
+                            provider.name()
+                        ),
+                    )
+                    .with_help(format!(
+                        "keep `{}`'s timeout within {low}–{high} s to serve it the same on {}",
+                        node.id,
+                        provider.name()
+                    )),
+                );
+            }
+        }
+    }
+    warnings
+}
+
 /// The configured adapters and whether signatures are checked.
 #[derive(Clone)]
 pub struct Providers {
@@ -578,6 +622,28 @@ mod tests {
         }
         assert_eq!(Callback::from_segment("answer", &["answer"]), Some(Callback::Other("answer")));
         assert_eq!(Callback::from_segment("answer", &[]), None);
+    }
+
+    #[test]
+    fn timeouts_beyond_a_providers_bounds_are_warnings_naming_it() {
+        let support = include_str!("../../flows/support.toml");
+        let with = |timeout: &str| {
+            // A longer timeout would break the flow's own bound on the time to a person.
+            let source = support
+                .replace("timeout = \"5s\"", &format!("timeout = \"{timeout}\""))
+                .replace("max_time_to_person = \"3m\"", "max_time_to_person = \"60m\"");
+            let (flow, diags) = crate::engine::parse_and_check(&source);
+            let Some(flow) = flow else { panic!("{timeout}: {:?}", diags) };
+            limit_warnings(&flow).into_iter().map(|d| d.message).collect::<Vec<_>>()
+        };
+        assert_eq!(with("5s"), Vec::<String>::new());
+        let long = with("90s");
+        assert!(long.iter().any(|m| m.contains("plivo's 5–60 s")), "{long:?}");
+        assert!(long.iter().any(|m| m.contains("vonage's 0–10 s")), "{long:?}");
+        assert!(long.iter().all(|m| m.contains("plivo") || m.contains("vonage")), "{long:?}");
+        let longer = with("125s");
+        assert!(longer.iter().any(|m| m.contains("telnyx's 1–120 s")), "{longer:?}");
+        assert!(with("3s").iter().all(|m| m.contains("callers there get 5 s")));
     }
 
     #[test]

@@ -22,6 +22,9 @@ use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use super::twilio::{Check, Twiml, twiml};
 use super::{Provider, RawRequest, Refusal};
 
+/// `<Gather timeout>` bounds, in seconds.
+pub const GATHER_TIMEOUT_S: (u64, u64) = (1, 120);
+
 /// Seconds a signed timestamp may differ from our clock.
 pub const TOLERANCE_S: i64 = 300;
 

@@ -9,11 +9,24 @@
 use quick_xml::events::Event as XmlEvent;
 use switchboard::providers::twilio::signature;
 
+/// How requests are signed: Twilio's own way, or the way of a provider that sends the same
+/// parameters and reads the same TwiML (the webhooks bench drives them all with this driver).
+#[derive(Clone)]
+pub enum Scheme {
+    /// `X-Twilio-Signature` with the auth token.
+    Twilio,
+    /// `X-SignalWire-Signature`: Twilio's algorithm with the signing key.
+    SignalWire,
+    /// `telnyx-signature-ed25519` over `"{timestamp}|{body}"` with this private key seed.
+    Telnyx([u8; 32]),
+}
+
 /// One Twilio account calling one server.
 #[derive(Clone)]
 pub struct Twilio {
     pub client: reqwest::Client,
     auth_token: String,
+    scheme: Scheme,
     /// The base URL Twilio knows the server by, which is what it signs.
     public: String,
     /// Where requests really go (the server behind a proxy, in the tests).
@@ -39,7 +52,14 @@ impl Reply {
 
 impl Twilio {
     pub fn new(client: reqwest::Client, auth_token: &str, public: &str, local: &str) -> Twilio {
-        Twilio { client, auth_token: auth_token.to_owned(), public: public.to_owned(), local: local.to_owned() }
+        let (public, local) = (public.to_owned(), local.to_owned());
+        Twilio { client, auth_token: auth_token.to_owned(), scheme: Scheme::Twilio, public, local }
+    }
+
+    /// The same account signing as `scheme` says.
+    pub fn with_scheme(mut self, scheme: Scheme) -> Twilio {
+        self.scheme = scheme;
+        self
     }
 
     /// The URL Twilio requests for `path`.
@@ -75,14 +95,29 @@ impl Twilio {
 
     /// POSTs a form `body` to `url` with the signature `sig`, right or wrong.
     pub async fn post_signed(&self, url: &str, sig: &str, body: Vec<u8>) -> Result<Reply, reqwest::Error> {
-        let response = self
-            .client
-            .post(self.local_url(url))
-            .header("X-Twilio-Signature", sig)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await?;
+        let request = self.client.post(self.local_url(url)).header("Content-Type", "application/x-www-form-urlencoded");
+        let request = match &self.scheme {
+            Scheme::Twilio => request.header("X-Twilio-Signature", sig),
+            Scheme::SignalWire => request.header("X-SignalWire-Signature", sig),
+            Scheme::Telnyx(seed) => {
+                use base64::Engine as _;
+                use ed25519_dalek::Signer as _;
+                let at = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+                    .to_string();
+                let mut payload = format!("{at}|").into_bytes();
+                payload.extend_from_slice(&body);
+                let signature = ed25519_dalek::SigningKey::from_bytes(seed).sign(&payload);
+                request
+                    .header(
+                        "telnyx-signature-ed25519",
+                        base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()),
+                    )
+                    .header("telnyx-timestamp", at)
+            }
+        };
+        let response = request.body(body).send().await?;
         Reply::read(response).await
     }
 }

@@ -99,7 +99,10 @@ mod tests {
             "https://a.com/plivo/f/gather?b=2&t=X.CallUUIDabcFrom+1To+2.N"
         );
         // POST with body parameters and no query: a bare `?`.
-        assert_eq!(signed_text(true, "https://a.com/plivo/f", &post, "N"), "https://a.com/plivo/f?CallUUIDabcFrom+1To+2.N");
+        assert_eq!(
+            signed_text(true, "https://a.com/plivo/f", &post, "N"),
+            "https://a.com/plivo/f?CallUUIDabcFrom+1To+2.N"
+        );
         // A GET: everything is in the query, decoded.
         assert_eq!(
             signed_text(false, "https://a.com/plivo/f?From=%2B1&CallUUID=abc", &[], "N"),

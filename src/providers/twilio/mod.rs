@@ -51,6 +51,11 @@ impl Provider for Twiml {
         self.name
     }
 
+    fn gather_timeout_s(&self) -> Option<(u64, u64)> {
+        // TeXML's `<Gather timeout>`: 1–120 s. Twilio and SignalWire document no bound.
+        matches!(self.check, Check::Telnyx(_)).then_some(super::telnyx::GATHER_TIMEOUT_S)
+    }
+
     fn enabled(&self) -> bool {
         match &self.check {
             Check::Twilio(key) | Check::SignalWire(key) => key.is_some(),

@@ -66,6 +66,11 @@ impl Provider for Vonage {
         self.secret.is_some()
     }
 
+    /// `input.dtmf.timeOut`: 0–10 s.
+    fn gather_timeout_s(&self) -> Option<(u64, u64)> {
+        Some((0, ncco::MAX_DTMF_TIMEOUT_S))
+    }
+
     /// The JWT covers the payload, not the URL, so callbacks go to the first base.
     fn verify(&self, req: &RawRequest, now: DateTime<Utc>) -> Result<usize, Refusal> {
         let secret = self.secret.as_deref().unwrap_or_default();
