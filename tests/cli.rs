@@ -177,7 +177,14 @@ fn empty_prompts_and_fractional_timeouts_are_warnings() {
     check_prints(
         "quiet.toml",
         0,
-        r#"tests/fixtures/quiet.toml:9:36: warning: the prompt is empty: the caller hears nothing
+        r#"tests/fixtures/quiet.toml:7:8: warning: timeout 1 s is outside what plivo (5–60 s: callers there get 5 s) accepts
+ --> tests/fixtures/quiet.toml:7:8
+  |
+7 | [nodes.main]
+  |        ----
+  |
+  = help: a timeout within every provider's bounds serves `main` the same everywhere
+tests/fixtures/quiet.toml:9:36: warning: the prompt is empty: the caller hears nothing
  --> tests/fixtures/quiet.toml:9:36
   |
 9 | prompt = { ru = "Нажмите 1.", en = "" }
@@ -198,7 +205,7 @@ tests/fixtures/quiet.toml:16:10: warning: the prompt is empty: the caller hears 
    |          --
    |
   = help: write what the caller should hear, or delete the prompt
-checked 1 flow: 0 errors, 3 warnings
+checked 1 flow: 0 errors, 4 warnings
 "#,
     );
 }
