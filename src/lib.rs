@@ -12,7 +12,8 @@
 //! - [`sim`]: the discrete-event load simulator and its charts;
 //! - [`sounds`]: WAV files, telephone-line checks, tones and DTMF detection;
 //! - [`server`]: the webhook server, shared by every provider;
-//! - [`providers`]: each telephony provider's dialect (Twilio, SignalWire, Telnyx, Plivo);
+//! - [`providers`]: each telephony provider's dialect (Twilio, SignalWire, Telnyx, Plivo, Vonage,
+//!   jambonz);
 //! - [`studio`]: the designers' page in the browser;
 //! - [`events`]: the durable call-event log (SQLite or PostgreSQL) and its background writer.
 

@@ -49,6 +49,12 @@ pub struct Args {
     /// Plivo account auth token, to check X-Plivo-Signature-V3 (enables /plivo/…).
     #[arg(long, env = "PLIVO_AUTH_TOKEN", hide_env_values = true)]
     plivo_auth_token: Option<String>,
+    /// Vonage account signature secret, to check the signed-webhook JWT (enables /vonage/…).
+    #[arg(long, env = "VONAGE_SIGNATURE_SECRET", hide_env_values = true)]
+    vonage_signature_secret: Option<String>,
+    /// jambonz webhook secret(s), comma-separated, to check Jambonz-Signature (enables /jambonz/…).
+    #[arg(long, env = "JAMBONZ_WEBHOOK_SECRET", hide_env_values = true)]
+    jambonz_webhook_secret: Option<String>,
     /// Accept requests without a valid provider signature, from every provider. Never in
     /// production. A flag only,
     /// deliberately not an environment variable, so it cannot be switched on unseen.
@@ -117,6 +123,8 @@ fn providers(args: &Args) -> anyhow::Result<Providers> {
         ("signalwire", &args.signalwire_signing_key),
         ("telnyx", &args.telnyx_public_key),
         ("plivo", &args.plivo_auth_token),
+        ("vonage", &args.vonage_signature_secret),
+        ("jambonz", &args.jambonz_webhook_secret),
     ]
     .into_iter()
     .filter_map(|(name, secret)| Some((name, secret.as_deref()?)))

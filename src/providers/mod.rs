@@ -20,10 +20,14 @@
 //! Adding a provider: a module implementing [`Provider`], one line in [`ADAPTERS`], one row in
 //! the conformance suite's table (`tests/conformance.rs`).
 
+pub mod jambonz;
 pub mod plivo;
+pub mod replay;
+pub mod schema;
 pub mod signalwire;
 pub mod telnyx;
 pub mod twilio;
+pub mod vonage;
 pub mod xml;
 
 use std::sync::Arc;
@@ -54,6 +58,8 @@ pub const ADAPTERS: &[Adapter] = &[
     Adapter { name: "signalwire", env: "SIGNALWIRE_SIGNING_KEY", build: signalwire::build },
     Adapter { name: "telnyx", env: "TELNYX_PUBLIC_KEY", build: telnyx::build },
     Adapter { name: "plivo", env: "PLIVO_AUTH_TOKEN", build: plivo::Plivo::build },
+    Adapter { name: "vonage", env: "VONAGE_SIGNATURE_SECRET", build: vonage::Vonage::build },
+    Adapter { name: "jambonz", env: "JAMBONZ_WEBHOOK_SECRET", build: jambonz::Jambonz::build },
 ];
 
 /// A provider's dialect. Implementations are pure: no I/O, the time comes in as `now`.
@@ -638,7 +644,10 @@ mod tests {
         assert_eq!(with("5s"), Vec::<String>::new());
         let long = with("90s");
         assert!(
-            !long.is_empty() && long.iter().all(|m| m.ends_with("plivo (5–60 s: callers there get 60 s) accepts")),
+            !long.is_empty()
+                && long.iter().all(|m| m.ends_with(
+                    "plivo (5–60 s: callers there get 60 s) and vonage (0–10 s: callers there get 10 s) accept"
+                )),
             "{long:?}"
         );
         let longer = with("125s");

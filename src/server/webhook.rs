@@ -278,8 +278,11 @@ pub async fn callback(
         }
         Incoming::Input(input) => (input.event(), 0),
         Incoming::Wait { live, queue_time_s } => (Event::QueueUpdate(*live), *queue_time_s),
-        // A status report or a fallback on a follow-up path carrying a token: not ours to send.
-        Incoming::Status { .. } | Incoming::Fallback { .. } | Incoming::Start => {
+        // Progress of a transfer (Vonage's `connect` reports ringing and answered to the same
+        // URL as its end): nothing for the engine, only an acknowledgement.
+        Incoming::Status { .. } => return Ok(call_status(&state, provider, &name, &hook)),
+        // A fallback or a start on a follow-up path carrying a token: not ours to send.
+        Incoming::Fallback { .. } | Incoming::Start => {
             return Err(Refusal::BadRequest(format!("`{segment}` does not take this request")).into());
         }
     };

@@ -1,0 +1,61 @@
+//! Signed requests seen recently, so a captured request cannot be sent again.
+//!
+//! A signature that carries its own time (jambonz's `t=`, Vonage's JWT `iat`) is only accepted
+//! within a tolerance window; inside that window the same signed request must not be accepted
+//! twice. Each key is remembered until its window closes, then forgotten. Time is passed in
+//! (Unix seconds), never read here.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Past this many remembered keys, expired ones are swept out on the next insert.
+const SWEEP_AT: usize = 4096;
+
+/// Keys of accepted signed requests, each until the end of its validity window.
+#[derive(Debug, Default)]
+pub struct Replays {
+    seen: Mutex<HashMap<String, i64>>,
+}
+
+impl Replays {
+    /// Whether `key` is new (then it is remembered until `expires_at`); `false` for a replay.
+    pub fn first_use(&self, key: &str, expires_at: i64, now: i64) -> bool {
+        // A poisoned lock only means another request panicked mid-insert; the map is still sound.
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(&until) = seen.get(key)
+            && until >= now
+        {
+            return false;
+        }
+        if seen.len() >= SWEEP_AT {
+            seen.retain(|_, until| *until >= now);
+        }
+        seen.insert(key.to_owned(), expires_at);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_refused_until_its_window_closes() {
+        let replays = Replays::default();
+        assert!(replays.first_use("a", 100, 10));
+        assert!(!replays.first_use("a", 100, 50), "replayed inside the window");
+        assert!(replays.first_use("b", 100, 50), "another key");
+        assert!(replays.first_use("a", 200, 101), "the window closed: the signature itself is stale by then");
+    }
+
+    #[test]
+    fn expired_keys_are_swept() {
+        let replays = Replays::default();
+        for i in 0..SWEEP_AT {
+            assert!(replays.first_use(&i.to_string(), 10, 0));
+        }
+        assert!(replays.first_use("late", 1000, 500));
+        let seen = replays.seen.lock().expect("not poisoned");
+        assert_eq!(seen.len(), 1, "everything expired at 10 was swept at 500");
+    }
+}
