@@ -231,12 +231,33 @@ impl Kind {
         }
     }
 
-    /// The kind back from its stored word and details.
+    /// The kind back from its stored word and details, parsed once. Kinds without fields
+    /// stored with `{}` (most rows of a log) need no JSON at all.
     pub fn from_stored(word: &str, details: &str) -> Result<Kind, EventLogError> {
-        let details: serde_json::Value = serde_json::from_str(details)
-            .map_err(|e| EventLogError::BadRow(format!("{word}: details are not JSON: {e}")))?;
-        serde_json::from_value(serde_json::json!({ "kind": word, "details": details }))
-            .map_err(|e| EventLogError::BadRow(format!("{word}: {e}")))
+        if details == "{}" {
+            let plain = match word {
+                "node_entered" => Some(Kind::NodeEntered {}),
+                "no_input" => Some(Kind::NoInput {}),
+                "escape" => Some(Kind::Escape {}),
+                "timeout_fallback" => Some(Kind::TimeoutFallback {}),
+                "escalation" => Some(Kind::Escalation {}),
+                "caller_hung_up" => Some(Kind::CallerHungUp {}),
+                "flow_ended" => Some(Kind::FlowEnded {}),
+                _ => None,
+            };
+            if let Some(kind) = plain {
+                return Ok(kind);
+            }
+        }
+        let word_json = serde_json::to_string(word).unwrap_or_default();
+        let tagged = format!(r#"{{"kind":{word_json},"details":{details}}}"#);
+        serde_json::from_str(&tagged).map_err(|e| {
+            if serde_json::from_str::<serde::de::IgnoredAny>(details).is_err() {
+                EventLogError::BadRow(format!("{word}: details are not JSON: {e}"))
+            } else {
+                EventLogError::BadRow(format!("{word}: {e}"))
+            }
+        })
     }
 }
 

@@ -201,7 +201,7 @@ impl Builder {
     }
 
     /// Takes the next event. A call's events must come together, in `seq` order.
-    pub fn push(&mut self, event: Event) {
+    pub fn push(&mut self, event: &Event) {
         let same = self.current.as_ref().is_some_and(|c| c.call_id == event.call_id && c.provider == event.provider);
         if !same {
             self.close();
@@ -265,6 +265,14 @@ impl Builder {
         }
     }
 
+    /// A queue's figures, without allocating its name once it is known.
+    fn queue(&mut self, name: &str) -> &mut QueueAcc {
+        if !self.queues.contains_key(name) {
+            self.queues.insert(name.to_owned(), QueueAcc::default());
+        }
+        self.queues.get_mut(name).expect("inserted just above")
+    }
+
     fn node(&mut self, id: &str) -> &mut NodeStats {
         if !self.nodes.contains_key(id) {
             self.nodes.insert(id.to_owned(), NodeStats { id: id.to_owned(), ..NodeStats::default() });
@@ -272,17 +280,17 @@ impl Builder {
         self.nodes.get_mut(id).expect("inserted just above")
     }
 
-    fn count(&mut self, call: &mut Current, event: Event) {
+    fn count(&mut self, call: &mut Current, event: &Event) {
         let node = event.node.as_deref();
         let bump = |b: &mut Builder, f: fn(&mut NodeStats)| {
             if let Some(id) = node {
                 f(b.node(id));
             }
         };
-        match event.kind {
+        match &event.kind {
             Kind::NodeEntered {} => {
                 bump(self, |n| n.entered += 1);
-                call.last_node = event.node.clone();
+                call.last_node.clone_from(&event.node);
             }
             Kind::Escape {} => bump(self, |n| n.escapes += 1),
             Kind::TimeoutFallback {} => bump(self, |n| n.timeouts += 1),
@@ -303,15 +311,15 @@ impl Builder {
                 call.outcome = 1;
                 call.queued = true;
                 call.first_person.get_or_insert(event.at);
-                let q = self.queues.entry(queue).or_default();
+                let q = self.queue(queue);
                 q.joined += 1;
-                if let Some(min) = announced_wait_min {
+                if let Some(min) = *announced_wait_min {
                     q.announced_s += u64::from(min) * 60;
                     q.announced_n += 1;
                 }
             }
-            Kind::QueueLeft { queue, result, queue_time_s, .. } => {
-                let q = self.queues.entry(queue).or_default();
+            &Kind::QueueLeft { ref queue, result, queue_time_s, .. } => {
+                let q = self.queue(queue);
                 q.waits.push(queue_time_s);
                 match result {
                     QueueResult::Bridged => q.answered += 1,
@@ -385,7 +393,7 @@ impl Builder {
 pub fn report(events: impl IntoIterator<Item = Event>, scope: Scope) -> Report {
     let mut builder = Builder::new(scope);
     for event in events {
-        builder.push(event);
+        builder.push(&event);
     }
     builder.finish()
 }

@@ -19,8 +19,14 @@ use postgres::fallible_iterator::FallibleIterator as _;
 use super::{Event, EventLogError, Kind, QueueResult};
 
 /// Schema versions and their SQL, applied in order; a version once released never changes.
-const SQLITE_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_events.sql"))];
-const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/postgres/0001_events.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/sqlite/0001_events.sql")),
+    (2, include_str!("migrations/sqlite/0002_events_by_call.sql")),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/postgres/0001_events.sql")),
+    (2, include_str!("migrations/postgres/0002_call_provider_seq.sql")),
+];
 
 /// The advisory lock that serialises migrations of instances starting together (any constant
 /// of ours; these are the bytes of "sbevents").
@@ -229,35 +235,44 @@ impl Store {
     }
 
     /// Calls `each` with every event the filter selects, a call's events together and in
-    /// `seq` order (calls ordered by call id, then provider).
+    /// `seq` order (calls ordered by call id, then provider). The rows are read in one
+    /// statement, streamed (never all in memory) and decoded into one reused [`Event`], so
+    /// `each` borrows it: clone what must outlive the call.
     pub fn scan(
         &mut self,
         filter: &Filter,
-        each: &mut dyn FnMut(Event) -> Result<(), EventLogError>,
+        each: &mut dyn FnMut(&Event) -> Result<(), EventLogError>,
     ) -> Result<(), EventLogError> {
         let (clause, params) = where_clause(filter);
+        let mut event = blank_event();
         match &mut self.backend {
             Backend::Sqlite(conn) => {
                 let sql = format!("SELECT {COLUMNS} FROM events{clause} ORDER BY call_id, provider, seq");
-                let mut query = conn.prepare(&sql)?;
+                let mut query = conn.prepare_cached(&sql)?;
                 let values = params.into_iter().map(|p| match p {
                     Param::Text(s) => rusqlite::types::Value::Text(s),
                     Param::Bool(b) => rusqlite::types::Value::Integer(i64::from(b)),
                 });
                 let mut rows = query.query(rusqlite::params_from_iter(values))?;
                 while let Some(row) = rows.next()? {
-                    each(stored_event(Stored {
-                        call_id: row.get(0)?,
-                        provider: row.get(1)?,
-                        flow: row.get(2)?,
-                        flow_version: row.get(3)?,
-                        seq: row.get(4)?,
-                        at_ms: row.get(5)?,
-                        node: row.get(6)?,
-                        kind: row.get(7)?,
-                        details: row.get(8)?,
-                        simulated: row.get(9)?,
-                    })?)?;
+                    let text = |i: usize| row.get_ref(i)?.as_str().map_err(rusqlite::Error::from);
+                    let node = row.get_ref(6)?.as_str_or_null().map_err(rusqlite::Error::from)?;
+                    fill(
+                        &mut event,
+                        Columns {
+                            call_id: text(0)?,
+                            provider: text(1)?,
+                            flow: text(2)?,
+                            flow_version: text(3)?,
+                            seq: row.get(4)?,
+                            at_ms: row.get(5)?,
+                            node,
+                            kind: text(7)?,
+                            details: text(8)?,
+                            simulated: row.get(9)?,
+                        },
+                    )?;
+                    each(&event)?;
                 }
             }
             Backend::Postgres(client) => {
@@ -272,20 +287,25 @@ impl Store {
                         }
                     })
                     .collect();
+                // `query_raw` streams: rows are decoded as they arrive, not gathered first.
                 let mut rows = client.query_raw(&sql, params)?;
                 while let Some(row) = rows.next()? {
-                    each(stored_event(Stored {
-                        call_id: row.try_get(0)?,
-                        provider: row.try_get(1)?,
-                        flow: row.try_get(2)?,
-                        flow_version: row.try_get(3)?,
-                        seq: row.try_get(4)?,
-                        at_ms: row.try_get(5)?,
-                        node: row.try_get(6)?,
-                        kind: row.try_get(7)?,
-                        details: row.try_get(8)?,
-                        simulated: row.try_get(9)?,
-                    })?)?;
+                    fill(
+                        &mut event,
+                        Columns {
+                            call_id: row.try_get(0)?,
+                            provider: row.try_get(1)?,
+                            flow: row.try_get(2)?,
+                            flow_version: row.try_get(3)?,
+                            seq: row.try_get(4)?,
+                            at_ms: row.try_get(5)?,
+                            node: row.try_get(6)?,
+                            kind: row.try_get(7)?,
+                            details: row.try_get(8)?,
+                            simulated: row.try_get(9)?,
+                        },
+                    )?;
+                    each(&event)?;
                 }
             }
         }
@@ -297,7 +317,7 @@ impl Store {
         let mut events = Vec::new();
         let filter = Filter { call_id: Some(call_id.to_owned()), ..Filter::default() };
         self.scan(&filter, &mut |e| {
-            events.push(e);
+            events.push(e.clone());
             Ok(())
         })?;
         Ok(events)
@@ -342,13 +362,15 @@ impl Store {
                     done.write(&mut csv, tz, &mut summary)?;
                 }
             }
-            let stays = call.get_or_insert_with(|| CallStays::new(&e));
-            match e.kind {
-                Kind::QueueJoined { queue, .. } => stays.stays.push(Stay { joined: e.at, queue, left: None }),
-                Kind::QueueLeft { queue, result, queue_time_s, .. } => {
+            let stays = call.get_or_insert_with(|| CallStays::new(e));
+            match &e.kind {
+                Kind::QueueJoined { queue, .. } => {
+                    stays.stays.push(Stay { joined: e.at, queue: queue.clone(), left: None });
+                }
+                &Kind::QueueLeft { ref queue, result, queue_time_s, .. } => {
                     // The latest stay still open in that queue (a stay in another queue may
                     // follow an overflow).
-                    if let Some(stay) = stays.stays.iter_mut().rev().find(|s| s.left.is_none() && s.queue == queue) {
+                    if let Some(stay) = stays.stays.iter_mut().rev().find(|s| s.left.is_none() && s.queue == *queue) {
                         stay.left = Some((result, queue_time_s));
                     }
                 }
@@ -436,37 +458,58 @@ fn version_hex(version: u64) -> String {
     format!("{version:016x}")
 }
 
-/// A row as stored, before it is checked.
-struct Stored {
-    call_id: String,
-    provider: String,
-    flow: String,
-    flow_version: String,
+/// A row's columns as the driver lends them.
+struct Columns<'r> {
+    call_id: &'r str,
+    provider: &'r str,
+    flow: &'r str,
+    flow_version: &'r str,
     seq: i64,
     at_ms: i64,
-    node: Option<String>,
-    kind: String,
-    details: String,
+    node: Option<&'r str>,
+    kind: &'r str,
+    details: &'r str,
     simulated: bool,
 }
 
-fn stored_event(row: Stored) -> Result<Event, EventLogError> {
+/// The event [`fill`] overwrites row by row.
+fn blank_event() -> Event {
+    Event {
+        call_id: String::new(),
+        provider: String::new(),
+        flow: String::new(),
+        flow_version: 0,
+        seq: 0,
+        at: DateTime::UNIX_EPOCH,
+        node: None,
+        kind: Kind::NodeEntered {},
+        simulated: false,
+    }
+}
+
+/// Checks a row and decodes it into `event`, reusing its strings' buffers (a scan of a
+/// million calls then allocates little beyond the kinds' own fields).
+fn fill(event: &mut Event, row: Columns) -> Result<(), EventLogError> {
     let bad = |what: &str| EventLogError::BadRow(format!("call {} seq {}: {what}", row.call_id, row.seq));
-    let flow_version = u64::from_str_radix(&row.flow_version, 16).map_err(|_| bad("flow_version is not hex"))?;
-    let seq = u32::try_from(row.seq).map_err(|_| bad("seq is out of range"))?;
-    let at = DateTime::from_timestamp_millis(row.at_ms).ok_or_else(|| bad("at_ms is out of range"))?;
-    let kind = Kind::from_stored(&row.kind, &row.details)?;
-    Ok(Event {
-        call_id: row.call_id,
-        provider: row.provider,
-        flow: row.flow,
-        flow_version,
-        seq,
-        at,
-        node: row.node,
-        kind,
-        simulated: row.simulated,
-    })
+    let set = |buf: &mut String, text: &str| {
+        if buf != text {
+            buf.clear();
+            buf.push_str(text);
+        }
+    };
+    event.flow_version = u64::from_str_radix(row.flow_version, 16).map_err(|_| bad("flow_version is not hex"))?;
+    event.seq = u32::try_from(row.seq).map_err(|_| bad("seq is out of range"))?;
+    event.at = DateTime::from_timestamp_millis(row.at_ms).ok_or_else(|| bad("at_ms is out of range"))?;
+    event.kind = Kind::from_stored(row.kind, row.details)?;
+    set(&mut event.call_id, row.call_id);
+    set(&mut event.provider, row.provider);
+    set(&mut event.flow, row.flow);
+    match (&mut event.node, row.node) {
+        (Some(buf), Some(node)) => set(buf, node),
+        (node, stored) => *node = stored.map(str::to_owned),
+    }
+    event.simulated = row.simulated;
+    Ok(())
 }
 
 /// ` WHERE …` for the filter (empty when it selects everything), with `$n` placeholders, which
