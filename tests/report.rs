@@ -208,7 +208,8 @@ fn export_then_fit_and_fit_from_the_log() {
     }
     drop(store);
     let csv = dir.path().join("calls.csv");
-    run(&["db", "export", "--db", &url, "-o", csv.to_str().expect("a UTF-8 path")])
+    // In UTC when asked...
+    run(&["db", "export", "--db", &url, "--tz", "UTC", "-o", csv.to_str().expect("a UTF-8 path")])
         .code(0)
         .stderr_has("exported 9 queue stay(s)");
     let text = std::fs::read_to_string(&csv).expect("the export is written");
@@ -218,6 +219,19 @@ fn export_then_fit_and_fit_from_the_log() {
     assert_eq!(lines[1], "2026-03-16 07:00:20,first_line,40,120,false,CA1");
     assert_eq!(lines[2], "2026-03-16 07:00:30,first_line,70,,true,CA2");
     assert_eq!(lines[9], "2026-03-23 07:00:05,first_line,30,150,false,W7");
+    // ...and by default in the time zone of the flow the calls ran on (flows/support.toml).
+    run(&["db", "export", "--db", &url, "-o", csv.to_str().expect("a UTF-8 path")])
+        .code(0)
+        .stderr_has("times in Europe/Moscow, the flows' timezone");
+    let text = std::fs::read_to_string(&csv).expect("the export is written");
+    assert_eq!(text.lines().nth(1), Some("2026-03-16 10:00:20,first_line,40,120,false,CA1"));
+    // A folder without the flow's file: UTC, and a note that says why.
+    let utc_csv = dir.path().join("utc.csv");
+    run(&["db", "export", "--db", &url, "--flows", "docs", "-o", utc_csv.to_str().expect("a UTF-8 path")])
+        .code(0)
+        .stderr_has("note: times in UTC: the flow `support` has no file docs/support.toml");
+    let text = std::fs::read_to_string(&utc_csv).expect("the export is written");
+    assert_eq!(text.lines().nth(1), Some("2026-03-16 07:00:20,first_line,40,120,false,CA1"));
     let model = dir.path().join("model.toml");
     run(&["fit", csv.to_str().expect("a UTF-8 path"), "-o", model.to_str().expect("a UTF-8 path")]).code(0);
     let from_db = dir.path().join("from_db.toml");

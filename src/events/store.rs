@@ -312,6 +312,18 @@ impl Store {
         Ok(())
     }
 
+    /// The names of the flows whose calls the log holds (real or simulated ones), sorted.
+    pub fn flows(&mut self, simulated: bool) -> Result<Vec<String>, EventLogError> {
+        const SQL: &str = "SELECT DISTINCT flow FROM events WHERE simulated = $1 ORDER BY flow";
+        Ok(match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                let mut query = conn.prepare(SQL)?;
+                query.query_map([simulated], |row| row.get(0))?.collect::<Result<_, _>>()?
+            }
+            Backend::Postgres(client) => client.query(SQL, &[&simulated])?.iter().map(|row| row.get(0)).collect(),
+        })
+    }
+
     /// One call's events in order.
     pub fn call_events(&mut self, call_id: &str) -> Result<Vec<Event>, EventLogError> {
         let mut events = Vec::new();
