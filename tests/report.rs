@@ -115,7 +115,7 @@ fn report_json_counts_the_scripted_calls() {
     let r = run(&["report", "--db", &url, "--json"]).code(0).json();
     assert_eq!(r["calls"], 5);
     assert_eq!(r["other_calls"], 1);
-    assert_eq!(r["outcomes"], serde_json::json!({"queue": 2, "dial": 0, "voicemail": 0, "hangup": 3}));
+    assert_eq!(r["outcomes"], serde_json::json!({"queue": 2, "dial": 0, "voicemail": 0, "callback": 0, "hangup": 3}));
     assert_eq!(r["containment"], 0.2);
     let node =
         |id: &str| r["nodes"].as_array().and_then(|n| n.iter().find(|n| n["id"] == id)).cloned().unwrap_or_default();
@@ -134,7 +134,9 @@ fn report_json_counts_the_scripted_calls() {
     assert_eq!(
         r["queues"],
         serde_json::json!([{"name": "first_line", "joined": 2, "answered": 1, "abandoned": 1,
-            "mean_wait_s": 55.0, "p90_wait_s": 70.0, "mean_announced_wait_s": null}])
+            "mean_wait_s": 55.0, "p90_wait_s": 70.0, "mean_announced_wait_s": null,
+            // The abandoned caller left from position 1 (queue_left's own figure).
+            "last_position": {"callers": 1, "mean": 1.0, "max": 1}}])
     );
     assert_eq!(r["time_to_person_s"], serde_json::json!({"p50": 20.0, "p90": 30.0, "max": 30.0}));
     assert_eq!(r["by_hour"], serde_json::json!([{"weekday": "mon", "hour": 7, "calls": 5, "queued": 2}]));
