@@ -1,99 +1,50 @@
-//! `report` over a million synthetic calls (goal: under 2 s), harness-less: `cargo bench --bench
-//! report`. Measured in the same run:
-//! - generating the calls' events alone (the baseline: what any reader of events pays);
-//! - generating them and building the report (`events::report::report`), the pure part;
-//! - end to end through SQLite: `Store::scan` feeding the report, over a log of
-//!   `SWITCHBOARD_BENCH_DB_CALLS` calls (default 100,000; writing a million takes minutes).
+//! `report` over a million calls (goal: under 2 s), harness-less: `cargo bench --bench report`.
+//! Measured in the same run, each the median of `SWITCHBOARD_BENCH_RUNS` runs (default 3):
+//! - the pure report in memory: the calls' events generated and fed to `events::report`
+//!   (the baseline: no database at all);
+//! - `report` from SQLite: open the log, `Store::scan` feeding the report, as
+//!   `switchboard report` does, over a log of `SWITCHBOARD_BENCH_CALLS` calls (default
+//!   1,000,000; written once, which takes a minute or two);
+//! - the same from PostgreSQL over `SWITCHBOARD_BENCH_PG_CALLS` calls (default 200,000), when a
+//!   throwaway cluster can be started (see tests/common/postgres.rs).
 
-use std::hint::black_box;
-use std::time::Instant;
+#[path = "common/calls.rs"]
+mod calls;
+#[path = "../tests/common/postgres.rs"]
+mod pg;
 
-use chrono::{DateTime, Utc};
-use switchboard::events::report::{Builder, Scope, report};
-use switchboard::events::{CallHead, DbUrl, Event, Filter, Kind, QueueResult, Store};
+use std::time::{Duration, Instant};
 
-/// The events of call `i`: a menu, then the queue (7 in 10), a hang-up (1 in 10) or self-service.
-fn call(i: u64) -> Vec<Event> {
-    let head = CallHead {
-        call_id: format!("CA{i:010}"),
-        provider: "twilio".into(),
-        flow: "support".into(),
-        flow_version: 1,
-        simulated: false,
-    };
-    let start =
-        DateTime::<Utc>::from_timestamp(1_773_644_400 + i64::try_from(i * 30).unwrap_or(0), 0).unwrap_or_default();
-    let t = |s: i64| start + chrono::Duration::seconds(s);
-    let node = |n: &str| Some(n.to_owned());
-    let mut e = vec![
-        head.event(0, t(0), None, Kind::CallStarted { caller: None }),
-        head.event(1, t(0), node("main"), Kind::NodeEntered {}),
-        head.event(2, t(0), node("main"), Kind::PromptPlayed { file: Some("main.wav".into()), duration_ms: 9000 }),
-    ];
-    let mut seq = 3;
-    let mut push = |e: &mut Vec<Event>, s: i64, n: Option<String>, k: Kind| {
-        e.push(head.event(seq, t(s), n, k));
-        seq += 1;
-    };
-    match i % 10 {
-        0 => push(&mut e, 12, None, Kind::CallerHungUp {}),
-        1 | 2 => {
-            push(&mut e, 10, node("main"), Kind::Digits { keys: Some("2".into()), count: 1 });
-            push(&mut e, 10, node("tech_solved"), Kind::NodeEntered {});
-        }
-        _ => {
-            push(&mut e, 10, node("main"), Kind::Digits { keys: Some("0".into()), count: 1 });
-            push(&mut e, 10, node("main"), Kind::Escape {});
-            push(&mut e, 10, node("first_line"), Kind::NodeEntered {});
-            let queue = "first_line".to_owned();
-            push(
-                &mut e,
-                10,
-                node("first_line"),
-                Kind::QueueJoined { queue: queue.clone(), announced_wait_min: Some(2) },
-            );
-            let wait = u32::try_from(i % 300).unwrap_or(0);
-            let result = if i % 7 == 0 { QueueResult::Hangup } else { QueueResult::Bridged };
-            push(
-                &mut e,
-                10 + i64::from(wait),
-                node("first_line"),
-                Kind::QueueLeft { queue, result, queue_time_s: wait, last_position: None },
-            );
-        }
-    }
-    push(&mut e, 400, None, Kind::CallCompleted { duration_s: 400 });
-    e
+use calls::call;
+use switchboard::events::report::{Builder, KINDS, Report, Scope, report};
+use switchboard::events::{DbUrl, Filter, Store};
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn main() {
-    const CALLS: u64 = 1_000_000;
-    let began = Instant::now();
-    let mut events = 0_usize;
-    for i in 0..CALLS {
-        events += black_box(call(i)).len();
+/// The median of `runs` timings of `f` (each returns its report, kept to check the runs agree).
+fn median(runs: u64, mut f: impl FnMut() -> Report) -> (Duration, Report) {
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let began = Instant::now();
+        let r = f();
+        times.push(began.elapsed());
+        if let Some(previous) = &last {
+            assert_eq!(previous, &r, "runs disagree");
+        }
+        last = Some(r);
     }
-    let generate = began.elapsed();
-    println!("generate {CALLS} calls ({events} events): {:.2} s", generate.as_secs_f64());
+    times.sort();
+    (times[times.len() / 2], last.expect("at least one run"))
+}
 
-    let began = Instant::now();
-    let r = report((0..CALLS).flat_map(call), Scope::default());
-    let total = began.elapsed();
-    println!(
-        "report over {} calls: {:.2} s with generation, {:.2} s beyond it",
-        r.calls,
-        total.as_secs_f64(),
-        total.saturating_sub(generate).as_secs_f64()
-    );
-
-    let db_calls: u64 =
-        std::env::var("SWITCHBOARD_BENCH_DB_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let url = DbUrl::parse(&format!("sqlite://{}", dir.path().join("calls.db").display())).expect("a valid URL");
-    let mut store = Store::open(&url).ok().flatten().expect("the log opens");
+/// Writes calls `0..n` in batches of 10,000 events; returns the time taken.
+fn write(store: &mut Store, n: u64) -> Duration {
     let began = Instant::now();
     let mut batch = Vec::new();
-    for i in 0..db_calls {
+    for i in 0..n {
         batch.extend(call(i));
         if batch.len() >= 10_000 {
             store.insert(&batch).expect("stored");
@@ -101,21 +52,67 @@ fn main() {
         }
     }
     store.insert(&batch).expect("stored");
-    println!("write {db_calls} calls to SQLite: {:.2} s", began.elapsed().as_secs_f64());
-    let began = Instant::now();
+    began.elapsed()
+}
+
+/// `switchboard report`'s read: open the log, scan what a report reads, build it.
+fn report_from(url: &DbUrl) -> Report {
+    let mut store = Store::open(url).expect("the log opens").expect("a log");
     let mut builder = Builder::new(Scope::default());
+    let filter = Filter { kinds: KINDS.to_vec(), ..Filter::default() };
     store
-        .scan(&Filter { kinds: switchboard::events::report::KINDS.to_vec(), ..Filter::default() }, &mut |e| {
+        .scan(&filter, &mut |e| {
             builder.push(e);
             Ok(())
         })
         .expect("the log reads");
-    let r = builder.finish();
-    let scan = began.elapsed();
+    builder.finish()
+}
+
+fn main() {
+    let calls = env_or("SWITCHBOARD_BENCH_CALLS", 1_000_000);
+    let pg_calls = env_or("SWITCHBOARD_BENCH_PG_CALLS", 200_000);
+    let runs = env_or("SWITCHBOARD_BENCH_RUNS", 3);
+    let secs = |d: Duration| d.as_secs_f64();
+
+    let (memory, expected) = median(runs, || report((0..calls).flat_map(call), Scope::default()));
+    println!("report in memory over {calls} calls (generated as read): median {:.2} s", secs(memory));
+
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let url = DbUrl::parse(&format!("sqlite://{}", dir.path().join("calls.db").display())).expect("a valid URL");
+    let mut store = Store::open(&url).expect("the log opens").expect("a log");
+    let events: usize = (0..calls).map(|i| call(i).len()).sum();
+    let wrote = write(&mut store, calls);
+    drop(store);
     println!(
-        "report from SQLite over {} calls: {:.2} s ({:.2} s per million calls)",
-        r.calls,
-        scan.as_secs_f64(),
-        scan.as_secs_f64() * 1e6 / db_calls.max(1) as f64
+        "write {calls} calls ({events} events) to SQLite in batches of 10,000: {:.1} s ({:.0} events/s)",
+        secs(wrote),
+        events as f64 / secs(wrote)
+    );
+    let (sqlite, r) = median(runs, || report_from(&url));
+    assert_eq!(r, expected, "SQLite's report is the in-memory one");
+    println!(
+        "report from SQLite over {calls} calls: median {:.2} s of {runs} ({:.2}x the in-memory report; goal < 2 s per million: {:.2} s)",
+        secs(sqlite),
+        secs(sqlite) / secs(memory),
+        secs(sqlite) * 1e6 / calls.max(1) as f64
+    );
+    drop(dir);
+
+    let Some(cluster) = pg::Cluster::start() else { return };
+    let url = DbUrl::parse(&cluster.database("report")).expect("a valid URL");
+    let mut store = Store::open(&url).expect("the log opens").expect("a log");
+    let wrote = write(&mut store, pg_calls);
+    drop(store);
+    println!("write {pg_calls} calls to PostgreSQL in batches of 10,000: {:.1} s", secs(wrote));
+    let (memory, expected) = median(runs, || report((0..pg_calls).flat_map(call), Scope::default()));
+    let (postgres, r) = median(runs, || report_from(&url));
+    assert_eq!(r, expected, "PostgreSQL's report is the in-memory one");
+    println!(
+        "report from PostgreSQL over {pg_calls} calls: median {:.2} s of {runs} ({:.2}x the in-memory report's {:.2} s; {:.2} s per million)",
+        secs(postgres),
+        secs(postgres) / secs(memory),
+        secs(memory),
+        secs(postgres) * 1e6 / pg_calls.max(1) as f64
     );
 }

@@ -4,9 +4,10 @@
 //! The same checks run against both.
 
 mod common;
+#[path = "common/postgres.rs"]
+mod pg;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use switchboard::events::{
 };
 
 use common::run;
+use pg::{Cluster, path};
 
 /// A UTC time written as people write it.
 fn utc(text: &str) -> DateTime<Utc> {
@@ -51,7 +53,7 @@ fn all_events(store: &mut Store) -> Vec<(String, u32, &'static str)> {
     let mut seen = Vec::new();
     store
         .scan(&Filter::default(), &mut |e| {
-            seen.push((e.call_id, e.seq, e.kind.word()));
+            seen.push((e.call_id.clone(), e.seq, e.kind.word()));
             Ok(())
         })
         .expect("the log reads");
@@ -62,13 +64,13 @@ fn all_events(store: &mut Store) -> Vec<(String, u32, &'static str)> {
 
 fn check_migrations_are_idempotent(url: &str) {
     let mut store = open(url);
-    assert_eq!(store.schema_version().expect("reads the version"), 1);
+    assert_eq!(store.schema_version().expect("reads the version"), 2);
     let event = head("CA1").event(0, utc("2026-03-16 09:00:00"), None, Kind::CallStarted { caller: None });
     assert_eq!(store.insert(&[event]).expect("writes"), 1);
     drop(store);
     // Opening again applies nothing and keeps the rows.
     let mut store = open(url);
-    assert_eq!(store.schema_version().expect("reads the version"), 1);
+    assert_eq!(store.schema_version().expect("reads the version"), 2);
     assert_eq!(all_events(&mut store), [("CA1".to_owned(), 0, "call_started")]);
 }
 
@@ -251,7 +253,47 @@ fn sqlite_log_is_in_wal_mode() {
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name")
         .and_then(|mut q| q.query_map([], |r| r.get(0))?.collect())
         .expect("lists indexes");
-    assert_eq!(indexes, ["events_at", "events_call_seq", "events_flow_at"]);
+    assert_eq!(indexes, ["events_at", "events_flow_at"]);
+    // The table is kept in call order (see 0002_events_by_call.sql), so the report's read
+    // walks it without sorting.
+    let plan: Vec<String> = conn
+        .prepare("EXPLAIN QUERY PLAN SELECT * FROM events ORDER BY call_id, provider, seq")
+        .and_then(|mut q| q.query_map([], |r| r.get(3))?.collect())
+        .expect("explains");
+    assert_eq!(plan, ["SCAN events"]);
+}
+
+#[test]
+fn a_version_1_sqlite_log_moves_to_call_order_keeping_its_events() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let conn = rusqlite::Connection::open(dir.path().join("calls.db")).expect("opens");
+    let v1 = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/events/migrations/sqlite/0001_events.sql"),
+    )
+    .expect("the first migration");
+    conn.execute_batch(&v1).expect("the version 1 schema");
+    conn.execute_batch(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL);
+         INSERT INTO schema_migrations VALUES (1, 0);
+         INSERT INTO events (call_id, provider, flow, flow_version, seq, at_ms, node, kind, details, simulated) VALUES
+           ('CA2', 'twilio', 'f', '0000000000000001', 1, 2000, 'main', 'node_entered', '{}', 0),
+           ('CA1', 'twilio', 'f', '0000000000000001', 0, 1000, NULL, 'call_started', '{}', 0),
+           ('CA2', 'twilio', 'f', '0000000000000001', 0, 1500, NULL, 'call_started', '{}', 1);",
+    )
+    .expect("a version 1 log");
+    drop(conn);
+    let mut store = open(&sqlite_url(dir.path()));
+    assert_eq!(store.schema_version().expect("reads the version"), 2);
+    assert_eq!(
+        all_events(&mut store),
+        [
+            ("CA1".to_owned(), 0, "call_started"),
+            ("CA2".to_owned(), 0, "call_started"),
+            ("CA2".to_owned(), 1, "node_entered")
+        ]
+    );
+    let replay = head("CA2").event(1, utc("2026-03-16 09:00:00"), None, Kind::NodeEntered {});
+    assert_eq!(store.insert(&[replay]).expect("writes"), 0, "a replay stays a no-op");
 }
 
 #[test]
@@ -354,95 +396,6 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 // ---- PostgreSQL ----
-
-/// A throwaway cluster in a temporary directory, listening only on a Unix socket there.
-struct Cluster {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    /// Running as root: the server must run as `nobody`.
-    as_nobody: bool,
-}
-
-impl Cluster {
-    /// Starts one, or says why it cannot and returns `None`.
-    fn start() -> Option<Cluster> {
-        let Some(bin) = postgres_bin() else {
-            eprintln!(
-                "skipping the PostgreSQL checks: no /usr/lib/postgresql/*/bin/initdb and pg_ctl (apt-get install postgresql)"
-            );
-            return None;
-        };
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let uid = Command::new("id").arg("-u").output().expect("id runs");
-        let as_nobody = String::from_utf8_lossy(&uid.stdout).trim() == "0";
-        if as_nobody {
-            let status = Command::new("chown").arg("nobody").arg(dir.path()).status().expect("chown runs");
-            assert!(status.success(), "cannot give the cluster's directory to nobody");
-        }
-        let cluster = Cluster { dir, bin, as_nobody };
-        let data = cluster.dir.path().join("data");
-        cluster.run("initdb", &["-D", path(&data), "-U", "switchboard", "-A", "trust", "--no-sync"]);
-        let options = format!("-c listen_addresses='' -k {} -c fsync=off", path(cluster.dir.path()));
-        let log = cluster.dir.path().join("server.log");
-        cluster.run("pg_ctl", &["-D", path(&data), "-o", &options, "-l", path(&log), "-w", "start"]);
-        Some(cluster)
-    }
-
-    fn run(&self, program: &str, args: &[&str]) {
-        let program = self.bin.join(program);
-        let mut command = if self.as_nobody {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "nobody", "--"]).arg(&program);
-            c
-        } else {
-            Command::new(&program)
-        };
-        let out = command.args(args).current_dir(self.dir.path()).output().expect("the PostgreSQL tools run");
-        assert!(
-            out.status.success(),
-            "{} failed:\n{}{}",
-            program.display(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// The socket's directory as a URL host: `%2Ftmp%2F.tmpXYZ`.
-    fn host(&self) -> String {
-        path(self.dir.path()).replace('/', "%2F")
-    }
-
-    /// A new, empty database, and its URL.
-    fn database(&self, name: &str) -> String {
-        let admin = format!("postgres://switchboard@{}/postgres", self.host());
-        let mut client = postgres::Client::connect(&admin, postgres::NoTls).expect("connects to the cluster");
-        client.batch_execute(&format!("CREATE DATABASE {name}")).expect("creates a database");
-        format!("postgres://switchboard@{}/{name}", self.host())
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let data = self.dir.path().join("data");
-        self.run("pg_ctl", &["-D", path(&data), "-m", "immediate", "-w", "stop"]);
-    }
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("temporary paths are UTF-8")
-}
-
-/// The newest installed server's binaries.
-fn postgres_bin() -> Option<PathBuf> {
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
-        .filter(|(_, bin)| bin.join("initdb").exists() && bin.join("pg_ctl").exists())
-        .collect();
-    versions.sort();
-    versions.pop().map(|(_, bin)| bin)
-}
 
 #[test]
 fn postgres_store() {

@@ -115,7 +115,7 @@ fn report_json_counts_the_scripted_calls() {
     let r = run(&["report", "--db", &url, "--json"]).code(0).json();
     assert_eq!(r["calls"], 5);
     assert_eq!(r["other_calls"], 1);
-    assert_eq!(r["outcomes"], serde_json::json!({"queue": 2, "dial": 0, "voicemail": 0, "hangup": 3}));
+    assert_eq!(r["outcomes"], serde_json::json!({"queue": 2, "dial": 0, "voicemail": 0, "callback": 0, "hangup": 3}));
     assert_eq!(r["containment"], 0.2);
     let node =
         |id: &str| r["nodes"].as_array().and_then(|n| n.iter().find(|n| n["id"] == id)).cloned().unwrap_or_default();
@@ -134,7 +134,9 @@ fn report_json_counts_the_scripted_calls() {
     assert_eq!(
         r["queues"],
         serde_json::json!([{"name": "first_line", "joined": 2, "answered": 1, "abandoned": 1,
-            "mean_wait_s": 55.0, "p90_wait_s": 70.0, "mean_announced_wait_s": null}])
+            "mean_wait_s": 55.0, "p90_wait_s": 70.0, "mean_announced_wait_s": null,
+            // The abandoned caller left from position 1 (queue_left's own figure).
+            "last_position": {"callers": 1, "mean": 1.0, "max": 1}}])
     );
     assert_eq!(r["time_to_person_s"], serde_json::json!({"p50": 20.0, "p90": 30.0, "max": 30.0}));
     assert_eq!(r["by_hour"], serde_json::json!([{"weekday": "mon", "hour": 7, "calls": 5, "queued": 2}]));
@@ -208,7 +210,8 @@ fn export_then_fit_and_fit_from_the_log() {
     }
     drop(store);
     let csv = dir.path().join("calls.csv");
-    run(&["db", "export", "--db", &url, "-o", csv.to_str().expect("a UTF-8 path")])
+    // In UTC when asked...
+    run(&["db", "export", "--db", &url, "--tz", "UTC", "-o", csv.to_str().expect("a UTF-8 path")])
         .code(0)
         .stderr_has("exported 9 queue stay(s)");
     let text = std::fs::read_to_string(&csv).expect("the export is written");
@@ -218,6 +221,19 @@ fn export_then_fit_and_fit_from_the_log() {
     assert_eq!(lines[1], "2026-03-16 07:00:20,first_line,40,120,false,CA1");
     assert_eq!(lines[2], "2026-03-16 07:00:30,first_line,70,,true,CA2");
     assert_eq!(lines[9], "2026-03-23 07:00:05,first_line,30,150,false,W7");
+    // ...and by default in the time zone of the flow the calls ran on (flows/support.toml).
+    run(&["db", "export", "--db", &url, "-o", csv.to_str().expect("a UTF-8 path")])
+        .code(0)
+        .stderr_has("times in Europe/Moscow, the flows' timezone");
+    let text = std::fs::read_to_string(&csv).expect("the export is written");
+    assert_eq!(text.lines().nth(1), Some("2026-03-16 10:00:20,first_line,40,120,false,CA1"));
+    // A folder without the flow's file: UTC, and a note that says why.
+    let utc_csv = dir.path().join("utc.csv");
+    run(&["db", "export", "--db", &url, "--flows", "docs", "-o", utc_csv.to_str().expect("a UTF-8 path")])
+        .code(0)
+        .stderr_has("note: times in UTC: the flow `support` has no file docs/support.toml");
+    let text = std::fs::read_to_string(&utc_csv).expect("the export is written");
+    assert_eq!(text.lines().nth(1), Some("2026-03-16 07:00:20,first_line,40,120,false,CA1"));
     let model = dir.path().join("model.toml");
     run(&["fit", csv.to_str().expect("a UTF-8 path"), "-o", model.to_str().expect("a UTF-8 path")]).code(0);
     let from_db = dir.path().join("from_db.toml");

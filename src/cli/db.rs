@@ -2,7 +2,7 @@
 //! Also opens the log for the commands that only read it (`report`, `fit --db`), which must not
 //! create an empty database where there was none.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -36,8 +36,12 @@ pub enum DbCommand {
         #[arg(long)]
         flow: Option<String>,
         /// The time zone of the `start` column (the model's weekday × hour cells are local).
-        #[arg(long, default_value = "UTC")]
-        tz: Tz,
+        /// Default: the `timezone` of the flow files in --flows the calls ran on, else UTC.
+        #[arg(long)]
+        tz: Option<Tz>,
+        /// The folder of the flow files (`NAME.toml` for the flow NAME), for their time zone.
+        #[arg(long, env = "SWITCHBOARD_FLOWS", default_value = "flows")]
+        flows: PathBuf,
     },
 }
 
@@ -51,8 +55,12 @@ pub fn run(command: DbCommand) -> anyhow::Result<ExitCode> {
             println!("removed {removed} event(s) of calls that ended before {}", cutoff.format("%Y-%m-%d %H:%M UTC"));
             Ok(ExitCode::SUCCESS)
         }
-        DbCommand::Export { db, output, flow, tz } => {
+        DbCommand::Export { db, output, flow, tz, flows } => {
             let mut store = open_existing(&db)?;
+            let tz = match tz {
+                Some(tz) => tz,
+                None => flows_tz(&mut store, &flows, flow.as_deref())?,
+            };
             let filter = Filter { flow, simulated: Some(false), ..Filter::default() };
             let summary = match &output {
                 Some(path) => {
@@ -70,6 +78,51 @@ pub fn run(command: DbCommand) -> anyhow::Result<ExitCode> {
             eprintln!("exported {} queue stay(s){open}", summary.rows);
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The time zone of local times when `--tz` is not given: that of the flow files the logged
+/// real calls ran on (`DIR/NAME.toml` for the flow NAME; only `flow` with `--flow`), when they
+/// all name the same one; else UTC. Says which on stderr, and why when UTC.
+pub fn flows_tz(store: &mut Store, flows_dir: &Path, flow: Option<&str>) -> anyhow::Result<Tz> {
+    let names = match flow {
+        Some(name) => vec![name.to_owned()],
+        None => store.flows(false)?,
+    };
+    let mut zones: Vec<Tz> = Vec::new();
+    for name in &names {
+        let path = flows_dir.join(format!("{name}.toml"));
+        let Ok(source) = std::fs::read_to_string(&path) else {
+            eprintln!("note: times in UTC: the flow `{name}` has no file {} (pass --tz or --flows)", path.display());
+            return Ok(chrono_tz::UTC);
+        };
+        match switchboard::engine::parse::parse(&source).flow.map(|f| f.timezone) {
+            Some(Some(tz)) if !zones.contains(&tz) => zones.push(tz),
+            Some(Some(_)) => {}
+            Some(None) => {
+                eprintln!("note: times in UTC: {} names no timezone (pass --tz)", path.display());
+                return Ok(chrono_tz::UTC);
+            }
+            None => {
+                eprintln!(
+                    "note: times in UTC: {} does not parse (`switchboard check` it; or pass --tz)",
+                    path.display()
+                );
+                return Ok(chrono_tz::UTC);
+            }
+        }
+    }
+    let mut zones = zones.into_iter();
+    match (zones.next(), zones.next()) {
+        (Some(tz), None) => {
+            eprintln!("times in {tz}, the flows' timezone (--tz to change)");
+            Ok(tz)
+        }
+        (Some(_), Some(_)) => {
+            eprintln!("note: times in UTC: the logged flows' files name different timezones (pass --tz)");
+            Ok(chrono_tz::UTC)
+        }
+        (None, _) => Ok(chrono_tz::UTC),
     }
 }
 

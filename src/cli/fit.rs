@@ -37,9 +37,13 @@ pub struct Args {
     /// stays, as `switchboard db export` writes them.
     #[arg(long)]
     db: Option<String>,
-    /// With --db: the time zone of the model's weekday × hour cells.
-    #[arg(long, default_value = "UTC", requires = "db")]
-    tz: chrono_tz::Tz,
+    /// With --db: the time zone of the model's weekday × hour cells. Default: the flows'
+    /// `timezone`, as `db export` decides it.
+    #[arg(long, requires = "db")]
+    tz: Option<chrono_tz::Tz>,
+    /// With --db: the folder of the flow files, for their time zone.
+    #[arg(long, env = "SWITCHBOARD_FLOWS", default_value = "flows")]
+    flows: PathBuf,
     /// Where to write the model (default: print it).
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -106,7 +110,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let mut store = super::db::open_existing(db)?;
             let mut csv = Vec::new();
             let filter = switchboard::events::Filter { simulated: Some(false), ..Default::default() };
-            let summary = store.export_fit_csv(&mut csv, args.tz, &filter)?;
+            let tz = match args.tz {
+                Some(tz) => tz,
+                None => super::db::flows_tz(&mut store, &args.flows, None)?,
+            };
+            let summary = store.export_fit_csv(&mut csv, tz, &filter)?;
             if summary.rows == 0 {
                 bail!("no ended queue stays in the event log {db}: nothing to fit");
             }

@@ -173,6 +173,9 @@ pub enum Trace {
     Loop,
     /// The state belongs to another flow version; the caller went to the operator.
     StaleVersion,
+    /// A `hangup` node with `callback`: the caller asked to be called back by the queue it
+    /// names (the node the call is at says which).
+    Callback,
 }
 
 /// The actions and trace that answer one event (or the start of the call).
@@ -457,8 +460,11 @@ impl Call {
                     self.phase = Phase::Recording;
                     return;
                 }
-                NodeKind::Hangup { prompt } => {
+                NodeKind::Hangup { prompt, callback } => {
                     self.say(flow, prompt, out);
+                    if callback.is_some() {
+                        out.note(Trace::Callback);
+                    }
                     out.actions.push(Action::Hangup);
                     self.phase = Phase::Ended { by_caller: false };
                     return;

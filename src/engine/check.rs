@@ -129,7 +129,7 @@ pub fn prompts(kind: &NodeKind) -> impl Iterator<Item = &Prompt> {
         NodeKind::Say { prompt, .. }
         | NodeKind::Dial { prompt, .. }
         | NodeKind::Voicemail { prompt, .. }
-        | NodeKind::Hangup { prompt } => vec![prompt],
+        | NodeKind::Hangup { prompt, .. } => vec![prompt],
         NodeKind::Branch(_) | NodeKind::Set { .. } | NodeKind::Goto { .. } => vec![],
     };
     list.into_iter()

@@ -136,14 +136,38 @@ pub struct Node {
 pub enum NodeKind {
     Menu(Menu),
     Input(Input),
-    Say { prompt: Prompt, next: NodeId },
+    Say {
+        prompt: Prompt,
+        next: NodeId,
+    },
     Branch(Branch),
-    Set { assign: Vec<(u16, Template)>, language: Option<u8>, next: NodeId },
+    Set {
+        assign: Vec<(u16, Template)>,
+        language: Option<u8>,
+        next: NodeId,
+    },
     Queue(QueueNode),
-    Dial { prompt: Prompt, number: Arc<str>, timeout_s: u32, no_answer: Option<NodeId> },
-    Voicemail { prompt: Prompt, mailbox: Arc<str>, max_length_s: u32, finish_key: Option<char> },
-    Hangup { prompt: Prompt },
-    Goto { target: NodeId },
+    Dial {
+        prompt: Prompt,
+        number: Arc<str>,
+        timeout_s: u32,
+        no_answer: Option<NodeId>,
+    },
+    Voicemail {
+        prompt: Prompt,
+        mailbox: Arc<str>,
+        max_length_s: u32,
+        finish_key: Option<char>,
+    },
+    /// `callback`: the caller asked to be called back by this queue's agents (the flow says
+    /// goodbye; the call-back itself is the call-centre's to make).
+    Hangup {
+        prompt: Prompt,
+        callback: Option<Arc<str>>,
+    },
+    Goto {
+        target: NodeId,
+    },
 }
 
 impl NodeKind {
@@ -184,7 +208,7 @@ impl NodeKind {
             NodeKind::Say { prompt, .. }
             | NodeKind::Dial { prompt, .. }
             | NodeKind::Voicemail { prompt, .. }
-            | NodeKind::Hangup { prompt } => Some(prompt),
+            | NodeKind::Hangup { prompt, .. } => Some(prompt),
             NodeKind::Branch(_) | NodeKind::Set { .. } | NodeKind::Goto { .. } => None,
         }
     }

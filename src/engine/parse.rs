@@ -387,7 +387,7 @@ impl Parser<'_> {
             built.push(Node {
                 id: key.get_ref().as_ref().into(),
                 span: key.span(),
-                kind: kind.unwrap_or(NodeKind::Hangup { prompt: Prompt::default() }),
+                kind: kind.unwrap_or(NodeKind::Hangup { prompt: Prompt::default(), callback: None }),
             });
         }
 
@@ -444,7 +444,7 @@ impl Parser<'_> {
             "queue" => [prompt_fields, &["queue", "priority", "announce"]].concat(),
             "dial" => [prompt_fields, &["number", "timeout", "no_answer"]].concat(),
             "voicemail" => [prompt_fields, &["mailbox", "max_length", "finish_key"]].concat(),
-            "hangup" => prompt_fields.to_vec(),
+            "hangup" => [prompt_fields, &["callback"]].concat(),
             "goto" => vec!["kind", "target"],
             other => {
                 let mut d = Diagnostic::error(kind_value.span(), format!("unknown node kind `{other}`"));
@@ -561,7 +561,10 @@ impl Parser<'_> {
                 };
                 NodeKind::Voicemail { prompt, mailbox: mailbox.into(), max_length_s, finish_key }
             }
-            "hangup" => NodeKind::Hangup { prompt: self.node_prompt(&f) },
+            "hangup" => {
+                let prompt = self.node_prompt(&f);
+                NodeKind::Hangup { prompt, callback: f.get("callback").and_then(|v| self.queue(v)) }
+            }
             "goto" => NodeKind::Goto { target: next(self, "target")? },
             _ => unreachable!("kinds were checked above"),
         })

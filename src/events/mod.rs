@@ -137,6 +137,15 @@ pub enum Kind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         announced_wait_min: Option<u32>,
     },
+    /// A queued caller's wait URL was requested: where they stood then (`position`, 1 is
+    /// next) and the wait they were told, if any. Logged by [`queue_waiting`], numbered apart
+    /// from the call's other events.
+    QueueWaiting {
+        queue: String,
+        position: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        announced_wait_min: Option<u32>,
+    },
     /// The caller left a queue.
     QueueLeft {
         queue: String,
@@ -172,7 +181,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind's word, in declaration order.
-    pub const WORDS: [&'static str; 19] = [
+    pub const WORDS: [&'static str; 20] = [
         "call_started",
         "node_entered",
         "prompt_played",
@@ -185,6 +194,7 @@ impl Kind {
         "escalation",
         "sent_to_operator",
         "queue_joined",
+        "queue_waiting",
         "queue_left",
         "dialled",
         "voicemail",
@@ -209,13 +219,14 @@ impl Kind {
             Kind::Escalation {} => 9,
             Kind::SentToOperator { .. } => 10,
             Kind::QueueJoined { .. } => 11,
-            Kind::QueueLeft { .. } => 12,
-            Kind::Dialled { .. } => 13,
-            Kind::Voicemail { .. } => 14,
-            Kind::CallbackRequested { .. } => 15,
-            Kind::CallerHungUp {} => 16,
-            Kind::CallCompleted { .. } => 17,
-            Kind::FlowEnded {} => 18,
+            Kind::QueueWaiting { .. } => 12,
+            Kind::QueueLeft { .. } => 13,
+            Kind::Dialled { .. } => 14,
+            Kind::Voicemail { .. } => 15,
+            Kind::CallbackRequested { .. } => 16,
+            Kind::CallerHungUp {} => 17,
+            Kind::CallCompleted { .. } => 18,
+            Kind::FlowEnded {} => 19,
         };
         Kind::WORDS[index]
     }
@@ -231,12 +242,33 @@ impl Kind {
         }
     }
 
-    /// The kind back from its stored word and details.
+    /// The kind back from its stored word and details, parsed once. Kinds without fields
+    /// stored with `{}` (most rows of a log) need no JSON at all.
     pub fn from_stored(word: &str, details: &str) -> Result<Kind, EventLogError> {
-        let details: serde_json::Value = serde_json::from_str(details)
-            .map_err(|e| EventLogError::BadRow(format!("{word}: details are not JSON: {e}")))?;
-        serde_json::from_value(serde_json::json!({ "kind": word, "details": details }))
-            .map_err(|e| EventLogError::BadRow(format!("{word}: {e}")))
+        if details == "{}" {
+            let plain = match word {
+                "node_entered" => Some(Kind::NodeEntered {}),
+                "no_input" => Some(Kind::NoInput {}),
+                "escape" => Some(Kind::Escape {}),
+                "timeout_fallback" => Some(Kind::TimeoutFallback {}),
+                "escalation" => Some(Kind::Escalation {}),
+                "caller_hung_up" => Some(Kind::CallerHungUp {}),
+                "flow_ended" => Some(Kind::FlowEnded {}),
+                _ => None,
+            };
+            if let Some(kind) = plain {
+                return Ok(kind);
+            }
+        }
+        let word_json = serde_json::to_string(word).unwrap_or_default();
+        let tagged = format!(r#"{{"kind":{word_json},"details":{details}}}"#);
+        serde_json::from_str(&tagged).map_err(|e| {
+            if serde_json::from_str::<serde::de::IgnoredAny>(details).is_err() {
+                EventLogError::BadRow(format!("{word}: details are not JSON: {e}"))
+            } else {
+                EventLogError::BadRow(format!("{word}: {e}"))
+            }
+        })
     }
 }
 
@@ -327,6 +359,31 @@ impl CallHead {
             simulated: self.simulated,
         }
     }
+}
+
+/// The first `seq` of `queue_waiting` events. A queued caller's wait requests all carry the
+/// state token of the moment they joined, so they cannot take the call's next numbers; they are
+/// numbered from here by the caller's time in queue instead: after the call's own events
+/// (which never come near 2³¹), in the order they happened, and a replayed request is the same
+/// event again (skipped). The status callback's events sit above them, at the very top.
+pub const SEQ_WAITING: u32 = 1 << 31;
+
+/// The event for a request of a queued caller's wait URL: `queue_time_s` is the provider's
+/// time in queue so far (Twilio's `QueueTime`), `position` its queue position (1 is next),
+/// `announced_wait_min` the wait the call's flow announces now (the `wait_min` variable).
+/// Pure: the driver calls it from its wait route and records the event.
+pub fn queue_waiting(
+    head: &CallHead,
+    at: DateTime<Utc>,
+    node: Option<String>,
+    queue: &str,
+    position: u32,
+    announced_wait_min: Option<u32>,
+    queue_time_s: u32,
+) -> Event {
+    // Kept below the status callback's two numbers (u32::MAX - 1 and u32::MAX).
+    let seq = SEQ_WAITING.saturating_add(queue_time_s).min(u32::MAX - 2);
+    head.event(seq, at, node, Kind::QueueWaiting { queue: queue.to_owned(), position, announced_wait_min })
 }
 
 /// Where the call stood before an engine step.
@@ -434,6 +491,13 @@ pub fn events_of(head: &CallHead, seq: &mut u32, flow: &Flow, after: &Call, step
             }
             Trace::Loop => push(node, Kind::SentToOperator { reason: "loop".into() }),
             Trace::StaleVersion => push(node, Kind::SentToOperator { reason: "stale_version".into() }),
+            Trace::Callback => {
+                let queue = match node.and_then(|id| flow.nodes.get(id.index())).map(|n| &n.kind) {
+                    Some(NodeKind::Hangup { callback, .. }) => callback.as_ref().map(|q| q.to_string()),
+                    _ => None,
+                };
+                push(node, Kind::CallbackRequested { queue });
+            }
             Trace::Choice(_) | Trace::Branch(_) | Trace::Repeat | Trace::Back | Trace::Stored => {}
         }
     }
@@ -462,7 +526,7 @@ operator = "op"
 [nodes.main]
 kind = "menu"
 prompt = "Menu."
-options = { "1" = "pin", "2" = "bye", "3" = "ref" }
+options = { "1" = "pin", "2" = "bye", "3" = "ref", "4" = "cb" }
 max_invalid = 2
 
 [nodes.pin]
@@ -485,6 +549,11 @@ next = "bye"
 [nodes.bye]
 kind = "hangup"
 prompt = "Bye."
+
+[nodes.cb]
+kind = "hangup"
+prompt = "We will call you."
+callback = "first_line"
 
 [nodes.op]
 kind = "queue"
@@ -633,6 +702,20 @@ queue = "first_line"
     }
 
     #[test]
+    fn a_call_back_node_logs_the_request_for_its_queue_before_the_flow_ends() {
+        let words: Vec<(&str, String)> = log(&[Input::Digits("4")])[4..].iter().map(|r| (r.2, r.3.clone())).collect();
+        assert_eq!(
+            words,
+            [
+                ("node_entered", "{}".to_owned()),
+                ("prompt_played", r#"{"duration_ms":1514}"#.to_owned()),
+                ("callback_requested", r#"{"queue":"first_line"}"#.to_owned()),
+                ("flow_ended", "{}".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
     fn a_hang_up_in_a_menu_is_the_callers() {
         let rows = log(&[Input::Hangup]);
         assert_eq!(rows[3..], [row(3, Some("main"), "caller_hung_up", "{}")]);
@@ -653,6 +736,7 @@ queue = "first_line"
             Kind::Escalation {},
             Kind::SentToOperator { reason: "loop".into() },
             Kind::QueueJoined { queue: "q".into(), announced_wait_min: Some(3) },
+            Kind::QueueWaiting { queue: "q".into(), position: 4, announced_wait_min: None },
             Kind::QueueLeft {
                 queue: "q".into(),
                 result: QueueResult::Hangup,
@@ -672,13 +756,23 @@ queue = "first_line"
             let back = Kind::from_stored(word, &kind.details()).unwrap_or_else(|e| panic!("{word}: {e}"));
             assert_eq!(&back, kind);
         }
-        assert_eq!(kinds[12].details(), r#"{"last_position":2,"queue":"q","queue_time_s":40,"result":"hangup"}"#);
+        assert_eq!(kinds[13].details(), r#"{"last_position":2,"queue":"q","queue_time_s":40,"result":"hangup"}"#);
         assert_eq!(
             Kind::from_stored("call_completed", r#"{"duration_s":9,"added_later":true}"#).ok(),
             Some(Kind::CallCompleted { duration_s: 9 })
         );
         assert!(Kind::from_stored("no_such_kind", "{}").is_err());
         assert!(Kind::from_stored("digits", "not json").is_err());
+    }
+
+    #[test]
+    fn wait_requests_are_numbered_by_time_in_queue_below_the_status_callback() {
+        let h = head();
+        let waiting = |t| queue_waiting(&h, at(), Some("op".into()), "q", 3, Some(2), t);
+        assert_eq!(waiting(0).seq, SEQ_WAITING);
+        assert_eq!(waiting(95).seq, SEQ_WAITING + 95);
+        assert_eq!(waiting(u32::MAX).seq, u32::MAX - 2);
+        assert_eq!(waiting(95).kind.details(), r#"{"announced_wait_min":2,"position":3,"queue":"q"}"#);
     }
 
     #[test]

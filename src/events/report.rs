@@ -6,8 +6,9 @@
 //! percentiles (4 bytes per queued call), so a million calls stay fast and small.
 //!
 //! Definitions (also in `docs/events.md`):
-//! - a call's **outcome** is the last of `queue_joined` (`queue`), `dialled` (`dial`) and
-//!   `voicemail` it logged; a call with none of them ended in the IVR (`hangup`);
+//! - a call's **outcome** is the last of `queue_joined` (`queue`), `dialled` (`dial`),
+//!   `voicemail` and `callback_requested` (`callback`) it logged; a call with none of them
+//!   ended in the IVR (`hangup`);
 //! - a call is **contained** when it ended in the IVR and the caller did not hang up: the flow
 //!   ended it by design; `containment` is contained calls over all calls;
 //! - a node's `hangups` are callers who hung up there: the node of `caller_hung_up`, or for one
@@ -30,7 +31,7 @@ use crate::calendar::DAY_KEYS;
 /// The kinds a report reads; a scan may select only these (prompts, keys and speech are most
 /// of a log and tell the report nothing). A call's start is its first event read, normally
 /// `call_started`.
-pub const KINDS: [&str; 12] = [
+pub const KINDS: [&str; 14] = [
     "call_started",
     "node_entered",
     "escape",
@@ -39,9 +40,11 @@ pub const KINDS: [&str; 12] = [
     "escalation",
     "caller_hung_up",
     "queue_joined",
+    "queue_waiting",
     "queue_left",
     "dialled",
     "voicemail",
+    "callback_requested",
     "flow_ended",
 ];
 
@@ -87,6 +90,9 @@ pub struct Outcomes {
     pub queue: u64,
     pub dial: u64,
     pub voicemail: u64,
+    /// Calls that ended asking to be called back (`callback_requested`): not a hang-up, not
+    /// contained either, since the caller is still to be served.
+    pub callback: u64,
     pub hangup: u64,
 }
 
@@ -110,6 +116,18 @@ pub struct QueueStats {
     pub mean_wait_s: Option<f64>,
     pub p90_wait_s: Option<f64>,
     pub mean_announced_wait_s: Option<f64>,
+    /// Where abandoned callers stood when they gave up.
+    pub last_position: LastPosition,
+}
+
+/// The last queue position of callers who abandoned (1 is next in line): `queue_left`'s own
+/// `last_position` when the driver knew it, else that of the call's last `queue_waiting` for
+/// the queue; callers with neither are not counted (`callers`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct LastPosition {
+    pub callers: u64,
+    pub mean: Option<f64>,
+    pub max: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -151,6 +169,8 @@ struct QueueAcc {
     waits: Vec<u32>,
     announced_s: u64,
     announced_n: u64,
+    /// Last positions of abandoned callers: count, sum, max.
+    positions: (u64, u64, u32),
 }
 
 /// The call being read.
@@ -159,13 +179,17 @@ struct Current {
     provider: String,
     start: DateTime<Utc>,
     last_node: Option<String>,
-    /// 0 none, 1 queue, 2 dial, 3 voicemail: the last of them logged.
+    /// 0 none, 1 queue, 2 dial, 3 voicemail, 4 call-back: the last of them logged.
     outcome: u8,
     caller_hung_up: bool,
     /// The flow ended the call itself (a `hangup` node).
     flow_ended: bool,
     first_person: Option<DateTime<Utc>>,
     queued: bool,
+    /// Each queue's last position from `queue_waiting`, latest last.
+    waiting: Vec<(String, u32)>,
+    /// The queues the caller abandoned, with `queue_left`'s own last position.
+    abandoned: Vec<(String, Option<u32>)>,
     /// In the scope: counted as its events come.
     counted: bool,
 }
@@ -201,7 +225,7 @@ impl Builder {
     }
 
     /// Takes the next event. A call's events must come together, in `seq` order.
-    pub fn push(&mut self, event: Event) {
+    pub fn push(&mut self, event: &Event) {
         let same = self.current.as_ref().is_some_and(|c| c.call_id == event.call_id && c.provider == event.provider);
         if !same {
             self.close();
@@ -219,6 +243,8 @@ impl Builder {
                 flow_ended: false,
                 first_person: None,
                 queued: false,
+                waiting: Vec::new(),
+                abandoned: Vec::new(),
                 counted,
             });
         }
@@ -246,6 +272,7 @@ impl Builder {
             1 => self.outcomes.queue += 1,
             2 => self.outcomes.dial += 1,
             3 => self.outcomes.voicemail += 1,
+            4 => self.outcomes.callback += 1,
             _ => {
                 self.outcomes.hangup += 1;
                 if !call.caller_hung_up {
@@ -256,6 +283,13 @@ impl Builder {
         if let Some(at) = call.first_person {
             self.to_person_ms.push(u64::try_from((at - call.start).num_milliseconds()).unwrap_or(0));
         }
+        for (queue, position) in &call.abandoned {
+            let waited = || call.waiting.iter().rev().find(|(q, _)| q == queue).map(|&(_, p)| p);
+            if let Some(p) = position.or_else(waited) {
+                let q = self.queue(queue);
+                q.positions = (q.positions.0 + 1, q.positions.1 + u64::from(p), q.positions.2.max(p));
+            }
+        }
         let local = call.start.with_timezone(&self.scope.tz);
         let day = local.weekday().num_days_from_monday() as usize;
         let hour = local.hour() as usize;
@@ -265,6 +299,14 @@ impl Builder {
         }
     }
 
+    /// A queue's figures, without allocating its name once it is known.
+    fn queue(&mut self, name: &str) -> &mut QueueAcc {
+        if !self.queues.contains_key(name) {
+            self.queues.insert(name.to_owned(), QueueAcc::default());
+        }
+        self.queues.get_mut(name).expect("inserted just above")
+    }
+
     fn node(&mut self, id: &str) -> &mut NodeStats {
         if !self.nodes.contains_key(id) {
             self.nodes.insert(id.to_owned(), NodeStats { id: id.to_owned(), ..NodeStats::default() });
@@ -272,17 +314,17 @@ impl Builder {
         self.nodes.get_mut(id).expect("inserted just above")
     }
 
-    fn count(&mut self, call: &mut Current, event: Event) {
+    fn count(&mut self, call: &mut Current, event: &Event) {
         let node = event.node.as_deref();
         let bump = |b: &mut Builder, f: fn(&mut NodeStats)| {
             if let Some(id) = node {
                 f(b.node(id));
             }
         };
-        match event.kind {
+        match &event.kind {
             Kind::NodeEntered {} => {
                 bump(self, |n| n.entered += 1);
-                call.last_node = event.node.clone();
+                call.last_node.clone_from(&event.node);
             }
             Kind::Escape {} => bump(self, |n| n.escapes += 1),
             Kind::TimeoutFallback {} => bump(self, |n| n.timeouts += 1),
@@ -303,19 +345,26 @@ impl Builder {
                 call.outcome = 1;
                 call.queued = true;
                 call.first_person.get_or_insert(event.at);
-                let q = self.queues.entry(queue).or_default();
+                let q = self.queue(queue);
                 q.joined += 1;
-                if let Some(min) = announced_wait_min {
+                if let Some(min) = *announced_wait_min {
                     q.announced_s += u64::from(min) * 60;
                     q.announced_n += 1;
                 }
             }
-            Kind::QueueLeft { queue, result, queue_time_s, .. } => {
-                let q = self.queues.entry(queue).or_default();
+            Kind::QueueWaiting { queue, position, .. } => match call.waiting.iter_mut().find(|(q, _)| q == queue) {
+                Some(last) => last.1 = *position,
+                None => call.waiting.push((queue.clone(), *position)),
+            },
+            &Kind::QueueLeft { ref queue, result, queue_time_s, last_position } => {
+                let q = self.queue(queue);
                 q.waits.push(queue_time_s);
                 match result {
                     QueueResult::Bridged => q.answered += 1,
-                    QueueResult::Hangup => q.abandoned += 1,
+                    QueueResult::Hangup => {
+                        q.abandoned += 1;
+                        call.abandoned.push((queue.clone(), last_position));
+                    }
                     QueueResult::Redirected | QueueResult::Error => {}
                 }
             }
@@ -324,6 +373,7 @@ impl Builder {
                 call.first_person.get_or_insert(event.at);
             }
             Kind::Voicemail { .. } => call.outcome = 3,
+            Kind::CallbackRequested { .. } => call.outcome = 4,
             _ => {}
         }
     }
@@ -344,6 +394,11 @@ impl Builder {
                     mean_wait_s: mean,
                     p90_wait_s: nearest_rank(&q.waits, 0.9).map(f64::from),
                     mean_announced_wait_s: (q.announced_n > 0).then(|| q.announced_s as f64 / q.announced_n as f64),
+                    last_position: LastPosition {
+                        callers: q.positions.0,
+                        mean: (q.positions.0 > 0).then(|| q.positions.1 as f64 / q.positions.0 as f64),
+                        max: (q.positions.0 > 0).then_some(q.positions.2),
+                    },
                 }
             })
             .collect();
@@ -385,7 +440,7 @@ impl Builder {
 pub fn report(events: impl IntoIterator<Item = Event>, scope: Scope) -> Report {
     let mut builder = Builder::new(scope);
     for event in events {
-        builder.push(event);
+        builder.push(&event);
     }
     builder.finish()
 }
@@ -417,8 +472,8 @@ pub fn text(r: &Report) -> String {
     let o = &r.outcomes;
     let _ = writeln!(
         out,
-        "  reached a queue {}, dialled {}, voicemail {}, ended in the IVR {}",
-        o.queue, o.dial, o.voicemail, o.hangup
+        "  reached a queue {}, dialled {}, voicemail {}, asked for a call-back {}, ended in the IVR {}",
+        o.queue, o.dial, o.voicemail, o.callback, o.hangup
     );
     let _ =
         writeln!(out, "  containment {:.1}% (ended in the IVR by design, not by hanging up)", r.containment * 100.0);
@@ -446,14 +501,18 @@ pub fn text(r: &Report) -> String {
     for q in &r.queues {
         let _ = writeln!(
             out,
-            "  {}: joined {}, answered {}, abandoned {}; wait mean {}, p90 {}; announced mean {}",
+            "  {}: joined {}, answered {}, abandoned {}; wait mean {}, p90 {}; announced mean {}{}",
             q.name,
             q.joined,
             q.answered,
             q.abandoned,
             secs(q.mean_wait_s),
             secs(q.p90_wait_s),
-            secs(q.mean_announced_wait_s)
+            secs(q.mean_announced_wait_s),
+            match (q.last_position.mean, q.last_position.max) {
+                (Some(mean), Some(max)) => format!("; abandoned at position mean {mean:.1}, max {max}"),
+                _ => String::new(),
+            }
         );
     }
     out
@@ -556,7 +615,7 @@ mod tests {
         let r = report(sample(), Scope::default());
         assert_eq!(r.calls, 4);
         assert_eq!(r.other_calls, 1);
-        assert_eq!(r.outcomes, Outcomes { queue: 2, dial: 0, voicemail: 0, hangup: 2 });
+        assert_eq!(r.outcomes, Outcomes { queue: 2, dial: 0, voicemail: 0, callback: 0, hangup: 2 });
         assert_eq!(r.containment, 0.25);
         let menu = r.nodes.iter().find(|n| n.id == "menu").expect("menu is reported");
         assert_eq!(
@@ -608,10 +667,62 @@ mod tests {
         // Hung up at the menu.
         events.extend(call("M", false, &[start, entered(0, "menu"), hung_up(8)]));
         let r = report(events, Scope::default());
-        assert_eq!(r.outcomes, Outcomes { queue: 1, dial: 0, voicemail: 0, hangup: 2 });
+        assert_eq!(r.outcomes, Outcomes { queue: 1, dial: 0, voicemail: 0, callback: 0, hangup: 2 });
         assert_eq!(r.containment, 1.0 / 3.0);
         let hangups: Vec<(&str, u64)> = r.nodes.iter().map(|n| (n.id.as_str(), n.hangups)).collect();
         assert_eq!(hangups, [("bye", 0), ("menu", 1), ("op", 0)]);
+    }
+
+    #[test]
+    fn abandoned_callers_last_positions_come_from_their_last_wait_request() {
+        let start = (0, None, Kind::CallStarted { caller: None });
+        let waiting =
+            |s, position| (s, Some("op"), Kind::QueueWaiting { queue: "q".into(), position, announced_wait_min: None });
+        let mut events = Vec::new();
+        // Waited at 5, then 3, then gave up.
+        events.extend(call(
+            "A",
+            false,
+            &[start.clone(), joined(0, None), waiting(10, 5), waiting(40, 3), left(60, QueueResult::Hangup, 60)],
+        ));
+        // Gave up where the driver itself said: position 2 (its own figure wins).
+        let mut left_at_2 = left(30, QueueResult::Hangup, 30);
+        if let Kind::QueueLeft { last_position, .. } = &mut left_at_2.2 {
+            *last_position = Some(2);
+        }
+        events.extend(call("B", false, &[start.clone(), joined(0, None), waiting(10, 6), left_at_2]));
+        // Answered: not counted.
+        events.extend(call(
+            "C",
+            false,
+            &[start.clone(), joined(0, None), waiting(10, 9), left(20, QueueResult::Bridged, 20)],
+        ));
+        // Abandoned before any wait request: not counted.
+        events.extend(call("D", false, &[start, joined(0, None), left(3, QueueResult::Hangup, 3)]));
+        let r = report(events, Scope::default());
+        assert_eq!(r.queues[0].last_position, LastPosition { callers: 2, mean: Some(2.5), max: Some(3) });
+        assert!(text(&r).contains("abandoned at position mean 2.5, max 3"), "{}", text(&r));
+    }
+
+    #[test]
+    fn a_call_back_is_its_own_outcome_neither_a_hang_up_nor_contained() {
+        let start = (0, None, Kind::CallStarted { caller: None });
+        let events = call(
+            "CB",
+            false,
+            &[
+                start,
+                entered(0, "menu"),
+                entered(5, "callback"),
+                (6, Some("callback"), Kind::CallbackRequested { queue: Some("q".into()) }),
+                (6, Some("callback"), Kind::FlowEnded {}),
+                (7, None, Kind::CallerHungUp {}),
+            ],
+        );
+        let r = report(events, Scope::default());
+        assert_eq!(r.outcomes, Outcomes { queue: 0, dial: 0, voicemail: 0, callback: 1, hangup: 0 });
+        assert_eq!(r.containment, 0.0);
+        assert!(r.nodes.iter().all(|n| n.hangups == 0));
     }
 
     #[test]

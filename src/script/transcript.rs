@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 
 use super::caller::Turn;
-use crate::engine::{Action, Call, Event, Flow, Millis, Outcome, Output, Start, Trace};
+use crate::engine::{Action, Call, Event, Flow, Millis, NodeKind, Outcome, Output, Start, Trace};
 
 /// How long one key press takes: a 100 ms tone and a 100 ms gap, well above the ITU Q.24
 /// minimums, so rendered calls decode reliably.
@@ -253,6 +253,10 @@ fn record_trace(flow: &Flow, out: &Output, from: &mut usize, upto: Option<usize>
             Trace::Unintelligible => "speech not understood".to_owned(),
             Trace::Loop => "the flow loops without asking: sent to the operator".to_owned(),
             Trace::StaleVersion => "the flow changed: sent to the operator".to_owned(),
+            Trace::Callback => match t.path.last().and_then(|p| flow.find(p)).map(|id| &flow.node(id).kind) {
+                Some(NodeKind::Hangup { callback: Some(queue), .. }) => format!("call-back requested for {queue}"),
+                _ => "call-back requested".to_owned(),
+            },
         };
         t.push(clock, Entry::Note { text: note });
     }
