@@ -752,6 +752,33 @@ async fn a_call_pressing_zero_is_logged_in_order_and_leaves_the_queue_bridged() 
 }
 
 #[tokio::test]
+async fn wait_requests_log_the_position_of_a_caller_who_gives_up() {
+    let dirs = Dirs::new();
+    let server = Server::start_logged(&dirs, open_hours(), dirs.writer()).await;
+    let mut call = server.call("support").await;
+    call.press("0").await.queued("first_line");
+    let enqueue = call.doc.find("Enqueue").expect("an Enqueue");
+    let (wait, left) = (enqueue.attr("waitUrl").expect("a wait URL"), enqueue.attr("action").expect("an action"));
+    let (wait, left) = (wait.to_owned(), left.to_owned());
+    for (position, queue_time) in [("4", "10"), ("2", "50")] {
+        let params = [("CallSid", "CA0001"), ("QueuePosition", position), ("QueueTime", queue_time)];
+        server.post(&wait, &params).await.twiml();
+    }
+    server.post(&left, &[("CallSid", "CA0001"), ("QueueResult", "hangup"), ("QueueTime", "70")]).await.twiml();
+    server.stop().await.expect("a log");
+
+    let events = dirs.events("CA0001");
+    let waits: Vec<_> = events.iter().filter(|e| e.2 == "queue_waiting").collect();
+    assert_eq!(waits.len(), 2, "{events:?}");
+    // Numbered by time in queue, after the call's own events and before the status callback's.
+    assert_eq!((waits[0].0, waits[1].0), ((1 << 31) + 10, (1 << 31) + 50));
+    assert!(waits[0].3.contains(r#""position":4"#) && waits[1].3.contains(r#""position":2"#), "{waits:?}");
+    assert!(waits.iter().all(|w| w.3.contains(r#""queue":"first_line""#)));
+    let last = events.last().expect("events");
+    assert_eq!(last.2, "queue_waiting", "sorted after queue_left by seq: {events:?}");
+}
+
+#[tokio::test]
 async fn silence_is_logged_up_to_the_timeout_fallback() {
     let dirs = Dirs::new();
     let server = Server::start_logged(&dirs, open_hours(), dirs.writer()).await;

@@ -264,6 +264,11 @@ async fn the_studio_in_a_real_browser() {
     let results = page.text("test-results").await;
     let summary = results.lines().last().unwrap();
     assert!(summary.ends_with(" passed, 0 failed"), "{results}");
+    // What no case covers is marked on the graph: the sample's call-back offer, its options.
+    if results.contains("nodes no case entered") {
+        let marked = page.c.find_all(Locator::Css("#graph [data-uncovered=\"true\"]")).await.unwrap();
+        assert!(!marked.is_empty(), "uncovered nodes are marked: {results}");
+    }
     page.shot("tests").await;
     page.c.close().await.unwrap();
 }

@@ -13,6 +13,7 @@ const state = {
   heardCount: 0,   // transcript entries already played aloud
   checkTimer: null,
   uncovered: [],
+  uncoveredOptions: [],
 };
 
 function status(text) { $("status").textContent = text; }
@@ -59,6 +60,7 @@ async function openFlow(name) {
   for (const b of document.querySelectorAll("#flow-list button")) b.classList.toggle("selected", b.dataset.flow === name);
   $("editor").value = data.source;
   state.uncovered = [];
+  state.uncoveredOptions = [];
   showFlow(data);
   resetCall();
   $("test-results").textContent = data.has_tests ? "" : "This flow has no scenario file.";
@@ -230,6 +232,17 @@ function markUncovered() {
     const id = n.dataset.testid.slice(5);
     if (state.uncovered.includes(id)) n.setAttribute("data-uncovered", "true");
     else n.removeAttribute("data-uncovered");
+  }
+  // An option no case chose, `menu:key` (or `menu:speech`), marks the arrow from its menu
+  // whose label names that key.
+  for (const e of document.querySelectorAll("#graph .edge")) {
+    const labels = (e.dataset.label || "").split(/[;,] ?/).map((l) => l.trim());
+    const missed = state.uncoveredOptions.some((o) => {
+      const [menu, key] = [o.slice(0, o.lastIndexOf(":")), o.slice(o.lastIndexOf(":") + 1)];
+      return e.dataset.testid.startsWith(`edge-${menu}-`) && (key === "speech" ? labels.some((l) => l.startsWith('"')) : labels.includes(key));
+    });
+    if (missed) e.setAttribute("data-uncovered", "true");
+    else e.removeAttribute("data-uncovered");
   }
 }
 
@@ -408,6 +421,7 @@ async function runTests() {
   summary.textContent = data.summary;
   out.appendChild(summary);
   state.uncovered = data.uncovered_nodes || [];
+  state.uncoveredOptions = data.uncovered_options || [];
   markUncovered();
 }
 

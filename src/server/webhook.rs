@@ -291,11 +291,18 @@ pub async fn callback(
     let joined_min = call.var(&flow, WAIT_MIN).map(str::to_owned);
     let listening = Before::of(&call);
     let out = call.handle(&flow, event, now);
-    // The wait URL is fixed in the queue verb, so its requests cannot number new events; what
-    // the caller hears while queued is not logged.
+    // The wait URL is fixed in the queue verb, so its requests cannot number the call's events:
+    // each is one `queue_waiting` numbered by the time in queue (the caller's position and the
+    // wait the engine would announce), which gives the report the last position of callers who
+    // gave up.
     if !waiting || matches!(event, Event::Hangup) {
         let step = Step { at: utc, before: Some(listening), input: Some(event), caller: None, output: &out };
         log_step(&state, provider, &name, &flow, &hook, &mut seq, &call, step);
+    } else if let (Some(writer), Event::QueueUpdate(live), Some(queued)) = (&state.events, event, &before) {
+        let node = flow.nodes.get(call.node().index()).map(|n| n.id.to_string());
+        let announced = call.var(&flow, WAIT_MIN).and_then(|m| m.parse().ok());
+        let head = call_head(provider, &name, flow.version, &hook);
+        writer.record(events::queue_waiting(&head, utc, node, &queued.target, live.position, announced, queue_time_s));
     }
     if matches!(event, Event::Hangup) {
         state.waits.forget(call_id);
