@@ -774,6 +774,15 @@ fn read_jambonz(text: &str) -> Result<Answer, String> {
 
 /// One server for every dialect, on a fixed clock, with the sample flows.
 fn app() -> axum::Router {
+    app_at(now)
+}
+
+/// Sunday 10 May 2026, 03:00 in Moscow: the sample hotline is closed.
+fn closed() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 5, 10, 0, 0, 0).single().expect("a valid time")
+}
+
+fn app_at(clock: fn() -> DateTime<Utc>) -> axum::Router {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (flows, report) = Flows::open(vec![root.join("flows")], root.join("sounds"), Some(dir.path().to_owned()));
@@ -783,7 +792,7 @@ fn app() -> axum::Router {
     let providers = Providers::configure(&secrets, true).expect("valid credentials");
     let state =
         AppState::new(flows, TokenKey::new(b"conformance"), providers, Some(PUBLIC.into()), root.join("sounds"))
-            .with_clock(Arc::new(now));
+            .with_clock(Arc::new(clock));
     std::mem::forget(dir); // the archive of old versions must outlive the server
     server::app(Arc::new(state))
 }
@@ -808,12 +817,17 @@ async fn post(
 
 /// A signed request of `dialect`.
 async fn send(app: &mut axum::Router, dialect: &Dialect, sent: &Sent) -> (StatusCode, String) {
+    send_at(app, dialect, sent, now()).await
+}
+
+/// A request signed around `at`, the server's time.
+async fn send_at(app: &mut axum::Router, dialect: &Dialect, sent: &Sent, at: DateTime<Utc>) -> (StatusCode, String) {
     let (content_type, body) = (dialect.encode)(&sent.params);
     // Each request is signed at another second of the last few minutes, as a call's requests
     // are: identical bodies (repeated silence) must not look like replays.
     static SENT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
     let ago = SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 240;
-    let headers = (dialect.sign)(dialect.key, &sent.url, &sent.params, &body, now().timestamp() - ago);
+    let headers = (dialect.sign)(dialect.key, &sent.url, &sent.params, &body, at.timestamp() - ago);
     post(app, &sent.url, (content_type, body), &headers).await
 }
 
@@ -850,6 +864,17 @@ fn conforms(dialect: &Dialect, answer: &Answer, xml: &str) {
 /// Runs `script` on `flow` through `dialect`: what the caller heard at each step and the
 /// hand-over at the end.
 async fn run(app: &mut axum::Router, dialect: &Dialect, flow: &str, script: &[Act]) -> Vec<String> {
+    run_at(app, dialect, flow, script, now()).await
+}
+
+/// [`run`] on a server whose clock says `at`.
+async fn run_at(
+    app: &mut axum::Router,
+    dialect: &Dialect,
+    flow: &str,
+    script: &[Act],
+    at: DateTime<Utc>,
+) -> Vec<String> {
     // Every run is another call, as every provider's call ids are unique.
     static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let call_id = format!("{}-call-{}", dialect.name, CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
@@ -864,7 +889,7 @@ async fn run(app: &mut axum::Router, dialect: &Dialect, flow: &str, script: &[Ac
     };
     let mut transcript = Vec::new();
     let sent = Sent { url: format!("{PUBLIC}/{}/{flow}{}", dialect.name, dialect.answer), params: base(vec![]) };
-    let (status, xml) = send(app, dialect, &sent).await;
+    let (status, xml) = send_at(app, dialect, &sent, at).await;
     assert_eq!(status, StatusCode::OK, "{} {flow}: {xml}", dialect.name);
     let mut answer = (dialect.read)(&xml).unwrap_or_else(|e| panic!("{}: {e}", dialect.name));
     conforms(dialect, &answer, &xml);
@@ -892,7 +917,7 @@ async fn run(app: &mut axum::Router, dialect: &Dialect, flow: &str, script: &[Ac
                 params: base(vec![(dialect.hangup.0.into(), dialect.hangup.1.into())]),
             },
         };
-        let (status, xml) = send(app, dialect, &sent).await;
+        let (status, xml) = send_at(app, dialect, &sent, at).await;
         assert_eq!(status, StatusCode::OK, "{} {flow} {act:?}: {xml}", dialect.name);
         answer = (dialect.read)(&xml).unwrap_or_else(|e| panic!("{}: {e}", dialect.name));
         conforms(dialect, &answer, &xml);
@@ -984,6 +1009,24 @@ async fn every_flow_through_every_adapter_reaches_the_same_outcome() {
             for (name, outcome) in &outcomes {
                 assert_eq!(joined(outcome), reference, "{flow}, {label}: {name} differs from twilio");
             }
+        }
+    }
+}
+
+/// Out of hours the support line offers voicemail: a recording (jambonz, which has none, goes
+/// on as after an empty one); `hello` ends by hanging up (Vonage by ending the NCCO).
+#[tokio::test]
+async fn voicemail_and_hang_ups_through_every_adapter() {
+    let mut app = app_at(closed);
+    for (flow, script, ends) in [("support", &[][..], "record"), ("hello", &[Act::Press("1")][..], "hangup")] {
+        let mut outcomes: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for dialect in &dialects() {
+            outcomes.insert(dialect.name, joined(&run_at(&mut app, dialect, flow, script, closed()).await));
+        }
+        let reference = &outcomes["twilio"];
+        assert_eq!(reference.last().map(String::as_str), Some(ends), "{flow}: {reference:?}");
+        for (name, outcome) in &outcomes {
+            assert_eq!(outcome, reference, "{flow}: {name} differs from twilio");
         }
     }
 }
