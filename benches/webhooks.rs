@@ -2,16 +2,18 @@
 //! beside a bare axum route that answers a fixed TwiML document, both driven the same way in
 //! the same run (issue 6).
 //!
-//! Per provider (issue 13): the same call, through `/twilio/support`, `/signalwire/support` and
-//! `/telnyx/support` on the same server, each signed its provider's way, each run beside the
-//! bare route in the same round; the ratios and targets are per provider. Plivo's dialect is
-//! not driven here (the driver speaks the TwiML family only).
+//! Per provider (issue 13): the same call through every adapter on the same server (`/twilio`,
+//! `/signalwire`, `/telnyx`, `/plivo`, `/vonage`, `/jambonz`), each encoded and signed its
+//! provider's way, each run beside the bare route in the same round; the ratios and targets
+//! are per provider. The TwiML family is driven by the server tests' driver; Plivo, Vonage and
+//! jambonz by [`other`], which finds the next callback URL in any document. Vonage has no queue
+//! callbacks (a queue is a conversation), so its call is the first seven requests.
 //!
 //! `cargo bench --bench webhooks` (cargo builds `target/release/switchboard` first, as the bench's
 //! `CARGO_BIN_EXE_switchboard`). Options go after `--`: `--connections 256`, `--seconds 3`
 //! (measured per run, after a 0.5 s warm-up), `--rounds 5` (each target once per round, the
 //! order rotating), `--calls 100000` (the memory soak, through Twilio) and
-//! `--providers twilio,signalwire,telnyx`.
+//! `--providers twilio,signalwire,telnyx,plivo,vonage,jambonz`.
 //!
 //! The server keeps no call state, so a complete call is a chain: every answer's TwiML holds
 //! the signed URL of the next request. Tools like oha or wrk repeat one request and cannot
@@ -48,19 +50,27 @@ mod twilio;
 use twilio::{Act, Call, Scheme, Twilio};
 
 const AUTH_TOKEN: &str = "load-bench-auth-token";
+const VONAGE_SECRET: &str = "load-bench-vonage-secret";
+const JAMBONZ_SECRET: &str = "load-bench-jambonz-secret";
 /// The Telnyx account's private key seed; the server gets the public half.
 const TELNYX_SEED: [u8; 32] = [9; 32];
-/// The providers whose complete calls are measured, each against the bare route: the TwiML
-/// family, which the driver speaks (same parameters, same documents, each one's signature).
-const PROVIDERS: [&str; 3] = ["twilio", "signalwire", "telnyx"];
+/// The providers whose complete calls are measured, each against the bare route.
+const PROVIDERS: [&str; 6] = ["twilio", "signalwire", "telnyx", "plivo", "vonage", "jambonz"];
 
-/// How `provider` signs its requests.
-fn scheme(provider: &str) -> Scheme {
+/// How `provider`'s calls are driven: the TwiML driver signing its way, or [`other`].
+fn driver(provider: &'static str) -> Driver {
     match provider {
-        "signalwire" => Scheme::SignalWire,
-        "telnyx" => Scheme::Telnyx(TELNYX_SEED),
-        _ => Scheme::Twilio,
+        "signalwire" => Driver::Twiml(Scheme::SignalWire),
+        "telnyx" => Driver::Twiml(Scheme::Telnyx(TELNYX_SEED)),
+        "plivo" | "vonage" | "jambonz" => Driver::Other(provider),
+        _ => Driver::Twiml(Scheme::Twilio),
     }
+}
+
+#[derive(Clone)]
+enum Driver {
+    Twiml(Scheme),
+    Other(&'static str),
 }
 
 /// Set to an address, the binary serves the bare route there instead of benchmarking.
@@ -113,7 +123,7 @@ impl Options {
                             PROVIDERS
                                 .into_iter()
                                 .find(|n| *n == p.trim())
-                                .unwrap_or_else(|| usage(&format!("no provider {p} (twilio, signalwire, telnyx)")))
+                                .unwrap_or_else(|| usage(&format!("no provider {p} ({})", PROVIDERS.join(", "))))
                         })
                         .collect();
                 }
@@ -133,7 +143,7 @@ fn number<T: std::str::FromStr>(name: &str, value: Option<String>) -> T {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "{problem}\nusage: cargo bench --bench webhooks -- [--connections 256] [--seconds 3] [--rounds 5] [--calls 100000] [--providers twilio,signalwire,telnyx]"
+        "{problem}\nusage: cargo bench --bench webhooks -- [--connections 256] [--seconds 3] [--rounds 5] [--calls 100000] [--providers twilio,signalwire,telnyx,plivo,vonage,jambonz]"
     );
     std::process::exit(2)
 }
@@ -174,11 +184,11 @@ async fn bench(o: Options) {
     show_error(&soak.run);
     let bare_rss = bare.rss_kib();
 
-    let bare_target = Target { name: "bare", start: bare.start.clone(), scheme: Scheme::Twilio };
+    let bare_target = Target { name: "bare", start: bare.start.clone(), driver: Driver::Twiml(Scheme::Twilio) };
     let targets: Vec<Target> = o
         .providers
         .iter()
-        .map(|name| Target { name, start: format!("{}/{name}/support", ours.base), scheme: scheme(name) })
+        .map(|name| Target { name, start: format!("{}/{name}/support", ours.base), driver: driver(name) })
         .collect();
     let mut runs_bare = Vec::new();
     let mut runs_ours: Vec<Vec<Run>> = targets.iter().map(|_| Vec::new()).collect();
@@ -360,6 +370,9 @@ impl Server {
             .arg(&base)
             .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
             .env("SIGNALWIRE_SIGNING_KEY", AUTH_TOKEN)
+            .env("PLIVO_AUTH_TOKEN", AUTH_TOKEN)
+            .env("VONAGE_SIGNATURE_SECRET", VONAGE_SECRET)
+            .env("JAMBONZ_WEBHOOK_SECRET", JAMBONZ_SECRET)
             .env("TELNYX_PUBLIC_KEY", {
                 use base64::Engine as _;
                 let key = ed25519_dalek::SigningKey::from_bytes(&TELNYX_SEED).verifying_key();
@@ -595,21 +608,29 @@ async fn drive(twilio: Twilio, server: Arc<(String, String)>, stop: Stop, done: 
     run
 }
 
-/// Where a run's calls start and how its requests are signed.
+/// Where a run's calls start and how its requests are made and signed.
 struct Target {
     name: &'static str,
     start: String,
-    scheme: Scheme,
+    driver: Driver,
 }
 
 async fn drive_all(server: &Server, target: &Target, connections: usize, stop: Stop, done: Arc<AtomicU64>) -> Run {
     // One client per run: its pool opens a connection per task and keeps it alive.
     let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().expect("an HTTP client");
-    let twilio = Twilio::new(client, AUTH_TOKEN, &server.base, &server.base).with_scheme(target.scheme.clone());
-    let target = Arc::new((server.base.clone(), target.start.clone()));
-    let tasks: Vec<_> = (0..connections)
-        .map(|_| tokio::spawn(drive(twilio.clone(), target.clone(), stop.clone(), done.clone())))
-        .collect();
+    let tasks: Vec<_> = match &target.driver {
+        Driver::Twiml(scheme) => {
+            let twilio = Twilio::new(client, AUTH_TOKEN, &server.base, &server.base).with_scheme(scheme.clone());
+            let target = Arc::new((server.base.clone(), target.start.clone()));
+            (0..connections)
+                .map(|_| tokio::spawn(drive(twilio.clone(), target.clone(), stop.clone(), done.clone())))
+                .collect()
+        }
+        Driver::Other(provider) => {
+            let dialect = Arc::new(other::Dialect::new(provider, &server.base, client));
+            (0..connections).map(|_| tokio::spawn(other::drive(dialect.clone(), stop.clone(), done.clone()))).collect()
+        }
+    };
     let mut run = Run::default();
     for task in tasks {
         run.merge(task.await.expect("a driver task"));
@@ -674,7 +695,7 @@ async fn soak(server: &Server, o: &Options) -> Soak {
     };
     let cpu0 = server.cpu_s();
     let started = Instant::now();
-    let target = Target { name: "twilio", start: server.start.clone(), scheme: Scheme::Twilio };
+    let target = Target { name: "twilio", start: server.start.clone(), driver: Driver::Twiml(Scheme::Twilio) };
     let mut run = drive_all(server, &target, o.connections, Stop::Calls(left), done.clone()).await;
     run.window = started.elapsed();
     run.server_cpu_s = server.cpu_s() - cpu0;
@@ -777,5 +798,257 @@ mod bare {
             let listener = tokio::net::TcpListener::bind(addr).await.expect("bind the bare server's address");
             axum::serve(listener, app).await.expect("the bare server runs");
         });
+    }
+}
+
+/// Plivo's, Vonage's and jambonz's side of the same call. Every callback URL the server writes
+/// is `{base}/{provider}/support/{callback}?t=…`, so the next one is found in an answer
+/// whatever its format; each request carries its provider's parameters, encoded and signed as
+/// the provider does (the signing functions the server's tests check against each provider's
+/// documented examples).
+mod other {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Instant;
+
+    use switchboard::providers::jambonz::signature as jambonz;
+    use switchboard::providers::plivo::signature as plivo;
+    use switchboard::providers::vonage::signature as vonage;
+
+    use super::{AUTH_TOKEN, Act, JAMBONZ_SECRET, Run, Stop, VONAGE_SECRET};
+
+    /// The support call of [`super::CALL`], and a fragment each answer must hold.
+    fn call(provider: &str) -> &'static [(Act<'static>, &'static str)] {
+        const PLIVO: [(Act<'static>, &str); 9] = [
+            (Act::Ring, "<GetInput"),
+            (Act::Press("1"), "<GetInput"),
+            (Act::Press("3"), "finishOnKey=\"#\""),
+            (Act::Press("12345678"), "12345678"),
+            (Act::Press("#"), "<GetInput"),
+            (Act::Press("2"), "<GetInput"),
+            (Act::Press("3"), ">second_line</Conference>"),
+            (Act::Wait { position: 3, queue_time_s: 12 }, "<"),
+            (Act::Left("bridged"), "<Hangup"),
+        ];
+        const VONAGE: [(Act<'static>, &str); 7] = [
+            (Act::Ring, "\"input\""),
+            (Act::Press("1"), "\"input\""),
+            (Act::Press("3"), "\"submitOnHash\":true"),
+            (Act::Press("12345678"), "12345678"),
+            (Act::Press("#"), "\"input\""),
+            (Act::Press("2"), "\"input\""),
+            (Act::Press("3"), "\"name\":\"second_line\""),
+        ];
+        const JAMBONZ: [(Act<'static>, &str); 9] = [
+            (Act::Ring, "\"gather\""),
+            (Act::Press("1"), "\"gather\""),
+            (Act::Press("3"), "\"finishOnKey\":\"#\""),
+            (Act::Press("12345678"), "12345678"),
+            (Act::Press("#"), "\"gather\""),
+            (Act::Press("2"), "\"gather\""),
+            (Act::Press("3"), "\"name\":\"second_line\""),
+            (Act::Wait { position: 3, queue_time_s: 12 }, "\"verb\""),
+            (Act::Left("bridged"), "\"hangup\""),
+        ];
+        match provider {
+            "plivo" => &PLIVO,
+            "vonage" => &VONAGE,
+            _ => &JAMBONZ,
+        }
+    }
+
+    /// One provider's account calling the server.
+    pub struct Dialect {
+        provider: &'static str,
+        base: String,
+        client: reqwest::Client,
+    }
+
+    /// A request ready to send.
+    struct Request {
+        url: String,
+        content_type: &'static str,
+        body: Vec<u8>,
+        headers: Vec<(&'static str, String)>,
+    }
+
+    fn unix_now() -> i64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    }
+
+    /// Distinct per request: Vonage's `jti` and Plivo's nonce.
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+    impl Dialect {
+        pub fn new(provider: &'static str, base: &str, client: reqwest::Client) -> Dialect {
+            Dialect { provider, base: base.to_owned(), client }
+        }
+
+        /// The URL `act` goes to: the start, or the callback the latest answer naming one gave
+        /// (a queue's leave URL is in the answer that queued the caller, not in the wait's).
+        fn url(&self, act: Act, answers: &[String]) -> Result<String, String> {
+            let flow = format!("{}/{}/support", self.base, self.provider);
+            let callback = match act {
+                Act::Ring if self.provider == "vonage" => return Ok(format!("{flow}/answer")),
+                Act::Ring => return Ok(flow),
+                Act::Press(_) => "gather",
+                Act::Wait { .. } => "wait",
+                Act::Left(_) => "left",
+                other => return Err(format!("{other:?} is not in the bench's call")),
+            };
+            let prefix = format!("{flow}/{callback}?");
+            let url = answers
+                .iter()
+                .rev()
+                .find_map(|a| a.find(&prefix).map(|at| &a[at..]))
+                .ok_or_else(|| format!("no {prefix} in:\n{}", answers.last().map_or("", String::as_str)))?;
+            let end = url.find(['"', '<', '\'', ' ']).unwrap_or(url.len());
+            Ok(url[..end].replace("&amp;", "&"))
+        }
+
+        /// `act`'s request, jambonz's signed at `t`.
+        fn request(&self, sid: &str, act: Act, answers: &[String], t: i64) -> Result<Request, String> {
+            let url = self.url(act, answers)?;
+            let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+            let (from, to) = ("+79990001122", "+74950000000");
+            Ok(match self.provider {
+                "plivo" => {
+                    let mut params = vec![("CallUUID", sid.to_owned()), ("From", from.into()), ("To", to.into())];
+                    if let Act::Press(keys) = act {
+                        params.push(("Digits", keys.into()));
+                    }
+                    let owned: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).into(), v.clone())).collect();
+                    let nonce = format!("{n:020}");
+                    let signature = plivo::sign(AUTH_TOKEN, &plivo::signed_text(true, &url, &owned, &nonce));
+                    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(&owned).finish();
+                    Request {
+                        url,
+                        content_type: "application/x-www-form-urlencoded",
+                        body: body.into_bytes(),
+                        headers: vec![("X-Plivo-Signature-V3", signature), ("X-Plivo-Signature-V3-Nonce", nonce)],
+                    }
+                }
+                "vonage" => {
+                    let body = match act {
+                        Act::Press(keys) => serde_json::json!({
+                            "uuid": sid, "conversation_uuid": format!("CON-{sid}"),
+                            "dtmf": { "digits": keys, "timed_out": false },
+                        }),
+                        _ => serde_json::json!({
+                            "uuid": sid, "conversation_uuid": format!("CON-{sid}"), "from": from, "to": to,
+                        }),
+                    };
+                    let body = serde_json::to_vec(&body).expect("plain JSON");
+                    let claims = vonage::Claims {
+                        iat: unix_now(),
+                        jti: Some(format!("bench-{n}")),
+                        iss: Some("Vonage".into()),
+                        payload_hash: Some(vonage::payload_hash(vonage::Payload::Body(&body))),
+                        ..vonage::Claims::default()
+                    };
+                    let token = format!("Bearer {}", vonage::sign(VONAGE_SECRET, &claims));
+                    Request { url, content_type: "application/json", body, headers: vec![("Authorization", token)] }
+                }
+                _ => {
+                    let mut body = serde_json::json!({ "call_sid": sid, "from": from, "to": to });
+                    match act {
+                        Act::Press(keys) => {
+                            body["reason"] = "dtmfDetected".into();
+                            body["digits"] = keys.into();
+                        }
+                        Act::Wait { position, queue_time_s } => {
+                            body["queue_position"] = (position.saturating_sub(1)).into();
+                            body["queue_time"] = queue_time_s.into();
+                        }
+                        Act::Left(result) => body["queue_result"] = result.into(),
+                        _ => {}
+                    }
+                    let body = serde_json::to_vec(&body).expect("plain JSON");
+                    let header = jambonz::sign(JAMBONZ_SECRET, t, &body);
+                    Request {
+                        url,
+                        content_type: "application/json",
+                        body,
+                        headers: vec![("Jambonz-Signature", header)],
+                    }
+                }
+            })
+        }
+
+        async fn send(&self, request: Request) -> Result<(u16, String), reqwest::Error> {
+            let mut builder = self.client.post(&request.url).header("Content-Type", request.content_type);
+            for (name, value) in request.headers {
+                builder = builder.header(name, value);
+            }
+            let response = builder.body(request.body).send().await?;
+            let status = response.status().as_u16();
+            Ok((status, response.text().await?))
+        }
+    }
+
+    /// One driver task, as [`super::drive`] for the TwiML family.
+    pub async fn drive(dialect: Arc<Dialect>, stop: Stop, done: Arc<AtomicU64>) -> Run {
+        static NEXT_SID: AtomicU64 = AtomicU64::new(1);
+        let mut run = Run::default();
+        'calls: loop {
+            match &stop {
+                Stop::Window { until, .. } if Instant::now() >= *until => break,
+                Stop::Calls(left)
+                    if left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_err() =>
+                {
+                    break;
+                }
+                _ => {}
+            }
+            let sid = format!("{}-{:032x}", dialect.provider, NEXT_SID.fetch_add(1, Ordering::Relaxed));
+            let mut answers: Vec<String> = Vec::new();
+            // Each request of a call signed a second after the last, starting a minute back:
+            // a call may press the same key twice, and the same body signed in the same
+            // second would be a replay.
+            let started = unix_now() - 60;
+            for (step, &(act, expect)) in (0..).zip(call(dialect.provider)) {
+                if let Stop::Window { until, .. } = &stop
+                    && Instant::now() >= *until
+                {
+                    break 'calls;
+                }
+                let request = match dialect.request(&sid, act, &answers, started + step) {
+                    Ok(request) => request,
+                    Err(e) => {
+                        run.fail(e);
+                        continue 'calls;
+                    }
+                };
+                let url = request.url.clone();
+                let sent = Instant::now();
+                let result = dialect.send(request).await;
+                let took = sent.elapsed();
+                let counted = match &stop {
+                    Stop::Window { from, until } => sent >= *from && sent + took <= *until,
+                    Stop::Calls(_) => true,
+                };
+                match result {
+                    Ok((200, text)) if text.contains(expect) => {
+                        if counted {
+                            run.latencies_us.push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
+                            run.bytes += text.len() as u64;
+                        }
+                        answers.push(text);
+                    }
+                    failed => {
+                        if counted {
+                            run.fail(match failed {
+                                Ok((status, text)) => format!("{url} answered {status} without {expect:?}:\n{text}"),
+                                Err(e) => format!("{url}: {e}"),
+                            });
+                        }
+                        continue 'calls;
+                    }
+                }
+            }
+            run.calls += 1;
+            done.fetch_add(1, Ordering::Relaxed);
+        }
+        run
     }
 }
