@@ -30,6 +30,23 @@ pub mod twilio;
 pub mod vonage;
 pub mod xml;
 
+/// What the dialects' unit tests share: a call's links and a spoken prompt.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::Links;
+    use crate::engine::{Action, Millis};
+
+    /// The links of a call of `support` on `provider`, with the state token `TOKEN`.
+    pub fn links(provider: &str) -> Links {
+        Links::new("https://ivr.example.com", provider, "support", Some("TOKEN"))
+    }
+
+    /// A second of Russian speech.
+    pub fn say(text: &str) -> Action {
+        Action::Say { text: text.into(), lang: "ru".into(), duration_ms: Millis(1000) }
+    }
+}
+
 use std::sync::Arc;
 
 use axum::body::Bytes;

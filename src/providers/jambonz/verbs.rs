@@ -347,12 +347,10 @@ mod tests {
     use super::*;
     use crate::engine::Gather as EngineGather;
 
-    fn links() -> Links {
-        Links::new("https://ivr.example.com", "jambonz", "support", Some("TOKEN"))
-    }
+    use crate::providers::test_support::say as say_ru;
 
-    fn say_ru(text: &str) -> Action {
-        Action::Say { text: text.into(), lang: "ru".into(), duration_ms: Millis(1000) }
+    fn links() -> Links {
+        crate::providers::test_support::links("jambonz")
     }
 
     fn play(file: &str) -> Action {

@@ -329,12 +329,10 @@ mod tests {
     use super::*;
     use crate::engine::Millis;
 
-    fn links() -> Links {
-        Links::new("https://ivr.example.com", "plivo", "support", Some("TOKEN"))
-    }
+    use crate::providers::test_support::say;
 
-    fn say(text: &str) -> Action {
-        Action::Say { text: text.into(), lang: "ru".into(), duration_ms: Millis(1000) }
+    fn links() -> Links {
+        crate::providers::test_support::links("plivo")
     }
 
     #[test]

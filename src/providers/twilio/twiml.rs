@@ -260,12 +260,10 @@ mod tests {
 
     use crate::engine::{Gather, Millis};
 
-    fn links() -> Links {
-        Links::new("https://ivr.example.com", "twilio", "support", Some("TOKEN"))
-    }
+    use crate::providers::test_support::say;
 
-    fn say(text: &str) -> Action {
-        Action::Say { text: text.into(), lang: "ru".into(), duration_ms: Millis(1000) }
+    fn links() -> Links {
+        crate::providers::test_support::links("twilio")
     }
 
     fn gather(max_digits: u8, finish_key: Option<char>, speech: bool) -> Action {

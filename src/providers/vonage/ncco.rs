@@ -342,12 +342,10 @@ mod tests {
     use super::*;
     use crate::engine::Gather;
 
-    fn links() -> Links {
-        Links::new("https://ivr.example.com", "vonage", "support", Some("TOKEN"))
-    }
+    use crate::providers::test_support::say;
 
-    fn say(text: &str) -> Action {
-        Action::Say { text: text.into(), lang: "ru".into(), duration_ms: Millis(1000) }
+    fn links() -> Links {
+        crate::providers::test_support::links("vonage")
     }
 
     fn gather(max_digits: u8, finish_key: Option<char>, speech: bool, timeout_ms: u64) -> Action {
