@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::flow::{Ask, Cond, Flow, LiveQueue, NodeId, NodeKind, Prompt, Settings, Template, speech_ms};
 use super::matching;
 use super::millis::Millis;
+use super::spoken;
 
 /// Built-in variables every flow has, in this order at the start of `Flow::vars`.
 pub const BUILTIN_VARS: [&str; 2] = ["caller", "wait_min"];
@@ -694,11 +695,15 @@ impl Call {
         while let Some(open) = rest.find('{') {
             let Some(close) = rest[open..].find('}').map(|c| c + open) else { break };
             text.push_str(&rest[..open]);
-            let name = &rest[open + 1..close];
-            if name == "lang" {
-                text.push_str(&flow.languages[usize::from(self.lang)]);
-            } else if let Some(value) = self.var(flow, name) {
-                text.push_str(value);
+            // `check` refuses a placeholder that does not parse, so none reaches a call.
+            if let Ok(p) = spoken::parse(&rest[open + 1..close]) {
+                let lang = &flow.languages[usize::from(self.lang)];
+                let value = if p.name == "lang" { Some(&**lang) } else { self.var(flow, p.name) };
+                match (value, &p.form) {
+                    (Some(value), spoken::Form::Plain) => text.push_str(value),
+                    (Some(value), form) => text.push_str(&spoken::render(value, form, lang)),
+                    (None, _) => {}
+                }
             }
             rest = &rest[close + 1..];
         }

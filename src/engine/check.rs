@@ -11,6 +11,7 @@ use super::diagnostic::{Diagnostic, suggest};
 use super::flow::{Flow, NodeId, NodeKind, Prompt, Template};
 use super::graph;
 use super::report::{self, Report};
+use super::spoken;
 
 /// Every problem in `flow`, most severe first within each node.
 pub fn check(flow: &Flow) -> Vec<Diagnostic> {
@@ -66,11 +67,12 @@ pub fn check(flow: &Flow) -> Vec<Diagnostic> {
         }
         for prompt in prompts(&node.kind) {
             languages(flow, prompt, &mut diags);
-            placeholders(&stored, prompt.text.0.iter().map(|(_, t)| t), &mut diags);
+            placeholders(flow, &stored, &prompt.text.0, &mut diags);
             empty_texts(prompt, &mut diags);
         }
         if let NodeKind::Set { assign, .. } = &node.kind {
-            placeholders(&stored, assign.iter().map(|(_, t)| t), &mut diags);
+            let any_language: Vec<_> = assign.iter().map(|(_, t)| (None, t.clone())).collect();
+            placeholders(flow, &stored, &any_language, &mut diags);
         }
         if matches!(node.kind, NodeKind::Menu(_) | NodeKind::Input(_) | NodeKind::Say { .. })
             && prompts(&node.kind).next().is_some_and(Prompt::is_empty)
@@ -170,15 +172,35 @@ fn stored_vars(flow: &Flow) -> Vec<&str> {
     vars
 }
 
-/// A placeholder nothing stores reads as empty in every call: the caller hears a gap.
-fn placeholders<'a>(stored: &[&str], texts: impl Iterator<Item = &'a Template>, diags: &mut Vec<Diagnostic>) {
-    for text in texts {
-        for (name, span) in text.placeholders() {
+/// A placeholder nothing stores reads as empty in every call: the caller hears a gap. A form
+/// that does not parse, or a plural form that does not fit the text's language (every language
+/// of the flow for a text written for all), is an error at the placeholder too.
+fn placeholders(flow: &Flow, stored: &[&str], texts: &[(Option<u8>, Template)], diags: &mut Vec<Diagnostic>) {
+    for (lang, text) in texts {
+        for (inner, span) in text.placeholders() {
+            let placeholder = match spoken::parse(inner) {
+                Ok(p) => p,
+                Err(why) => {
+                    diags.push(Diagnostic::error(span, format!("`{{{inner}}}`: {why}")));
+                    continue;
+                }
+            };
+            let name = placeholder.name;
             if !stored.contains(&name) {
                 let mut d =
                     Diagnostic::error(span, format!("`{{{name}}}` is never set: no `set` or `input` node stores it"));
                 d.help = suggest(name, stored.iter().copied());
                 diags.push(d);
+                continue;
+            }
+            if let spoken::Form::Plural(forms) = &placeholder.form {
+                let langs = match lang {
+                    Some(l) => vec![&*flow.languages[usize::from(*l)]],
+                    None => flow.languages.iter().map(|l| &**l).collect(),
+                };
+                if let Some(why) = langs.into_iter().find_map(|l| spoken::check_plural(l, forms).err()) {
+                    diags.push(Diagnostic::error(span.clone(), format!("`{{{inner}}}`: {why}")));
+                }
             }
         }
     }
@@ -374,5 +396,40 @@ queue = "first_line"
         let warnings: Vec<String> =
             check(&flow).into_iter().map(|d| d.message).filter(|m| m.contains("neither an escape")).collect();
         assert_eq!(warnings, ["menu `shut` has neither an escape key nor a timeout fallback that reaches a person"]);
+    }
+
+    #[test]
+    fn spoken_forms_are_checked_for_each_text_s_language() {
+        let two =
+            TWO_MENUS.replace("{nam}", "{name}").replace("name = \"t\"", "name = \"t\"\nlanguages = [\"ru\", \"en\"]");
+        let problems = |prompt: &str| {
+            let src = two.replace("prompt = \"Your name?\"", prompt);
+            let flow = parse(&src).flow.expect("the flow parses");
+            check(&flow).into_iter().map(|d| (src[d.span.clone()].to_owned(), d.message)).collect::<Vec<_>>()
+        };
+        let ru_ok = "prompt.ru = \"{name} {name:plural(one=минута, few=минуты, many=минут)}\"";
+        let en_ok = "prompt.en = \"{name:digits}, {name:plural(one=minute, other=minutes)}\"";
+        assert!(problems(&format!("{ru_ok}\n{en_ok}")).is_empty(), "{:?}", problems(&format!("{ru_ok}\n{en_ok}")));
+        // English forms in the Russian text: Russian needs `few` and `many`.
+        let wrong = "prompt.ru = \"{name:plural(one=minute, many=minutes)}\"";
+        assert_eq!(
+            problems(&format!("{wrong}\n{en_ok}")),
+            [(
+                "{name:plural(one=minute, many=minutes)}".to_owned(),
+                "`{name:plural(one=minute, many=minutes)}`: `ru` numbers take one, few, many: add few (or `other` for the rest)"
+                    .to_owned()
+            )]
+        );
+        // A text for every language must suit each of them.
+        assert_eq!(problems("prompt = \"{name:plural(one=a, few=b, many=c)}\"").len(), 1, "English has no `few`");
+        let unknown = problems("prompt = \"{name:spelled}\"");
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(unknown[0].0, "{name:spelled}");
+        assert!(unknown[0].1.contains("unknown form `spelled`"), "{unknown:?}");
+        let unset = problems("prompt = \"{nmae:digits}\"");
+        assert_eq!(
+            unset,
+            [("{nmae:digits}".to_owned(), "`{nmae}` is never set: no `set` or `input` node stores it".to_owned())]
+        );
     }
 }

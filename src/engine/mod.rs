@@ -13,6 +13,7 @@ pub mod millis;
 pub mod parse;
 pub mod reader;
 pub mod report;
+pub mod spoken;
 
 pub use call::{Action, Call, Event, Gather, MAX_HOPS, OPERATOR_QUEUE, Outcome, OutcomeKind, Output, Start, Trace};
 pub use diagnostic::{Diagnostic, Severity};

@@ -1,13 +1,14 @@
 //! Reading a spanned TOML document by hand, collecting a [`Diagnostic`] for every problem.
 //! Shared by the flow parser and the queue-model parser, so both report the same way.
 
+use chrono::Datelike;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::diagnostic::{Diagnostic, suggest};
 use super::flow::{Holiday, Hours, Span};
 use super::matching::is_phone_key;
-use crate::calendar::DAY_KEYS as DAYS;
+use crate::calendar::{self, DAY_KEYS as DAYS};
 
 pub type Value<'i> = Spanned<DeValue<'i>>;
 
@@ -193,11 +194,19 @@ impl Reader {
                     DeValue::String(s) => s.to_string(),
                     _ => String::new(),
                 };
+                if let Some(days) = calendar::holiday_calendar(&text) {
+                    holidays.extend(days.map(|d| Holiday { year: Some(d.year()), month: d.month(), day: d.day() }));
+                    continue;
+                }
                 match parse_holiday(&text) {
                     Some(h) => holidays.push(h),
                     None => self.diags.push(
-                        Diagnostic::error(item.span(), "a holiday must be a date")
-                            .with_help("write \"MM-DD\" for every year or \"YYYY-MM-DD\" for one date"),
+                        Diagnostic::error(item.span(), "a holiday must be a date or a country's calendar").with_help(
+                            format!(
+                                "write \"MM-DD\" for every year, \"YYYY-MM-DD\" for one date, or one of: {}",
+                                calendar::HOLIDAY_CALENDARS.join(", ")
+                            ),
+                        ),
                     ),
                 }
             }
