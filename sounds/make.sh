@@ -55,24 +55,29 @@ say invalid.en.wav en "Sorry, that is not one of the options."
 say operator.ru.wav ru "Соединяю с оператором."
 say operator.en.wav en "Connecting you to an operator."
 
-# The wait in the first-line queue; the hold music itself is generated in code.
-say first_line.ru.wav ru "Все операторы заняты. Пожалуйста, оставайтесь на линии, вам ответит первый освободившийся специалист."
-say first_line.en.wav en "All our operators are busy. Please stay on the line; the next available specialist will answer."
+# The wait in the first-line queue; the hold music itself is generated in code. Whether all
+# operators are busy is the announcement's to say, when the model expects a wait.
+say first_line.ru.wav ru "Пожалуйста, оставайтесь на линии, вам ответит первый освободившийся специалист."
+say first_line.en.wav en "Please stay on the line; the next available specialist will answer."
 say please_hold.ru.wav ru "Пожалуйста, оставайтесь на линии."
 say please_hold.en.wav en "Please stay on the line."
 
 # The queues' expected-wait announcement, one file per whole minute up to 20; the flow speaks
-# the text for longer waits. Russian takes the genitive after «около».
+# the text for longer waits. Russian takes the genitive after «около»; espeak-ng does not inflect
+# numerals, so the recordings spell them out.
 ru_minutes=(одной двух трёх четырёх пяти шести семи восьми девяти десяти одиннадцати двенадцати
   тринадцати четырнадцати пятнадцати шестнадцати семнадцати восемнадцати девятнадцати двадцати)
 for n in $(seq 1 20); do
   if [ "$n" = 1 ]; then ru_unit=минуты en_unit=minute; else ru_unit=минут en_unit=minutes; fi
-  say "wait_$n.ru.wav" ru "Ожидаемое время ожидания — около ${ru_minutes[$((n - 1))]} $ru_unit."
-  say "wait_$n.en.wav" en "The expected wait is about $n $en_unit."
+  say "wait_$n.ru.wav" ru "Все операторы заняты. Примерное время ожидания — около ${ru_minutes[$((n - 1))]} $ru_unit."
+  say "wait_$n.en.wav" en "All our operators are busy. The wait is about $n $en_unit."
 done
 
-say closed.ru.wav ru "Служба поддержки работает по будням с 9 до 21 часа и в субботу с 10 до 18. Вы можете написать нам в чат на сайте или на почту support@example.com. Чтобы оставить голосовое сообщение, оставайтесь на линии."
+say closed.ru.wav ru "Служба поддержки работает по будням с 9 до 21 часа и по субботам с 10 до 18 часов. Вы можете написать нам в чат на сайте или на почту: саппорт собака экзампл точка ком. Чтобы оставить голосовое сообщение, оставайтесь на линии."
 say closed.en.wav en "Support is open on weekdays from 9 am to 9 pm and on Saturdays from 10 am to 6 pm. You can write to us in the chat on our website or to support@example.com. To leave a voice message, stay on the line."
+
+say holiday.ru.wav ru "Сегодня праздничный день, и служба поддержки не работает. Мы ответим вам в первый рабочий день. Вы можете написать нам в чат на сайте или на почту: саппорт собака экзампл точка ком. Чтобы оставить голосовое сообщение, оставайтесь на линии."
+say holiday.en.wav en "Today is a public holiday and support is closed. We will answer on the next working day. You can write to us in the chat on our website or to support@example.com. To leave a voice message, stay on the line."
 
 say voicemail.ru.wav ru "Оставьте сообщение после сигнала. Чтобы закончить, нажмите решётку."
 say voicemail.en.wav en "Please leave a message after the tone. Press hash when you are done."

@@ -350,9 +350,11 @@ fn estimator(path: &str) -> ModelEstimator {
     ModelEstimator::new(switchboard::files::read_model(&path).expect("the model loads"))
 }
 
-/// The sample flow's Russian announcement of a wait in whole minutes.
+/// The sample flow's Russian announcement of a wait in whole minutes: «около» takes the
+/// genitive, singular after 1, 21, 31… (not 11), plural otherwise.
 fn announcement(minutes: u32) -> String {
-    format!("Ожидаемое время ожидания — около {minutes} мин.")
+    let noun = if minutes % 10 == 1 && minutes % 100 != 11 { "минуты" } else { "минут" };
+    format!("Все операторы заняты. Примерное время ожидания — около {minutes} {noun}.")
 }
 
 fn heard(v: &Value) -> Vec<&str> {
@@ -368,15 +370,23 @@ fn a_call_announces_the_models_expected_wait() {
     // patience wait 30 s (Erlang A; the README's table says 0:30), announced as one minute.
     let announce = announcement(1);
     assert!(heard(&v).contains(&announce.as_str()), "{announce} not in {:?}", heard(&v));
-    // The sample line never expects ten minutes, so no caller is offered a call-back.
+    // The call-back threshold (25 s) is reached in Monday's busiest hours only, so the sample
+    // offers call-backs then and nowhere else.
+    let mut over = Vec::new();
     for day in ["mon", "tue", "wed", "thu", "fri", "sat"] {
         for hour in 9..21 {
             let w = default.expected_wait_s("first_line", at(&format!("{day} {hour}:00")), None);
-            assert!(w.is_none_or(|w| w < 600.0), "{day} {hour}: {w:?}");
+            if w.is_some_and(|w| w > 25.0) {
+                over.push(format!("{day} {hour}"));
+            }
         }
     }
+    assert_eq!(over, ["mon 12", "mon 13", "mon 16"]);
     let path: Vec<&str> = v["path"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
-    assert!(path.contains(&"first_line_check") && !path.contains(&"callback_offer"), "{path:?}");
+    assert!(path.contains(&"first_line_check") && path.contains(&"callback_offer"), "{path:?}");
+    // In a quiet hour the caller is answered at once: no offer, and no word of busy operators.
+    let v = run(&["call", "flows/support.toml", "--keys", "1 2 2", "--at", "wed 09:00", "--json"]).code(0).json();
+    assert!(!heard(&v).iter().any(|h| h.contains("заняты")), "{:?}", heard(&v));
 }
 
 #[test]

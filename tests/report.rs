@@ -95,7 +95,7 @@ fn fill(dir: &Path) -> String {
             .completed(100),
         // Russian, then hangs up in the main menu; the status callback says so, without a node.
         scripted(&flow, "CA3", false, &[d("1")]).then(15, None, Kind::CallerHungUp {}).completed(15),
-        // Self-service: technical help, "restarting helped", the flow says goodbye.
+        // Self-service: technical help, the restart advice, the flow says goodbye.
         scripted(&flow, "CA4", false, &[d("1"), d("2"), d("1")]).completed(40),
         // Hangs up while the engine listens at the language menu.
         scripted(&flow, "CA5", false, &[Input::Hangup]).completed(8),
@@ -129,7 +129,7 @@ fn report_json_counts_the_scripted_calls() {
         serde_json::json!({"id": "main", "entered": 3, "escapes": 1, "timeouts": 0, "invalid": 0,
             "escalations": 0, "hangups": 1})
     );
-    assert_eq!(node("tech_solved")["entered"], 1);
+    assert_eq!(node("tech_restart")["entered"], 1);
     assert_eq!(node("first_line")["entered"], 2);
     assert_eq!(
         r["queues"],

@@ -96,7 +96,7 @@ async fn request_number_ends_with_hash() {
     assert_eq!(gather.attr("numDigits"), Some("10"));
     assert_eq!(gather.attr("timeout"), Some("7"));
     // Twilio strips the finish key from Digits.
-    call.press("1234567").await.says("Заявка номер 1234567 зарегистрирована").listening();
+    call.press("1234567").await.says("Заявка номер 1 2 3 4 5 6 7 зарегистрирована").listening();
     call.press("2").await.says("До свидания");
     assert!(call.doc.find("Hangup").is_some(), "{}", call.body);
     server.stop().await;
@@ -514,7 +514,8 @@ fn the_binary_serves_and_stops_on_sigterm() {
 
 /// The sample flow's Russian announcement of a wait in whole minutes.
 fn announcement(minutes: u32) -> String {
-    format!("Ожидаемое время ожидания — около {minutes} мин.")
+    let noun = if minutes % 10 == 1 && minutes % 100 != 11 { "минуты" } else { "минут" };
+    format!("Все операторы заняты. Примерное время ожидания — около {minutes} {noun}.")
 }
 
 #[tokio::test]
@@ -525,8 +526,11 @@ async fn queued_callers_hear_the_wait_the_model_computes() {
     // Wednesday 11:00 on the first line: 127 calls an hour (9,200 a week × 14.5% × 10/105),
     // 4m30s handle time, 14 agents, 3m patience. Erlang A gives a mean wait of answered
     // callers of 2.6 s (`estimate` prints 0:03; checked with an independent birth–death
-    // computation), announced as the least, one minute.
-    call.press("0").await.queued("first_line").says(&announcement(1));
+    // computation): under half a minute, so the caller hears no wait and no word of busy
+    // operators, only to stay on the line.
+    let queued = call.press("0").await;
+    queued.queued("first_line").says("оставайтесь на линии");
+    assert!(!queued.doc.said().contains("заняты") && !queued.body.contains("wait_"), "{}", queued.body);
     server.stop().await;
 }
 
@@ -721,9 +725,9 @@ fn kinds(events: &[(u32, Option<String>, &'static str, String)]) -> Vec<&'static
 /// What a caller hears up to the language menu, as logged: the same start for every call.
 const START: [&str; 6] =
     ["call_started", "node_entered", "node_entered", "prompt_played", "node_entered", "prompt_played"];
-/// The way to the first line's queue from the operator node: its words, the queue's, the wait.
-const TO_FIRST_LINE: [&str; 6] =
-    ["node_entered", "prompt_played", "node_entered", "prompt_played", "prompt_played", "queue_joined"];
+/// The way to the first line's queue from the operator node: its words and the queue's. On
+/// Wednesday at 11:00 the model expects a wait of seconds, so no wait is announced.
+const TO_FIRST_LINE: [&str; 5] = ["node_entered", "prompt_played", "node_entered", "prompt_played", "queue_joined"];
 
 #[tokio::test]
 async fn a_call_pressing_zero_is_logged_in_order_and_leaves_the_queue_bridged() {
@@ -732,23 +736,30 @@ async fn a_call_pressing_zero_is_logged_in_order_and_leaves_the_queue_bridged() 
     let mut call = server.call("support").await;
     call.press("0").await.queued("first_line");
     let left = call.doc.find("Enqueue").and_then(|e| e.attr("action")).expect("an Enqueue action").to_owned();
+    // The agent hangs up; the caller is still on the line, and the queue's `after` asks for a
+    // rating, which the log keeps.
     let reply = server.post(&left, &[("CallSid", "CA0001"), ("QueueResult", "bridged"), ("QueueTime", "40")]).await;
-    reply.twiml();
+    let mut call = Call::new(&server, reply);
+    call.says("по шкале от 1 до 5").listening();
+    call.press("5").await.says("Ваша оценка — 5.");
     let stats = server.stop().await.expect("a log");
-    assert_eq!((stats.written, stats.dropped), (15, 0));
+    assert_eq!((stats.written, stats.dropped), (22, 0));
 
     let events = dirs.events("CA0001");
-    let expected: Vec<&str> = [&START[..], &["digits", "escape"], &TO_FIRST_LINE, &["queue_left"]].concat();
+    let after = ["node_entered", "prompt_played", "digits", "node_entered", "rated", "node_entered", "prompt_played"];
+    let expected: Vec<&str> =
+        [&START[..], &["digits", "escape"], &TO_FIRST_LINE, &["queue_left"], &after, &["flow_ended"]].concat();
     assert_eq!(kinds(&events), expected);
-    assert_eq!(events.iter().map(|e| e.0).collect::<Vec<u32>>(), (0..15).collect::<Vec<u32>>());
+    assert_eq!(events.iter().map(|e| e.0).collect::<Vec<u32>>(), (0..22).collect::<Vec<u32>>());
     assert_eq!(events[0].3, r#"{"caller":"+79990001122"}"#, "the harness keeps numbers plain");
     assert_eq!(events[6], (6, Some("language".into()), "digits", r#"{"count":1,"keys":"0"}"#.into()));
     assert_eq!(events[7], (7, Some("language".into()), "escape", "{}".into()));
-    // Wednesday 11:00 on the first line: one minute announced (see the test of the wait).
-    let joined = r#"{"announced_wait_min":1,"queue":"first_line"}"#;
-    assert_eq!(events[13], (13, Some("first_line".into()), "queue_joined", joined.into()));
+    // Wednesday 11:00 on the first line: a wait of seconds, not announced (see the test of the wait).
+    assert_eq!(events[12], (12, Some("first_line".into()), "queue_joined", r#"{"queue":"first_line"}"#.into()));
     let left = r#"{"queue":"first_line","queue_time_s":40,"result":"bridged"}"#;
-    assert_eq!(events[14], (14, Some("first_line".into()), "queue_left", left.into()));
+    assert_eq!(events[13], (13, Some("first_line".into()), "queue_left", left.into()));
+    assert_eq!(events[14].1.as_deref(), Some("after_call"));
+    assert_eq!(events[18], (18, Some("rate_5".into()), "rated", r#"{"score":5}"#.into()));
 }
 
 #[tokio::test]
@@ -801,7 +812,7 @@ async fn silence_is_logged_up_to_the_timeout_fallback() {
     ]
     .concat();
     assert_eq!(kinds(&events), expected);
-    assert_eq!(events.len(), 24);
+    assert_eq!(events.len(), 23);
     assert_eq!(events[17], (17, Some("main".into()), "timeout_fallback", "{}".into()));
 }
 
@@ -864,17 +875,17 @@ async fn a_restart_mid_call_keeps_its_events_in_order() {
     let events = dirs.events("CA0001");
     assert_eq!(events.iter().map(|e| e.0).collect::<Vec<u32>>(), (0..events.len() as u32).collect::<Vec<u32>>());
     // Start (6), `1` into the main menu (4), then on the second instance `2` into technical
-    // help (3) and `3` to the second line (5).
-    assert_eq!(events.len(), 18);
+    // help (3) and `3` to the second line (4: no wait announced on Wednesday at 11:00).
+    assert_eq!(events.len(), 17);
     assert_eq!(
         events[9],
         (9, Some("main".into()), "prompt_played", r#"{"duration_ms":19883,"file":"main_menu.ru.wav"}"#.into())
     );
     assert_eq!(events[10], (10, Some("main".into()), "digits", r#"{"count":1,"keys":"2"}"#.into()));
     assert_eq!(events[11], (11, Some("tech".into()), "node_entered", "{}".into()));
-    let tail = ["digits", "node_entered", "prompt_played", "prompt_played", "queue_joined"];
+    let tail = ["digits", "node_entered", "prompt_played", "queue_joined"];
     assert_eq!(kinds(&events[13..]), tail);
-    assert_eq!(events[17].1.as_deref(), Some("second_line"));
+    assert_eq!(events[16].1.as_deref(), Some("second_line"));
 }
 
 #[tokio::test]
@@ -907,13 +918,13 @@ async fn a_database_that_is_down_changes_nothing_for_callers() {
         .find_map(|l| l.strip_prefix("switchboard_events_dropped_total "))
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or_else(|| panic!("no dropped events counter in\n{metrics}"));
-    assert!(dropped >= 16, "at most 5 events are kept; the rest are dropped:\n{metrics}");
+    assert!(dropped >= 15, "at most 5 events are kept; the rest are dropped:\n{metrics}");
     let stats = down.stop().await.expect("a log");
     // Nothing written, and every event of the call counted as lost by shutdown: the start (6),
-    // `1` into the main menu (4), a silence (3), `0` to the first line (8).
-    assert_eq!((stats.written, stats.dropped), (0, 21));
+    // `1` into the main menu (4), a silence (3), `0` to the first line (7).
+    assert_eq!((stats.written, stats.dropped), (0, 20));
     let stats = healthy.stop().await.expect("a log");
-    assert_eq!((stats.written, stats.dropped), (21, 0));
+    assert_eq!((stats.written, stats.dropped), (20, 0));
 }
 
 #[tokio::test]

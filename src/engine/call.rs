@@ -19,7 +19,7 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
-use super::flow::{Ask, Cond, Flow, LiveQueue, NodeId, NodeKind, Prompt, Settings, Template, speech_ms};
+use super::flow::{Ask, Cond, Flow, LiveQueue, NodeId, NodeKind, Prompt, QueueNode, Settings, Template, speech_ms};
 use super::matching;
 use super::millis::Millis;
 use super::spoken;
@@ -28,6 +28,8 @@ use super::spoken;
 pub const BUILTIN_VARS: [&str; 2] = ["caller", "wait_min"];
 const VAR_CALLER: u16 = 0;
 const VAR_WAIT_MIN: u16 = 1;
+/// The variable whose whole-number value is the caller's rating of the service.
+pub const RATING_VAR: &str = "rating";
 
 /// Nodes the engine passes through without waiting before it decides the flow is looping.
 pub const MAX_HOPS: u32 = 256;
@@ -86,6 +88,8 @@ pub enum Event<'a> {
     QueueUpdate(LiveQueue),
     /// The transfer of a `dial` node ended.
     DialEnded { answered: bool },
+    /// The agent a queued caller talked to hung up, and the caller is still on the line.
+    ConversationEnded,
     /// The voicemail recording finished.
     RecordingDone,
 }
@@ -177,6 +181,8 @@ pub enum Trace {
     /// A `hangup` node with `callback`: the caller asked to be called back by the queue it
     /// names (the node the call is at says which).
     Callback,
+    /// The variable `rating` was stored with this whole number: the caller rated the service.
+    Rated(u8),
 }
 
 /// The actions and trace that answer one event (or the start of the call).
@@ -331,6 +337,11 @@ impl Call {
             }
             (Phase::Dialing, Event::DialEnded { answered }) => match &flow.node(self.node).kind {
                 NodeKind::Dial { no_answer: Some(next), .. } if !answered => self.go(flow, *next, now, out),
+                NodeKind::Dial { after: Some(next), .. } if answered => self.go(flow, *next, now, out),
+                _ => self.phase = Phase::Ended { by_caller: false },
+            },
+            (Phase::Queued, Event::ConversationEnded) => match &flow.node(self.node).kind {
+                NodeKind::Queue(QueueNode { after: Some(next), .. }) => self.go(flow, *next, now, out),
                 _ => self.phase = Phase::Ended { by_caller: false },
             },
             (Phase::Recording, Event::RecordingDone | Event::NoInput) => {
@@ -354,6 +365,17 @@ impl Call {
     /// Whether the engine waits for the caller's input.
     pub fn is_listening(&self) -> bool {
         self.phase == Phase::Listening
+    }
+
+    /// The event that tells the engine the person the caller talked to (a queue's agent, a
+    /// dialled number) hung up with the caller still on the line, when the node has `after`
+    /// and so the flow goes on; `None` when the call ends with the conversation.
+    pub fn conversation_end(&self, flow: &Flow) -> Option<Event<'static>> {
+        match (self.phase, &flow.nodes.get(self.node.index())?.kind) {
+            (Phase::Queued, NodeKind::Queue(QueueNode { after: Some(_), .. })) => Some(Event::ConversationEnded),
+            (Phase::Dialing, NodeKind::Dial { after: Some(_), .. }) => Some(Event::DialEnded { answered: true }),
+            _ => None,
+        }
     }
 
     /// Whether the call has left the IVR (handed over or ended).
@@ -383,6 +405,17 @@ impl Call {
 
     fn get_var(&self, index: u16) -> Option<&str> {
         self.vars.iter().find(|(i, _)| *i == index).map(|(_, v)| &**v)
+    }
+
+    /// Stores a flow variable; a whole number stored in `rating` is the caller's rating, which
+    /// the call-event log keeps.
+    fn store(&mut self, flow: &Flow, index: u16, value: &str, out: &mut Output) {
+        self.set_var(index, value);
+        if flow.vars.get(usize::from(index)).is_some_and(|name| &**name == RATING_VAR)
+            && let Ok(score) = value.trim().parse()
+        {
+            out.note(Trace::Rated(score));
+        }
     }
 
     fn set_var(&mut self, index: u16, value: &str) {
@@ -423,7 +456,7 @@ impl Call {
                 NodeKind::Set { assign, language, next } => {
                     for (var, value) in assign {
                         let value = self.render(flow, value);
-                        self.set_var(*var, &value);
+                        self.store(flow, *var, &value, out);
                     }
                     if let Some(lang) = language {
                         self.lang = *lang;
@@ -585,7 +618,7 @@ impl Call {
                     && entry.chars().all(|c| c.is_ascii_digit())
                     && input.pattern.as_ref().is_none_or(|p| p.is_match(entry));
                 if valid {
-                    self.set_var(input.var, entry);
+                    self.store(flow, input.var, entry, out);
                     out.note(Trace::Stored);
                     self.go(flow, input.next, now, out);
                 } else {
@@ -656,7 +689,13 @@ impl Call {
         let Some(wait_s) = flow.estimator.as_ref().and_then(|e| e.expected_wait_s(queue, now, live)) else {
             return;
         };
-        let minutes = (wait_s / 60.0).round().max(1.0);
+        let minutes = (wait_s / 60.0).round();
+        if minutes < 1.0 {
+            // Under half a minute the caller is about to be answered: there is no wait to
+            // announce (an announcement that all operators are busy would not be true).
+            self.set_var(VAR_WAIT_MIN, "");
+            return;
+        }
         self.set_var(VAR_WAIT_MIN, &format!("{minutes:.0}"));
         self.say(flow, announce, out);
     }
@@ -919,6 +958,48 @@ announce = "About {wait_min} minutes."
         assert_eq!(texts(&out), ["About 4 minutes."]);
         let out = c.handle(&flow, Event::QueueUpdate(LiveQueue { position: 2, avg_wait_s: None }), at());
         assert_eq!(texts(&out), ["About 2 minutes."]);
+        let out = c.handle(&flow, Event::QueueUpdate(LiveQueue { position: 0, avg_wait_s: None }), at());
+        assert!(texts(&out).is_empty(), "no wait to announce: {:?}", texts(&out));
+        assert_eq!(c.var(&flow, "wait_min"), Some(""), "nor a stale one to log");
+    }
+
+    #[test]
+    fn after_the_conversation_the_flow_goes_on_and_a_rating_is_traced() {
+        let rate = "\n[nodes.rate]\nkind = \"input\"\nprompt = \"Rate 1 to 5.\"\nmax_digits = 1\nvar = \"rating\"\nnext = \"bye\"\n";
+        let src = FLOW.replace("queue = \"first_line\"\n", "queue = \"first_line\"\nafter = \"rate\"\n") + rate;
+        let flow = crate::engine::parse::test_flow(&src);
+        let (mut c, _) = Call::start(&flow, &Start::default(), at());
+        let _ = c.handle(&flow, Event::Digits("0"), at());
+        assert_eq!(c.conversation_end(&flow), Some(Event::ConversationEnded));
+        let out = c.handle(&flow, Event::ConversationEnded, at());
+        assert_eq!(texts(&out), ["Rate 1 to 5."]);
+        let out = c.handle(&flow, Event::Digits("4"), at());
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::Rated(4)), "{:?}", out.trace);
+        assert_eq!(c.outcome(&flow).map(|o| o.target), Some("bye".to_owned()));
+        // Without `after` the conversation ends the call; a dial's answered transfer goes on.
+        let flow = crate::engine::parse::test_flow(FLOW);
+        let (mut c, _) = Call::start(&flow, &Start::default(), at());
+        let _ = c.handle(&flow, Event::Digits("0"), at());
+        assert_eq!(c.conversation_end(&flow), None);
+        let dial = "kind = \"dial\"\nnumber = \"+15550100\"\nafter = \"bye\"\n";
+        let src =
+            FLOW.replace("kind = \"queue\"\nqueue = \"first_line\"\nannounce = \"About {wait_min} minutes.\"\n", dial);
+        let flow = crate::engine::parse::test_flow(&src);
+        let (mut c, _) = Call::start(&flow, &Start::default(), at());
+        let _ = c.handle(&flow, Event::Digits("0"), at());
+        assert_eq!(c.conversation_end(&flow), Some(Event::DialEnded { answered: true }));
+        let out = c.handle(&flow, Event::DialEnded { answered: true }, at());
+        assert_eq!(texts(&out), ["Bye."]);
+    }
+
+    #[test]
+    fn a_wait_under_half_a_minute_is_not_announced() {
+        let mut flow = flow();
+        flow.estimator = Some(Arc::new(Fixed(29.0)));
+        let (mut c, _) = Call::start(&flow, &Start::default(), at());
+        let out = c.handle(&flow, Event::Digits("0"), at());
+        assert!(texts(&out).is_empty(), "{:?}", texts(&out));
+        assert!(matches!(out.actions.last(), Some(Action::Enqueue { .. })));
     }
 
     #[test]

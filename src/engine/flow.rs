@@ -152,6 +152,8 @@ pub enum NodeKind {
         number: Arc<str>,
         timeout_s: u32,
         no_answer: Option<NodeId>,
+        /// Where the call goes on when the transfer was answered and the other side hung up.
+        after: Option<NodeId>,
     },
     Voicemail {
         prompt: Prompt,
@@ -325,6 +327,8 @@ pub struct QueueNode {
     pub priority: u8,
     /// Spoken with `{wait_min}` filled in when an estimate is known.
     pub announce: Option<Prompt>,
+    /// Where the call goes on when the agent hung up and the caller is still on the line.
+    pub after: Option<NodeId>,
 }
 
 /// Something the caller hears: synthesised text, a sound file, or both (the file is played,

@@ -43,6 +43,9 @@ pub enum On {
     Else,
     /// A transfer nobody answered.
     NoAnswer,
+    /// The conversation with a person (queue agent or dialled number) ended, the caller still
+    /// on the line: a queue's or dial's `after`.
+    After,
 }
 
 impl On {
@@ -54,6 +57,7 @@ impl On {
             On::Timeout => "timeout".into(),
             On::Invalid => "invalid".into(),
             On::Entry | On::Next | On::NoAnswer => "next".into(),
+            On::After => "after".into(),
             On::Case(_) | On::Else => "branch".into(),
         }
     }
@@ -148,8 +152,16 @@ pub fn edges_from(flow: &Flow, from: NodeId, out: &mut Vec<Edge>) {
             }
             push(b.otherwise, On::Else);
         }
-        NodeKind::Dial { no_answer: Some(next), .. } => push(*next, On::NoAnswer),
-        NodeKind::Queue(_) | NodeKind::Dial { .. } | NodeKind::Voicemail { .. } | NodeKind::Hangup { .. } => {}
+        NodeKind::Dial { no_answer, after, .. } => {
+            if let Some(next) = *no_answer {
+                push(next, On::NoAnswer);
+            }
+            if let Some(next) = *after {
+                push(next, On::After);
+            }
+        }
+        NodeKind::Queue(q) => q.after.into_iter().for_each(|next| push(next, On::After)),
+        NodeKind::Voicemail { .. } | NodeKind::Hangup { .. } => {}
     }
 }
 

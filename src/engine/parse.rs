@@ -441,8 +441,8 @@ impl Parser<'_> {
             "say" => [prompt_fields, &["next"]].concat(),
             "branch" => vec!["kind", "cases", "else"],
             "set" => vec!["kind", "vars", "language", "next"],
-            "queue" => [prompt_fields, &["queue", "priority", "announce"]].concat(),
-            "dial" => [prompt_fields, &["number", "timeout", "no_answer"]].concat(),
+            "queue" => [prompt_fields, &["queue", "priority", "announce", "after"]].concat(),
+            "dial" => [prompt_fields, &["number", "timeout", "no_answer", "after"]].concat(),
             "voicemail" => [prompt_fields, &["mailbox", "max_length", "finish_key"]].concat(),
             "hangup" => [prompt_fields, &["callback"]].concat(),
             "goto" => vec!["kind", "target"],
@@ -542,14 +542,16 @@ impl Parser<'_> {
                 let queue = required(self, "queue").and_then(|v| self.queue(v)).unwrap_or_else(|| "".into());
                 let priority = f.get("priority").and_then(|v| self.small(v, "priority", 255)).unwrap_or(0);
                 let announce = f.get("announce").map(|v| self.prompt(v, "announce"));
-                NodeKind::Queue(QueueNode { prompt, queue, priority, announce })
+                let after = f.get("after").and_then(|v| self.target(v, "after"));
+                NodeKind::Queue(QueueNode { prompt, queue, priority, announce, after })
             }
             "dial" => {
                 let prompt = self.node_prompt(&f);
                 let number = required(self, "number").and_then(|v| self.string(v, "number")).unwrap_or("");
                 let timeout_s = f.get("timeout").and_then(|v| self.whole_seconds(v, "timeout")).unwrap_or(30);
                 let no_answer = f.get("no_answer").and_then(|v| self.target(v, "no_answer"));
-                NodeKind::Dial { prompt, number: number.into(), timeout_s, no_answer }
+                let after = f.get("after").and_then(|v| self.target(v, "after"));
+                NodeKind::Dial { prompt, number: number.into(), timeout_s, no_answer, after }
             }
             "voicemail" => {
                 let prompt = self.node_prompt(&f);

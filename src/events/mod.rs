@@ -177,11 +177,15 @@ pub enum Kind {
     },
     /// The flow ended the call itself (a `hangup` node): the caller was served in the IVR.
     FlowEnded {},
+    /// The caller rated the service (the flow stored a whole number in `rating`).
+    Rated {
+        score: u8,
+    },
 }
 
 impl Kind {
     /// Every kind's word, in declaration order.
-    pub const WORDS: [&'static str; 20] = [
+    pub const WORDS: [&'static str; 21] = [
         "call_started",
         "node_entered",
         "prompt_played",
@@ -202,6 +206,7 @@ impl Kind {
         "caller_hung_up",
         "call_completed",
         "flow_ended",
+        "rated",
     ];
 
     /// The word stored in the `kind` column.
@@ -227,6 +232,7 @@ impl Kind {
             Kind::CallerHungUp {} => 17,
             Kind::CallCompleted { .. } => 18,
             Kind::FlowEnded {} => 19,
+            Kind::Rated { .. } => 20,
         };
         Kind::WORDS[index]
     }
@@ -498,6 +504,7 @@ pub fn events_of(head: &CallHead, seq: &mut u32, flow: &Flow, after: &Call, step
                 };
                 push(node, Kind::CallbackRequested { queue });
             }
+            Trace::Rated(score) => push(node, Kind::Rated { score }),
             Trace::Choice(_) | Trace::Branch(_) | Trace::Repeat | Trace::Back | Trace::Stored => {}
         }
     }
@@ -749,6 +756,7 @@ queue = "first_line"
             Kind::CallerHungUp {},
             Kind::CallCompleted { duration_s: 61 },
             Kind::FlowEnded {},
+            Kind::Rated { score: 5 },
         ];
         assert_eq!(kinds.len(), Kind::WORDS.len());
         for (kind, word) in kinds.iter().zip(Kind::WORDS) {

@@ -112,6 +112,12 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// Whether the provider asks again when a queued caller's agent hangs up, so that a
+    /// queue's `after` goes on with the flow; `check` names those that do not.
+    fn asks_after_queue(&self) -> bool {
+        true
+    }
+
     /// Follow-up path segments of the provider's own beyond [`Callback::ALL`] (Vonage's
     /// `answer` and `event`), handed to [`Provider::parse`] as [`Callback::Other`]. A start
     /// under such a name: return [`Incoming::Start`].
@@ -525,12 +531,29 @@ pub fn url_variants(url: &str) -> Vec<String> {
     variants
 }
 
-/// Warnings for the gathering nodes of `flow` whose timeout a provider cannot honour.
+/// Warnings for the gathering nodes of `flow` whose timeout a provider cannot honour, and for
+/// queues whose `after` a provider never reaches.
 pub fn limit_warnings(flow: &crate::engine::Flow) -> Vec<crate::engine::Diagnostic> {
     use crate::engine::NodeKind;
     let providers = Providers::insecure();
     let mut warnings = Vec::new();
     for node in &flow.nodes {
+        if let NodeKind::Queue(crate::engine::flow::QueueNode { after: Some(_), .. }) = &node.kind {
+            let silent: Vec<&str> =
+                providers.all().iter().filter(|p| !p.asks_after_queue()).map(|p| p.name()).collect();
+            if !silent.is_empty() {
+                warnings.push(
+                    crate::engine::Diagnostic::warning(
+                        node.span.clone(),
+                        format!(
+                            "on {}, the call ends with the conversation: `after` is not reached",
+                            silent.join(" and ")
+                        ),
+                    )
+                    .with_help("the provider sends no request when the agent hangs up; the others go on to `after`"),
+                );
+            }
+        }
         let ask = match &node.kind {
             NodeKind::Menu(m) => &m.ask,
             NodeKind::Input(i) => &i.ask,
@@ -656,7 +679,8 @@ mod tests {
                 .replace("max_time_to_person = \"3m\"", "max_time_to_person = \"60m\"");
             let (flow, diags) = crate::engine::parse_and_check(&source);
             let Some(flow) = flow else { panic!("{timeout}: {:?}", diags) };
-            limit_warnings(&flow).into_iter().map(|d| d.message).collect::<Vec<_>>()
+            let warnings = limit_warnings(&flow).into_iter().map(|d| d.message);
+            warnings.filter(|m| !m.contains("`after`")).collect::<Vec<_>>()
         };
         assert_eq!(with("5s"), Vec::<String>::new());
         let long = with("90s");
@@ -670,6 +694,18 @@ mod tests {
         let longer = with("125s");
         assert!(longer.iter().all(|m| m.contains("telnyx (1–120 s: callers there get 120 s) and plivo")), "{longer:?}");
         assert!(!with("3s").is_empty() && with("3s").iter().all(|m| m.contains("callers there get 5 s")));
+    }
+
+    #[test]
+    fn a_queue_s_after_is_a_warning_naming_the_providers_that_never_reach_it() {
+        let support = include_str!("../../flows/support.toml");
+        let (flow, _) = crate::engine::parse_and_check(support);
+        let warnings: Vec<String> =
+            limit_warnings(&flow.expect("the sample parses")).into_iter().map(|d| d.message).collect();
+        let vonage = "on vonage, the call ends with the conversation: `after` is not reached";
+        assert_eq!(warnings, [vonage, vonage], "first_line and second_line");
+        let (flow, _) = crate::engine::parse_and_check(&support.replace("after = \"after_call\"\n", ""));
+        assert!(limit_warnings(&flow.expect("parses without after")).is_empty());
     }
 
     #[test]

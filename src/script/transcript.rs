@@ -139,9 +139,23 @@ fn drive_until(
     let mut pending = String::new();
     let mut gathers = 0;
     let mut said_end = false;
+    // A turn the caller chose while talking to a person, for the flow's `after` to hear.
+    let mut after_talk: Option<Turn> = None;
     loop {
         let gather = perform(flow, &call, &out, &mut clock, &mut t);
-        let Some(gather) = gather else { break };
+        let Some(gather) = gather else {
+            // Handed to a person with `after`: a caller with more to do (a turn left) stays on
+            // the line when the person hangs up, and the flow goes on; otherwise the call ends.
+            let Some(end) = call.conversation_end(flow) else { break };
+            let Some(turn) = caller(&t, &talking(flow, &call)) else { break };
+            if turn == Turn::Hangup {
+                break;
+            }
+            t.push(&clock, Entry::Note { text: "the person hangs up; the caller stays on the line".into() });
+            after_talk = Some(turn);
+            call.handle_into(flow, end, clock.now(), &mut out);
+            continue;
+        };
         gathers += 1;
         if gathers > MAX_GATHERS {
             t.push(&clock, Entry::Note { text: format!("stopped after {MAX_GATHERS} prompts") });
@@ -149,6 +163,8 @@ fn drive_until(
         }
         let turn = if !pending.is_empty() {
             Turn::Keys(std::mem::take(&mut pending))
+        } else if let Some(turn) = after_talk.take() {
+            turn
         } else if let Some(turn) = caller(&t, &gather) {
             turn
         } else if wait {
@@ -200,6 +216,20 @@ fn drive_until(
     (t, None)
 }
 
+/// What the caller is asked for while talking to a person: no keys, no speech for the flow.
+fn talking(flow: &Flow, call: &Call) -> crate::engine::Gather {
+    let lang = flow.languages.get(usize::from(call.language())).cloned().unwrap_or_else(|| "".into());
+    crate::engine::Gather {
+        min_digits: 0,
+        max_digits: 0,
+        finish_key: None,
+        timeout_ms: Millis::ZERO,
+        speech: false,
+        hints: "".into(),
+        lang,
+    }
+}
+
 struct Clock {
     start: NaiveDateTime,
     ms: Millis,
@@ -243,6 +273,7 @@ fn record_trace(flow: &Flow, out: &Output, from: &mut usize, upto: Option<usize>
                 continue;
             }
             Trace::Branch(_) | Trace::Stored => continue,
+            Trace::Rated(score) => format!("rated {score}"),
             Trace::Escape => "escape: to the operator".to_owned(),
             Trace::Repeat => "repeat".to_owned(),
             Trace::Back => "back".to_owned(),

@@ -19,7 +19,7 @@ use tracing::Span;
 use super::AppState;
 use super::waits::WaitRequest;
 use crate::engine::{Call, Event, Flow, Outcome, Output, Start, Trace};
-use crate::events::{self, Before, CallHead, Kind, Step};
+use crate::events::{self, Before, CallHead, Kind, QueueResult, Step};
 use crate::providers::{
     Callback, Document, Incoming, Links, OperatorRoute, Provider, ProviderRequest, RawRequest, Refusal,
 };
@@ -271,10 +271,18 @@ pub async fn callback(
                     last_position: None,
                 };
                 writer.record(call_head(provider, &name, flow.version, &hook).event(seq, utc, node, left));
+                seq = seq.saturating_add(1);
             }
-            let lang = call_language(&flow, &call);
-            let links = links_now(token);
-            return Ok(left_queue(provider, &flow, lang, before.as_ref(), *refused, label, &links));
+            // The agent hung up on a bridged caller who is still on the line: the queue's
+            // `after` goes on with the flow (a rating, say).
+            match call.conversation_end(&flow) {
+                Some(end) if *result == QueueResult::Bridged => (end, 0),
+                _ => {
+                    let lang = call_language(&flow, &call);
+                    let links = links_now(token);
+                    return Ok(left_queue(provider, &flow, lang, before.as_ref(), *refused, label, &links));
+                }
+            }
         }
         Incoming::Input(input) => (input.event(), 0),
         Incoming::Wait { live, queue_time_s } => (Event::QueueUpdate(*live), *queue_time_s),

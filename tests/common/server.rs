@@ -239,7 +239,7 @@ impl Element {
 }
 
 /// What each recorded prompt of flows/support.toml says: the text written beside its `play`.
-static SOUND_TEXTS: std::sync::LazyLock<HashMap<String, String>> = std::sync::LazyLock::new(|| {
+static SOUND_TEXTS: std::sync::LazyLock<HashMap<String, (String, String)>> = std::sync::LazyLock::new(|| {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("flows/support.toml");
     let flow: toml::Table = std::fs::read_to_string(path).expect("the sample flow").parse().expect("valid TOML");
     let mut texts = HashMap::new();
@@ -248,15 +248,30 @@ static SOUND_TEXTS: std::sync::LazyLock<HashMap<String, String>> = std::sync::La
 });
 
 /// The text of a played file; for a templated name (`wait_{wait_min}.ru.wav`) with the value
-/// the file name carries put into the text (`wait_4.ru.wav` says "около 4 мин.").
+/// the file name carries spoken in the text as the engine speaks it (`wait_4.ru.wav` says
+/// "около 4 минут").
 fn sound_text(file: &str) -> Option<String> {
-    let (name, text) = SOUND_TEXTS.iter().find(|(name, _)| switchboard::engine::flow::sound_matches(name, file))?;
+    use switchboard::engine::spoken;
+    let (name, (text, lang)) =
+        SOUND_TEXTS.iter().find(|(name, _)| switchboard::engine::flow::sound_matches(name, file))?;
     let (Some(open), Some(close)) = (name.find('{'), name.rfind('}')) else { return Some(text.clone()) };
     let value = &file[open..file.len() - (name.len() - close - 1)];
-    Some(text.replace(&name[open..=close], value))
+    let var = &name[open + 1..close];
+    let mut said = String::new();
+    let mut rest = text.as_str();
+    while let (Some(a), Some(b)) = (rest.find('{'), rest.find('}')) {
+        said.push_str(&rest[..a]);
+        match spoken::parse(&rest[a + 1..b]) {
+            Ok(p) if p.name == var => said.push_str(&spoken::render(value, &p.form, lang)),
+            _ => said.push_str(&rest[a..=b]),
+        }
+        rest = &rest[b + 1..];
+    }
+    said.push_str(rest);
+    Some(said)
 }
 
-fn collect_sound_texts(table: &toml::Table, texts: &mut HashMap<String, String>) {
+fn collect_sound_texts(table: &toml::Table, texts: &mut HashMap<String, (String, String)>) {
     let text = table.get("text").or_else(|| table.get("prompt"));
     let in_language = |lang: Option<&str>| match (text, lang) {
         (Some(toml::Value::String(s)), _) => s.clone(),
@@ -265,11 +280,11 @@ fn collect_sound_texts(table: &toml::Table, texts: &mut HashMap<String, String>)
     };
     match table.get("play") {
         Some(toml::Value::String(file)) => {
-            texts.insert(file.clone(), in_language(None));
+            texts.insert(file.clone(), (in_language(None), "ru".to_owned()));
         }
         Some(toml::Value::Table(files)) => {
             for (lang, file) in files {
-                texts.insert(file.as_str().expect("a file name").to_owned(), in_language(Some(lang)));
+                texts.insert(file.as_str().expect("a file name").to_owned(), (in_language(Some(lang)), lang.clone()));
             }
         }
         _ => {}

@@ -66,6 +66,12 @@ impl Provider for Vonage {
         self.secret.is_some()
     }
 
+    /// A `conversation` sends no request when the agent leaves it: a queue's `after` is never
+    /// reached.
+    fn asks_after_queue(&self) -> bool {
+        false
+    }
+
     /// `input.dtmf.timeOut`: 0–10 s.
     fn gather_timeout_s(&self) -> Option<(u64, u64)> {
         Some((0, ncco::MAX_DTMF_TIMEOUT_S))
