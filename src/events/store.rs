@@ -11,11 +11,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use super::conn::{Conn, Lite, Param, Pg};
 use super::report::{Report, Scope};
 use super::{Event, EventLogError, Kind, QueueResult, tables, without_nul};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
 /// Schema versions and their SQL, applied in order; a version once released never changes.
 const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
@@ -243,7 +243,8 @@ impl Store {
                 )?;
                 let mut added = std::collections::HashSet::with_capacity(rows.len());
                 for row in &rows {
-                    let (call_id, provider, seq): (&str, &str, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+                    let (call_id, provider, seq): (&str, &str, i64) =
+                        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
                     added.insert((call_id, provider, seq));
                 }
                 // A key stored now is new once: the same event twice in a batch is one row.

@@ -154,8 +154,7 @@ impl CallState {
             }
             self.end_seq = Some(self.end_seq.map_or(seq, |s| s.min(seq)));
         }
-        if matches!(e.kind, Kind::QueueJoined { .. } | Kind::Dialled { .. })
-            && self.person.is_none_or(|(s, _)| seq < s)
+        if matches!(e.kind, Kind::QueueJoined { .. } | Kind::Dialled { .. }) && self.person.is_none_or(|(s, _)| seq < s)
         {
             self.person = Some((seq, e.at.timestamp_millis()));
         }
@@ -193,13 +192,11 @@ impl CallState {
                     tallies.add(self.key("announced", queue, i64::from(*min)), 1);
                 }
             }
-            Kind::QueueWaiting { queue, position, .. } => {
-                match self.waiting.iter_mut().find(|(q, _, _)| q == queue) {
-                    Some(last) if seq > last.1 => (last.1, last.2) = (seq, *position),
-                    Some(_) => {}
-                    None => self.waiting.push((queue.clone(), seq, *position)),
-                }
-            }
+            Kind::QueueWaiting { queue, position, .. } => match self.waiting.iter_mut().find(|(q, _, _)| q == queue) {
+                Some(last) if seq > last.1 => (last.1, last.2) = (seq, *position),
+                Some(_) => {}
+                None => self.waiting.push((queue.clone(), seq, *position)),
+            },
             &Kind::QueueLeft { ref queue, result, queue_time_s, last_position } => {
                 stays.push(Stay { seq, queue: queue.clone(), wait_s: queue_time_s });
                 match result {

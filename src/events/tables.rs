@@ -143,7 +143,8 @@ pub(super) fn report(conn: &mut dyn Conn, flow: Option<&str>, scope: Scope) -> R
                 .and("flow =", flow())
         };
         let terms = started();
-        let sql = format!("SELECT to_person_ms FROM calls WHERE simulated = $1 AND to_person_ms IS NOT NULL{}", terms.sql);
+        let sql =
+            format!("SELECT to_person_ms FROM calls WHERE simulated = $1 AND to_person_ms IS NOT NULL{}", terms.sql);
         conn.query(&sql, terms.params, &mut |row| {
             builder.add_to_person(u64::try_from(row[0].int()?).unwrap_or(0));
             Ok(())
