@@ -309,7 +309,7 @@ impl Store {
 
     /// The names of the flows whose calls the log holds (real or simulated ones), sorted.
     pub fn flows(&mut self, simulated: bool) -> Result<Vec<String>, EventLogError> {
-        const SQL: &str = "SELECT DISTINCT flow FROM events WHERE simulated = $1 ORDER BY flow";
+        const SQL: &str = "SELECT DISTINCT flow FROM calls WHERE simulated = $1 ORDER BY flow";
         Ok(match &mut self.backend {
             Backend::Sqlite(conn) => {
                 let mut query = conn.prepare(SQL)?;
