@@ -279,6 +279,14 @@ impl<C: postgres::GenericClient> Conn for Pg<'_, C> {
     fn states(&mut self, calls: &[(&str, &str)]) -> Result<HashMap<(String, String), CallState>, EventLogError> {
         let ids: Vec<&str> = calls.iter().map(|c| c.0).collect();
         let providers: Vec<&str> = calls.iter().map(|c| c.1).collect();
+        // Instances write the same call in turn: each holds its calls' locks (taken in one
+        // order, so two batches cannot wait on each other) from reading their states to
+        // committing the new ones, so neither folds into a state the other is replacing.
+        self.0.execute(
+            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(i || chr(1) || p, 0) AS h \
+             FROM unnest($1::text[], $2::text[]) AS t(i, p) ORDER BY h) AS locks",
+            &[&ids, &providers],
+        )?;
         let rows = self.0.query(
             "SELECT c.call_id, c.provider, c.state FROM calls c \
              JOIN unnest($1::text[], $2::text[]) AS t(i, p) ON c.call_id = t.i AND c.provider = t.p",
@@ -348,7 +356,10 @@ impl<C: postgres::GenericClient> Conn for Pg<'_, C> {
                 ],
             )?;
         }
-        let changes: Vec<_> = tallies.changes().collect();
+        // In key order: two instances' batches update shared rows in the same order, so
+        // neither waits for the other in a cycle (a deadlock PostgreSQL would break by failing one).
+        let mut changes: Vec<_> = tallies.changes().collect();
+        changes.sort_unstable_by(|a, b| a.0.cmp(b.0));
         if !changes.is_empty() {
             let simulated: Vec<bool> = changes.iter().map(|(k, _)| k.simulated).collect();
             let buckets: Vec<i64> = changes.iter().map(|(k, _)| k.bucket).collect();
@@ -366,6 +377,8 @@ impl<C: postgres::GenericClient> Conn for Pg<'_, C> {
             let emptied: HashSet<(bool, i64)> =
                 changes.iter().filter(|(_, n)| *n < 0).map(|(k, _)| (k.simulated, k.bucket)).collect();
             if !emptied.is_empty() {
+                let mut emptied: Vec<(bool, i64)> = emptied.into_iter().collect();
+                emptied.sort_unstable();
                 let (simulated, buckets): (Vec<bool>, Vec<i64>) = emptied.into_iter().unzip();
                 // A count taken back to zero is no row, as a count never made.
                 client.execute(
