@@ -42,3 +42,6 @@ CREATE TABLE tallies (
 -- walks the calls' keys instead), and cost every write.
 DROP INDEX events_at;
 DROP INDEX events_flow_at;
+-- Nor did any reader use the surrogate key (events are keyed by call, provider and seq): its
+-- sequence and index cost every write too.
+ALTER TABLE events DROP COLUMN id;
