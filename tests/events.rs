@@ -263,7 +263,7 @@ fn mixed_call(i: u64, rng: &mut Lcg) -> Vec<Event> {
     }
     t += 5_000;
     match rng.below(7) {
-        0 | 1 | 2 => {
+        0..=2 => {
             let queue = if rng.below(2) == 0 { "first_line" } else { "billing_line" };
             let announced = (rng.below(3) > 0).then(|| u32::try_from(rng.below(6)).expect("small"));
             push(next(&mut seq), t, Some("op"), Kind::NodeEntered {});
