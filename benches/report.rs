@@ -1,10 +1,11 @@
 //! `report` over a million calls (goal: under 2 s), harness-less: `cargo bench --bench report`.
 //! Measured in the same run, each the median of `SWITCHBOARD_BENCH_RUNS` runs (default 3):
-//! - the pure report in memory: the calls' events generated and fed to `events::report`
-//!   (the baseline: no database at all);
-//! - `report` from SQLite: open the log, `Store::scan` feeding the report, as
-//!   `switchboard report` does, over a log of `SWITCHBOARD_BENCH_CALLS` calls (default
-//!   1,000,000; written once, which takes a minute or two);
+//! - the pure report in memory: the calls' events generated and fed to `events::report`;
+//! - over a log of `SWITCHBOARD_BENCH_CALLS` calls (default 1,000,000; written once with its
+//!   summaries, which takes a few minutes) in SQLite: `switchboard report`'s read,
+//!   `Store::report` from the summaries (whole log, and dates that cut through 15-minute
+//!   buckets), beside the baselines `SELECT count(*) FROM events` and the old read, every
+//!   event through `Store::scan` and the report builder (which must give the same report);
 //! - the same from PostgreSQL over `SWITCHBOARD_BENCH_PG_CALLS` calls (default 200,000), when a
 //!   throwaway cluster can be started (see tests/common/postgres.rs).
 
@@ -55,7 +56,13 @@ fn write(store: &mut Store, n: u64) -> Duration {
     began.elapsed()
 }
 
-/// `switchboard report`'s read: open the log, scan what a report reads, build it.
+/// `switchboard report`'s read: open the log, read the summaries.
+fn summaries(url: &DbUrl, scope: &Scope) -> Report {
+    let mut store = Store::open(url).expect("the log opens").expect("a log");
+    store.report(None, scope.clone()).expect("the log reads")
+}
+
+/// The read before the summaries: open the log, scan what a report reads, build it.
 fn report_from(url: &DbUrl) -> Report {
     let mut store = Store::open(url).expect("the log opens").expect("a log");
     let mut builder = Builder::new(Scope::default());
@@ -89,13 +96,39 @@ fn main() {
         secs(wrote),
         events as f64 / secs(wrote)
     );
-    let (sqlite, r) = median(runs, || report_from(&url));
-    assert_eq!(r, expected, "SQLite's report is the in-memory one");
+    let path = dir.path().join("calls.db");
+    let (count, _) = median(runs, || {
+        let conn = rusqlite::Connection::open(&path).expect("opens");
+        let n: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).expect("counts");
+        assert_eq!(usize::try_from(n).ok(), Some(events));
+        Report::default()
+    });
+    let (scan, r) = median(runs, || report_from(&url));
+    assert_eq!(r, expected, "the scan's report is the in-memory one");
+    let (sqlite, r) = median(runs, || summaries(&url, &Scope::default()));
+    assert_eq!(r, expected, "the summaries' report is the in-memory one");
+    // From 11:07:30 on the second day to 13:52:10 on the last: both ends cut a bucket.
+    let first = calls::start(0);
+    let cut = Scope {
+        since: Some(first + chrono::Duration::seconds(86_400 + 4 * 3600 + 450)),
+        until: Some(calls::start(calls.saturating_sub(1)) - chrono::Duration::seconds(3600 + 50)),
+        ..Scope::default()
+    };
+    let (dated, r) = median(runs, || summaries(&url, &cut));
+    assert_eq!(r, report((0..calls).flat_map(call), cut.clone()), "a dated report is the in-memory one");
     println!(
-        "report from SQLite over {calls} calls: median {:.2} s of {runs} ({:.2}x the in-memory report; goal < 2 s per million: {:.2} s)",
+        "report from SQLite over {calls} calls, median of {runs}: summaries {:.3} s (goal < 2 s per million: \
+         {:.3} s); with --since/--until cutting buckets {:.3} s; baselines in the same run: \
+         SELECT count(*) FROM events {:.3} s ({:.2}x the summaries' time), the event scan {:.2} s \
+         ({:.1}x the summaries' time), in memory {:.2} s",
         secs(sqlite),
-        secs(sqlite) / secs(memory),
-        secs(sqlite) * 1e6 / calls.max(1) as f64
+        secs(sqlite) * 1e6 / calls.max(1) as f64,
+        secs(dated),
+        secs(count),
+        secs(count) / secs(sqlite),
+        secs(scan),
+        secs(scan) / secs(sqlite),
+        secs(memory),
     );
     drop(dir);
 
@@ -106,13 +139,17 @@ fn main() {
     drop(store);
     println!("write {pg_calls} calls to PostgreSQL in batches of 10,000: {:.1} s", secs(wrote));
     let (memory, expected) = median(runs, || report((0..pg_calls).flat_map(call), Scope::default()));
-    let (postgres, r) = median(runs, || report_from(&url));
-    assert_eq!(r, expected, "PostgreSQL's report is the in-memory one");
+    let (scan, r) = median(runs, || report_from(&url));
+    assert_eq!(r, expected, "PostgreSQL's scan is the in-memory report");
+    let (postgres, r) = median(runs, || summaries(&url, &Scope::default()));
+    assert_eq!(r, expected, "PostgreSQL's summaries give the in-memory report");
     println!(
-        "report from PostgreSQL over {pg_calls} calls: median {:.2} s of {runs} ({:.2}x the in-memory report's {:.2} s; {:.2} s per million)",
+        "report from PostgreSQL over {pg_calls} calls, median of {runs}: summaries {:.3} s ({:.3} s per \
+         million); the event scan {:.2} s ({:.1}x), in memory {:.2} s",
         secs(postgres),
-        secs(postgres) / secs(memory),
-        secs(memory),
-        secs(postgres) * 1e6 / pg_calls.max(1) as f64
+        secs(postgres) * 1e6 / pg_calls.max(1) as f64,
+        secs(scan),
+        secs(scan) / secs(postgres),
+        secs(memory)
     );
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use switchboard::events::report::{Builder, KINDS, Scope};
 use switchboard::events::{
     CallHead, DbUrl, Event, ExportSummary, Filter, Kind, QueueResult, Store, Writer, WriterConfig,
 };
@@ -64,13 +65,13 @@ fn all_events(store: &mut Store) -> Vec<(String, u32, &'static str)> {
 
 fn check_migrations_are_idempotent(url: &str) {
     let mut store = open(url);
-    assert_eq!(store.schema_version().expect("reads the version"), 2);
+    assert_eq!(store.schema_version().expect("reads the version"), 3);
     let event = head("CA1").event(0, utc("2026-03-16 09:00:00"), None, Kind::CallStarted { caller: None });
     assert_eq!(store.insert(&[event]).expect("writes"), 1);
     drop(store);
     // Opening again applies nothing and keeps the rows.
     let mut store = open(url);
-    assert_eq!(store.schema_version().expect("reads the version"), 2);
+    assert_eq!(store.schema_version().expect("reads the version"), 3);
     assert_eq!(all_events(&mut store), [("CA1".to_owned(), 0, "call_started")]);
 }
 
@@ -208,7 +209,175 @@ fn check_export_writes_one_row_per_queue_stay(url: &str) {
     );
 }
 
+/// A small deterministic generator (a 64-bit LCG), so the mixed log is the same every run.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n.max(1)
+    }
+}
+
+/// Call `i` of a mixed log: every kind a report reads, hang-ups with and without a node,
+/// waits, two flows, some simulated; starting at any millisecond over three days.
+fn mixed_call(i: u64, rng: &mut Lcg) -> Vec<Event> {
+    let flow = if rng.below(3) == 0 { "sales" } else { "support" };
+    let h = CallHead {
+        call_id: format!("CA{i:05}"),
+        provider: if i % 11 == 0 { "vonage" } else { "twilio" }.into(),
+        flow: flow.into(),
+        flow_version: 1,
+        simulated: rng.below(5) == 0,
+    };
+    let start = utc("2026-03-16 00:00:00")
+        + chrono::Duration::milliseconds(i64::try_from(rng.below(3 * 86_400_000)).expect("small"));
+    let mut t = 0_i64;
+    let mut events = Vec::new();
+    let mut push = |seq: u32, t: i64, node: Option<&str>, kind: Kind| {
+        events.push(h.event(seq, start + chrono::Duration::milliseconds(t), node.map(str::to_owned), kind));
+    };
+    let mut seq = 0;
+    let next = |seq: &mut u32| {
+        *seq += 1;
+        *seq - 1
+    };
+    push(next(&mut seq), 0, None, Kind::CallStarted { caller: None });
+    for node in ["main", "billing"].iter().take(1 + usize::try_from(rng.below(2)).expect("small")) {
+        t += i64::try_from(rng.below(20_000)).expect("small");
+        push(next(&mut seq), t, Some(node), Kind::NodeEntered {});
+        push(next(&mut seq), t, Some(node), Kind::PromptPlayed { file: None, duration_ms: 900 });
+        match rng.below(6) {
+            0 => push(next(&mut seq), t, Some(node), Kind::InvalidInput { unintelligible: false }),
+            1 => {
+                push(next(&mut seq), t, Some(node), Kind::InvalidInput { unintelligible: true });
+                push(next(&mut seq), t, Some(node), Kind::Escalation {});
+            }
+            2 => {
+                push(next(&mut seq), t, Some(node), Kind::NoInput {});
+                push(next(&mut seq), t, Some(node), Kind::TimeoutFallback {});
+            }
+            3 => push(next(&mut seq), t, Some(node), Kind::Escape {}),
+            _ => {}
+        }
+    }
+    t += 5_000;
+    match rng.below(7) {
+        0..=2 => {
+            let queue = if rng.below(2) == 0 { "first_line" } else { "billing_line" };
+            let announced = (rng.below(3) > 0).then(|| u32::try_from(rng.below(6)).expect("small"));
+            push(next(&mut seq), t, Some("op"), Kind::NodeEntered {});
+            push(
+                next(&mut seq),
+                t,
+                Some("op"),
+                Kind::QueueJoined { queue: queue.into(), announced_wait_min: announced },
+            );
+            let wait = u32::try_from(rng.below(400)).expect("small");
+            for (k, position) in (0..rng.below(3)).zip((1..5).rev()) {
+                let waiting = Kind::QueueWaiting { queue: queue.into(), position, announced_wait_min: announced };
+                let at = u32::try_from(k).expect("small") * 20;
+                push(events_waiting_seq(at), t + i64::from(at) * 1000, Some("op"), waiting);
+            }
+            let result = [QueueResult::Bridged, QueueResult::Hangup, QueueResult::Redirected]
+                [usize::try_from(rng.below(3)).expect("small")];
+            let last_position = (rng.below(2) == 0).then(|| u32::try_from(1 + rng.below(4)).expect("small"));
+            t += i64::from(wait) * 1000;
+            push(
+                next(&mut seq),
+                t,
+                Some("op"),
+                Kind::QueueLeft { queue: queue.into(), result, queue_time_s: wait, last_position },
+            );
+        }
+        3 => push(next(&mut seq), t, Some("transfer"), Kind::Dialled { number: "+15550100".into() }),
+        4 => push(next(&mut seq), t, Some("vm"), Kind::Voicemail { mailbox: "support".into() }),
+        5 => {
+            push(next(&mut seq), t, Some("cb"), Kind::CallbackRequested { queue: Some("first_line".into()) });
+            push(next(&mut seq), t, Some("cb"), Kind::FlowEnded {});
+        }
+        _ => {
+            if rng.below(2) == 0 {
+                push(next(&mut seq), t, Some("main"), Kind::CallerHungUp {});
+            } else {
+                push(next(&mut seq), t, Some("bye"), Kind::FlowEnded {});
+            }
+        }
+    }
+    // The status callback: a hang-up without a node for most calls, then the completion.
+    if rng.below(4) > 0 {
+        push(u32::MAX - 1, t + 1000, None, Kind::CallerHungUp {});
+    }
+    push(u32::MAX, t + 1000, None, Kind::CallCompleted { duration_s: 60 });
+    events
+}
+
+fn events_waiting_seq(queue_time_s: u32) -> u32 {
+    switchboard::events::SEQ_WAITING + queue_time_s
+}
+
+/// What `report` gave before the summaries: every event of every call, through the builder.
+fn scanned_report(store: &mut Store, flow: Option<&str>, scope: Scope) -> switchboard::events::report::Report {
+    let mut builder = Builder::new(scope);
+    let filter = Filter { flow: flow.map(str::to_owned), kinds: KINDS.to_vec(), ..Filter::default() };
+    store
+        .scan(&filter, &mut |e| {
+            builder.push(e);
+            Ok(())
+        })
+        .expect("the log reads");
+    builder.finish()
+}
+
+/// The summaries give the report the events give, whatever order and batches the events came
+/// in (replays included), for every scope: dates cutting through buckets, time zones with
+/// half-hour offsets and clock changes, flows, simulated calls; and again once rebuilt.
+fn check_summaries_report_what_the_events_do(url: &str) {
+    let mut store = open(url);
+    let mut rng = Lcg(12);
+    let mut events: Vec<Event> = (0..400).flat_map(|i| mixed_call(i, &mut rng)).collect();
+    // Arrival order: mostly in order with a call's events spread over batches, some shuffled
+    // far (instances and retries), some replayed.
+    for i in (1..events.len()).rev() {
+        if rng.below(4) == 0 {
+            let j = usize::try_from(rng.below(u64::try_from(i).expect("small"))).expect("small");
+            events.swap(i, j);
+        }
+    }
+    let replays: Vec<Event> = events.iter().filter(|_| rng.below(10) == 0).cloned().collect();
+    events.extend(replays);
+    let mut rest = events.as_slice();
+    while !rest.is_empty() {
+        let n = usize::try_from(1 + rng.below(60)).expect("small").min(rest.len());
+        store.insert(&rest[..n]).expect("writes");
+        rest = &rest[n..];
+    }
+    let at = |s: &str| Some(utc(s));
+    let scopes = [
+        Scope::default(),
+        Scope { simulated: true, ..Scope::default() },
+        Scope { since: at("2026-03-16 10:07:13.5"), until: at("2026-03-18 13:52:00"), ..Scope::default() },
+        Scope { since: at("2026-03-17 10:00:00"), until: at("2026-03-17 10:14:00"), ..Scope::default() },
+        Scope { since: at("2026-03-17 00:00:00"), tz: chrono_tz::Asia::Kolkata, ..Scope::default() },
+        Scope { until: at("2026-03-17 06:45:01"), tz: chrono_tz::America::New_York, ..Scope::default() },
+    ];
+    let check = |store: &mut Store, when: &str| {
+        for scope in &scopes {
+            for flow in [None, Some("sales")] {
+                let expected = scanned_report(store, flow, scope.clone());
+                assert!(expected.calls > 0 || scope.since.is_some(), "the mixed log has calls");
+                let got = store.report(flow, scope.clone()).expect("reports");
+                assert_eq!(got, expected, "{when}: {flow:?} {scope:?}");
+            }
+        }
+    };
+    check(&mut store, "kept batch by batch");
+    assert_eq!(store.resummarize().expect("rebuilds"), 400);
+    check(&mut store, "rebuilt from the events");
+}
+
 fn run_checks(url_for: &mut dyn FnMut(&str) -> String) {
+    check_summaries_report_what_the_events_do(&url_for("summaries"));
     check_migrations_are_idempotent(&url_for("migrations"));
     check_batches_read_back_in_call_order(&url_for("batches"));
     check_prune_drops_whole_calls_that_ended_before(&url_for("prune"));
@@ -242,6 +411,12 @@ fn sqlite_export_writes_one_row_per_queue_stay() {
 }
 
 #[test]
+fn sqlite_summaries_report_what_the_events_do() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    check_summaries_report_what_the_events_do(&sqlite_url(dir.path()));
+}
+
+#[test]
 fn sqlite_log_is_in_wal_mode() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let store = open(&sqlite_url(dir.path()));
@@ -253,7 +428,8 @@ fn sqlite_log_is_in_wal_mode() {
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name")
         .and_then(|mut q| q.query_map([], |r| r.get(0))?.collect())
         .expect("lists indexes");
-    assert_eq!(indexes, ["events_at", "events_flow_at"]);
+    // Only the key: migration 3 dropped the time indexes no reader used.
+    assert!(indexes.is_empty(), "{indexes:?}");
     // The table is kept in call order (see 0002_events_by_call.sql), so the report's read
     // walks it without sorting.
     let plan: Vec<String> = conn
@@ -283,7 +459,7 @@ fn a_version_1_sqlite_log_moves_to_call_order_keeping_its_events() {
     .expect("a version 1 log");
     drop(conn);
     let mut store = open(&sqlite_url(dir.path()));
-    assert_eq!(store.schema_version().expect("reads the version"), 2);
+    assert_eq!(store.schema_version().expect("reads the version"), 3);
     assert_eq!(
         all_events(&mut store),
         [

@@ -4,6 +4,11 @@
 use chrono::{DateTime, Utc};
 use switchboard::events::{CallHead, Event, Kind, QueueResult};
 
+/// When call `i` starts.
+pub fn start(i: u64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(1_773_644_400 + i64::try_from(i * 30).unwrap_or(0), 0).unwrap_or_default()
+}
+
 /// The events of call `i`: a menu, then the queue (7 in 10), a hang-up (1 in 10) or self-service.
 pub fn call(i: u64) -> Vec<Event> {
     let head = CallHead {
@@ -13,8 +18,7 @@ pub fn call(i: u64) -> Vec<Event> {
         flow_version: 1,
         simulated: false,
     };
-    let start =
-        DateTime::<Utc>::from_timestamp(1_773_644_400 + i64::try_from(i * 30).unwrap_or(0), 0).unwrap_or_default();
+    let start = start(i);
     let t = |s: i64| start + chrono::Duration::seconds(s);
     let node = |n: &str| Some(n.to_owned());
     let mut e = vec![

@@ -1,6 +1,5 @@
 //! `switchboard report`: where callers give up, how many press 0, how long they wait, read from
-//! the event log. The numbers come from `events::report` (pure); this reads the log, prints
-//! and draws.
+//! the event log's per-call summaries (`Store::report`); this prints and draws.
 //!
 //! Exit codes: 0 with a report, 1 when the log holds no call in the range asked (said on
 //! stderr, so a script does not take an empty report for a quiet day), 2 when the log cannot be
@@ -12,8 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use switchboard::events::Filter;
-use switchboard::events::report::{self, Builder, Scope};
+use switchboard::events::report::{self, Scope};
 
 use super::db::{DEFAULT_DB, open_existing};
 
@@ -53,13 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let until = args.until.as_deref().map(|s| parse_date(s, args.tz, true)).transpose()?;
     let mut store = open_existing(&args.db)?;
     let scope = Scope { simulated: args.simulated, since, until, tz: args.tz };
-    let mut builder = Builder::new(scope);
-    let filter = Filter { flow: args.flow.clone(), kinds: report::KINDS.to_vec(), ..Filter::default() };
-    store.scan(&filter, &mut |e| {
-        builder.push(e);
-        Ok(())
-    })?;
-    let r = builder.finish();
+    let r = store.report(args.flow.as_deref(), scope)?;
     if r.calls == 0 {
         let what = if args.simulated { "simulated calls" } else { "calls" };
         let mut why = format!("no {what} in the event log {}", args.db);

@@ -11,8 +11,11 @@
 //! This is a driver-side module: the engine never names it, and nothing here runs during a
 //! webhook request except [`Writer::record`], which only tries to queue.
 
+mod conn;
 pub mod report;
 pub mod store;
+pub mod summary;
+mod tables;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -761,6 +764,7 @@ queue = "first_line"
         assert_eq!(kinds.len(), Kind::WORDS.len());
         for (kind, word) in kinds.iter().zip(Kind::WORDS) {
             assert_eq!(kind.word(), word);
+            assert_eq!(report::reads(kind), report::KINDS.contains(&word), "{word}");
             let back = Kind::from_stored(word, &kind.details()).unwrap_or_else(|e| panic!("{word}: {e}"));
             assert_eq!(&back, kind);
         }

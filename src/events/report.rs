@@ -256,6 +256,78 @@ impl Builder {
         }
     }
 
+    /// Adds `n` calls counted elsewhere (the summary tables): simulated or not, started in the
+    /// 15 minutes from `bucket_ms`, with the outcome, hang-up and queue of [`code`].
+    ///
+    /// [`code`]: super::summary::CallState::code
+    pub fn add_calls(&mut self, simulated: bool, bucket_ms: i64, code: i64, n: u64) {
+        if simulated != self.scope.simulated {
+            self.other += n;
+            return;
+        }
+        self.calls += n;
+        let hung_up = code & 8 != 0;
+        match code & 7 {
+            1 => self.outcomes.queue += n,
+            2 => self.outcomes.dial += n,
+            3 => self.outcomes.voicemail += n,
+            4 => self.outcomes.callback += n,
+            _ => {
+                self.outcomes.hangup += n;
+                if !hung_up {
+                    self.contained += n;
+                }
+            }
+        }
+        let Some(start) = DateTime::from_timestamp_millis(bucket_ms) else { return };
+        let local = start.with_timezone(&self.scope.tz);
+        let day = local.weekday().num_days_from_monday() as usize;
+        if let Some(cell) = self.hours.get_mut(day).and_then(|d| d.get_mut(local.hour() as usize)) {
+            cell.0 += n;
+            cell.1 += if code & 16 != 0 { n } else { 0 };
+        }
+    }
+
+    /// Adds a tally of the summary tables: a node's counter (`entered`, `escapes`,
+    /// `timeouts`, `invalid`, `escalations`, `hangups`), or a queue's (`joined`, `answered`,
+    /// `abandoned`; `announced` with the minutes announced as `value`, `position` with the
+    /// last position of abandoned callers). Unknown tallies are left out.
+    pub fn add_tally(&mut self, what: &str, name: &str, value: i64, n: u64) {
+        let node = |b: &mut Builder, f: fn(&mut NodeStats, u64)| f(b.node(name), n);
+        match what {
+            "entered" => node(self, |s, n| s.entered += n),
+            "escapes" => node(self, |s, n| s.escapes += n),
+            "timeouts" => node(self, |s, n| s.timeouts += n),
+            "invalid" => node(self, |s, n| s.invalid += n),
+            "escalations" => node(self, |s, n| s.escalations += n),
+            "hangups" => node(self, |s, n| s.hangups += n),
+            "joined" => self.queue(name).joined += n,
+            "answered" => self.queue(name).answered += n,
+            "abandoned" => self.queue(name).abandoned += n,
+            "announced" => {
+                let q = self.queue(name);
+                q.announced_s += u64::try_from(value).unwrap_or(0) * 60 * n;
+                q.announced_n += n;
+            }
+            "position" => {
+                let p = u32::try_from(value).unwrap_or(0);
+                let q = self.queue(name);
+                q.positions = (q.positions.0 + n, q.positions.1 + u64::from(p) * n, q.positions.2.max(p));
+            }
+            _ => {}
+        }
+    }
+
+    /// Adds one call's time from start to a person (see [`add_calls`](Builder::add_calls)).
+    pub fn add_to_person(&mut self, ms: u64) {
+        self.to_person_ms.push(ms);
+    }
+
+    /// Adds one stay's wait in `queue`.
+    pub fn add_wait(&mut self, queue: &str, wait_s: u32) {
+        self.queue(queue).waits.push(wait_s);
+    }
+
     /// Whether a call starting at `start` is in the scope's dates.
     fn in_dates(&self, start: DateTime<Utc>) -> bool {
         self.scope.since.is_none_or(|s| start >= s) && self.scope.until.is_none_or(|u| start < u)
@@ -434,6 +506,19 @@ impl Builder {
             by_hour,
         }
     }
+}
+
+/// Whether a report reads events of this kind (one of [`KINDS`]).
+pub fn reads(kind: &Kind) -> bool {
+    !matches!(
+        kind,
+        Kind::PromptPlayed { .. }
+            | Kind::Digits { .. }
+            | Kind::Speech { .. }
+            | Kind::NoInput {}
+            | Kind::SentToOperator { .. }
+            | Kind::CallCompleted { .. }
+    )
 }
 
 /// The report of `events`, given call by call in `seq` order.

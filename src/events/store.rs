@@ -11,21 +11,26 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::conn::{Conn, Lite, Param, Pg};
+use super::report::{Report, Scope};
+use super::{Event, EventLogError, Kind, QueueResult, tables, without_nul};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use postgres::fallible_iterator::FallibleIterator as _;
-
-use super::{Event, EventLogError, Kind, QueueResult, without_nul};
 
 /// Schema versions and their SQL, applied in order; a version once released never changes.
 const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_events.sql")),
     (2, include_str!("migrations/sqlite/0002_events_by_call.sql")),
+    (3, include_str!("migrations/sqlite/0003_call_summaries.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_events.sql")),
     (2, include_str!("migrations/postgres/0002_call_provider_seq.sql")),
+    (3, include_str!("migrations/postgres/0003_call_summaries.sql")),
 ];
+
+/// The migration that adds the summary tables, filled from the events already stored.
+const SUMMARIES: i64 = 3;
 
 /// The advisory lock that serialises migrations of instances starting together (any constant
 /// of ours; these are the bytes of "sbevents").
@@ -34,7 +39,7 @@ const MIGRATION_LOCK: i64 = 0x7362_6576_656e_7473;
 /// How long SQLite waits for another writer (a second process on the same file) before failing.
 const SQLITE_BUSY: Duration = Duration::from_secs(5);
 
-const COLUMNS: &str = "call_id, provider, flow, flow_version, seq, at_ms, node, kind, details, simulated";
+pub(super) const COLUMNS: &str = "call_id, provider, flow, flow_version, seq, at_ms, node, kind, details, simulated";
 
 /// Where the log is, as given by `--db` / `SWITCHBOARD_DB`.
 #[derive(Clone, PartialEq, Eq)]
@@ -109,6 +114,9 @@ pub struct Filter {
     pub simulated: Option<bool>,
     /// Only these kinds (their words).
     pub kinds: Vec<&'static str>,
+    /// Only calls that started in `[from, to)`, in milliseconds since the epoch (by their
+    /// summary's start).
+    pub started: Option<(i64, i64)>,
 }
 
 /// What [`Store::export_fit_csv`] wrote.
@@ -128,12 +136,6 @@ pub struct Store {
 enum Backend {
     Sqlite(rusqlite::Connection),
     Postgres(Box<postgres::Client>),
-}
-
-/// A query parameter, bound the way each backend wants it.
-enum Param {
-    Text(String),
-    Bool(bool),
 }
 
 impl Store {
@@ -178,12 +180,13 @@ impl Store {
         })
     }
 
-    /// Stores a batch in one transaction; returns how many were new (replays are skipped).
+    /// Stores a batch in one transaction, with the summaries `report` reads; returns how
+    /// many were new (replays are skipped, and left out of the summaries).
     pub fn insert(&mut self, events: &[Event]) -> Result<u64, EventLogError> {
         match &mut self.backend {
             Backend::Sqlite(conn) => {
                 let tx = conn.transaction()?;
-                let mut added = 0;
+                let mut new = Vec::with_capacity(events.len());
                 {
                     let sql = format!(
                         "INSERT INTO events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -191,7 +194,7 @@ impl Store {
                     );
                     let mut insert = tx.prepare_cached(&sql)?;
                     for e in events {
-                        added += insert.execute(rusqlite::params![
+                        let added = insert.execute(rusqlite::params![
                             e.call_id,
                             e.provider,
                             e.flow,
@@ -203,21 +206,24 @@ impl Store {
                             e.kind.details(),
                             e.simulated,
                         ])?;
+                        if added > 0 {
+                            new.push(e);
+                        }
                     }
                 }
+                tables::summarize(&mut Lite(&tx), &new)?;
                 tx.commit()?;
-                Ok(u64::try_from(added).unwrap_or(u64::MAX))
+                Ok(u64::try_from(new.len()).unwrap_or(u64::MAX))
             }
             Backend::Postgres(client) => {
                 // One statement per batch: every column as an array parameter (binary, no
-                // escaping), `unnest` back into rows, replays skipped by the unique key.
-                // Faster than COPY through a temporary table, whose per-commit truncation
-                // and extra statement cost more than the copy saved on batches of 1,000.
+                // escaping), `unnest` back into rows, replays skipped by the unique key and
+                // the new rows' keys returned for the summaries.
                 const SQL: &str = "INSERT INTO events (call_id, provider, flow, flow_version, seq, at_ms, node, \
                      kind, details, simulated) SELECT c, p, f, v, s, a, n, k, d::jsonb, m FROM \
                      unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], \
                      $7::text[], $8::text[], $9::text[], $10::bool[]) AS t(c, p, f, v, s, a, n, k, d, m) \
-                     ON CONFLICT DO NOTHING";
+                     ON CONFLICT DO NOTHING RETURNING call_id, provider, seq";
                 let column = |f: &dyn Fn(&Event) -> String| events.iter().map(f).collect::<Vec<String>>();
                 let call_ids = column(&|e| without_nul(&e.call_id));
                 let providers = column(&|e| without_nul(&e.provider));
@@ -231,12 +237,27 @@ impl Store {
                 let simulated: Vec<bool> = events.iter().map(|e| e.simulated).collect();
                 let mut tx = client.transaction()?;
                 let insert = tx.prepare(SQL)?;
-                let added = tx.execute(
+                let rows = tx.query(
                     &insert,
                     &[&call_ids, &providers, &flows, &versions, &seqs, &ats, &nodes, &kinds, &details, &simulated],
                 )?;
+                let mut added = std::collections::HashSet::with_capacity(rows.len());
+                for row in &rows {
+                    let (call_id, provider, seq): (&str, &str, i64) =
+                        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+                    added.insert((call_id, provider, seq));
+                }
+                // A key stored now is new once: the same event twice in a batch is one row.
+                let new: Vec<&Event> = events
+                    .iter()
+                    .zip(&call_ids)
+                    .zip(&providers)
+                    .filter(|((e, c), p)| added.remove(&(c.as_str(), p.as_str(), i64::from(e.seq))))
+                    .map(|((e, _), _)| e)
+                    .collect();
+                tables::summarize(&mut Pg(&mut tx), &new)?;
                 tx.commit()?;
-                Ok(added)
+                Ok(u64::try_from(new.len()).unwrap_or(u64::MAX))
             }
         }
     }
@@ -250,78 +271,45 @@ impl Store {
         filter: &Filter,
         each: &mut dyn FnMut(&Event) -> Result<(), EventLogError>,
     ) -> Result<(), EventLogError> {
-        let (clause, params) = where_clause(filter);
-        let mut event = blank_event();
+        self.conn().scan(filter, each)
+    }
+
+    /// The report on `scope`'s calls (one flow's only, with `flow`), read from the summaries
+    /// the writer keeps: the same as [`Builder`](super::report::Builder) fed every call's
+    /// events through [`Store::scan`], in a few queries.
+    pub fn report(&mut self, flow: Option<&str>, scope: Scope) -> Result<Report, EventLogError> {
+        tables::report(self.conn().as_mut(), flow, scope)
+    }
+
+    /// Rewrites the summaries `report` reads from every stored event; returns the number of
+    /// calls. Migration does it once; [`Store::prune`] after deleting.
+    pub fn resummarize(&mut self) -> Result<u64, EventLogError> {
         match &mut self.backend {
             Backend::Sqlite(conn) => {
-                let sql = format!("SELECT {COLUMNS} FROM events{clause} ORDER BY call_id, provider, seq");
-                let mut query = conn.prepare_cached(&sql)?;
-                let values = params.into_iter().map(|p| match p {
-                    Param::Text(s) => rusqlite::types::Value::Text(s),
-                    Param::Bool(b) => rusqlite::types::Value::Integer(i64::from(b)),
-                });
-                let mut rows = query.query(rusqlite::params_from_iter(values))?;
-                while let Some(row) = rows.next()? {
-                    let text = |i: usize| row.get_ref(i)?.as_str().map_err(rusqlite::Error::from);
-                    let node = row.get_ref(6)?.as_str_or_null().map_err(rusqlite::Error::from)?;
-                    fill(
-                        &mut event,
-                        Columns {
-                            call_id: text(0)?,
-                            provider: text(1)?,
-                            flow: text(2)?,
-                            flow_version: text(3)?,
-                            seq: row.get(4)?,
-                            at_ms: row.get(5)?,
-                            node,
-                            kind: text(7)?,
-                            details: text(8)?,
-                            simulated: row.get(9)?,
-                        },
-                    )?;
-                    each(&event)?;
-                }
+                let tx = conn.transaction()?;
+                let calls = tables::backfill(&mut Lite(&tx))?;
+                tx.commit()?;
+                Ok(calls)
             }
             Backend::Postgres(client) => {
-                let columns = COLUMNS.replace("details", "details::text");
-                let sql = format!("SELECT {columns} FROM events{clause} ORDER BY call_id, provider, seq");
-                let params: Vec<Box<dyn postgres::types::ToSql + Sync>> = params
-                    .into_iter()
-                    .map(|p| -> Box<dyn postgres::types::ToSql + Sync> {
-                        match p {
-                            Param::Text(s) => Box::new(s),
-                            Param::Bool(b) => Box::new(b),
-                        }
-                    })
-                    .collect();
-                // `query_raw` streams: rows are decoded as they arrive, not gathered first.
-                let mut rows = client.query_raw(&sql, params)?;
-                while let Some(row) = rows.next()? {
-                    fill(
-                        &mut event,
-                        Columns {
-                            call_id: row.try_get(0)?,
-                            provider: row.try_get(1)?,
-                            flow: row.try_get(2)?,
-                            flow_version: row.try_get(3)?,
-                            seq: row.try_get(4)?,
-                            at_ms: row.try_get(5)?,
-                            node: row.try_get(6)?,
-                            kind: row.try_get(7)?,
-                            details: row.try_get(8)?,
-                            simulated: row.try_get(9)?,
-                        },
-                    )?;
-                    each(&event)?;
-                }
+                let mut tx = client.transaction()?;
+                let calls = tables::backfill(&mut Pg(&mut tx))?;
+                tx.commit()?;
+                Ok(calls)
             }
         }
-        Ok(())
+    }
+
+    fn conn(&mut self) -> Box<dyn Conn + '_> {
+        match &mut self.backend {
+            Backend::Sqlite(conn) => Box::new(Lite(conn)),
+            Backend::Postgres(client) => Box::new(Pg(client.as_mut())),
+        }
     }
 
     /// The names of the flows whose calls the log holds (real or simulated ones), sorted.
     pub fn flows(&mut self, simulated: bool) -> Result<Vec<String>, EventLogError> {
-        const SQL: &str = "SELECT DISTINCT flow FROM events WHERE simulated = $1 ORDER BY flow";
+        const SQL: &str = "SELECT DISTINCT flow FROM calls WHERE simulated = $1 ORDER BY flow";
         Ok(match &mut self.backend {
             Backend::Sqlite(conn) => {
                 let mut query = conn.prepare(SQL)?;
@@ -343,16 +331,21 @@ impl Store {
     }
 
     /// Deletes the events of every call whose last event is older than `older_than`; returns
-    /// how many events went. A call with any newer event is kept whole.
+    /// how many events went. A call with any newer event is kept whole. The summaries are then
+    /// rewritten from the events left ([`Store::resummarize`]).
     pub fn prune(&mut self, older_than: DateTime<Utc>) -> Result<u64, EventLogError> {
         const SQL: &str = "DELETE FROM events WHERE at_ms < $1 AND NOT EXISTS (SELECT 1 FROM events later \
                            WHERE later.call_id = events.call_id AND later.provider = events.provider \
                            AND later.at_ms >= $1)";
         let cutoff = older_than.timestamp_millis();
-        Ok(match &mut self.backend {
+        let removed = match &mut self.backend {
             Backend::Sqlite(conn) => u64::try_from(conn.execute(SQL, [cutoff])?).unwrap_or(u64::MAX),
             Backend::Postgres(client) => client.execute(SQL, &[&cutoff])?,
-        })
+        };
+        if removed > 0 {
+            self.resummarize()?;
+        }
+        Ok(removed)
     }
 
     /// Writes the per-call CSV `switchboard fit` reads: one row per queue stay, with the
@@ -478,21 +471,21 @@ fn version_hex(version: u64) -> String {
 }
 
 /// A row's columns as the driver lends them.
-struct Columns<'r> {
-    call_id: &'r str,
-    provider: &'r str,
-    flow: &'r str,
-    flow_version: &'r str,
-    seq: i64,
-    at_ms: i64,
-    node: Option<&'r str>,
-    kind: &'r str,
-    details: &'r str,
-    simulated: bool,
+pub(super) struct Columns<'r> {
+    pub call_id: &'r str,
+    pub provider: &'r str,
+    pub flow: &'r str,
+    pub flow_version: &'r str,
+    pub seq: i64,
+    pub at_ms: i64,
+    pub node: Option<&'r str>,
+    pub kind: &'r str,
+    pub details: &'r str,
+    pub simulated: bool,
 }
 
 /// The event [`fill`] overwrites row by row.
-fn blank_event() -> Event {
+pub(super) fn blank_event() -> Event {
     Event {
         call_id: String::new(),
         provider: String::new(),
@@ -508,7 +501,7 @@ fn blank_event() -> Event {
 
 /// Checks a row and decodes it into `event`, reusing its strings' buffers (a scan of a
 /// million calls then allocates little beyond the kinds' own fields).
-fn fill(event: &mut Event, row: Columns) -> Result<(), EventLogError> {
+pub(super) fn fill(event: &mut Event, row: Columns) -> Result<(), EventLogError> {
     let bad = |what: &str| EventLogError::BadRow(format!("call {} seq {}: {what}", row.call_id, row.seq));
     let set = |buf: &mut String, text: &str| {
         if buf != text {
@@ -533,7 +526,7 @@ fn fill(event: &mut Event, row: Columns) -> Result<(), EventLogError> {
 
 /// ` WHERE …` for the filter (empty when it selects everything), with `$n` placeholders, which
 /// SQLite and PostgreSQL both read.
-fn where_clause(filter: &Filter) -> (String, Vec<Param>) {
+pub(super) fn where_clause(filter: &Filter) -> (String, Vec<Param>) {
     let mut terms = Vec::new();
     let mut params = Vec::new();
     let bind = |params: &mut Vec<Param>, p: Param| {
@@ -552,6 +545,12 @@ fn where_clause(filter: &Filter) -> (String, Vec<Param>) {
     if !filter.kinds.is_empty() {
         let words: Vec<String> = filter.kinds.iter().map(|k| bind(&mut params, Param::Text((*k).to_owned()))).collect();
         terms.push(format!("kind IN ({})", words.join(", ")));
+    }
+    if let Some((from, to)) = filter.started {
+        let (from, to) = (bind(&mut params, Param::Int(from)), bind(&mut params, Param::Int(to)));
+        terms.push(format!(
+            "(call_id, provider) IN (SELECT call_id, provider FROM calls WHERE start_ms >= {from} AND start_ms < {to})"
+        ));
     }
     if terms.is_empty() {
         return (String::new(), params);
@@ -573,6 +572,9 @@ fn migrate_sqlite(conn: &mut rusqlite::Connection) -> Result<(), EventLogError> 
     check_known(current, SQLITE_MIGRATIONS)?;
     for (version, sql) in SQLITE_MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         tx.execute_batch(sql)?;
+        if *version == SUMMARIES {
+            tables::backfill(&mut Lite(&tx))?;
+        }
         tx.execute("INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, $2)", [*version, now_ms()])?;
     }
     tx.commit()?;
@@ -591,6 +593,9 @@ fn migrate_postgres(client: &mut postgres::Client) -> Result<(), EventLogError> 
     check_known(current, POSTGRES_MIGRATIONS)?;
     for (version, sql) in POSTGRES_MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         tx.batch_execute(sql)?;
+        if *version == SUMMARIES {
+            tables::backfill(&mut Pg(&mut tx))?;
+        }
         let version = i32::try_from(*version).map_err(|_| EventLogError::BadRow("migration version".into()))?;
         tx.execute("INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, $2)", &[&version, &now_ms()])?;
     }
