@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use tracing_subscriber::EnvFilter;
 
 use switchboard::events::{CallerNumbers, DbUrl, Store, Writer, WriterConfig};
-use switchboard::providers::{ADAPTERS, Providers, Voices};
+use switchboard::providers::{ADAPTERS, Providers, VoiceTable};
 use switchboard::server::{self, AppState, Flows, TokenKey};
 
 #[derive(clap::Args)]
@@ -29,11 +29,11 @@ pub struct Args {
     /// Folder of prompt audio (default: sounds/ beside the flows' folder).
     #[arg(long, env = "SWITCHBOARD_SOUNDS")]
     sounds: Option<PathBuf>,
-    /// Voices for spoken prompts by language, e.g. "ru=Polly.Tatyana,en=Polly.Joanna"
-    /// (a provider's default voice does not speak every language); the names are the
-    /// provider's own.
-    #[arg(long, env = "SWITCHBOARD_VOICES", value_parser = Voices::parse)]
-    voices: Option<Voices>,
+    /// Each provider's voices for spoken prompts by language, PROVIDER:LANG=VOICE separated by
+    /// commas, e.g. "twilio:ru=Polly.Tatyana,vonage:ru=2,jambonz:ru=google/ru-RU-Wavenet-A"
+    /// (a provider's default voice does not speak every language; names are the provider's own).
+    #[arg(long, env = "SWITCHBOARD_VOICES", value_parser = VoiceTable::parse)]
+    voices: Option<VoiceTable>,
     /// Where the token secret and old flow versions are kept.
     #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = ".switchboard")]
     data_dir: PathBuf,
