@@ -62,7 +62,7 @@ const PROVIDERS: [&str; 6] = ["twilio", "signalwire", "telnyx", "plivo", "vonage
 fn driver(provider: &'static str) -> Driver {
     match provider {
         "signalwire" => Driver::Twiml(Scheme::SignalWire),
-        "telnyx" => Driver::Twiml(Scheme::Telnyx(ed25519_dalek::SigningKey::from_bytes(&TELNYX_SEED))),
+        "telnyx" => Driver::Twiml(Scheme::Telnyx(Box::new(ed25519_dalek::SigningKey::from_bytes(&TELNYX_SEED)))),
         "plivo" | "vonage" | "jambonz" => Driver::Other(provider),
         _ => Driver::Twiml(Scheme::Twilio),
     }

@@ -19,7 +19,7 @@ pub enum Scheme {
     SignalWire,
     /// `telnyx-signature-ed25519` over `"{timestamp}|{body}"` with this private key (expanded
     /// once: deriving it from its seed costs as much as a signature).
-    Telnyx(ed25519_dalek::SigningKey),
+    Telnyx(Box<ed25519_dalek::SigningKey>),
 }
 
 /// One Twilio account calling one server.

@@ -24,8 +24,11 @@ pub struct ModelEstimator {
     /// Per queue (in the model's order), per weekly slot: the slot's agents and base wait, once
     /// some call asked. The Erlang sums behind them are the same for every call in the slot, and
     /// a server asks on every queue entry and wait update.
-    slots: Vec<Vec<OnceLock<Option<(u32, f64)>>>>,
+    slots: Vec<Vec<OnceLock<Option<SlotBase>>>>,
 }
+
+/// A slot's agents and base wait in seconds.
+type SlotBase = (u32, f64);
 
 impl ModelEstimator {
     pub fn new(model: Model) -> ModelEstimator {
@@ -40,7 +43,7 @@ impl ModelEstimator {
 
     /// The agents and base wait of the weekly slot holding `at` (`None`: closed, unstaffed), as
     /// [`slot_at`] computes them, remembered per slot. Holidays are the caller's to check.
-    fn base(&self, index: usize, q: &QueueModel, at: NaiveDateTime) -> Option<(u32, f64)> {
+    fn base(&self, index: usize, q: &QueueModel, at: NaiveDateTime) -> Option<SlotBase> {
         let compute = || {
             let s = slot_at(&self.model, q, at);
             let typical = s.typical?; // closed
