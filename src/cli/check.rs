@@ -19,10 +19,6 @@ pub struct Args {
     /// Folder of sound files (default: sounds/ beside the flows' folder).
     #[arg(long)]
     sounds: Option<PathBuf>,
-    /// The voices `serve` is given (PROVIDER:LANG=VOICE,...): a language a provider speaks
-    /// only with a named voice is then not warned about.
-    #[arg(long, env = "SWITCHBOARD_VOICES", value_parser = switchboard::providers::VoiceTable::parse)]
-    voices: Option<switchboard::providers::VoiceTable>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -54,8 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // What a provider cannot honour or speak is a warning naming it, beside the engine's own.
         if let Some(flow) = &loaded.flow {
             loaded.diagnostics.extend(switchboard::providers::limit_warnings(flow));
-            let voices = args.voices.clone().unwrap_or_default();
-            loaded.diagnostics.extend(switchboard::providers::languages::language_warnings(flow, &voices));
+            loaded.diagnostics.extend(switchboard::providers::languages::language_warnings(flow));
             switchboard::engine::diagnostic::sort(&mut loaded.diagnostics);
         }
         let names = played.entry(sounds).or_insert_with(|| Some(BTreeSet::new()));

@@ -1,6 +1,8 @@
-//! Which languages each provider's text-to-speech speaks, for `switchboard check`: a prompt
-//! spoken (not played from a file) in a language a provider cannot speak is a warning naming
-//! the provider and the language, at the prompt's text.
+//! Which languages each provider's text-to-speech speaks. For `switchboard check`, a prompt
+//! spoken (not played from a file) in a language a provider cannot speak with any voice is a
+//! warning naming the provider and the language, at the prompt's text. Where the voice decides
+//! the language (Telnyx), `serve` warns at start about a flow language of an enabled provider
+//! that `--voices` names no voice for.
 //!
 //! The tables hold primary language subtags (`ru`, `kk`), compared with the flow's language
 //! codes (`ru` or `ru-RU`). Sources, each provider's documentation:
@@ -73,21 +75,28 @@ fn primary(code: &str) -> String {
     code.split(['-', '_']).next().unwrap_or(code).to_ascii_lowercase()
 }
 
-/// Why `provider` cannot speak `lang`, if it cannot, given the voices configured for it.
-fn cannot_speak(provider: &str, lang: &str, voices: &VoiceTable) -> Option<String> {
-    let listed = |table: &[&str]| table.contains(&primary(lang).as_str());
-    match speaks(provider) {
-        Speaks::Table(table) if !listed(table) => Some(provider.to_owned()),
-        Speaks::DefaultOnly(table) if !listed(table) && voices.of(provider).for_language(lang).is_none() => {
-            Some(format!("{provider} (its default voice speaks en-US only: name one, --voices {provider}:{lang}=…)"))
-        }
-        _ => None,
-    }
+/// Whether `provider` cannot speak `lang` with any of its voices (a flow's property, for
+/// `check`). A provider whose voice decides the language is not judged here, but at start by
+/// [`needs_voice`], which knows the deployment's voices.
+fn cannot_speak(provider: &str, lang: &str) -> bool {
+    matches!(speaks(provider), Speaks::Table(table) if !table.contains(&primary(lang).as_str()))
+}
+
+/// The languages of `languages` an enabled `provider` would speak in its default voice, which
+/// does not speak them, because `voices` names none for it: for a warning when `serve` starts.
+pub fn needs_voice<'l>(provider: &str, languages: &[&'l str], voices: &VoiceTable) -> Vec<&'l str> {
+    let Speaks::DefaultOnly(table) = speaks(provider) else { return Vec::new() };
+    let named = voices.of(provider);
+    languages
+        .iter()
+        .copied()
+        .filter(|l| !table.contains(&primary(l).as_str()) && named.for_language(l).is_none())
+        .collect()
 }
 
 /// Warnings for the spoken prompts of `flow` some provider cannot speak in their language,
 /// one per prompt text and language, at the text.
-pub fn language_warnings(flow: &Flow, voices: &VoiceTable) -> Vec<crate::engine::Diagnostic> {
+pub fn language_warnings(flow: &Flow) -> Vec<crate::engine::Diagnostic> {
     let mut warnings = Vec::new();
     // The same prompt is reached from several nodes (the defaults' `no_input`): warned once.
     let mut seen = BTreeSet::new();
@@ -105,8 +114,7 @@ pub fn language_warnings(flow: &Flow, voices: &VoiceTable) -> Vec<crate::engine:
                     if played || !seen.insert((text.span.start, text.span.end, i)) {
                         continue;
                     }
-                    let unable: Vec<String> =
-                        ADAPTERS.iter().filter_map(|a| cannot_speak(a.name, lang, voices)).collect();
+                    let unable: Vec<&str> = ADAPTERS.iter().map(|a| a.name).filter(|p| cannot_speak(p, lang)).collect();
                     if !unable.is_empty() {
                         warnings.push(
                             Diagnostic::warning(
@@ -136,20 +144,19 @@ mod tests {
         flow.unwrap_or_else(|| panic!("{diags:?}"))
     }
 
-    fn messages(flow: &Flow, voices: &str) -> Vec<String> {
-        let voices = VoiceTable::parse(voices).expect("valid voices");
-        language_warnings(flow, &voices).into_iter().map(|d| d.message).collect()
+    fn messages(flow: &Flow) -> Vec<String> {
+        language_warnings(flow).into_iter().map(|d| d.message).collect()
     }
 
     #[test]
-    fn english_is_spoken_everywhere() {
-        assert_eq!(messages(&flow("languages = [\"en\"]"), ""), Vec::<String>::new());
+    fn english_and_russian_are_spoken_everywhere() {
+        assert_eq!(messages(&flow("languages = [\"en\"]")), Vec::<String>::new());
+        assert_eq!(messages(&flow("languages = [\"ru\", \"en\"]")), Vec::<String>::new());
     }
 
     #[test]
     fn kazakh_names_every_provider_that_cannot() {
-        let kk = flow("languages = [\"kk\"]");
-        let warned = messages(&kk, "telnyx:kk=Azure.kk-KZ-AigulNeural");
+        let warned = messages(&flow("languages = [\"kk\"]"));
         assert!(!warned.is_empty(), "hello.toml speaks");
         for message in &warned {
             assert_eq!(message, "twilio and signalwire and plivo and vonage cannot speak `kk` (kk-KZ)");
@@ -158,16 +165,11 @@ mod tests {
 
     #[test]
     fn telnyx_needs_a_voice_beyond_english() {
-        let ru = flow("languages = [\"ru\"]");
-        let warned = messages(&ru, "");
-        assert!(!warned.is_empty());
-        assert!(
-            warned
-                .iter()
-                .all(|m| m.starts_with("telnyx (its default voice speaks en-US only: name one, --voices telnyx:ru=…)")),
-            "{warned:?}"
-        );
-        assert_eq!(messages(&ru, "telnyx:ru=Polly.Tatyana"), Vec::<String>::new());
+        let none = VoiceTable::default();
+        assert_eq!(needs_voice("telnyx", &["ru", "en"], &none), ["ru"]);
+        let named = VoiceTable::parse("telnyx:ru=Polly.Tatyana").expect("valid");
+        assert_eq!(needs_voice("telnyx", &["ru", "en"], &named), Vec::<&str>::new());
+        assert_eq!(needs_voice("twilio", &["kk"], &none), Vec::<&str>::new(), "not a voice question there");
     }
 
     #[test]
@@ -177,8 +179,9 @@ mod tests {
             assert!(table.iter().all(|l| primary(l) == *l), "{table:?}");
         }
         assert_eq!(primary("ru-RU"), "ru");
-        assert!(cannot_speak("vonage", "uk-UA", &VoiceTable::default()).is_none());
-        assert!(cannot_speak("plivo", "uk", &VoiceTable::default()).is_some(), "Polly has no Ukrainian");
-        assert!(cannot_speak("jambonz", "kk", &VoiceTable::default()).is_none(), "the vendor decides");
+        assert!(!cannot_speak("vonage", "uk-UA"));
+        assert!(cannot_speak("plivo", "uk"), "Polly has no Ukrainian");
+        assert!(!cannot_speak("jambonz", "kk"), "the vendor decides");
+        assert!(!cannot_speak("telnyx", "kk"), "the voice decides");
     }
 }
