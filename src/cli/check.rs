@@ -47,9 +47,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for file in &files {
         let sounds = args.sounds.clone().unwrap_or_else(|| super::sounds_dir_for(file));
         let mut loaded = files::read_flow(file, &sounds).with_context(|| format!("cannot read {}", file.display()))?;
-        // What a provider cannot honour is a warning naming it, beside the engine's own.
+        // What a provider cannot honour or speak is a warning naming it, beside the engine's own.
         if let Some(flow) = &loaded.flow {
             loaded.diagnostics.extend(switchboard::providers::limit_warnings(flow));
+            loaded.diagnostics.extend(switchboard::providers::languages::language_warnings(flow));
             switchboard::engine::diagnostic::sort(&mut loaded.diagnostics);
         }
         let names = played.entry(sounds).or_insert_with(|| Some(BTreeSet::new()));

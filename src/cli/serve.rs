@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use tracing_subscriber::EnvFilter;
 
 use switchboard::events::{CallerNumbers, DbUrl, Store, Writer, WriterConfig};
-use switchboard::providers::{ADAPTERS, Providers, Voices};
+use switchboard::providers::{ADAPTERS, Providers, VoiceTable};
 use switchboard::server::{self, AppState, Flows, TokenKey};
 
 #[derive(clap::Args)]
@@ -29,11 +29,11 @@ pub struct Args {
     /// Folder of prompt audio (default: sounds/ beside the flows' folder).
     #[arg(long, env = "SWITCHBOARD_SOUNDS")]
     sounds: Option<PathBuf>,
-    /// Voices for spoken prompts by language, e.g. "ru=Polly.Tatyana,en=Polly.Joanna"
-    /// (a provider's default voice does not speak every language); the names are the
-    /// provider's own.
-    #[arg(long, env = "SWITCHBOARD_VOICES", value_parser = Voices::parse)]
-    voices: Option<Voices>,
+    /// Each provider's voices for spoken prompts by language, PROVIDER:LANG=VOICE separated by
+    /// commas, e.g. "twilio:ru=Polly.Tatyana,vonage:ru=2,jambonz:ru=google/ru-RU-Wavenet-A"
+    /// (a provider's default voice does not speak every language; names are the provider's own).
+    #[arg(long, env = "SWITCHBOARD_VOICES", value_parser = VoiceTable::parse)]
+    voices: Option<VoiceTable>,
     /// Where the token secret and old flow versions are kept.
     #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = ".switchboard")]
     data_dir: PathBuf,
@@ -84,13 +84,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if flows.list().is_empty() {
         bail!("no valid flow in {}: run `switchboard check {}`", args.flows.display(), args.flows.display());
     }
+    let voices = args.voices.clone().unwrap_or_default();
     for flow in flows.list() {
+        let languages: Vec<String> =
+            flows.current(&flow.name).map(|f| f.languages.iter().map(|l| l.to_string()).collect()).unwrap_or_default();
+        let languages: Vec<&str> = languages.iter().map(String::as_str).collect();
         for provider in providers.enabled() {
             tracing::info!(flow = %flow.name, version = %flow.version, "serving /{provider}/{}", flow.name);
+            let unspoken = switchboard::providers::languages::needs_voice(provider, &languages, &voices);
+            if !unspoken.is_empty() {
+                tracing::warn!(
+                    flow = %flow.name,
+                    "{provider}'s default voice speaks en-US only: prompts in {} would be read in English; \
+                     name a voice for each, e.g. --voices {provider}:{}=VOICE",
+                    unspoken.join(", "),
+                    unspoken[0]
+                );
+            }
         }
     }
     let mut state = AppState::new(flows, TokenKey::new(&secret), providers, args.public_url.clone(), sounds);
-    state.voices = args.voices.clone().unwrap_or_default();
+    state.voices = voices;
     if let Some(writer) = event_log(&args)? {
         state = state.with_events(writer, args.caller_numbers);
     }

@@ -21,6 +21,7 @@
 //! the conformance suite's table (`tests/conformance.rs`).
 
 pub mod jambonz;
+pub mod languages;
 pub mod plivo;
 pub mod replay;
 pub mod schema;
@@ -64,6 +65,8 @@ pub struct Adapter {
     pub name: &'static str,
     pub env: &'static str,
     pub build: Build,
+    /// How its `--voices` are named.
+    pub voices: VoiceNames,
 }
 
 /// Builds an adapter from its credential, or says why the credential is unusable.
@@ -71,12 +74,17 @@ pub type Build = fn(Option<&str>) -> Result<Arc<dyn Provider>, String>;
 
 /// Every provider the server speaks. Order is the order of `GET /flows` and the start-up log.
 pub const ADAPTERS: &[Adapter] = &[
-    Adapter { name: "twilio", env: "TWILIO_AUTH_TOKEN", build: twilio::Twiml::build },
-    Adapter { name: "signalwire", env: "SIGNALWIRE_SIGNING_KEY", build: signalwire::build },
-    Adapter { name: "telnyx", env: "TELNYX_PUBLIC_KEY", build: telnyx::build },
-    Adapter { name: "plivo", env: "PLIVO_AUTH_TOKEN", build: plivo::Plivo::build },
-    Adapter { name: "vonage", env: "VONAGE_SIGNATURE_SECRET", build: vonage::Vonage::build },
-    Adapter { name: "jambonz", env: "JAMBONZ_WEBHOOK_SECRET", build: jambonz::Jambonz::build },
+    Adapter { name: "twilio", env: "TWILIO_AUTH_TOKEN", build: twilio::Twiml::build, voices: VoiceNames::Named },
+    Adapter { name: "signalwire", env: "SIGNALWIRE_SIGNING_KEY", build: signalwire::build, voices: VoiceNames::Named },
+    Adapter { name: "telnyx", env: "TELNYX_PUBLIC_KEY", build: telnyx::build, voices: VoiceNames::Named },
+    Adapter { name: "plivo", env: "PLIVO_AUTH_TOKEN", build: plivo::Plivo::build, voices: VoiceNames::Named },
+    Adapter { name: "vonage", env: "VONAGE_SIGNATURE_SECRET", build: vonage::Vonage::build, voices: VoiceNames::Style },
+    Adapter {
+        name: "jambonz",
+        env: "JAMBONZ_WEBHOOK_SECRET",
+        build: jambonz::Jambonz::build,
+        voices: VoiceNames::VendorVoice,
+    },
 ];
 
 /// A provider's dialect. Implementations are pure: no I/O, the time comes in as `now`.
@@ -116,6 +124,12 @@ pub trait Provider: Send + Sync {
     /// queue's `after` goes on with the flow; `check` names those that do not.
     fn asks_after_queue(&self) -> bool {
         true
+    }
+
+    /// The most digits one input may collect, if the provider bounds it: `check` warns about
+    /// an input allowing more, naming the provider.
+    fn gather_digits_max(&self) -> Option<u8> {
+        None
     }
 
     /// Follow-up path segments of the provider's own beyond [`Callback::ALL`] (Vonage's
@@ -408,21 +422,19 @@ impl Links {
     }
 }
 
-/// Voices by language. A provider's default voice does not speak every language, so a
-/// deployment names one, e.g. `ru=Polly.Tatyana,en=Polly.Joanna`; languages not listed get
-/// the provider's default. The names are the provider's own (one `--voices` serves them all).
+/// One provider's voices by language, as that provider names them; languages not listed get
+/// the provider's default voice, which does not speak every language.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Voices(Arc<[(String, String)]>);
 
 impl Voices {
-    /// Reads `lang=Voice` pairs separated by commas.
+    /// Reads `lang=Voice` pairs separated by commas (one provider's, e.g. Twilio's
+    /// `ru=Polly.Tatyana,en=Polly.Joanna`).
     pub fn parse(spec: &str) -> Result<Voices, String> {
         let mut pairs = Vec::new();
         for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            let Some((lang, voice)) = item.split_once('=') else {
-                return Err(format!("`{item}` is not LANG=VOICE (e.g. ru=Polly.Tatyana)"));
-            };
-            pairs.push((lang.trim().to_owned(), voice.trim().to_owned()));
+            let (lang, voice) = lang_voice(item)?;
+            pairs.push((lang.to_owned(), voice.to_owned()));
         }
         Ok(Voices(pairs.into()))
     }
@@ -437,6 +449,91 @@ impl Voices {
             .iter()
             .find(|(l, _)| l.eq_ignore_ascii_case(lang) || locale(l).eq_ignore_ascii_case(full))
             .map(|(_, v)| v.as_str())
+    }
+}
+
+fn lang_voice(item: &str) -> Result<(&str, &str), String> {
+    match item.split_once('=') {
+        Some((lang, voice)) if !lang.trim().is_empty() && !voice.trim().is_empty() => Ok((lang.trim(), voice.trim())),
+        _ => Err(format!("`{item}` is not LANG=VOICE (e.g. ru=Polly.Tatyana)")),
+    }
+}
+
+/// What a provider's voice names look like, checked when `--voices` is read so that a typo
+/// stops the server at start rather than silence a prompt mid-call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VoiceNames {
+    /// A voice name the provider resolves itself: `Polly.Tatyana`, `Google.ru-RU-Standard-A`,
+    /// `woman` (the TwiML family, Plivo).
+    Named,
+    /// Vonage's numbered `style` of the language's voice (`0`, `1`, …).
+    Style,
+    /// jambonz's `vendor/voice` (`google/ru-RU-Wavenet-A`), or a voice of the application's
+    /// default vendor.
+    VendorVoice,
+}
+
+impl VoiceNames {
+    fn check(self, voice: &str) -> Result<(), String> {
+        match self {
+            VoiceNames::Named if voice.contains(char::is_whitespace) => Err("a voice name has no spaces".into()),
+            VoiceNames::Style if voice.parse::<u32>().is_err() => {
+                Err("Vonage voices are numbered styles (0, 1, …) of the language's voice".into())
+            }
+            VoiceNames::VendorVoice if voice.split_once('/').is_some_and(|(v, n)| v.is_empty() || n.is_empty()) => {
+                Err("write VENDOR/VOICE (google/ru-RU-Wavenet-A) or VOICE".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn example(self) -> &'static str {
+        match self {
+            VoiceNames::Named => "ru=Polly.Tatyana",
+            VoiceNames::Style => "ru=2",
+            VoiceNames::VendorVoice => "ru=google/ru-RU-Wavenet-A",
+        }
+    }
+}
+
+/// `--voices`: each provider's voices, `PROVIDER:LANG=VOICE` separated by commas, e.g.
+/// `twilio:ru=Polly.Tatyana,vonage:ru=2,jambonz:ru=google/ru-RU-Wavenet-A`. Voice names are
+/// the provider's own, so every entry names its provider.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VoiceTable(Vec<(&'static str, Voices)>);
+
+impl VoiceTable {
+    pub fn parse(spec: &str) -> Result<VoiceTable, String> {
+        let names = || ADAPTERS.iter().map(|a| a.name).collect::<Vec<_>>().join(", ");
+        let mut by_provider: Vec<(&'static str, Vec<(String, String)>)> = Vec::new();
+        for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let Some((provider, pair)) = item.split_once(':').filter(|(p, _)| !p.contains('=')) else {
+                return Err(format!(
+                    "`{item}` names no provider: voices are each provider's own, write PROVIDER:LANG=VOICE \
+                     (e.g. twilio:{item}; providers: {})",
+                    names()
+                ));
+            };
+            let provider = provider.trim();
+            let Some(adapter) = ADAPTERS.iter().find(|a| a.name.eq_ignore_ascii_case(provider)) else {
+                return Err(format!("`{item}`: no provider `{provider}` ({})", names()));
+            };
+            let (lang, voice) = lang_voice(pair).map_err(|e| format!("`{item}`: {e}"))?;
+            adapter
+                .voices
+                .check(voice)
+                .map_err(|e| format!("`{item}`: {e} (e.g. {}:{})", adapter.name, adapter.voices.example()))?;
+            match by_provider.iter_mut().find(|(p, _)| *p == adapter.name) {
+                Some((_, pairs)) => pairs.push((lang.to_owned(), voice.to_owned())),
+                None => by_provider.push((adapter.name, vec![(lang.to_owned(), voice.to_owned())])),
+            }
+        }
+        Ok(VoiceTable(by_provider.into_iter().map(|(p, pairs)| (p, Voices(pairs.into()))).collect()))
+    }
+
+    /// `provider`'s voices (none listed: its defaults).
+    pub fn of(&self, provider: &str) -> Voices {
+        self.0.iter().find(|(p, _)| *p == provider).map(|(_, v)| v.clone()).unwrap_or_default()
     }
 }
 
@@ -531,8 +628,8 @@ pub fn url_variants(url: &str) -> Vec<String> {
     variants
 }
 
-/// Warnings for the gathering nodes of `flow` whose timeout a provider cannot honour, and for
-/// queues whose `after` a provider never reaches.
+/// Warnings for the gathering nodes of `flow` whose timeout or digit count a provider cannot
+/// honour, and for queues whose `after` a provider never reaches.
 pub fn limit_warnings(flow: &crate::engine::Flow) -> Vec<crate::engine::Diagnostic> {
     use crate::engine::NodeKind;
     let providers = Providers::insecure();
@@ -551,6 +648,30 @@ pub fn limit_warnings(flow: &crate::engine::Flow) -> Vec<crate::engine::Diagnost
                         ),
                     )
                     .with_help("the provider sends no request when the agent hangs up; the others go on to `after`"),
+                );
+            }
+        }
+        if let NodeKind::Input(input) = &node.kind {
+            let over: Vec<String> = providers
+                .all()
+                .iter()
+                .filter_map(|p| {
+                    let max = p.gather_digits_max().filter(|m| input.max_digits > *m)?;
+                    Some(format!("{} ({max}: callers there are cut off after {max})", p.name()))
+                })
+                .collect();
+            if !over.is_empty() {
+                warnings.push(
+                    crate::engine::Diagnostic::warning(
+                        node.span.clone(),
+                        format!(
+                            "max_digits {} is more than {} accept{}",
+                            input.max_digits,
+                            over.join(" and "),
+                            if over.len() == 1 { "s" } else { "" }
+                        ),
+                    )
+                    .with_help(format!("fewer digits serve `{}` the same everywhere", node.id)),
                 );
             }
         }
@@ -706,6 +827,43 @@ mod tests {
         assert_eq!(warnings, [vonage, vonage], "first_line and second_line");
         let (flow, _) = crate::engine::parse_and_check(&support.replace("after = \"after_call\"\n", ""));
         assert!(limit_warnings(&flow.expect("parses without after")).is_empty());
+    }
+
+    #[test]
+    fn voices_are_per_provider_and_checked_as_it_names_them() {
+        let table = VoiceTable::parse(
+            "twilio:ru=Polly.Tatyana, vonage:ru=2, twilio:en-GB=Polly.Amy, jambonz:ru=google/ru-RU-Wavenet-A",
+        )
+        .expect("valid");
+        assert_eq!(table.of("twilio").for_language("ru-RU"), Some("Polly.Tatyana"));
+        assert_eq!(table.of("twilio").for_language("en-GB"), Some("Polly.Amy"));
+        assert_eq!(table.of("vonage").for_language("ru"), Some("2"));
+        assert_eq!(table.of("plivo").for_language("ru"), None, "another provider's voices are not Plivo's");
+        assert_eq!(table.of("jambonz").for_language("ru"), Some("google/ru-RU-Wavenet-A"));
+        let refused = |spec: &str, says: &str| {
+            let error = VoiceTable::parse(spec).expect_err(spec);
+            assert!(error.contains(says), "{spec}: {error}");
+        };
+        refused("ru=Polly.Tatyana", "names no provider");
+        refused("twillio:ru=Polly.Tatyana", "no provider `twillio`");
+        refused("vonage:ru=Polly.Tatyana", "numbered styles");
+        refused("jambonz:ru=google/", "VENDOR/VOICE");
+        refused("twilio:ru", "not LANG=VOICE");
+        refused("twilio:ru=Polly Tatyana", "no spaces");
+        assert_eq!(VoiceTable::parse("").expect("empty"), VoiceTable::default());
+    }
+
+    #[test]
+    fn more_digits_than_vonage_takes_is_a_warning_naming_it() {
+        let support = include_str!("../../flows/support.toml");
+        let with = |digits: &str| {
+            let source = support.replace("max_digits = 10", &format!("max_digits = {digits}"));
+            let (flow, diags) = crate::engine::parse_and_check(&source);
+            let Some(flow) = flow else { panic!("{digits}: {diags:?}") };
+            limit_warnings(&flow).into_iter().map(|d| d.message).filter(|m| m.starts_with("max_digits")).collect::<Vec<_>>()
+        };
+        assert_eq!(with("20"), Vec::<String>::new());
+        assert_eq!(with("21"), ["max_digits 21 is more than vonage (20: callers there are cut off after 20) accepts"]);
     }
 
     #[test]

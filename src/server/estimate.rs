@@ -67,11 +67,11 @@ pub async fn estimate(
             None => format!("no flow `{name}` is loaded"),
         }));
     };
-    let queues = || model.model.queues.iter().map(|q| q.name.as_str()).collect::<Vec<_>>().join(", ");
+    let queues = || model.model().queues.iter().map(|q| q.name.as_str()).collect::<Vec<_>>().join(", ");
     let Some(queue_name) = param("queue") else {
         return Err(EstimateError::BadRequest(format!("`queue` is missing (the model of `{name}` has: {})", queues())));
     };
-    let Some(queue) = model.model.queue(queue_name) else {
+    let Some(queue) = model.model().queue(queue_name) else {
         return Err(EstimateError::NotFound(format!(
             "the model of `{name}` has no queue `{queue_name}` (it has: {})",
             queues()
@@ -82,14 +82,14 @@ pub async fn estimate(
         None => crate::clock::local_time(&flow, (state.clock)()),
     };
 
-    let cell = estimate::slot_at(&model.model, queue, at);
+    let cell = estimate::slot_at(model.model(), queue, at);
     let mut out = estimate::cell_json(queue, &cell);
     out["flow"] = json!(name);
     out["at"] = json!(at.format("%Y-%m-%dT%H:%M:%S").to_string());
     out["timezone"] = json!(flow.timezone.map(|tz| tz.name()));
-    out["target_s"] = json!(model.model.target_s);
-    out["target_share"] = json!(model.model.target_share);
-    out["busy_quantile"] = json!(model.model.busy_quantile);
+    out["target_s"] = json!(model.model().target_s);
+    out["target_share"] = json!(model.model().target_share);
+    out["busy_quantile"] = json!(model.model().busy_quantile);
     // What a caller joining now would hear announced, before the live position refines it.
     out["expected_wait_s"] = json!(model.expected_wait_s(queue_name, at, None));
     Ok(Json(out))

@@ -40,7 +40,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::engine::{Flow, NodeKind, graph};
-use crate::providers::{OperatorRoute, Provider, Providers, RawRequest, Voices};
+use crate::providers::{OperatorRoute, Provider, Providers, RawRequest, VoiceTable};
 pub use flows::Flows;
 pub use metrics::Metrics;
 pub use token::{TokenError, TokenKey};
@@ -69,8 +69,8 @@ pub struct AppState {
     pub sounds_dir: PathBuf,
     /// Hold music for queued callers, a file in `sounds_dir`.
     pub hold_music: Option<String>,
-    /// Voices for spoken prompts, by language.
-    pub voices: Voices,
+    /// Each provider's voices for spoken prompts, by language.
+    pub voices: VoiceTable,
     pub clock: Clock,
     pub metrics: Metrics,
     /// What each queued caller last heard about their wait.
@@ -102,7 +102,7 @@ impl AppState {
             public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
             sounds_dir,
             hold_music,
-            voices: Voices::default(),
+            voices: VoiceTable::default(),
             clock: Arc::new(Utc::now),
             metrics: Metrics::default(),
             waits: waits::WaitAnnouncements::default(),

@@ -339,9 +339,12 @@ pub async fn callback(
     Ok(event_response(&state, provider, &name, &flow, &call, &out, before.as_ref(), &hook.base, seq))
 }
 
-/// The links of one answer: callbacks on `base`, the deployment's hold music and voices.
+/// The links of one answer: callbacks on `base`, the deployment's hold music and the
+/// provider's voices.
 fn links(state: &AppState, provider: &dyn Provider, base: &str, name: &str, token: Option<&str>) -> Links {
-    Links::new(base, provider.name(), name, token).with_voices(state.voices.clone()).with_hold(state.hold_music.clone())
+    Links::new(base, provider.name(), name, token)
+        .with_voices(state.voices.of(provider.name()))
+        .with_hold(state.hold_music.clone())
 }
 
 /// The caller left the queue. Only a queue that refused them leaves them on the line

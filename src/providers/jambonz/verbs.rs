@@ -4,7 +4,8 @@
 //!
 //! What each engine action becomes, and why:
 //! - `Say` → `say` with a `synthesizer` naming the language (vendor `default`: the
-//!   application's own speech vendor, voice from `--voices` if given); `Play` → `play`;
+//!   application's own speech vendor, unless `--voices jambonz:ru=google/ru-RU-Wavenet-A`
+//!   names a vendor and voice); `Play` → `play`;
 //!   `Pause` → `pause` (whole seconds).
 //! - `Gather` → `gather`, with the prompts before it nested (`say` or `play`, one of each at
 //!   most, so consecutive `Say`s in one language are joined). jambonz calls its `actionHook` on
@@ -55,7 +56,7 @@ pub struct Say {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Synthesizer {
-    pub vendor: &'static str,
+    pub vendor: String,
     pub language: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub voice: Option<String>,
@@ -310,15 +311,17 @@ fn say(text: &str, lang: &str, voices: &Voices) -> Verb {
     Verb::Say(speech(text, lang, voices))
 }
 
+/// `--voices jambonz:ru=google/ru-RU-Wavenet-A` names the vendor and its voice; a voice alone
+/// is one of the application's default vendor.
 fn speech(text: &str, lang: &str, voices: &Voices) -> Say {
-    Say {
-        text: text.to_owned(),
-        synthesizer: Synthesizer {
-            vendor: "default",
-            language: locale(lang).to_owned(),
-            voice: voices.for_language(lang).map(String::from),
+    let (vendor, voice) = match voices.for_language(lang) {
+        Some(named) => match named.split_once('/') {
+            Some((vendor, voice)) => (vendor.to_owned(), Some(voice.to_owned())),
+            None => ("default".to_owned(), Some(named.to_owned())),
         },
-    }
+        None => ("default".to_owned(), None),
+    };
+    Say { text: text.to_owned(), synthesizer: Synthesizer { vendor, language: locale(lang).to_owned(), voice } }
 }
 
 /// The language of the call's prompts, for text this driver adds itself.
@@ -431,6 +434,20 @@ mod tests {
         insta::assert_json_snapshot!("dial", render_json(&dial));
         insta::assert_json_snapshot!("record", render_json(&record));
         insta::assert_json_snapshot!("hangup", render_json(&hangup));
+    }
+
+    #[test]
+    fn voices_name_the_vendor_or_take_the_applications() {
+        let voices = Voices::parse("ru=google/ru-RU-Wavenet-A,en=en-US-Standard-C").expect("valid");
+        let ru = speech("Привет", "ru", &voices).synthesizer;
+        assert_eq!(
+            (ru.vendor.as_str(), ru.voice.as_deref(), ru.language.as_str()),
+            ("google", Some("ru-RU-Wavenet-A"), "ru-RU")
+        );
+        let en = speech("Hi", "en", &voices).synthesizer;
+        assert_eq!((en.vendor.as_str(), en.voice.as_deref()), ("default", Some("en-US-Standard-C")));
+        let de = speech("Hallo", "de", &voices).synthesizer;
+        assert_eq!((de.vendor.as_str(), de.voice), ("default", None));
     }
 
     #[test]

@@ -77,6 +77,11 @@ impl Provider for Vonage {
         Some((0, ncco::MAX_DTMF_TIMEOUT_S))
     }
 
+    /// `input.dtmf.maxDigits`: at most 20.
+    fn gather_digits_max(&self) -> Option<u8> {
+        Some(ncco::MAX_DIGITS)
+    }
+
     /// The JWT covers the payload, not the URL, so callbacks go to the first base.
     fn verify(&self, req: &RawRequest, now: DateTime<Utc>) -> Result<usize, Refusal> {
         let secret = self.secret.as_deref().unwrap_or_default();

@@ -323,7 +323,7 @@ fn talk(text: &str, lang: &str, voices: &Voices, barge_in: bool) -> Ncco {
 
 /// Vonage picks a voice by `language` and a numbered `style`
 /// (<https://developer.vonage.com/en/voice/voice-api/concepts/text-to-speech>), so a
-/// deployment's `--voices ru=0` names the style; a voice that is not a number is ignored.
+/// deployment's `--voices vonage:ru=0` names the style (checked to be a number when read).
 fn style(voices: &Voices, lang: &str) -> Option<u32> {
     voices.for_language(lang).and_then(|v| v.trim().parse().ok())
 }

@@ -2,11 +2,13 @@
 //! flow's `queue` announcements and `wait_over` branches from the slot's Erlang wait, refined by
 //! the live queue position when the provider sends it.
 
+use std::sync::OnceLock;
+
 use chrono::NaiveDateTime;
 
 use super::slot_at;
 use crate::engine::flow::{Estimator, LiveQueue};
-use crate::queue::model::Model;
+use crate::queue::model::{Model, QueueModel};
 
 /// The expected wait of a caller joining `queue` at a local time, from the model.
 ///
@@ -18,33 +20,62 @@ use crate::queue::model::Model;
 /// Σ_{i=0}^{p−1} 1/(cμ + iγ); the provider's recent average wait, when sent, is averaged in.
 #[derive(Clone, Debug)]
 pub struct ModelEstimator {
-    pub model: Model,
+    model: Model,
+    /// Per queue (in the model's order), per weekly slot: the slot's agents and base wait, once
+    /// some call asked. The Erlang sums behind them are the same for every call in the slot, and
+    /// a server asks on every queue entry and wait update.
+    slots: Vec<Vec<OnceLock<Option<SlotBase>>>>,
 }
+
+/// A slot's agents and base wait in seconds.
+type SlotBase = (u32, f64);
 
 impl ModelEstimator {
     pub fn new(model: Model) -> ModelEstimator {
-        ModelEstimator { model }
+        let slots = model.queues.iter().map(|q| q.arrivals.values.iter().map(|_| OnceLock::new()).collect()).collect();
+        ModelEstimator { model, slots }
+    }
+
+    /// The model the estimates come from.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The agents and base wait of the weekly slot holding `at` (`None`: closed, unstaffed), as
+    /// [`slot_at`] computes them, remembered per slot. Holidays are the caller's to check.
+    fn base(&self, index: usize, q: &QueueModel, at: NaiveDateTime) -> Option<SlotBase> {
+        let compute = || {
+            let s = slot_at(&self.model, q, at);
+            let typical = s.typical?; // closed
+            if s.agents == 0 {
+                return None;
+            }
+            let base = match typical.metrics.mean_wait_answered_s {
+                Some(w) => w,
+                None => {
+                    let load = typical.arrivals_per_hour / 3600.0 * q.aht_s;
+                    (load / f64::from(s.agents) - 1.0).max(0.0) * f64::from(q.arrivals.slot_min) * 60.0 / 2.0
+                }
+            };
+            Some((s.agents, base))
+        };
+        match self.slots.get(index).and_then(|slots| slots.get(q.arrivals.slot(at))) {
+            Some(cell) => *cell.get_or_init(compute),
+            None => compute(),
+        }
     }
 }
 
 impl Estimator for ModelEstimator {
     fn expected_wait_s(&self, queue: &str, at: NaiveDateTime, live: Option<LiveQueue>) -> Option<f64> {
-        let q = self.model.queue(queue)?;
-        let s = slot_at(&self.model, q, at);
-        let typical = s.typical?; // closed
-        if s.agents == 0 {
-            return None;
+        let index = self.model.queues.iter().position(|q| q.name == queue)?;
+        let q = &self.model.queues[index];
+        if !self.model.is_open(at) {
+            return None; // a holiday, whatever the weekly slot says
         }
-        let c = f64::from(s.agents);
-        let base = match typical.metrics.mean_wait_answered_s {
-            Some(w) => w,
-            None => {
-                let load = typical.arrivals_per_hour / 3600.0 * q.aht_s;
-                (load / c - 1.0).max(0.0) * f64::from(q.arrivals.slot_min) * 60.0 / 2.0
-            }
-        };
+        let (agents, base) = self.base(index, q, at)?;
         let Some(live) = live else { return Some(base) };
-        let c_mu = c / q.aht_s;
+        let c_mu = f64::from(agents) / q.aht_s;
         let gamma = q.patience_s.map_or(0.0, |p| 1.0 / p);
         let ahead: f64 = (0..live.position.max(1)).map(|i| 1.0 / (c_mu + f64::from(i) * gamma)).sum();
         Some(match live.avg_wait_s.filter(|w| w.is_finite() && *w >= 0.0) {
@@ -83,6 +114,29 @@ mod tests {
         let blended = e.expected_wait_s("first_line", at("mon 12:00"), live(3, Some(100.0))).unwrap();
         assert!((blended - (expected + 100.0) / 2.0).abs() < 1e-9);
         assert!(e.expected_wait_s("first_line", at("mon 12:00"), live(6, None)).unwrap() > third);
+    }
+
+    /// The remembered slots answer what the model computes afresh, asked in any order.
+    #[test]
+    fn remembered_slots_answer_as_computed() {
+        let m = default_model();
+        let e = ModelEstimator::new(m.clone());
+        for _ in 0..2 {
+            for day in ["mon", "tue", "sat", "sun", "2026-05-09"] {
+                for hour in (0..24).rev() {
+                    let when = at(&format!("{day} {hour:02}:10"));
+                    let q = m.queue("first_line").unwrap();
+                    let s = slot_at(&m, q, when);
+                    let fresh = s.typical.filter(|_| s.agents > 0).and_then(|t| t.metrics.mean_wait_answered_s);
+                    let cached = e.expected_wait_s("first_line", when, None);
+                    if fresh.is_some() {
+                        assert_eq!(cached, fresh, "{day} {hour}");
+                    } else if s.agents == 0 || s.typical.is_none() {
+                        assert_eq!(cached, None, "{day} {hour}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

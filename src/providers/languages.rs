@@ -1,0 +1,187 @@
+//! Which languages each provider's text-to-speech speaks. For `switchboard check`, a prompt
+//! spoken (not played from a file) in a language a provider cannot speak with any voice is a
+//! warning naming the provider and the language, at the prompt's text. Where the voice decides
+//! the language (Telnyx), `serve` warns at start about a flow language of an enabled provider
+//! that `--voices` names no voice for.
+//!
+//! The tables hold primary language subtags (`ru`, `kk`), compared with the flow's language
+//! codes (`ru` or `ru-RU`). Sources, each provider's documentation:
+//! - Amazon Polly's languages (<https://docs.aws.amazon.com/polly/latest/dg/supported-languages.html>):
+//!   Plivo's `<Speak>` voices are Polly's;
+//! - Twilio's `<Say>` takes Polly and Google voices
+//!   (<https://www.twilio.com/docs/voice/twiml/say/text-speech>), with a default voice per
+//!   language set in the console; SignalWire's cXML `<Say>` the same;
+//! - Vonage's `talk` languages: the `TTSLanguages` of Vonage's Node SDK (`@vonage/voice`);
+//! - Telnyx's TeXML `<Say>`: the default voices `man` and `woman` speak en-US only; another
+//!   language needs a voice (`alice`, `Polly.…`, `Azure.…`), which then decides the language
+//!   (<https://developers.telnyx.com/docs/voice/programmable-voice/texml-verbs/say>);
+//! - jambonz speaks with the speech vendor the application configures, so nothing is known here.
+
+use std::collections::BTreeSet;
+
+use crate::engine::check::prompts;
+use crate::engine::{Diagnostic, Flow};
+
+use super::{ADAPTERS, VoiceTable};
+
+/// What a provider's text-to-speech speaks.
+#[derive(Clone, Copy, Debug)]
+pub enum Speaks {
+    /// These languages, whichever of its voices is named.
+    Table(&'static [&'static str]),
+    /// These languages with the default voice; any other only with a voice named in
+    /// `--voices` (which then decides the language).
+    DefaultOnly(&'static [&'static str]),
+    /// Whatever the deployment's speech vendor speaks: nothing to check.
+    Vendor,
+}
+
+/// Amazon Polly.
+pub const POLLY: &[&str] = &[
+    "ar", "ca", "cmn", "cs", "cy", "da", "de", "en", "es", "fi", "fr", "hi", "is", "it", "ja", "ko", "nb", "nl", "no",
+    "pl", "pt", "ro", "ru", "sv", "tr", "yue", "zh",
+];
+
+/// Twilio's and SignalWire's `<Say>`: Polly's languages and Google's.
+pub const POLLY_GOOGLE: &[&str] = &[
+    "af", "ar", "bg", "bn", "ca", "cmn", "cs", "cy", "da", "de", "el", "en", "es", "eu", "fi", "fil", "fr", "gl", "gu",
+    "he", "hi", "hu", "id", "is", "it", "ja", "kn", "ko", "lt", "lv", "ml", "mr", "ms", "nb", "nl", "no", "pa", "pl",
+    "pt", "ro", "ru", "sk", "sr", "sv", "ta", "te", "th", "tr", "uk", "vi", "yue", "zh",
+];
+
+/// Vonage's `talk`.
+pub const VONAGE: &[&str] = &[
+    "af", "ar", "bg", "bn", "ca", "cmn", "cs", "cy", "da", "de", "el", "en", "es", "eu", "fi", "fil", "fr", "he", "hi",
+    "hu", "id", "is", "it", "ja", "ko", "nb", "nl", "no", "pl", "pt", "ro", "ru", "sk", "sv", "th", "tr", "uk", "vi",
+    "yue", "zh",
+];
+
+/// Telnyx's default voices.
+pub const ENGLISH: &[&str] = &["en"];
+
+/// What `provider` speaks (by its name in [`ADAPTERS`]).
+pub fn speaks(provider: &str) -> Speaks {
+    match provider {
+        "twilio" | "signalwire" => Speaks::Table(POLLY_GOOGLE),
+        "plivo" => Speaks::Table(POLLY),
+        "vonage" => Speaks::Table(VONAGE),
+        "telnyx" => Speaks::DefaultOnly(ENGLISH),
+        _ => Speaks::Vendor,
+    }
+}
+
+/// The primary subtag of a language code: `ru-RU` → `ru`.
+fn primary(code: &str) -> String {
+    code.split(['-', '_']).next().unwrap_or(code).to_ascii_lowercase()
+}
+
+/// Whether `provider` cannot speak `lang` with any of its voices (a flow's property, for
+/// `check`). A provider whose voice decides the language is not judged here, but at start by
+/// [`needs_voice`], which knows the deployment's voices.
+fn cannot_speak(provider: &str, lang: &str) -> bool {
+    matches!(speaks(provider), Speaks::Table(table) if !table.contains(&primary(lang).as_str()))
+}
+
+/// The languages of `languages` an enabled `provider` would speak in its default voice, which
+/// does not speak them, because `voices` names none for it: for a warning when `serve` starts.
+pub fn needs_voice<'l>(provider: &str, languages: &[&'l str], voices: &VoiceTable) -> Vec<&'l str> {
+    let Speaks::DefaultOnly(table) = speaks(provider) else { return Vec::new() };
+    let named = voices.of(provider);
+    languages
+        .iter()
+        .copied()
+        .filter(|l| !table.contains(&primary(l).as_str()) && named.for_language(l).is_none())
+        .collect()
+}
+
+/// Warnings for the spoken prompts of `flow` some provider cannot speak in their language,
+/// one per prompt text and language, at the text.
+pub fn language_warnings(flow: &Flow) -> Vec<crate::engine::Diagnostic> {
+    let mut warnings = Vec::new();
+    // The same prompt is reached from several nodes (the defaults' `no_input`): warned once.
+    let mut seen = BTreeSet::new();
+    for node in &flow.nodes {
+        for prompt in prompts(&node.kind) {
+            for (index, text) in &prompt.text.0 {
+                // A prompt for any language is spoken in each of the flow's.
+                let languages: Vec<(u8, &str)> = match index {
+                    Some(i) => flow.languages.get(usize::from(*i)).map(|l| (*i, &**l)).into_iter().collect(),
+                    None => (0..).zip(flow.languages.iter().map(|l| &**l)).collect(),
+                };
+                for (i, lang) in languages {
+                    // A sound file in this language is played instead of the text.
+                    let played = prompt.play.0.iter().any(|(l, _)| l.is_none_or(|l| l == i));
+                    if played || !seen.insert((text.span.start, text.span.end, i)) {
+                        continue;
+                    }
+                    let unable: Vec<&str> = ADAPTERS.iter().map(|a| a.name).filter(|p| cannot_speak(p, lang)).collect();
+                    if !unable.is_empty() {
+                        warnings.push(
+                            Diagnostic::warning(
+                                text.span.clone(),
+                                format!("{} cannot speak `{lang}` ({})", unable.join(" and "), super::locale(lang)),
+                            )
+                            .with_help(format!(
+                                "callers there would hear `{lang}` text in another language's voice: record the \
+                                 prompt as a sound file, or serve this language through another provider"
+                            )),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(languages: &str) -> Flow {
+        let source = include_str!("../../flows/hello.toml").replace("languages = [\"en\"]", languages);
+        let (flow, diags) = crate::engine::parse_and_check(&source);
+        flow.unwrap_or_else(|| panic!("{diags:?}"))
+    }
+
+    fn messages(flow: &Flow) -> Vec<String> {
+        language_warnings(flow).into_iter().map(|d| d.message).collect()
+    }
+
+    #[test]
+    fn english_and_russian_are_spoken_everywhere() {
+        assert_eq!(messages(&flow("languages = [\"en\"]")), Vec::<String>::new());
+        assert_eq!(messages(&flow("languages = [\"ru\", \"en\"]")), Vec::<String>::new());
+    }
+
+    #[test]
+    fn kazakh_names_every_provider_that_cannot() {
+        let warned = messages(&flow("languages = [\"kk\"]"));
+        assert!(!warned.is_empty(), "hello.toml speaks");
+        for message in &warned {
+            assert_eq!(message, "twilio and signalwire and plivo and vonage cannot speak `kk` (kk-KZ)");
+        }
+    }
+
+    #[test]
+    fn telnyx_needs_a_voice_beyond_english() {
+        let none = VoiceTable::default();
+        assert_eq!(needs_voice("telnyx", &["ru", "en"], &none), ["ru"]);
+        let named = VoiceTable::parse("telnyx:ru=Polly.Tatyana").expect("valid");
+        assert_eq!(needs_voice("telnyx", &["ru", "en"], &named), Vec::<&str>::new());
+        assert_eq!(needs_voice("twilio", &["kk"], &none), Vec::<&str>::new(), "not a voice question there");
+    }
+
+    #[test]
+    fn tables_are_primary_subtags_in_order() {
+        for table in [POLLY, POLLY_GOOGLE, VONAGE, ENGLISH] {
+            assert!(table.windows(2).all(|w| w[0] < w[1]), "sorted, no duplicates: {table:?}");
+            assert!(table.iter().all(|l| primary(l) == *l), "{table:?}");
+        }
+        assert_eq!(primary("ru-RU"), "ru");
+        assert!(!cannot_speak("vonage", "uk-UA"));
+        assert!(cannot_speak("plivo", "uk"), "Polly has no Ukrainian");
+        assert!(!cannot_speak("jambonz", "kk"), "the vendor decides");
+        assert!(!cannot_speak("telnyx", "kk"), "the voice decides");
+    }
+}
