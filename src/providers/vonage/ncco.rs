@@ -207,7 +207,11 @@ pub fn render(actions: &[Action], links: &Links) -> Vec<Ncco> {
                     beep_start: true,
                 }));
                 ncco.push(Ncco::Notify(Notify {
-                    payload: serde_json::json!({ "event": "recorded" }),
+                    // The call's uuid comes back in our payload: the state token needs it.
+                    payload: match &links.call_id {
+                        Some(uuid) => serde_json::json!({ "event": "recorded", "uuid": uuid }),
+                        None => serde_json::json!({ "event": "recorded" }),
+                    },
                     event_url: vec![links.recorded.clone()],
                     event_method: "POST",
                 }));
