@@ -45,6 +45,13 @@ pub struct Args {
     /// How long a state token opens after it was issued: longer than any call.
     #[arg(long, env = "SWITCHBOARD_MAX_CALL_AGE", default_value = "4h", value_parser = humantime::parse_duration)]
     max_call_age: Duration,
+    /// Require this bearer token on /flows, /metrics and /estimate (`Authorization: Bearer T`).
+    #[arg(long, env = "SWITCHBOARD_OPS_TOKEN", hide_env_values = true)]
+    ops_token: Option<String>,
+    /// Serve /flows, /metrics and /estimate only on this address, not beside the webhooks
+    /// (e.g. 127.0.0.1:9090 for a local Prometheus).
+    #[arg(long, env = "SWITCHBOARD_OPS_ADDR")]
+    ops_addr: Option<SocketAddr>,
     /// Twilio account auth token, to check X-Twilio-Signature (enables /twilio/…).
     #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
     twilio_auth_token: Option<String>,
@@ -99,6 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut state = AppState::new(flows, tokens, providers, args.public_url.clone(), sounds);
     state.voices = args.voices.clone().unwrap_or_default();
+    state.ops = server::Ops { token: args.ops_token.clone().filter(|t| !t.is_empty()), apart: args.ops_addr.is_some() };
     if let Some(writer) = event_log(&args)? {
         state = state.with_events(writer, args.caller_numbers);
     }
@@ -113,6 +121,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let addr = listener.local_addr().unwrap_or(args.addr);
         tracing::info!(%addr, public_url = ?args.public_url, "listening");
         tokio::spawn(reload_on_sighup(state.clone()));
+        if let Some(ops_addr) = args.ops_addr {
+            let ops = tokio::net::TcpListener::bind(ops_addr)
+                .await
+                .with_context(|| format!("cannot listen on {ops_addr} (--ops-addr)"))?;
+            tracing::info!(addr = %ops.local_addr().unwrap_or(ops_addr), "operational endpoints listening");
+            let state = state.clone();
+            tokio::spawn(async move {
+                if let Err(error) = server::serve_ops(ops, state, shutdown_signal()).await {
+                    tracing::error!(%error, "the operational endpoints' listener failed");
+                }
+            });
+        }
         server::serve(listener, state, shutdown_signal()).await.context("server failed")?;
         anyhow::Ok(())
     })?;

@@ -134,7 +134,12 @@ impl Metrics {
                 &m.unknown_flows,
             );
             let name = "switchboard_tokens_refused_total";
-            head(&mut out, name, "counter", "State tokens refused on signed requests (the caller went to the operator), by reason.");
+            head(
+                &mut out,
+                name,
+                "counter",
+                "State tokens refused on signed requests (the caller went to the operator), by reason.",
+            );
             for (reason, n) in &m.tokens_refused {
                 let _ = writeln!(out, "{name}{{reason=\"{}\"}} {n}", escape(reason));
             }

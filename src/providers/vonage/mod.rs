@@ -223,6 +223,8 @@ mod tests {
 
         let notify = parse(Method::POST, "/x?t=T", r#"{"event":"recorded"}"#, Some(Callback::Recorded)).expect("valid");
         assert_eq!(notify.incoming, Incoming::Input(Input::RecordingDone));
+        let ours = r#"{"event":"recorded","uuid":"u1"}"#;
+        assert_eq!(parse(Method::POST, "/x?t=T", ours, Some(Callback::Recorded)).expect("valid").call_id, "u1");
 
         let fallback = parse(
             Method::POST,
