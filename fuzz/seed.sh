@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 root=..
 seeds=seeds
 rm -rf "$seeds"
-mkdir -p "$seeds"/{flow,model,script,scenario,webhook,token,wav}
+mkdir -p "$seeds"/{flow,model,script,scenario,webhook,token,wav,fit_csv}
 copy() { # copy DIR FILES...: each file under its path-derived name
   local dir=$1; shift
   for f in "$@"; do [ -f "$f" ] && cp "$f" "$seeds/$dir/$(echo "${f#$root/}" | tr '/' '_')"; done
@@ -16,6 +16,11 @@ copy flow $root/flows/*.toml $root/tests/fixtures/*.toml $root/docs/**/*.toml
 copy model $root/flows/*.model.toml $root/tests/fixtures/*.model.toml
 copy scenario $root/flows/*.test.toml $root/tests/fixtures/*.test.toml
 copy wav $root/sounds/*.wav $root/tests/fixtures/**/*.wav
+copy fit_csv $root/**/*.csv
+# Call logs as `fit` reads them: per call, and interval volumes.
+printf 'start,queue,wait,handle_time,abandoned\n2026-03-16 09:15,first_line,12,180,no\n2026-03-16 09:20,first_line,95,,yes\n2026-03-17 10:02:30,second_line,01:35,3:10,0\n' >"$seeds/fit_csv/calls.csv"
+printf 'interval,queue,calls\n2026-03-16 09:00,main,12\n2026-03-16 09:30,main,15\n2026-03-23 09:00,main,11\n' >"$seeds/fit_csv/volumes.csv"
+printf 'Call Start;Status\r\n16.03.2026 09:15,"Abandoned, in queue"\r\n1773652500,answered\r\n' >"$seeds/fit_csv/odd.csv"
 # Caller scripts as the docs and tests write them.
 printf '1' >"$seeds/script/keys"
 printf '1 2 wait 5s 0#' >"$seeds/script/keys_wait"
