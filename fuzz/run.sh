@@ -14,7 +14,7 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 ./seed.sh
-cargo +nightly fuzz build -O
+cargo +nightly fuzz build
 printf '%-10s %12s %10s %s\n' target executions exec/s findings
 status=0
 for target in "${targets[@]}"; do
