@@ -29,8 +29,14 @@ fn app(check_signatures: bool) -> axum::Router {
     };
     let providers = Providers::configure(secrets, check_signatures).expect("valid credentials");
     let at = chrono::DateTime::from_timestamp(1_778_065_200, 0).expect("valid");
-    let state = AppState::new(flows, TokenKey::new(b"fuzz"), providers, Some("https://ivr.example.com".into()), root.join("sounds"))
-        .with_clock(Arc::new(move || at));
+    let state = AppState::new(
+        flows,
+        TokenKey::new(b"fuzz"),
+        providers,
+        Some("https://ivr.example.com".into()),
+        root.join("sounds"),
+    )
+    .with_clock(Arc::new(move || at));
     server::app(Arc::new(state))
 }
 
@@ -64,7 +70,7 @@ fuzz_target!(|data: &[u8]| {
         body = &body[i + 1..];
     }
     let Ok(request) = request.body(Body::from(body.to_vec())) else { return };
-    let app = if selector & 8 == 0 { &OPEN } else { &SIGNED };
+    let app: &axum::Router = if selector & 8 == 0 { &OPEN } else { &SIGNED };
     let status = RUNTIME.block_on(async { app.clone().oneshot(request).await.map(|r| r.status()) });
     let status = status.unwrap_or(StatusCode::OK);
     assert!(!status.is_server_error(), "a {status} for {provider}/{path}");
