@@ -59,7 +59,7 @@ enum Command {
     /// Erlang C/A queue metrics for a staffing cell, or the agents needed for a service level.
     Erlang(erlang::Args),
     /// Serve flows to Twilio as a voice webhook.
-    Serve(serve::Args),
+    Serve(Box<serve::Args>),
     /// Expected waits from the queue model: weekday × hour table, one cell (--at), or --best.
     Estimate(estimate::Args),
     /// Agents needed per weekday × hour for the model's service-level target.
@@ -91,7 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Simulate(args)) => simulate::run(args),
         Some(Command::Sounds { command }) => sounds::run(command),
         Some(Command::Erlang(args)) => erlang::run(args),
-        Some(Command::Serve(args)) => serve::run(args),
+        Some(Command::Serve(args)) => serve::run(*args),
         Some(Command::Estimate(args)) => estimate::run(args),
         Some(Command::Staff(args)) => staff::run(args),
         Some(Command::Fit(args)) => fit::run(args),

@@ -37,6 +37,21 @@ pub struct Args {
     /// Where the token secret and old flow versions are kept.
     #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = ".switchboard")]
     data_dir: PathBuf,
+    /// A previous state token secret, after a rotation: it still opens the tokens of calls under
+    /// way until they expire (--max-call-age), then it can go. Further previous secrets: lines
+    /// after the first in <data-dir>/secret.
+    #[arg(long, env = "SWITCHBOARD_PREVIOUS_SECRET", hide_env_values = true)]
+    previous_secret: Option<String>,
+    /// How long a state token opens after it was issued: longer than any call.
+    #[arg(long, env = "SWITCHBOARD_MAX_CALL_AGE", default_value = "4h", value_parser = humantime::parse_duration)]
+    max_call_age: Duration,
+    /// Require this bearer token on /flows, /metrics and /estimate (`Authorization: Bearer T`).
+    #[arg(long, env = "SWITCHBOARD_OPS_TOKEN", hide_env_values = true)]
+    ops_token: Option<String>,
+    /// Serve /flows, /metrics and /estimate only on this address, not beside the webhooks
+    /// (e.g. 127.0.0.1:9090 for a local Prometheus).
+    #[arg(long, env = "SWITCHBOARD_OPS_ADDR")]
+    ops_addr: Option<SocketAddr>,
     /// Twilio account auth token, to check X-Twilio-Signature (enables /twilio/…).
     #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
     twilio_auth_token: Option<String>,
@@ -75,7 +90,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging(args.log_json);
     let providers = providers(&args)?;
-    let secret = secret(&args.data_dir)?;
+    let tokens = token_key(&args)?;
     let sounds = args.sounds.clone().unwrap_or_else(|| sounds_beside(&args.flows));
     let (flows, report) = Flows::open(vec![args.flows.clone()], sounds.clone(), Some(args.data_dir.join("versions")));
     for (path, errors) in &report.rejected {
@@ -103,8 +118,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let mut state = AppState::new(flows, TokenKey::new(&secret), providers, args.public_url.clone(), sounds);
+    let mut state = AppState::new(flows, tokens, providers, args.public_url.clone(), sounds);
     state.voices = voices;
+    state.ops = server::Ops { token: args.ops_token.clone().filter(|t| !t.is_empty()), apart: args.ops_addr.is_some() };
     if let Some(writer) = event_log(&args)? {
         state = state.with_events(writer, args.caller_numbers);
     }
@@ -119,6 +135,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let addr = listener.local_addr().unwrap_or(args.addr);
         tracing::info!(%addr, public_url = ?args.public_url, "listening");
         tokio::spawn(reload_on_sighup(state.clone()));
+        if let Some(ops_addr) = args.ops_addr {
+            let ops = tokio::net::TcpListener::bind(ops_addr)
+                .await
+                .with_context(|| format!("cannot listen on {ops_addr} (--ops-addr)"))?;
+            tracing::info!(addr = %ops.local_addr().unwrap_or(ops_addr), "operational endpoints listening");
+            let state = state.clone();
+            tokio::spawn(async move {
+                if let Err(error) = server::serve_ops(ops, state, shutdown_signal()).await {
+                    tracing::error!(%error, "the operational endpoints' listener failed");
+                }
+            });
+        }
         server::serve(listener, state, shutdown_signal()).await.context("server failed")?;
         anyhow::Ok(())
     })?;
@@ -196,19 +224,38 @@ fn init_logging(json: bool) {
     if json { builder.json().init() } else { builder.init() }
 }
 
-/// The state token secret: `SWITCHBOARD_SECRET`, else the one kept in the data directory,
-/// made once. Never a fresh one per start: tokens in calls under way must stay valid, and
-/// every instance behind a load balancer must share it.
-fn secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+/// The state token keys: the current secret, the previous ones, the tokens' lifetime.
+fn token_key(args: &Args) -> anyhow::Result<TokenKey> {
+    let mut secrets = secrets(&args.data_dir)?;
+    secrets.extend(args.previous_secret.iter().filter(|s| !s.is_empty()).map(|s| s.as_bytes().to_vec()));
+    let mut key = TokenKey::new(&secrets[0]).with_max_age(args.max_call_age);
+    for previous in &secrets[1..] {
+        key = key.with_previous(previous);
+    }
+    tracing::info!(previous = secrets.len() - 1, max_call_age = %humantime::format_duration(args.max_call_age), "state token keys");
+    Ok(key)
+}
+
+/// The state token secrets, current first: `SWITCHBOARD_SECRET`, else the lines of the file
+/// kept in the data directory (the first is current, the others previous ones), made once.
+/// Never a fresh one per start: tokens in calls under way must stay valid, and every instance
+/// behind a load balancer must share it.
+fn secrets(data_dir: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
     if let Ok(secret) = std::env::var("SWITCHBOARD_SECRET")
         && !secret.is_empty()
     {
-        return Ok(secret.into_bytes());
+        return Ok(vec![secret.into_bytes()]);
     }
     let path = data_dir.join("secret");
     match std::fs::read_to_string(&path) {
-        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().as_bytes().to_vec()),
-        Ok(_) => {}
+        Ok(text) => {
+            warn_if_shared(&path);
+            let lines: Vec<Vec<u8>> =
+                text.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| l.as_bytes().to_vec()).collect();
+            if !lines.is_empty() {
+                return Ok(lines);
+            }
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
@@ -219,8 +266,22 @@ fn secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     write_private(&path, &hex).with_context(|| format!("cannot write {}", path.display()))?;
     tracing::info!(path = %path.display(), "made a new state token secret");
-    Ok(hex.into_bytes())
+    Ok(vec![hex.into_bytes()])
 }
+
+/// A secret file others can read is worth a warning: whoever reads it can forge and read tokens.
+#[cfg(unix)]
+fn warn_if_shared(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(path = %path.display(), mode = format!("{:o}", meta.permissions().mode() & 0o777), "the state token secret is readable by others; chmod 600 it");
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_shared(_: &Path) {}
 
 #[cfg(unix)]
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {

@@ -380,6 +380,9 @@ pub struct Links {
     pub pause_s: u32,
     /// Voices for spoken prompts, by language.
     pub voices: Voices,
+    /// The provider's id of the call, for a callback whose body is ours and would otherwise
+    /// not name it (Vonage's `notify`): the state token opens only in its own call.
+    pub call_id: Option<String>,
 }
 
 impl Links {
@@ -401,7 +404,14 @@ impl Links {
             hold: None,
             pause_s: 30,
             voices: Voices::default(),
+            call_id: None,
         }
+    }
+
+    /// The same links, for the call the provider names `call_id`.
+    pub fn with_call(mut self, call_id: &str) -> Links {
+        self.call_id = Some(call_id.to_owned());
+        self
     }
 
     /// The same links, with `<Say>` speaking in `voices`.

@@ -34,6 +34,8 @@ struct Inner {
     escapes: BTreeMap<String, u64>,
     fallbacks: BTreeMap<String, u64>,
     unknown_flows: BTreeMap<String, u64>,
+    /// By reason ([`crate::server::TokenError::label`]): a handful of fixed labels.
+    tokens_refused: BTreeMap<String, u64>,
     latency_buckets: [u64; BUCKETS_S.len()],
     latency_count: u64,
     latency_sum_s: f64,
@@ -78,6 +80,11 @@ impl Metrics {
 
     pub fn timeout_fallback(&self, flow: &str) {
         self.with(|m| bump(&mut m.fallbacks, flow));
+    }
+
+    /// A state token that did not open on a signed request, by `reason`.
+    pub fn token_refused(&self, reason: &str) {
+        self.with(|m| bump(&mut m.tokens_refused, reason));
     }
 
     /// A request for a flow that is not loaded, by the name asked for, up to
@@ -126,6 +133,16 @@ impl Metrics {
                 "Requests for a flow that is not loaded, by the name asked for (16 names, then (other)).",
                 &m.unknown_flows,
             );
+            let name = "switchboard_tokens_refused_total";
+            head(
+                &mut out,
+                name,
+                "counter",
+                "State tokens refused on signed requests (the caller went to the operator), by reason.",
+            );
+            for (reason, n) in &m.tokens_refused {
+                let _ = writeln!(out, "{name}{{reason=\"{}\"}} {n}", escape(reason));
+            }
             let name = "switchboard_request_duration_seconds";
             head(&mut out, name, "histogram", "Time to answer a request.");
             for (count, bound) in m.latency_buckets.iter().zip(BUCKETS_S) {
@@ -195,6 +212,7 @@ mod tests {
         m.outcome("support", "queue");
         m.escape("support");
         m.timeout_fallback("support");
+        m.token_refused("expired");
         let text = m.render();
         for line in [
             "switchboard_http_requests_total{route=\"/twilio/{flow}\",status=\"200\"} 1",
@@ -202,6 +220,7 @@ mod tests {
             "switchboard_call_outcomes_total{flow=\"support\",kind=\"queue\"} 1",
             "switchboard_escapes_total{flow=\"support\"} 1",
             "switchboard_timeout_fallbacks_total{flow=\"support\"} 1",
+            "switchboard_tokens_refused_total{reason=\"expired\"} 1",
             "switchboard_request_duration_seconds_bucket{le=\"0.0025\"} 1",
             "switchboard_request_duration_seconds_bucket{le=\"0.001\"} 0",
             "switchboard_request_duration_seconds_count 1",

@@ -33,7 +33,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use tower_http::timeout::TimeoutLayer;
@@ -43,6 +43,7 @@ use crate::engine::{Flow, NodeKind, graph};
 use crate::providers::{OperatorRoute, Provider, Providers, RawRequest, VoiceTable};
 pub use flows::Flows;
 pub use metrics::Metrics;
+pub use routes::sound_type;
 pub use token::{TokenError, TokenKey};
 
 /// Largest request body accepted. Providers' webhook parameters fit in a few kilobytes.
@@ -83,6 +84,19 @@ pub struct AppState {
     pub caller_numbers: crate::events::CallerNumbers,
     /// The key of caller-number hashes, derived from the token secret.
     pub caller_key: Vec<u8>,
+    /// Who may read the operational endpoints ([`ops_routes`]).
+    pub ops: Ops,
+}
+
+/// How the operational endpoints (`/flows`, `/metrics`, `/estimate`) are restricted. They
+/// show flow names, versions, traffic and staffing: nothing secret, but nothing a caller or
+/// the internet needs either.
+#[derive(Clone, Debug, Default)]
+pub struct Ops {
+    /// A bearer token they require (`Authorization: Bearer …`), compared in constant time.
+    pub token: Option<String>,
+    /// Served only by a listener of their own ([`ops_app`]), not beside the webhooks.
+    pub apart: bool,
 }
 
 impl AppState {
@@ -110,6 +124,7 @@ impl AppState {
             events: None,
             caller_numbers: crate::events::CallerNumbers::default(),
             caller_key,
+            ops: Ops::default(),
         }
     }
 
@@ -135,12 +150,44 @@ pub fn app(state: Arc<AppState>) -> Router {
     for provider in state.providers.all() {
         router = provider_routes(router, provider);
     }
-    router
-        .route("/sounds/{file}", get(routes::sound))
-        .route("/healthz", get(|| async { "ok\n" }))
+    router = router.route("/sounds/{file}", get(routes::sound)).route("/healthz", get(|| async { "ok\n" }));
+    if !state.ops.apart {
+        router = router.merge(ops_routes(&state));
+    }
+    layers(router, state)
+}
+
+/// The operational endpoints alone, for a listener of their own (`--ops-addr`).
+pub fn ops_app(state: Arc<AppState>) -> Router {
+    let router = ops_routes(&state).route("/healthz", get(|| async { "ok\n" }));
+    layers(router, state)
+}
+
+/// `/flows`, `/metrics` and `/estimate`, behind the ops token when there is one.
+fn ops_routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
         .route("/flows", get(routes::list_flows))
         .route("/metrics", get(routes::metrics))
         .route("/estimate", get(estimate::estimate))
+        .route_layer(middleware::from_fn_with_state(state.clone(), ops_guard))
+}
+
+/// Refuses an operational request without the ops token, when one is set.
+async fn ops_guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if let Some(token) = &state.ops.token {
+        let given = req.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let given = given.and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+        if !crate::secret_eq::secret_eq(given.as_bytes(), token.as_bytes()) {
+            let challenge = [(axum::http::header::WWW_AUTHENTICATE, "Bearer")];
+            return (StatusCode::UNAUTHORIZED, challenge, "this endpoint needs the ops token\n").into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// What every route shares: the body limit, metrics, the timeout, the request span.
+fn layers(router: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
+    router
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
@@ -191,6 +238,15 @@ pub async fn serve(
     let result = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
     reloader.abort();
     result
+}
+
+/// Serves [`ops_app`] on `listener` until `shutdown` completes.
+pub async fn serve_ops(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, ops_app(state)).with_graceful_shutdown(shutdown).await
 }
 
 /// Re-reads changed flow files and logs what happened. Blocking file I/O: call it from a

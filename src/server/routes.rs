@@ -7,27 +7,30 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use crate::events;
+use crate::{confined, events};
 
-/// Prompt audio for the providers' play verbs.
+/// Prompt audio for the providers' play verbs: a plain file name inside the sounds folder
+/// ([`confined`]), else a 404.
 pub async fn sound(State(state): State<Arc<AppState>>, Path(file): Path<String>) -> Response {
-    let safe = !file.is_empty()
-        && !file.starts_with('.')
-        && file.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    let content_type = match file.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()) {
-        Some(ext) if ext == "wav" => "audio/wav",
-        Some(ext) if ext == "mp3" => "audio/mpeg",
-        Some(ext) if ext == "ogg" => "audio/ogg",
-        _ => return StatusCode::NOT_FOUND.into_response(),
-    };
-    if !safe {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    match tokio::fs::read(state.sounds_dir.join(&file)).await {
+    let Some(content_type) = sound_type(&file) else { return StatusCode::NOT_FOUND.into_response() };
+    let dir = state.sounds_dir.clone();
+    match tokio::task::spawn_blocking(move || confined::read(&dir, &file)).await {
         // Providers cache media by URL; an hour keeps edits visible the same day.
-        Ok(bytes) => ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], bytes)
-            .into_response(),
-        Err(_) => StatusCode::NOT_FOUND.into_response(),
+        Ok(Ok(bytes)) => {
+            ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], bytes)
+                .into_response()
+        }
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The content type of a sound file by its extension; `None` for what is not a sound.
+pub fn sound_type(file: &str) -> Option<&'static str> {
+    match file.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase())?.as_str() {
+        "wav" => Some("audio/wav"),
+        "mp3" => Some("audio/mpeg"),
+        "ogg" => Some("audio/ogg"),
+        _ => None,
     }
 }
 

@@ -4,9 +4,10 @@
 //!
 //! Order of checks on every webhook: body size (413), parameter syntax (400), the provider
 //! enabled (403), the adapter's signature check (403, or 400 for a body the provider never
-//! sends), its parse (400: no call id), state token (403), the flow (404). Past those, the
-//! caller is on the line and gets a document whatever happens: an engine that cannot go on
-//! sends them to a person, a queue that refuses them offers another way to one.
+//! sends), its parse (400: no call id), the flow (404). Past those, the caller is on the line
+//! and gets a document whatever happens: a state token that does not open (expired, from
+//! another call, tampered) and an engine that cannot go on send them to a person, a queue that
+//! refuses them offers another way to one.
 
 use std::sync::Arc;
 
@@ -169,7 +170,7 @@ fn begin(state: &AppState, provider: &dyn Provider, name: String, hook: &Hook) -
         let step = Step { at: utc, before: None, input: None, caller: kept.as_deref(), output: &out };
         log_step(state, provider, &name, &flow, hook, &mut seq, &call, step);
     }
-    Ok(event_response(state, provider, &name, &flow, &call, &out, None, &hook.base, seq))
+    Ok(event_response(state, provider, &name, &flow, &call, &out, None, hook, seq))
 }
 
 /// `/{provider}/status` (`?flow=NAME`): the number's status callback.
@@ -239,13 +240,15 @@ pub async fn callback(
             _ => Err(Refusal::BadRequest("the state token `t` is missing".into()).into()),
         };
     };
-    let opened = state.tokens.open(&name, token).map_err(|e| {
-        tracing::warn!(error = %e, "state token refused");
-        WebhookError::Refused(Refusal::Forbidden(e.to_string()))
-    })?;
+    let call_id = hook.req.call_id.as_str();
+    let opened = match state.tokens.open(&name, call_id, token, (state.clock)()) {
+        Ok(opened) => opened,
+        // The provider's signature proved a real caller is on the line (an expired token, one
+        // from another call or sealed with a dropped secret): take them to a person.
+        Err(e) => return refused_token(&state, provider, &name, &hook, &e),
+    };
     let mut call = opened.call;
-    // A token from before the log: nothing of this call was logged, so its numbering starts.
-    let mut seq = opened.seq.unwrap_or(0);
+    let mut seq = opened.seq;
     // The version the call started on; if it is gone (file deleted and not archived), the
     // current one, where the engine notices the stale state and goes to the operator.
     let Some(flow) = state.flows.version(&name, call.flow_version).or_else(|| state.flows.current(&name)) else {
@@ -254,8 +257,7 @@ pub async fn callback(
     let utc = (state.clock)();
     let now = crate::clock::local_time(&flow, utc);
     let before = call.outcome(&flow);
-    let call_id = hook.req.call_id.as_str();
-    let links_now = |token: &str| links(&state, provider, &hook.base, &name, Some(token));
+    let links_now = |token: &str| links(&state, provider, &hook.base, &name, Some(token)).with_call(call_id);
 
     let (event, queue_time_s) = match &hook.req.incoming {
         Incoming::LeftQueue { result, refused, queue_time_s, label } => {
@@ -336,7 +338,23 @@ pub async fn callback(
         let actions = if announce { &out.actions[..] } else { &[] };
         return Ok(respond(provider.render_wait(actions, &links_now(token))));
     }
-    Ok(event_response(&state, provider, &name, &flow, &call, &out, before.as_ref(), &hook.base, seq))
+    Ok(event_response(&state, provider, &name, &flow, &call, &out, before.as_ref(), &hook, seq))
+}
+
+/// A state token that does not open on a request the provider signed: the caller is real, so
+/// they hear an apology and go to the flow's operator, as the fallback URL would take them.
+fn refused_token(
+    state: &AppState,
+    provider: &dyn Provider,
+    name: &str,
+    hook: &Hook,
+    error: &super::TokenError,
+) -> Result<Response, WebhookError> {
+    let Some(flow) = state.flows.current(name) else { return Err(unknown_flow(state, name.to_owned())) };
+    tracing::warn!(error = %error, "state token refused; sending the caller to the operator");
+    state.metrics.token_refused(error.label());
+    let links = links(state, provider, &hook.base, name, None);
+    Ok(respond(provider.render_operator(super::default_language(&flow), &super::operator_route(&flow), &links)))
 }
 
 /// The links of one answer: callbacks on `base`, the deployment's hold music and the
@@ -410,12 +428,12 @@ fn event_response(
     call: &Call,
     out: &Output,
     before: Option<&Outcome>,
-    base: &str,
+    hook: &Hook,
     seq: u32,
 ) -> Response {
     record(state, name, flow, call, out, before);
-    let token = state.tokens.seal(name, call, seq);
-    let links = links(state, provider, base, name, Some(&token));
+    let token = state.tokens.seal(name, &hook.req.call_id, call, seq, (state.clock)());
+    let links = links(state, provider, &hook.base, name, Some(&token)).with_call(&hook.req.call_id);
     respond(match (out.actions.is_empty(), call.is_over()) {
         (false, _) => provider.render(&out.actions, &links),
         (true, true) => provider.render_hangup(),

@@ -16,7 +16,12 @@ pub fn read_mono(path: &Path) -> Result<(Vec<i16>, u32), SoundError> {
 pub fn read(path: &Path) -> Result<(Vec<i16>, hound::WavSpec), SoundError> {
     let file =
         std::fs::File::open(path).map_err(|source| SoundError::Io { path: path.display().to_string(), source })?;
-    let mut reader = hound::WavReader::new(std::io::BufReader::new(file))?;
+    decode(std::io::BufReader::new(file))
+}
+
+/// The WAV file `bytes` read as [`read`] reads a file (the fuzz target's entry).
+pub fn decode(bytes: impl std::io::Read) -> Result<(Vec<i16>, hound::WavSpec), SoundError> {
+    let mut reader = hound::WavReader::new(bytes)?;
     let spec = reader.spec();
     if spec.sample_rate == 0 {
         return Err(SoundError::ZeroRate);

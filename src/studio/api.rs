@@ -283,17 +283,15 @@ pub(super) async fn waits(State(studio): State<Arc<Studio>>, UrlPath(name): UrlP
     Ok(Json(json!({ "queues": queues })))
 }
 
-/// A sound the flow plays, for the page's audio: a plain file name inside the sounds folder.
+/// A sound the flow plays, for the page's audio: a plain file name inside the sounds folder
+/// ([`crate::confined`]), as the server serves it.
 pub(super) async fn sound(
     State(studio): State<Arc<Studio>>,
     UrlPath(file): UrlPath<String>,
 ) -> Result<Response, Refusal> {
-    let plain = !file.starts_with('.') && file.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-    if !plain {
-        return Err(bad("not a sound file name"));
-    }
-    let bytes = std::fs::read(studio.sounds_dir.join(&file))
+    let kind = crate::server::sound_type(&file).filter(|_| crate::confined::is_plain_name(&file));
+    let Some(kind) = kind else { return Err(bad("not a sound file name")) };
+    let bytes = crate::confined::read(&studio.sounds_dir, &file)
         .map_err(|_| Refusal(StatusCode::NOT_FOUND, format!("no sound `{file}`")))?;
-    let kind = if file.ends_with(".mp3") { "audio/mpeg" } else { "audio/wav" };
     Ok(([(header::CONTENT_TYPE, kind)], bytes).into_response())
 }

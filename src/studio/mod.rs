@@ -24,6 +24,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use crate::secret_eq::secret_eq;
+
 /// What the studio serves and how it is reached.
 #[derive(Debug, Clone)]
 pub struct Studio {
@@ -77,7 +79,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 async fn index(State(studio): State<Arc<Studio>>, req: Request) -> Response {
     let mut response = asset("text/html; charset=utf-8", INDEX);
     if let Some(token) = &studio.token
-        && query_token(&req).as_deref() == Some(token)
+        && query_token(&req).is_some_and(|given| secret_eq(given.as_bytes(), token.as_bytes()))
     {
         let cookie = format!("studio_token={token}; HttpOnly; SameSite=Strict; Path=/");
         if let Ok(value) = cookie.parse() {
@@ -120,10 +122,17 @@ fn allowed(studio: &Studio, headers: &HeaderMap, req: &Request) -> Result<(), &'
         }
     }
     if let Some(token) = &studio.token {
+        let token = token.as_bytes();
         let cookie = text(header::COOKIE).unwrap_or("");
-        let has_cookie = cookie.split(';').any(|c| c.trim() == format!("studio_token={token}"));
-        let bearer = text(header::AUTHORIZATION).and_then(|a| a.strip_prefix("Bearer ")) == Some(token.as_str());
-        let page_with_token = req.uri().path() == "/" && query_token(req).as_deref() == Some(token.as_str());
+        let has_cookie = cookie
+            .split(';')
+            .filter_map(|c| c.trim().strip_prefix("studio_token="))
+            .any(|given| secret_eq(given.as_bytes(), token));
+        let bearer = text(header::AUTHORIZATION)
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .is_some_and(|given| secret_eq(given.as_bytes(), token));
+        let page_with_token =
+            req.uri().path() == "/" && query_token(req).is_some_and(|given| secret_eq(given.as_bytes(), token));
         if !(has_cookie || bearer || page_with_token) {
             return Err("this studio needs its token: open the URL it printed");
         }

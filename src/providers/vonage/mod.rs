@@ -135,7 +135,7 @@ impl Provider for Vonage {
             }
             Some(Callback::Recorded) => {
                 // The `notify` after a recording posts our payload; Vonage's reference does not
-                // promise the call's ids with it, and the state token says which call it is.
+                // promise the call's ids with it, so the payload names the call (`Links::call_id`).
                 let event = CallEvent::from_json(&req.body).map_err(bad)?;
                 let call_id = event.uuid.or(event.conversation_uuid).unwrap_or_else(|| "vonage-notify".into());
                 request(Some(call_id), None, Incoming::Input(Input::RecordingDone))
@@ -234,6 +234,8 @@ mod tests {
 
         let notify = parse(Method::POST, "/x?t=T", r#"{"event":"recorded"}"#, Some(Callback::Recorded)).expect("valid");
         assert_eq!(notify.incoming, Incoming::Input(Input::RecordingDone));
+        let ours = r#"{"event":"recorded","uuid":"u1"}"#;
+        assert_eq!(parse(Method::POST, "/x?t=T", ours, Some(Callback::Recorded)).expect("valid").call_id, "u1");
 
         let fallback = parse(
             Method::POST,

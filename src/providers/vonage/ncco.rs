@@ -207,7 +207,11 @@ pub fn render(actions: &[Action], links: &Links) -> Vec<Ncco> {
                     beep_start: true,
                 }));
                 ncco.push(Ncco::Notify(Notify {
-                    payload: serde_json::json!({ "event": "recorded" }),
+                    // The call's uuid comes back in our payload: the state token needs it.
+                    payload: match &links.call_id {
+                        Some(uuid) => serde_json::json!({ "event": "recorded", "uuid": uuid }),
+                        None => serde_json::json!({ "event": "recorded" }),
+                    },
                     event_url: vec![links.recorded.clone()],
                     event_method: "POST",
                 }));
@@ -408,6 +412,17 @@ mod tests {
         insta::assert_json_snapshot!("record", render_json(&record, None));
         let hangup = render_json(&hangup, None);
         assert_eq!(hangup.as_array().map(Vec::len), Some(1), "nothing after a hang-up: {hangup}");
+    }
+
+    /// The `notify` after a recording names the call in our payload: the state token in its
+    /// URL opens only in that call, and Vonage does not promise the call's uuid with it.
+    #[test]
+    fn the_recording_notice_names_the_call() {
+        let record = [Action::Record { mailbox: "m".into(), max_length_s: 60, finish_key: None }];
+        let links = crate::providers::test_support::links("vonage").with_call("aaaa-bbbb");
+        let ncco = serde_json::to_value(render(&record, &links)).expect("serializes");
+        let notify = ncco.as_array().and_then(|a| a.iter().find(|n| n["action"] == "notify")).expect("a notify");
+        assert_eq!(notify["payload"], serde_json::json!({ "event": "recorded", "uuid": "aaaa-bbbb" }));
     }
 
     #[test]
