@@ -518,6 +518,7 @@ pub fn reads(kind: &Kind) -> bool {
             | Kind::NoInput {}
             | Kind::SentToOperator { .. }
             | Kind::CallCompleted { .. }
+            | Kind::Rated { .. }
     )
 }
 
