@@ -870,7 +870,11 @@ mod tests {
             let source = support.replace("max_digits = 10", &format!("max_digits = {digits}"));
             let (flow, diags) = crate::engine::parse_and_check(&source);
             let Some(flow) = flow else { panic!("{digits}: {diags:?}") };
-            limit_warnings(&flow).into_iter().map(|d| d.message).filter(|m| m.starts_with("max_digits")).collect::<Vec<_>>()
+            limit_warnings(&flow)
+                .into_iter()
+                .map(|d| d.message)
+                .filter(|m| m.starts_with("max_digits"))
+                .collect::<Vec<_>>()
         };
         assert_eq!(with("20"), Vec::<String>::new());
         assert_eq!(with("21"), ["max_digits 21 is more than vonage (20: callers there are cut off after 20) accepts"]);
