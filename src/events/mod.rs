@@ -181,11 +181,19 @@ pub enum Kind {
     Rated {
         score: u8,
     },
+    /// A `fetch` node's request ended: `result` is the way taken (`ok`, `not_found`, `failed`),
+    /// `status` the HTTP status when there was one, `ms` how long it took.
+    Fetched {
+        result: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        ms: u32,
+    },
 }
 
 impl Kind {
     /// Every kind's word, in declaration order.
-    pub const WORDS: [&'static str; 21] = [
+    pub const WORDS: [&'static str; 22] = [
         "call_started",
         "node_entered",
         "prompt_played",
@@ -207,6 +215,7 @@ impl Kind {
         "call_completed",
         "flow_ended",
         "rated",
+        "fetched",
     ];
 
     /// The word stored in the `kind` column.
@@ -233,6 +242,7 @@ impl Kind {
             Kind::CallCompleted { .. } => 18,
             Kind::FlowEnded {} => 19,
             Kind::Rated { .. } => 20,
+            Kind::Fetched { .. } => 21,
         };
         Kind::WORDS[index]
     }
@@ -505,6 +515,13 @@ pub fn events_of(head: &CallHead, seq: &mut u32, flow: &Flow, after: &Call, step
                 push(node, Kind::CallbackRequested { queue });
             }
             Trace::Rated(score) => push(node, Kind::Rated { score }),
+            Trace::Fetched(result) => {
+                let (status, ms) = match step.input {
+                    Some(crate::engine::Event::Fetched(f)) => (f.status, f.ms),
+                    _ => (None, 0),
+                };
+                push(node, Kind::Fetched { result: result.as_str().to_owned(), status, ms });
+            }
             Trace::Choice(_) | Trace::Branch(_) | Trace::Repeat | Trace::Back | Trace::Stored => {}
         }
     }
@@ -757,6 +774,7 @@ queue = "first_line"
             Kind::CallCompleted { duration_s: 61 },
             Kind::FlowEnded {},
             Kind::Rated { score: 5 },
+            Kind::Fetched { result: "ok".into(), status: Some(200), ms: 41 },
         ];
         assert_eq!(kinds.len(), Kind::WORDS.len());
         for (kind, word) in kinds.iter().zip(Kind::WORDS) {

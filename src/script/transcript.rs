@@ -274,6 +274,7 @@ fn record_trace(flow: &Flow, out: &Output, from: &mut usize, upto: Option<usize>
             }
             Trace::Branch(_) | Trace::Stored => continue,
             Trace::Rated(score) => format!("rated {score}"),
+            Trace::Fetched(result) => format!("fetch: {}", result.as_str()),
             Trace::Escape => "escape: to the operator".to_owned(),
             Trace::Repeat => "repeat".to_owned(),
             Trace::Back => "back".to_owned(),
