@@ -165,7 +165,7 @@ fn languages(flow: &Flow, prompt: &Prompt, diags: &mut Vec<Diagnostic>) {
 mod fetch {
     use super::super::call::ENV_PREFIX;
     use super::super::diagnostic::Diagnostic;
-    use super::super::flow::{Fetch, Flow};
+    use super::super::flow::{Fetch, Flow, host_allowed};
     use super::{no_env, placeholders};
 
     pub(super) fn check(flow: &Flow, f: &Fetch, stored: &[&str], diags: &mut Vec<Diagnostic>) {
@@ -208,18 +208,6 @@ mod fetch {
         let authority = rest.split(['/', '?', '#']).next()?;
         let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
         (!authority.contains('{') && !authority.is_empty()).then_some(authority)
-    }
-
-    /// Whether an `allow_hosts` entry lets a request go to `host` (`name` or `name:port`): the
-    /// entry names the host, or the host and its port.
-    pub fn host_allowed(allowed: &str, host: &str) -> bool {
-        let name = |h: &str| {
-            h.rsplit_once(':')
-                .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
-                .map_or(h, |(n, _)| n)
-                .to_ascii_lowercase()
-        };
-        allowed.eq_ignore_ascii_case(host) || (!allowed.contains(':') && name(host) == allowed.to_ascii_lowercase())
     }
 }
 

@@ -120,6 +120,14 @@ pub fn sound_matches(name: &str, file: &str) -> bool {
     }
 }
 
+/// Whether an `allow_hosts` entry lets a request go to `host` (`name` or `name:port`): the
+/// entry is the host, or its name without a port allows every port.
+pub fn host_allowed(allowed: &str, host: &str) -> bool {
+    let name =
+        host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(n, _)| n);
+    allowed.eq_ignore_ascii_case(host) || (!allowed.contains(':') && allowed.eq_ignore_ascii_case(name))
+}
+
 /// Synthesised speech length for a text: about 14 characters a second (150 words a minute),
 /// plus a short lead-in, which matches Polly and espeak voices at their default rate.
 pub fn speech_ms(text: &str) -> Millis {

@@ -17,6 +17,7 @@
 //! bound, so tests use port 0.
 
 mod estimate;
+pub mod fetch;
 pub mod flows;
 pub mod metrics;
 mod routes;
@@ -83,6 +84,8 @@ pub struct AppState {
     pub caller_numbers: crate::events::CallerNumbers,
     /// The key of caller-number hashes, derived from the token secret.
     pub caller_key: Vec<u8>,
+    /// Makes `fetch` nodes' requests (one client, one connection pool).
+    pub fetcher: fetch::Fetcher,
 }
 
 impl AppState {
@@ -110,7 +113,14 @@ impl AppState {
             events: None,
             caller_numbers: crate::events::CallerNumbers::default(),
             caller_key,
+            fetcher: fetch::Fetcher::default(),
         }
+    }
+
+    /// The same state resolving `{env.NAME}` in `env` (tests: a backend's address).
+    pub fn with_env(mut self, env: fetch::Env) -> AppState {
+        self.fetcher = fetch::Fetcher::new(env);
+        self
     }
 
     /// The same state logging calls to `events`, keeping callers' numbers as `numbers` says.
