@@ -646,6 +646,26 @@ queue = "first_line"
     }
 
     #[test]
+    fn a_fetch_logs_its_way_status_and_time_but_not_its_request() {
+        let src = "[flow]\nname = \"f\"\nstart = \"look\"\noperator = \"op\"\nallow_hosts = [\"api.example.com\"]\n\
+            [nodes.look]\nkind = \"fetch\"\nurl = \"https://api.example.com/x\"\n\
+            headers = { Authorization = \"Bearer {env.TOKEN}\" }\nok = \"op\"\n\
+            [nodes.op]\nkind = \"queue\"\nqueue = \"first_line\"\n";
+        let (flow, diags) = crate::engine::parse_and_check(src);
+        let flow = flow.unwrap_or_else(|| panic!("{diags:?}"));
+        let (mut call, _) = Call::start(&flow, &Start::default(), now());
+        let before = Before::of(&call);
+        let fetched = crate::engine::call::Fetched { status: Some(200), json: None, ms: 41 };
+        let input = crate::engine::Event::Fetched(fetched);
+        let out = call.handle(&flow, input, now());
+        let step = Step { at: at(), before: Some(before), input: Some(input), caller: None, output: &out };
+        let events = events_of(&head(), &mut 0, &flow, &call, step);
+        let rows: Vec<_> = events.iter().map(|e| (e.kind.word(), e.kind.details())).collect();
+        assert_eq!(rows[0], ("fetched", r#"{"ms":41,"result":"ok","status":200}"#.to_owned()), "{rows:?}");
+        assert!(!rows.iter().any(|(_, d)| d.contains("example") || d.contains("TOKEN")), "{rows:?}");
+    }
+
+    #[test]
     fn escape_logs_the_key_the_escape_and_the_queue() {
         assert_eq!(
             log(&[Input::Digits("0")])[3..],
