@@ -468,3 +468,25 @@ fn a_reader_that_stops_early_gets_no_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn call_answers_a_fetch_from_a_mock_file_and_fails_it_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = dir.path().join("mock.toml");
+    std::fs::write(&mock, "ticket_lookup = { json = { status = \"done\" }, latency_ms = 250 }\n").unwrap();
+    let mock = mock.to_str().unwrap();
+    let keys = ["call", "flows/support.toml", "--at", "wed 11:00", "--keys", "1 3 123456# 2"];
+    run(&[&keys[..], &["--mock", mock]].concat())
+        .code(0)
+        .stdout_has("⇄ GET {env.SUPPORT_API_URL}/requests/123456: HTTP 200 after 0.2 s")
+        .stdout_has("Заявка номер 1 2 3 4 5 6 выполнена.");
+    run(&keys)
+        .code(0)
+        .stdout_has("(no mock for `ticket_lookup` or {env.SUPPORT_API_URL}/requests/123456: the fetch fails)")
+        .stdout_has("сейчас не получается узнать статус заявки");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "ticket_lookup = { stauts = 404 }\n").unwrap();
+    run(&[&keys[..], &["--mock", bad.to_str().unwrap()]].concat())
+        .code(2)
+        .stderr_has("bad.toml:1:19: error: unknown field `stauts`");
+}

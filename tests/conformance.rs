@@ -792,9 +792,41 @@ fn app_at(clock: fn() -> DateTime<Utc>) -> axum::Router {
     let providers = Providers::configure(&secrets, true).expect("valid credentials");
     let state =
         AppState::new(flows, TokenKey::new(b"conformance"), providers, Some(PUBLIC.into()), root.join("sounds"))
-            .with_clock(Arc::new(clock));
+            .with_clock(Arc::new(clock))
+            .with_env(status_backend());
     std::mem::forget(dir); // the archive of old versions must outlive the server
     server::app(Arc::new(state))
+}
+
+/// The sample hotline's request-status backend, as SUPPORT_API_URL: request 99999999 is
+/// unknown (404), every other one is in progress. A plain thread answering one request per
+/// connection, so the synchronous `app_at` can start it.
+fn status_backend() -> switchboard::server::fetch::Env {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let base = format!("http://{}", listener.local_addr().expect("an address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let (status, body) = if request_line.contains("/requests/99999999 ") {
+                ("404 Not Found", "")
+            } else {
+                ("200 OK", r#"{"status": "in_progress"}"#)
+            };
+            let answer = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = (&stream).write_all(answer.as_bytes());
+        }
+    });
+    Arc::new(move |name| (name == "SUPPORT_API_URL").then(|| base.clone()))
 }
 
 /// POSTs `body` to `url` with `headers`, answering the status and the body.
@@ -958,6 +990,11 @@ fn scripts() -> Vec<(String, Vec<Act>)> {
         "request number".into(),
         vec![Act::Press("1"), Act::Press("3"), Act::Press("12345678#"), Act::Press("#")],
     ));
+    // Both look the request up (a `fetch` node) inside the webhook request.
+    scripts.push((
+        "unknown request number".into(),
+        vec![Act::Press("1"), Act::Press("3"), Act::Press("99999999#"), Act::Press("1")],
+    ));
     scripts.push(("hang-up".into(), vec![Act::Press("1"), Act::Hangup]));
     scripts
 }
@@ -1006,6 +1043,17 @@ async fn every_flow_through_every_adapter_reaches_the_same_outcome() {
             }
             let reference = joined(&outcomes["twilio"]);
             assert!(reference.len() > 1, "{flow} {label}: nothing heard: {reference:?}");
+            let looked_up = match label.as_str() {
+                "request number" => Some("находится в работе"),
+                "unknown request number" => Some("не найдена"),
+                _ => None,
+            };
+            if let Some(said) = looked_up.filter(|_| flow == "support") {
+                assert!(
+                    reference.iter().any(|s| s.contains(said)),
+                    "{label}: the backend's answer said: {reference:?}"
+                );
+            }
             for (name, outcome) in &outcomes {
                 assert_eq!(joined(outcome), reference, "{flow}, {label}: {name} differs from twilio");
             }

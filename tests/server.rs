@@ -96,7 +96,7 @@ async fn request_number_ends_with_hash() {
     assert_eq!(gather.attr("numDigits"), Some("10"));
     assert_eq!(gather.attr("timeout"), Some("7"));
     // Twilio strips the finish key from Digits.
-    call.press("1234567").await.says("Заявка номер 1 2 3 4 5 6 7 зарегистрирована").listening();
+    call.press("1234567").await.says("сейчас не получается узнать статус заявки").listening();
     call.press("2").await.says("До свидания");
     assert!(call.doc.find("Hangup").is_some(), "{}", call.body);
     server.stop().await;
@@ -999,4 +999,133 @@ async fn metrics_show_the_event_log() {
     assert!(metrics.lines().any(|l| l == "switchboard_events_written_total 6"), "{metrics}");
     assert!(metrics.lines().any(|l| l == "switchboard_events_dropped_total 0"), "{metrics}");
     server.stop().await;
+}
+
+/// The server's `fetch` requests against a backend this test runs on 127.0.0.1: answers,
+/// 404, 500, a slow one, an oversized one, redirects, and a host the flow does not allow. In
+/// every case the caller gets a document at once and the flow goes its way.
+mod fetch {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::common::server::{Dirs, Server, open_hours};
+    use axum::extract::Path;
+    use axum::http::{StatusCode, header};
+    use axum::response::{IntoResponse, Response};
+
+    /// The request-status backend: each request number behaves one way.
+    async fn backend() -> (String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let port = listener.local_addr().expect("an address").port();
+        let app = axum::Router::new().route(
+            "/requests/{number}",
+            axum::routing::get(move |Path(number): Path<String>| async move {
+                let json = |body: String| ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+                let found: Response = match number.as_str() {
+                    "111111" => json(r#"{"status": "done"}"#.into()),
+                    "222222" => StatusCode::NOT_FOUND.into_response(),
+                    "333333" => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                    "444444" => {
+                        tokio::time::sleep(Duration::from_secs(4)).await;
+                        json(r#"{"status": "done"}"#.into())
+                    }
+                    "555555" => json(format!(r#"{{"status": "done", "pad": "{}"}}"#, "x".repeat(100 * 1024))),
+                    // `localhost` is another host than the 127.0.0.1 the flow called.
+                    "666666" => redirect(&format!("http://localhost:{port}/requests/111111")),
+                    "777777" => redirect("/requests/111111"),
+                    "888888" => json("not json".into()),
+                    _ => StatusCode::BAD_REQUEST.into_response(),
+                };
+                found
+            }),
+        );
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("the backend serves");
+        });
+        (format!("http://127.0.0.1:{port}"), task)
+    }
+
+    fn redirect(to: &str) -> Response {
+        (StatusCode::FOUND, [(header::LOCATION, to.to_owned())]).into_response()
+    }
+
+    /// A server whose SUPPORT_API_URL is `base`.
+    async fn server(dirs: &Dirs, base: &str) -> Server {
+        let base = base.to_owned();
+        Server::start_env(dirs, open_hours(), Arc::new(move |name| (name == "SUPPORT_API_URL").then(|| base.clone())))
+            .await
+    }
+
+    /// What the caller hears after entering `number` at main → 3, and how long the answer took.
+    async fn status_of(server: &Server, number: &str) -> (String, Duration) {
+        let mut call = server.call("support").await;
+        call.press("1").await;
+        call.press("3").await;
+        let started = Instant::now();
+        call.press(&format!("{number}#")).await;
+        (call.body.clone(), started.elapsed())
+    }
+
+    const DONE: &str = "Заявка номер 1 1 1 1 1 1 выполнена";
+    const UNAVAILABLE: &str = "сейчас не получается узнать статус заявки";
+
+    #[tokio::test]
+    async fn the_status_is_looked_up_and_said() {
+        let dirs = Dirs::new();
+        let (base, backend) = backend().await;
+        let server = server(&dirs, &base).await;
+        let (body, _) = status_of(&server, "111111").await;
+        assert!(body.contains(DONE), "{body}");
+        assert!(body.contains("<Gather"), "then the request menu: {body}");
+        let (body, _) = status_of(&server, "777777").await;
+        assert!(body.contains("7 7 7 7 7 7 выполнена"), "a redirect on the same host is followed: {body}");
+        let (body, _) = status_of(&server, "222222").await;
+        assert!(body.contains("Заявка с номером 2 2 2 2 2 2 не найдена"), "404: {body}");
+        server.stop().await;
+        backend.abort();
+    }
+
+    #[tokio::test]
+    async fn every_failure_takes_the_failed_way_with_a_document_for_the_caller() {
+        let dirs = Dirs::new();
+        let (base, backend) = backend().await;
+        let server = server(&dirs, &base).await;
+        for (number, what) in [
+            ("333333", "a 500"),
+            ("555555", "an answer over 64 KiB"),
+            ("666666", "a redirect to another host"),
+            ("888888", "an answer that is not JSON"),
+        ] {
+            let (body, _) = status_of(&server, number).await;
+            assert!(body.contains(UNAVAILABLE), "{what}: {body}");
+            assert!(body.contains("Чтобы поговорить с оператором о заявке"), "{what}: the operator offered: {body}");
+        }
+        let (body, took) = status_of(&server, "444444").await;
+        assert!(body.contains(UNAVAILABLE), "a slow backend: {body}");
+        assert!(took < Duration::from_millis(3500), "answered at the 2 s timeout, not the backend's 4 s: {took:?}");
+        server.stop().await;
+        backend.abort();
+    }
+
+    #[tokio::test]
+    async fn a_host_outside_allow_hosts_or_no_backend_at_all_is_refused() {
+        let dirs = Dirs::new();
+        let (base, backend) = backend().await;
+        // The flow allows the host SUPPORT_API_URL names; this edit allows another one only.
+        let flow = std::fs::read_to_string(dirs.support()).expect("the flow");
+        let edited = flow.replace("allow_hosts = [\"{env.SUPPORT_API_URL}\"]", "allow_hosts = [\"api.example.com\"]");
+        assert_ne!(flow, edited, "the sample's allow_hosts moved");
+        std::fs::write(dirs.support(), edited).expect("edit the flow");
+        let server = server(&dirs, &base).await;
+        let (body, _) = status_of(&server, "111111").await;
+        assert!(body.contains(UNAVAILABLE), "a host not allowed: {body}");
+        server.stop().await;
+
+        let dirs = Dirs::new();
+        let server = Server::start_env(&dirs, open_hours(), Arc::new(|_| None)).await;
+        let (body, _) = status_of(&server, "111111").await;
+        assert!(body.contains(UNAVAILABLE), "SUPPORT_API_URL unset: {body}");
+        server.stop().await;
+        backend.abort();
+    }
 }

@@ -48,6 +48,10 @@ pub struct Args {
     /// Seconds of hold music after the caller is queued, in the recording.
     #[arg(long, value_name = "SECONDS", default_value_t = audio::DEFAULT_HOLD_MS / 1000)]
     hold: u32,
+    /// Answers for the flow's `fetch` nodes (TOML: by URL or node name, `status`, `json`,
+    /// `latency_ms`, `fail`); a fetch without one fails, as an unreachable backend would.
+    #[arg(long, value_name = "FILE.toml")]
+    mock: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -66,10 +70,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bail!("`{lang}` is not a language of this flow ({})", flow.languages.join(", "));
     }
     let start = Start { caller: args.from.as_deref(), language: args.lang.as_deref() };
+    let mocks = match &args.mock {
+        Some(path) => read_mocks(path)?,
+        None => script::Mocks::default(),
+    };
     let transcript = match &args.keys {
-        Some(keys) => script::run(flow, &script::parse_script(keys)?, &start, at),
+        Some(keys) => script::run(flow, &script::parse_script(keys)?, &start, at, &mocks),
         None if std::io::stdin().is_terminal() && !args.json => {
-            let transcript = interactive(flow, &start, at);
+            let transcript = interactive(flow, &start, at, &mocks);
             if let Some(path) = &args.record {
                 record(&transcript, &sounds, path, args.hold.saturating_mul(1000))?;
             }
@@ -78,7 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => {
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
-            script::run(flow, &script::parse_script(&text)?, &start, at)
+            script::run(flow, &script::parse_script(&text)?, &start, at, &mocks)
         }
     };
     if let Some(path) = &args.record {
@@ -106,7 +114,14 @@ pub fn demo() -> anyhow::Result<ExitCode> {
         sounds: None,
         record: None,
         hold: audio::DEFAULT_HOLD_MS / 1000,
+        mock: None,
     })
+}
+
+/// A mock file; a mistake in it is shown at its `path:line:column`.
+fn read_mocks(path: &Path) -> anyhow::Result<script::Mocks> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+    script::Mocks::parse(&text).map_err(|d| anyhow!("{}", d.render(&path.display().to_string(), &text).trim_end()))
 }
 
 /// Renders the call to `path`: sound files from `sounds`, other prompts and the caller's
@@ -168,14 +183,14 @@ fn local_now(flow: &Flow) -> NaiveDateTime {
     switchboard::clock::local_time(flow, chrono::Utc::now())
 }
 
-fn interactive(flow: &Flow, start: &Start, at: NaiveDateTime) -> Transcript {
+fn interactive(flow: &Flow, start: &Start, at: NaiveDateTime, mocks: &script::Mocks) -> Transcript {
     eprintln!(
         "Calling {} at {at}. Type keys (1, 12345#), words to say, Enter alone for silence, or hangup.",
         flow.name
     );
     let stdin = std::io::stdin();
     let mut shown = 0;
-    let transcript = script::drive(flow, start, at, |t, _gather| {
+    let transcript = script::drive(flow, start, at, mocks, |t, _gather| {
         print!("{}", render(t, shown));
         shown = t.entries.len();
         print!("> ");
@@ -231,6 +246,10 @@ fn render(t: &Transcript, from: usize) -> String {
             Entry::Enqueue { queue } => format!("→ queued for {queue}"),
             Entry::Dial { number } => format!("→ transferred to {number}"),
             Entry::Record { mailbox } => format!("→ recording voicemail for {mailbox}"),
+            Entry::Fetch { method, url, status, duration_ms } => {
+                let answer = status.map_or_else(|| "failed".to_owned(), |s| format!("HTTP {s}"));
+                format!("⇄ {method} {url}: {answer} after {:.1} s", duration_ms.as_secs_f64())
+            }
             Entry::Hangup { by_caller: true } => "✆ caller hangs up".to_owned(),
             Entry::Hangup { by_caller: false } => "✆ call ends".to_owned(),
         };

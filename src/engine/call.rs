@@ -9,6 +9,10 @@
 //!   `Digits`, `Speech` or `NoInput` (the gather's timeout passed in silence).
 //! - `Enqueue`, `Dial`, `Record` and `Hangup` hand the caller over; the engine then only
 //!   answers `QueueUpdate`, `DialEnded`, `RecordingDone` and `Hangup`.
+//! - An output with [`Output::fetch`] (a `fetch` node) asks the driver to make that HTTP
+//!   request and report the answer as `Fetched` before anything else; the actions before it
+//!   are prompts the caller hears meanwhile. It is kept apart from `actions` because it is
+//!   nothing the caller hears: a driver settles it before it renders the actions.
 //! - `now` is the call's local wall time, passed in by the driver; it must never go backwards.
 //!   The engine reads no clock, does no I/O and draws no random numbers.
 //! - Nothing the caller or the flow does makes the engine fail: a flow that loops without ever
@@ -19,7 +23,9 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
-use super::flow::{Ask, Cond, Flow, LiveQueue, NodeId, NodeKind, Prompt, QueueNode, Settings, Template, speech_ms};
+use super::flow::{
+    Ask, Cond, Fetch, Flow, LiveQueue, NodeId, NodeKind, Prompt, QueueNode, Settings, Template, speech_ms,
+};
 use super::matching;
 use super::millis::Millis;
 use super::spoken;
@@ -30,6 +36,10 @@ const VAR_CALLER: u16 = 0;
 const VAR_WAIT_MIN: u16 = 1;
 /// The variable whose whole-number value is the caller's rating of the service.
 pub const RATING_VAR: &str = "rating";
+
+/// A placeholder `{env.NAME}` names a value from the driver's environment (a host, a secret
+/// header): the engine leaves it as written, the driver resolves it and never shows it.
+pub const ENV_PREFIX: &str = "env.";
 
 /// Nodes the engine passes through without waiting before it decides the flow is looping.
 pub const MAX_HOPS: u32 = 256;
@@ -58,6 +68,8 @@ enum Phase {
     Queued,
     Dialing,
     Recording,
+    /// A `fetch` node's request is out: waiting for `Fetched`.
+    Fetching,
     /// The flow hung up, or the caller did while in the IVR.
     Ended {
         by_caller: bool,
@@ -92,6 +104,61 @@ pub enum Event<'a> {
     ConversationEnded,
     /// The voicemail recording finished.
     RecordingDone,
+    /// The answer to the request of [`Output::fetch`].
+    Fetched(Fetched<'a>),
+}
+
+/// What came of a `fetch` node's request, as the driver saw it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fetched<'a> {
+    /// The HTTP status; `None` when there was no usable answer: a timeout, a refused host or
+    /// redirect, no connection, a body over the size limit, or one that is not JSON.
+    pub status: Option<u16>,
+    /// The answer's JSON body, when it had one.
+    pub json: Option<&'a serde_json::Value>,
+    /// How long the request took, for the call-event log (the engine ignores it).
+    pub ms: u32,
+}
+
+impl Fetched<'_> {
+    /// No usable answer, after `ms`.
+    pub fn failed(ms: u32) -> Fetched<'static> {
+        Fetched { status: None, json: None, ms }
+    }
+}
+
+/// The HTTP request of a `fetch` node: variables filled in, `{env.NAME}` left as written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    pub method: Arc<str>,
+    pub url: Arc<str>,
+    /// Values as the flow writes them, with `{env.NAME}` unresolved: secrets never pass
+    /// through the engine, its transcripts or logs.
+    pub headers: Vec<(Arc<str>, Arc<str>)>,
+    /// JSON text.
+    pub body: Option<Arc<str>>,
+    pub timeout_ms: Millis,
+}
+
+/// Which way a `fetch` node went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FetchResult {
+    /// A 2xx answer with JSON holding every value the node stores.
+    Ok,
+    /// HTTP 404.
+    NotFound,
+    /// Anything else.
+    Failed,
+}
+
+impl FetchResult {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FetchResult::Ok => "ok",
+            FetchResult::NotFound => "not_found",
+            FetchResult::Failed => "failed",
+        }
+    }
 }
 
 /// Something for the driver to do. Describes, never performs.
@@ -183,6 +250,8 @@ pub enum Trace {
     Callback,
     /// The variable `rating` was stored with this whole number: the caller rated the service.
     Rated(u8),
+    /// A `fetch` node's answer chose this way.
+    Fetched(FetchResult),
 }
 
 /// The actions and trace that answer one event (or the start of the call).
@@ -193,12 +262,15 @@ pub struct Output {
     /// What was decided, each with the number of actions before it, so transcripts can show
     /// decisions and prompts in the order they happen.
     pub trace: Vec<(usize, Trace)>,
+    /// A request the driver makes now, answering with [`Event::Fetched`].
+    pub fetch: Option<Request>,
 }
 
 impl Output {
     pub fn clear(&mut self) {
         self.actions.clear();
         self.trace.clear();
+        self.fetch = None;
     }
 
     fn note(&mut self, trace: Trace) {
@@ -323,7 +395,8 @@ impl Call {
         }
         match (self.phase, event) {
             (Phase::Ended { .. }, _) => {}
-            (Phase::Listening, Event::Hangup) => self.phase = Phase::Ended { by_caller: true },
+            (Phase::Listening | Phase::Fetching, Event::Hangup) => self.phase = Phase::Ended { by_caller: true },
+            (Phase::Fetching, Event::Fetched(answer)) => self.fetched(flow, answer, now, out),
             (_, Event::Hangup) => {} // the hand-over already happened; the outcome stands
             (Phase::Listening, Event::NoInput) => self.silence(flow, now, out),
             (Phase::Listening, Event::Digits(d)) => self.digits(flow, d, now, out),
@@ -380,7 +453,12 @@ impl Call {
 
     /// Whether the call has left the IVR (handed over or ended).
     pub fn is_over(&self) -> bool {
-        self.phase != Phase::Listening
+        !matches!(self.phase, Phase::Listening | Phase::Fetching)
+    }
+
+    /// Whether the engine waits for the answer to its `fetch` request.
+    pub fn is_fetching(&self) -> bool {
+        self.phase == Phase::Fetching
     }
 
     /// The value of a variable, by name.
@@ -393,7 +471,7 @@ impl Call {
     pub fn outcome(&self, flow: &Flow) -> Option<Outcome> {
         let node = flow.nodes.get(self.node.index())?;
         let (kind, target) = match (self.phase, &node.kind) {
-            (Phase::Listening, _) => return None,
+            (Phase::Listening | Phase::Fetching, _) => return None,
             (Phase::Ended { by_caller: true }, _) => (OutcomeKind::Hangup, "caller".to_owned()),
             (_, NodeKind::Queue(q)) => (OutcomeKind::Queue, q.queue.to_string()),
             (_, NodeKind::Dial { number, .. }) => (OutcomeKind::Dial, number.to_string()),
@@ -469,6 +547,12 @@ impl Call {
                     target = case.map_or(b.otherwise, |i| b.cases[i].target);
                 }
                 NodeKind::Goto { target: t } => target = *t,
+                NodeKind::Fetch(f) => {
+                    self.say(flow, &f.prompt, out);
+                    out.fetch = Some(self.request(flow, f));
+                    self.phase = Phase::Fetching;
+                    return;
+                }
                 NodeKind::Queue(q) => {
                     self.say(flow, &q.prompt, out);
                     if let Some(announce) = &q.announce {
@@ -677,6 +761,74 @@ impl Call {
         }
     }
 
+    fn request(&self, flow: &Flow, f: &Fetch) -> Request {
+        let fill = |t: &Template, sink| -> Arc<str> {
+            if t.has_vars { self.fill_into(flow, &t.raw, sink).into() } else { t.raw.clone() }
+        };
+        Request {
+            method: f.method.clone(),
+            url: fill(&f.url, Sink::Url),
+            headers: f.headers.iter().map(|(name, value)| (name.clone(), fill(value, Sink::Header))).collect(),
+            body: f.body.as_ref().map(|b| self.fill_json(flow, b).to_string().into()),
+            timeout_ms: f.timeout_ms,
+        }
+    }
+
+    /// The body with every string's placeholders filled in; serialising escapes them.
+    fn fill_json(&self, flow: &Flow, value: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::String(s) if s.contains('{') => Value::String(self.fill_into(flow, s, Sink::Body)),
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.fill_json(flow, v)).collect()),
+            Value::Object(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), self.fill_json(flow, v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// Stores the answer's values and goes the way it says; with no way written for a
+    /// failure, apologises and goes to the operator.
+    fn fetched(&mut self, flow: &Flow, answer: Fetched, now: NaiveDateTime, out: &mut Output) {
+        let NodeKind::Fetch(f) = &flow.node(self.node).kind else { return };
+        let result = match answer.status {
+            Some(200..=299) => {
+                let json = answer.json;
+                // Every value or none: an answer without a field the flow speaks is a failure,
+                // not a sentence with a hole in it.
+                let values: Option<Vec<_>> =
+                    f.store.iter().map(|(var, pointer)| Some((*var, json_text(json?.pointer(pointer)?)?))).collect();
+                match values {
+                    Some(values) => {
+                        for (var, value) in values {
+                            self.store(flow, var, &value, out);
+                        }
+                        FetchResult::Ok
+                    }
+                    None => FetchResult::Failed,
+                }
+            }
+            Some(404) => FetchResult::NotFound,
+            _ => FetchResult::Failed,
+        };
+        out.note(Trace::Fetched(result));
+        let next = match result {
+            FetchResult::Ok => Some(f.ok),
+            FetchResult::NotFound => f.not_found.or(f.failed),
+            FetchResult::Failed => f.failed,
+        };
+        match next {
+            Some(next) => self.go(flow, next, now, out),
+            None => {
+                let lang = flow.languages[usize::from(self.lang)].clone();
+                let text: Arc<str> = apology(&lang).into();
+                let duration_ms = speech_ms(&text);
+                out.actions.push(Action::Say { text, lang, duration_ms });
+                self.go(flow, flow.operator, now, out);
+            }
+        }
+    }
+
     fn announce_wait(
         &mut self,
         flow: &Flow,
@@ -729,25 +881,88 @@ impl Call {
     }
 
     fn fill(&self, flow: &Flow, raw: &str) -> String {
+        self.fill_into(flow, raw, Sink::Speech)
+    }
+
+    /// Fills placeholders for where the text goes: values escaped for a URL or a JSON string,
+    /// and `{env.NAME}` kept as written for the driver outside speech.
+    fn fill_into(&self, flow: &Flow, raw: &str, sink: Sink) -> String {
         let mut text = String::with_capacity(raw.len() + 16);
         let mut rest: &str = raw;
         while let Some(open) = rest.find('{') {
             let Some(close) = rest[open..].find('}').map(|c| c + open) else { break };
             text.push_str(&rest[..open]);
+            let inner = &rest[open + 1..close];
+            if inner.starts_with(ENV_PREFIX) {
+                if matches!(sink, Sink::Url | Sink::Header) {
+                    text.push_str(&rest[open..=close]);
+                }
+                rest = &rest[close + 1..];
+                continue;
+            }
             // `check` refuses a placeholder that does not parse, so none reaches a call.
             if let Ok(p) = spoken::parse(&rest[open + 1..close]) {
                 let lang = &flow.languages[usize::from(self.lang)];
                 let value = if p.name == "lang" { Some(&**lang) } else { self.var(flow, p.name) };
-                match (value, &p.form) {
-                    (Some(value), spoken::Form::Plain) => text.push_str(value),
-                    (Some(value), form) => text.push_str(&spoken::render(value, form, lang)),
-                    (None, _) => {}
-                }
+                let value = match (value, &p.form) {
+                    (Some(value), spoken::Form::Plain) => std::borrow::Cow::Borrowed(value),
+                    (Some(value), form) => std::borrow::Cow::Owned(spoken::render(value, form, lang)),
+                    (None, _) => std::borrow::Cow::Borrowed(""),
+                };
+                sink.push(&mut text, &value);
             }
             rest = &rest[close + 1..];
         }
         text.push_str(rest);
         text
+    }
+}
+
+/// Where a filled-in text goes, which says how a value is escaped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sink {
+    Speech,
+    /// Percent-encoded: a value can never add a path segment, a query or another host.
+    Url,
+    /// A string of a JSON body (serialising escapes it).
+    Body,
+    Header,
+}
+
+impl Sink {
+    fn push(self, text: &mut String, value: &str) {
+        match self {
+            Sink::Speech | Sink::Body | Sink::Header => text.push_str(value),
+            Sink::Url => {
+                for b in value.bytes() {
+                    if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                        text.push(char::from(b));
+                    } else {
+                        text.push_str(&format!("%{b:02X}"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A JSON value as a variable holds it: strings as they are, numbers and booleans as written;
+/// `null` is no value.
+fn json_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// What a caller hears when a `fetch` fails and the flow says nothing about it, before the
+/// operator: in Russian for a Russian call, else in English.
+pub fn apology(lang: &str) -> &'static str {
+    if lang.eq_ignore_ascii_case("ru") {
+        "Извините, сейчас не получается узнать эти данные."
+    } else {
+        "Sorry, we cannot look that up right now."
     }
 }
 
@@ -1043,6 +1258,120 @@ announce = "About {wait_min} minutes."
             wrong.as_deref().is_some_and(|e| e.contains("expected one of `queue`, `dial`, `hangup`, `voicemail`")),
             "{wrong:?}"
         );
+    }
+
+    const FETCH: &str = r#"
+[flow]
+name = "f"
+languages = ["ru", "en"]
+start = "ask"
+operator = "op"
+allow_hosts = ["api.example.com"]
+
+[nodes.ask]
+kind = "input"
+prompt = "Number?"
+var = "ticket"
+next = "look"
+
+[nodes.look]
+kind = "fetch"
+prompt = "One moment."
+method = "post"
+url = "https://api.example.com/requests/{ticket}?from={caller}"
+headers = { Authorization = "Bearer {env.CRM_TOKEN}" }
+body = { ticket = "{ticket}", tags = ["ivr"] }
+store = { status = "/status", eta = "/eta/days" }
+ok = "said"
+not_found = "unknown"
+
+[nodes.said]
+kind = "hangup"
+prompt = "Status {status}, {eta} days."
+
+[nodes.unknown]
+kind = "hangup"
+prompt = "No such request."
+
+[nodes.op]
+kind = "queue"
+queue = "first_line"
+"#;
+
+    /// A call at the fetch node of `FETCH` after entering `ticket`, and that output.
+    fn at_fetch(ticket: &str) -> (Flow, Call, Output) {
+        let flow = crate::engine::parse::test_flow(FETCH);
+        let (mut c, _) = Call::start(&flow, &Start { caller: Some("+7 900"), language: Some("en") }, at());
+        let out = c.handle(&flow, Event::Digits(ticket), at());
+        (flow, c, out)
+    }
+
+    #[test]
+    fn a_fetch_asks_the_driver_with_values_escaped_and_env_left_alone() {
+        let (_, c, out) = at_fetch("42#");
+        assert_eq!(texts(&out), ["One moment."]);
+        assert!(c.is_fetching() && !c.is_over() && !c.is_listening());
+        let request = out.fetch.expect("a request");
+        assert_eq!(&*request.method, "POST");
+        assert_eq!(&*request.url, "https://api.example.com/requests/42?from=%2B7%20900");
+        assert_eq!(request.headers, [("Authorization".into(), "Bearer {env.CRM_TOKEN}".into())]);
+        let body: serde_json::Value = serde_json::from_str(request.body.as_deref().unwrap()).unwrap();
+        assert_eq!(body, serde_json::json!({ "ticket": "42", "tags": ["ivr"] }));
+        assert_eq!(request.timeout_ms, Millis(2000));
+    }
+
+    #[test]
+    fn a_fetch_stores_the_answer_and_branches_on_it() {
+        let answer = serde_json::json!({ "status": "in progress", "eta": { "days": 3 } });
+        let (flow, mut c, _) = at_fetch("42#");
+        let out = c.handle(&flow, Event::Fetched(Fetched { status: Some(200), json: Some(&answer), ms: 5 }), at());
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::Fetched(FetchResult::Ok)));
+        assert_eq!(texts(&out), ["Status in progress, 3 days."]);
+        assert_eq!(c.var(&flow, "eta"), Some("3"));
+
+        let (flow, mut c, _) = at_fetch("42#");
+        let out = c.handle(&flow, Event::Fetched(Fetched { status: Some(404), json: None, ms: 5 }), at());
+        assert_eq!(texts(&out), ["No such request."]);
+    }
+
+    #[test]
+    fn a_failed_fetch_without_a_way_apologises_and_reaches_the_operator() {
+        let partial = serde_json::json!({ "status": "done" });
+        for answer in [
+            Fetched::failed(2000),
+            Fetched { status: Some(500), json: None, ms: 3 },
+            Fetched { status: Some(200), json: Some(&partial), ms: 3 },
+            Fetched { status: Some(200), json: None, ms: 3 },
+        ] {
+            let (flow, mut c, _) = at_fetch("42#");
+            let out = c.handle(&flow, Event::Fetched(answer), at());
+            assert!(out.trace.iter().any(|(_, t)| *t == Trace::Fetched(FetchResult::Failed)), "{answer:?}");
+            assert_eq!(texts(&out), [apology("en")], "{answer:?}");
+            assert_eq!(c.outcome(&flow).map(|o| o.target), Some("first_line".to_owned()));
+            assert_eq!(c.var(&flow, "status"), None, "nothing stored from a partial answer");
+        }
+    }
+
+    #[test]
+    fn a_caller_may_hang_up_while_the_fetch_is_out_and_other_events_wait() {
+        let (flow, mut c, _) = at_fetch("42#");
+        let out = c.handle(&flow, Event::Digits("5"), at());
+        assert!(out.actions.is_empty() && c.is_fetching(), "keys do not answer a fetch");
+        let _ = c.handle(&flow, Event::Hangup, at());
+        assert_eq!(c.outcome(&flow).map(|o| o.target), Some("caller".to_owned()));
+    }
+
+    #[test]
+    fn a_fetch_draws_an_arrow_for_each_way() {
+        let flow = crate::engine::parse::test_flow(FETCH);
+        let look = flow.find("look").unwrap();
+        let arrows: Vec<_> = crate::engine::graph::arrows(&flow)
+            .into_iter()
+            .filter(|a| a.from == look)
+            .map(|a| (flow.node(a.to).id.to_string(), a.label()))
+            .collect();
+        let expected = [("said", "ok"), ("unknown", "not_found"), ("op", "failed")];
+        assert_eq!(arrows, expected.map(|(to, on)| (to.to_owned(), on.to_owned())));
     }
 
     #[test]

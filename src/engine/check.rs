@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use super::call::BUILTIN_VARS;
+use super::call::{BUILTIN_VARS, ENV_PREFIX};
 use super::diagnostic::{Diagnostic, suggest};
 use super::flow::{Flow, NodeId, NodeKind, Prompt, Template};
 use super::graph;
@@ -68,11 +68,15 @@ pub fn check(flow: &Flow) -> Vec<Diagnostic> {
         for prompt in prompts(&node.kind) {
             languages(flow, prompt, &mut diags);
             placeholders(flow, &stored, &prompt.text.0, &mut diags);
+            no_env(&prompt.text.0, &mut diags);
             empty_texts(prompt, &mut diags);
         }
         if let NodeKind::Set { assign, .. } = &node.kind {
             let any_language: Vec<_> = assign.iter().map(|(_, t)| (None, t.clone())).collect();
             placeholders(flow, &stored, &any_language, &mut diags);
+        }
+        if let NodeKind::Fetch(f) = &node.kind {
+            fetch::check(flow, f, &stored, &mut diags);
         }
         if matches!(node.kind, NodeKind::Menu(_) | NodeKind::Input(_) | NodeKind::Say { .. })
             && prompts(&node.kind).next().is_some_and(Prompt::is_empty)
@@ -132,6 +136,7 @@ pub fn prompts(kind: &NodeKind) -> impl Iterator<Item = &Prompt> {
         | NodeKind::Dial { prompt, .. }
         | NodeKind::Voicemail { prompt, .. }
         | NodeKind::Hangup { prompt, .. } => vec![prompt],
+        NodeKind::Fetch(f) => vec![&f.prompt],
         NodeKind::Branch(_) | NodeKind::Set { .. } | NodeKind::Goto { .. } => vec![],
     };
     list.into_iter()
@@ -156,6 +161,56 @@ fn languages(flow: &Flow, prompt: &Prompt, diags: &mut Vec<Diagnostic>) {
     }
 }
 
+/// A `fetch` node's templates, its URL's host and where `{env.NAME}` may appear.
+mod fetch {
+    use super::super::call::ENV_PREFIX;
+    use super::super::diagnostic::Diagnostic;
+    use super::super::flow::{Fetch, Flow, host_allowed};
+    use super::{no_env, placeholders};
+
+    pub(super) fn check(flow: &Flow, f: &Fetch, stored: &[&str], diags: &mut Vec<Diagnostic>) {
+        let url = &f.url.raw;
+        if !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with("{env.")) {
+            diags.push(
+                Diagnostic::error(f.url_span.clone(), "a fetch url must start with https:// or http://")
+                    .with_help("or with {env.NAME}, a base URL the server reads from its environment"),
+            );
+        } else if let Some(host) = literal_host(url)
+            && !flow.allow_hosts.iter().any(|(allowed, _)| host_allowed(allowed, host))
+        {
+            let listed: Vec<&str> = flow.allow_hosts.iter().map(|(h, _)| &**h).collect();
+            diags.push(
+                Diagnostic::error(f.url_span.clone(), format!("host `{host}` is not in the flow's allow_hosts"))
+                    .with_help(if listed.is_empty() {
+                        format!("add allow_hosts = [\"{host}\"] to [flow]")
+                    } else {
+                        format!("allow_hosts lists: {}", listed.join(", "))
+                    }),
+            );
+        }
+        for t in std::iter::once(&f.url).chain(f.headers.iter().map(|(_, t)| t)) {
+            for (name, span) in t.placeholders().filter(|(p, _)| p.starts_with(ENV_PREFIX)) {
+                let var = &name[ENV_PREFIX.len()..];
+                if var.is_empty() || !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                    diags.push(Diagnostic::error(span, format!("`{{{name}}}` does not name an environment variable")));
+                }
+            }
+            placeholders(flow, stored, &[(None, t.clone())], diags);
+        }
+        let body: Vec<_> = f.body_texts.iter().map(|t| (None, t.clone())).collect();
+        placeholders(flow, stored, &body, diags);
+        no_env(&body, diags);
+    }
+
+    /// The host of a URL when the flow writes it out (no placeholder in the authority).
+    fn literal_host(url: &str) -> Option<&str> {
+        let rest = url.split_once("://")?.1;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        (!authority.contains('{') && !authority.is_empty()).then_some(authority)
+    }
+}
+
 /// The variables a call can have a value for: the built-in ones, `lang`, and those an `input`
 /// or `set` node stores (a branch only reads them).
 fn stored_vars(flow: &Flow) -> Vec<&str> {
@@ -166,6 +221,7 @@ fn stored_vars(flow: &Flow) -> Vec<&str> {
         match &node.kind {
             NodeKind::Input(i) => vars.extend(name(&i.var)),
             NodeKind::Set { assign, .. } => vars.extend(assign.iter().filter_map(|(v, _)| name(v))),
+            NodeKind::Fetch(f) => vars.extend(f.store.iter().filter_map(|(v, _)| name(v))),
             _ => {}
         }
     }
@@ -175,9 +231,10 @@ fn stored_vars(flow: &Flow) -> Vec<&str> {
 /// A placeholder nothing stores reads as empty in every call: the caller hears a gap. A form
 /// that does not parse, or a plural form that does not fit the text's language (every language
 /// of the flow for a text written for all), is an error at the placeholder too.
+/// `{env.NAME}` is left to `no_env` and the fetch checks.
 fn placeholders(flow: &Flow, stored: &[&str], texts: &[(Option<u8>, Template)], diags: &mut Vec<Diagnostic>) {
     for (lang, text) in texts {
-        for (inner, span) in text.placeholders() {
+        for (inner, span) in text.placeholders().filter(|(p, _)| !p.starts_with(ENV_PREFIX)) {
             let placeholder = match spoken::parse(inner) {
                 Ok(p) => p,
                 Err(why) => {
@@ -202,6 +259,19 @@ fn placeholders(flow: &Flow, stored: &[&str], texts: &[(Option<u8>, Template)], 
                     diags.push(Diagnostic::error(span.clone(), format!("`{{{inner}}}`: {why}")));
                 }
             }
+        }
+    }
+}
+
+/// `{env.NAME}` belongs in a fetch's url and headers only: the server's environment (tokens)
+/// must never be spoken, sent in a body or logged.
+fn no_env(texts: &[(Option<u8>, Template)], diags: &mut Vec<Diagnostic>) {
+    for (_, text) in texts {
+        for (name, span) in text.placeholders().filter(|(p, _)| p.starts_with(ENV_PREFIX)) {
+            diags.push(
+                Diagnostic::error(span, format!("`{{{name}}}` may only be used in a fetch's url and headers"))
+                    .with_help("the server's environment is never spoken, sent in a body or logged"),
+            );
         }
     }
 }
@@ -430,6 +500,89 @@ queue = "first_line"
         assert_eq!(
             unset,
             [("{nmae:digits}".to_owned(), "`{nmae}` is never set: no `set` or `input` node stores it".to_owned())]
+        );
+    }
+}
+
+#[cfg(test)]
+mod fetch_tests {
+    use super::super::diagnostic::{Severity, line_column};
+    use super::super::parse_and_check;
+
+    const FLOW: &str = r#"[flow]
+name = "f"
+start = "look"
+operator = "op"
+allow_hosts = ["api.example.com", "{env.SUPPORT_API_HOST}"]
+
+[nodes.look]
+kind = "fetch"
+url = "https://api.example.com/r/{caller}"
+headers = { Authorization = "Bearer {env.CRM_TOKEN}" }
+store = { status = "/status" }
+ok = "said"
+
+[nodes.said]
+kind = "hangup"
+prompt = "Status {status}."
+
+[nodes.op]
+kind = "queue"
+queue = "first_line"
+"#;
+
+    /// Errors of the flow with `from` replaced by `to`, as `line:column: message`.
+    fn errors(from: &str, to: &str) -> Vec<String> {
+        let src = FLOW.replace(from, to);
+        assert_ne!(src, FLOW, "{from} is in the flow");
+        let (_, diags) = parse_and_check(&src);
+        diags
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| {
+                let (line, col) = line_column(&src, d.span.start);
+                format!("{line}:{col}: {}", d.message)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_fetch_s_templates_pointers_hosts_and_timeout_are_checked_where_written() {
+        assert_eq!(parse_and_check(FLOW).1.iter().filter(|d| d.severity == Severity::Error).count(), 0);
+        assert_eq!(
+            errors("/r/{caller}", "/r/{ticket}"),
+            ["9:34: `{ticket}` is never set: no `set` or `input` node stores it"]
+        );
+        assert_eq!(
+            errors("https://api.example.com", "https://evil.example.net"),
+            ["9:7: host `evil.example.net` is not in the flow's allow_hosts"]
+        );
+        assert_eq!(errors("https://api.example.com", "https://api.example.com:8443"), Vec::<String>::new());
+        assert_eq!(
+            errors("https://api.example.com", "ftp://api.example.com"),
+            ["9:7: a fetch url must start with https:// or http://"]
+        );
+        assert_eq!(errors("https://api.example.com", "{env.SUPPORT_API_URL}"), Vec::<String>::new());
+        assert_eq!(
+            errors("\"/status\"", "\"status\""),
+            ["11:20: `status` is not a JSON pointer: it must start with `/`"]
+        );
+        assert_eq!(
+            errors("\"/status\"", "\"/a~2\""),
+            ["11:20: `/a~2` is not a JSON pointer: `~` must be `~0` (for ~) or `~1` (for /)"]
+        );
+        assert_eq!(
+            errors("ok = \"said\"", "ok = \"said\"\ntimeout = \"6s\""),
+            ["13:11: a fetch timeout of 6000 ms is not from 1 ms to 5 s"]
+        );
+        assert_eq!(errors("ok = \"said\"", "ok = \"siad\""), ["12:6: ok `siad` is not a node of this flow"]);
+        assert_eq!(
+            errors("Status {status}.", "Status {env.CRM_TOKEN}."),
+            ["16:18: `{env.CRM_TOKEN}` may only be used in a fetch's url and headers"]
+        );
+        assert_eq!(
+            errors("ok = \"said\"", "ok = \"said\"\nbody = { token = \"{env.CRM_TOKEN}\" }"),
+            ["13:19: `{env.CRM_TOKEN}` may only be used in a fetch's url and headers"]
         );
     }
 }

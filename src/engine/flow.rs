@@ -58,6 +58,9 @@ pub struct Flow {
     pub sounds: Vec<(Arc<str>, Span)>,
     /// Every queue the flow names (`queue` nodes, `wait_over` cases), with where it is named.
     pub queues: Vec<(Arc<str>, Span)>,
+    /// The hosts `fetch` nodes may call (`allow_hosts`): a host name, `host:port`, or
+    /// `{env.NAME}` for a host (or URL) the driver reads from its environment.
+    pub allow_hosts: Vec<(Arc<str>, Span)>,
 }
 
 /// Where a queued caller's expected wait comes from. Implemented by the queue model.
@@ -117,6 +120,14 @@ pub fn sound_matches(name: &str, file: &str) -> bool {
     }
 }
 
+/// Whether an `allow_hosts` entry lets a request go to `host` (`name` or `name:port`): the
+/// entry is the host, or its name without a port allows every port.
+pub fn host_allowed(allowed: &str, host: &str) -> bool {
+    let name =
+        host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(n, _)| n);
+    allowed.eq_ignore_ascii_case(host) || (!allowed.contains(':') && allowed.eq_ignore_ascii_case(name))
+}
+
 /// Synthesised speech length for a text: about 14 characters a second (150 words a minute),
 /// plus a short lead-in, which matches Polly and espeak voices at their default rate.
 pub fn speech_ms(text: &str) -> Millis {
@@ -170,6 +181,8 @@ pub enum NodeKind {
     Goto {
         target: NodeId,
     },
+    /// Asks a backend over HTTP and branches on the answer (the driver makes the request).
+    Fetch(Box<Fetch>),
 }
 
 impl NodeKind {
@@ -185,6 +198,7 @@ impl NodeKind {
             NodeKind::Voicemail { .. } => "voicemail",
             NodeKind::Hangup { .. } => "hangup",
             NodeKind::Goto { .. } => "goto",
+            NodeKind::Fetch(_) => "fetch",
         }
     }
 
@@ -211,6 +225,7 @@ impl NodeKind {
             | NodeKind::Dial { prompt, .. }
             | NodeKind::Voicemail { prompt, .. }
             | NodeKind::Hangup { prompt, .. } => Some(prompt),
+            NodeKind::Fetch(f) => Some(&f.prompt),
             NodeKind::Branch(_) | NodeKind::Set { .. } | NodeKind::Goto { .. } => None,
         }
     }
@@ -317,6 +332,40 @@ pub enum Cond {
         queue: Arc<str>,
         secs: u32,
     },
+}
+
+/// A `fetch` node: one HTTP request whose JSON answer fills variables.
+#[derive(Clone, Debug)]
+pub struct Fetch {
+    /// Said before the request, while the caller waits ("One moment…"); may be empty.
+    pub prompt: Prompt,
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: Arc<str>,
+    /// Caller variables are percent-encoded into it; `{env.NAME}` is left for the driver.
+    pub url: Template,
+    /// Header values may read `{env.NAME}` (secrets): never rendered or shown by the engine.
+    pub headers: Vec<(Arc<str>, Template)>,
+    /// A JSON body; its strings are templates (filled in, then serialised with escapes).
+    pub body: Option<serde_json::Value>,
+    /// The body's strings as templates with their spans, for `check`.
+    pub body_texts: Vec<Template>,
+    pub timeout_ms: Millis,
+    /// Variable index and the JSON pointer into the answer that fills it.
+    pub store: Vec<(u16, Arc<str>)>,
+    /// Where the node is written, and its `url`, for diagnostics.
+    pub url_span: Span,
+    pub ok: NodeId,
+    /// HTTP 404; `None`: the `failed` way.
+    pub not_found: Option<NodeId>,
+    /// Anything else; `None`: a short apology and the operator.
+    pub failed: Option<NodeId>,
+}
+
+impl Fetch {
+    /// The default timeout, and the longest allowed: inside every provider's webhook deadline.
+    pub const DEFAULT_TIMEOUT: Millis = Millis(2000);
+    pub const MAX_TIMEOUT: Millis = Millis(5000);
+    pub const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 }
 
 #[derive(Clone, Debug)]

@@ -6,7 +6,7 @@
 //! the operator only where `escape` is on; silence goes to `fallback` and too many wrong entries
 //! to `escalate` whatever `escape` says.
 
-use super::call::MAX_HOPS;
+use super::call::{FetchResult, MAX_HOPS};
 use super::flow::{Flow, NodeId, NodeKind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +46,8 @@ pub enum On {
     /// The conversation with a person (queue agent or dialled number) ended, the caller still
     /// on the line: a queue's or dial's `after`.
     After,
+    /// A `fetch` node's answer went this way (a failure without `failed`: the operator).
+    Fetched(FetchResult),
 }
 
 impl On {
@@ -58,6 +60,7 @@ impl On {
             On::Invalid => "invalid".into(),
             On::Entry | On::Next | On::NoAnswer => "next".into(),
             On::After => "after".into(),
+            On::Fetched(result) => result.as_str().into(),
             On::Case(_) | On::Else => "branch".into(),
         }
     }
@@ -69,7 +72,7 @@ impl On {
 
     /// Taken without any input from the caller: what a call runs through on its own.
     pub fn is_instant(self) -> bool {
-        matches!(self, On::Next | On::Case(_) | On::Else)
+        matches!(self, On::Next | On::Case(_) | On::Else | On::Fetched(_))
     }
 
     /// Taken by choosing: an option, an entry, the escape, or a branch that might hold. Not
@@ -161,6 +164,12 @@ pub fn edges_from(flow: &Flow, from: NodeId, out: &mut Vec<Edge>) {
             }
         }
         NodeKind::Queue(q) => q.after.into_iter().for_each(|next| push(next, On::After)),
+        NodeKind::Fetch(f) => {
+            let failed = f.failed.unwrap_or(flow.operator);
+            push(f.ok, On::Fetched(FetchResult::Ok));
+            push(f.not_found.unwrap_or(failed), On::Fetched(FetchResult::NotFound));
+            push(failed, On::Fetched(FetchResult::Failed));
+        }
         NodeKind::Voicemail { .. } | NodeKind::Hangup { .. } => {}
     }
 }

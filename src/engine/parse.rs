@@ -23,8 +23,17 @@ pub struct Parsed {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-const FLOW_FIELDS: &[&str] =
-    &["name", "languages", "start", "operator", "timezone", "model", "max_time_to_person", "operator_phrases"];
+const FLOW_FIELDS: &[&str] = &[
+    "name",
+    "languages",
+    "start",
+    "operator",
+    "timezone",
+    "model",
+    "max_time_to_person",
+    "operator_phrases",
+    "allow_hosts",
+];
 const SETTING_FIELDS: &[&str] = &[
     "escape",
     "timeout",
@@ -38,7 +47,8 @@ const SETTING_FIELDS: &[&str] = &[
     "no_input",
     "invalid",
 ];
-const KINDS: &[&str] = &["menu", "input", "say", "branch", "set", "queue", "dial", "voicemail", "hangup", "goto"];
+const KINDS: &[&str] =
+    &["menu", "input", "say", "branch", "set", "queue", "dial", "voicemail", "hangup", "goto", "fetch"];
 
 /// Parses a flow. `Parsed::flow` is `None` when any diagnostic is an error.
 pub fn parse(source: &str) -> Parsed {
@@ -54,6 +64,21 @@ pub fn parse(source: &str) -> Parsed {
     };
     let flow = flow.filter(|_| !p.diags.iter().any(Diagnostic::is_error));
     Parsed { flow, diagnostics: p.r.diags }
+}
+
+/// Whether `pointer` is a JSON pointer (RFC 6901): empty, or `/`-separated tokens in which
+/// `~` is only ever `~0` or `~1`.
+pub fn check_pointer(pointer: &str) -> Result<(), &'static str> {
+    if !pointer.is_empty() && !pointer.starts_with('/') {
+        return Err("it must start with `/`");
+    }
+    let mut chars = pointer.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
+            return Err("`~` must be `~0` (for ~) or `~1` (for /)");
+        }
+    }
+    Ok(())
 }
 
 /// A test's flow, parsed; its diagnostics are the panic message when it has errors.
@@ -357,6 +382,10 @@ impl Parser<'_> {
         };
         self.operator_phrases = operator_phrases.iter().map(|p| p.text.clone()).collect();
 
+        let allow_hosts = match head.get("allow_hosts") {
+            Some(v) => self.strings(v, "allow_hosts").into_iter().map(|(s, span)| (s.into(), span)).collect(),
+            None => Vec::new(),
+        };
         let hours = doc.get("hours").map(|v| self.hours(v)).unwrap_or_default();
 
         let fallback_target = operator.unwrap_or(NodeId(0));
@@ -412,6 +441,7 @@ impl Parser<'_> {
             operator_phrases,
             sounds: std::mem::take(&mut self.sounds),
             queues: std::mem::take(&mut self.queues),
+            allow_hosts,
         })
     }
 
@@ -446,6 +476,10 @@ impl Parser<'_> {
             "voicemail" => [prompt_fields, &["mailbox", "max_length", "finish_key"]].concat(),
             "hangup" => [prompt_fields, &["callback"]].concat(),
             "goto" => vec!["kind", "target"],
+            "fetch" => {
+                [prompt_fields, &["method", "url", "headers", "body", "timeout", "store", "ok", "not_found", "failed"]]
+                    .concat()
+            }
             other => {
                 let mut d = Diagnostic::error(kind_value.span(), format!("unknown node kind `{other}`"));
                 d.help = suggest(other, KINDS.iter().copied())
@@ -568,8 +602,101 @@ impl Parser<'_> {
                 NodeKind::Hangup { prompt, callback: f.get("callback").and_then(|v| self.queue(v)) }
             }
             "goto" => NodeKind::Goto { target: next(self, "target")? },
+            "fetch" => {
+                let prompt = self.node_prompt(&f);
+                let method = match f.get("method") {
+                    Some(v) => {
+                        let m = self.string(v, "method").unwrap_or("GET").to_ascii_uppercase();
+                        if !Fetch::METHODS.contains(&&*m) {
+                            self.error(v.span(), format!("method `{m}` is not one of {}", Fetch::METHODS.join(", ")));
+                        }
+                        m
+                    }
+                    None => "GET".to_owned(),
+                };
+                let url_value = required(self, "url");
+                let url_span = url_value.map_or(f.span.clone(), |v| v.span());
+                let url = url_value
+                    .and_then(|v| self.string(v, "url").map(|s| Template::new(s, self.text_span(v, s))))
+                    .unwrap_or_else(|| Template::new("", url_span.clone()));
+                let mut headers = Vec::new();
+                if let Some(v) = f.get("headers")
+                    && let Some(t) = self.table(v, "headers")
+                {
+                    for (k, val) in t.iter() {
+                        if let Some(s) = self.string(val, "a header's value") {
+                            headers.push((Arc::from(&**k.get_ref()), Template::new(s, self.text_span(val, s))));
+                        }
+                    }
+                }
+                let mut body_texts = Vec::new();
+                let body = f.get("body").map(|v| self.json(v, &mut body_texts));
+                let timeout_ms = match f.get("timeout").and_then(|v| Some((v, self.duration_ms(v, "timeout")?))) {
+                    Some((v, ms)) if Millis::from(ms) > Fetch::MAX_TIMEOUT || ms == 0 => {
+                        self.diags.push(
+                            Diagnostic::error(v.span(), format!("a fetch timeout of {ms} ms is not from 1 ms to 5 s"))
+                                .with_help("the provider waits for our answer: a fetch may take at most 5 s"),
+                        );
+                        Fetch::DEFAULT_TIMEOUT
+                    }
+                    Some((_, ms)) => Millis::from(ms),
+                    None => Fetch::DEFAULT_TIMEOUT,
+                };
+                let mut store = Vec::new();
+                if let Some(v) = f.get("store")
+                    && let Some(t) = self.table(v, "store")
+                {
+                    for (k, val) in t.iter() {
+                        let Some(pointer) = self.string(val, "a JSON pointer") else { continue };
+                        if let Err(why) = check_pointer(pointer) {
+                            self.diags.push(
+                                Diagnostic::error(val.span(), format!("`{pointer}` is not a JSON pointer: {why}"))
+                                    .with_help("write \"/status\" or \"/items/0/name\" (RFC 6901)"),
+                            );
+                            continue;
+                        }
+                        store.push((self.var(k.get_ref()), Arc::from(pointer)));
+                    }
+                }
+                let ok = next(self, "ok");
+                let not_found = f.get("not_found").and_then(|v| self.target(v, "not_found"));
+                let failed = f.get("failed").and_then(|v| self.target(v, "failed"));
+                NodeKind::Fetch(Box::new(Fetch {
+                    prompt,
+                    method: method.into(),
+                    url,
+                    headers,
+                    body,
+                    body_texts,
+                    timeout_ms,
+                    store,
+                    url_span,
+                    ok: ok?,
+                    not_found,
+                    failed,
+                }))
+            }
             _ => unreachable!("kinds were checked above"),
         })
+    }
+
+    /// A `fetch` body as JSON; each string is a template, collected into `texts` for `check`.
+    fn json(&mut self, value: &Value, texts: &mut Vec<Template>) -> serde_json::Value {
+        use serde_json::Value as Json;
+        match value.get_ref() {
+            DeValue::String(s) => {
+                texts.push(Template::new(s, self.text_span(value, s)));
+                Json::String(s.to_string())
+            }
+            DeValue::Integer(i) => i.as_str().parse::<i64>().map_or(Json::Null, Json::from),
+            DeValue::Float(x) => x.as_str().parse::<f64>().ok().map_or(Json::Null, Json::from),
+            DeValue::Boolean(b) => Json::Bool(*b),
+            DeValue::Array(items) => Json::Array(items.iter().map(|v| self.json(v, texts)).collect()),
+            DeValue::Table(t) => {
+                Json::Object(t.iter().map(|(k, v)| (k.get_ref().to_string(), self.json(v, texts))).collect())
+            }
+            DeValue::Datetime(d) => Json::String(d.to_string()),
+        }
     }
 
     fn ask(&mut self, f: &Fields, defaults: &Settings) -> Ask {

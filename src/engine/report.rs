@@ -77,9 +77,14 @@ fn opt_ms(flow: &Flow, prompt: Option<&Prompt>) -> Millis {
     prompt.map_or(Millis::ZERO, |p| prompt_ms(flow, p))
 }
 
-/// The time a node's own prompt takes before the call moves on.
+/// The time a node's own prompt takes before the call moves on; a `fetch` also waits for
+/// its answer, at worst its timeout.
 fn here_ms(flow: &Flow, n: NodeId) -> Millis {
-    opt_ms(flow, flow.node(n).kind.main_prompt())
+    let wait = match &flow.node(n).kind {
+        crate::engine::flow::NodeKind::Fetch(f) => f.timeout_ms,
+        _ => Millis::ZERO,
+    };
+    opt_ms(flow, flow.node(n).kind.main_prompt()) + wait
 }
 
 /// Time from entering a node until a person answers, for one caller strategy.

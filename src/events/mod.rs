@@ -184,11 +184,19 @@ pub enum Kind {
     Rated {
         score: u8,
     },
+    /// A `fetch` node's request ended: `result` is the way taken (`ok`, `not_found`, `failed`),
+    /// `status` the HTTP status when there was one, `ms` how long it took.
+    Fetched {
+        result: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        ms: u32,
+    },
 }
 
 impl Kind {
     /// Every kind's word, in declaration order.
-    pub const WORDS: [&'static str; 21] = [
+    pub const WORDS: [&'static str; 22] = [
         "call_started",
         "node_entered",
         "prompt_played",
@@ -210,6 +218,7 @@ impl Kind {
         "call_completed",
         "flow_ended",
         "rated",
+        "fetched",
     ];
 
     /// The word stored in the `kind` column.
@@ -236,6 +245,7 @@ impl Kind {
             Kind::CallCompleted { .. } => 18,
             Kind::FlowEnded {} => 19,
             Kind::Rated { .. } => 20,
+            Kind::Fetched { .. } => 21,
         };
         Kind::WORDS[index]
     }
@@ -508,6 +518,13 @@ pub fn events_of(head: &CallHead, seq: &mut u32, flow: &Flow, after: &Call, step
                 push(node, Kind::CallbackRequested { queue });
             }
             Trace::Rated(score) => push(node, Kind::Rated { score }),
+            Trace::Fetched(result) => {
+                let (status, ms) = match step.input {
+                    Some(crate::engine::Event::Fetched(f)) => (f.status, f.ms),
+                    _ => (None, 0),
+                };
+                push(node, Kind::Fetched { result: result.as_str().to_owned(), status, ms });
+            }
             Trace::Choice(_) | Trace::Branch(_) | Trace::Repeat | Trace::Back | Trace::Stored => {}
         }
     }
@@ -629,6 +646,26 @@ queue = "first_line"
                 row(2, Some("main"), "prompt_played", r#"{"duration_ms":657}"#),
             ]
         );
+    }
+
+    #[test]
+    fn a_fetch_logs_its_way_status_and_time_but_not_its_request() {
+        let src = "[flow]\nname = \"f\"\nstart = \"look\"\noperator = \"op\"\nallow_hosts = [\"api.example.com\"]\n\
+            [nodes.look]\nkind = \"fetch\"\nurl = \"https://api.example.com/x\"\n\
+            headers = { Authorization = \"Bearer {env.TOKEN}\" }\nok = \"op\"\n\
+            [nodes.op]\nkind = \"queue\"\nqueue = \"first_line\"\n";
+        let (flow, diags) = crate::engine::parse_and_check(src);
+        let flow = flow.unwrap_or_else(|| panic!("{diags:?}"));
+        let (mut call, _) = Call::start(&flow, &Start::default(), now());
+        let before = Before::of(&call);
+        let fetched = crate::engine::call::Fetched { status: Some(200), json: None, ms: 41 };
+        let input = crate::engine::Event::Fetched(fetched);
+        let out = call.handle(&flow, input, now());
+        let step = Step { at: at(), before: Some(before), input: Some(input), caller: None, output: &out };
+        let events = events_of(&head(), &mut 0, &flow, &call, step);
+        let rows: Vec<_> = events.iter().map(|e| (e.kind.word(), e.kind.details())).collect();
+        assert_eq!(rows[0], ("fetched", r#"{"ms":41,"result":"ok","status":200}"#.to_owned()), "{rows:?}");
+        assert!(!rows.iter().any(|(_, d)| d.contains("example") || d.contains("TOKEN")), "{rows:?}");
     }
 
     #[test]
@@ -760,6 +797,7 @@ queue = "first_line"
             Kind::CallCompleted { duration_s: 61 },
             Kind::FlowEnded {},
             Kind::Rated { score: 5 },
+            Kind::Fetched { result: "ok".into(), status: Some(200), ms: 41 },
         ];
         assert_eq!(kinds.len(), Kind::WORDS.len());
         for (kind, word) in kinds.iter().zip(Kind::WORDS) {

@@ -130,6 +130,7 @@ pub fn render(transcript: &Transcript, clips: &HashMap<Clip, Vec<i16>>, hold_ms:
             | Entry::Gather { .. }
             | Entry::Silence { .. }
             | Entry::Note { .. }
+            | Entry::Fetch { .. }
             | Entry::Hangup { .. } => {}
         }
     }

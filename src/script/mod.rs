@@ -6,9 +6,11 @@
 
 pub mod audio;
 pub mod caller;
+pub mod mock;
 pub mod scenario;
 pub mod suite;
 pub mod transcript;
 
 pub use caller::{ScriptError, Turn, parse_script};
+pub use mock::Mocks;
 pub use transcript::{Entry, KEY_MS, SPEECH_CONFIDENCE, Timed, Transcript, drive, run};

@@ -41,6 +41,9 @@ pub struct Case {
     pub model: Option<String>,
     pub lang: Option<String>,
     pub from: Option<String>,
+    /// Answers for the flow's `fetch` nodes, by URL or node name (as `call --mock`).
+    #[serde(default)]
+    pub mock: super::mock::Mocks,
     #[serde(default)]
     pub expect: Expect,
 }
@@ -119,7 +122,7 @@ pub fn play(flow: &Flow, case: &Case) -> Result<Transcript, CaseError> {
         return Err(CaseError::UnknownLanguage(lang.clone()));
     }
     let start = Start { caller: case.from.as_deref(), language: case.lang.as_deref() };
-    Ok(run(flow, &turns, &start, at))
+    Ok(run(flow, &turns, &start, at, &case.mock))
 }
 
 /// What differs between the case's expectations and the call; empty when it passed.

@@ -9,6 +9,8 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 
 use super::caller::Turn;
+use super::mock::Mocks;
+use crate::engine::call::Fetched;
 use crate::engine::{Action, Call, Event, Flow, Millis, NodeKind, Outcome, Output, Start, Trace};
 
 /// How long one key press takes: a 100 ms tone and a 100 ms gap, well above the ITU Q.24
@@ -64,6 +66,13 @@ pub enum Entry {
     Record {
         mailbox: String,
     },
+    /// A `fetch` node's request and its mocked answer (`status` `None`: it failed).
+    Fetch {
+        method: String,
+        url: String,
+        status: Option<u16>,
+        duration_ms: Millis,
+    },
     Hangup {
         by_caller: bool,
     },
@@ -95,9 +104,9 @@ pub struct Transcript {
 }
 
 /// Plays a script against a flow.
-pub fn run(flow: &Flow, turns: &[Turn], start: &Start, at: NaiveDateTime) -> Transcript {
+pub fn run(flow: &Flow, turns: &[Turn], start: &Start, at: NaiveDateTime, mocks: &Mocks) -> Transcript {
     let mut turns = turns.iter().cloned();
-    drive(flow, start, at, |_, _| turns.next())
+    drive(flow, start, at, mocks, |_, _| turns.next())
 }
 
 /// Runs a call, asking `caller` for each turn given the transcript so far and the gather
@@ -106,9 +115,10 @@ pub fn drive(
     flow: &Flow,
     start: &Start,
     at: NaiveDateTime,
+    mocks: &Mocks,
     caller: impl FnMut(&Transcript, &crate::engine::Gather) -> Option<Turn>,
 ) -> Transcript {
-    drive_until(flow, start, at, caller, false).0
+    drive_until(flow, start, at, mocks, caller, false).0
 }
 
 /// Plays `turns` and stops where the call waits for the next one: the transcript so far and
@@ -119,9 +129,10 @@ pub fn run_until_waiting(
     turns: &[Turn],
     start: &Start,
     at: NaiveDateTime,
+    mocks: &Mocks,
 ) -> (Transcript, Option<crate::engine::Gather>) {
     let mut turns = turns.iter().cloned();
-    drive_until(flow, start, at, |_, _| turns.next(), true)
+    drive_until(flow, start, at, mocks, |_, _| turns.next(), true)
 }
 
 /// [`drive`], or with `wait` stopping at the first gather the caller has no turn for.
@@ -129,6 +140,7 @@ fn drive_until(
     flow: &Flow,
     start: &Start,
     at: NaiveDateTime,
+    mocks: &Mocks,
     mut caller: impl FnMut(&Transcript, &crate::engine::Gather) -> Option<Turn>,
     wait: bool,
 ) -> (Transcript, Option<crate::engine::Gather>) {
@@ -143,6 +155,26 @@ fn drive_until(
     let mut after_talk: Option<Turn> = None;
     loop {
         let gather = perform(flow, &call, &out, &mut clock, &mut t);
+        if let Some(request) = out.fetch.take() {
+            let node = flow.node(call.node()).id.clone();
+            let answer = mocks.answer(&node, &request);
+            t.push(
+                &clock,
+                Entry::Fetch {
+                    method: request.method.to_string(),
+                    url: request.url.to_string(),
+                    status: answer.status,
+                    duration_ms: Millis::from(answer.ms),
+                },
+            );
+            if let Some(why) = answer.why {
+                t.push(&clock, Entry::Note { text: why });
+            }
+            clock.ms += Millis::from(answer.ms);
+            let fetched = Fetched { status: answer.status, json: answer.json.as_ref(), ms: answer.ms };
+            call.handle_into(flow, Event::Fetched(fetched), clock.now(), &mut out);
+            continue;
+        }
         let Some(gather) = gather else {
             // Handed to a person with `after`: a caller with more to do (a turn left) stays on
             // the line when the person hangs up, and the flow goes on; otherwise the call ends.
@@ -274,6 +306,7 @@ fn record_trace(flow: &Flow, out: &Output, from: &mut usize, upto: Option<usize>
             }
             Trace::Branch(_) | Trace::Stored => continue,
             Trace::Rated(score) => format!("rated {score}"),
+            Trace::Fetched(result) => format!("fetch: {}", result.as_str()),
             Trace::Escape => "escape: to the operator".to_owned(),
             Trace::Repeat => "repeat".to_owned(),
             Trace::Back => "back".to_owned(),

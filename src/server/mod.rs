@@ -17,6 +17,7 @@
 //! bound, so tests use port 0.
 
 mod estimate;
+pub mod fetch;
 pub mod flows;
 pub mod metrics;
 mod routes;
@@ -86,6 +87,8 @@ pub struct AppState {
     pub caller_key: Vec<u8>,
     /// Who may read the operational endpoints ([`ops_routes`]).
     pub ops: Ops,
+    /// Makes `fetch` nodes' requests (one client, one connection pool).
+    pub fetcher: fetch::Fetcher,
 }
 
 /// How the operational endpoints (`/flows`, `/metrics`, `/estimate`) are restricted. They
@@ -125,7 +128,14 @@ impl AppState {
             caller_numbers: crate::events::CallerNumbers::default(),
             caller_key,
             ops: Ops::default(),
+            fetcher: fetch::Fetcher::default(),
         }
+    }
+
+    /// The same state resolving `{env.NAME}` in `env` (tests: a backend's address).
+    pub fn with_env(mut self, env: fetch::Env) -> AppState {
+        self.fetcher = fetch::Fetcher::new(env);
+        self
     }
 
     /// The same state logging calls to `events`, keeping callers' numbers as `numbers` says.

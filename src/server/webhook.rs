@@ -153,15 +153,15 @@ pub async fn start(
 ) -> Result<Response, WebhookError> {
     Span::current().record("flow", name.as_str());
     let hook = admit(&state, &*provider, raw, None)?;
-    begin(&state, &*provider, name, &hook)
+    begin(&state, &*provider, name, &hook).await
 }
 
-fn begin(state: &AppState, provider: &dyn Provider, name: String, hook: &Hook) -> Result<Response, WebhookError> {
+async fn begin(state: &AppState, provider: &dyn Provider, name: String, hook: &Hook) -> Result<Response, WebhookError> {
     let Some(flow) = state.flows.current(&name) else { return Err(unknown_flow(state, name)) };
     let utc = (state.clock)();
     let now = crate::clock::local_time(&flow, utc);
     let caller = hook.req.caller.as_deref();
-    let (call, out) = Call::start(&flow, &Start { caller, language: None }, now);
+    let (mut call, mut out) = Call::start(&flow, &Start { caller, language: None }, now);
     state.metrics.call_started(&name);
     tracing::info!(provider = provider.name(), "call started");
     let mut seq = 0;
@@ -170,6 +170,7 @@ fn begin(state: &AppState, provider: &dyn Provider, name: String, hook: &Hook) -
         let step = Step { at: utc, before: None, input: None, caller: kept.as_deref(), output: &out };
         log_step(state, provider, &name, &flow, hook, &mut seq, &call, step);
     }
+    settle(state, provider, &name, &flow, hook, &mut seq, &mut call, &mut out, now).await;
     Ok(event_response(state, provider, &name, &flow, &call, &out, None, hook, seq))
 }
 
@@ -227,7 +228,7 @@ pub async fn callback(
     let provider = &*provider;
     let hook = admit(&state, provider, raw, Some(kind))?;
     if hook.req.incoming == Incoming::Start {
-        return begin(&state, provider, name, &hook);
+        return begin(&state, provider, name, &hook).await;
     }
     let Some(token) = hook.raw.token() else {
         return match &hook.req.incoming {
@@ -300,7 +301,7 @@ pub async fn callback(
     // What the queue node announced when the caller joined, before a wait update changes it.
     let joined_min = call.var(&flow, WAIT_MIN).map(str::to_owned);
     let listening = Before::of(&call);
-    let out = call.handle(&flow, event, now);
+    let mut out = call.handle(&flow, event, now);
     // The wait URL is fixed in the queue verb, so its requests cannot number the call's events:
     // each is one `queue_waiting` numbered by the time in queue (the caller's position and the
     // wait the engine would announce), which gives the report the last position of callers who
@@ -338,6 +339,7 @@ pub async fn callback(
         let actions = if announce { &out.actions[..] } else { &[] };
         return Ok(respond(provider.render_wait(actions, &links_now(token))));
     }
+    settle(&state, provider, &name, &flow, &hook, &mut seq, &mut call, &mut out, now).await;
     Ok(event_response(&state, provider, &name, &flow, &call, &out, before.as_ref(), &hook, seq))
 }
 
@@ -355,6 +357,41 @@ fn refused_token(
     state.metrics.token_refused(error.label());
     let links = links(state, provider, &hook.base, name, None);
     Ok(respond(provider.render_operator(super::default_language(&flow), &super::operator_route(&flow), &links)))
+}
+
+/// Makes the requests of the `fetch` nodes the engine asks for, inside this webhook request,
+/// feeding each answer back (each step logged) until `out` holds only what the caller hears:
+/// the prompts before the request and those after, in order, in one document.
+#[allow(clippy::too_many_arguments)]
+async fn settle(
+    state: &AppState,
+    provider: &dyn Provider,
+    name: &str,
+    flow: &Flow,
+    hook: &Hook,
+    seq: &mut u32,
+    call: &mut Call,
+    out: &mut Output,
+    now: chrono::NaiveDateTime,
+) {
+    while let Some(request) = out.fetch.take() {
+        let node = flow.nodes.get(call.node().index()).map_or_else(String::new, |n| n.id.to_string());
+        let answer = state.fetcher.perform(flow, &node, &request).await;
+        let before = Before::of(call);
+        let next = call.handle(flow, Event::Fetched(answer.fetched()), now);
+        let step = Step {
+            at: (state.clock)(),
+            before: Some(before),
+            input: Some(Event::Fetched(answer.fetched())),
+            caller: None,
+            output: &next,
+        };
+        log_step(state, provider, name, flow, hook, seq, call, step);
+        let shift = out.actions.len();
+        out.actions.extend(next.actions);
+        out.trace.extend(next.trace.into_iter().map(|(i, t)| (i + shift, t)));
+        out.fetch = next.fetch;
+    }
 }
 
 /// The links of one answer: callbacks on `base`, the deployment's hold music and the

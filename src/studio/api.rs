@@ -209,7 +209,7 @@ pub(super) async fn call(
     }
     let turns = parse_script(&req.script).map_err(|e| bad(e.to_string()))?;
     let start = Start { caller: None, language: req.lang.as_deref().filter(|l| !l.is_empty()) };
-    let (t, waiting) = run_until_waiting(&flow, &turns, &start, at);
+    let (t, waiting) = run_until_waiting(&flow, &turns, &start, at, &crate::script::Mocks::default());
     let waiting = waiting.map(|g| {
         json!({
             "max_digits": g.max_digits, "finish_key": g.finish_key.map(String::from),

@@ -107,15 +107,26 @@ impl Server {
     }
 
     pub async fn start_with(dirs: &Dirs, at: DateTime<Utc>, public: Option<&str>) -> Server {
-        Server::launch(dirs, at, public, None).await
+        Server::launch(dirs, at, public, None, None).await
+    }
+
+    /// A server resolving `fetch` nodes' `{env.NAME}` from `env` instead of its environment.
+    pub async fn start_env(dirs: &Dirs, at: DateTime<Utc>, env: switchboard::server::fetch::Env) -> Server {
+        Server::launch(dirs, at, Some(PUBLIC), None, Some(env)).await
     }
 
     /// A server logging calls to `events`, callers' numbers kept in plain.
     pub async fn start_logged(dirs: &Dirs, at: DateTime<Utc>, events: Writer) -> Server {
-        Server::launch(dirs, at, Some(PUBLIC), Some(events)).await
+        Server::launch(dirs, at, Some(PUBLIC), Some(events), None).await
     }
 
-    async fn launch(dirs: &Dirs, at: DateTime<Utc>, public: Option<&str>, events: Option<Writer>) -> Server {
+    async fn launch(
+        dirs: &Dirs,
+        at: DateTime<Utc>,
+        public: Option<&str>,
+        events: Option<Writer>,
+        env: Option<switchboard::server::fetch::Env>,
+    ) -> Server {
         let (flows, report) = Flows::open(vec![dirs.flows.clone()], dirs.sounds.clone(), Some(dirs.data.clone()));
         assert!(report.rejected.is_empty(), "{:?}", report.rejected);
         let mut state = AppState::new(
@@ -129,6 +140,9 @@ impl Server {
         state.reload_every = Duration::from_millis(200);
         if let Some(events) = events {
             state = state.with_events(events, CallerNumbers::Plain);
+        }
+        if let Some(env) = env {
+            state = state.with_env(env);
         }
         let state = Arc::new(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");

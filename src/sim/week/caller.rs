@@ -7,6 +7,7 @@ use rand_distr::{Distribution, Exp};
 
 use super::Sim;
 use super::events::Kind;
+use crate::engine::call::Fetched;
 use crate::engine::flow::speech_ms;
 use crate::engine::{Action, Call, Event, NodeKind, Start, Trace};
 
@@ -104,9 +105,32 @@ impl Sim<'_> {
         self.after_step(id);
     }
 
+    /// Answers the `fetch` requests of caller `id`'s last output at once and successfully,
+    /// with a value for every JSON pointer the node stores: the simulator models callers and
+    /// agents, not backends. The prompts before and after each request stay in one output.
+    fn answer_fetches(&mut self, id: u32) {
+        let local = self.local(self.now);
+        while self.out.fetch.take().is_some() {
+            let mut json = serde_json::Value::Null;
+            if let NodeKind::Fetch(f) = &self.flow.node(self.callers[id as usize].call.node()).kind {
+                for (_, pointer) in &f.store {
+                    answer_at(&mut json, pointer);
+                }
+            }
+            let (actions, trace) = (std::mem::take(&mut self.out.actions), std::mem::take(&mut self.out.trace));
+            let fetched = Fetched { status: Some(200), json: Some(&json), ms: 0 };
+            self.callers[id as usize].call.handle_into(self.flow, Event::Fetched(fetched), local, &mut self.out);
+            let later = std::mem::replace(&mut self.out.actions, actions);
+            self.out.actions.extend(later);
+            let later = std::mem::replace(&mut self.out.trace, trace);
+            self.out.trace.extend(later);
+        }
+    }
+
     /// Performs the engine's last output for caller `id`: plays the prompts on the clock, then
     /// schedules the caller's answer or hands them over.
     fn after_step(&mut self, id: u32) {
+        self.answer_fetches(id);
         let measured = self.measured();
         let mut talk_s = 0.0;
         let mut queue = None;
@@ -283,5 +307,21 @@ impl Sim<'_> {
             return '0';
         }
         keys[self.rng_caller.random_range(0..keys.len())]
+    }
+}
+
+/// Puts a value at `pointer` in `json`, making the objects on the way (`~1` and `~0` decoded).
+fn answer_at(json: &mut serde_json::Value, pointer: &str) {
+    let mut at = json;
+    for token in pointer.split('/').skip(1) {
+        let key = token.replace("~1", "/").replace("~0", "~");
+        if !at.is_object() {
+            *at = serde_json::Value::Object(serde_json::Map::new());
+        }
+        let serde_json::Value::Object(object) = at else { return };
+        at = object.entry(key).or_insert(serde_json::Value::Null);
+    }
+    if at.is_null() {
+        *at = serde_json::Value::from("1");
     }
 }
