@@ -519,6 +519,7 @@ pub fn reads(kind: &Kind) -> bool {
             | Kind::SentToOperator { .. }
             | Kind::CallCompleted { .. }
             | Kind::Rated { .. }
+            | Kind::Fetched { .. }
     )
 }
 
