@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use switchboard::engine::{Start, parse_and_check, report};
-use switchboard::script::{parse_script, run};
+use switchboard::script::{Mocks, parse_script, run};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -14,6 +14,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = report::report(&flow);
     if let Ok(turns) = parse_script(script) {
         let at = chrono::NaiveDate::from_ymd_opt(2026, 5, 6).and_then(|d| d.and_hms_opt(11, 0, 0)).expect("valid");
-        let _ = run(&flow, &turns, &Start { caller: Some("+79990001122"), language: None }, at);
+        let _ = run(&flow, &turns, &Start { caller: Some("+79990001122"), language: None }, at, &Mocks::default());
     }
 });
