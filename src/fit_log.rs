@@ -19,7 +19,7 @@
 
 use chrono::NaiveDateTime;
 
-use crate::queue::fit::{CallRecord, History, VolumeRecord};
+use crate::queue::fit::{CallRecord, History, MAX_SPAN_DAYS, MAX_SPAN_YEARS, VolumeRecord};
 
 /// A call log read: what to fit, and what was left out of it.
 #[derive(Debug)]
@@ -96,6 +96,8 @@ pub fn read(path: &str, text: &str) -> Result<Log, LogError> {
     let mut calls = Vec::new();
     let mut volumes = Vec::new();
     let mut warn = Warnings::new(path.to_owned(), text);
+    // Where each kept row starts, to point at it if its date turns out to be a typo.
+    let mut kept_at: Vec<u64> = Vec::new();
     for row in reader.records() {
         let row = row.map_err(|e| csv_error(path, e))?;
         let field = |c: Option<usize>| c.and_then(|c| row.get(c)).filter(|s| !s.is_empty());
@@ -106,7 +108,10 @@ pub fn read(path: &str, text: &str) -> Result<Log, LogError> {
         let queue = field(queue).unwrap_or("main").to_owned();
         if let (false, Some(column)) = (per_call, volume) {
             match field(volume).and_then(|v| v.parse::<f64>().ok()).filter(|v| (0.0..=MAX_INTERVAL_CALLS).contains(v)) {
-                Some(n) => volumes.push(VolumeRecord { start: at, queue, calls: n }),
+                Some(n) => {
+                    volumes.push(VolumeRecord { start: at, queue, calls: n });
+                    kept_at.push(row.position().map_or(0, csv::Position::byte));
+                }
                 None => warn.skip(&row, column, "not a call count"),
             }
             continue;
@@ -143,6 +148,26 @@ pub fn read(path: &str, text: &str) -> Result<Log, LogError> {
             (None, None) => None,
         };
         calls.push(CallRecord { start: at, queue, wait_s, handle_s, abandoned });
+        kept_at.push(row.position().map_or(0, csv::Position::byte));
+    }
+    let starts: Vec<NaiveDateTime> = calls.iter().map(|c| c.start).chain(volumes.iter().map(|v| v.start)).collect();
+    let far = far_dates(&starts);
+    if far.iter().any(|f| *f) {
+        for (i, byte) in kept_at.iter().enumerate().filter(|(i, _)| far[*i]) {
+            let value = starts[i].format("%Y-%m-%d %H:%M").to_string();
+            warn.skip_at(
+                *byte,
+                start,
+                &value,
+                &format!(
+                    "a start more than {} years from the log's other dates (a mistyped year?)",
+                    MAX_SPAN_YEARS / 2
+                ),
+            );
+        }
+        let mut keep = far.iter().map(|f| !f);
+        calls.retain(|_| keep.next().unwrap_or(true));
+        volumes.retain(|_| keep.next().unwrap_or(true));
     }
     let history = if per_call || volume.is_none() { History::Calls(calls) } else { History::Volumes(volumes) };
     Ok(Log { history, skipped: warn.skipped, ignored: warn.ignored, warnings: warn.lines })
@@ -171,19 +196,29 @@ impl<'t> Warnings<'t> {
         self.warn(row, column, &format!("skipped a row: {what}"));
     }
 
+    /// Skips a row already read, known by where it starts.
+    fn skip_at(&mut self, byte: u64, column: usize, value: &str, what: &str) {
+        self.skipped += 1;
+        self.warn_at(byte, column, value, &format!("skipped a row: {what}"));
+    }
+
     fn ignore(&mut self, row: &csv::StringRecord, column: usize, what: &str) {
         self.ignored += 1;
         self.warn(row, column, &format!("ignored a field: {what}"));
     }
 
     fn warn(&mut self, row: &csv::StringRecord, column: usize, what: &str) {
-        let byte = row.position().map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX));
+        let byte = row.position().map_or(0, csv::Position::byte);
+        self.warn_at(byte, column, row.get(column).unwrap_or(""), what);
+    }
+
+    fn warn_at(&mut self, byte: u64, column: usize, value: &str, what: &str) {
+        let byte = usize::try_from(byte).unwrap_or(usize::MAX);
         // With CRLF line ends the reader's record starts at the previous line's `\n`.
         let byte =
             byte + self.text.get(byte..).map_or(0, |t| t.bytes().take_while(|b| matches!(b, b'\r' | b'\n')).count());
         let line = self.line_starts.partition_point(|&s| s <= byte);
         let col = field_column(self.text, byte, column);
-        let value = row.get(column).unwrap_or("");
         self.lines.push(format!("{}:{line}:{col}: warning: {what} `{value}`", self.path));
     }
 }
@@ -206,6 +241,18 @@ fn field_column(text: &str, start: usize, index: usize) -> usize {
         column += 1;
     }
     column
+}
+
+/// Which starts lie more than half of `fit`'s longest span from the median start: a year typed
+/// wrong (5089 for 2026) among a log's real dates. Skipping them keeps the rest of the log, where
+/// `fit` would refuse the whole span.
+fn far_dates(starts: &[NaiveDateTime]) -> Vec<bool> {
+    let mut sorted: Vec<NaiveDateTime> = starts.to_vec();
+    sorted.sort_unstable();
+    let Some(median) = sorted.get(sorted.len() / 2) else { return Vec::new() };
+    // Within half the span either side, so that what is kept always fits.
+    let half = (MAX_SPAN_DAYS - 1) / 2;
+    starts.iter().map(|s| (s.date() - median.date()).num_days().abs() > half).collect()
 }
 
 fn parse_time(text: &str) -> Option<NaiveDateTime> {

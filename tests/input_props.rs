@@ -122,3 +122,20 @@ proptest! {
         }
     }
 }
+
+/// Fuzz finding (`fit_csv`): one row with a mistyped year among a log's real dates made `fit`
+/// walk every day up to the year 5089. The row is skipped with a warning at its place, and the
+/// rest of the log is fitted.
+#[test]
+fn a_mistyped_year_is_skipped_not_walked() {
+    let text = "interval,queue,calls\n5089-03-16 09:00,main,12\n2026-03-16 09:30,main,15\n2026-03-23 09:00,main,11\n";
+    let log = switchboard::fit_log::read("log.csv", text).expect("a readable log");
+    assert_eq!(log.skipped, 1);
+    assert!(
+        log.warnings[0].starts_with("log.csv:2:1: warning: skipped a row: a start more than 10 years"),
+        "{:?}",
+        log.warnings
+    );
+    let fit = switchboard::queue::fit::fit(&log.history, switchboard::queue::fit::EmptyDays::Closed).expect("a fit");
+    assert_eq!((fit.first_day.to_string(), fit.days()), ("2026-03-16".to_owned(), 8));
+}

@@ -60,7 +60,14 @@ pub enum FitError {
     Empty,
     #[error("the log spans {}; at least one full week is needed to fit every weekday", count(*.0, "day"))]
     TooShort(i64),
+    #[error("the log spans {first} to {last}, more than {MAX_SPAN_YEARS} years: is a year mistyped?")]
+    TooLong { first: NaiveDate, last: NaiveDate },
 }
+
+/// The longest log `fit` averages over. The fit walks every date of the span, so one mistyped
+/// year (5089 for 2026) must be refused, not walked for a million days.
+pub const MAX_SPAN_YEARS: i64 = 20;
+pub const MAX_SPAN_DAYS: i64 = MAX_SPAN_YEARS * 366;
 
 /// One weekday-hour cell of the fit.
 #[derive(Clone, Debug, PartialEq)]
@@ -151,6 +158,9 @@ pub fn fit(history: &History, empty_days: EmptyDays) -> Result<Fit, FitError> {
     if span < 7 {
         return Err(FitError::TooShort(span));
     }
+    if span > MAX_SPAN_DAYS {
+        return Err(FitError::TooLong { first: first_day, last: last_day });
+    }
     // Calls per (queue, date, hour).
     let mut counts: HashMap<&str, HashMap<(NaiveDate, u32), f64>> = HashMap::new();
     let mut names: Vec<&str> = Vec::new();
@@ -174,8 +184,11 @@ pub fn fit(history: &History, empty_days: EmptyDays) -> Result<Fit, FitError> {
         EmptyDays::Closed => closures(&per_date, first_day, last_day),
         EmptyDays::Zero => Vec::new(),
     };
-    let dates: Vec<NaiveDate> =
-        first_day.iter_days().take_while(|d| *d <= last_day).filter(|d| !closed_dates.contains(d)).collect();
+    let dates: Vec<NaiveDate> = first_day
+        .iter_days()
+        .take_while(|d| *d <= last_day)
+        .filter(|d| closed_dates.binary_search(d).is_err())
+        .collect();
     let mut queues = Vec::new();
     for name in names {
         let by_cell = &counts[name];
@@ -194,9 +207,18 @@ pub fn fit(history: &History, empty_days: EmptyDays) -> Result<Fit, FitError> {
 fn closures(per_date: &HashMap<NaiveDate, f64>, first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
     let calls = |d: &NaiveDate| per_date.get(d).copied().unwrap_or(0.0);
     let all: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
+    // Calls and dates with calls per weekday, once: not per date.
+    let mut open = [(0.0, 0_u32); 7];
+    for d in &all {
+        let n = calls(d);
+        if n > 0.0 {
+            let o = &mut open[d.weekday().num_days_from_monday() as usize];
+            *o = (o.0 + n, o.1 + 1);
+        }
+    }
     let busy_weekday = |weekday: chrono::Weekday| {
-        let open: Vec<f64> = all.iter().filter(|d| d.weekday() == weekday).map(calls).filter(|n| *n > 0.0).collect();
-        !open.is_empty() && open.iter().sum::<f64>() / open.len() as f64 >= CLOSURE_MIN_CALLS
+        let (sum, days) = open[weekday.num_days_from_monday() as usize];
+        days > 0 && sum / f64::from(days) >= CLOSURE_MIN_CALLS
     };
     all.iter().filter(|d| calls(d) <= 0.0 && busy_weekday(d.weekday())).copied().collect()
 }
@@ -572,6 +594,22 @@ mod tests {
         assert!(q.cells.iter().all(|c| c.days == WEEKS as u32), "{:?}", q.cells);
         let weekly: f64 = rates().iter().sum();
         assert!((q.calls / WEEKS as f64 - weekly).abs() < 3.0 * (weekly / WEEKS as f64).sqrt());
+    }
+
+    #[test]
+    fn a_span_of_centuries_is_refused_not_walked() {
+        let at = |date: NaiveDate| date.and_time(NaiveTime::from_hms_opt(9, 0, 0).expect("a valid time"));
+        let far = NaiveDate::from_ymd_opt(5089, 3, 16).expect("a valid date");
+        let calls = [monday(), far].map(|d| CallRecord {
+            start: at(d),
+            queue: "main".into(),
+            wait_s: None,
+            handle_s: None,
+            abandoned: None,
+        });
+        let refused = fit(&History::Calls(calls.to_vec()), EmptyDays::Closed);
+        assert_eq!(refused, Err(FitError::TooLong { first: monday(), last: far }));
+        assert!(refused.unwrap_err().to_string().contains("more than 20 years"));
     }
 
     #[test]
