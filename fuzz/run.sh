@@ -4,6 +4,7 @@
 # corpus entries stay in fuzz/corpus/ (not committed), crashes in fuzz/artifacts/.
 #   fuzz/run.sh 300            every target for 5 minutes
 #   fuzz/run.sh 60 flow token  two targets for a minute
+# FUZZ_NICE (default 19) sets the fuzzers' niceness: 0 when the machine is theirs.
 set -uo pipefail
 cd "$(dirname "$0")"
 seconds=${1:?usage: fuzz/run.sh SECONDS [TARGET...]}
@@ -21,7 +22,7 @@ for target in "${targets[@]}"; do
   log=$(mktemp)
   mkdir -p "corpus/$target" "artifacts/$target"
   before=$(ls "artifacts/$target" | wc -l)
-  nice -n 19 cargo +nightly fuzz run "$target" "corpus/$target" "seeds/$target" -- \
+  nice -n "${FUZZ_NICE:-19}" cargo +nightly fuzz run "$target" "corpus/$target" "seeds/$target" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 >"$log" 2>&1
   execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo '?')
   rate=$(grep -oE 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo '?')
