@@ -121,7 +121,11 @@ pub fn demo() -> anyhow::Result<ExitCode> {
 /// A mock file; a mistake in it is shown at its `path:line:column`.
 fn read_mocks(path: &Path) -> anyhow::Result<script::Mocks> {
     let text = std::fs::read_to_string(path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
-    script::Mocks::parse(&text).map_err(|d| anyhow!("{}", d.render(&path.display().to_string(), &text).trim_end()))
+    script::Mocks::parse(&text).map_err(|d| {
+        // The diagnostic carries its own `error:`; the summary line gets main's.
+        eprintln!("{}", d.render(&path.display().to_string(), &text).trim_end());
+        anyhow!("{} is not a mock file", path.display())
+    })
 }
 
 /// Renders the call to `path`: sound files from `sounds`, other prompts and the caller's
