@@ -10,6 +10,7 @@ use super::events::Kind;
 use crate::engine::call::Fetched;
 use crate::engine::flow::speech_ms;
 use crate::engine::{Action, Call, Event, NodeKind, Start, Trace};
+use crate::events::Before;
 
 #[derive(Clone, Debug)]
 pub(super) enum Where {
@@ -18,10 +19,14 @@ pub(super) enum Where {
     /// stale abandon and overflow events after a move.
     Waiting {
         queue: u16,
+        /// When the caller joined this queue.
+        since: f64,
         first_queue: u16,
         first_queued: f64,
         cell: usize,
     },
+    /// Talking to an agent.
+    Served,
     Gone,
 }
 
@@ -36,6 +41,8 @@ pub(super) struct Caller {
     /// The queue and priority the IVR handed the caller to, until they `Join` it.
     pub(super) joining: (u16, u8),
     pub(super) habit: Habit,
+    /// The call's event log, when the run writes one and the call started after the warm-up.
+    pub(super) logged: Option<Box<super::log::Logged>>,
 }
 
 /// Callers who stay silent or cannot make themselves understood do so at every menu, which is
@@ -91,10 +98,14 @@ impl Sim<'_> {
                     Habit::Usual
                 }
             },
+            logged: None,
         };
         let id = match self.free.pop() {
             Some(id) => {
-                self.callers[id as usize] = caller;
+                // The slot keeps counting epochs: abandon and overflow events still scheduled
+                // for its previous caller must not match the new one.
+                let epoch = self.callers[id as usize].epoch;
+                self.callers[id as usize] = Caller { epoch, ..caller };
                 id
             }
             None => {
@@ -102,6 +113,9 @@ impl Sim<'_> {
                 (self.callers.len() - 1) as u32
             }
         };
+        if self.measured() {
+            self.log_start(id);
+        }
         self.after_step(id);
     }
 
@@ -117,9 +131,13 @@ impl Sim<'_> {
                     answer_at(&mut json, pointer);
                 }
             }
+            // The request goes out when the prompts before it have played.
+            let offset_s = prompts_s(&self.out.actions);
             let (actions, trace) = (std::mem::take(&mut self.out.actions), std::mem::take(&mut self.out.trace));
             let fetched = Fetched { status: Some(200), json: Some(&json), ms: 0 };
+            let before = Before::of(&self.callers[id as usize].call);
             self.callers[id as usize].call.handle_into(self.flow, Event::Fetched(fetched), local, &mut self.out);
+            self.log_step(id, Some(before), Some(Event::Fetched(fetched)), offset_s);
             let later = std::mem::replace(&mut self.out.actions, actions);
             self.out.actions.extend(later);
             let later = std::mem::replace(&mut self.out.trace, trace);
@@ -132,19 +150,11 @@ impl Sim<'_> {
     fn after_step(&mut self, id: u32) {
         self.answer_fetches(id);
         let measured = self.measured();
-        let mut talk_s = 0.0;
-        let mut queue = None;
-        for action in &self.out.actions {
-            match action {
-                Action::Say { duration_ms, .. } | Action::Play { duration_ms, .. } => {
-                    talk_s += duration_ms.as_secs_f64()
-                }
-                Action::Pause { ms } => talk_s += ms.as_secs_f64(),
-                Action::Gather(_) => {}
-                Action::Enqueue { queue: name, priority } => queue = Some((name.clone(), *priority)),
-                Action::Dial { .. } | Action::Record { .. } | Action::Hangup => {}
-            }
-        }
+        let talk_s = prompts_s(&self.out.actions);
+        let queue = self.out.actions.iter().find_map(|a| match a {
+            Action::Enqueue { queue: name, priority } => Some((name.clone(), *priority)),
+            _ => None,
+        });
         if measured {
             for (_, t) in &self.out.trace {
                 match t {
@@ -203,6 +213,7 @@ impl Sim<'_> {
                 }
             }
         }
+        self.log_completed(id, ended);
         self.leave(id);
     }
 
@@ -283,7 +294,9 @@ impl Sim<'_> {
             Pending::Hangup => Event::Hangup,
         };
         let local = self.local(self.now);
+        let before = Before::of(&self.callers[id as usize].call);
         self.callers[id as usize].call.handle_into(self.flow, event, local, &mut self.out);
+        self.log_step(id, Some(before), Some(event), 0.0);
         self.steps += 1;
         self.after_step(id);
     }
@@ -308,6 +321,18 @@ impl Sim<'_> {
         }
         keys[self.rng_caller.random_range(0..keys.len())]
     }
+}
+
+/// How long the prompts and pauses of `actions` take to play.
+fn prompts_s(actions: &[Action]) -> f64 {
+    actions
+        .iter()
+        .map(|a| match a {
+            Action::Say { duration_ms, .. } | Action::Play { duration_ms, .. } => duration_ms.as_secs_f64(),
+            Action::Pause { ms } => ms.as_secs_f64(),
+            _ => 0.0,
+        })
+        .sum()
 }
 
 /// Puts a value at `pointer` in `json`, making the objects on the way (`~1` and `~0` decoded).

@@ -18,6 +18,7 @@
 mod caller;
 mod cells;
 mod events;
+mod log;
 mod queues;
 
 use chrono::{Duration, NaiveDateTime};
@@ -28,6 +29,7 @@ use self::caller::{Caller, Where};
 use self::cells::HOURS;
 pub use self::cells::{CellSummary, HourStats, IvrStats, MIN_CALLERS, Summary, summarize};
 use self::events::{Events, Kind};
+pub use self::log::LogTo;
 use self::queues::Queue;
 use super::stationary::streams;
 use crate::engine::{Flow, NodeKind, Output};
@@ -43,6 +45,8 @@ pub enum SimError {
     NoWeeks,
     #[error("the warm-up must be whole days")]
     PartialDayWarmup,
+    #[error("cannot log the simulated calls: {0}")]
+    Log(String),
 }
 
 /// What to simulate.
@@ -69,15 +73,30 @@ pub struct Replication {
 
 /// Runs replication `replication` from `seed`.
 pub fn run(setup: &Setup, seed: u64, replication: u32) -> Result<Replication, SimError> {
+    check(setup)?;
+    let mut sim = Sim::new(setup, seed, replication, None)?;
+    sim.run();
+    sim.finish()
+}
+
+/// Runs replication `replication` from `seed` as [`run`] does, writing every call that starts
+/// after the warm-up to `log` as call events ([`LogTo`]). The results are those of [`run`]:
+/// logging draws no random numbers.
+pub fn run_logged(setup: &Setup, seed: u64, replication: u32, log: LogTo) -> Result<Replication, SimError> {
+    check(setup)?;
+    let mut sim = Sim::new(setup, seed, replication, Some(log))?;
+    sim.run();
+    sim.finish()
+}
+
+fn check(setup: &Setup) -> Result<(), SimError> {
     if setup.weeks == 0 {
         return Err(SimError::NoWeeks);
     }
     if setup.warmup_s < 0.0 || setup.warmup_s % 86_400.0 != 0.0 {
         return Err(SimError::PartialDayWarmup);
     }
-    let mut sim = Sim::new(setup, seed, replication)?;
-    sim.run();
-    Ok(sim.finish())
+    Ok(())
 }
 
 struct Sim<'a> {
@@ -109,10 +128,13 @@ struct Sim<'a> {
     callback_queue: Option<u16>,
     think: Exp<f64>,
     retrial_delay: Exp<f64>,
+    log: Option<self::log::Log<'a>>,
+    /// The log's first error: the run stops at it.
+    log_error: Option<String>,
 }
 
 impl<'a> Sim<'a> {
-    fn new(setup: &'a Setup<'a>, seed: u64, replication: u32) -> Result<Self, SimError> {
+    fn new(setup: &'a Setup<'a>, seed: u64, replication: u32, log: Option<LogTo<'a>>) -> Result<Self, SimError> {
         let (flow, model) = (setup.flow, setup.model);
         for node in &flow.nodes {
             if let NodeKind::Queue(q) = &node.kind
@@ -135,6 +157,9 @@ impl<'a> Sim<'a> {
         let mut rngs = streams(seed, replication, 3).into_iter();
         let mut next = || rngs.next().expect("three streams");
         let slot_s = f64::from(model.slot_min) * 60.0;
+        // Local times become UTC in the flow's zone, else the model's.
+        let tz =
+            flow.timezone.or_else(|| model.timezone.as_deref().and_then(|t| t.parse().ok())).unwrap_or(chrono_tz::UTC);
         Ok(Sim {
             setup,
             flow,
@@ -161,6 +186,8 @@ impl<'a> Sim<'a> {
             callback_queue,
             think: Exp::new(1.0 / model.callers.think_s.max(0.001)).expect("a positive rate"),
             retrial_delay: Exp::new(1.0 / model.callers.retrial_delay_s.max(1.0)).expect("a positive rate"),
+            log: log.map(|to| self::log::Log::new(to, replication, setup.weeks, tz, flow)),
+            log_error: None,
         })
     }
 
@@ -187,7 +214,7 @@ impl<'a> Sim<'a> {
         self.schedule(0.0, Kind::Slot);
         while let Some((at, kind)) = self.events.pop() {
             self.now = at;
-            if self.now >= self.end {
+            if self.now >= self.end || self.log_error.is_some() {
                 break;
             }
             match kind {
@@ -196,7 +223,7 @@ impl<'a> Sim<'a> {
                 Kind::Retrial => self.arrive(true),
                 Kind::Act(c) => self.act(c),
                 Kind::Join(c) => self.join(c),
-                Kind::Release(q) => self.release(q),
+                Kind::Release(q, c) => self.release(q, c),
                 Kind::Abandon(c, epoch) => self.abandon(c, epoch),
                 Kind::Overflow(c, epoch) => self.overflow(c, epoch),
                 Kind::CallbackDue(q) => {
@@ -250,11 +277,21 @@ impl<'a> Sim<'a> {
         LogNormal::new(-sigma2 / 2.0, sigma2.sqrt()).map_or(1.0, |d| d.sample(&mut self.rng_arrival))
     }
 
-    fn finish(self) -> Replication {
-        let in_system = self.callers.iter().filter(|c| !matches!(c.at, Where::Gone)).count() as u64;
+    fn finish(mut self) -> Result<Replication, SimError> {
+        if let Some(log) = self.log.as_mut()
+            && let Err(e) = log.flush()
+        {
+            self.log_error.get_or_insert(e);
+        }
+        if let Some(e) = self.log_error {
+            return Err(SimError::Log(e));
+        }
+        // Callers being served have been counted as answered.
+        let in_system =
+            self.callers.iter().filter(|c| matches!(c.at, Where::Ivr | Where::Waiting { .. })).count() as u64;
         let mut ivr = self.stats;
         ivr.in_system_at_end = in_system;
-        Replication { cells: self.cells, ivr, engine_steps: self.steps }
+        Ok(Replication { cells: self.cells, ivr, engine_steps: self.steps })
     }
 }
 
