@@ -8,9 +8,11 @@ use rand_distr::{Distribution, Exp};
 use super::Sim;
 use super::events::Kind;
 use crate::engine::call::Fetched;
+use crate::engine::flow::Fetch;
 use crate::engine::flow::speech_ms;
 use crate::engine::{Action, Call, Event, NodeKind, Start, Trace};
 use crate::events::Before;
+use crate::queue::model::FetchOdds;
 
 #[derive(Clone, Debug)]
 pub(super) enum Where {
@@ -119,38 +121,70 @@ impl Sim<'_> {
         self.after_step(id);
     }
 
-    /// Answers the `fetch` requests of caller `id`'s last output at once and successfully,
-    /// with a value for every JSON pointer the node stores: the simulator models callers and
-    /// agents, not backends. The prompts before and after each request stay in one output.
-    fn answer_fetches(&mut self, id: u32) {
+    /// Answers the `fetch` requests of caller `id`'s last output as the model's `[fetch]` odds
+    /// say (at once and successfully without them), and returns how long the caller waited for
+    /// the answers. A successful answer has a value for every JSON pointer the node stores. The
+    /// prompts before and after each request stay in one output.
+    fn answer_fetches(&mut self, id: u32) -> f64 {
         let local = self.local(self.now);
+        let mut waited_s = 0.0;
         while self.out.fetch.take().is_some() {
-            let mut json = serde_json::Value::Null;
-            if let NodeKind::Fetch(f) = &self.flow.node(self.callers[id as usize].call.node()).kind {
-                for (_, pointer) in &f.store {
-                    answer_at(&mut json, pointer);
+            let NodeKind::Fetch(f) = &self.flow.node(self.callers[id as usize].call.node()).kind else { break };
+            let odds = self.model.fetch_odds(&self.flow.node(self.callers[id as usize].call.node()).id);
+            let (json, status, latency_s) = match odds {
+                Some(odds) => self.backend(f, odds),
+                None => (answer(f, None, &mut self.rng_backend), Some(200), 0.0),
+            };
+            if self.measured() {
+                match status {
+                    Some(200) => self.stats.fetch_ok += 1,
+                    Some(404) => self.stats.fetch_not_found += 1,
+                    _ => self.stats.fetch_failed += 1,
                 }
             }
             // The request goes out when the prompts before it have played.
-            let offset_s = prompts_s(&self.out.actions);
+            let offset_s = prompts_s(&self.out.actions) + waited_s;
+            waited_s += latency_s;
             let (actions, trace) = (std::mem::take(&mut self.out.actions), std::mem::take(&mut self.out.trace));
-            let fetched = Fetched { status: Some(200), json: Some(&json), ms: 0 };
+            let fetched = Fetched { status, json: Some(&json), ms: (latency_s * 1000.0).round() as u32 };
             let before = Before::of(&self.callers[id as usize].call);
             self.callers[id as usize].call.handle_into(self.flow, Event::Fetched(fetched), local, &mut self.out);
-            self.log_step(id, Some(before), Some(Event::Fetched(fetched)), offset_s);
+            self.log_step(id, Some(before), Some(Event::Fetched(fetched)), offset_s + latency_s);
             let later = std::mem::replace(&mut self.out.actions, actions);
             self.out.actions.extend(later);
             let later = std::mem::replace(&mut self.out.trace, trace);
             self.out.trace.extend(later);
         }
+        waited_s
+    }
+
+    /// A backend's answer to fetch node `f` with `odds`: the JSON, the HTTP status (`None`: a
+    /// timeout) and how long it took.
+    fn backend(&mut self, f: &Fetch, odds: &FetchOdds) -> (serde_json::Value, Option<u16>, f64) {
+        let rng = &mut self.rng_backend;
+        let latency_s =
+            if odds.latency_s > 0.0 { Exp::new(1.0 / odds.latency_s).map_or(0.0, |e| e.sample(rng)) } else { 0.0 };
+        let timeout_s = f.timeout_ms.as_secs_f64();
+        if latency_s >= timeout_s {
+            return (serde_json::Value::Null, None, timeout_s);
+        }
+        let u: f64 = rng.random();
+        let status = if u < odds.not_found {
+            404
+        } else if u < odds.not_found + odds.failed {
+            500
+        } else {
+            return (answer(f, Some(odds), rng), Some(200), latency_s);
+        };
+        (serde_json::Value::Null, Some(status), latency_s)
     }
 
     /// Performs the engine's last output for caller `id`: plays the prompts on the clock, then
     /// schedules the caller's answer or hands them over.
     fn after_step(&mut self, id: u32) {
-        self.answer_fetches(id);
+        let fetch_wait_s = self.answer_fetches(id);
         let measured = self.measured();
-        let talk_s = prompts_s(&self.out.actions);
+        let talk_s = prompts_s(&self.out.actions) + fetch_wait_s;
         let queue = self.out.actions.iter().find_map(|a| match a {
             Action::Enqueue { queue: name, priority } => Some((name.clone(), *priority)),
             _ => None,
@@ -335,8 +369,26 @@ fn prompts_s(actions: &[Action]) -> f64 {
         .sum()
 }
 
-/// Puts a value at `pointer` in `json`, making the objects on the way (`~1` and `~0` decoded).
-fn answer_at(json: &mut serde_json::Value, pointer: &str) {
+/// A successful answer to fetch node `f`: each pointer it stores gets a value drawn by the
+/// odds' weights, else "1".
+fn answer(f: &Fetch, odds: Option<&FetchOdds>, rng: &mut impl Rng) -> serde_json::Value {
+    let mut json = serde_json::Value::Null;
+    for (_, pointer) in &f.store {
+        let weighted = odds.and_then(|o| o.values.iter().find(|(p, _)| **p == **pointer)).map(|(_, v)| v);
+        let value = weighted.and_then(|values| {
+            let mut x = rng.random::<f64>() * values.iter().map(|(_, w)| w).sum::<f64>();
+            values.iter().find(|(_, w)| {
+                x -= w;
+                x < 0.0
+            })
+        });
+        answer_at(&mut json, pointer, value.map_or("1", |(v, _)| v.as_str()));
+    }
+    json
+}
+
+/// Puts `value` at `pointer` in `json`, making the objects on the way (`~1` and `~0` decoded).
+fn answer_at(json: &mut serde_json::Value, pointer: &str, value: &str) {
     let mut at = json;
     for token in pointer.split('/').skip(1) {
         let key = token.replace("~1", "/").replace("~0", "~");
@@ -347,6 +399,6 @@ fn answer_at(json: &mut serde_json::Value, pointer: &str) {
         at = object.entry(key).or_insert(serde_json::Value::Null);
     }
     if at.is_null() {
-        *at = serde_json::Value::from("1");
+        *at = serde_json::Value::from(value);
     }
 }

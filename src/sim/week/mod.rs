@@ -41,6 +41,8 @@ pub enum SimError {
     UnknownQueue(String),
     #[error("the model's callback names queue `{0}`, which it does not describe")]
     UnknownCallbackQueue(String),
+    #[error("the model's [fetch.{0}] is not a fetch node of the flow")]
+    UnknownFetchNode(String),
     #[error("simulate at least one week")]
     NoWeeks,
     #[error("the warm-up must be whole days")]
@@ -121,6 +123,8 @@ struct Sim<'a> {
     rng_arrival: Xoshiro256PlusPlus,
     rng_caller: Xoshiro256PlusPlus,
     rng_service: Xoshiro256PlusPlus,
+    /// The backends of `fetch` nodes: their own stream, so that odds leave callers' draws alone.
+    rng_backend: Xoshiro256PlusPlus,
     out: Output,
     cells: Vec<Vec<HourStats>>,
     stats: IvrStats,
@@ -154,8 +158,14 @@ impl<'a> Sim<'a> {
             None => None,
         };
         let queues = model.queues.iter().map(Queue::new).collect();
-        let mut rngs = streams(seed, replication, 3).into_iter();
-        let mut next = || rngs.next().expect("three streams");
+        for (node, _) in &model.fetch {
+            let is_fetch = flow.nodes.iter().any(|n| *n.id == **node && matches!(n.kind, NodeKind::Fetch(_)));
+            if node != crate::queue::model::FETCH_DEFAULT && !is_fetch {
+                return Err(SimError::UnknownFetchNode(node.clone()));
+            }
+        }
+        let mut rngs = streams(seed, replication, 4).into_iter();
+        let mut next = || rngs.next().expect("four streams");
         let slot_s = f64::from(model.slot_min) * 60.0;
         // Local times become UTC in the flow's zone, else the model's.
         let tz =
@@ -179,6 +189,7 @@ impl<'a> Sim<'a> {
             rng_arrival: next(),
             rng_caller: next(),
             rng_service: next(),
+            rng_backend: next(),
             out: Output::default(),
             cells: vec![vec![HourStats::default(); HOURS]; model.queues.len()],
             stats: IvrStats::default(),
@@ -413,6 +424,124 @@ agents = { mon = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         assert_eq!(run(&warmup, 1, 0), Err(SimError::PartialDayWarmup));
         let renamed = self::model(&MODEL.replace("[queues.line]", "[queues.other]"));
         assert_eq!(run(&setup(&flow, &renamed), 1, 0), Err(SimError::UnknownQueue("line".into())));
+    }
+
+    /// Every caller's request is looked up: the answer's status picks the goodbye.
+    const LOOKUP: &str = r#"
+[flow]
+name = "lookup"
+languages = ["en"]
+start = "look"
+operator = "wait"
+allow_hosts = ["api.example.com"]
+
+[nodes.look]
+kind = "fetch"
+url = "https://api.example.com/requests/1"
+timeout = "2s"
+store = { status = "/status" }
+ok = "check"
+not_found = "unknown"
+failed = "sorry"
+
+[nodes.check]
+kind = "branch"
+cases = [{ var = "status", eq = "done", goto = "done" }]
+else = "pending"
+
+[nodes.done]
+kind = "hangup"
+prompt = "Done."
+
+[nodes.pending]
+kind = "hangup"
+prompt = "Pending."
+
+[nodes.unknown]
+kind = "hangup"
+prompt = "Unknown."
+
+[nodes.sorry]
+kind = "hangup"
+prompt = "Sorry."
+
+[nodes.wait]
+kind = "queue"
+queue = "line"
+"#;
+
+    /// `k` of `n` trials is within four standard deviations of `p`: a bound a correct
+    /// simulation misses about once in 16,000 runs.
+    fn binomial(k: u64, n: u64, p: f64) -> bool {
+        let (n, k) = (n as f64, k as f64);
+        (k - n * p).abs() <= 4.0 * (n * p * (1.0 - p)).sqrt()
+    }
+
+    fn lookup(odds: &str, weeks: u32, seed: u64) -> (Replication, Vec<crate::events::Event>) {
+        let parsed = crate::engine::parse_and_check(LOOKUP);
+        let flow = parsed.0.unwrap_or_else(|| panic!("{:?}", parsed.1));
+        let model = model(&format!("{MODEL}{odds}"));
+        let setup = Setup { weeks, ..setup(&flow, &model) };
+        let mut events = Vec::new();
+        let sink = Box::new(|batch: Vec<crate::events::Event>| {
+            events.extend(batch);
+            Ok(())
+        });
+        let r = run_logged(&setup, seed, 0, LogTo { run: "t".into(), sink }).unwrap();
+        (r, events)
+    }
+
+    #[test]
+    fn fetch_odds_and_latency_are_drawn_from_the_model() {
+        // Latency 0.5 s on average: a request over the 2 s timeout (e⁻⁴ of them) fails too.
+        let odds = "[fetch.look]\nlatency = \"500ms\"\nnot_found = 0.2\nfailed = 0.1\n\
+            values = { \"/status\" = { done = 3, in_progress = 1 } }\n";
+        let (r, events) = lookup(odds, 20, 1);
+        let i = &r.ivr;
+        let n = i.fetch_ok + i.fetch_not_found + i.fetch_failed;
+        assert_eq!(n, i.calls);
+        assert!(n > 600, "{i:?}");
+        let timeout = (-4.0f64).exp();
+        assert!(binomial(i.fetch_not_found, n, (1.0 - timeout) * 0.2), "{i:?}");
+        assert!(binomial(i.fetch_failed, n, timeout + (1.0 - timeout) * 0.1), "{i:?}");
+        // The answer's values by their weights: "done" 3 of 4 answered requests.
+        let entered = |node: &str| {
+            events
+                .iter()
+                .filter(|e| e.node.as_deref() == Some(node) && e.kind == crate::events::Kind::NodeEntered {})
+                .count() as u64
+        };
+        assert_eq!(entered("done") + entered("pending"), i.fetch_ok);
+        assert!(binomial(entered("done"), i.fetch_ok, 0.75), "{} of {}", entered("done"), i.fetch_ok);
+        assert_eq!((entered("unknown"), entered("sorry")), (i.fetch_not_found, i.fetch_failed));
+        // The log has each request's way and time; a timeout has no status.
+        let timeouts = events
+            .iter()
+            .filter(|e| matches!(&e.kind, crate::events::Kind::Fetched { status: None, ms: 2000, .. }))
+            .count() as u64;
+        assert!(timeouts > 0 && timeouts < i.fetch_failed, "{timeouts} of {}", i.fetch_failed);
+    }
+
+    #[test]
+    fn the_caller_waits_for_the_backend() {
+        // A tenth of a second on average, never near the timeout: the same callers take the
+        // same ways, each waiting its latency more in the IVR.
+        let (fast, _) = lookup("[fetch.default]\nlatency = \"100ms\"\n", 10, 2);
+        let (instant, _) = lookup("", 10, 2);
+        assert_eq!(fast.ivr.calls, instant.ivr.calls);
+        assert_eq!(fast.ivr.fetch_ok, fast.ivr.calls);
+        let n = fast.ivr.calls as f64;
+        let waited = (fast.ivr.ivr_time_s - instant.ivr.ivr_time_s) / n;
+        // Exponential latencies: their mean has a standard deviation of 0.1 / √n.
+        assert!((waited - 0.1).abs() < 4.0 * 0.1 / n.sqrt(), "{waited}");
+    }
+
+    #[test]
+    fn fetch_odds_must_name_a_fetch_node() {
+        let parsed = crate::engine::parse_and_check(LOOKUP);
+        let flow = parsed.0.unwrap();
+        let model = model(&format!("{MODEL}[fetch.check]\nfailed = 0.5\n"));
+        assert_eq!(run(&setup(&flow, &model), 1, 0), Err(SimError::UnknownFetchNode("check".into())));
     }
 
     #[test]
