@@ -452,5 +452,18 @@ fn table(s: &Summary) -> String {
         i.ivr_time_s / i.calls.max(1) as f64,
         per(i.overflowed)
     );
+    if let Some(mean) = i.mean_rating() {
+        let _ = writeln!(out, "  ratings after a conversation: {:.0}/week, mean {mean:.2}", per(i.ratings));
+    }
+    let fetches = i.fetch_ok + i.fetch_not_found + i.fetch_failed;
+    if fetches > 0 {
+        let _ = writeln!(
+            out,
+            "  backend requests: {:.0}/week, {:.1}% not found, {:.1}% failed",
+            per(fetches),
+            100.0 * i.fetch_not_found as f64 / fetches as f64,
+            100.0 * i.fetch_failed as f64 / fetches as f64
+        );
+    }
     out
 }

@@ -45,6 +45,9 @@ pub(super) struct Caller {
     pub(super) habit: Habit,
     /// The call's event log, when the run writes one and the call started after the warm-up.
     pub(super) logged: Option<Box<super::log::Logged>>,
+    /// Talked to an agent already: what follows in the flow (the queue's `after`) is not the
+    /// IVR's outcome of the call.
+    pub(super) served: bool,
 }
 
 /// Callers who stay silent or cannot make themselves understood do so at every menu, which is
@@ -101,6 +104,7 @@ impl Sim<'_> {
                 }
             },
             logged: None,
+            served: false,
         };
         let id = match self.free.pop() {
             Some(id) => {
@@ -195,6 +199,10 @@ impl Sim<'_> {
                     Trace::Escape => self.stats.zero_outs += 1,
                     Trace::Fallback => self.stats.timeout_fallbacks += 1,
                     Trace::Escalate => self.stats.invalid_escalations += 1,
+                    Trace::Rated(score) => {
+                        self.stats.ratings += 1;
+                        self.stats.rating_sum += u64::from(*score);
+                    }
                     _ => {}
                 }
             }
@@ -206,14 +214,17 @@ impl Sim<'_> {
             self.schedule(self.now + talk_s + delay, Kind::Act(id));
             return;
         }
-        // The call left the IVR.
+        // The call left the IVR (or the flow after a conversation).
         let ended = self.now + talk_s;
-        if measured {
+        let served = caller.served;
+        if measured && !served {
             self.stats.ivr_time_s += ended - caller.entered_ivr;
         }
         if let Some((name, priority)) = queue {
             let q = self.names.iter().position(|n| **n == *name).unwrap_or(0) as u16;
-            if measured {
+            if measured && served {
+                self.stats.requeued += 1;
+            } else if measured {
                 self.stats.queued += 1;
             }
             self.callers[id as usize].joining = (q, priority);
@@ -221,6 +232,11 @@ impl Sim<'_> {
             return;
         }
         let node = self.flow.node(caller.call.node());
+        if served {
+            self.log_completed(id, ended);
+            self.leave(id);
+            return;
+        }
         if measured {
             match &node.kind {
                 NodeKind::Voicemail { .. } => self.stats.voicemail += 1,
@@ -251,6 +267,24 @@ impl Sim<'_> {
         self.leave(id);
     }
 
+    /// The agent finished with caller `id`: the call goes on at the queue's `after` node, else
+    /// it ends.
+    pub(super) fn conversation_ended(&mut self, id: u32) {
+        let Some(event) = self.callers[id as usize].call.conversation_end(self.flow) else {
+            self.log_completed(id, self.now);
+            return self.leave(id);
+        };
+        let local = self.local(self.now);
+        let caller = &mut self.callers[id as usize];
+        caller.served = true;
+        caller.at = Where::Ivr;
+        let before = Before::of(&caller.call);
+        caller.call.handle_into(self.flow, event, local, &mut self.out);
+        self.log_step(id, Some(before), Some(event), 0.0);
+        self.steps += 1;
+        self.after_step(id);
+    }
+
     pub(super) fn leave(&mut self, id: u32) {
         self.callers[id as usize].at = Where::Gone;
         self.free.push(id);
@@ -263,7 +297,8 @@ impl Sim<'_> {
         let callers = &self.model.callers;
         let caller = &mut self.callers[id as usize];
         let node = flow.node(caller.call.node());
-        let first_menu = caller.menus_seen == 0;
+        // Impatient callers press 0 on arriving, not after a conversation.
+        let first_menu = caller.menus_seen == 0 && !caller.served;
         caller.menus_seen += 1;
         let habit = caller.habit;
         let u: f64 = self.rng_caller.random();

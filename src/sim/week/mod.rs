@@ -297,9 +297,12 @@ impl<'a> Sim<'a> {
         if let Some(e) = self.log_error {
             return Err(SimError::Log(e));
         }
-        // Callers being served have been counted as answered.
-        let in_system =
-            self.callers.iter().filter(|c| matches!(c.at, Where::Ivr | Where::Waiting { .. })).count() as u64;
+        // Callers talking to an agent or in the flow after one have been counted as answered.
+        let in_system = self
+            .callers
+            .iter()
+            .filter(|c| matches!(c.at, Where::Waiting { .. }) || (matches!(c.at, Where::Ivr) && !c.served))
+            .count() as u64;
         let mut ivr = self.stats;
         ivr.in_system_at_end = in_system;
         Ok(Replication { cells: self.cells, ivr, engine_steps: self.steps })
@@ -542,6 +545,69 @@ queue = "line"
         let flow = parsed.0.unwrap();
         let model = model(&format!("{MODEL}[fetch.check]\nfailed = 0.5\n"));
         assert_eq!(run(&setup(&flow, &model), 1, 0), Err(SimError::UnknownFetchNode("check".into())));
+    }
+
+    /// After the conversation the caller rates it: 1 or 5.
+    const RATING: &str = r#"
+[flow]
+name = "rating"
+languages = ["en"]
+start = "wait"
+operator = "wait"
+
+[nodes.wait]
+kind = "queue"
+queue = "line"
+prompt = "Please hold."
+after = "rate"
+
+[nodes.rate]
+kind = "menu"
+prompt = "Rate us: 1 or 5."
+options = { "1" = "low", "5" = "high" }
+
+[nodes.low]
+kind = "set"
+vars = { rating = "1" }
+next = "bye"
+
+[nodes.high]
+kind = "set"
+vars = { rating = "5" }
+next = "bye"
+
+[nodes.bye]
+kind = "hangup"
+prompt = "Thanks."
+"#;
+
+    #[test]
+    fn after_the_conversation_callers_rate_it_by_the_models_odds() {
+        let parsed = crate::engine::parse_and_check(RATING);
+        let flow = parsed.0.unwrap_or_else(|| panic!("{:?}", parsed.1));
+        // Everybody is answered (no patience); nobody hangs up, stays silent or mumbles.
+        let odds =
+            "[callers]\nhangup = 0\nsilent = 0\nmumble = 0\nspeak = 0\nchoices = { rate = { \"5\" = 3, \"1\" = 1 } }\n";
+        let model = model(&format!("{MODEL}{odds}"));
+        let setup = Setup { weeks: 10, ..setup(&flow, &model) };
+        let mut events = Vec::new();
+        let sink = Box::new(|batch: Vec<crate::events::Event>| {
+            events.extend(batch);
+            Ok(())
+        });
+        let r = run_logged(&setup, 3, 0, LogTo { run: "t".into(), sink }).unwrap();
+        let (_, answered, _) = offered(&r, 0);
+        let i = &r.ivr;
+        assert!(answered > 400, "{i:?}");
+        assert_eq!(i.ratings, answered, "every answered caller rates");
+        let fives = (i.rating_sum - i.ratings) / 4;
+        assert!(binomial(fives, i.ratings, 0.75), "{fives} of {}", i.ratings);
+        assert!((i.mean_rating().unwrap() - (1.0 + 4.0 * fives as f64 / i.ratings as f64)).abs() < 1e-12);
+        // The rating ends the call in the flow, yet the IVR's outcome stays the queue.
+        assert_eq!((i.contained, i.hung_up_in_ivr, i.requeued, i.in_system_at_end), (0, 0, 0, 0));
+        let rated = events.iter().filter(|e| matches!(e.kind, crate::events::Kind::Rated { .. })).count() as u64;
+        let completed = events.iter().filter(|e| matches!(e.kind, crate::events::Kind::CallCompleted { .. })).count();
+        assert_eq!((rated, completed as u64), (i.ratings, i.calls));
     }
 
     #[test]

@@ -137,8 +137,7 @@ impl Sim<'_> {
     pub(super) fn release(&mut self, q: u16, id: u32) {
         self.queues[usize::from(q)].busy -= 1;
         if id != NO_CALLER {
-            self.log_completed(id, self.now);
-            self.leave(id);
+            self.conversation_ended(id);
         }
         self.serve(q);
     }
