@@ -91,11 +91,11 @@ impl Sim<'_> {
     }
 
     /// Logs the engine step in `self.out` for caller `id`, whose events start `offset_s` after
-    /// now; returns the offset after the step's prompts.
-    pub(super) fn log_step(&mut self, id: u32, before: Option<Before>, input: Option<Input>, offset_s: f64) -> f64 {
+    /// now (an event after a prompt when the prompt has played).
+    pub(super) fn log_step(&mut self, id: u32, before: Option<Before>, input: Option<Input>, offset_s: f64) {
         let local = self.local(self.now);
         let caller = &mut self.callers[id as usize];
-        let (Some(log), Some(logged)) = (self.log.as_mut(), caller.logged.as_mut()) else { return offset_s };
+        let (Some(log), Some(logged)) = (self.log.as_mut(), caller.logged.as_mut()) else { return };
         let at = log.utc(local);
         let step = Step { at, before, input, caller: None, output: &self.out };
         let mut offset_ms = (offset_s * 1000.0) as i64;
@@ -108,7 +108,6 @@ impl Sim<'_> {
                 self.log_error.get_or_insert(e);
             }
         }
-        offset_ms as f64 / 1000.0
     }
 
     /// Logs an event the provider would report for caller `id`, at `t`.
