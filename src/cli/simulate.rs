@@ -261,7 +261,7 @@ impl EventsOut {
     /// `None` for the log `none`.
     fn start(url: &str, run: String) -> anyhow::Result<Option<EventsOut>> {
         let db = DbUrl::parse(url)?;
-        let Some(mut store) = Store::open(&db).with_context(|| format!("cannot open the event log {db}"))? else {
+        let Some(mut store) = Store::open(&db)? else {
             return Ok(None);
         };
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(16);
