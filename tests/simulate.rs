@@ -45,7 +45,8 @@ fn every_caller_is_accounted_for() {
         let abandoned: u64 = r.cells.iter().flatten().map(|c| c.callers.abandoned).sum();
         assert_eq!(offered, answered + abandoned);
         let ended_in_ivr = i.contained + i.voicemail + i.callbacks_booked + i.transferred + i.hung_up_in_ivr;
-        assert_eq!(i.calls, ended_in_ivr + offered + i.in_system_at_end, "{i:?}");
+        // A caller sent back to a queue after a conversation is offered to it twice.
+        assert_eq!(i.calls + i.requeued, ended_in_ivr + offered + i.in_system_at_end, "{i:?}");
         assert!(i.calls > 10_000 && i.queued > 5_000 && i.zero_outs > 0 && i.timeout_fallbacks > 0, "{i:?}");
     }
 }
@@ -125,4 +126,88 @@ fn simulate_writes_weekday_keys_and_warns_when_too_short() {
     };
     assert!(flagged(&one) < unreliable, "{}", one.stderr());
     one.stdout_has("in 1 replication of 1 week, seed 3");
+}
+
+/// Every caller goes straight to queue `line`: the fitted arrivals are then the model's.
+const STRAIGHT_FLOW: &str = r#"
+[flow]
+name = "straight"
+languages = ["en"]
+start = "wait"
+operator = "wait"
+
+[nodes.wait]
+kind = "queue"
+queue = "line"
+prompt = "Please hold."
+"#;
+
+/// 60 calls on Mondays 10:00-11:00, 3 min of handling on two agents (three erlangs offered):
+/// a queue builds up and callers with 2 min of patience give up. Nobody calls again.
+const BUSY_MONDAY: &str = r#"
+[queues.line]
+arrivals = { mon = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] }
+handle_time = "3m"
+patience = "2m"
+agents = { mon = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] }
+[callers]
+retrial = 0
+"#;
+
+/// `simulate --events-db` writes the calls the simulator counts, `report --simulated` finds the
+/// same counts, and `fit --db --simulated` learns back the model that was simulated.
+#[test]
+fn simulated_calls_go_into_the_event_log_report_and_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (flow, model) = (dir.path().join("straight.toml"), dir.path().join("busy.model.toml"));
+    std::fs::write(&flow, STRAIGHT_FLOW).unwrap();
+    std::fs::write(&model, BUSY_MONDAY).unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let (flow, model) = (flow.to_str().unwrap(), model.to_str().unwrap());
+    // 2 replications of 4 weeks: 8 Mondays, in two threads writing into one log.
+    let sim = ["simulate", "--flow", flow, "--model", model, "--weeks", "4", "--replications", "2", "--seed", "7"];
+    let s = run(&[&sim[..], &["--json", "--events-db", &db]].concat()).code(0).json();
+    let weeks_run = 8.0;
+    let total = |v: &serde_json::Value| (v.as_f64().unwrap() * weeks_run).round() as u64;
+    let (offered, answered, abandoned) =
+        (total(&s["queues"][0]["offered"]), total(&s["queues"][0]["answered"]), total(&s["queues"][0]["abandoned"]));
+    assert!(answered > 100 && abandoned > 20, "a queue with both outcomes: {s}");
+    let ivr = &s["ivr"];
+    assert_eq!(ivr["in_system_at_end"], 0, "every call ended within the week");
+
+    // Without the log, the same seed gives the same week: logging draws no random numbers.
+    let bare = run(&[&sim[..], &["--json"]].concat()).code(0).json();
+    assert_eq!((bare["ivr"].clone(), bare["queues"].clone()), (ivr.clone(), s["queues"].clone()));
+
+    let r = run(&["report", "--db", &db, "--simulated", "--json"]).code(0).json();
+    assert_eq!(r["simulated"], true);
+    assert_eq!(r["calls"], ivr["calls"]);
+    assert_eq!(r["outcomes"]["queue"], ivr["queued"]);
+    let line = &r["queues"][0];
+    assert_eq!(line["name"], "line");
+    assert_eq!((line["joined"].as_u64(), line["answered"].as_u64()), (Some(offered), Some(answered)));
+    assert_eq!(line["abandoned"].as_u64(), Some(abandoned));
+    // Real calls stay apart: the log holds none.
+    run(&["report", "--db", &db]).code(1).stderr_has("other calls: try with --simulated");
+
+    // Fit back. Each Monday's count is Poisson(60): the mean of 8 is 60 ± √(60/8) = 2.7 (one
+    // standard deviation); 4 of them (±11) fail about once in 16,000 seeds. Handle time and
+    // patience are exponential means: a relative standard error of 1/√n for n answered
+    // (respectively abandoned) callers, allowed 4 of them.
+    let fitted = dir.path().join("fitted.model.toml");
+    run(&["fit", "--db", &db, "--tz", "UTC", "-o", fitted.to_str().unwrap()])
+        .code(2)
+        .stderr_has("no ended queue stays of real calls");
+    run(&["fit", "--db", &db, "--simulated", "--tz", "UTC", "-o", fitted.to_str().unwrap()]).code(0);
+    let m = switchboard::queue::model::parse(&std::fs::read_to_string(&fitted).unwrap()).unwrap();
+    let q = m.queue("line").unwrap();
+    let monday = |h| q.arrivals.at(reference_day(chrono::Weekday::Mon).and_hms_opt(h, 30, 0).unwrap());
+    // Callers join after a second of prompt: the last of 10:59 count at 11:00.
+    let per_monday = monday(10) + monday(11);
+    assert!((per_monday - 60.0).abs() < 4.0 * (60.0f64 / 8.0).sqrt(), "{per_monday}");
+    assert_eq!(monday(12) + q.arrivals.at(reference_day(chrono::Weekday::Tue).and_hms_opt(10, 30, 0).unwrap()), 0.0);
+    let near = |fit: f64, truth: f64, n: u64| (fit - truth).abs() < 4.0 * truth / (n as f64).sqrt();
+    assert!(near(q.aht_s, 180.0, answered), "handle time {}", q.aht_s);
+    let patience = q.patience_s.unwrap();
+    assert!(near(patience, 120.0, abandoned), "patience {patience}");
 }

@@ -304,3 +304,70 @@ fn the_studio_refuses_other_hosts_paths_and_flows_with_errors() {
     // Binding beyond loopback without a token is refused at start.
     common::run(&["studio", "--addr", "0.0.0.0:0", "--flows", flows.to_str().unwrap()]).code(2).stderr_has("--token");
 }
+
+fn post(url: &str, host: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let req = client.post(url).header("host", host).header("content-type", "application/json");
+        let res = req.body(body.to_string()).send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, serde_json::from_str(&res.text().await.unwrap()).unwrap())
+    })
+}
+
+/// The phone's fetch nodes answer from the scenario's mocks or the flow's mock file, and show
+/// the request (URL with `{env.…}` unresolved) and the answer; after a queue with `after`, the
+/// caller's next key goes on in the flow.
+#[test]
+fn the_studio_call_mocks_fetches_and_goes_on_after_the_conversation() {
+    let dir = tempfile::tempdir().unwrap();
+    let flows = flows_copy(dir.path());
+    let (_studio, url) = start_studio(&flows);
+    let host = url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let call = |body: serde_json::Value| post(&format!("{url}api/flows/support/call"), &host, body);
+    let fetch_of = |v: &serde_json::Value| {
+        v["entries"].as_array().unwrap().iter().find(|e| e["kind"] == "fetch").cloned().unwrap_or_else(|| panic!("{v}"))
+    };
+    // English, request status, a number: the case's mock answers "done".
+    let case = "request status in english, then an operator";
+    let (status, v) = call(json!({ "script": "2 3 123456#", "case": case }));
+    assert_eq!(status, 200, "{v}");
+    let fetch = fetch_of(&v);
+    assert_eq!((&fetch["method"], &fetch["url"]), (&json!("GET"), &json!("{env.SUPPORT_API_URL}/requests/123456")));
+    assert_eq!((&fetch["status"], &fetch["answer"]), (&json!(200), &json!({ "status": "done" })), "{fetch}");
+    assert!(v["path"].as_array().unwrap().contains(&json!("ticket_done")), "{v}");
+    // Without mocks the request fails, as an unreachable backend would, and the note says why.
+    let (_, v) = call(json!({ "script": "2 3 123456#" }));
+    assert_eq!(fetch_of(&v)["status"], serde_json::Value::Null);
+    assert!(v.to_string().contains("no mock for `ticket_lookup`"), "{v}");
+    // A mock file next to the flow, under the case's.
+    std::fs::write(
+        flows.join("support.mock.toml"),
+        "ticket_lookup = { json = { status = \"new\" }, latency_ms = 200 }\n",
+    )
+    .unwrap();
+    let (_, v) = call(json!({ "script": "2 3 123456#" }));
+    let fetch = fetch_of(&v);
+    assert_eq!((&fetch["answer"], &fetch["duration_ms"]), (&json!({ "status": "new" }), &json!(200)), "{fetch}");
+    let (_, v) = call(json!({ "script": "2 3 123456#", "case": case }));
+    assert_eq!(fetch_of(&v)["answer"], json!({ "status": "done" }), "the case's mock wins");
+    // Mistakes are refused with where they are.
+    let (status, v) = call(json!({ "script": "2", "case": "no such case" }));
+    assert_eq!(status, 400);
+    assert!(v["error"].as_str().unwrap().contains("no case `no such case`"), "{v}");
+    std::fs::write(flows.join("support.mock.toml"), "ticket_lookup = { jsn = 1 }\n").unwrap();
+    let (status, v) = call(json!({ "script": "2" }));
+    assert_eq!(status, 400);
+    assert!(v["error"].as_str().unwrap().contains("support.mock.toml:1:"), "{v}");
+    std::fs::remove_file(flows.join("support.mock.toml")).unwrap();
+
+    // Zero reaches the first line, whose `after` is the rating.
+    let (_, v) = call(json!({ "script": "0" }));
+    assert_eq!((&v["after"], &v["waiting"]), (&json!("after_call"), &serde_json::Value::Null), "{v}");
+    let (_, v) = call(json!({ "script": "0 5" }));
+    assert_eq!(v["after"], serde_json::Value::Null);
+    assert_eq!(v["path"].as_array().unwrap().last(), Some(&json!("rated")), "{v}");
+    let (_, v) = call(json!({ "script": "0 hangup" }));
+    assert_eq!(v["after"], serde_json::Value::Null, "the caller hung up: nothing after");
+}

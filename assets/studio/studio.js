@@ -301,14 +301,21 @@ function speak(text) {
 }
 
 async function step() {
-  const body = { at: $("call-time").value, lang: $("call-lang").value, script: state.script.join(" ") };
+  const body = {
+    at: $("call-time").value, lang: $("call-lang").value, script: state.script.join(" "),
+    case: $("call-case").value.trim() || null,
+  };
   const { ok, data } = await api("POST", `/api/flows/${encodeURIComponent(state.flow)}/call`, body);
   if (!ok) { status(data.error); state.waiting = null; return; }
   state.waiting = data.waiting;
   showTranscript(data.entries);
   highlight(data.current);
   $("outcome").textContent = data.outcome || "";
-  if (data.outcome) status(`call ended: ${data.outcome}`);
+  if (data.after) {
+    // Talking to a person: the caller's next key comes after the conversation, at `after`.
+    state.waiting = { max_digits: 1, finish_key: null, timeout_ms: 0, speech: false };
+    status(`talking to a person; when they hang up the flow goes on at ${data.after}: press the caller's next key, or hang up`);
+  } else if (data.outcome) status(`call ended: ${data.outcome}`);
 }
 
 function clock(ms) {
@@ -341,6 +348,11 @@ function describe(e) {
     case "enqueue": return ["note", `queued: ${e.queue}`];
     case "dial": return ["note", `dialling ${e.number}`];
     case "record": return ["note", `recording a message for ${e.mailbox}`];
+    case "fetch": {
+      const answer = e.answer == null ? "" : ` ${JSON.stringify(e.answer)}`;
+      const result = e.status == null ? "failed" : `${e.status}${answer}`;
+      return ["note", `⇄ ${e.method} ${e.url} → ${result} (${e.duration_ms} ms)`];
+    }
     case "hangup": return ["note", e.by_caller ? "the caller hung up" : "the call ends"];
     default: return ["note", e.kind];
   }

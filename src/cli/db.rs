@@ -59,7 +59,7 @@ pub fn run(command: DbCommand) -> anyhow::Result<ExitCode> {
             let mut store = open_existing(&db)?;
             let tz = match tz {
                 Some(tz) => tz,
-                None => flows_tz(&mut store, &flows, flow.as_deref())?,
+                None => flows_tz(&mut store, &flows, flow.as_deref(), false)?,
             };
             let filter = Filter { flow, simulated: Some(false), ..Filter::default() };
             let summary = match &output {
@@ -84,10 +84,11 @@ pub fn run(command: DbCommand) -> anyhow::Result<ExitCode> {
 /// The time zone of local times when `--tz` is not given: that of the flow files the logged
 /// real calls ran on (`DIR/NAME.toml` for the flow NAME; only `flow` with `--flow`), when they
 /// all name the same one; else UTC. Says which on stderr, and why when UTC.
-pub fn flows_tz(store: &mut Store, flows_dir: &Path, flow: Option<&str>) -> anyhow::Result<Tz> {
+/// `simulated` picks whose flows count when no flow is named: the simulated calls' or the real ones'.
+pub fn flows_tz(store: &mut Store, flows_dir: &Path, flow: Option<&str>, simulated: bool) -> anyhow::Result<Tz> {
     let names = match flow {
         Some(name) => vec![name.to_owned()],
-        None => store.flows(false)?,
+        None => store.flows(simulated)?,
     };
     let mut zones: Vec<Tz> = Vec::new();
     for name in &names {

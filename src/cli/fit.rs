@@ -19,13 +19,16 @@ pub struct Args {
     #[arg(required_unless_present = "db", conflicts_with = "db")]
     log: Option<PathBuf>,
     /// Fit from the event log instead (sqlite://PATH or postgres://…): its real calls' queue
-    /// stays, as `switchboard db export` writes them.
+    /// stays (simulated ones with --simulated), as `switchboard db export` writes them.
     #[arg(long)]
     db: Option<String>,
     /// With --db: the time zone of the model's weekday × hour cells. Default: the flows'
     /// `timezone`, as `db export` decides it.
     #[arg(long, requires = "db")]
     tz: Option<chrono_tz::Tz>,
+    /// With --db: fit from the simulated calls (`simulate --events-db`) instead of the real ones.
+    #[arg(long, requires = "db")]
+    simulated: bool,
     /// With --db: the folder of the flow files, for their time zone.
     #[arg(long, env = "SWITCHBOARD_FLOWS", default_value = "flows")]
     flows: PathBuf,
@@ -61,14 +64,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (_, Some(db)) => {
             let mut store = super::db::open_existing(db)?;
             let mut csv = Vec::new();
-            let filter = switchboard::events::Filter { simulated: Some(false), ..Default::default() };
+            let filter = switchboard::events::Filter { simulated: Some(args.simulated), ..Default::default() };
             let tz = match args.tz {
                 Some(tz) => tz,
-                None => super::db::flows_tz(&mut store, &args.flows, None)?,
+                None => super::db::flows_tz(&mut store, &args.flows, None, args.simulated)?,
             };
             let summary = store.export_fit_csv(&mut csv, tz, &filter)?;
             if summary.rows == 0 {
-                bail!("no ended queue stays in the event log {db}: nothing to fit");
+                let which = if args.simulated { "simulated" } else { "real" };
+                bail!("no ended queue stays of {which} calls in the event log {db}: nothing to fit");
             }
             (PathBuf::from(db), String::from_utf8(csv).context("the export is not UTF-8")?)
         }

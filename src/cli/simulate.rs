@@ -8,9 +8,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use std::sync::mpsc::SyncSender;
+
 use anyhow::{Context, anyhow};
+use chrono::Utc;
 
 use switchboard::calendar::{WEEKDAYS, day_abbrev};
+use switchboard::events::{DbUrl, Event, EventLogError, Store};
 use switchboard::files;
 use switchboard::queue::estimate::{self, DayEstimate};
 use switchboard::queue::model::Model;
@@ -72,6 +76,14 @@ pub struct Args {
     /// weekday-hour, for the calls that reached each queue and the agents on shift).
     #[arg(long)]
     compare: bool,
+    /// Also write every simulated call into this event log (sqlite://PATH or postgres://…),
+    /// marked simulated, for `report --simulated` and `fit --db --simulated`.
+    #[arg(long, conflicts_with = "stationary")]
+    events_db: Option<String>,
+    /// With --events-db: the prefix of the call ids (default: `sim-SEED-` and the time now), so
+    /// that runs written into one log stay apart.
+    #[arg(long, requires = "events_db")]
+    run_id: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -156,15 +168,25 @@ fn weeks(args: Args) -> anyhow::Result<ExitCode> {
         switchboard::calendar::reference_day(chrono::Weekday::Mon).and_hms_opt(0, 0, 0).expect("midnight exists");
     let setup = Setup { flow, model: &model, weeks: args.weeks, start, warmup_s: 86_400.0 };
     let replications = args.replications.unwrap_or(4);
+    let run_id =
+        args.run_id.clone().unwrap_or_else(|| format!("sim-{}-{}", args.seed, Utc::now().format("%Y%m%dT%H%M%S")));
+    let log = args.events_db.as_deref().map(|url| EventsOut::start(url, run_id)).transpose()?.flatten();
     let bar = progress(replications);
     let started = Instant::now();
     let runs = switchboard::sim::replications(replications, |r| {
-        let result = week::run(&setup, args.seed, r);
+        let result = match &log {
+            Some(log) => week::run_logged(&setup, args.seed, r, log.to()),
+            None => week::run(&setup, args.seed, r),
+        };
         if let Some(bar) = &bar {
             bar.inc(1);
         }
         result
     });
+    // The writer's own error says more than the replications' "the writer stopped".
+    if let Some(log) = log {
+        log.finish(args.events_db.as_deref().unwrap_or_default())?;
+    }
     let runs: Vec<week::Replication> = runs.into_iter().collect::<Result<_, _>>()?;
     let wall_s = started.elapsed().as_secs_f64();
     if let Some(bar) = bar {
@@ -224,6 +246,52 @@ fn weeks(args: Args) -> anyhow::Result<ExitCode> {
     }
     warn_if_too_short(&summary);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The simulated calls on their way into an event log: the replications send batches through
+/// a bounded channel (they wait when the database is behind: a simulation loses no event) to one
+/// thread that stores them.
+struct EventsOut {
+    run: String,
+    tx: SyncSender<Vec<Event>>,
+    thread: std::thread::JoinHandle<Result<u64, EventLogError>>,
+}
+
+impl EventsOut {
+    /// `None` for the log `none`.
+    fn start(url: &str, run: String) -> anyhow::Result<Option<EventsOut>> {
+        let db = DbUrl::parse(url)?;
+        let Some(mut store) = Store::open(&db)? else {
+            return Ok(None);
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(16);
+        let thread = std::thread::Builder::new().name("sim-events".into()).spawn(move || {
+            let mut written = 0;
+            for batch in rx {
+                written += batch.len() as u64;
+                store.insert(&batch)?;
+            }
+            Ok(written)
+        })?;
+        Ok(Some(EventsOut { run, tx, thread }))
+    }
+
+    fn to(&self) -> week::LogTo<'static> {
+        let tx = self.tx.clone();
+        week::LogTo {
+            run: self.run.clone(),
+            sink: Box::new(move |batch| tx.send(batch).map_err(|_| "the event-log writer stopped".to_owned())),
+        }
+    }
+
+    /// Waits until every batch is stored.
+    fn finish(self, url: &str) -> anyhow::Result<()> {
+        drop(self.tx);
+        let written = self.thread.join().map_err(|_| anyhow!("the event-log writer panicked"))?;
+        let written = written.with_context(|| format!("cannot write the simulated calls to {url}"))?;
+        eprintln!("{written} simulated call events written to the event log, call ids {}-…", self.run);
+        Ok(())
+    }
 }
 
 /// Per-cell figures of a short run are noise: say how many cells cannot be read on their own
@@ -384,5 +452,18 @@ fn table(s: &Summary) -> String {
         i.ivr_time_s / i.calls.max(1) as f64,
         per(i.overflowed)
     );
+    if let Some(mean) = i.mean_rating() {
+        let _ = writeln!(out, "  ratings after a conversation: {:.0}/week, mean {mean:.2}", per(i.ratings));
+    }
+    let fetches = i.fetch_ok + i.fetch_not_found + i.fetch_failed;
+    if fetches > 0 {
+        let _ = writeln!(
+            out,
+            "  backend requests: {:.0}/week, {:.1}% not found, {:.1}% failed",
+            per(fetches),
+            100.0 * i.fetch_not_found as f64 / fetches as f64,
+            100.0 * i.fetch_failed as f64 / fetches as f64
+        );
+    }
     out
 }

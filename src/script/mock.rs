@@ -61,10 +61,15 @@ impl Mocks {
         all
     }
 
+    /// The mock for a request to `url` made at the node named `node`: the URL's, else the node's.
+    pub fn find(&self, node: &str, url: &str) -> Option<&Mock> {
+        self.0.get(url).or_else(|| self.0.get(node))
+    }
+
     /// The answer to `request`, made at the node named `node`.
     pub fn answer(&self, node: &str, request: &Request) -> Answer {
         let timeout = u32::try_from(request.timeout_ms.0).unwrap_or(u32::MAX);
-        let Some(mock) = self.0.get(&*request.url).or_else(|| self.0.get(node)) else {
+        let Some(mock) = self.find(node, &request.url) else {
             let why = format!("no mock for `{node}` or {}: the fetch fails", request.url);
             return Answer { status: None, json: None, ms: 0, why: Some(why) };
         };

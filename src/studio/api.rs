@@ -12,13 +12,17 @@ use serde_json::{Value, json};
 
 use super::Studio;
 use crate::calendar::{self, parse_at};
+use crate::engine::NodeKind;
 use crate::engine::diagnostic::line_column;
+use crate::engine::flow::QueueNode;
 use crate::engine::{Diagnostic, Flow, Start, graph, report};
 use crate::files::{self, FlowFile};
 use crate::queue::estimate;
-use crate::script::caller::parse_script;
+use crate::script::Mocks;
+use crate::script::caller::{Turn, parse_script};
+use crate::script::scenario::Scenarios;
 use crate::script::suite::{self, SuiteError};
-use crate::script::transcript::run_until_waiting;
+use crate::script::transcript::{Entry, Transcript, run_until_waiting};
 
 /// A refusal the page shows as it is.
 pub(super) struct Refusal(StatusCode, String);
@@ -188,6 +192,52 @@ pub(super) struct CallRequest {
     /// The caller's turns so far, as `call --keys` takes them (`1 - 12345# say:оператор`).
     #[serde(default)]
     script: String,
+    /// A case of the flow's scenario file whose `mock` answers the fetch nodes, over the mock
+    /// file next to the flow (`NAME.mock.toml`, as `call --mock` reads).
+    #[serde(default)]
+    case: Option<String>,
+}
+
+/// The answers for the flow's fetch nodes: its mock file's, with the scenario case's over them.
+fn call_mocks(flow_path: &Path, case: Option<&str>) -> Result<Mocks, Refusal> {
+    let read =
+        |path: &Path| std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())));
+    let file = flow_path.with_extension("mock.toml");
+    let mut mocks = Mocks::default();
+    if file.is_file() {
+        let text = read(&file)?;
+        mocks = Mocks::parse(&text).map_err(|d| bad(d.render(&file.display().to_string(), &text).trim_end()))?;
+    }
+    let Some(name) = case.filter(|c| !c.is_empty()) else { return Ok(mocks) };
+    let scenarios = scenario_path(flow_path);
+    let text = read(&scenarios)?;
+    let parsed =
+        Scenarios::parse(&text).map_err(|d| bad(d.render(&scenarios.display().to_string(), &text).trim_end()))?;
+    let case = parsed.cases.iter().find(|c| c.name == name);
+    let case = case.ok_or_else(|| bad(format!("no case `{name}` in {}", scenarios.display())))?;
+    Ok(mocks.with(&case.mock))
+}
+
+/// The transcript's entries as JSON, each fetch with the mocked answer it got (`answer`). The
+/// URL is the engine's: `{env.NAME}` stays unresolved, so no secret is shown.
+fn entries_json(t: &Transcript, mocks: &Mocks) -> Value {
+    let mut node = String::new();
+    let entries = t
+        .entries
+        .iter()
+        .map(|timed| {
+            let mut v = serde_json::to_value(timed).unwrap_or(Value::Null);
+            match &timed.entry {
+                Entry::Node { id } => node.clone_from(id),
+                Entry::Fetch { url, status: Some(_), .. } => {
+                    v["answer"] = mocks.find(&node, url).and_then(|m| m.json.clone()).unwrap_or(Value::Null);
+                }
+                _ => {}
+            }
+            v
+        })
+        .collect();
+    Value::Array(entries)
 }
 
 /// The call so far, replayed from its start with every turn the caller made: the engine is
@@ -209,7 +259,19 @@ pub(super) async fn call(
     }
     let turns = parse_script(&req.script).map_err(|e| bad(e.to_string()))?;
     let start = Start { caller: None, language: req.lang.as_deref().filter(|l| !l.is_empty()) };
-    let (t, waiting) = run_until_waiting(&flow, &turns, &start, at, &crate::script::Mocks::default());
+    let mocks = call_mocks(&path, req.case.as_deref())?;
+    let (t, waiting) = run_until_waiting(&flow, &turns, &start, at, &mocks);
+    // Handed to a person at a node with `after`: the caller's next turn comes after the
+    // conversation, and the flow goes on there.
+    let last = t.path.last().and_then(|id| flow.nodes.iter().find(|n| *n.id == **id));
+    let after = match last.map(|n| &n.kind) {
+        Some(NodeKind::Queue(QueueNode { after: Some(next), .. }) | NodeKind::Dial { after: Some(next), .. })
+            if waiting.is_none() && turns.last() != Some(&Turn::Hangup) =>
+        {
+            Some(flow.node(*next).id.to_string())
+        }
+        _ => None,
+    };
     let waiting = waiting.map(|g| {
         json!({
             "max_digits": g.max_digits, "finish_key": g.finish_key.map(String::from),
@@ -217,7 +279,8 @@ pub(super) async fn call(
         })
     });
     Ok(Json(json!({
-        "entries": t.entries,
+        "entries": entries_json(&t, &mocks),
+        "after": after,
         "path": t.path,
         "current": t.path.last(),
         "waiting": waiting,

@@ -140,6 +140,34 @@ impl Default for Callers {
     }
 }
 
+/// How the backend of a flow's `fetch` node answers, for the simulator (`[fetch.NODE]`, or
+/// `[fetch.default]` for the fetch nodes not listed). Without either, every request succeeds
+/// at once.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FetchOdds {
+    /// Mean time to answer (exponential): the caller waits it. An answer later than the node's
+    /// timeout is a timeout, the `failed` way.
+    pub latency_s: f64,
+    /// Share of requests answered 404 (the `not_found` way).
+    pub not_found: f64,
+    /// Share answered with a server error (the `failed` way).
+    pub failed: f64,
+    /// The values a successful answer carries at each JSON pointer the node stores, with
+    /// their weights; a pointer not listed answers "1".
+    pub values: Vec<(String, Vec<(String, f64)>)>,
+}
+
+impl Model {
+    /// The odds of fetch node `node`: its own, else the default, else none.
+    pub fn fetch_odds(&self, node: &str) -> Option<&FetchOdds> {
+        let find = |name: &str| self.fetch.iter().find(|(n, _)| n == name).map(|(_, o)| o);
+        find(node).or_else(|| find(FETCH_DEFAULT))
+    }
+}
+
+/// The `[fetch]` key whose odds apply to fetch nodes without their own.
+pub const FETCH_DEFAULT: &str = "default";
+
 /// A whole model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Model {
@@ -156,6 +184,8 @@ pub struct Model {
     pub ivr: Option<IvrArrivals>,
     pub queues: Vec<QueueModel>,
     pub callers: Callers,
+    /// Backends of the flow's `fetch` nodes, by node id ([`FETCH_DEFAULT`] for the others).
+    pub fetch: Vec<(String, FetchOdds)>,
 }
 
 /// Calls entering the IVR.

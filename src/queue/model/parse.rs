@@ -4,7 +4,7 @@
 
 use toml::de::{DeTable, DeValue};
 
-use super::{Callback, Callers, IvrArrivals, Model, Overflow, QueueModel, Week, slots_per_day};
+use super::{Callback, Callers, FetchOdds, IvrArrivals, Model, Overflow, QueueModel, Week, slots_per_day};
 use crate::calendar::DAY_KEYS as DAYS;
 use crate::engine::diagnostic::{Diagnostic, suggest};
 use crate::engine::reader::{Fields, Reader, Value, parse_range};
@@ -26,7 +26,9 @@ pub fn parse(source: &str) -> Result<Model, Vec<Diagnostic>> {
     }
 }
 
-const TOP: &[&str] = &["timezone", "interval", "service_level", "busy_quantile", "hours", "ivr", "queues", "callers"];
+const TOP: &[&str] =
+    &["timezone", "interval", "service_level", "busy_quantile", "hours", "ivr", "queues", "callers", "fetch"];
+const FETCH: &[&str] = &["latency", "not_found", "failed", "values"];
 const IVR: &[&str] = &["weekly_calls", "weekday_shares", "hour_shares", "arrivals", "daily_cv"];
 const QUEUE: &[&str] = &[
     "weekly_calls",
@@ -128,7 +130,56 @@ fn model(r: &mut Reader, doc: &DeTable) -> Option<Model> {
         Some(v) => callers(r, v),
         None => Callers::default(),
     };
-    Some(Model { timezone, slot_min, target_s, target_share, busy_quantile, hours, ivr, queues, callers })
+    let fetch = f.get("fetch").map(|v| fetch(r, v)).unwrap_or_default();
+    Some(Model { timezone, slot_min, target_s, target_share, busy_quantile, hours, ivr, queues, callers, fetch })
+}
+
+/// `[fetch]`: per fetch node id (or `default`), its backend's latency and odds.
+fn fetch(r: &mut Reader, v: &Value) -> Vec<(String, FetchOdds)> {
+    let mut all = Vec::new();
+    let Some(nodes) = r.table(v, "[fetch]") else { return all };
+    for (node, odds) in nodes.iter() {
+        let what = format!("fetch `{}`", node.get_ref());
+        let Some(f) = r.fields(odds, FETCH, &what) else { continue };
+        let mut o = FetchOdds::default();
+        if let Some(x) = f.get("latency") {
+            o.latency_s = seconds(r, x, "latency").unwrap_or(0.0);
+        }
+        if let Some(x) = f.get("not_found") {
+            o.not_found = probability(r, x, "not_found").unwrap_or(0.0);
+        }
+        if let Some(x) = f.get("failed") {
+            o.failed = probability(r, x, "failed").unwrap_or(0.0);
+        }
+        if o.not_found + o.failed > 1.0 {
+            r.diags
+                .push(Diagnostic::error(f.span.clone(), format!("{what}: not_found and failed add up to more than 1")));
+        }
+        if let Some(x) = f.get("values")
+            && let Some(pointers) = r.table(x, "values")
+        {
+            for (pointer, weights) in pointers.iter() {
+                if !pointer.get_ref().starts_with('/') {
+                    let message = format!("`{}` is not a JSON pointer: write \"/field\"", pointer.get_ref());
+                    r.diags.push(Diagnostic::error(pointer.span(), message));
+                    continue;
+                }
+                let Some(w) = r.table(weights, "a pointer's values") else { continue };
+                let mut values = Vec::new();
+                for (value, weight) in w.iter() {
+                    if let Some(x) = positive(r, weight, "a value's weight") {
+                        values.push((value.get_ref().to_string(), x));
+                    }
+                }
+                if values.iter().map(|(_, x)| x).sum::<f64>() <= 0.0 {
+                    r.diags.push(Diagnostic::error(weights.span(), "give at least one value a weight above 0"));
+                }
+                o.values.push((pointer.get_ref().to_string(), values));
+            }
+        }
+        all.push((node.get_ref().to_string(), o));
+    }
+    all
 }
 
 fn probability(r: &mut Reader, v: &Value, what: &str) -> Option<f64> {
@@ -502,6 +553,31 @@ callback = { node = "callback", queue = "first_line", after = "30m" }
         check("zero_out = 0.1", "zero_out = 1.5", "must be from 0 to 1");
         check("interval = \"60m\"", "interval = \"45m\"", "15m, 30m or 60m");
         check("[hours]", "[hours", "invalid TOML");
+    }
+
+    #[test]
+    fn fetch_odds_are_read_and_checked_where_written() {
+        let odds = "[fetch.look]\nlatency = \"300ms\"\nnot_found = 0.05\nfailed = 0.02\n\
+                    values = { \"/status\" = { done = 3, new = 1 } }\n[fetch.default]\nfailed = 0.5\n";
+        let m = parse(&format!("{MODEL}{odds}")).unwrap_or_else(|d| panic!("{d:?}"));
+        let look = m.fetch_odds("look").unwrap();
+        assert_eq!((look.latency_s, look.not_found, look.failed), (0.3, 0.05, 0.02));
+        assert_eq!(look.values, vec![("/status".to_owned(), vec![("done".to_owned(), 3.0), ("new".to_owned(), 1.0)])]);
+        assert_eq!(m.fetch_odds("other").map(|o| o.failed), Some(0.5), "the default");
+        assert!(parse(MODEL).unwrap().fetch_odds("look").is_none());
+        let error_at = |odds: &str, expected: &str| {
+            let src = format!("{MODEL}{odds}");
+            let errors = parse(&src).expect_err("the model has an error");
+            let d = errors.iter().find(|d| d.message.contains(expected)).unwrap_or_else(|| panic!("{errors:?}"));
+            let rendered = d.render("m.toml", &src);
+            let line = src[..d.span.start].matches('\n').count() + 1;
+            assert!(rendered.contains(&format!("m.toml:{line}:")), "{rendered}");
+        };
+        error_at("[fetch.look]\nnot_found = 1.5\n", "not_found must be from 0 to 1");
+        error_at("[fetch.look]\nnot_found = 0.6\nfailed = 0.6\n", "add up to more than 1");
+        error_at("[fetch.look]\nvalues = { status = { done = 1 } }\n", "not a JSON pointer");
+        error_at("[fetch.look]\nvalues = { \"/s\" = { done = 0 } }\n", "a weight above 0");
+        error_at("[fetch.look]\nlatncy = \"1s\"\n", "unknown field `latncy`");
     }
 
     #[test]

@@ -8,8 +8,11 @@ use rand_distr::{Distribution, Exp};
 use super::Sim;
 use super::events::Kind;
 use crate::engine::call::Fetched;
+use crate::engine::flow::Fetch;
 use crate::engine::flow::speech_ms;
 use crate::engine::{Action, Call, Event, NodeKind, Start, Trace};
+use crate::events::Before;
+use crate::queue::model::FetchOdds;
 
 #[derive(Clone, Debug)]
 pub(super) enum Where {
@@ -18,10 +21,14 @@ pub(super) enum Where {
     /// stale abandon and overflow events after a move.
     Waiting {
         queue: u16,
+        /// When the caller joined this queue.
+        since: f64,
         first_queue: u16,
         first_queued: f64,
         cell: usize,
     },
+    /// Talking to an agent.
+    Served,
     Gone,
 }
 
@@ -36,6 +43,11 @@ pub(super) struct Caller {
     /// The queue and priority the IVR handed the caller to, until they `Join` it.
     pub(super) joining: (u16, u8),
     pub(super) habit: Habit,
+    /// The call's event log, when the run writes one and the call started after the warm-up.
+    pub(super) logged: Option<Box<super::log::Logged>>,
+    /// Talked to an agent already: what follows in the flow (the queue's `after`) is not the
+    /// IVR's outcome of the call.
+    pub(super) served: bool,
 }
 
 /// Callers who stay silent or cannot make themselves understood do so at every menu, which is
@@ -91,10 +103,15 @@ impl Sim<'_> {
                     Habit::Usual
                 }
             },
+            logged: None,
+            served: false,
         };
         let id = match self.free.pop() {
             Some(id) => {
-                self.callers[id as usize] = caller;
+                // The slot keeps counting epochs: abandon and overflow events still scheduled
+                // for its previous caller must not match the new one.
+                let epoch = self.callers[id as usize].epoch;
+                self.callers[id as usize] = Caller { epoch, ..caller };
                 id
             }
             None => {
@@ -102,55 +119,90 @@ impl Sim<'_> {
                 (self.callers.len() - 1) as u32
             }
         };
+        if self.measured() {
+            self.log_start(id);
+        }
         self.after_step(id);
     }
 
-    /// Answers the `fetch` requests of caller `id`'s last output at once and successfully,
-    /// with a value for every JSON pointer the node stores: the simulator models callers and
-    /// agents, not backends. The prompts before and after each request stay in one output.
-    fn answer_fetches(&mut self, id: u32) {
+    /// Answers the `fetch` requests of caller `id`'s last output as the model's `[fetch]` odds
+    /// say (at once and successfully without them), and returns how long the caller waited for
+    /// the answers. A successful answer has a value for every JSON pointer the node stores. The
+    /// prompts before and after each request stay in one output.
+    fn answer_fetches(&mut self, id: u32) -> f64 {
         let local = self.local(self.now);
+        let mut waited_s = 0.0;
         while self.out.fetch.take().is_some() {
-            let mut json = serde_json::Value::Null;
-            if let NodeKind::Fetch(f) = &self.flow.node(self.callers[id as usize].call.node()).kind {
-                for (_, pointer) in &f.store {
-                    answer_at(&mut json, pointer);
+            let NodeKind::Fetch(f) = &self.flow.node(self.callers[id as usize].call.node()).kind else { break };
+            let odds = self.model.fetch_odds(&self.flow.node(self.callers[id as usize].call.node()).id);
+            let (json, status, latency_s) = match odds {
+                Some(odds) => self.backend(f, odds),
+                None => (answer(f, None, &mut self.rng_backend), Some(200), 0.0),
+            };
+            if self.measured() {
+                match status {
+                    Some(200) => self.stats.fetch_ok += 1,
+                    Some(404) => self.stats.fetch_not_found += 1,
+                    _ => self.stats.fetch_failed += 1,
                 }
             }
+            // The request goes out when the prompts before it have played.
+            let offset_s = prompts_s(&self.out.actions) + waited_s;
+            waited_s += latency_s;
             let (actions, trace) = (std::mem::take(&mut self.out.actions), std::mem::take(&mut self.out.trace));
-            let fetched = Fetched { status: Some(200), json: Some(&json), ms: 0 };
+            let fetched = Fetched { status, json: Some(&json), ms: (latency_s * 1000.0).round() as u32 };
+            let before = Before::of(&self.callers[id as usize].call);
             self.callers[id as usize].call.handle_into(self.flow, Event::Fetched(fetched), local, &mut self.out);
+            self.log_step(id, Some(before), Some(Event::Fetched(fetched)), offset_s + latency_s);
             let later = std::mem::replace(&mut self.out.actions, actions);
             self.out.actions.extend(later);
             let later = std::mem::replace(&mut self.out.trace, trace);
             self.out.trace.extend(later);
         }
+        waited_s
+    }
+
+    /// A backend's answer to fetch node `f` with `odds`: the JSON, the HTTP status (`None`: a
+    /// timeout) and how long it took.
+    fn backend(&mut self, f: &Fetch, odds: &FetchOdds) -> (serde_json::Value, Option<u16>, f64) {
+        let rng = &mut self.rng_backend;
+        let latency_s =
+            if odds.latency_s > 0.0 { Exp::new(1.0 / odds.latency_s).map_or(0.0, |e| e.sample(rng)) } else { 0.0 };
+        let timeout_s = f.timeout_ms.as_secs_f64();
+        if latency_s >= timeout_s {
+            return (serde_json::Value::Null, None, timeout_s);
+        }
+        let u: f64 = rng.random();
+        let status = if u < odds.not_found {
+            404
+        } else if u < odds.not_found + odds.failed {
+            500
+        } else {
+            return (answer(f, Some(odds), rng), Some(200), latency_s);
+        };
+        (serde_json::Value::Null, Some(status), latency_s)
     }
 
     /// Performs the engine's last output for caller `id`: plays the prompts on the clock, then
     /// schedules the caller's answer or hands them over.
     fn after_step(&mut self, id: u32) {
-        self.answer_fetches(id);
+        let fetch_wait_s = self.answer_fetches(id);
         let measured = self.measured();
-        let mut talk_s = 0.0;
-        let mut queue = None;
-        for action in &self.out.actions {
-            match action {
-                Action::Say { duration_ms, .. } | Action::Play { duration_ms, .. } => {
-                    talk_s += duration_ms.as_secs_f64()
-                }
-                Action::Pause { ms } => talk_s += ms.as_secs_f64(),
-                Action::Gather(_) => {}
-                Action::Enqueue { queue: name, priority } => queue = Some((name.clone(), *priority)),
-                Action::Dial { .. } | Action::Record { .. } | Action::Hangup => {}
-            }
-        }
+        let talk_s = prompts_s(&self.out.actions) + fetch_wait_s;
+        let queue = self.out.actions.iter().find_map(|a| match a {
+            Action::Enqueue { queue: name, priority } => Some((name.clone(), *priority)),
+            _ => None,
+        });
         if measured {
             for (_, t) in &self.out.trace {
                 match t {
                     Trace::Escape => self.stats.zero_outs += 1,
                     Trace::Fallback => self.stats.timeout_fallbacks += 1,
                     Trace::Escalate => self.stats.invalid_escalations += 1,
+                    Trace::Rated(score) => {
+                        self.stats.ratings += 1;
+                        self.stats.rating_sum += u64::from(*score);
+                    }
                     _ => {}
                 }
             }
@@ -162,14 +214,17 @@ impl Sim<'_> {
             self.schedule(self.now + talk_s + delay, Kind::Act(id));
             return;
         }
-        // The call left the IVR.
+        // The call left the IVR (or the flow after a conversation).
         let ended = self.now + talk_s;
-        if measured {
+        let served = caller.served;
+        if measured && !served {
             self.stats.ivr_time_s += ended - caller.entered_ivr;
         }
         if let Some((name, priority)) = queue {
             let q = self.names.iter().position(|n| **n == *name).unwrap_or(0) as u16;
-            if measured {
+            if measured && served {
+                self.stats.requeued += 1;
+            } else if measured {
                 self.stats.queued += 1;
             }
             self.callers[id as usize].joining = (q, priority);
@@ -177,6 +232,11 @@ impl Sim<'_> {
             return;
         }
         let node = self.flow.node(caller.call.node());
+        if served {
+            self.log_completed(id, ended);
+            self.leave(id);
+            return;
+        }
         if measured {
             match &node.kind {
                 NodeKind::Voicemail { .. } => self.stats.voicemail += 1,
@@ -203,7 +263,26 @@ impl Sim<'_> {
                 }
             }
         }
+        self.log_completed(id, ended);
         self.leave(id);
+    }
+
+    /// The agent finished with caller `id`: the call goes on at the queue's `after` node, else
+    /// it ends.
+    pub(super) fn conversation_ended(&mut self, id: u32) {
+        let Some(event) = self.callers[id as usize].call.conversation_end(self.flow) else {
+            self.log_completed(id, self.now);
+            return self.leave(id);
+        };
+        let local = self.local(self.now);
+        let caller = &mut self.callers[id as usize];
+        caller.served = true;
+        caller.at = Where::Ivr;
+        let before = Before::of(&caller.call);
+        caller.call.handle_into(self.flow, event, local, &mut self.out);
+        self.log_step(id, Some(before), Some(event), 0.0);
+        self.steps += 1;
+        self.after_step(id);
     }
 
     pub(super) fn leave(&mut self, id: u32) {
@@ -218,7 +297,8 @@ impl Sim<'_> {
         let callers = &self.model.callers;
         let caller = &mut self.callers[id as usize];
         let node = flow.node(caller.call.node());
-        let first_menu = caller.menus_seen == 0;
+        // Impatient callers press 0 on arriving, not after a conversation.
+        let first_menu = caller.menus_seen == 0 && !caller.served;
         caller.menus_seen += 1;
         let habit = caller.habit;
         let u: f64 = self.rng_caller.random();
@@ -283,7 +363,9 @@ impl Sim<'_> {
             Pending::Hangup => Event::Hangup,
         };
         let local = self.local(self.now);
+        let before = Before::of(&self.callers[id as usize].call);
         self.callers[id as usize].call.handle_into(self.flow, event, local, &mut self.out);
+        self.log_step(id, Some(before), Some(event), 0.0);
         self.steps += 1;
         self.after_step(id);
     }
@@ -310,8 +392,38 @@ impl Sim<'_> {
     }
 }
 
-/// Puts a value at `pointer` in `json`, making the objects on the way (`~1` and `~0` decoded).
-fn answer_at(json: &mut serde_json::Value, pointer: &str) {
+/// How long the prompts and pauses of `actions` take to play.
+fn prompts_s(actions: &[Action]) -> f64 {
+    actions
+        .iter()
+        .map(|a| match a {
+            Action::Say { duration_ms, .. } | Action::Play { duration_ms, .. } => duration_ms.as_secs_f64(),
+            Action::Pause { ms } => ms.as_secs_f64(),
+            _ => 0.0,
+        })
+        .sum()
+}
+
+/// A successful answer to fetch node `f`: each pointer it stores gets a value drawn by the
+/// odds' weights, else "1".
+fn answer(f: &Fetch, odds: Option<&FetchOdds>, rng: &mut impl Rng) -> serde_json::Value {
+    let mut json = serde_json::Value::Null;
+    for (_, pointer) in &f.store {
+        let weighted = odds.and_then(|o| o.values.iter().find(|(p, _)| **p == **pointer)).map(|(_, v)| v);
+        let value = weighted.and_then(|values| {
+            let mut x = rng.random::<f64>() * values.iter().map(|(_, w)| w).sum::<f64>();
+            values.iter().find(|(_, w)| {
+                x -= w;
+                x < 0.0
+            })
+        });
+        answer_at(&mut json, pointer, value.map_or("1", |(v, _)| v.as_str()));
+    }
+    json
+}
+
+/// Puts `value` at `pointer` in `json`, making the objects on the way (`~1` and `~0` decoded).
+fn answer_at(json: &mut serde_json::Value, pointer: &str, value: &str) {
     let mut at = json;
     for token in pointer.split('/').skip(1) {
         let key = token.replace("~1", "/").replace("~0", "~");
@@ -322,6 +434,6 @@ fn answer_at(json: &mut serde_json::Value, pointer: &str) {
         at = object.entry(key).or_insert(serde_json::Value::Null);
     }
     if at.is_null() {
-        *at = serde_json::Value::from("1");
+        *at = serde_json::Value::from(value);
     }
 }

@@ -90,6 +90,17 @@ pub struct IvrStats {
     pub callbacks_done: u64,
     /// Callers still in the IVR or a queue when the simulation ended.
     pub in_system_at_end: u64,
+    /// `fetch` requests by the way they went: answered, not found, failed (errors and timeouts).
+    pub fetch_ok: u64,
+    pub fetch_not_found: u64,
+    pub fetch_failed: u64,
+    /// Callers who stayed on the line after an agent (a queue's `after`) and rated the
+    /// conversation, and the sum of their scores.
+    pub ratings: u64,
+    pub rating_sum: u64,
+    /// Callers who went back to a queue after their conversation (its `after` node sent them):
+    /// offered to a queue twice.
+    pub requeued: u64,
 }
 
 impl IvrStats {
@@ -109,6 +120,17 @@ impl IvrStats {
         self.overflowed += other.overflowed;
         self.callbacks_done += other.callbacks_done;
         self.in_system_at_end += other.in_system_at_end;
+        self.fetch_ok += other.fetch_ok;
+        self.fetch_not_found += other.fetch_not_found;
+        self.fetch_failed += other.fetch_failed;
+        self.ratings += other.ratings;
+        self.rating_sum += other.rating_sum;
+        self.requeued += other.requeued;
+    }
+
+    /// The mean score of the ratings given, if any.
+    pub fn mean_rating(&self) -> Option<f64> {
+        (self.ratings > 0).then(|| self.rating_sum as f64 / self.ratings as f64)
     }
 }
 

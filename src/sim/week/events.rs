@@ -13,12 +13,16 @@ pub(super) enum Kind {
     Act(u32),
     /// A caller handed over by the IVR joins a queue (after the last prompt).
     Join(u32),
-    Release(u16),
+    /// An agent of a queue finishes a call: with the caller, or a call-back ([`NO_CALLER`]).
+    Release(u16, u32),
     Abandon(u32, u32),
     Overflow(u32, u32),
     Retrial,
     CallbackDue(u16),
 }
+
+/// The caller of a call-back's [`Kind::Release`]: none in the simulation.
+pub(super) const NO_CALLER: u32 = u32::MAX;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Scheduled {

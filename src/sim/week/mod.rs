@@ -18,6 +18,7 @@
 mod caller;
 mod cells;
 mod events;
+mod log;
 mod queues;
 
 use chrono::{Duration, NaiveDateTime};
@@ -28,6 +29,7 @@ use self::caller::{Caller, Where};
 use self::cells::HOURS;
 pub use self::cells::{CellSummary, HourStats, IvrStats, MIN_CALLERS, Summary, summarize};
 use self::events::{Events, Kind};
+pub use self::log::LogTo;
 use self::queues::Queue;
 use super::stationary::streams;
 use crate::engine::{Flow, NodeKind, Output};
@@ -39,10 +41,14 @@ pub enum SimError {
     UnknownQueue(String),
     #[error("the model's callback names queue `{0}`, which it does not describe")]
     UnknownCallbackQueue(String),
+    #[error("the model's [fetch.{0}] is not a fetch node of the flow")]
+    UnknownFetchNode(String),
     #[error("simulate at least one week")]
     NoWeeks,
     #[error("the warm-up must be whole days")]
     PartialDayWarmup,
+    #[error("cannot log the simulated calls: {0}")]
+    Log(String),
 }
 
 /// What to simulate.
@@ -69,15 +75,30 @@ pub struct Replication {
 
 /// Runs replication `replication` from `seed`.
 pub fn run(setup: &Setup, seed: u64, replication: u32) -> Result<Replication, SimError> {
+    check(setup)?;
+    let mut sim = Sim::new(setup, seed, replication, None)?;
+    sim.run();
+    sim.finish()
+}
+
+/// Runs replication `replication` from `seed` as [`run`] does, writing every call that starts
+/// after the warm-up to `log` as call events ([`LogTo`]). The results are those of [`run`]:
+/// logging draws no random numbers.
+pub fn run_logged(setup: &Setup, seed: u64, replication: u32, log: LogTo) -> Result<Replication, SimError> {
+    check(setup)?;
+    let mut sim = Sim::new(setup, seed, replication, Some(log))?;
+    sim.run();
+    sim.finish()
+}
+
+fn check(setup: &Setup) -> Result<(), SimError> {
     if setup.weeks == 0 {
         return Err(SimError::NoWeeks);
     }
     if setup.warmup_s < 0.0 || setup.warmup_s % 86_400.0 != 0.0 {
         return Err(SimError::PartialDayWarmup);
     }
-    let mut sim = Sim::new(setup, seed, replication)?;
-    sim.run();
-    Ok(sim.finish())
+    Ok(())
 }
 
 struct Sim<'a> {
@@ -102,6 +123,8 @@ struct Sim<'a> {
     rng_arrival: Xoshiro256PlusPlus,
     rng_caller: Xoshiro256PlusPlus,
     rng_service: Xoshiro256PlusPlus,
+    /// The backends of `fetch` nodes: their own stream, so that odds leave callers' draws alone.
+    rng_backend: Xoshiro256PlusPlus,
     out: Output,
     cells: Vec<Vec<HourStats>>,
     stats: IvrStats,
@@ -109,10 +132,13 @@ struct Sim<'a> {
     callback_queue: Option<u16>,
     think: Exp<f64>,
     retrial_delay: Exp<f64>,
+    log: Option<self::log::Log<'a>>,
+    /// The log's first error: the run stops at it.
+    log_error: Option<String>,
 }
 
 impl<'a> Sim<'a> {
-    fn new(setup: &'a Setup<'a>, seed: u64, replication: u32) -> Result<Self, SimError> {
+    fn new(setup: &'a Setup<'a>, seed: u64, replication: u32, log: Option<LogTo<'a>>) -> Result<Self, SimError> {
         let (flow, model) = (setup.flow, setup.model);
         for node in &flow.nodes {
             if let NodeKind::Queue(q) = &node.kind
@@ -132,9 +158,18 @@ impl<'a> Sim<'a> {
             None => None,
         };
         let queues = model.queues.iter().map(Queue::new).collect();
-        let mut rngs = streams(seed, replication, 3).into_iter();
-        let mut next = || rngs.next().expect("three streams");
+        for (node, _) in &model.fetch {
+            let is_fetch = flow.nodes.iter().any(|n| *n.id == **node && matches!(n.kind, NodeKind::Fetch(_)));
+            if node != crate::queue::model::FETCH_DEFAULT && !is_fetch {
+                return Err(SimError::UnknownFetchNode(node.clone()));
+            }
+        }
+        let mut rngs = streams(seed, replication, 4).into_iter();
+        let mut next = || rngs.next().expect("four streams");
         let slot_s = f64::from(model.slot_min) * 60.0;
+        // Local times become UTC in the flow's zone, else the model's.
+        let tz =
+            flow.timezone.or_else(|| model.timezone.as_deref().and_then(|t| t.parse().ok())).unwrap_or(chrono_tz::UTC);
         Ok(Sim {
             setup,
             flow,
@@ -154,6 +189,7 @@ impl<'a> Sim<'a> {
             rng_arrival: next(),
             rng_caller: next(),
             rng_service: next(),
+            rng_backend: next(),
             out: Output::default(),
             cells: vec![vec![HourStats::default(); HOURS]; model.queues.len()],
             stats: IvrStats::default(),
@@ -161,6 +197,8 @@ impl<'a> Sim<'a> {
             callback_queue,
             think: Exp::new(1.0 / model.callers.think_s.max(0.001)).expect("a positive rate"),
             retrial_delay: Exp::new(1.0 / model.callers.retrial_delay_s.max(1.0)).expect("a positive rate"),
+            log: log.map(|to| self::log::Log::new(to, replication, setup.weeks, tz, flow)),
+            log_error: None,
         })
     }
 
@@ -187,7 +225,7 @@ impl<'a> Sim<'a> {
         self.schedule(0.0, Kind::Slot);
         while let Some((at, kind)) = self.events.pop() {
             self.now = at;
-            if self.now >= self.end {
+            if self.now >= self.end || self.log_error.is_some() {
                 break;
             }
             match kind {
@@ -196,7 +234,7 @@ impl<'a> Sim<'a> {
                 Kind::Retrial => self.arrive(true),
                 Kind::Act(c) => self.act(c),
                 Kind::Join(c) => self.join(c),
-                Kind::Release(q) => self.release(q),
+                Kind::Release(q, c) => self.release(q, c),
                 Kind::Abandon(c, epoch) => self.abandon(c, epoch),
                 Kind::Overflow(c, epoch) => self.overflow(c, epoch),
                 Kind::CallbackDue(q) => {
@@ -250,11 +288,24 @@ impl<'a> Sim<'a> {
         LogNormal::new(-sigma2 / 2.0, sigma2.sqrt()).map_or(1.0, |d| d.sample(&mut self.rng_arrival))
     }
 
-    fn finish(self) -> Replication {
-        let in_system = self.callers.iter().filter(|c| !matches!(c.at, Where::Gone)).count() as u64;
+    fn finish(mut self) -> Result<Replication, SimError> {
+        if let Some(log) = self.log.as_mut()
+            && let Err(e) = log.flush()
+        {
+            self.log_error.get_or_insert(e);
+        }
+        if let Some(e) = self.log_error {
+            return Err(SimError::Log(e));
+        }
+        // Callers talking to an agent or in the flow after one have been counted as answered.
+        let in_system = self
+            .callers
+            .iter()
+            .filter(|c| matches!(c.at, Where::Waiting { .. }) || (matches!(c.at, Where::Ivr) && !c.served))
+            .count() as u64;
         let mut ivr = self.stats;
         ivr.in_system_at_end = in_system;
-        Replication { cells: self.cells, ivr, engine_steps: self.steps }
+        Ok(Replication { cells: self.cells, ivr, engine_steps: self.steps })
     }
 }
 
@@ -376,6 +427,187 @@ agents = { mon = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         assert_eq!(run(&warmup, 1, 0), Err(SimError::PartialDayWarmup));
         let renamed = self::model(&MODEL.replace("[queues.line]", "[queues.other]"));
         assert_eq!(run(&setup(&flow, &renamed), 1, 0), Err(SimError::UnknownQueue("line".into())));
+    }
+
+    /// Every caller's request is looked up: the answer's status picks the goodbye.
+    const LOOKUP: &str = r#"
+[flow]
+name = "lookup"
+languages = ["en"]
+start = "look"
+operator = "wait"
+allow_hosts = ["api.example.com"]
+
+[nodes.look]
+kind = "fetch"
+url = "https://api.example.com/requests/1"
+timeout = "2s"
+store = { status = "/status" }
+ok = "check"
+not_found = "unknown"
+failed = "sorry"
+
+[nodes.check]
+kind = "branch"
+cases = [{ var = "status", eq = "done", goto = "done" }]
+else = "pending"
+
+[nodes.done]
+kind = "hangup"
+prompt = "Done."
+
+[nodes.pending]
+kind = "hangup"
+prompt = "Pending."
+
+[nodes.unknown]
+kind = "hangup"
+prompt = "Unknown."
+
+[nodes.sorry]
+kind = "hangup"
+prompt = "Sorry."
+
+[nodes.wait]
+kind = "queue"
+queue = "line"
+"#;
+
+    /// `k` of `n` trials is within four standard deviations of `p`: a bound a correct
+    /// simulation misses about once in 16,000 runs.
+    fn binomial(k: u64, n: u64, p: f64) -> bool {
+        let (n, k) = (n as f64, k as f64);
+        (k - n * p).abs() <= 4.0 * (n * p * (1.0 - p)).sqrt()
+    }
+
+    fn lookup(odds: &str, weeks: u32, seed: u64) -> (Replication, Vec<crate::events::Event>) {
+        let parsed = crate::engine::parse_and_check(LOOKUP);
+        let flow = parsed.0.unwrap_or_else(|| panic!("{:?}", parsed.1));
+        let model = model(&format!("{MODEL}{odds}"));
+        let setup = Setup { weeks, ..setup(&flow, &model) };
+        let mut events = Vec::new();
+        let sink = Box::new(|batch: Vec<crate::events::Event>| {
+            events.extend(batch);
+            Ok(())
+        });
+        let r = run_logged(&setup, seed, 0, LogTo { run: "t".into(), sink }).unwrap();
+        (r, events)
+    }
+
+    #[test]
+    fn fetch_odds_and_latency_are_drawn_from_the_model() {
+        // Latency 0.5 s on average: a request over the 2 s timeout (e⁻⁴ of them) fails too.
+        let odds = "[fetch.look]\nlatency = \"500ms\"\nnot_found = 0.2\nfailed = 0.1\n\
+            values = { \"/status\" = { done = 3, in_progress = 1 } }\n";
+        let (r, events) = lookup(odds, 20, 1);
+        let i = &r.ivr;
+        let n = i.fetch_ok + i.fetch_not_found + i.fetch_failed;
+        assert_eq!(n, i.calls);
+        assert!(n > 600, "{i:?}");
+        let timeout = (-4.0f64).exp();
+        assert!(binomial(i.fetch_not_found, n, (1.0 - timeout) * 0.2), "{i:?}");
+        assert!(binomial(i.fetch_failed, n, timeout + (1.0 - timeout) * 0.1), "{i:?}");
+        // The answer's values by their weights: "done" 3 of 4 answered requests.
+        let entered = |node: &str| {
+            events
+                .iter()
+                .filter(|e| e.node.as_deref() == Some(node) && e.kind == crate::events::Kind::NodeEntered {})
+                .count() as u64
+        };
+        assert_eq!(entered("done") + entered("pending"), i.fetch_ok);
+        assert!(binomial(entered("done"), i.fetch_ok, 0.75), "{} of {}", entered("done"), i.fetch_ok);
+        assert_eq!((entered("unknown"), entered("sorry")), (i.fetch_not_found, i.fetch_failed));
+        // The log has each request's way and time; a timeout has no status.
+        let timeouts = events
+            .iter()
+            .filter(|e| matches!(&e.kind, crate::events::Kind::Fetched { status: None, ms: 2000, .. }))
+            .count() as u64;
+        assert!(timeouts > 0 && timeouts < i.fetch_failed, "{timeouts} of {}", i.fetch_failed);
+    }
+
+    #[test]
+    fn the_caller_waits_for_the_backend() {
+        // A tenth of a second on average, never near the timeout: the same callers take the
+        // same ways, each waiting its latency more in the IVR.
+        let (fast, _) = lookup("[fetch.default]\nlatency = \"100ms\"\n", 10, 2);
+        let (instant, _) = lookup("", 10, 2);
+        assert_eq!(fast.ivr.calls, instant.ivr.calls);
+        assert_eq!(fast.ivr.fetch_ok, fast.ivr.calls);
+        let n = fast.ivr.calls as f64;
+        let waited = (fast.ivr.ivr_time_s - instant.ivr.ivr_time_s) / n;
+        // Exponential latencies: their mean has a standard deviation of 0.1 / √n.
+        assert!((waited - 0.1).abs() < 4.0 * 0.1 / n.sqrt(), "{waited}");
+    }
+
+    #[test]
+    fn fetch_odds_must_name_a_fetch_node() {
+        let parsed = crate::engine::parse_and_check(LOOKUP);
+        let flow = parsed.0.unwrap();
+        let model = model(&format!("{MODEL}[fetch.check]\nfailed = 0.5\n"));
+        assert_eq!(run(&setup(&flow, &model), 1, 0), Err(SimError::UnknownFetchNode("check".into())));
+    }
+
+    /// After the conversation the caller rates it: 1 or 5.
+    const RATING: &str = r#"
+[flow]
+name = "rating"
+languages = ["en"]
+start = "wait"
+operator = "wait"
+
+[nodes.wait]
+kind = "queue"
+queue = "line"
+prompt = "Please hold."
+after = "rate"
+
+[nodes.rate]
+kind = "menu"
+prompt = "Rate us: 1 or 5."
+options = { "1" = "low", "5" = "high" }
+
+[nodes.low]
+kind = "set"
+vars = { rating = "1" }
+next = "bye"
+
+[nodes.high]
+kind = "set"
+vars = { rating = "5" }
+next = "bye"
+
+[nodes.bye]
+kind = "hangup"
+prompt = "Thanks."
+"#;
+
+    #[test]
+    fn after_the_conversation_callers_rate_it_by_the_models_odds() {
+        let parsed = crate::engine::parse_and_check(RATING);
+        let flow = parsed.0.unwrap_or_else(|| panic!("{:?}", parsed.1));
+        // Everybody is answered (no patience); nobody hangs up, stays silent or mumbles.
+        let odds =
+            "[callers]\nhangup = 0\nsilent = 0\nmumble = 0\nspeak = 0\nchoices = { rate = { \"5\" = 3, \"1\" = 1 } }\n";
+        let model = model(&format!("{MODEL}{odds}"));
+        let setup = Setup { weeks: 10, ..setup(&flow, &model) };
+        let mut events = Vec::new();
+        let sink = Box::new(|batch: Vec<crate::events::Event>| {
+            events.extend(batch);
+            Ok(())
+        });
+        let r = run_logged(&setup, 3, 0, LogTo { run: "t".into(), sink }).unwrap();
+        let (_, answered, _) = offered(&r, 0);
+        let i = &r.ivr;
+        assert!(answered > 400, "{i:?}");
+        assert_eq!(i.ratings, answered, "every answered caller rates");
+        let fives = (i.rating_sum - i.ratings) / 4;
+        assert!(binomial(fives, i.ratings, 0.75), "{fives} of {}", i.ratings);
+        assert!((i.mean_rating().unwrap() - (1.0 + 4.0 * fives as f64 / i.ratings as f64)).abs() < 1e-12);
+        // The rating ends the call in the flow, yet the IVR's outcome stays the queue.
+        assert_eq!((i.contained, i.hung_up_in_ivr, i.requeued, i.in_system_at_end), (0, 0, 0, 0));
+        let rated = events.iter().filter(|e| matches!(e.kind, crate::events::Kind::Rated { .. })).count() as u64;
+        let completed = events.iter().filter(|e| matches!(e.kind, crate::events::Kind::CallCompleted { .. })).count();
+        assert_eq!((rated, completed as u64), (i.ratings, i.calls));
     }
 
     #[test]

@@ -11,7 +11,8 @@ use rand_distr::{Distribution, Exp};
 
 use super::Sim;
 use super::caller::Where;
-use super::events::Kind;
+use super::events::{Kind, NO_CALLER};
+use crate::events::{Kind as Logged, QueueResult};
 use crate::queue::model::QueueModel;
 use crate::sim::stationary::{Service, ServiceSampler};
 
@@ -63,7 +64,7 @@ impl Sim<'_> {
             Where::Waiting { first_queue, first_queued, cell, .. } => (first_queue, first_queued, cell),
             _ => here,
         };
-        caller.at = Where::Waiting { queue: q, first_queue, first_queued, cell };
+        caller.at = Where::Waiting { queue: q, since: at, first_queue, first_queued, cell };
         if let Some(p) = model.patience_s {
             let deadline = first_queued + Exp::new(1.0 / p).map_or(f64::INFINITY, |e| e.sample(&mut self.rng_caller));
             self.schedule(deadline.max(at), Kind::Abandon(id, epoch));
@@ -96,23 +97,25 @@ impl Sim<'_> {
                 if self.measured() {
                     self.stats.callbacks_done += 1;
                 }
-                self.start_service(q);
+                self.start_service(q, NO_CALLER);
                 continue;
             }
             let Some((_, _, id)) = self.queues[qi].waiting.pop() else { break };
-            let (first_queue, first_queued, cell) = match self.callers[id as usize].at {
-                Where::Waiting { queue, first_queue, first_queued, cell } if queue == q => {
-                    (first_queue, first_queued, cell)
+            let (since, first_queue, first_queued, cell) = match self.callers[id as usize].at {
+                Where::Waiting { queue, since, first_queue, first_queued, cell } if queue == q => {
+                    (since, first_queue, first_queued, cell)
                 }
                 _ => continue, // left already (abandoned or moved)
             };
             self.record(first_queue, cell, self.now - first_queued, true, first_queued);
-            self.leave(id);
-            self.start_service(q);
+            self.log_left(id, q, QueueResult::Bridged, self.now - since);
+            self.callers[id as usize].at = Where::Served;
+            self.start_service(q, id);
         }
     }
 
-    fn start_service(&mut self, q: u16) {
+    /// An agent of queue `q` takes caller `id` (or a call-back, [`NO_CALLER`]).
+    fn start_service(&mut self, q: u16, id: u32) {
         let qi = usize::from(q);
         let s = self.queues[qi].service.sample(&mut self.rng_service);
         self.queues[qi].busy += 1;
@@ -127,21 +130,28 @@ impl Sim<'_> {
             }
             t = upto;
         }
-        self.schedule(end, Kind::Release(q));
+        self.schedule(end, Kind::Release(q, id));
     }
 
-    pub(super) fn release(&mut self, q: u16) {
+    /// Queue `q`'s agent ends the conversation with caller `id`.
+    pub(super) fn release(&mut self, q: u16, id: u32) {
         self.queues[usize::from(q)].busy -= 1;
+        if id != NO_CALLER {
+            self.conversation_ended(id);
+        }
         self.serve(q);
     }
 
     pub(super) fn abandon(&mut self, id: u32, epoch: u32) {
         let caller = &self.callers[id as usize];
-        let Where::Waiting { first_queue, first_queued, cell, .. } = caller.at else { return };
+        let Where::Waiting { queue, since, first_queue, first_queued, cell } = caller.at else { return };
         if caller.epoch != epoch {
             return;
         }
         self.record(first_queue, cell, self.now - first_queued, false, first_queued);
+        self.log_left(id, queue, QueueResult::Hangup, self.now - since);
+        self.log_event(id, self.now, Logged::CallerHungUp {});
+        self.log_completed(id, self.now);
         self.leave(id);
         if self.rng_caller.random::<f64>() < self.model.callers.retrial {
             let later = self.now + self.retrial_delay.sample(&mut self.rng_caller);
@@ -151,7 +161,7 @@ impl Sim<'_> {
 
     pub(super) fn overflow(&mut self, id: u32, epoch: u32) {
         let caller = &self.callers[id as usize];
-        let Where::Waiting { queue, .. } = caller.at else { return };
+        let Where::Waiting { queue, since, .. } = caller.at else { return };
         if caller.epoch != epoch {
             return;
         }
@@ -159,6 +169,11 @@ impl Sim<'_> {
         let Some(to) = model.overflow.as_ref().and_then(|o| self.names.iter().position(|n| *n == o.to)) else { return };
         if self.measured() {
             self.stats.overflowed += 1;
+        }
+        self.log_left(id, queue, QueueResult::Redirected, self.now - since);
+        if self.log.is_some() {
+            let queue = self.names[to].to_owned();
+            self.log_event(id, self.now, Logged::QueueJoined { queue, announced_wait_min: None });
         }
         self.enqueue(id, to as u16, 0, self.now);
     }
