@@ -61,8 +61,9 @@ pub fn run() {
     let serve = Serve::start(&site, &site.data(), None, "none");
     let runtime = crate::runtime();
     let line = Line::new(&serve.url());
-    let think = Duration::from_millis(20);
-    let callers = 32;
+    // Enough calls for a p99, few enough that the debug build is not saturated by them alone.
+    let think = Duration::from_millis(50);
+    let callers = 16;
 
     let measure = |attack: Option<Attack>| -> (Tally, u64, String) {
         runtime.block_on(async {
@@ -103,7 +104,7 @@ pub fn run() {
     let quiet_p99 = quiet.latency_ms(0.99);
     println!("faults: hostile clients, quiet ({callers} callers): {}, RSS peak {} MB", quiet.line(), quiet_rss / 1024);
     let attacks =
-        [Attack::SlowLoris(1_000), Attack::Oversize, Attack::HeaderFlood, Attack::Idle(idle), Attack::Malformed];
+        [Attack::SlowLoris(1_000), Attack::Oversize, Attack::HeaderFlood, Attack::Malformed, Attack::Idle(idle)];
     let mut failures = Vec::new();
     for attack in attacks {
         let (tally, rss, answers) = measure(Some(attack));
@@ -117,11 +118,22 @@ pub fn run() {
         if tally.stranded > 0 || tally.failed_requests > 0 {
             failures.push(format!("{attack:?}: {} {:?}", tally.line(), tally.why));
         }
-        // Twice the quiet p99, and 5 ms of slack for a 2-core machine shared with other jobs.
-        if p99 > 2.0 * quiet_p99 + 5.0 {
+        // The bar is twice the quiet p99; the short form, on a 2-core machine shared with
+        // other jobs and a debug build, fails at three times (and 5 ms), the long form at two.
+        let bar = match form() {
+            Form::Short => 3.0,
+            Form::Long => 2.0,
+        };
+        if p99 > bar * quiet_p99 + 5.0 {
             failures.push(format!("{attack:?}: p99 {p99:.2} ms against {quiet_p99:.2} ms quiet"));
         }
-        if rss > quiet_rss + 256 * 1024 {
+        // Bounded: 64 MB for the attacks' requests, and for connections held open 64 kB each (the
+        // server keeps them as long as the client does: no header read timeout, docs/faults.md).
+        let held = match attack {
+            Attack::SlowLoris(n) | Attack::Idle(n) => n as u64,
+            _ => 0,
+        };
+        if rss > quiet_rss + 64 * 1024 + held * 64 {
             failures.push(format!("{attack:?}: RSS {} MB against {} MB quiet", rss / 1024, quiet_rss / 1024));
         }
     }
@@ -197,7 +209,7 @@ async fn launch(
                                 answers.closed.fetch_add(1, Ordering::Relaxed);
                             }
                         }
-                        i += 4;
+                        i += 1;
                         // About 50 a second per worker: an attack, not a benchmark of the client.
                         tokio::time::sleep(Duration::from_millis(20)).await;
                     }
@@ -213,9 +225,8 @@ fn bad_request(attack: Attack, i: u64) -> Vec<u8> {
     let head = "POST /twilio/line HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n";
     match attack {
         Attack::Oversize => {
-            let body = vec![b'a'; 1 << 20];
-            let mut request = format!("{head}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-            request.extend(body);
+            let mut request = format!("{head}Content-Length: {}\r\n\r\n", 1 << 20).into_bytes();
+            request.resize(request.len() + (1 << 20), b'a');
             request
         }
         Attack::HeaderFlood if i % 2 == 0 => {
@@ -239,14 +250,14 @@ fn bad_request(attack: Attack, i: u64) -> Vec<u8> {
     }
 }
 
-/// Sends `request` on a new connection, half-closes it, and reads the answer's status.
+/// Sends `request` on a new connection and reads the answer's status.
 async fn exchange(addr: &str, request: &[u8]) -> Option<u16> {
     let mut stream = TcpStream::connect(addr).await.ok()?;
     // The server may answer (413, 431) and close before reading all of it.
     let _ = stream.write_all(request).await;
-    let _ = stream.shutdown().await;
     let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(5), async {
+    // A body cut short gets no answer until the client gives up: this one does after a second.
+    let read = tokio::time::timeout(Duration::from_secs(1), async {
         let mut buf = [0u8; 1024];
         while let Ok(n) = stream.read(&mut buf).await {
             if n == 0 || answer.len() > 256 {
