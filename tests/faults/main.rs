@@ -15,8 +15,10 @@ mod twilio;
 
 mod caller;
 mod dies;
+mod edits;
 mod hostile;
 mod procs;
+mod soak;
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -55,4 +57,16 @@ fn an_instance_killed_mid_call_strands_no_caller() {
 fn hostile_clients_leave_real_calls_their_latency() {
     let _turn = turn();
     hostile::run();
+}
+
+#[test]
+fn flows_and_models_edited_under_load_fail_no_request() {
+    let _turn = turn();
+    edits::run();
+}
+
+#[test]
+fn memory_stays_flat_over_a_soak() {
+    let _turn = turn();
+    soak::run();
 }

@@ -93,7 +93,7 @@ impl Serve {
             .args(&self.args)
             .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
             .env("SWITCHBOARD_SECRET", SECRET)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,switchboard::cli=info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
