@@ -14,11 +14,13 @@ mod pg;
 mod twilio;
 
 mod caller;
+mod clock;
 mod dies;
 mod edits;
 mod hostile;
 mod procs;
 mod soak;
+mod storage;
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -69,4 +71,22 @@ fn flows_and_models_edited_under_load_fail_no_request() {
 fn memory_stays_flat_over_a_soak() {
     let _turn = turn();
     soak::run();
+}
+
+#[test]
+fn calls_go_on_when_the_database_stops() {
+    let _turn = turn();
+    storage::database_gone();
+}
+
+#[test]
+fn calls_go_on_when_the_disk_is_full() {
+    let _turn = turn();
+    storage::disk_full();
+}
+
+#[test]
+fn calls_go_on_when_the_clock_steps() {
+    let _turn = turn();
+    clock::run();
 }
