@@ -8,13 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
-use chrono::Utc;
-use switchboard::providers::Providers;
-use switchboard::server::{self, AppState, Flows, TokenKey};
-
-use crate::caller::{self, AUTH_TOKEN, SECRET};
+use crate::caller;
+use crate::local::Local;
 use crate::procs::Site;
 use crate::{Form, form};
+use chrono::Utc;
 
 pub fn run() {
     let phase = match form() {
@@ -26,23 +24,9 @@ pub fn run() {
     let runtime = crate::runtime();
     let stop = Arc::new(AtomicBool::new(false));
     let tally = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-        let url = format!("http://{}", listener.local_addr().expect("an address"));
-        let (flows, report) = Flows::open(vec![site.flows()], site.dir.path().join("sounds"), Some(site.data()));
-        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
         let offset = offset_s.clone();
-        let state = AppState::new(
-            flows,
-            TokenKey::new(SECRET.as_bytes()),
-            Providers::configure(&[("twilio", AUTH_TOKEN)], true).expect("valid credentials"),
-            Some(url.clone()),
-            site.dir.path().join("sounds"),
-        )
-        .with_clock(Arc::new(move || Utc::now() + chrono::Duration::seconds(offset.load(Ordering::Relaxed))));
-        let (stopped, stopping) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(server::serve(listener, Arc::new(state), async move {
-            let _ = stopping.await;
-        }));
+        let clock = move || Utc::now() + chrono::Duration::seconds(offset.load(Ordering::Relaxed));
+        let server = Local::start(&site, |state| state.with_clock(Arc::new(clock))).await;
         let stepper = {
             let (offset, stop) = (offset_s.clone(), stop.clone());
             tokio::spawn(async move {
@@ -62,11 +46,10 @@ pub fn run() {
                 stop.store(true, Ordering::Relaxed);
             })
         };
-        let line = caller::Line::new(&url);
+        let line = caller::Line::new(&server.url);
         let tally = caller::until(&line, 32, Duration::from_millis(50), stop).await;
         let _ = (timer.await, stepper.await);
-        let _ = stopped.send(());
-        server.await.expect("the server task").expect("the server stops cleanly");
+        server.stop().await;
         tally
     });
     println!("faults: clock stepped ±1 h twice a second: {}", tally.line());

@@ -18,6 +18,7 @@ mod clock;
 mod dies;
 mod edits;
 mod hostile;
+mod local;
 mod procs;
 mod soak;
 mod storage;
@@ -89,4 +90,33 @@ fn calls_go_on_when_the_disk_is_full() {
 fn calls_go_on_when_the_clock_steps() {
     let _turn = turn();
     clock::run();
+}
+
+/// Regression: `axum::serve` gave hyper no timer, so a connection that never finished its
+/// request head was kept forever (slow-loris, idle connections: about 40 kB each). Now it is
+/// closed after the header timeout (30 s by default; 300 ms here).
+#[test]
+fn a_connection_that_never_finishes_its_headers_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let site = procs::Site::new();
+    runtime().block_on(async {
+        let timeout = std::time::Duration::from_millis(300);
+        let server = local::Local::start(&site, |mut state| {
+            state.header_timeout = timeout;
+            state
+        })
+        .await;
+        let addr = server.url.trim_start_matches("http://").to_owned();
+        let mut idle = tokio::net::TcpStream::connect(&addr).await.expect("connects");
+        let mut slow = tokio::net::TcpStream::connect(&addr).await.expect("connects");
+        slow.write_all(b"POST /twilio/line HTTP/1.1\r\nHost: x\r\n").await.expect("writes");
+        for stream in [&mut idle, &mut slow] {
+            let mut buf = [0u8; 256];
+            let read = tokio::time::timeout(timeout * 10, stream.read(&mut buf)).await;
+            let read = read.expect("closed within ten times the header timeout");
+            let closed = read.as_ref().map_or(true, |n| *n == 0 || buf.starts_with(b"HTTP/1.1 408"));
+            assert!(closed, "{read:?}");
+        }
+        server.stop().await;
+    });
 }
