@@ -118,13 +118,11 @@ pub fn run() {
         if tally.stranded > 0 || tally.failed_requests > 0 {
             failures.push(format!("{attack:?}: {} {:?}", tally.line(), tally.why));
         }
-        // The bar is twice the quiet p99; the short form, on a 2-core machine shared with
-        // other jobs and a debug build, fails at three times (and 5 ms), the long form at two.
-        let bar = match form() {
-            Form::Short => 3.0,
-            Form::Long => 2.0,
-        };
-        if p99 > bar * quiet_p99 + 5.0 {
+        // The bar: twice the quiet p99. Checked in the long form (30 s phases). The
+        // short form's phases give a p99 of a few hundred requests, the third slowest, which on
+        // a 2-core machine shared with other jobs moved from 0.7× to 4× between runs of the same
+        // build: printed, not a CI gate.
+        if form() == Form::Long && p99 > 2.0 * quiet_p99 {
             failures.push(format!("{attack:?}: p99 {p99:.2} ms against {quiet_p99:.2} ms quiet"));
         }
         // Bounded: 64 MB for the attacks' requests, and for connections held open 64 kB each (the
