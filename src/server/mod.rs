@@ -19,6 +19,7 @@
 mod estimate;
 pub mod fetch;
 pub mod flows;
+pub mod http;
 pub mod metrics;
 mod routes;
 pub mod token;
@@ -79,6 +80,8 @@ pub struct AppState {
     pub waits: waits::WaitAnnouncements,
     /// How often flow files are checked for edits.
     pub reload_every: Duration,
+    /// How long a connection may go without sending a request head ([`http::HEADER_READ_TIMEOUT`]).
+    pub header_timeout: Duration,
     /// The call-event log, if any: requests only queue events for it, never wait.
     pub events: Option<crate::events::Writer>,
     /// What the log keeps of a caller's number.
@@ -124,6 +127,7 @@ impl AppState {
             metrics: Metrics::default(),
             waits: waits::WaitAnnouncements::default(),
             reload_every: Duration::from_secs(1),
+            header_timeout: http::HEADER_READ_TIMEOUT,
             events: None,
             caller_numbers: crate::events::CallerNumbers::default(),
             caller_key,
@@ -245,7 +249,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let reloader = tokio::spawn(watch_flows(state.clone()));
-    let result = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    let header_timeout = state.header_timeout;
+    let result = http::serve(listener, app(state), header_timeout, shutdown).await;
     reloader.abort();
     result
 }
@@ -256,7 +261,8 @@ pub async fn serve_ops(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, ops_app(state)).with_graceful_shutdown(shutdown).await
+    let header_timeout = state.header_timeout;
+    http::serve(listener, ops_app(state), header_timeout, shutdown).await
 }
 
 /// Re-reads changed flow files and logs what happened. Blocking file I/O: call it from a
