@@ -880,7 +880,12 @@ mod bare {
         app = fixed(app, &["/twilio/{flow}", "/twilio/{flow}/{callback}"], xml, document(&base));
         app = fixed(app, &["/plivo/{flow}", "/plivo/{flow}/{callback}"], xml, document_of("plivo", &base));
         app = fixed(app, &["/vonage/{flow}/{callback}"], "application/json", document_of("vonage", &base));
-        app = fixed(app, &["/jambonz/{flow}", "/jambonz/{flow}/{callback}"], "application/json", document_of("jambonz", &base));
+        app = fixed(
+            app,
+            &["/jambonz/{flow}", "/jambonz/{flow}/{callback}"],
+            "application/json",
+            document_of("jambonz", &base),
+        );
         runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind(addr).await.expect("bind the bare server's address");
             axum::serve(listener, app).await.expect("the bare server runs");

@@ -14,7 +14,8 @@
 //! - Vonage's `talk` languages: the `TTSLanguages` of Vonage's Node SDK (`@vonage/voice`);
 //! - Telnyx's TeXML `<Say>`: the default voices `man` and `woman` speak en-US only; another
 //!   language needs a voice (`alice`, `Polly.…`, `Azure.…`), which then decides the language
-//!   (<https://developers.telnyx.com/docs/voice/programmable-voice/texml-verbs/say>);
+//!   (<https://developers.telnyx.com/docs/voice/programmable-voice/texml-verbs/say>): named in
+//!   `--voices`, else the Polly voice of [`TELNYX_VOICES`];
 //! - jambonz speaks with the speech vendor the application configures, so nothing is known here.
 
 use std::collections::BTreeSet;
@@ -59,6 +60,47 @@ pub const VONAGE: &[&str] = &[
 /// Telnyx's default voices.
 pub const ENGLISH: &[&str] = &["en"];
 
+/// The voice Telnyx speaks a language in when `--voices` names none, by primary subtag: the
+/// default voices `man` and `woman` speak en-US only, and TeXML's `<Say voice>` takes Amazon
+/// Polly's voices as `Polly.VoiceId`
+/// (<https://developers.telnyx.com/docs/voice/programmable-voice/texml-verbs/say>). One
+/// standard Polly voice per language Polly speaks
+/// (<https://docs.aws.amazon.com/polly/latest/dg/available-voices.html>); the voice decides
+/// the accent (Portuguese is Brazilian, Spanish European).
+pub const TELNYX_VOICES: &[(&str, &str)] = &[
+    ("ar", "Polly.Zeina"),
+    ("cmn", "Polly.Zhiyu"),
+    ("cy", "Polly.Gwyneth"),
+    ("da", "Polly.Naja"),
+    ("de", "Polly.Marlene"),
+    ("es", "Polly.Conchita"),
+    ("fr", "Polly.Celine"),
+    ("hi", "Polly.Aditi"),
+    ("is", "Polly.Dora"),
+    ("it", "Polly.Carla"),
+    ("ja", "Polly.Mizuki"),
+    ("ko", "Polly.Seoyeon"),
+    ("nb", "Polly.Liv"),
+    ("nl", "Polly.Lotte"),
+    ("no", "Polly.Liv"),
+    ("pl", "Polly.Ewa"),
+    ("pt", "Polly.Camila"),
+    ("ro", "Polly.Carmen"),
+    ("ru", "Polly.Tatyana"),
+    ("sv", "Polly.Astrid"),
+    ("tr", "Polly.Filiz"),
+    ("zh", "Polly.Zhiyu"),
+];
+
+/// The voice `provider` speaks `lang` in when `--voices` names none, where its default voice
+/// does not speak it (Telnyx only: the others' default voice follows the language).
+pub fn default_voice(provider: &str, lang: &str) -> Option<&'static str> {
+    if provider != "telnyx" || ENGLISH.contains(&primary(lang).as_str()) {
+        return None;
+    }
+    TELNYX_VOICES.iter().find(|(l, _)| *l == primary(lang)).map(|(_, v)| *v)
+}
+
 /// What `provider` speaks (by its name in [`ADAPTERS`]).
 pub fn speaks(provider: &str) -> Speaks {
     match provider {
@@ -83,14 +125,15 @@ fn cannot_speak(provider: &str, lang: &str) -> bool {
 }
 
 /// The languages of `languages` an enabled `provider` would speak in its default voice, which
-/// does not speak them, because `voices` names none for it: for a warning when `serve` starts.
+/// does not speak them, because `voices` names none for it and it has no default voice for
+/// them ([`default_voice`]): for a warning when `serve` starts.
 pub fn needs_voice<'l>(provider: &str, languages: &[&'l str], voices: &VoiceTable) -> Vec<&'l str> {
     let Speaks::DefaultOnly(table) = speaks(provider) else { return Vec::new() };
-    let named = voices.of(provider);
+    let voices = voices.of(provider);
     languages
         .iter()
         .copied()
-        .filter(|l| !table.contains(&primary(l).as_str()) && named.for_language(l).is_none())
+        .filter(|l| !table.contains(&primary(l).as_str()) && voices.for_language(l).is_none())
         .collect()
 }
 
@@ -164,12 +207,26 @@ mod tests {
     }
 
     #[test]
-    fn telnyx_needs_a_voice_beyond_english() {
+    fn telnyx_needs_a_voice_beyond_english_and_its_defaults() {
         let none = VoiceTable::default();
-        assert_eq!(needs_voice("telnyx", &["ru", "en"], &none), ["ru"]);
-        let named = VoiceTable::parse("telnyx:ru=Polly.Tatyana").expect("valid");
-        assert_eq!(needs_voice("telnyx", &["ru", "en"], &named), Vec::<&str>::new());
+        assert_eq!(needs_voice("telnyx", &["ru", "en", "uk", "kk"], &none), ["uk", "kk"]);
+        let named = VoiceTable::parse("telnyx:uk=Azure.uk-UA-PolinaNeural").expect("valid");
+        assert_eq!(needs_voice("telnyx", &["ru", "en", "uk"], &named), Vec::<&str>::new());
         assert_eq!(needs_voice("twilio", &["kk"], &none), Vec::<&str>::new(), "not a voice question there");
+    }
+
+    #[test]
+    fn telnyx_speaks_the_call_s_language_without_voices() {
+        let voices = VoiceTable::default().of("telnyx");
+        assert_eq!(voices.for_language("ru"), Some("Polly.Tatyana"));
+        assert_eq!(voices.for_language("pt-BR"), Some("Polly.Camila"));
+        assert_eq!(voices.for_language("en"), None, "its default voice speaks English");
+        assert_eq!(voices.for_language("kk"), None, "no Polly voice speaks Kazakh");
+        let named = VoiceTable::parse("telnyx:ru=Polly.Maxim").expect("valid").of("telnyx");
+        assert_eq!(named.for_language("ru-RU"), Some("Polly.Maxim"), "--voices first");
+        assert_eq!(named.for_language("de"), Some("Polly.Marlene"), "then the defaults");
+        assert_eq!(VoiceTable::default().of("twilio").for_language("ru"), None, "Twilio's default voice follows");
+        assert!(TELNYX_VOICES.windows(2).all(|w| w[0].0 < w[1].0), "sorted, one voice a language");
     }
 
     #[test]
