@@ -17,6 +17,15 @@
 //!   (<https://developers.telnyx.com/docs/voice/programmable-voice/texml-verbs/say>): named in
 //!   `--voices`, else the Polly voice of [`TELNYX_VOICES`];
 //! - jambonz speaks with the speech vendor the application configures, so nothing is known here.
+//!
+//! Speech recognition likewise: a menu that listens for speech in a language a provider's
+//! recogniser does not know is a warning at the menu, naming the provider and the language.
+//! - Twilio's `<Gather language>`: the values its Node library's TwiML types accept
+//!   (`GatherLanguage`, generated from Twilio's API definition; `twilio-node`
+//!   `src/twiml/VoiceResponse.ts`); SignalWire's cXML `<Gather>` takes Twilio's values.
+//! - Plivo (`<GetInput language>`), Vonage (`input.speech.language`) and Telnyx (TeXML
+//!   `<Gather language>`) document lists that this table does not hold yet: not judged;
+//!   jambonz recognises with the application's vendor: not judged.
 
 use std::collections::BTreeSet;
 
@@ -101,6 +110,22 @@ pub fn default_voice(provider: &str, lang: &str) -> Option<&'static str> {
     TELNYX_VOICES.iter().find(|(l, _)| *l == primary(lang)).map(|(_, v)| *v)
 }
 
+/// Twilio's `<Gather>` speech recognition, by primary subtag.
+pub const TWILIO_ASR: &[&str] = &[
+    "af", "am", "ar", "az", "bg", "bn", "ca", "cmn", "cs", "da", "de", "el", "en", "es", "et", "eu", "fa", "fi", "fil",
+    "fr", "gl", "gu", "he", "hi", "hr", "hu", "hy", "id", "is", "it", "ja", "jv", "ka", "km", "kn", "ko", "lo", "lt",
+    "lv", "mk", "ml", "mn", "mr", "ms", "my", "nar", "nb", "ne", "nl", "pa", "pl", "pt", "ro", "ru", "si", "sk", "sl",
+    "sq", "sr", "su", "sv", "sw", "ta", "te", "th", "tr", "uk", "ur", "uz", "vi", "yue", "zh", "zu",
+];
+
+/// The languages `provider`'s speech recognition knows, where this module has its list.
+pub fn hears(provider: &str) -> Option<&'static [&'static str]> {
+    match provider {
+        "twilio" | "signalwire" => Some(TWILIO_ASR),
+        _ => None,
+    }
+}
+
 /// What `provider` speaks (by its name in [`ADAPTERS`]).
 pub fn speaks(provider: &str) -> Speaks {
     match provider {
@@ -138,9 +163,10 @@ pub fn needs_voice<'l>(provider: &str, languages: &[&'l str], voices: &VoiceTabl
 }
 
 /// Warnings for the spoken prompts of `flow` some provider cannot speak in their language,
-/// one per prompt text and language, at the text.
+/// one per prompt text and language, at the text; and for its menus that listen for speech
+/// in a language some provider cannot recognise, one per menu and language, at the menu.
 pub fn language_warnings(flow: &Flow) -> Vec<crate::engine::Diagnostic> {
-    let mut warnings = Vec::new();
+    let mut warnings = speech_warnings(flow);
     // The same prompt is reached from several nodes (the defaults' `no_input`): warned once.
     let mut seen = BTreeSet::new();
     for node in &flow.nodes {
@@ -177,6 +203,42 @@ pub fn language_warnings(flow: &Flow) -> Vec<crate::engine::Diagnostic> {
     warnings
 }
 
+/// A menu listens in the call's language, which may be any of the flow's.
+fn speech_warnings(flow: &Flow) -> Vec<Diagnostic> {
+    let mut warnings = Vec::new();
+    for node in &flow.nodes {
+        let crate::engine::NodeKind::Menu(menu) = &node.kind else { continue };
+        if !menu.speech {
+            continue;
+        }
+        for lang in flow.languages.iter().map(|l| &**l) {
+            let deaf: Vec<&str> = ADAPTERS
+                .iter()
+                .map(|a| a.name)
+                .filter(|p| hears(p).is_some_and(|table| !table.contains(&primary(lang).as_str())))
+                .collect();
+            if !deaf.is_empty() {
+                warnings.push(
+                    Diagnostic::warning(
+                        node.span.clone(),
+                        format!(
+                            "{} cannot recognise speech in `{lang}` ({}): `{}` listens for it",
+                            deaf.join(" and "),
+                            super::locale(lang),
+                            node.id
+                        ),
+                    )
+                    .with_help(format!(
+                        "callers speaking `{lang}` there are never understood and fall back to keys: \
+                         set `speech = false` for this menu, or serve this language through another provider"
+                    )),
+                );
+            }
+        }
+    }
+    warnings
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,8 +249,9 @@ mod tests {
         flow.unwrap_or_else(|| panic!("{diags:?}"))
     }
 
+    /// The text-to-speech warnings.
     fn messages(flow: &Flow) -> Vec<String> {
-        language_warnings(flow).into_iter().map(|d| d.message).collect()
+        language_warnings(flow).into_iter().map(|d| d.message).filter(|m| m.contains("cannot speak")).collect()
     }
 
     #[test]
@@ -230,8 +293,31 @@ mod tests {
     }
 
     #[test]
+    fn speech_in_kazakh_names_the_providers_that_cannot_recognise_it() {
+        let menu_of = |languages: &str, speech: bool| {
+            let source = include_str!("../../flows/hello.toml")
+                .replace("languages = [\"en\"]", languages)
+                .replace("kind = \"menu\"\n", &format!("kind = \"menu\"\nspeech = {speech}\n"));
+            let (flow, diags) = crate::engine::parse_and_check(&source);
+            flow.unwrap_or_else(|| panic!("{diags:?}"))
+        };
+        assert!(speech_warnings(&menu_of("languages = [\"en\"]", true)).is_empty(), "English is recognised everywhere");
+        assert!(speech_warnings(&menu_of("languages = [\"kk\"]", false)).is_empty(), "a menu that only takes keys");
+        let flow = menu_of("languages = [\"kk\"]", true);
+        let warned = speech_warnings(&flow);
+        let menu = flow.nodes.iter().find(|n| &*n.id == "menu").expect("hello.toml's menu");
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        assert_eq!(
+            warned[0].message,
+            "twilio and signalwire cannot recognise speech in `kk` (kk-KZ): `menu` listens for it"
+        );
+        assert_eq!(warned[0].span, menu.span, "at the menu");
+        assert!(language_warnings(&flow).iter().any(|w| w.message == warned[0].message), "`check` shows it");
+    }
+
+    #[test]
     fn tables_are_primary_subtags_in_order() {
-        for table in [POLLY, POLLY_GOOGLE, VONAGE, ENGLISH] {
+        for table in [POLLY, POLLY_GOOGLE, VONAGE, ENGLISH, TWILIO_ASR] {
             assert!(table.windows(2).all(|w| w[0] < w[1]), "sorted, no duplicates: {table:?}");
             assert!(table.iter().all(|l| primary(l) == *l), "{table:?}");
         }
