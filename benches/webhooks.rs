@@ -26,7 +26,9 @@
 //! `--connections` tasks, each running calls one after another, each call with its own
 //! `CallSid`, every request signed with `X-Twilio-Signature` the way Twilio signs it. One call is nine requests (`CALL`): the language menu, Russian, the ticket
 //! input, a ticket number, back to the main menu, technical help, the second line (`<Enqueue>`),
-//! one wait-URL request with the queue position, and the caller leaving the queue, bridged.
+//! one wait-URL request with the queue position, and the caller leaving the queue, bridged
+//! (then the flow's rating menu). The ticket's status comes from the flow's `fetch` node,
+//! answered by the bare server's `/requests/{ticket}` (`SUPPORT_API_URL`).
 //! The bare server answers every one of them with one document of about the same size, in
 //! the provider's format, that holds the URLs and the fragments the driver checks, so the
 //! client does identical work on both sides; its own cost (signing, encoding, parsing) is measured apart and printed.
@@ -103,12 +105,12 @@ const CALL: [(Act<'static>, &str); 9] = [
     (Act::Ring, "<Gather"),
     (Act::Press("1"), "<Gather"),
     (Act::Press("3"), "finishOnKey=\"#\""),
-    (Act::Press("12345678"), "12345678"),
+    (Act::Press("12345678"), "1 2 3 4 5 6 7 8"),
     (Act::Press("#"), "<Gather"),
     (Act::Press("2"), "<Gather"),
     (Act::Press("3"), ">second_line</Enqueue>"),
     (Act::Wait { position: 3, queue_time_s: 12 }, "<Pause"),
-    (Act::Left("bridged"), "<Hangup/>"),
+    (Act::Left("bridged"), "оцените"),
 ];
 
 struct Options {
@@ -177,8 +179,8 @@ fn main() {
 async fn bench(o: Options) {
     let tmp = tempfile::tempdir().expect("a temp dir");
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let ours = Server::switchboard(repo, tmp.path());
     let bare = Server::bare();
+    let ours = Server::switchboard(repo, tmp.path(), &bare.base);
     ours.wait_ready().await;
     bare.wait_ready().await;
 
@@ -384,7 +386,8 @@ fn free_port() -> u16 {
 }
 
 impl Server {
-    fn switchboard(repo: &Path, tmp: &Path) -> Server {
+    /// The real server, its ticket API (`SUPPORT_API_URL`) at `support_api`.
+    fn switchboard(repo: &Path, tmp: &Path, support_api: &str) -> Server {
         let flows = tmp.join("flows");
         std::fs::create_dir_all(&flows).expect("mkdir");
         let source = std::fs::read_to_string(repo.join("flows/support.toml")).expect("flows/support.toml");
@@ -410,6 +413,7 @@ impl Server {
             .arg(base.trim_start_matches("http://"))
             .arg("--public-url")
             .arg(&base)
+            .env("SUPPORT_API_URL", support_api)
             .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
             .env("SIGNALWIRE_SIGNING_KEY", AUTH_TOKEN)
             .env("PLIVO_AUTH_TOKEN", AUTH_TOKEN)
@@ -806,8 +810,8 @@ mod bare {
     use axum::routing::{get, post};
 
     const TOKEN: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v";
-    const SAID: &str = "Заявка номер 12345678 зарегистрирована и находится в работе. Главное меню. \
-                        Консультация по товарам и услугам — нажмите 1. Техническая помощь — 2.";
+    const SAID: &str = "Заявка номер 1 2 3 4 5 6 7 8 зарегистрирована и находится в работе. Главное меню. \
+                        Консультация по товарам и услугам — нажмите 1. Техническая помощь — 2. Пожалуйста, оцените разговор.";
 
     /// One fixed TwiML answer for every request of a call, about the size of the real ones,
     /// with every URL and fragment the driver looks for.
@@ -876,7 +880,10 @@ mod bare {
         let base = format!("http://{addr}");
         let xml = "text/xml; charset=utf-8";
         // A route per provider, so that choosing the document parses nothing.
-        let mut app = Router::new().route("/healthz", get(|| async { "ok\n" }));
+        // The support flow's ticket API too (its `fetch` node asks it for the ticket's status).
+        let ticket = || async { ([(header::CONTENT_TYPE, "application/json")], "{\"status\":\"in_progress\"}") };
+        let mut app =
+            Router::new().route("/healthz", get(|| async { "ok\n" })).route("/requests/{ticket}", get(ticket));
         app = fixed(app, &["/twilio/{flow}", "/twilio/{flow}/{callback}"], xml, document(&base));
         app = fixed(app, &["/plivo/{flow}", "/plivo/{flow}/{callback}"], xml, document_of("plivo", &base));
         app = fixed(app, &["/vonage/{flow}/{callback}"], "application/json", document_of("vonage", &base));
@@ -915,18 +922,18 @@ mod other {
             (Act::Ring, "<GetInput"),
             (Act::Press("1"), "<GetInput"),
             (Act::Press("3"), "finishOnKey=\"#\""),
-            (Act::Press("12345678"), "12345678"),
+            (Act::Press("12345678"), "1 2 3 4 5 6 7 8"),
             (Act::Press("#"), "<GetInput"),
             (Act::Press("2"), "<GetInput"),
             (Act::Press("3"), ">second_line</Conference>"),
             (Act::Wait { position: 3, queue_time_s: 12 }, "<"),
-            (Act::Left("bridged"), "<Hangup"),
+            (Act::Left("bridged"), "оцените"),
         ];
         const VONAGE: [(Act<'static>, &str); 7] = [
             (Act::Ring, "\"input\""),
             (Act::Press("1"), "\"input\""),
             (Act::Press("3"), "\"submitOnHash\":true"),
-            (Act::Press("12345678"), "12345678"),
+            (Act::Press("12345678"), "1 2 3 4 5 6 7 8"),
             (Act::Press("#"), "\"input\""),
             (Act::Press("2"), "\"input\""),
             (Act::Press("3"), "\"name\":\"second_line\""),
@@ -935,12 +942,12 @@ mod other {
             (Act::Ring, "\"gather\""),
             (Act::Press("1"), "\"gather\""),
             (Act::Press("3"), "\"finishOnKey\":\"#\""),
-            (Act::Press("12345678"), "12345678"),
+            (Act::Press("12345678"), "1 2 3 4 5 6 7 8"),
             (Act::Press("#"), "\"gather\""),
             (Act::Press("2"), "\"gather\""),
             (Act::Press("3"), "\"name\":\"second_line\""),
             (Act::Wait { position: 3, queue_time_s: 12 }, "\"verb\""),
-            (Act::Left("bridged"), "\"hangup\""),
+            (Act::Left("bridged"), "оцените"),
         ];
         match provider {
             "plivo" => &PLIVO,
