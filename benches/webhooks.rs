@@ -1,13 +1,17 @@
 //! Load: complete calls through `flows/support.toml` on the real `switchboard serve` process,
-//! beside a bare axum route that answers a fixed TwiML document, both driven the same way in
-//! the same run (issue 6).
+//! beside a bare axum route that answers a fixed document, both driven the same way in the
+//! same run (issue 6).
 //!
 //! Per provider (issue 13): the same call through every adapter on the same server (`/twilio`,
 //! `/signalwire`, `/telnyx`, `/plivo`, `/vonage`, `/jambonz`), each encoded and signed its
 //! provider's way, each run beside the bare route in the same round; the ratios and targets
-//! are per provider. Telnyx's ratios are against the bare route driven by Telnyx-signed
-//! requests, so the driver's Ed25519 signing weighs on both sides alike. The TwiML family is driven by the server tests' driver; Plivo, Vonage and
-//! jambonz by [`other`], which finds the next callback URL in any document. Vonage has no queue
+//! are per provider. Each provider's ratios are against the bare route driven by the same
+//! driver, signing the same way and parsing answers of the same format (the bare route
+//! answers each provider's requests with a fixed document in its format), so the driver's
+//! share of the cores weighs on both sides alike: Twilio and SignalWire share one baseline,
+//! Telnyx (Ed25519), Plivo, Vonage and jambonz each have their own. The TwiML family is driven
+//! by the server tests' driver; Plivo, Vonage and jambonz by [`other`], which finds the next
+//! callback URL in any document. Vonage has no queue
 //! callbacks (a queue is a conversation), so its call is the first seven requests.
 //!
 //! `cargo bench --bench webhooks` (cargo builds `target/release/switchboard` first, as the bench's
@@ -22,10 +26,12 @@
 //! `--connections` tasks, each running calls one after another, each call with its own
 //! `CallSid`, every request signed with `X-Twilio-Signature` the way Twilio signs it. One call is nine requests (`CALL`): the language menu, Russian, the ticket
 //! input, a ticket number, back to the main menu, technical help, the second line (`<Enqueue>`),
-//! one wait-URL request with the queue position, and the caller leaving the queue, bridged.
-//! The bare server answers every one of them with one document of about the same size that
-//! holds the URLs and the fragments the driver checks, so the client does identical work on
-//! both sides; its own cost (signing, encoding, parsing) is measured apart and printed.
+//! one wait-URL request with the queue position, and the caller leaving the queue, bridged
+//! (then the flow's rating menu). The ticket's status comes from the flow's `fetch` node,
+//! answered by the bare server's `/requests/{ticket}` (`SUPPORT_API_URL`).
+//! The bare server answers every one of them with one document of about the same size, in
+//! the provider's format, that holds the URLs and the fragments the driver checks, so the
+//! client does identical work on both sides; its own cost (signing, encoding, parsing) is measured apart and printed.
 //!
 //! Both servers are child processes, so their CPU time and resident memory come from
 //! `/proc/PID/stat` and `/proc/PID/status`: server CPU per request is the figure least
@@ -74,6 +80,17 @@ enum Driver {
     Other(&'static str),
 }
 
+/// The bare baseline of the calls `driver` makes: one per way of encoding and signing.
+fn bare_name(driver: &Driver) -> &'static str {
+    match driver {
+        Driver::Twiml(Scheme::Telnyx(_)) => "bare-telnyx",
+        Driver::Twiml(_) => "bare",
+        Driver::Other("plivo") => "bare-plivo",
+        Driver::Other("vonage") => "bare-vonage",
+        Driver::Other(_) => "bare-jambonz",
+    }
+}
+
 /// Set to an address, the binary serves the bare route there instead of benchmarking.
 const BARE_ENV: &str = "SWITCHBOARD_LOAD_BARE";
 const WARMUP: Duration = Duration::from_millis(500);
@@ -88,12 +105,12 @@ const CALL: [(Act<'static>, &str); 9] = [
     (Act::Ring, "<Gather"),
     (Act::Press("1"), "<Gather"),
     (Act::Press("3"), "finishOnKey=\"#\""),
-    (Act::Press("12345678"), "12345678"),
+    (Act::Press("12345678"), "1 2 3 4 5 6 7 8"),
     (Act::Press("#"), "<Gather"),
     (Act::Press("2"), "<Gather"),
     (Act::Press("3"), ">second_line</Enqueue>"),
     (Act::Wait { position: 3, queue_time_s: 12 }, "<Pause"),
-    (Act::Left("bridged"), "<Hangup/>"),
+    (Act::Left("bridged"), "оцените"),
 ];
 
 struct Options {
@@ -162,8 +179,8 @@ fn main() {
 async fn bench(o: Options) {
     let tmp = tempfile::tempdir().expect("a temp dir");
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let ours = Server::switchboard(repo, tmp.path());
     let bare = Server::bare();
+    let ours = Server::switchboard(repo, tmp.path(), &bare.base);
     ours.wait_ready().await;
     bare.wait_ready().await;
 
@@ -190,25 +207,27 @@ async fn bench(o: Options) {
         .iter()
         .map(|name| Target { name, start: format!("{}/{name}/support", ours.base), driver: driver(name) })
         .collect();
-    // The bare route driven as each provider's calls are: the same requests, signed the same
-    // way, so the client's share of the cores is the same on both sides of a ratio. Telnyx's
-    // Ed25519 signing costs the driver several times Twilio's HMAC, so its calls get a bare
-    // baseline of their own; the other providers' signing costs no more than Twilio's, and
-    // their ratios are taken against the Twilio-signed bare route.
-    let mut bare_targets =
-        vec![Target { name: "bare", start: bare.start.clone(), driver: Driver::Twiml(Scheme::Twilio) }];
+    // The bare route driven as each provider's calls are: the same requests, encoded and
+    // signed the same way, and answers of the same format and about the same size to parse,
+    // so the driver's share of the two cores is the same on both sides of a ratio. Twilio and
+    // SignalWire sign alike and share a bare baseline; Telnyx (Ed25519), Plivo, Vonage (a JWT
+    // over a JSON body) and jambonz each get their own.
+    let mut bare_targets: Vec<Target> = Vec::new();
     let baseline: Vec<usize> = targets
         .iter()
-        .map(|t| match &t.driver {
-            Driver::Twiml(scheme @ Scheme::Telnyx(_)) => {
-                bare_targets.push(Target {
-                    name: "bare-telnyx",
-                    start: bare.start.clone(),
-                    driver: Driver::Twiml(scheme.clone()),
-                });
-                bare_targets.len() - 1
+        .map(|t| {
+            let name = bare_name(&t.driver);
+            match bare_targets.iter().position(|b| b.name == name) {
+                Some(i) => i,
+                None => {
+                    let start = match &t.driver {
+                        Driver::Twiml(_) => bare.start.clone(),
+                        Driver::Other(_) => bare.base.clone(),
+                    };
+                    bare_targets.push(Target { name, start, driver: t.driver.clone() });
+                    bare_targets.len() - 1
+                }
             }
-            _ => 0,
         })
         .collect();
     let mut runs_bares: Vec<Vec<Run>> = bare_targets.iter().map(|_| Vec::new()).collect();
@@ -367,7 +386,8 @@ fn free_port() -> u16 {
 }
 
 impl Server {
-    fn switchboard(repo: &Path, tmp: &Path) -> Server {
+    /// The real server, its ticket API (`SUPPORT_API_URL`) at `support_api`.
+    fn switchboard(repo: &Path, tmp: &Path, support_api: &str) -> Server {
         let flows = tmp.join("flows");
         std::fs::create_dir_all(&flows).expect("mkdir");
         let source = std::fs::read_to_string(repo.join("flows/support.toml")).expect("flows/support.toml");
@@ -393,6 +413,7 @@ impl Server {
             .arg(base.trim_start_matches("http://"))
             .arg("--public-url")
             .arg(&base)
+            .env("SUPPORT_API_URL", support_api)
             .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
             .env("SIGNALWIRE_SIGNING_KEY", AUTH_TOKEN)
             .env("PLIVO_AUTH_TOKEN", AUTH_TOKEN)
@@ -788,17 +809,19 @@ mod bare {
     use axum::http::header;
     use axum::routing::{get, post};
 
+    const TOKEN: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v";
+    const SAID: &str = "Заявка номер 1 2 3 4 5 6 7 8 зарегистрирована и находится в работе. Главное меню. \
+                        Консультация по товарам и услугам — нажмите 1. Техническая помощь — 2. Пожалуйста, оцените разговор.";
+
     /// One fixed TwiML answer for every request of a call, about the size of the real ones,
     /// with every URL and fragment the driver looks for.
     pub fn document(base: &str) -> String {
-        let token = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v";
-        let at = |callback: &str| format!("{base}/twilio/bare/{callback}?t={token}");
+        let at = |callback: &str| format!("{base}/twilio/bare/{callback}?t={TOKEN}");
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Gather action=\"{}\" method=\"POST\" \
              input=\"dtmf speech\" timeout=\"5\" finishOnKey=\"#\" numDigits=\"1\" language=\"ru-RU\">\
-             <Play>{base}/sounds/main_menu.ru.wav</Play><Say language=\"ru-RU\">Заявка номер 12345678 \
-             зарегистрирована и находится в работе. Главное меню. Консультация по товарам и услугам — \
-             нажмите 1. Техническая помощь — 2.</Say></Gather><Redirect method=\"POST\">{}</Redirect>\
+             <Play>{base}/sounds/main_menu.ru.wav</Play><Say language=\"ru-RU\">{SAID}</Say></Gather>\
+             <Redirect method=\"POST\">{}</Redirect>\
              <Enqueue action=\"{}\" method=\"POST\" waitUrl=\"{}\" waitUrlMethod=\"POST\">second_line</Enqueue>\
              <Pause length=\"30\"/><Hangup/></Response>",
             at("gather"),
@@ -808,17 +831,68 @@ mod bare {
         )
     }
 
-    pub fn serve(addr: &str) {
-        let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-        let doc = Bytes::from(document(&format!("http://{addr}")));
+    /// The same for Plivo, Vonage and jambonz: their format, their callback URLs (those
+    /// [`super::other`] looks for), every fragment their calls check.
+    pub fn document_of(provider: &str, base: &str) -> String {
+        let at = |callback: &str| format!("{base}/{provider}/support/{callback}?t={TOKEN}");
+        let (gather, silence, wait, left) = (at("gather"), at("silence"), at("wait"), at("left"));
+        match provider {
+            "plivo" => format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><GetInput action=\"{gather}\" \
+                 method=\"POST\" inputType=\"dtmf speech\" executionTimeout=\"5\" digitEndTimeout=\"5\" \
+                 finishOnKey=\"#\" numDigits=\"1\" language=\"ru-RU\" redirect=\"true\">\
+                 <Play>{base}/sounds/main_menu.ru.wav</Play><Speak language=\"ru-RU\">{SAID}</Speak></GetInput>\
+                 <Redirect method=\"POST\">{silence}</Redirect><Conference waitSound=\"{wait}\" \
+                 callbackUrl=\"{left}\">second_line</Conference><Hangup/></Response>"
+            ),
+            "vonage" => format!(
+                "[{{\"action\":\"stream\",\"streamUrl\":[\"{base}/sounds/main_menu.ru.wav\"]}},\
+                 {{\"action\":\"talk\",\"text\":\"{SAID}\",\"language\":\"ru-RU\",\"bargeIn\":true}},\
+                 {{\"action\":\"input\",\"type\":[\"dtmf\",\"speech\"],\"dtmf\":{{\"maxDigits\":1,\
+                 \"submitOnHash\":true,\"timeOut\":5}},\"speech\":{{\"language\":\"ru-RU\"}},\
+                 \"eventUrl\":[\"{gather}\"]}},{{\"action\":\"conversation\",\"name\":\"second_line\",\
+                 \"musicOnHoldUrl\":[\"{base}/sounds/hold.wav\"]}}]"
+            ),
+            _ => format!(
+                "[{{\"verb\":\"gather\",\"actionHook\":\"{gather}\",\"input\":[\"digits\",\"speech\"],\
+                 \"finishOnKey\":\"#\",\"numDigits\":1,\"timeout\":5,\"play\":{{\"url\":\
+                 \"{base}/sounds/main_menu.ru.wav\"}},\"say\":{{\"text\":\"{SAID}\"}},\
+                 \"recognizer\":{{\"vendor\":\"default\",\"language\":\"ru-RU\"}}}},\
+                 {{\"verb\":\"redirect\",\"actionHook\":\"{silence}\"}},{{\"verb\":\"enqueue\",\
+                 \"name\":\"second_line\",\"actionHook\":\"{left}\",\"waitHook\":\"{wait}\"}},\
+                 {{\"verb\":\"hangup\"}}]"
+            ),
+        }
+    }
+
+    /// A route answering `doc` of `content_type`, whatever the request.
+    fn fixed(router: Router, paths: &[&str], content_type: &'static str, doc: String) -> Router {
+        let doc = Bytes::from(doc);
         let answer = move || {
             let doc = doc.clone();
-            async move { ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], doc) }
+            async move { ([(header::CONTENT_TYPE, content_type)], doc) }
         };
-        let app = Router::new()
-            .route("/twilio/{flow}", post(answer.clone()))
-            .route("/twilio/{flow}/{callback}", post(answer))
-            .route("/healthz", get(|| async { "ok\n" }));
+        paths.iter().fold(router, |r, path| r.route(path, post(answer.clone())))
+    }
+
+    pub fn serve(addr: &str) {
+        let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+        let base = format!("http://{addr}");
+        let xml = "text/xml; charset=utf-8";
+        // A route per provider, so that choosing the document parses nothing.
+        // The support flow's ticket API too (its `fetch` node asks it for the ticket's status).
+        let ticket = || async { ([(header::CONTENT_TYPE, "application/json")], "{\"status\":\"in_progress\"}") };
+        let mut app =
+            Router::new().route("/healthz", get(|| async { "ok\n" })).route("/requests/{ticket}", get(ticket));
+        app = fixed(app, &["/twilio/{flow}", "/twilio/{flow}/{callback}"], xml, document(&base));
+        app = fixed(app, &["/plivo/{flow}", "/plivo/{flow}/{callback}"], xml, document_of("plivo", &base));
+        app = fixed(app, &["/vonage/{flow}/{callback}"], "application/json", document_of("vonage", &base));
+        app = fixed(
+            app,
+            &["/jambonz/{flow}", "/jambonz/{flow}/{callback}"],
+            "application/json",
+            document_of("jambonz", &base),
+        );
         runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind(addr).await.expect("bind the bare server's address");
             axum::serve(listener, app).await.expect("the bare server runs");
@@ -848,18 +922,18 @@ mod other {
             (Act::Ring, "<GetInput"),
             (Act::Press("1"), "<GetInput"),
             (Act::Press("3"), "finishOnKey=\"#\""),
-            (Act::Press("12345678"), "12345678"),
+            (Act::Press("12345678"), "1 2 3 4 5 6 7 8"),
             (Act::Press("#"), "<GetInput"),
             (Act::Press("2"), "<GetInput"),
             (Act::Press("3"), ">second_line</Conference>"),
             (Act::Wait { position: 3, queue_time_s: 12 }, "<"),
-            (Act::Left("bridged"), "<Hangup"),
+            (Act::Left("bridged"), "оцените"),
         ];
         const VONAGE: [(Act<'static>, &str); 7] = [
             (Act::Ring, "\"input\""),
             (Act::Press("1"), "\"input\""),
             (Act::Press("3"), "\"submitOnHash\":true"),
-            (Act::Press("12345678"), "12345678"),
+            (Act::Press("12345678"), "1 2 3 4 5 6 7 8"),
             (Act::Press("#"), "\"input\""),
             (Act::Press("2"), "\"input\""),
             (Act::Press("3"), "\"name\":\"second_line\""),
@@ -868,12 +942,12 @@ mod other {
             (Act::Ring, "\"gather\""),
             (Act::Press("1"), "\"gather\""),
             (Act::Press("3"), "\"finishOnKey\":\"#\""),
-            (Act::Press("12345678"), "12345678"),
+            (Act::Press("12345678"), "1 2 3 4 5 6 7 8"),
             (Act::Press("#"), "\"gather\""),
             (Act::Press("2"), "\"gather\""),
             (Act::Press("3"), "\"name\":\"second_line\""),
             (Act::Wait { position: 3, queue_time_s: 12 }, "\"verb\""),
-            (Act::Left("bridged"), "\"hangup\""),
+            (Act::Left("bridged"), "оцените"),
         ];
         match provider {
             "plivo" => &PLIVO,

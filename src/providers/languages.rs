@@ -14,8 +14,18 @@
 //! - Vonage's `talk` languages: the `TTSLanguages` of Vonage's Node SDK (`@vonage/voice`);
 //! - Telnyx's TeXML `<Say>`: the default voices `man` and `woman` speak en-US only; another
 //!   language needs a voice (`alice`, `Polly.…`, `Azure.…`), which then decides the language
-//!   (<https://developers.telnyx.com/docs/voice/programmable-voice/texml-verbs/say>);
+//!   (<https://developers.telnyx.com/docs/voice/programmable-voice/texml-verbs/say>): named in
+//!   `--voices`, else the Polly voice of [`TELNYX_VOICES`];
 //! - jambonz speaks with the speech vendor the application configures, so nothing is known here.
+//!
+//! Speech recognition likewise: a menu that listens for speech in a language a provider's
+//! recogniser does not know is a warning at the menu, naming the provider and the language.
+//! - Twilio's `<Gather language>`: the values its Node library's TwiML types accept
+//!   (`GatherLanguage`, generated from Twilio's API definition; `twilio-node`
+//!   `src/twiml/VoiceResponse.ts`); SignalWire's cXML `<Gather>` takes Twilio's values.
+//! - Plivo (`<GetInput language>`), Vonage (`input.speech.language`) and Telnyx (TeXML
+//!   `<Gather language>`) document lists that this table does not hold yet: not judged;
+//!   jambonz recognises with the application's vendor: not judged.
 
 use std::collections::BTreeSet;
 
@@ -59,6 +69,63 @@ pub const VONAGE: &[&str] = &[
 /// Telnyx's default voices.
 pub const ENGLISH: &[&str] = &["en"];
 
+/// The voice Telnyx speaks a language in when `--voices` names none, by primary subtag: the
+/// default voices `man` and `woman` speak en-US only, and TeXML's `<Say voice>` takes Amazon
+/// Polly's voices as `Polly.VoiceId`
+/// (<https://developers.telnyx.com/docs/voice/programmable-voice/texml-verbs/say>). One
+/// standard Polly voice per language Polly speaks
+/// (<https://docs.aws.amazon.com/polly/latest/dg/available-voices.html>); the voice decides
+/// the accent (Portuguese is Brazilian, Spanish European).
+pub const TELNYX_VOICES: &[(&str, &str)] = &[
+    ("ar", "Polly.Zeina"),
+    ("cmn", "Polly.Zhiyu"),
+    ("cy", "Polly.Gwyneth"),
+    ("da", "Polly.Naja"),
+    ("de", "Polly.Marlene"),
+    ("es", "Polly.Conchita"),
+    ("fr", "Polly.Celine"),
+    ("hi", "Polly.Aditi"),
+    ("is", "Polly.Dora"),
+    ("it", "Polly.Carla"),
+    ("ja", "Polly.Mizuki"),
+    ("ko", "Polly.Seoyeon"),
+    ("nb", "Polly.Liv"),
+    ("nl", "Polly.Lotte"),
+    ("no", "Polly.Liv"),
+    ("pl", "Polly.Ewa"),
+    ("pt", "Polly.Camila"),
+    ("ro", "Polly.Carmen"),
+    ("ru", "Polly.Tatyana"),
+    ("sv", "Polly.Astrid"),
+    ("tr", "Polly.Filiz"),
+    ("zh", "Polly.Zhiyu"),
+];
+
+/// The voice `provider` speaks `lang` in when `--voices` names none, where its default voice
+/// does not speak it (Telnyx only: the others' default voice follows the language).
+pub fn default_voice(provider: &str, lang: &str) -> Option<&'static str> {
+    if provider != "telnyx" || ENGLISH.contains(&primary(lang).as_str()) {
+        return None;
+    }
+    TELNYX_VOICES.iter().find(|(l, _)| *l == primary(lang)).map(|(_, v)| *v)
+}
+
+/// Twilio's `<Gather>` speech recognition, by primary subtag.
+pub const TWILIO_ASR: &[&str] = &[
+    "af", "am", "ar", "az", "bg", "bn", "ca", "cmn", "cs", "da", "de", "el", "en", "es", "et", "eu", "fa", "fi", "fil",
+    "fr", "gl", "gu", "he", "hi", "hr", "hu", "hy", "id", "is", "it", "ja", "jv", "ka", "km", "kn", "ko", "lo", "lt",
+    "lv", "mk", "ml", "mn", "mr", "ms", "my", "nar", "nb", "ne", "nl", "pa", "pl", "pt", "ro", "ru", "si", "sk", "sl",
+    "sq", "sr", "su", "sv", "sw", "ta", "te", "th", "tr", "uk", "ur", "uz", "vi", "yue", "zh", "zu",
+];
+
+/// The languages `provider`'s speech recognition knows, where this module has its list.
+pub fn hears(provider: &str) -> Option<&'static [&'static str]> {
+    match provider {
+        "twilio" | "signalwire" => Some(TWILIO_ASR),
+        _ => None,
+    }
+}
+
 /// What `provider` speaks (by its name in [`ADAPTERS`]).
 pub fn speaks(provider: &str) -> Speaks {
     match provider {
@@ -83,21 +150,23 @@ fn cannot_speak(provider: &str, lang: &str) -> bool {
 }
 
 /// The languages of `languages` an enabled `provider` would speak in its default voice, which
-/// does not speak them, because `voices` names none for it: for a warning when `serve` starts.
+/// does not speak them, because `voices` names none for it and it has no default voice for
+/// them ([`default_voice`]): for a warning when `serve` starts.
 pub fn needs_voice<'l>(provider: &str, languages: &[&'l str], voices: &VoiceTable) -> Vec<&'l str> {
     let Speaks::DefaultOnly(table) = speaks(provider) else { return Vec::new() };
-    let named = voices.of(provider);
+    let voices = voices.of(provider);
     languages
         .iter()
         .copied()
-        .filter(|l| !table.contains(&primary(l).as_str()) && named.for_language(l).is_none())
+        .filter(|l| !table.contains(&primary(l).as_str()) && voices.for_language(l).is_none())
         .collect()
 }
 
 /// Warnings for the spoken prompts of `flow` some provider cannot speak in their language,
-/// one per prompt text and language, at the text.
+/// one per prompt text and language, at the text; and for its menus that listen for speech
+/// in a language some provider cannot recognise, one per menu and language, at the menu.
 pub fn language_warnings(flow: &Flow) -> Vec<crate::engine::Diagnostic> {
-    let mut warnings = Vec::new();
+    let mut warnings = speech_warnings(flow);
     // The same prompt is reached from several nodes (the defaults' `no_input`): warned once.
     let mut seen = BTreeSet::new();
     for node in &flow.nodes {
@@ -134,6 +203,42 @@ pub fn language_warnings(flow: &Flow) -> Vec<crate::engine::Diagnostic> {
     warnings
 }
 
+/// A menu listens in the call's language, which may be any of the flow's.
+fn speech_warnings(flow: &Flow) -> Vec<Diagnostic> {
+    let mut warnings = Vec::new();
+    for node in &flow.nodes {
+        let crate::engine::NodeKind::Menu(menu) = &node.kind else { continue };
+        if !menu.speech {
+            continue;
+        }
+        for lang in flow.languages.iter().map(|l| &**l) {
+            let deaf: Vec<&str> = ADAPTERS
+                .iter()
+                .map(|a| a.name)
+                .filter(|p| hears(p).is_some_and(|table| !table.contains(&primary(lang).as_str())))
+                .collect();
+            if !deaf.is_empty() {
+                warnings.push(
+                    Diagnostic::warning(
+                        node.span.clone(),
+                        format!(
+                            "{} cannot recognise speech in `{lang}` ({}): `{}` listens for it",
+                            deaf.join(" and "),
+                            super::locale(lang),
+                            node.id
+                        ),
+                    )
+                    .with_help(format!(
+                        "callers speaking `{lang}` there are never understood and fall back to keys: \
+                         set `speech = false` for this menu, or serve this language through another provider"
+                    )),
+                );
+            }
+        }
+    }
+    warnings
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,8 +249,9 @@ mod tests {
         flow.unwrap_or_else(|| panic!("{diags:?}"))
     }
 
+    /// The text-to-speech warnings.
     fn messages(flow: &Flow) -> Vec<String> {
-        language_warnings(flow).into_iter().map(|d| d.message).collect()
+        language_warnings(flow).into_iter().map(|d| d.message).filter(|m| m.contains("cannot speak")).collect()
     }
 
     #[test]
@@ -164,17 +270,54 @@ mod tests {
     }
 
     #[test]
-    fn telnyx_needs_a_voice_beyond_english() {
+    fn telnyx_needs_a_voice_beyond_english_and_its_defaults() {
         let none = VoiceTable::default();
-        assert_eq!(needs_voice("telnyx", &["ru", "en"], &none), ["ru"]);
-        let named = VoiceTable::parse("telnyx:ru=Polly.Tatyana").expect("valid");
-        assert_eq!(needs_voice("telnyx", &["ru", "en"], &named), Vec::<&str>::new());
+        assert_eq!(needs_voice("telnyx", &["ru", "en", "uk", "kk"], &none), ["uk", "kk"]);
+        let named = VoiceTable::parse("telnyx:uk=Azure.uk-UA-PolinaNeural").expect("valid");
+        assert_eq!(needs_voice("telnyx", &["ru", "en", "uk"], &named), Vec::<&str>::new());
         assert_eq!(needs_voice("twilio", &["kk"], &none), Vec::<&str>::new(), "not a voice question there");
     }
 
     #[test]
+    fn telnyx_speaks_the_call_s_language_without_voices() {
+        let voices = VoiceTable::default().of("telnyx");
+        assert_eq!(voices.for_language("ru"), Some("Polly.Tatyana"));
+        assert_eq!(voices.for_language("pt-BR"), Some("Polly.Camila"));
+        assert_eq!(voices.for_language("en"), None, "its default voice speaks English");
+        assert_eq!(voices.for_language("kk"), None, "no Polly voice speaks Kazakh");
+        let named = VoiceTable::parse("telnyx:ru=Polly.Maxim").expect("valid").of("telnyx");
+        assert_eq!(named.for_language("ru-RU"), Some("Polly.Maxim"), "--voices first");
+        assert_eq!(named.for_language("de"), Some("Polly.Marlene"), "then the defaults");
+        assert_eq!(VoiceTable::default().of("twilio").for_language("ru"), None, "Twilio's default voice follows");
+        assert!(TELNYX_VOICES.windows(2).all(|w| w[0].0 < w[1].0), "sorted, one voice a language");
+    }
+
+    #[test]
+    fn speech_in_kazakh_names_the_providers_that_cannot_recognise_it() {
+        let menu_of = |languages: &str, speech: bool| {
+            let source = include_str!("../../flows/hello.toml")
+                .replace("languages = [\"en\"]", languages)
+                .replace("kind = \"menu\"\n", &format!("kind = \"menu\"\nspeech = {speech}\n"));
+            let (flow, diags) = crate::engine::parse_and_check(&source);
+            flow.unwrap_or_else(|| panic!("{diags:?}"))
+        };
+        assert!(speech_warnings(&menu_of("languages = [\"en\"]", true)).is_empty(), "English is recognised everywhere");
+        assert!(speech_warnings(&menu_of("languages = [\"kk\"]", false)).is_empty(), "a menu that only takes keys");
+        let flow = menu_of("languages = [\"kk\"]", true);
+        let warned = speech_warnings(&flow);
+        let menu = flow.nodes.iter().find(|n| &*n.id == "menu").expect("hello.toml's menu");
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        assert_eq!(
+            warned[0].message,
+            "twilio and signalwire cannot recognise speech in `kk` (kk-KZ): `menu` listens for it"
+        );
+        assert_eq!(warned[0].span, menu.span, "at the menu");
+        assert!(language_warnings(&flow).iter().any(|w| w.message == warned[0].message), "`check` shows it");
+    }
+
+    #[test]
     fn tables_are_primary_subtags_in_order() {
-        for table in [POLLY, POLLY_GOOGLE, VONAGE, ENGLISH] {
+        for table in [POLLY, POLLY_GOOGLE, VONAGE, ENGLISH, TWILIO_ASR] {
             assert!(table.windows(2).all(|w| w[0] < w[1]), "sorted, no duplicates: {table:?}");
             assert!(table.iter().all(|l| primary(l) == *l), "{table:?}");
         }

@@ -432,10 +432,15 @@ impl Links {
     }
 }
 
-/// One provider's voices by language, as that provider names them; languages not listed get
-/// the provider's default voice, which does not speak every language.
+/// One provider's voices by language, as that provider names them (`--voices`), then the
+/// provider's own defaults for the languages its default voice does not speak
+/// ([`languages::default_voice`]); other languages get the provider's default voice.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Voices(Arc<[(String, String)]>);
+pub struct Voices {
+    named: Arc<[(String, String)]>,
+    /// The provider whose defaults apply when no voice is named (`None`: no defaults).
+    defaults: Option<&'static str>,
+}
 
 impl Voices {
     /// Reads `lang=Voice` pairs separated by commas (one provider's, e.g. Twilio's
@@ -446,19 +451,27 @@ impl Voices {
             let (lang, voice) = lang_voice(item)?;
             pairs.push((lang.to_owned(), voice.to_owned()));
         }
-        Ok(Voices(pairs.into()))
+        Ok(Voices { named: pairs.into(), defaults: None })
+    }
+
+    /// The same voices, falling back on `provider`'s defaults.
+    pub fn with_defaults_of(mut self, provider: &'static str) -> Voices {
+        self.defaults = Some(provider);
+        self
     }
 
     /// The voice for a language, named by its short or full code.
     pub fn for_language(&self, lang: &str) -> Option<&str> {
-        if self.0.is_empty() {
-            return None; // the usual case, asked on every prompt
+        let default = || self.defaults.and_then(|p| languages::default_voice(p, lang));
+        if self.named.is_empty() {
+            return default(); // the usual case, asked on every prompt
         }
         let full = locale(lang);
-        self.0
+        self.named
             .iter()
             .find(|(l, _)| l.eq_ignore_ascii_case(lang) || locale(l).eq_ignore_ascii_case(full))
             .map(|(_, v)| v.as_str())
+            .or_else(default)
     }
 }
 
@@ -538,12 +551,17 @@ impl VoiceTable {
                 None => by_provider.push((adapter.name, vec![(lang.to_owned(), voice.to_owned())])),
             }
         }
-        Ok(VoiceTable(by_provider.into_iter().map(|(p, pairs)| (p, Voices(pairs.into()))).collect()))
+        let table = by_provider.into_iter().map(|(p, pairs)| (p, Voices { named: pairs.into(), defaults: None }));
+        Ok(VoiceTable(table.collect()))
     }
 
-    /// `provider`'s voices (none listed: its defaults).
+    /// `provider`'s voices: those listed, then its defaults.
     pub fn of(&self, provider: &str) -> Voices {
-        self.0.iter().find(|(p, _)| *p == provider).map(|(_, v)| v.clone()).unwrap_or_default()
+        let listed = self.0.iter().find(|(p, _)| *p == provider).map(|(_, v)| v.clone()).unwrap_or_default();
+        match ADAPTERS.iter().find(|a| a.name == provider) {
+            Some(adapter) => listed.with_defaults_of(adapter.name),
+            None => listed,
+        }
     }
 }
 

@@ -114,4 +114,22 @@ mod tests {
     fn the_payload_is_timestamp_bar_body() {
         assert_eq!(signed_payload("1700000000", b"a=1"), b"1700000000|a=1");
     }
+
+    #[test]
+    fn russian_is_said_in_a_russian_voice_when_voices_names_none() {
+        let telnyx = build(None).expect("no key: built, not enabled");
+        let voices = crate::providers::VoiceTable::default().of("telnyx");
+        let links = crate::providers::test_support::links("telnyx").with_voices(voices);
+        let say = |lang: &str| crate::engine::Action::Say {
+            text: "Привет".into(),
+            lang: lang.into(),
+            duration_ms: crate::engine::Millis(1000),
+        };
+        let xml = telnyx.render(&[say("ru")], &links).body;
+        assert!(xml.contains(r#"<Say language="ru-RU" voice="Polly.Tatyana">Привет</Say>"#), "{xml}");
+        let xml = telnyx.render(&[say("en")], &links).body;
+        assert!(xml.contains(r#"<Say language="en-US">Привет</Say>"#), "English keeps the default voice: {xml}");
+        let operator = telnyx.render_operator("ru", &crate::providers::OperatorRoute::Queue("q".into()), &links);
+        assert!(operator.body.contains(r#"voice="Polly.Tatyana""#), "the server's own words too: {}", operator.body);
+    }
 }

@@ -163,7 +163,12 @@ async fn begin(state: &AppState, provider: &dyn Provider, name: String, hook: &H
     let caller = hook.req.caller.as_deref();
     let (mut call, mut out) = Call::start(&flow, &Start { caller, language: None }, now);
     state.metrics.call_started(&name);
-    tracing::info!(provider = provider.name(), "call started");
+    tracing::info!(
+        provider = provider.name(),
+        flow = name.as_str(),
+        call_sid = hook.req.call_id.as_str(),
+        "call started"
+    );
     let mut seq = 0;
     if state.events.is_some() {
         let kept = state.caller_numbers.keep(&state.caller_key, caller);
@@ -191,7 +196,7 @@ pub async fn status(
 /// last `node_entered`, and whether it had reached a queue or a transfer, from the log.
 fn call_status(state: &AppState, provider: &dyn Provider, name: &str, hook: &Hook) -> Response {
     if let Incoming::Status { label, ended, hung_up, duration_s } = &hook.req.incoming {
-        tracing::info!(call_status = label.as_str(), "call status");
+        tracing::info!(flow = name, call_sid = hook.req.call_id.as_str(), call_status = label.as_str(), "call status");
         if let Some(writer) = state.events.as_ref().filter(|_| *ended) {
             // The version loaded now: the callback does not say which one the call ran on.
             let version = state.flows.current(name).map_or(0, |f| f.version);
@@ -317,14 +322,14 @@ pub async fn callback(
     }
     if matches!(event, Event::Hangup) {
         state.waits.forget(call_id);
-        record(&state, &name, &flow, &call, &out, before.as_ref());
+        record(&state, (&name, call_id), &flow, &call, &out, before.as_ref());
         return Ok(respond(provider.render_ack()));
     }
     if waiting {
         // No new token: only what to hear now. The engine announces the wait refined by the
         // live position every time; `waits` decides whether the caller hears it this time or
         // only the hold music.
-        record(&state, &name, &flow, &call, &out, before.as_ref());
+        record(&state, (&name, call_id), &flow, &call, &out, before.as_ref());
         let announce = !out.actions.is_empty()
             && state.waits.should_announce(WaitRequest {
                 call_sid: call_id,
@@ -353,7 +358,12 @@ fn refused_token(
     error: &super::TokenError,
 ) -> Result<Response, WebhookError> {
     let Some(flow) = state.flows.current(name) else { return Err(unknown_flow(state, name.to_owned())) };
-    tracing::warn!(error = %error, "state token refused; sending the caller to the operator");
+    tracing::warn!(
+        flow = name,
+        call_sid = hook.req.call_id.as_str(),
+        error = %error,
+        "state token refused; sending the caller to the operator"
+    );
     state.metrics.token_refused(error.label());
     let links = links(state, provider, &hook.base, name, None);
     Ok(respond(provider.render_operator(super::default_language(&flow), &super::operator_route(&flow), &links)))
@@ -413,7 +423,10 @@ fn left_queue(
     label: &str,
     links: &Links,
 ) -> Response {
-    Span::current().record("outcome", format!("left queue: {label}"));
+    let span = Span::current();
+    if !span.is_disabled() {
+        span.record("outcome", format!("left queue: {label}"));
+    }
     if !refused {
         // Bridged to an agent and finished, hung up, or taken out on purpose: the call is done.
         return respond(provider.render_hangup());
@@ -433,7 +446,14 @@ fn call_language<'f>(flow: &'f Flow, call: &Call) -> &'f str {
 }
 
 /// Metrics and the request span for the engine's answer to one event.
-fn record(state: &AppState, name: &str, flow: &Flow, call: &Call, out: &Output, before: Option<&Outcome>) {
+fn record(
+    state: &AppState,
+    (name, call_sid): (&str, &str),
+    flow: &Flow,
+    call: &Call,
+    out: &Output,
+    before: Option<&Outcome>,
+) {
     for (_, trace) in &out.trace {
         match trace {
             Trace::Escape => state.metrics.escape(name),
@@ -449,8 +469,10 @@ fn record(state: &AppState, name: &str, flow: &Flow, call: &Call, out: &Output, 
     if let Some(outcome) = call.outcome(flow).filter(|o| Some(o) != before) {
         let kind = outcome.kind.as_str();
         state.metrics.outcome(name, kind);
-        span.record("outcome", format!("{kind} {}", outcome.target));
-        tracing::info!(outcome = kind, target = %outcome.target, "call left the IVR");
+        if !span.is_disabled() {
+            span.record("outcome", format!("{kind} {}", outcome.target));
+        }
+        tracing::info!(flow = name, call_sid, outcome = kind, target = %outcome.target, "call left the IVR");
     }
 }
 
@@ -468,7 +490,7 @@ fn event_response(
     hook: &Hook,
     seq: u32,
 ) -> Response {
-    record(state, name, flow, call, out, before);
+    record(state, (name, &hook.req.call_id), flow, call, out, before);
     let token = state.tokens.seal(name, &hook.req.call_id, call, seq, (state.clock)());
     let links = links(state, provider, &hook.base, name, Some(&token)).with_call(&hook.req.call_id);
     respond(match (out.actions.is_empty(), call.is_over()) {
@@ -477,7 +499,11 @@ fn event_response(
         // Listening with nothing to say: an event that did not apply (a replayed callback).
         // Rather than silence, take the caller to a person.
         (true, false) => {
-            tracing::warn!("the engine had nothing to do for this callback; sending the caller to the operator");
+            tracing::warn!(
+                flow = name,
+                call_sid = hook.req.call_id.as_str(),
+                "the engine had nothing to do for this callback; sending the caller to the operator"
+            );
             provider.render_operator(call_language(flow, call), &super::operator_route(flow), &links)
         }
     })
