@@ -291,7 +291,8 @@ impl Builder {
     /// Adds a tally of the summary tables: a node's counter (`entered`, `escapes`,
     /// `timeouts`, `invalid`, `escalations`, `hangups`), or a queue's (`joined`, `answered`,
     /// `abandoned`; `announced` with the minutes announced as `value`, `position` with the
-    /// last position of abandoned callers). Unknown tallies are left out.
+    /// last position of abandoned callers, `wait` with a stay's seconds). Unknown tallies are
+    /// left out.
     pub fn add_tally(&mut self, what: &str, name: &str, value: i64, n: u64) {
         let node = |b: &mut Builder, f: fn(&mut NodeStats, u64)| f(b.node(name), n);
         match what {
@@ -314,6 +315,11 @@ impl Builder {
                 let q = self.queue(name);
                 q.positions = (q.positions.0 + n, q.positions.1 + u64::from(p) * n, q.positions.2.max(p));
             }
+            "wait" => {
+                let wait = u32::try_from(value).unwrap_or(0);
+                let waits = &mut self.queue(name).waits;
+                waits.extend(std::iter::repeat_n(wait, usize::try_from(n).unwrap_or(0)));
+            }
             _ => {}
         }
     }
@@ -321,11 +327,6 @@ impl Builder {
     /// Adds one call's time from start to a person (see [`add_calls`](Builder::add_calls)).
     pub fn add_to_person(&mut self, ms: u64) {
         self.to_person_ms.push(ms);
-    }
-
-    /// Adds one stay's wait in `queue`.
-    pub fn add_wait(&mut self, queue: &str, wait_s: u32) {
-        self.queue(queue).waits.push(wait_s);
     }
 
     /// Whether a call starting at `start` is in the scope's dates.

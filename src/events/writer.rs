@@ -30,11 +30,25 @@ const MAX_REJECTIONS: u32 = 3;
 pub trait Sink: Send {
     /// Writes one batch, all or nothing.
     fn write(&mut self, events: &[Event]) -> Result<(), EventLogError>;
+
+    /// Work for a quiet moment, in a small step; whether there is more.
+    fn idle(&mut self) -> Result<bool, EventLogError> {
+        Ok(false)
+    }
 }
+
+/// Calls summarised per step when the writer is idle: a step takes tens of milliseconds, while
+/// new events wait in the queue.
+const IDLE_CHUNK: usize = 500;
 
 impl Sink for Store {
     fn write(&mut self, events: &[Event]) -> Result<(), EventLogError> {
         self.insert(events).map(|_| ())
+    }
+
+    /// Brings the summaries up to date, a few hundred calls at a time.
+    fn idle(&mut self) -> Result<bool, EventLogError> {
+        Ok(self.catch_up_some(IDLE_CHUNK)? == IDLE_CHUNK)
     }
 }
 
@@ -254,6 +268,8 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
     let (mut rejected, mut failed_in_a_row) = (0_u32, 0_u64);
     let mut last_warning: Option<Instant> = None;
     let mut disconnected = false;
+    // Whether the sink may have idle work (summaries to catch up) left.
+    let mut chores = true;
     loop {
         let closing = disconnected || shared.closing.load(Ordering::Acquire);
         if closing || !batch.is_empty() {
@@ -264,7 +280,23 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
                 break;
             }
         } else {
-            match rx.recv_timeout(config.batch_window) {
+            let first = if chores && let Some(open) = sink.as_mut() {
+                match rx.try_recv() {
+                    Ok(msg) => Ok(msg),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => {
+                        // Nothing to write: one step of idle work, then look again.
+                        chores = open.idle().unwrap_or_else(|error| {
+                            tracing::warn!(%error, "cannot bring the event log's summaries up to date");
+                            false
+                        });
+                        continue;
+                    }
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+                }
+            } else {
+                rx.recv_timeout(config.batch_window)
+            };
+            match first {
                 Ok(Msg::Event(event)) => batch.push(event),
                 Ok(Msg::Wake) | Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => {
@@ -303,6 +335,7 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
                 shared.written.fetch_add(u64::try_from(batch.len()).unwrap_or(u64::MAX), Ordering::Relaxed);
                 shared.connected.store(true, Ordering::Relaxed);
                 batch.clear();
+                chores = true;
                 if failed_in_a_row > 0 {
                     tracing::info!(failed_attempts = failed_in_a_row, "the event log is writing again");
                 }
