@@ -115,11 +115,12 @@ impl CallState {
     fn apply(&mut self, e: &Event, tallies: &mut Tallies) {
         let seq = e.seq;
         let node = e.node.as_deref();
-        let mut bump = |s: &CallState, what: &'static str| {
+        let bump_value = |s: &CallState, tallies: &mut Tallies, what: &'static str, value: i64| {
             if let Some(id) = node {
-                tallies.add(s.key(what, id, 0), 1);
+                tallies.add(s.key(what, id, value), 1);
             }
         };
+        let mut bump = |s: &CallState, what: &'static str| bump_value(s, tallies, what, 0);
         let outcome = match &e.kind {
             Kind::QueueJoined { .. } => Some(1),
             Kind::Dialled { .. } => Some(2),
@@ -173,6 +174,11 @@ impl CallState {
                 Some(_) => {}
                 None => self.waiting.push((queue.clone(), seq, *position)),
             },
+            Kind::Rated { score } => bump_value(self, tallies, "rated", i64::from(*score)),
+            Kind::Fetched { result, ms, .. } => {
+                bump_value(self, tallies, "fetch_result", super::report::fetch_result(result));
+                bump_value(self, tallies, "fetch_ms", i64::from(*ms));
+            }
             &Kind::QueueLeft { ref queue, result, queue_time_s, last_position } => {
                 tallies.add(self.key("wait", queue, i64::from(queue_time_s)), 1);
                 match result {
@@ -204,7 +210,7 @@ pub struct TallyKey {
 }
 
 /// Every tally's `what`, so a call's stored contribution names them again.
-pub const WHATS: [&str; 13] = [
+pub const WHATS: [&str; 16] = [
     CALLS,
     "entered",
     "escapes",
@@ -218,6 +224,9 @@ pub const WHATS: [&str; 13] = [
     "abandoned",
     "position",
     "wait",
+    "rated",
+    "fetch_result",
+    "fetch_ms",
 ];
 
 /// Changes to `tallies`, summed over a batch.
