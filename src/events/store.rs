@@ -313,6 +313,16 @@ impl Store {
         }
     }
 
+    /// How many calls have events the summaries do not count yet.
+    pub fn dirty_calls(&mut self) -> Result<u64, EventLogError> {
+        const SQL: &str = "SELECT count(*) FROM dirty_calls";
+        let n: i64 = match &mut self.backend {
+            Backend::Sqlite(conn) => conn.query_row(SQL, [], |row| row.get(0))?,
+            Backend::Postgres(client) => client.query_one(SQL, &[])?.try_get(0)?,
+        };
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Summarises up to `limit` dirty calls in one transaction; returns how many (fewer than
     /// `limit` when none are left).
     pub fn catch_up_some(&mut self, limit: usize) -> Result<usize, EventLogError> {
