@@ -1,6 +1,7 @@
 //! The event log's writer: the caller never waits for the database.
 //!
-//! [`Writer::record`] only tries to put the event in a bounded queue (`try_send`); one
+//! [`Writer::record_all`] puts a request's events in a bounded queue as one message, or drops
+//! and counts those past its bound; one
 //! background thread takes events off it and writes them in batches (up to
 //! [`WriterConfig::batch_max`] events, or whatever arrived within [`WriterConfig::batch_window`]
 //! of the first), one transaction each. When the database is slow or down the thread keeps its
@@ -10,8 +11,8 @@
 //! writes what is queued, retrying until its grace period ends, and says how many events were
 //! written and how many were lost.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -60,7 +61,8 @@ pub type Opener = Box<dyn FnMut() -> Result<Box<dyn Sink>, EventLogError> + Send
 pub struct WriterConfig {
     /// Events waiting in memory at most; past it, events are dropped.
     pub capacity: usize,
-    /// Events per transaction at most.
+    /// Events per transaction: a batch closes once it has this many (a request's events are
+    /// not split, so it may have a few more).
     pub batch_max: usize,
     /// How long the first event of a batch waits for others: the most a restart can lose.
     pub batch_window: Duration,
@@ -95,6 +97,9 @@ pub struct Stats {
 }
 
 struct Shared {
+    /// Events sent and not yet taken by the thread: the queue's bound is on events, not on
+    /// messages, so a request's events travel as one message.
+    queued: AtomicUsize,
     written: AtomicU64,
     dropped: AtomicU64,
     failures: AtomicU64,
@@ -137,14 +142,17 @@ fn millis(d: Duration) -> u64 {
 
 /// What goes through the queue.
 enum Msg {
-    Event(Event),
+    /// A request's events, in order: one message per request, however many events.
+    Events(Vec<Event>),
     /// Shutdown's nudge to a thread waiting on an empty queue.
     Wake,
 }
 
 /// The event log as the server uses it: `record` from any thread, never blocking.
 pub struct Writer {
-    queue: SyncSender<Msg>,
+    queue: Sender<Msg>,
+    /// Events the queue may hold (see `Shared::queued`).
+    capacity: usize,
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -167,8 +175,10 @@ impl Writer {
     /// A writer to whatever `opener` opens.
     pub fn start(opener: Opener, config: WriterConfig) -> Result<Writer, EventLogError> {
         let config = WriterConfig { capacity: config.capacity.max(1), batch_max: config.batch_max.max(1), ..config };
-        let (queue, rx) = std::sync::mpsc::sync_channel(config.capacity);
+        let capacity = config.capacity;
+        let (queue, rx) = std::sync::mpsc::channel();
         let shared = Arc::new(Shared {
+            queued: AtomicUsize::new(0),
             written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             failures: AtomicU64::new(0),
@@ -182,24 +192,42 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("event-log".into())
             .spawn(move || run(rx, &thread_shared, opener, &config))?;
-        Ok(Writer { queue, shared, thread: Mutex::new(Some(thread)) })
+        Ok(Writer { queue, capacity, shared, thread: Mutex::new(Some(thread)) })
     }
 
     /// Queues an event for writing, or drops and counts it if the queue is full. Never blocks.
     pub fn record(&self, event: Event) {
-        if self.shared.closing.load(Ordering::Acquire) {
-            return self.shared.drop_events(1);
-        }
-        match self.queue.try_send(Msg::Event(event)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => self.shared.drop_events(1),
-        }
+        self.send(vec![event]);
     }
 
-    /// Queues each event in order (see [`Writer::record`]).
+    /// Queues events in order, as one message (a request's events cost one send); those past
+    /// the queue's room are dropped and counted. Never blocks.
     pub fn record_all(&self, events: impl IntoIterator<Item = Event>) {
-        for event in events {
-            self.record(event);
+        self.send(events.into_iter().collect());
+    }
+
+    fn send(&self, mut events: Vec<Event>) {
+        let n = events.len();
+        if n == 0 {
+            return;
+        }
+        if self.shared.closing.load(Ordering::Acquire) {
+            return self.shared.drop_events(u64::try_from(n).unwrap_or(u64::MAX));
+        }
+        let room = |queued: usize| n.min(self.capacity.saturating_sub(queued));
+        let taken = match self
+            .shared
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| (room(q) > 0).then(|| q + room(q)))
+        {
+            Ok(before) => room(before),
+            Err(_) => 0,
+        };
+        events.truncate(taken);
+        self.shared.drop_events(u64::try_from(n - taken).unwrap_or(u64::MAX));
+        if taken > 0 && self.queue.send(Msg::Events(events)).is_err() {
+            self.shared.queued.fetch_sub(taken, Ordering::AcqRel);
+            self.shared.drop_events(u64::try_from(taken).unwrap_or(u64::MAX));
         }
     }
 
@@ -232,8 +260,8 @@ impl Writer {
     fn close(&self, grace: Duration) {
         *self.shared.deadline.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + grace);
         self.shared.closing.store(true, Ordering::Release);
-        // A full queue needs no nudge: the thread is busy with it, or backing off (unparked below).
-        let _ = self.queue.try_send(Msg::Wake);
+        // A thread backing off is unparked below.
+        let _ = self.queue.send(Msg::Wake);
         if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             thread.thread().unpark();
         }
@@ -251,11 +279,15 @@ impl Drop for Writer {
     }
 }
 
-impl Msg {
-    fn event(self) -> Option<Event> {
-        match self {
-            Msg::Event(event) => Some(event),
-            Msg::Wake => None,
+impl Shared {
+    /// A message's events, taken off the queue's count.
+    fn take(&self, msg: Msg) -> Vec<Event> {
+        match msg {
+            Msg::Events(events) => {
+                self.queued.fetch_sub(events.len(), Ordering::AcqRel);
+                events
+            }
+            Msg::Wake => Vec::new(),
         }
     }
 }
@@ -274,8 +306,11 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
         let closing = disconnected || shared.closing.load(Ordering::Acquire);
         if closing || !batch.is_empty() {
             // Top up without waiting: at shutdown, or a batch kept from a failed attempt.
-            let room = config.batch_max - batch.len();
-            batch.extend(rx.try_iter().filter_map(Msg::event).take(room));
+            while batch.len() < config.batch_max
+                && let Ok(msg) = rx.try_recv()
+            {
+                batch.extend(shared.take(msg));
+            }
             if batch.is_empty() {
                 break;
             }
@@ -283,7 +318,7 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
             let first = if chores && let Some(open) = sink.as_mut() {
                 match rx.try_recv() {
                     Ok(msg) => Ok(msg),
-                    Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    Err(TryRecvError::Empty) => {
                         // Nothing to write: one step of idle work, then look again.
                         chores = open.idle().unwrap_or_else(|error| {
                             tracing::warn!(%error, "cannot bring the event log's summaries up to date");
@@ -291,13 +326,13 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
                         });
                         continue;
                     }
-                    Err(std::sync::mpsc::TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+                    Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
                 }
             } else {
                 rx.recv_timeout(config.batch_window)
             };
             match first {
-                Ok(Msg::Event(event)) => batch.push(event),
+                Ok(msg @ Msg::Events(_)) => batch.extend(shared.take(msg)),
                 Ok(Msg::Wake) | Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => {
                     disconnected = true;
@@ -308,7 +343,7 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
             while batch.len() < config.batch_max {
                 let left = window_end.saturating_duration_since(Instant::now());
                 match rx.recv_timeout(left) {
-                    Ok(Msg::Event(event)) => batch.push(event),
+                    Ok(msg @ Msg::Events(_)) => batch.extend(shared.take(msg)),
                     Ok(Msg::Wake) | Err(RecvTimeoutError::Timeout) => break,
                     Err(RecvTimeoutError::Disconnected) => {
                         disconnected = true;
@@ -361,7 +396,7 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
                 }
                 let deadline = shared.deadline();
                 if closing && deadline.is_none_or(|d| Instant::now() >= d) {
-                    let left = batch.len() + rx.try_iter().filter_map(Msg::event).count();
+                    let left = batch.len() + rx.try_iter().map(|msg| shared.take(msg).len()).sum::<usize>();
                     tracing::error!(events = left, "shutting down with events the database did not take");
                     shared.drop_events(u64::try_from(left).unwrap_or(u64::MAX));
                     batch.clear();
@@ -378,7 +413,8 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
         }
     }
     // Anything that slipped into the queue while the thread was finishing.
-    shared.drop_events(u64::try_from(rx.try_iter().filter_map(Msg::event).count()).unwrap_or(u64::MAX));
+    let left: usize = rx.try_iter().map(|msg| shared.take(msg).len()).sum();
+    shared.drop_events(u64::try_from(left).unwrap_or(u64::MAX));
     shared.connected.store(false, Ordering::Relaxed);
 }
 
@@ -491,7 +527,9 @@ mod tests {
     fn a_batch_the_database_refuses_is_dropped_not_retried_for_ever() {
         let (up, stored) = (Arc::new(AtomicBool::new(true)), Arc::new(Mutex::new(Vec::new())));
         let writer = Writer::start(gated(&up, &stored, Some(2)), config()).expect("the thread starts");
-        writer.record_all((0..10).map(event));
+        // Two requests' events: a batch closes at `batch_max` (5) but never splits a request's.
+        writer.record_all((0..5).map(event));
+        writer.record_all((5..10).map(event));
         wait_for("both batches to be settled", || {
             let s = writer.stats();
             s.written + s.dropped == 10
