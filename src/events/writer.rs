@@ -61,8 +61,7 @@ pub type Opener = Box<dyn FnMut() -> Result<Box<dyn Sink>, EventLogError> + Send
 pub struct WriterConfig {
     /// Events waiting in memory at most; past it, events are dropped.
     pub capacity: usize,
-    /// Events per transaction: a batch closes once it has this many (a request's events are
-    /// not split, so it may have a few more).
+    /// Events per transaction at most.
     pub batch_max: usize,
     /// How long the first event of a batch waits for others: the most a restart can lose.
     pub batch_window: Duration,
@@ -279,16 +278,21 @@ impl Drop for Writer {
     }
 }
 
-impl Shared {
-    /// A message's events, taken off the queue's count.
-    fn take(&self, msg: Msg) -> Vec<Event> {
-        match msg {
-            Msg::Events(events) => {
-                self.queued.fetch_sub(events.len(), Ordering::AcqRel);
-                events
-            }
+impl Msg {
+    fn events(self) -> Vec<Event> {
+        match self {
+            Msg::Events(events) => events,
             Msg::Wake => Vec::new(),
         }
+    }
+}
+
+impl Shared {
+    /// Moves events received (`carry`, still counted as queued) into the batch, up to `max`.
+    fn move_into(&self, batch: &mut Vec<Event>, carry: &mut Vec<Event>, max: usize) {
+        let k = max.saturating_sub(batch.len()).min(carry.len());
+        batch.extend(carry.drain(..k));
+        self.queued.fetch_sub(k, Ordering::AcqRel);
     }
 }
 
@@ -296,6 +300,9 @@ impl Shared {
 fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterConfig) {
     let mut sink: Option<Box<dyn Sink>> = None;
     let mut batch: Vec<Event> = Vec::with_capacity(config.batch_max);
+    // Events received but not yet in a batch: the rest of a request's that filled one.
+    let mut carry: Vec<Event> = Vec::new();
+    let max = config.batch_max;
     let mut backoff = config.retry_min;
     let (mut rejected, mut failed_in_a_row) = (0_u32, 0_u64);
     let mut last_warning: Option<Instant> = None;
@@ -304,12 +311,15 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
     let mut chores = true;
     loop {
         let closing = disconnected || shared.closing.load(Ordering::Acquire);
+        shared.move_into(&mut batch, &mut carry, max);
         if closing || !batch.is_empty() {
-            // Top up without waiting: at shutdown, or a batch kept from a failed attempt.
-            while batch.len() < config.batch_max
+            // Top up without waiting: at shutdown, a batch kept from a failed attempt, or
+            // events already received.
+            while batch.len() < max
                 && let Ok(msg) = rx.try_recv()
             {
-                batch.extend(shared.take(msg));
+                carry.extend(msg.events());
+                shared.move_into(&mut batch, &mut carry, max);
             }
             if batch.is_empty() {
                 break;
@@ -332,7 +342,10 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
                 rx.recv_timeout(config.batch_window)
             };
             match first {
-                Ok(msg @ Msg::Events(_)) => batch.extend(shared.take(msg)),
+                Ok(msg @ Msg::Events(_)) => {
+                    carry.extend(msg.events());
+                    shared.move_into(&mut batch, &mut carry, max);
+                }
                 Ok(Msg::Wake) | Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => {
                     disconnected = true;
@@ -340,10 +353,13 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
                 }
             }
             let window_end = Instant::now() + config.batch_window;
-            while batch.len() < config.batch_max {
+            while batch.len() < max {
                 let left = window_end.saturating_duration_since(Instant::now());
                 match rx.recv_timeout(left) {
-                    Ok(msg @ Msg::Events(_)) => batch.extend(shared.take(msg)),
+                    Ok(msg @ Msg::Events(_)) => {
+                        carry.extend(msg.events());
+                        shared.move_into(&mut batch, &mut carry, max);
+                    }
                     Ok(Msg::Wake) | Err(RecvTimeoutError::Timeout) => break,
                     Err(RecvTimeoutError::Disconnected) => {
                         disconnected = true;
@@ -396,10 +412,11 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
                 }
                 let deadline = shared.deadline();
                 if closing && deadline.is_none_or(|d| Instant::now() >= d) {
-                    let left = batch.len() + rx.try_iter().map(|msg| shared.take(msg).len()).sum::<usize>();
+                    let left = batch.len() + carry.len() + rx.try_iter().map(|msg| msg.events().len()).sum::<usize>();
                     tracing::error!(events = left, "shutting down with events the database did not take");
                     shared.drop_events(u64::try_from(left).unwrap_or(u64::MAX));
                     batch.clear();
+                    carry.clear();
                     break;
                 }
                 // Shutdown unparks the thread, so a long backoff does not delay it.
@@ -413,7 +430,7 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
         }
     }
     // Anything that slipped into the queue while the thread was finishing.
-    let left: usize = rx.try_iter().map(|msg| shared.take(msg).len()).sum();
+    let left: usize = carry.len() + rx.try_iter().map(|msg| msg.events().len()).sum::<usize>();
     shared.drop_events(u64::try_from(left).unwrap_or(u64::MAX));
     shared.connected.store(false, Ordering::Relaxed);
 }
@@ -527,9 +544,7 @@ mod tests {
     fn a_batch_the_database_refuses_is_dropped_not_retried_for_ever() {
         let (up, stored) = (Arc::new(AtomicBool::new(true)), Arc::new(Mutex::new(Vec::new())));
         let writer = Writer::start(gated(&up, &stored, Some(2)), config()).expect("the thread starts");
-        // Two requests' events: a batch closes at `batch_max` (5) but never splits a request's.
-        writer.record_all((0..5).map(event));
-        writer.record_all((5..10).map(event));
+        writer.record_all((0..10).map(event));
         wait_for("both batches to be settled", || {
             let s = writer.stats();
             s.written + s.dropped == 10
