@@ -2,7 +2,7 @@
 //! Measured in the same run, each the median of `SWITCHBOARD_BENCH_RUNS` runs (default 3):
 //! - the pure report in memory: the calls' events generated and fed to `events::report`;
 //! - over a log of `SWITCHBOARD_BENCH_CALLS` calls (default 1,000,000; written once with its
-//!   summaries, which takes a few minutes) in SQLite: `switchboard report`'s read,
+//!   events, then summarised as the idle writer would: both timed) in SQLite: `switchboard report`'s read,
 //!   `Store::report` from the summaries (whole log, and dates that cut through 15-minute
 //!   buckets), beside the baselines `SELECT count(*) FROM events` and the old read, every
 //!   event through `Store::scan` and the report builder (which must give the same report);
@@ -41,8 +41,9 @@ fn median(runs: u64, mut f: impl FnMut() -> Report) -> (Duration, Report) {
     (times[times.len() / 2], last.expect("at least one run"))
 }
 
-/// Writes calls `0..n` in batches of 10,000 events; returns the time taken.
-fn write(store: &mut Store, n: u64) -> Duration {
+/// Writes calls `0..n` in batches of 10,000 events, then brings the summaries up to date (as
+/// the server's writer does when idle); returns the two times.
+fn write(store: &mut Store, n: u64) -> (Duration, Duration) {
     let began = Instant::now();
     let mut batch = Vec::new();
     for i in 0..n {
@@ -53,7 +54,10 @@ fn write(store: &mut Store, n: u64) -> Duration {
         }
     }
     store.insert(&batch).expect("stored");
-    began.elapsed()
+    let wrote = began.elapsed();
+    let began = Instant::now();
+    assert_eq!(store.catch_up().expect("summarised"), n, "every call summarised once");
+    (wrote, began.elapsed())
 }
 
 /// `switchboard report`'s read: open the log, read the summaries.
@@ -89,12 +93,15 @@ fn main() {
     let url = DbUrl::parse(&format!("sqlite://{}", dir.path().join("calls.db").display())).expect("a valid URL");
     let mut store = Store::open(&url).expect("the log opens").expect("a log");
     let events: usize = (0..calls).map(|i| call(i).len()).sum();
-    let wrote = write(&mut store, calls);
+    let (wrote, summarised) = write(&mut store, calls);
     drop(store);
     println!(
-        "write {calls} calls ({events} events) to SQLite in batches of 10,000: {:.1} s ({:.0} events/s)",
+        "write {calls} calls ({events} events) to SQLite in batches of 10,000: {:.1} s ({:.0} events/s); \
+         then summarise them: {:.1} s ({:.0} calls/s)",
         secs(wrote),
-        events as f64 / secs(wrote)
+        events as f64 / secs(wrote),
+        secs(summarised),
+        calls as f64 / secs(summarised)
     );
     let path = dir.path().join("calls.db");
     let (count, _) = median(runs, || {
@@ -135,9 +142,13 @@ fn main() {
     let Some(cluster) = pg::Cluster::start() else { return };
     let url = DbUrl::parse(&cluster.database("report")).expect("a valid URL");
     let mut store = Store::open(&url).expect("the log opens").expect("a log");
-    let wrote = write(&mut store, pg_calls);
+    let (wrote, summarised) = write(&mut store, pg_calls);
     drop(store);
-    println!("write {pg_calls} calls to PostgreSQL in batches of 10,000: {:.1} s", secs(wrote));
+    println!(
+        "write {pg_calls} calls to PostgreSQL in batches of 10,000: {:.1} s; then summarise them: {:.1} s",
+        secs(wrote),
+        secs(summarised)
+    );
     let (memory, expected) = median(runs, || report((0..pg_calls).flat_map(call), Scope::default()));
     let (scan, r) = median(runs, || report_from(&url));
     assert_eq!(r, expected, "PostgreSQL's scan is the in-memory report");

@@ -288,3 +288,50 @@ fn a_missing_or_empty_log_says_so() {
     run(&["report", "--db", &empty, "--json"]).code(1).stderr_has("no calls in the event log");
     run(&["fit", "--db", &empty]).code(2).stderr_has("nothing to fit");
 }
+
+/// Ratings and fetches: three callers rate the service, four look a ticket up (the support
+/// API answers, has no such ticket, or is down).
+#[test]
+fn report_counts_ratings_and_fetches() {
+    use switchboard::engine::call::Fetched;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let url = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let mut store = Store::open(&DbUrl::parse(&url).expect("a valid URL")).ok().flatten().expect("the log opens");
+    let flow = flow();
+    let d = |k: &'static str| Input::Digits(k);
+    let answer = serde_json::json!({"status": "done"});
+    let fetched = |status: Option<u16>, json, ms| Input::Fetched(Fetched { status, json, ms });
+    let calls = [
+        scripted(&flow, "R1", false, &[d("1"), d("6"), d("4")]),
+        scripted(&flow, "R2", false, &[d("1"), d("6"), d("5")]),
+        scripted(&flow, "R3", false, &[d("1"), d("6"), d("4")]),
+        scripted(&flow, "F1", false, &[d("1"), d("3"), d("123456"), fetched(Some(200), Some(&answer), 80)]),
+        scripted(&flow, "F2", false, &[d("1"), d("3"), d("123456"), fetched(Some(200), Some(&answer), 120)]),
+        scripted(&flow, "F3", false, &[d("1"), d("3"), d("123456"), fetched(Some(404), None, 40)]),
+        scripted(&flow, "F4", false, &[d("1"), d("3"), d("123456"), fetched(None, None, 2000)]),
+    ];
+    for call in calls {
+        store.insert(&call.events).expect("the events are stored");
+    }
+    drop(store);
+    let r = run(&["report", "--db", &url, "--json"]).code(0).json();
+    // At the menu that asked, not at the `set` node of each score.
+    assert_eq!(
+        r["ratings"],
+        serde_json::json!([{"node": "feedback", "count": 3, "mean": 13.0 / 3.0, "distribution": [0, 0, 0, 2, 1],
+            "other": 0}])
+    );
+    assert_eq!(
+        r["fetches"],
+        serde_json::json!([{"node": "ticket_lookup", "count": 4, "ok": 2, "not_found": 1, "failed": 1,
+            "p50_ms": 80, "p90_ms": 2000}])
+    );
+    let text = run(&["report", "--db", &url]).code(0).stdout();
+    assert!(
+        text.contains(
+            "\nfetches:\n  ticket_lookup: 4 requests, ok 2, not found 1, failed 1; time p50 80 ms, p90 2000 ms\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("\nratings:\n  feedback: 3 given, mean 4.33; 1: 0, 2: 0, 3: 0, 4: 2, 5: 1\n"), "{text}");
+}

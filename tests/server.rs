@@ -811,7 +811,8 @@ async fn a_call_pressing_zero_is_logged_in_order_and_leaves_the_queue_bridged() 
     let left = r#"{"queue":"first_line","queue_time_s":40,"result":"bridged"}"#;
     assert_eq!(events[13], (13, Some("first_line".into()), "queue_left", left.into()));
     assert_eq!(events[14].1.as_deref(), Some("after_call"));
-    assert_eq!(events[18], (18, Some("rate_5".into()), "rated", r#"{"score":5}"#.into()));
+    // At the menu that asked, not the `set` node that stored the score.
+    assert_eq!(events[18], (18, Some("after_call".into()), "rated", r#"{"score":5}"#.into()));
 }
 
 #[tokio::test]

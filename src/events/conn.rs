@@ -52,10 +52,24 @@ pub(super) trait Conn {
     /// Rows of a query with `$n` placeholders.
     fn query(&mut self, sql: &str, params: Vec<Param>, each: EachRow<'_>) -> Result<(), EventLogError>;
     fn execute(&mut self, sql: &str, params: Vec<Param>) -> Result<u64, EventLogError>;
+    /// Up to `limit` calls (call id, provider) marked in `dirty_calls`; on PostgreSQL locked to
+    /// the end of the transaction, skipping those another transaction holds.
+    fn dirty(&mut self, limit: usize) -> Result<Vec<(String, String)>, EventLogError>;
+    /// Unmarks these calls.
+    fn clean(&mut self, calls: &[(&str, &str)]) -> Result<(), EventLogError>;
+    /// The events of these calls that a report reads, a call's together and in `seq` order.
+    fn calls_events(&mut self, calls: &[(&str, &str)], each: EachEvent<'_>) -> Result<(), EventLogError>;
     /// The stored states of these calls (call id, provider).
     fn states(&mut self, calls: &[(&str, &str)]) -> Result<HashMap<(String, String), CallState>, EventLogError>;
-    /// Writes a batch's changes to `calls`, `queue_stays` and `tallies`.
+    /// Writes the calls' new summaries to `calls` (deleting those that have none) and the
+    /// tallies' changes.
     fn write_summaries(&mut self, calls: &[CallChange], tallies: &Tallies) -> Result<(), EventLogError>;
+}
+
+/// `kind IN (…)` of the kinds a report reads, as SQL literals.
+fn report_kinds() -> String {
+    let words: Vec<String> = super::report::KINDS.iter().map(|k| format!("'{k}'")).collect();
+    format!("kind IN ({})", words.join(", "))
 }
 
 /// SQLite, on a connection or inside a transaction (which derefs to one).
@@ -97,23 +111,7 @@ impl Conn for Lite<'_> {
         let mut query = self.0.prepare_cached(&sql)?;
         let mut rows = query.query(rusqlite::params_from_iter(lite_values(params)))?;
         while let Some(row) = rows.next()? {
-            let text = |i: usize| row.get_ref(i)?.as_str().map_err(rusqlite::Error::from);
-            let node = row.get_ref(6)?.as_str_or_null().map_err(rusqlite::Error::from)?;
-            fill(
-                &mut event,
-                Columns {
-                    call_id: text(0)?,
-                    provider: text(1)?,
-                    flow: text(2)?,
-                    flow_version: text(3)?,
-                    seq: row.get(4)?,
-                    at_ms: row.get(5)?,
-                    node,
-                    kind: text(7)?,
-                    details: text(8)?,
-                    simulated: row.get(9)?,
-                },
-            )?;
+            lite_fill(&mut event, row)?;
             each(&event)?;
         }
         Ok(())
@@ -144,6 +142,40 @@ impl Conn for Lite<'_> {
         Ok(u64::try_from(n).unwrap_or(u64::MAX))
     }
 
+    fn dirty(&mut self, limit: usize) -> Result<Vec<(String, String)>, EventLogError> {
+        let mut query = self.0.prepare_cached("SELECT call_id, provider FROM dirty_calls LIMIT $1")?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = query.query_map([limit], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn clean(&mut self, calls: &[(&str, &str)]) -> Result<(), EventLogError> {
+        let mut delete = self.0.prepare_cached("DELETE FROM dirty_calls WHERE call_id = $1 AND provider = $2")?;
+        for &(call_id, provider) in calls {
+            delete.execute([call_id, provider])?;
+        }
+        Ok(())
+    }
+
+    fn calls_events(&mut self, calls: &[(&str, &str)], each: EachEvent<'_>) -> Result<(), EventLogError> {
+        // One look-up of the table's key per call: SQLite answers each in microseconds.
+        let sql = format!(
+            "SELECT {} FROM events WHERE call_id = $1 AND provider = $2 AND {} ORDER BY seq",
+            super::store::COLUMNS,
+            report_kinds()
+        );
+        let mut query = self.0.prepare_cached(&sql)?;
+        let mut event = blank_event();
+        for &(call_id, provider) in calls {
+            let mut rows = query.query([call_id, provider])?;
+            while let Some(row) = rows.next()? {
+                lite_fill(&mut event, row)?;
+                each(&event)?;
+            }
+        }
+        Ok(())
+    }
+
     fn states(&mut self, calls: &[(&str, &str)]) -> Result<HashMap<(String, String), CallState>, EventLogError> {
         let mut query = self.0.prepare_cached("SELECT state FROM calls WHERE call_id = $1 AND provider = $2")?;
         let mut states = HashMap::new();
@@ -164,13 +196,12 @@ impl Conn for Lite<'_> {
             "INSERT OR REPLACE INTO calls (call_id, provider, flow, simulated, start_ms, to_person_ms, state) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )?;
-        let mut forget = conn.prepare_cached("DELETE FROM queue_stays WHERE call_id = $1 AND provider = $2")?;
-        let mut stay = conn.prepare_cached(
-            "INSERT OR IGNORE INTO queue_stays (call_id, provider, seq, flow, simulated, start_ms, queue, wait_s) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )?;
+        let mut forget = conn.prepare_cached("DELETE FROM calls WHERE call_id = $1 AND provider = $2")?;
         for c in calls {
-            let s = &c.state;
+            let Some(s) = &c.state else {
+                forget.execute([&c.call_id, &c.provider])?;
+                continue;
+            };
             let state = serde_json::to_string(s).map_err(|e| bad_state(&c.call_id, &e))?;
             upsert.execute(rusqlite::params![
                 c.call_id,
@@ -181,21 +212,6 @@ impl Conn for Lite<'_> {
                 s.to_person_ms(),
                 state
             ])?;
-            if c.rebuilt {
-                forget.execute([&c.call_id, &c.provider])?;
-            }
-            for st in &c.stays {
-                stay.execute(rusqlite::params![
-                    c.call_id,
-                    c.provider,
-                    st.seq,
-                    s.flow,
-                    s.simulated,
-                    s.start_ms,
-                    st.queue,
-                    st.wait_s
-                ])?;
-            }
         }
         let mut add = conn.prepare_cached(
             "INSERT INTO tallies (simulated, bucket, flow, what, name, value, n) VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -217,33 +233,34 @@ impl Conn for Lite<'_> {
     }
 }
 
+/// Decodes an SQLite row of [`COLUMNS`](super::store::COLUMNS) into `event`.
+fn lite_fill(event: &mut Event, row: &rusqlite::Row<'_>) -> Result<(), EventLogError> {
+    let text = |i: usize| row.get_ref(i)?.as_str().map_err(rusqlite::Error::from);
+    let node = row.get_ref(6)?.as_str_or_null().map_err(rusqlite::Error::from)?;
+    fill(
+        event,
+        Columns {
+            call_id: text(0)?,
+            provider: text(1)?,
+            flow: text(2)?,
+            flow_version: text(3)?,
+            seq: row.get(4)?,
+            at_ms: row.get(5)?,
+            node,
+            kind: text(7)?,
+            details: text(8)?,
+            simulated: row.get(9)?,
+        },
+    )
+}
+
 impl<C: postgres::GenericClient> Conn for Pg<'_, C> {
     fn scan(&mut self, filter: &Filter, each: EachEvent<'_>) -> Result<(), EventLogError> {
         let (clause, params) = where_clause(filter);
-        let mut event = blank_event();
         let columns = super::store::COLUMNS.replace("details", "details::text");
         let sql = format!("SELECT {columns} FROM events{clause} ORDER BY call_id, provider, seq");
         // `query_raw` streams: rows are decoded as they arrive, not gathered first.
-        let mut rows = self.0.query_raw(&sql, pg_values(params))?;
-        while let Some(row) = rows.next()? {
-            fill(
-                &mut event,
-                Columns {
-                    call_id: row.try_get(0)?,
-                    provider: row.try_get(1)?,
-                    flow: row.try_get(2)?,
-                    flow_version: row.try_get(3)?,
-                    seq: row.try_get(4)?,
-                    at_ms: row.try_get(5)?,
-                    node: row.try_get(6)?,
-                    kind: row.try_get(7)?,
-                    details: row.try_get(8)?,
-                    simulated: row.try_get(9)?,
-                },
-            )?;
-            each(&event)?;
-        }
-        Ok(())
+        pg_rows(self.0.query_raw(&sql, pg_values(params))?, each)
     }
 
     fn query(&mut self, sql: &str, params: Vec<Param>, each: EachRow<'_>) -> Result<(), EventLogError> {
@@ -276,17 +293,44 @@ impl<C: postgres::GenericClient> Conn for Pg<'_, C> {
         Ok(self.0.execute(sql, &refs)?)
     }
 
-    fn states(&mut self, calls: &[(&str, &str)]) -> Result<HashMap<(String, String), CallState>, EventLogError> {
-        let ids: Vec<&str> = calls.iter().map(|c| c.0).collect();
-        let providers: Vec<&str> = calls.iter().map(|c| c.1).collect();
-        // Instances write the same call in turn: each holds its calls' locks (taken in one
-        // order, so two batches cannot wait on each other) from reading their states to
-        // committing the new ones, so neither folds into a state the other is replacing.
+    fn dirty(&mut self, limit: usize) -> Result<Vec<(String, String)>, EventLogError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Locked rows are another instance's catch-up: skipped, not waited for.
+        let rows = self.0.query(
+            "SELECT call_id, provider FROM dirty_calls ORDER BY call_id, provider LIMIT $1 FOR UPDATE SKIP LOCKED",
+            &[&limit],
+        )?;
+        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+    }
+
+    fn clean(&mut self, calls: &[(&str, &str)]) -> Result<(), EventLogError> {
+        let (ids, providers): (Vec<&str>, Vec<&str>) = calls.iter().copied().unzip();
         self.0.execute(
-            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(i || chr(1) || p, 0) AS h \
-             FROM unnest($1::text[], $2::text[]) AS t(i, p) ORDER BY h) AS locks",
+            "DELETE FROM dirty_calls d USING unnest($1::text[], $2::text[]) AS t(i, p) \
+             WHERE d.call_id = t.i AND d.provider = t.p",
             &[&ids, &providers],
         )?;
+        Ok(())
+    }
+
+    fn calls_events(&mut self, calls: &[(&str, &str)], each: EachEvent<'_>) -> Result<(), EventLogError> {
+        let (ids, providers): (Vec<&str>, Vec<&str>) = calls.iter().copied().unzip();
+        let columns: Vec<String> = super::store::COLUMNS
+            .split(", ")
+            .map(|c| if c == "details" { "e.details::text".to_owned() } else { format!("e.{c}") })
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM events e JOIN unnest($1::text[], $2::text[]) AS t(i, p) \
+             ON e.call_id = t.i AND e.provider = t.p WHERE e.{} ORDER BY e.call_id, e.provider, e.seq",
+            columns.join(", "),
+            report_kinds()
+        );
+        let params: Vec<Box<dyn postgres::types::ToSql + Sync>> = vec![Box::new(ids), Box::new(providers)];
+        pg_rows(self.0.query_raw(&sql, params)?, each)
+    }
+
+    fn states(&mut self, calls: &[(&str, &str)]) -> Result<HashMap<(String, String), CallState>, EventLogError> {
+        let (ids, providers): (Vec<&str>, Vec<&str>) = calls.iter().copied().unzip();
         let rows = self.0.query(
             "SELECT c.call_id, c.provider, c.state FROM calls c \
              JOIN unnest($1::text[], $2::text[]) AS t(i, p) ON c.call_id = t.i AND c.provider = t.p",
@@ -303,17 +347,18 @@ impl<C: postgres::GenericClient> Conn for Pg<'_, C> {
 
     fn write_summaries(&mut self, calls: &[CallChange], tallies: &Tallies) -> Result<(), EventLogError> {
         let client = &mut *self.0;
-        // One statement per table, every column an array (see `Store::insert`).
-        let mut states = Vec::with_capacity(calls.len());
-        for c in calls {
-            states.push(serde_json::to_string(&c.state).map_err(|e| bad_state(&c.call_id, &e))?);
+        // One statement per table, every column an array.
+        let kept: Vec<(&CallChange, &CallState)> = calls.iter().filter_map(|c| Some((c, c.state.as_ref()?))).collect();
+        let mut states = Vec::with_capacity(kept.len());
+        for (c, s) in &kept {
+            states.push(serde_json::to_string(s).map_err(|e| bad_state(&c.call_id, &e))?);
         }
-        let ids: Vec<&str> = calls.iter().map(|c| c.call_id.as_str()).collect();
-        let providers: Vec<&str> = calls.iter().map(|c| c.provider.as_str()).collect();
-        let flows: Vec<&str> = calls.iter().map(|c| c.state.flow.as_str()).collect();
-        let simulated: Vec<bool> = calls.iter().map(|c| c.state.simulated).collect();
-        let starts: Vec<i64> = calls.iter().map(|c| c.state.start_ms).collect();
-        let to_person: Vec<Option<i64>> = calls.iter().map(|c| c.state.to_person_ms()).collect();
+        let ids: Vec<&str> = kept.iter().map(|(c, _)| c.call_id.as_str()).collect();
+        let providers: Vec<&str> = kept.iter().map(|(c, _)| c.provider.as_str()).collect();
+        let flows: Vec<&str> = kept.iter().map(|(_, s)| s.flow.as_str()).collect();
+        let simulated: Vec<bool> = kept.iter().map(|(_, s)| s.simulated).collect();
+        let starts: Vec<i64> = kept.iter().map(|(_, s)| s.start_ms).collect();
+        let to_person: Vec<Option<i64>> = kept.iter().map(|(_, s)| s.to_person_ms()).collect();
         client.execute(
             "INSERT INTO calls (call_id, provider, flow, simulated, start_ms, to_person_ms, state) \
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::int8[], $6::int8[], $7::text[]) \
@@ -321,39 +366,14 @@ impl<C: postgres::GenericClient> Conn for Pg<'_, C> {
              start_ms = excluded.start_ms, to_person_ms = excluded.to_person_ms, state = excluded.state",
             &[&ids, &providers, &flows, &simulated, &starts, &to_person, &states],
         )?;
-        let rebuilt: Vec<&CallChange> = calls.iter().filter(|c| c.rebuilt).collect();
-        if !rebuilt.is_empty() {
-            let ids: Vec<&str> = rebuilt.iter().map(|c| c.call_id.as_str()).collect();
-            let providers: Vec<&str> = rebuilt.iter().map(|c| c.provider.as_str()).collect();
+        let gone: Vec<&CallChange> = calls.iter().filter(|c| c.state.is_none()).collect();
+        if !gone.is_empty() {
+            let ids: Vec<&str> = gone.iter().map(|c| c.call_id.as_str()).collect();
+            let providers: Vec<&str> = gone.iter().map(|c| c.provider.as_str()).collect();
             client.execute(
-                "DELETE FROM queue_stays s USING unnest($1::text[], $2::text[]) AS t(i, p) \
-                 WHERE s.call_id = t.i AND s.provider = t.p",
+                "DELETE FROM calls c USING unnest($1::text[], $2::text[]) AS t(i, p) \
+                 WHERE c.call_id = t.i AND c.provider = t.p",
                 &[&ids, &providers],
-            )?;
-        }
-        let stays: Vec<(&CallChange, &super::summary::Stay)> =
-            calls.iter().flat_map(|c| c.stays.iter().map(move |s| (c, s))).collect();
-        if !stays.is_empty() {
-            let col = |f: &dyn Fn(&CallChange) -> &str| stays.iter().map(|(c, _)| f(c)).collect::<Vec<&str>>();
-            let seqs: Vec<i64> = stays.iter().map(|(_, s)| i64::from(s.seq)).collect();
-            let simulated: Vec<bool> = stays.iter().map(|(c, _)| c.state.simulated).collect();
-            let starts: Vec<i64> = stays.iter().map(|(c, _)| c.state.start_ms).collect();
-            let queues: Vec<&str> = stays.iter().map(|(_, s)| s.queue.as_str()).collect();
-            let waits: Vec<i64> = stays.iter().map(|(_, s)| i64::from(s.wait_s)).collect();
-            client.execute(
-                "INSERT INTO queue_stays (call_id, provider, seq, flow, simulated, start_ms, queue, wait_s) \
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::bool[], $6::int8[], \
-                 $7::text[], $8::int8[]) ON CONFLICT DO NOTHING",
-                &[
-                    &col(&|c| &c.call_id),
-                    &col(&|c| &c.provider),
-                    &seqs,
-                    &col(&|c| &c.state.flow),
-                    &simulated,
-                    &starts,
-                    &queues,
-                    &waits,
-                ],
             )?;
         }
         // In key order: two instances' batches update shared rows in the same order, so
@@ -390,4 +410,28 @@ impl<C: postgres::GenericClient> Conn for Pg<'_, C> {
         }
         Ok(())
     }
+}
+
+/// Decodes PostgreSQL rows of [`COLUMNS`](super::store::COLUMNS) (`details` as text) one by one.
+fn pg_rows(mut rows: postgres::RowIter<'_>, each: EachEvent<'_>) -> Result<(), EventLogError> {
+    let mut event = blank_event();
+    while let Some(row) = rows.next()? {
+        fill(
+            &mut event,
+            Columns {
+                call_id: row.try_get(0)?,
+                provider: row.try_get(1)?,
+                flow: row.try_get(2)?,
+                flow_version: row.try_get(3)?,
+                seq: row.try_get(4)?,
+                at_ms: row.try_get(5)?,
+                node: row.try_get(6)?,
+                kind: row.try_get(7)?,
+                details: row.try_get(8)?,
+                simulated: row.try_get(9)?,
+            },
+        )?;
+        each(&event)?;
+    }
+    Ok(())
 }

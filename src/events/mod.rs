@@ -517,7 +517,9 @@ pub fn events_of(head: &CallHead, seq: &mut u32, flow: &Flow, after: &Call, step
                 };
                 push(node, Kind::CallbackRequested { queue });
             }
-            Trace::Rated(score) => push(node, Kind::Rated { score }),
+            // At the node that asked (the menu the caller answered), not the `set` node that
+            // stored the score: a flow has one such node per score.
+            Trace::Rated(score) => push(step.before.map(|b| b.node).or(node), Kind::Rated { score }),
             Trace::Fetched(result) => {
                 let (status, ms) = match step.input {
                     Some(crate::engine::Event::Fetched(f)) => (f.status, f.ms),

@@ -31,7 +31,7 @@ use crate::calendar::DAY_KEYS;
 /// The kinds a report reads; a scan may select only these (prompts, keys and speech are most
 /// of a log and tell the report nothing). A call's start is its first event read, normally
 /// `call_started`.
-pub const KINDS: [&str; 14] = [
+pub const KINDS: [&str; 16] = [
     "call_started",
     "node_entered",
     "escape",
@@ -46,6 +46,8 @@ pub const KINDS: [&str; 14] = [
     "voicemail",
     "callback_requested",
     "flow_ended",
+    "rated",
+    "fetched",
 ];
 
 /// Which calls a report covers.
@@ -83,6 +85,44 @@ pub struct Report {
     pub queues: Vec<QueueStats>,
     pub time_to_person_s: Percentiles,
     pub by_hour: Vec<HourCell>,
+    /// One per node where callers rated the service, in id order.
+    pub ratings: Vec<RatingStats>,
+    /// One per `fetch` node, in id order.
+    pub fetches: Vec<FetchStats>,
+}
+
+/// The ratings given at one node (the whole numbers a flow stored in `rating`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RatingStats {
+    pub node: String,
+    pub count: u64,
+    pub mean: Option<f64>,
+    /// How many gave 1, 2, 3, 4 and 5.
+    pub distribution: [u64; 5],
+    /// Scores outside 1–5 (counted in `count` and `mean` too).
+    pub other: u64,
+}
+
+/// The requests of one `fetch` node: the way each took and how long they took (nearest-rank
+/// percentiles of whole milliseconds).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct FetchStats {
+    pub node: String,
+    pub count: u64,
+    pub ok: u64,
+    pub not_found: u64,
+    pub failed: u64,
+    pub p50_ms: Option<u32>,
+    pub p90_ms: Option<u32>,
+}
+
+/// A fetch's way as a number, for the tallies: `ok` 0, `not_found` 1, anything else (`failed`) 2.
+pub fn fetch_result(result: &str) -> i64 {
+    match result {
+        "ok" => 0,
+        "not_found" => 1,
+        _ => 2,
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -205,6 +245,10 @@ pub struct Builder {
     queues: BTreeMap<String, QueueAcc>,
     to_person_ms: Vec<u64>,
     hours: [[(u64, u64); 24]; 7],
+    /// Per node: the scores given, as counts of each.
+    ratings: BTreeMap<String, BTreeMap<u8, u64>>,
+    /// Per node: counts of each way (see [`fetch_result`]) and the times in milliseconds.
+    fetches: BTreeMap<String, ([u64; 3], Vec<u32>)>,
     current: Option<Current>,
 }
 
@@ -220,6 +264,8 @@ impl Builder {
             queues: BTreeMap::new(),
             to_person_ms: Vec::new(),
             hours: [[(0, 0); 24]; 7],
+            ratings: BTreeMap::new(),
+            fetches: BTreeMap::new(),
             current: None,
         }
     }
@@ -291,7 +337,9 @@ impl Builder {
     /// Adds a tally of the summary tables: a node's counter (`entered`, `escapes`,
     /// `timeouts`, `invalid`, `escalations`, `hangups`), or a queue's (`joined`, `answered`,
     /// `abandoned`; `announced` with the minutes announced as `value`, `position` with the
-    /// last position of abandoned callers). Unknown tallies are left out.
+    /// last position of abandoned callers, `wait` with a stay's seconds), a rating node's
+    /// `rated` (the score as `value`) or a fetch node's `fetch_result` ([`fetch_result`]) and
+    /// `fetch_ms`. Unknown tallies are left out.
     pub fn add_tally(&mut self, what: &str, name: &str, value: i64, n: u64) {
         let node = |b: &mut Builder, f: fn(&mut NodeStats, u64)| f(b.node(name), n);
         match what {
@@ -314,6 +362,24 @@ impl Builder {
                 let q = self.queue(name);
                 q.positions = (q.positions.0 + n, q.positions.1 + u64::from(p) * n, q.positions.2.max(p));
             }
+            "rated" => {
+                let score = u8::try_from(value).unwrap_or(u8::MAX);
+                *self.ratings.entry(name.to_owned()).or_default().entry(score).or_default() += n;
+            }
+            "fetch_result" => {
+                let way = usize::try_from(value).unwrap_or(2).min(2);
+                self.fetches.entry(name.to_owned()).or_default().0[way] += n;
+            }
+            "fetch_ms" => {
+                let ms = u32::try_from(value).unwrap_or(u32::MAX);
+                let times = &mut self.fetches.entry(name.to_owned()).or_default().1;
+                times.extend(std::iter::repeat_n(ms, usize::try_from(n).unwrap_or(0)));
+            }
+            "wait" => {
+                let wait = u32::try_from(value).unwrap_or(0);
+                let waits = &mut self.queue(name).waits;
+                waits.extend(std::iter::repeat_n(wait, usize::try_from(n).unwrap_or(0)));
+            }
             _ => {}
         }
     }
@@ -321,11 +387,6 @@ impl Builder {
     /// Adds one call's time from start to a person (see [`add_calls`](Builder::add_calls)).
     pub fn add_to_person(&mut self, ms: u64) {
         self.to_person_ms.push(ms);
-    }
-
-    /// Adds one stay's wait in `queue`.
-    pub fn add_wait(&mut self, queue: &str, wait_s: u32) {
-        self.queue(queue).waits.push(wait_s);
     }
 
     /// Whether a call starting at `start` is in the scope's dates.
@@ -446,6 +507,18 @@ impl Builder {
             }
             Kind::Voicemail { .. } => call.outcome = 3,
             Kind::CallbackRequested { .. } => call.outcome = 4,
+            Kind::Rated { score } => {
+                if let Some(id) = node {
+                    *self.ratings.entry(id.to_owned()).or_default().entry(*score).or_default() += 1;
+                }
+            }
+            Kind::Fetched { result, ms, .. } => {
+                if let Some(id) = node {
+                    let (ways, times) = self.fetches.entry(id.to_owned()).or_default();
+                    ways[usize::try_from(fetch_result(result)).unwrap_or(2)] += 1;
+                    times.push(*ms);
+                }
+            }
             _ => {}
         }
     }
@@ -494,7 +567,41 @@ impl Builder {
                 }
             }
         }
+        let ratings = std::mem::take(&mut self.ratings)
+            .into_iter()
+            .map(|(node, scores)| {
+                let count: u64 = scores.values().sum();
+                let sum: u64 = scores.iter().map(|(s, n)| u64::from(*s) * n).sum();
+                let mut distribution = [0; 5];
+                let mut other = 0;
+                for (&score, &n) in &scores {
+                    match distribution.get_mut(usize::from(score).wrapping_sub(1)) {
+                        Some(slot) => *slot += n,
+                        None => other += n,
+                    }
+                }
+                let mean = (count > 0).then(|| sum as f64 / count as f64);
+                RatingStats { node, count, mean, distribution, other }
+            })
+            .collect();
+        let fetches = std::mem::take(&mut self.fetches)
+            .into_iter()
+            .map(|(node, (ways, mut times))| {
+                times.sort_unstable();
+                FetchStats {
+                    node,
+                    count: ways.iter().sum(),
+                    ok: ways[0],
+                    not_found: ways[1],
+                    failed: ways[2],
+                    p50_ms: nearest_rank(&times, 0.5),
+                    p90_ms: nearest_rank(&times, 0.9),
+                }
+            })
+            .collect();
         Report {
+            ratings,
+            fetches,
             calls: self.calls,
             other_calls: self.other,
             simulated: self.scope.simulated,
@@ -518,8 +625,6 @@ pub fn reads(kind: &Kind) -> bool {
             | Kind::NoInput {}
             | Kind::SentToOperator { .. }
             | Kind::CallCompleted { .. }
-            | Kind::Rated { .. }
-            | Kind::Fetched { .. }
     )
 }
 
@@ -600,6 +705,37 @@ pub fn text(r: &Report) -> String {
                 (Some(mean), Some(max)) => format!("; abandoned at position mean {mean:.1}, max {max}"),
                 _ => String::new(),
             }
+        );
+    }
+    if !r.ratings.is_empty() {
+        out.push_str("\nratings:\n");
+    }
+    for g in &r.ratings {
+        let [one, two, three, four, five] = g.distribution;
+        let _ = writeln!(
+            out,
+            "  {}: {} given, mean {}; 1: {one}, 2: {two}, 3: {three}, 4: {four}, 5: {five}{}",
+            g.node,
+            g.count,
+            g.mean.map_or("-".to_owned(), |m| format!("{m:.2}")),
+            if g.other > 0 { format!(", other: {}", g.other) } else { String::new() }
+        );
+    }
+    if !r.fetches.is_empty() {
+        out.push_str("\nfetches:\n");
+    }
+    let ms = |v: Option<u32>| v.map_or("-".to_owned(), |v| format!("{v} ms"));
+    for f in &r.fetches {
+        let _ = writeln!(
+            out,
+            "  {}: {} requests, ok {}, not found {}, failed {}; time p50 {}, p90 {}",
+            f.node,
+            f.count,
+            f.ok,
+            f.not_found,
+            f.failed,
+            ms(f.p50_ms),
+            ms(f.p90_ms)
         );
     }
     out

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::conn::{Conn, Lite, Param, Pg};
 use super::report::{Report, Scope};
-use super::{Event, EventLogError, Kind, QueueResult, tables, without_nul};
+use super::{Event, EventLogError, Kind, QueueResult, report, tables, without_nul};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -22,15 +22,20 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_events.sql")),
     (2, include_str!("migrations/sqlite/0002_events_by_call.sql")),
     (3, include_str!("migrations/sqlite/0003_call_summaries.sql")),
+    (5, include_str!("migrations/sqlite/0005_lazy_summaries.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_events.sql")),
     (2, include_str!("migrations/postgres/0002_call_provider_seq.sql")),
     (3, include_str!("migrations/postgres/0003_call_summaries.sql")),
+    (5, include_str!("migrations/postgres/0005_lazy_summaries.sql")),
 ];
 
-/// The migration that adds the summary tables, filled from the events already stored.
-const SUMMARIES: i64 = 3;
+/// The migrations after which the summaries are rewritten from the events already stored.
+const SUMMARIES: [i64; 2] = [3, 5];
+
+/// Calls summarised per transaction by [`Store::catch_up`].
+pub const CATCH_UP_CHUNK: usize = 2_000;
 
 /// The advisory lock that serialises migrations of instances starting together (any constant
 /// of ours; these are the bytes of "sbevents").
@@ -180,25 +185,31 @@ impl Store {
         })
     }
 
-    /// Stores a batch in one transaction, with the summaries `report` reads; returns how
-    /// many were new (replays are skipped, and left out of the summaries).
+    /// Stores a batch in one transaction and marks its calls for [`Store::catch_up`]; returns
+    /// how many events were new (replays are skipped). The summaries are not touched here: a
+    /// writer keeps up with tens of thousands of events a second and summarises when idle.
     pub fn insert(&mut self, events: &[Event]) -> Result<u64, EventLogError> {
         match &mut self.backend {
             Backend::Sqlite(conn) => {
                 let tx = conn.transaction()?;
-                let mut new = Vec::with_capacity(events.len());
+                let mut added = 0_u64;
+                let mut dirty = std::collections::HashSet::new();
                 {
                     let sql = format!(
                         "INSERT INTO events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                          ON CONFLICT DO NOTHING"
                     );
                     let mut insert = tx.prepare_cached(&sql)?;
+                    let mut version = (u64::MAX, String::new());
                     for e in events {
-                        let added = insert.execute(rusqlite::params![
+                        if version.0 != e.flow_version {
+                            version = (e.flow_version, version_hex(e.flow_version));
+                        }
+                        let new = insert.execute(rusqlite::params![
                             e.call_id,
                             e.provider,
                             e.flow,
-                            version_hex(e.flow_version),
+                            version.1,
                             e.seq,
                             e.at.timestamp_millis(),
                             e.node,
@@ -206,24 +217,39 @@ impl Store {
                             e.kind.details(),
                             e.simulated,
                         ])?;
-                        if added > 0 {
-                            new.push(e);
+                        if new > 0 {
+                            added += 1;
+                            if report::reads(&e.kind) {
+                                dirty.insert((e.call_id.as_str(), e.provider.as_str()));
+                            }
                         }
                     }
+                    let mut mark =
+                        tx.prepare_cached("INSERT OR IGNORE INTO dirty_calls (call_id, provider) VALUES ($1, $2)")?;
+                    for (call_id, provider) in dirty {
+                        mark.execute([call_id, provider])?;
+                    }
                 }
-                tables::summarize(&mut Lite(&tx), &new)?;
                 tx.commit()?;
-                Ok(u64::try_from(new.len()).unwrap_or(u64::MAX))
+                Ok(added)
             }
             Backend::Postgres(client) => {
                 // One statement per batch: every column as an array parameter (binary, no
-                // escaping), `unnest` back into rows, replays skipped by the unique key and
-                // the new rows' keys returned for the summaries.
-                const SQL: &str = "INSERT INTO events (call_id, provider, flow, flow_version, seq, at_ms, node, \
-                     kind, details, simulated) SELECT c, p, f, v, s, a, n, k, d::jsonb, m FROM \
+                // escaping), `unnest` back into rows, replays skipped by the unique key, and
+                // the new rows' calls marked, in key order so that two instances' batches do
+                // not deadlock. A mark already there is updated, not skipped: that waits for a
+                // catch-up holding it (`FOR UPDATE`), which read the call's events without
+                // these and is about to delete it; the mark is then made anew. (Binary COPY into a staging table measured slower: its extra
+                // statements cost more than the arrays' decoding.)
+                const SQL: &str = "WITH new AS (INSERT INTO events (call_id, provider, flow, flow_version, seq, \
+                     at_ms, node, kind, details, simulated) SELECT c, p, f, v, s, a, n, k, d::jsonb, m FROM \
                      unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], \
                      $7::text[], $8::text[], $9::text[], $10::bool[]) AS t(c, p, f, v, s, a, n, k, d, m) \
-                     ON CONFLICT DO NOTHING RETURNING call_id, provider, seq";
+                     ON CONFLICT DO NOTHING RETURNING call_id, provider, kind), \
+                     marked AS (INSERT INTO dirty_calls (call_id, provider) SELECT DISTINCT call_id, provider \
+                     FROM new WHERE kind = ANY($11) ORDER BY call_id, provider \
+                     ON CONFLICT (call_id, provider) DO UPDATE SET call_id = excluded.call_id) \
+                     SELECT count(*) FROM new";
                 let column = |f: &dyn Fn(&Event) -> String| events.iter().map(f).collect::<Vec<String>>();
                 let call_ids = column(&|e| without_nul(&e.call_id));
                 let providers = column(&|e| without_nul(&e.provider));
@@ -235,29 +261,60 @@ impl Store {
                 let kinds: Vec<&str> = events.iter().map(|e| e.kind.word()).collect();
                 let details = column(&|e| e.kind.details());
                 let simulated: Vec<bool> = events.iter().map(|e| e.simulated).collect();
-                let mut tx = client.transaction()?;
-                let insert = tx.prepare(SQL)?;
-                let rows = tx.query(
-                    &insert,
-                    &[&call_ids, &providers, &flows, &versions, &seqs, &ats, &nodes, &kinds, &details, &simulated],
+                let read: Vec<&str> = report::KINDS.to_vec();
+                let row = client.query_one(
+                    SQL,
+                    &[
+                        &call_ids, &providers, &flows, &versions, &seqs, &ats, &nodes, &kinds, &details, &simulated,
+                        &read,
+                    ],
                 )?;
-                let mut added = std::collections::HashSet::with_capacity(rows.len());
-                for row in &rows {
-                    let (call_id, provider, seq): (&str, &str, i64) =
-                        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-                    added.insert((call_id, provider, seq));
-                }
-                // A key stored now is new once: the same event twice in a batch is one row.
-                let new: Vec<&Event> = events
-                    .iter()
-                    .zip(&call_ids)
-                    .zip(&providers)
-                    .filter(|((e, c), p)| added.remove(&(c.as_str(), p.as_str(), i64::from(e.seq))))
-                    .map(|((e, _), _)| e)
-                    .collect();
-                tables::summarize(&mut Pg(&mut tx), &new)?;
+                Ok(u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0))
+            }
+        }
+    }
+
+    /// Brings the summaries up to date with every event stored (in transactions of
+    /// [`CATCH_UP_CHUNK`] calls); returns how many calls were summarised again. `report`,
+    /// `db export` and `fit --db` call it first; the writer calls it when idle.
+    pub fn catch_up(&mut self) -> Result<u64, EventLogError> {
+        let mut done = 0;
+        loop {
+            let n = self.catch_up_some(CATCH_UP_CHUNK)?;
+            done += u64::try_from(n).unwrap_or(u64::MAX);
+            if n < CATCH_UP_CHUNK {
+                return Ok(done);
+            }
+        }
+    }
+
+    /// How many calls have events the summaries do not count yet.
+    pub fn dirty_calls(&mut self) -> Result<u64, EventLogError> {
+        const SQL: &str = "SELECT count(*) FROM dirty_calls";
+        let n: i64 = match &mut self.backend {
+            Backend::Sqlite(conn) => conn.query_row(SQL, [], |row| row.get(0))?,
+            Backend::Postgres(client) => client.query_one(SQL, &[])?.try_get(0)?,
+        };
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Summarises up to `limit` dirty calls in one transaction; returns how many (fewer than
+    /// `limit` when none are left).
+    pub fn catch_up_some(&mut self, limit: usize) -> Result<usize, EventLogError> {
+        match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                // IMMEDIATE: the write lock first, so a writer in another process cannot slip
+                // in between reading the dirty calls and writing their summaries.
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let n = tables::catch_up(&mut Lite(&tx), limit)?;
                 tx.commit()?;
-                Ok(u64::try_from(new.len()).unwrap_or(u64::MAX))
+                Ok(n)
+            }
+            Backend::Postgres(client) => {
+                let mut tx = client.transaction()?;
+                let n = tables::catch_up(&mut Pg(&mut tx), limit)?;
+                tx.commit()?;
+                Ok(n)
             }
         }
     }
@@ -271,6 +328,10 @@ impl Store {
         filter: &Filter,
         each: &mut dyn FnMut(&Event) -> Result<(), EventLogError>,
     ) -> Result<(), EventLogError> {
+        if filter.started.is_some() {
+            // Which calls started when is the summaries' `calls.start_ms`.
+            self.catch_up()?;
+        }
         self.conn().scan(filter, each)
     }
 
@@ -278,6 +339,7 @@ impl Store {
     /// the writer keeps: the same as [`Builder`](super::report::Builder) fed every call's
     /// events through [`Store::scan`], in a few queries.
     pub fn report(&mut self, flow: Option<&str>, scope: Scope) -> Result<Report, EventLogError> {
+        self.catch_up()?;
         tables::report(self.conn().as_mut(), flow, scope)
     }
 
@@ -310,6 +372,7 @@ impl Store {
     /// The names of the flows whose calls the log holds (real or simulated ones), sorted.
     pub fn flows(&mut self, simulated: bool) -> Result<Vec<String>, EventLogError> {
         const SQL: &str = "SELECT DISTINCT flow FROM calls WHERE simulated = $1 ORDER BY flow";
+        self.catch_up()?;
         Ok(match &mut self.backend {
             Backend::Sqlite(conn) => {
                 let mut query = conn.prepare(SQL)?;
@@ -570,12 +633,14 @@ fn migrate_sqlite(conn: &mut rusqlite::Connection) -> Result<(), EventLogError> 
     )?;
     let current: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
     check_known(current, SQLITE_MIGRATIONS)?;
+    let mut refill = false;
     for (version, sql) in SQLITE_MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         tx.execute_batch(sql)?;
-        if *version == SUMMARIES {
-            tables::backfill(&mut Lite(&tx))?;
-        }
+        refill |= SUMMARIES.contains(version);
         tx.execute("INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, $2)", [*version, now_ms()])?;
+    }
+    if refill {
+        tables::backfill(&mut Lite(&tx))?;
     }
     tx.commit()?;
     Ok(())
@@ -591,13 +656,15 @@ fn migrate_postgres(client: &mut postgres::Client) -> Result<(), EventLogError> 
     let current: i64 =
         tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?.get::<_, i32>(0).into();
     check_known(current, POSTGRES_MIGRATIONS)?;
+    let mut refill = false;
     for (version, sql) in POSTGRES_MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         tx.batch_execute(sql)?;
-        if *version == SUMMARIES {
-            tables::backfill(&mut Pg(&mut tx))?;
-        }
+        refill |= SUMMARIES.contains(version);
         let version = i32::try_from(*version).map_err(|_| EventLogError::BadRow("migration version".into()))?;
         tx.execute("INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, $2)", &[&version, &now_ms()])?;
+    }
+    if refill {
+        tables::backfill(&mut Pg(&mut tx))?;
     }
     tx.commit()?;
     Ok(())

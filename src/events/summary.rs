@@ -1,21 +1,19 @@
-//! Per-call summaries and tallies: what `report` needs, kept by the writer so that a report
-//! reads a few thousand rows instead of every event.
+//! Per-call summaries and tallies: what `report` needs, so that a report reads a few thousand
+//! rows instead of every event.
 //!
-//! Pure: events in, changes to three tables out (the SQL is in [`store`](super::store)).
-//! - `calls`: one row per call, its [`CallState`] (the fold of its events) plus the columns a
-//!   report filters on and `time_to_person`'s value;
-//! - `queue_stays`: one row per `queue_left`, for the exact wait percentiles;
+//! Pure: a call's events in, its summary out (the SQL is in [`tables`](super::tables)).
+//! - `calls`: one row per call, its [`CallState`] (the fold of its events, with what it adds to
+//!   the tallies) plus the columns a report filters on and `time_to_person`'s value;
 //! - `tallies`: counts per (flow, simulated, 15-minute bucket of the call's start, what, name,
-//!   value): a call's outcome, its nodes' counters, its queues' counters and histograms. A
-//!   report sums the buckets it covers; a bucket only partly covered by `--since`/`--until`
-//!   is read from the events of its calls instead, so the result is exact.
+//!   value): a call's outcome, its nodes' counters, its queues' counters and histograms (the
+//!   waits in whole seconds, as providers give them, so their percentiles are exact). A report
+//!   sums the buckets it covers; a bucket only partly covered by `--since`/`--until` is read
+//!   from the events of its calls instead, so the result is exact.
 //!
-//! Every figure is the one [`report::Builder`](super::report::Builder) would compute from the
-//! call's events in `seq` order. Most of them do not depend on the order events arrive in (sums,
-//! or the value of the lowest or highest `seq`); the exceptions are a call's start and a hang-up
-//! logged without a node (the status callback's), which counts only if nothing before it in
-//! `seq` order reached a person, and at the last node entered before it. When a batch brings an
-//! event that would change those, the call is [`Rebuild`]t from all its stored events instead.
+//! A call is always summarised from all its events in `seq` order, the way
+//! [`report::Builder`](super::report::Builder) reads them, so late or reordered events need no
+//! special case: summarising a call again takes back what its previous summary counted
+//! ([`Tallies::count`]) and counts the new one.
 
 use std::collections::HashMap;
 
@@ -37,8 +35,7 @@ pub fn bucket(start_ms: i64) -> i64 {
 pub struct CallState {
     pub flow: String,
     pub simulated: bool,
-    /// The call's first event read by a report (the lowest `seq`): when and which.
-    pub start_seq: u32,
+    /// When the call's first event read by a report (the lowest `seq`) happened.
     pub start_ms: i64,
     /// The outcome (1 queue, 2 dial, 3 voicemail, 4 call-back) of the highest `seq`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,13 +44,6 @@ pub struct CallState {
     /// hang-up in the IVR.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_seq: Option<u32>,
-    /// The highest `seq` of the events a node-less hang-up's meaning depends on (nodes entered,
-    /// outcomes, `flow_ended`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order_seq: Option<u32>,
-    /// The highest `seq` of a node-less hang-up counted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hangup_seq: Option<u32>,
     /// The caller hung up in the IVR.
     #[serde(default)]
     pub hung_up: bool,
@@ -71,6 +61,10 @@ pub struct CallState {
     /// The queues the caller abandoned, with `queue_left`'s own last position.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub abandoned: Vec<(String, Option<u32>)>,
+    /// What the call adds to `tallies` (`what`, `name`, `value`, `n`; its flow, `simulated`
+    /// and bucket are the call's): taken back when the call is summarised again.
+    #[serde(default)]
+    pub tallies: Vec<(String, String, i64, i64)>,
 }
 
 impl CallState {
@@ -79,7 +73,6 @@ impl CallState {
         CallState {
             flow: first.flow.clone(),
             simulated: first.simulated,
-            start_seq: first.seq,
             start_ms: first.at.timestamp_millis(),
             ..CallState::default()
         }
@@ -108,39 +101,26 @@ impl CallState {
     }
 
     /// The tallies that depend on the whole call: its outcome and where abandoned callers stood.
-    fn call_tallies(&self, sign: i64, tallies: &mut Tallies) {
-        tallies.add(self.key(CALLS, "", self.code()), sign);
+    fn call_tallies(&self, tallies: &mut Tallies) {
+        tallies.add(self.key(CALLS, "", self.code()), 1);
         for (queue, own) in &self.abandoned {
             let waited = self.waiting.iter().find(|(q, _, _)| q == queue).map(|&(_, _, p)| p);
             if let Some(position) = own.or(waited) {
-                tallies.add(self.key("position", queue, i64::from(position)), sign);
+                tallies.add(self.key("position", queue, i64::from(position)), 1);
             }
         }
     }
 
-    /// Whether `events` (new to this call) can be folded in, or the call must be rebuilt.
-    pub fn takes(&self, events: &[&Event]) -> bool {
-        events.iter().all(|e| {
-            let lower = |seq: Option<u32>| seq.is_some_and(|s| e.seq < s);
-            !(e.seq < self.start_seq
-                || (orders(&e.kind) && lower(self.hangup_seq))
-                || (is_nodeless_hangup(e) && lower(self.order_seq)))
-        })
-    }
-
-    /// Folds one event in; `tallies` gets what it adds to the per-event counters, `stays` its
-    /// queue stay.
-    fn apply(&mut self, e: &Event, tallies: &mut Tallies, stays: &mut Vec<Stay>) {
+    /// Folds one event in (in `seq` order); `tallies` gets what it adds to the per-event counters.
+    fn apply(&mut self, e: &Event, tallies: &mut Tallies) {
         let seq = e.seq;
         let node = e.node.as_deref();
-        let mut bump = |s: &CallState, what: &'static str| {
+        let bump_value = |s: &CallState, tallies: &mut Tallies, what: &'static str, value: i64| {
             if let Some(id) = node {
-                tallies.add(s.key(what, id, 0), 1);
+                tallies.add(s.key(what, id, value), 1);
             }
         };
-        if orders(&e.kind) {
-            self.order_seq = self.order_seq.max(Some(seq));
-        }
+        let mut bump = |s: &CallState, what: &'static str| bump_value(s, tallies, what, 0);
         let outcome = match &e.kind {
             Kind::QueueJoined { .. } => Some(1),
             Kind::Dialled { .. } => Some(2),
@@ -177,9 +157,6 @@ impl CallState {
                     return;
                 }
                 self.hung_up = true;
-                if node.is_none() {
-                    self.hangup_seq = self.hangup_seq.max(Some(seq));
-                }
                 let at = node.map(str::to_owned).or_else(|| self.last_node.clone().and_then(|(_, n)| n));
                 if let Some(id) = at {
                     tallies.add(self.key("hangups", &id, 0), 1);
@@ -197,8 +174,13 @@ impl CallState {
                 Some(_) => {}
                 None => self.waiting.push((queue.clone(), seq, *position)),
             },
+            Kind::Rated { score } => bump_value(self, tallies, "rated", i64::from(*score)),
+            Kind::Fetched { result, ms, .. } => {
+                bump_value(self, tallies, "fetch_result", super::report::fetch_result(result));
+                bump_value(self, tallies, "fetch_ms", i64::from(*ms));
+            }
             &Kind::QueueLeft { ref queue, result, queue_time_s, last_position } => {
-                stays.push(Stay { seq, queue: queue.clone(), wait_s: queue_time_s });
+                tallies.add(self.key("wait", queue, i64::from(queue_time_s)), 1);
                 match result {
                     QueueResult::Bridged => tallies.add(self.key("answered", queue, 0), 1),
                     QueueResult::Hangup => {
@@ -216,23 +198,6 @@ impl CallState {
 /// The `calls` tally's `what`.
 pub const CALLS: &str = "calls";
 
-/// Events whose `seq` order a node-less hang-up's meaning depends on.
-fn orders(kind: &Kind) -> bool {
-    matches!(
-        kind,
-        Kind::NodeEntered {}
-            | Kind::QueueJoined { .. }
-            | Kind::Dialled { .. }
-            | Kind::Voicemail { .. }
-            | Kind::CallbackRequested { .. }
-            | Kind::FlowEnded {}
-    )
-}
-
-fn is_nodeless_hangup(e: &Event) -> bool {
-    e.node.is_none() && matches!(e.kind, Kind::CallerHungUp {})
-}
-
 /// A row of `tallies` but its count.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TallyKey {
@@ -244,6 +209,26 @@ pub struct TallyKey {
     pub value: i64,
 }
 
+/// Every tally's `what`, so a call's stored contribution names them again.
+pub const WHATS: [&str; 16] = [
+    CALLS,
+    "entered",
+    "escapes",
+    "timeouts",
+    "invalid",
+    "escalations",
+    "hangups",
+    "joined",
+    "announced",
+    "answered",
+    "abandoned",
+    "position",
+    "wait",
+    "rated",
+    "fetch_result",
+    "fetch_ms",
+];
+
 /// Changes to `tallies`, summed over a batch.
 #[derive(Debug, Default)]
 pub struct Tallies(pub HashMap<TallyKey, i64>);
@@ -253,131 +238,44 @@ impl Tallies {
         *self.0.entry(key).or_insert(0) += n;
     }
 
+    /// Adds (`sign` 1) or takes back (-1) what a call's summary counts.
+    pub fn count(&mut self, state: &CallState, sign: i64) {
+        for (what, name, value, n) in &state.tallies {
+            // A `what` this build does not know came from no build: the state is checked on read.
+            if let Some(what) = WHATS.iter().find(|w| *w == what) {
+                self.add(state.key(what, name, *value), sign * n);
+            }
+        }
+    }
+
     /// The changes that are not zero.
     pub fn changes(&self) -> impl Iterator<Item = (&TallyKey, i64)> {
         self.0.iter().filter(|(_, n)| **n != 0).map(|(k, n)| (k, *n))
     }
 }
 
-/// A row of `queue_stays`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Stay {
-    pub seq: u32,
-    pub queue: String,
-    pub wait_s: u32,
-}
-
-/// What a batch changes in the summaries of one call.
+/// What a catch-up changes in the summary of one call.
 #[derive(Debug)]
 pub struct CallChange {
     pub call_id: String,
     pub provider: String,
-    pub state: CallState,
-    /// The call's stays were all rewritten (a rebuild): delete the stored ones first.
-    pub rebuilt: bool,
-    /// Stays to insert (all of the call's after a rebuild).
-    pub stays: Vec<Stay>,
+    /// The summary of all the call's events; `None` when it has none a report reads.
+    pub state: Option<CallState>,
 }
 
-/// A call to rebuild: its stored events, in `seq` order, with the batch's among them.
-pub struct Rebuild<'a> {
-    pub stored: &'a [Event],
-    /// The batch's `seq`s for this call (new events, already among `stored`).
-    pub new: &'a [u32],
-}
-
-/// The summary of all of a call's events (`events` in `seq` order, report kinds only).
-fn fold_all<'e>(events: impl IntoIterator<Item = &'e Event>, tallies: &mut Tallies) -> Option<(CallState, Vec<Stay>)> {
+/// The summary of all of a call's events (`events` in `seq` order, report kinds only), with
+/// what it adds to the tallies in [`CallState::tallies`].
+pub fn summarize<'e>(events: impl IntoIterator<Item = &'e Event>) -> Option<CallState> {
     let mut events = events.into_iter().peekable();
     let mut state = CallState::new(events.peek()?);
-    let mut stays = Vec::new();
+    let mut tallies = Tallies::default();
     for e in events {
-        state.apply(e, tallies, &mut stays);
+        state.apply(e, &mut tallies);
     }
-    state.call_tallies(1, tallies);
-    Some((state, stays))
-}
-
-/// Folds one call's new events (report kinds only, sorted by `seq`) into its stored state,
-/// adding the changes to `tallies`. `None` from `rebuild` asks for the call's stored events:
-/// the caller reads them and calls [`rebuild`] instead.
-pub fn fold(
-    call_id: &str,
-    provider: &str,
-    stored: Option<CallState>,
-    events: &[&Event],
-    tallies: &mut Tallies,
-) -> Option<CallChange> {
-    let (stored, mut stays) = match stored {
-        Some(state) if !state.takes(events) => return None,
-        Some(state) => {
-            state.call_tallies(-1, tallies);
-            (state, Vec::new())
-        }
-        None => (CallState::new(events.first()?), Vec::new()),
-    };
-    let mut state = stored;
-    for e in events {
-        state.apply(e, tallies, &mut stays);
-    }
-    state.call_tallies(1, tallies);
-    Some(CallChange { call_id: call_id.to_owned(), provider: provider.to_owned(), state, rebuilt: false, stays })
-}
-
-/// A call's summary rebuilt from all its stored events: the tallies of the events it had
-/// before the batch are taken back, those of all its events added.
-pub fn rebuild(call_id: &str, provider: &str, call: &Rebuild, tallies: &mut Tallies) -> Option<CallChange> {
-    let mut before = Tallies::default();
-    fold_all(call.stored.iter().filter(|e| !call.new.contains(&e.seq)), &mut before);
-    for (key, n) in before.0 {
-        tallies.add(key, -n);
-    }
-    let (state, stays) = fold_all(call.stored, tallies)?;
-    Some(CallChange { call_id: call_id.to_owned(), provider: provider.to_owned(), state, rebuilt: true, stays })
-}
-
-/// Summaries of whole calls, for a back-fill: each call's events together, in `seq` order.
-pub struct Backfill {
-    pub tallies: Tallies,
-    pub calls: Vec<CallChange>,
-    current: Vec<Event>,
-}
-
-impl Backfill {
-    pub fn new() -> Backfill {
-        Backfill { tallies: Tallies::default(), calls: Vec::new(), current: Vec::new() }
-    }
-
-    /// Takes the next event (of a report kind).
-    pub fn push(&mut self, e: &Event) {
-        if self.current.first().is_some_and(|c| c.call_id != e.call_id || c.provider != e.provider) {
-            self.close();
-        }
-        self.current.push(e.clone());
-    }
-
-    fn close(&mut self) {
-        let events = std::mem::take(&mut self.current);
-        if let Some((state, stays)) = fold_all(&events, &mut self.tallies) {
-            let first = &events[0];
-            self.calls.push(CallChange {
-                call_id: first.call_id.clone(),
-                provider: first.provider.clone(),
-                state,
-                rebuilt: true,
-                stays,
-            });
-        }
-    }
-
-    pub fn finish(mut self) -> (Vec<CallChange>, Tallies) {
-        self.close();
-        (self.calls, self.tallies)
-    }
-}
-
-impl Default for Backfill {
-    fn default() -> Self {
-        Backfill::new()
-    }
+    state.call_tallies(&mut tallies);
+    let mut counted: Vec<(String, String, i64, i64)> =
+        tallies.0.into_iter().map(|(k, n)| (k.what.to_owned(), k.name, k.value, n)).collect();
+    counted.sort_unstable();
+    state.tallies = counted;
+    Some(state)
 }

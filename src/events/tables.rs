@@ -1,71 +1,71 @@
-//! The summary tables (`calls`, `queue_stays`, `tallies`; see [`summary`](super::summary)):
-//! kept from each batch the writer stores, back-filled from every event (migration, prune),
-//! and read back into a [`Report`].
+//! The summary tables (`calls`, `tallies`; see [`summary`](super::summary)): brought up to
+//! date from the calls the writer marked (`dirty_calls`), back-filled from every event
+//! (migration, prune), and read back into a [`Report`].
 
 use std::collections::HashMap;
 
+use super::EventLogError;
 use super::conn::{Cell, Conn, Param};
 use super::report::{self, Builder, Report, Scope};
 use super::store::Filter;
-use super::summary::{self, BUCKET_MS, Backfill, CallChange, Rebuild, Tallies};
-use super::{Event, EventLogError};
+use super::summary::{self, BUCKET_MS, CallChange, CallState, Tallies};
 
-/// Folds a batch's new events (stored in the same transaction) into the summaries.
-pub(super) fn summarize(conn: &mut dyn Conn, new: &[&Event]) -> Result<(), EventLogError> {
-    let mut calls: HashMap<(&str, &str), Vec<&Event>> = HashMap::new();
-    for &e in new.iter().filter(|e| report::reads(&e.kind)) {
-        calls.entry((&e.call_id, &e.provider)).or_default().push(e);
+/// Brings the summaries of up to `limit` of the calls marked dirty up to date, inside the
+/// caller's transaction; returns how many (fewer than `limit`: none are left). The dirty calls
+/// are taken locked on PostgreSQL, so another instance catching up skips them and a writer
+/// marking one again waits; each is summarised from all its events, and the tallies get the
+/// difference between its old summary and its new one.
+pub(super) fn catch_up(conn: &mut dyn Conn, limit: usize) -> Result<usize, EventLogError> {
+    let dirty = conn.dirty(limit)?;
+    if dirty.is_empty() {
+        return Ok(0);
     }
-    if calls.is_empty() {
-        return Ok(());
-    }
-    let keys: Vec<(&str, &str)> = calls.keys().copied().collect();
+    let keys: Vec<(&str, &str)> = dirty.iter().map(|(c, p)| (c.as_str(), p.as_str())).collect();
     let mut states = conn.states(&keys)?;
-    let mut tallies = Tallies::default();
-    let mut changes = Vec::with_capacity(calls.len());
-    for ((call_id, provider), mut events) in calls {
-        events.sort_by_key(|e| e.seq);
-        let stored = states.remove(&(call_id.to_owned(), provider.to_owned()));
-        let change = match summary::fold(call_id, provider, stored, &events, &mut tallies) {
-            Some(change) => Some(change),
-            // Rare: an event that changes what came before it (see `summary`).
-            None => {
-                let mut stored = Vec::new();
-                let filter =
-                    Filter { call_id: Some(call_id.to_owned()), kinds: report::KINDS.to_vec(), ..Filter::default() };
-                conn.scan(&filter, &mut |e| {
-                    if e.provider == provider {
-                        stored.push(e.clone());
-                    }
-                    Ok(())
-                })?;
-                let new: Vec<u32> = events.iter().map(|e| e.seq).collect();
-                summary::rebuild(call_id, provider, &Rebuild { stored: &stored, new: &new }, &mut tallies)
-            }
-        };
-        changes.extend(change);
-    }
-    conn.write_summaries(&changes, &tallies)
-}
-
-/// Rewrites the summaries from every stored event; returns the number of calls. Holds every
-/// call's summary in memory until written (a few hundred bytes each).
-pub(super) fn backfill(conn: &mut dyn Conn) -> Result<u64, EventLogError> {
-    for table in ["calls", "queue_stays", "tallies"] {
-        conn.execute(&format!("DELETE FROM {table}"), Vec::new())?;
-    }
-    let mut fill = Backfill::new();
-    let filter = Filter { kinds: report::KINDS.to_vec(), ..Filter::default() };
-    conn.scan(&filter, &mut |e| {
-        fill.push(e);
+    let mut events = Vec::new();
+    conn.calls_events(&keys, &mut |e| {
+        events.push(e.clone());
         Ok(())
     })?;
-    let (calls, tallies): (Vec<CallChange>, Tallies) = fill.finish();
-    for chunk in calls.chunks(10_000) {
-        conn.write_summaries(chunk, &Tallies::default())?;
+    let mut summaries: HashMap<(&str, &str), CallState> = events
+        .chunk_by(|a, b| a.call_id == b.call_id && a.provider == b.provider)
+        .filter_map(|call| Some(((call[0].call_id.as_str(), call[0].provider.as_str()), summary::summarize(call)?)))
+        .collect();
+    let mut tallies = Tallies::default();
+    let mut changes = Vec::with_capacity(dirty.len());
+    for key in &dirty {
+        if let Some(old) = states.remove(key) {
+            tallies.count(&old, -1);
+        }
+        let state = summaries.remove(&(key.0.as_str(), key.1.as_str()));
+        if let Some(new) = &state {
+            tallies.count(new, 1);
+        }
+        changes.push(CallChange { call_id: key.0.clone(), provider: key.1.clone(), state });
     }
-    conn.write_summaries(&[], &tallies)?;
-    Ok(u64::try_from(calls.len()).unwrap_or(u64::MAX))
+    conn.write_summaries(&changes, &tallies)?;
+    conn.clean(&keys)?;
+    Ok(dirty.len())
+}
+
+/// Rewrites the summaries from every stored event: marks every call dirty, then catches up.
+/// Runs inside the caller's transaction; returns the number of calls.
+pub(super) fn backfill(conn: &mut dyn Conn) -> Result<u64, EventLogError> {
+    for table in ["calls", "tallies", "dirty_calls"] {
+        conn.execute(&format!("DELETE FROM {table}"), Vec::new())?;
+    }
+    conn.execute(
+        "INSERT INTO dirty_calls (call_id, provider) SELECT DISTINCT call_id, provider FROM events",
+        Vec::new(),
+    )?;
+    let mut calls = 0;
+    loop {
+        let n = catch_up(conn, 10_000)?;
+        calls += u64::try_from(n).unwrap_or(u64::MAX);
+        if n == 0 {
+            return Ok(calls);
+        }
+    }
 }
 
 /// ` AND …` terms selecting a column in `[from, to)` and a flow, with their parameters.
@@ -147,13 +147,6 @@ pub(super) fn report(conn: &mut dyn Conn, flow: Option<&str>, scope: Scope) -> R
             format!("SELECT to_person_ms FROM calls WHERE simulated = $1 AND to_person_ms IS NOT NULL{}", terms.sql);
         conn.query(&sql, terms.params, &mut |row| {
             builder.add_to_person(u64::try_from(row[0].int()?).unwrap_or(0));
-            Ok(())
-        })?;
-        let terms = started();
-        let sql = format!("SELECT queue, wait_s FROM queue_stays WHERE simulated = $1{}", terms.sql);
-        conn.query(&sql, terms.params, &mut |row| {
-            let wait = u32::try_from(row[1].int()?).map_err(|_| EventLogError::BadRow("a wait out of range".into()))?;
-            builder.add_wait(row[0].text()?, wait);
             Ok(())
         })?;
     }

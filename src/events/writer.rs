@@ -1,6 +1,7 @@
 //! The event log's writer: the caller never waits for the database.
 //!
-//! [`Writer::record`] only tries to put the event in a bounded queue (`try_send`); one
+//! [`Writer::record_all`] puts a request's events in a bounded queue as one message, or drops
+//! and counts those past its bound; one
 //! background thread takes events off it and writes them in batches (up to
 //! [`WriterConfig::batch_max`] events, or whatever arrived within [`WriterConfig::batch_window`]
 //! of the first), one transaction each. When the database is slow or down the thread keeps its
@@ -10,8 +11,8 @@
 //! writes what is queued, retrying until its grace period ends, and says how many events were
 //! written and how many were lost.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -30,11 +31,25 @@ const MAX_REJECTIONS: u32 = 3;
 pub trait Sink: Send {
     /// Writes one batch, all or nothing.
     fn write(&mut self, events: &[Event]) -> Result<(), EventLogError>;
+
+    /// Work for a quiet moment, in a small step; whether there is more.
+    fn idle(&mut self) -> Result<bool, EventLogError> {
+        Ok(false)
+    }
 }
+
+/// Calls summarised per step when the writer is idle: a step takes tens of milliseconds, while
+/// new events wait in the queue.
+const IDLE_CHUNK: usize = 500;
 
 impl Sink for Store {
     fn write(&mut self, events: &[Event]) -> Result<(), EventLogError> {
         self.insert(events).map(|_| ())
+    }
+
+    /// Brings the summaries up to date, a few hundred calls at a time.
+    fn idle(&mut self) -> Result<bool, EventLogError> {
+        Ok(self.catch_up_some(IDLE_CHUNK)? == IDLE_CHUNK)
     }
 }
 
@@ -81,6 +96,9 @@ pub struct Stats {
 }
 
 struct Shared {
+    /// Events sent and not yet taken by the thread: the queue's bound is on events, not on
+    /// messages, so a request's events travel as one message.
+    queued: AtomicUsize,
     written: AtomicU64,
     dropped: AtomicU64,
     failures: AtomicU64,
@@ -123,14 +141,17 @@ fn millis(d: Duration) -> u64 {
 
 /// What goes through the queue.
 enum Msg {
-    Event(Event),
+    /// A request's events, in order: one message per request, however many events.
+    Events(Vec<Event>),
     /// Shutdown's nudge to a thread waiting on an empty queue.
     Wake,
 }
 
 /// The event log as the server uses it: `record` from any thread, never blocking.
 pub struct Writer {
-    queue: SyncSender<Msg>,
+    queue: Sender<Msg>,
+    /// Events the queue may hold (see `Shared::queued`).
+    capacity: usize,
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -153,8 +174,10 @@ impl Writer {
     /// A writer to whatever `opener` opens.
     pub fn start(opener: Opener, config: WriterConfig) -> Result<Writer, EventLogError> {
         let config = WriterConfig { capacity: config.capacity.max(1), batch_max: config.batch_max.max(1), ..config };
-        let (queue, rx) = std::sync::mpsc::sync_channel(config.capacity);
+        let capacity = config.capacity;
+        let (queue, rx) = std::sync::mpsc::channel();
         let shared = Arc::new(Shared {
+            queued: AtomicUsize::new(0),
             written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             failures: AtomicU64::new(0),
@@ -168,24 +191,42 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("event-log".into())
             .spawn(move || run(rx, &thread_shared, opener, &config))?;
-        Ok(Writer { queue, shared, thread: Mutex::new(Some(thread)) })
+        Ok(Writer { queue, capacity, shared, thread: Mutex::new(Some(thread)) })
     }
 
     /// Queues an event for writing, or drops and counts it if the queue is full. Never blocks.
     pub fn record(&self, event: Event) {
-        if self.shared.closing.load(Ordering::Acquire) {
-            return self.shared.drop_events(1);
-        }
-        match self.queue.try_send(Msg::Event(event)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => self.shared.drop_events(1),
-        }
+        self.send(vec![event]);
     }
 
-    /// Queues each event in order (see [`Writer::record`]).
+    /// Queues events in order, as one message (a request's events cost one send); those past
+    /// the queue's room are dropped and counted. Never blocks.
     pub fn record_all(&self, events: impl IntoIterator<Item = Event>) {
-        for event in events {
-            self.record(event);
+        self.send(events.into_iter().collect());
+    }
+
+    fn send(&self, mut events: Vec<Event>) {
+        let n = events.len();
+        if n == 0 {
+            return;
+        }
+        if self.shared.closing.load(Ordering::Acquire) {
+            return self.shared.drop_events(u64::try_from(n).unwrap_or(u64::MAX));
+        }
+        let room = |queued: usize| n.min(self.capacity.saturating_sub(queued));
+        let taken = match self
+            .shared
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| (room(q) > 0).then(|| q + room(q)))
+        {
+            Ok(before) => room(before),
+            Err(_) => 0,
+        };
+        events.truncate(taken);
+        self.shared.drop_events(u64::try_from(n - taken).unwrap_or(u64::MAX));
+        if taken > 0 && self.queue.send(Msg::Events(events)).is_err() {
+            self.shared.queued.fetch_sub(taken, Ordering::AcqRel);
+            self.shared.drop_events(u64::try_from(taken).unwrap_or(u64::MAX));
         }
     }
 
@@ -218,8 +259,8 @@ impl Writer {
     fn close(&self, grace: Duration) {
         *self.shared.deadline.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + grace);
         self.shared.closing.store(true, Ordering::Release);
-        // A full queue needs no nudge: the thread is busy with it, or backing off (unparked below).
-        let _ = self.queue.try_send(Msg::Wake);
+        // A thread backing off is unparked below.
+        let _ = self.queue.send(Msg::Wake);
         if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             thread.thread().unpark();
         }
@@ -238,11 +279,20 @@ impl Drop for Writer {
 }
 
 impl Msg {
-    fn event(self) -> Option<Event> {
+    fn events(self) -> Vec<Event> {
         match self {
-            Msg::Event(event) => Some(event),
-            Msg::Wake => None,
+            Msg::Events(events) => events,
+            Msg::Wake => Vec::new(),
         }
+    }
+}
+
+impl Shared {
+    /// Moves events received (`carry`, still counted as queued) into the batch, up to `max`.
+    fn move_into(&self, batch: &mut Vec<Event>, carry: &mut Vec<Event>, max: usize) {
+        let k = max.saturating_sub(batch.len()).min(carry.len());
+        batch.extend(carry.drain(..k));
+        self.queued.fetch_sub(k, Ordering::AcqRel);
     }
 }
 
@@ -250,22 +300,52 @@ impl Msg {
 fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterConfig) {
     let mut sink: Option<Box<dyn Sink>> = None;
     let mut batch: Vec<Event> = Vec::with_capacity(config.batch_max);
+    // Events received but not yet in a batch: the rest of a request's that filled one.
+    let mut carry: Vec<Event> = Vec::new();
+    let max = config.batch_max;
     let mut backoff = config.retry_min;
     let (mut rejected, mut failed_in_a_row) = (0_u32, 0_u64);
     let mut last_warning: Option<Instant> = None;
     let mut disconnected = false;
+    // Whether the sink may have idle work (summaries to catch up) left.
+    let mut chores = true;
     loop {
         let closing = disconnected || shared.closing.load(Ordering::Acquire);
+        shared.move_into(&mut batch, &mut carry, max);
         if closing || !batch.is_empty() {
-            // Top up without waiting: at shutdown, or a batch kept from a failed attempt.
-            let room = config.batch_max - batch.len();
-            batch.extend(rx.try_iter().filter_map(Msg::event).take(room));
+            // Top up without waiting: at shutdown, a batch kept from a failed attempt, or
+            // events already received.
+            while batch.len() < max
+                && let Ok(msg) = rx.try_recv()
+            {
+                carry.extend(msg.events());
+                shared.move_into(&mut batch, &mut carry, max);
+            }
             if batch.is_empty() {
                 break;
             }
         } else {
-            match rx.recv_timeout(config.batch_window) {
-                Ok(Msg::Event(event)) => batch.push(event),
+            let first = if chores && let Some(open) = sink.as_mut() {
+                match rx.try_recv() {
+                    Ok(msg) => Ok(msg),
+                    Err(TryRecvError::Empty) => {
+                        // Nothing to write: one step of idle work, then look again.
+                        chores = open.idle().unwrap_or_else(|error| {
+                            tracing::warn!(%error, "cannot bring the event log's summaries up to date");
+                            false
+                        });
+                        continue;
+                    }
+                    Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+                }
+            } else {
+                rx.recv_timeout(config.batch_window)
+            };
+            match first {
+                Ok(msg @ Msg::Events(_)) => {
+                    carry.extend(msg.events());
+                    shared.move_into(&mut batch, &mut carry, max);
+                }
                 Ok(Msg::Wake) | Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => {
                     disconnected = true;
@@ -273,10 +353,13 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
                 }
             }
             let window_end = Instant::now() + config.batch_window;
-            while batch.len() < config.batch_max {
+            while batch.len() < max {
                 let left = window_end.saturating_duration_since(Instant::now());
                 match rx.recv_timeout(left) {
-                    Ok(Msg::Event(event)) => batch.push(event),
+                    Ok(msg @ Msg::Events(_)) => {
+                        carry.extend(msg.events());
+                        shared.move_into(&mut batch, &mut carry, max);
+                    }
                     Ok(Msg::Wake) | Err(RecvTimeoutError::Timeout) => break,
                     Err(RecvTimeoutError::Disconnected) => {
                         disconnected = true;
@@ -303,6 +386,7 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
                 shared.written.fetch_add(u64::try_from(batch.len()).unwrap_or(u64::MAX), Ordering::Relaxed);
                 shared.connected.store(true, Ordering::Relaxed);
                 batch.clear();
+                chores = true;
                 if failed_in_a_row > 0 {
                     tracing::info!(failed_attempts = failed_in_a_row, "the event log is writing again");
                 }
@@ -328,10 +412,11 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
                 }
                 let deadline = shared.deadline();
                 if closing && deadline.is_none_or(|d| Instant::now() >= d) {
-                    let left = batch.len() + rx.try_iter().filter_map(Msg::event).count();
+                    let left = batch.len() + carry.len() + rx.try_iter().map(|msg| msg.events().len()).sum::<usize>();
                     tracing::error!(events = left, "shutting down with events the database did not take");
                     shared.drop_events(u64::try_from(left).unwrap_or(u64::MAX));
                     batch.clear();
+                    carry.clear();
                     break;
                 }
                 // Shutdown unparks the thread, so a long backoff does not delay it.
@@ -345,7 +430,8 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
         }
     }
     // Anything that slipped into the queue while the thread was finishing.
-    shared.drop_events(u64::try_from(rx.try_iter().filter_map(Msg::event).count()).unwrap_or(u64::MAX));
+    let left: usize = carry.len() + rx.try_iter().map(|msg| msg.events().len()).sum::<usize>();
+    shared.drop_events(u64::try_from(left).unwrap_or(u64::MAX));
     shared.connected.store(false, Ordering::Relaxed);
 }
 
