@@ -13,6 +13,9 @@
 //!   request and report the answer as `Fetched` before anything else; the actions before it
 //!   are prompts the caller hears meanwhile. It is kept apart from `actions` because it is
 //!   nothing the caller hears: a driver settles it before it renders the actions.
+//! - An output with [`Output::book`] (a `callback` node) asks the driver to store that
+//!   call-back and report `Booked(true)` once it is stored, `Booked(false)` if it could not be:
+//!   the caller is told "we will call you" only after the promise is kept somewhere.
 //! - `now` is the call's local wall time, passed in by the driver; it must never go backwards.
 //!   The engine reads no clock, does no I/O and draws no random numbers.
 //! - Nothing the caller or the flow does makes the engine fail: a flow that loops without ever
@@ -24,7 +27,8 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use super::flow::{
-    Ask, Cond, Fetch, Flow, LiveQueue, NodeId, NodeKind, Prompt, QueueNode, Settings, Template, speech_ms,
+    Ask, CallbackNode, Cond, Fetch, Flow, LiveQueue, NodeId, NodeKind, Prompt, QueueNode, Settings, Template, Window,
+    speech_ms,
 };
 use super::matching;
 use super::millis::Millis;
@@ -70,6 +74,8 @@ enum Phase {
     Recording,
     /// A `fetch` node's request is out: waiting for `Fetched`.
     Fetching,
+    /// A `callback` node's booking is out: waiting for `Booked`.
+    Booking,
     /// The flow hung up, or the caller did while in the IVR.
     Ended {
         by_caller: bool,
@@ -106,6 +112,8 @@ pub enum Event<'a> {
     RecordingDone,
     /// The answer to the request of [`Output::fetch`].
     Fetched(Fetched<'a>),
+    /// Whether the call-back of [`Output::book`] was stored.
+    Booked(bool),
 }
 
 /// What came of a `fetch` node's request, as the driver saw it.
@@ -138,6 +146,20 @@ pub struct Request {
     /// JSON text.
     pub body: Option<Arc<str>>,
     pub timeout_ms: Millis,
+}
+
+/// The call-back a `callback` node books: the driver stores it (the engine cannot).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Booking {
+    pub queue: Arc<str>,
+    /// The number to call back, as the provider gave it or the caller typed it.
+    pub number: Arc<str>,
+    /// The call's language, for the call-back's own prompts.
+    pub language: Arc<str>,
+    /// The wait the queue model expected at that moment, in seconds: what the caller was
+    /// spared (none without a model).
+    pub told_wait_s: Option<u32>,
+    pub window: Option<Window>,
 }
 
 /// Which way a `fetch` node went.
@@ -245,9 +267,12 @@ pub enum Trace {
     Loop,
     /// The state belongs to another flow version; the caller went to the operator.
     StaleVersion,
-    /// A `hangup` node with `callback`: the caller asked to be called back by the queue it
+    /// A `callback` node's booking was stored: the caller will be called back by the queue it
     /// names (the node the call is at says which).
     Callback,
+    /// A `callback` node could not book (no number, or the driver could not store it): the
+    /// caller goes the node's `failed` way instead of hearing a promise.
+    CallbackFailed,
     /// The variable `rating` was stored with this whole number: the caller rated the service.
     Rated(u8),
     /// A `fetch` node's answer chose this way.
@@ -264,6 +289,8 @@ pub struct Output {
     pub trace: Vec<(usize, Trace)>,
     /// A request the driver makes now, answering with [`Event::Fetched`].
     pub fetch: Option<Request>,
+    /// A call-back the driver stores now, answering with [`Event::Booked`].
+    pub book: Option<Booking>,
 }
 
 impl Output {
@@ -271,6 +298,7 @@ impl Output {
         self.actions.clear();
         self.trace.clear();
         self.fetch = None;
+        self.book = None;
     }
 
     fn note(&mut self, trace: Trace) {
@@ -395,8 +423,11 @@ impl Call {
         }
         match (self.phase, event) {
             (Phase::Ended { .. }, _) => {}
-            (Phase::Listening | Phase::Fetching, Event::Hangup) => self.phase = Phase::Ended { by_caller: true },
+            (Phase::Listening | Phase::Fetching | Phase::Booking, Event::Hangup) => {
+                self.phase = Phase::Ended { by_caller: true }
+            }
             (Phase::Fetching, Event::Fetched(answer)) => self.fetched(flow, answer, now, out),
+            (Phase::Booking, Event::Booked(stored)) => self.booked(flow, stored, now, out),
             (_, Event::Hangup) => {} // the hand-over already happened; the outcome stands
             (Phase::Listening, Event::NoInput) => self.silence(flow, now, out),
             (Phase::Listening, Event::Digits(d)) => self.digits(flow, d, now, out),
@@ -453,7 +484,7 @@ impl Call {
 
     /// Whether the call has left the IVR (handed over or ended).
     pub fn is_over(&self) -> bool {
-        !matches!(self.phase, Phase::Listening | Phase::Fetching)
+        !matches!(self.phase, Phase::Listening | Phase::Fetching | Phase::Booking)
     }
 
     /// Whether the engine waits for the answer to its `fetch` request.
@@ -471,7 +502,7 @@ impl Call {
     pub fn outcome(&self, flow: &Flow) -> Option<Outcome> {
         let node = flow.nodes.get(self.node.index())?;
         let (kind, target) = match (self.phase, &node.kind) {
-            (Phase::Listening | Phase::Fetching, _) => return None,
+            (Phase::Listening | Phase::Fetching | Phase::Booking, _) => return None,
             (Phase::Ended { by_caller: true }, _) => (OutcomeKind::Hangup, "caller".to_owned()),
             (_, NodeKind::Queue(q)) => (OutcomeKind::Queue, q.queue.to_string()),
             (_, NodeKind::Dial { number, .. }) => (OutcomeKind::Dial, number.to_string()),
@@ -578,15 +609,23 @@ impl Call {
                     self.phase = Phase::Recording;
                     return;
                 }
-                NodeKind::Hangup { prompt, callback } => {
+                NodeKind::Hangup { prompt } => {
                     self.say(flow, prompt, out);
-                    if callback.is_some() {
-                        out.note(Trace::Callback);
-                    }
                     out.actions.push(Action::Hangup);
                     self.phase = Phase::Ended { by_caller: false };
                     return;
                 }
+                NodeKind::Callback(c) => match self.booking(flow, c, now) {
+                    Some(booking) => {
+                        out.book = Some(booking);
+                        self.phase = Phase::Booking;
+                        return;
+                    }
+                    None => {
+                        out.note(Trace::CallbackFailed);
+                        target = c.failed.unwrap_or(flow.operator);
+                    }
+                },
             }
         }
     }
@@ -784,6 +823,40 @@ impl Call {
                 Value::Object(map.iter().map(|(k, v)| (k.clone(), self.fill_json(flow, v))).collect())
             }
             other => other.clone(),
+        }
+    }
+
+    /// The call-back a `callback` node books; `None` without a number to call.
+    fn booking(&self, flow: &Flow, c: &CallbackNode, now: NaiveDateTime) -> Option<Booking> {
+        let number = self.get_var(c.number).map(str::trim).filter(|n| !n.is_empty())?;
+        let told_wait_s = flow
+            .estimator
+            .as_ref()
+            .and_then(|e| e.expected_wait_s(&c.queue, now, None))
+            .filter(|w| w.is_finite() && *w >= 0.0)
+            // Saturating: a wait beyond u32 seconds (136 years) is as good as infinite.
+            .map(|w| w.round().min(f64::from(u32::MAX)) as u32);
+        Some(Booking {
+            queue: c.queue.clone(),
+            number: number.into(),
+            language: flow.languages[usize::from(self.lang)].clone(),
+            told_wait_s,
+            window: c.window,
+        })
+    }
+
+    /// A stored booking: the promise, then goodbye. One that could not be stored: the
+    /// node's `failed` way (the operator by default), so nobody waits for a call that never comes.
+    fn booked(&mut self, flow: &Flow, stored: bool, now: NaiveDateTime, out: &mut Output) {
+        let NodeKind::Callback(c) = &flow.node(self.node).kind else { return };
+        if stored {
+            out.note(Trace::Callback);
+            self.say(flow, &c.prompt, out);
+            out.actions.push(Action::Hangup);
+            self.phase = Phase::Ended { by_caller: false };
+        } else {
+            out.note(Trace::CallbackFailed);
+            self.go(flow, c.failed.unwrap_or(flow.operator), now, out);
         }
     }
 

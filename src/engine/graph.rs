@@ -48,6 +48,8 @@ pub enum On {
     After,
     /// A `fetch` node's answer went this way (a failure without `failed`: the operator).
     Fetched(FetchResult),
+    /// A `callback` node could not book the call-back (without `failed`: the operator).
+    NotBooked,
 }
 
 impl On {
@@ -61,6 +63,7 @@ impl On {
             On::Entry | On::Next | On::NoAnswer => "next".into(),
             On::After => "after".into(),
             On::Fetched(result) => result.as_str().into(),
+            On::NotBooked => "failed".into(),
             On::Case(_) | On::Else => "branch".into(),
         }
     }
@@ -72,7 +75,7 @@ impl On {
 
     /// Taken without any input from the caller: what a call runs through on its own.
     pub fn is_instant(self) -> bool {
-        matches!(self, On::Next | On::Case(_) | On::Else | On::Fetched(_))
+        matches!(self, On::Next | On::Case(_) | On::Else | On::Fetched(_) | On::NotBooked)
     }
 
     /// Taken by choosing: an option, an entry, the escape, or a branch that might hold. Not
@@ -170,6 +173,7 @@ pub fn edges_from(flow: &Flow, from: NodeId, out: &mut Vec<Edge>) {
             push(f.not_found.unwrap_or(failed), On::Fetched(FetchResult::NotFound));
             push(failed, On::Fetched(FetchResult::Failed));
         }
+        NodeKind::Callback(c) => push(c.failed.unwrap_or(flow.operator), On::NotBooked),
         NodeKind::Voicemail { .. } | NodeKind::Hangup { .. } => {}
     }
 }

@@ -512,7 +512,7 @@ pub fn events_of(head: &CallHead, seq: &mut u32, flow: &Flow, after: &Call, step
             Trace::StaleVersion => push(node, Kind::SentToOperator { reason: "stale_version".into() }),
             Trace::Callback => {
                 let queue = match node.and_then(|id| flow.nodes.get(id.index())).map(|n| &n.kind) {
-                    Some(NodeKind::Hangup { callback, .. }) => callback.as_ref().map(|q| q.to_string()),
+                    Some(NodeKind::Callback(c)) => Some(c.queue.to_string()),
                     _ => None,
                 };
                 push(node, Kind::CallbackRequested { queue });
@@ -525,7 +525,13 @@ pub fn events_of(head: &CallHead, seq: &mut u32, flow: &Flow, after: &Call, step
                 };
                 push(node, Kind::Fetched { result: result.as_str().to_owned(), status, ms });
             }
-            Trace::Choice(_) | Trace::Branch(_) | Trace::Repeat | Trace::Back | Trace::Stored => {}
+            // A booking that failed logs where the caller went instead.
+            Trace::Choice(_)
+            | Trace::Branch(_)
+            | Trace::Repeat
+            | Trace::Back
+            | Trace::Stored
+            | Trace::CallbackFailed => {}
         }
     }
     for (_, action) in actions {

@@ -71,7 +71,8 @@ impl Sim<'_> {
             self.stats.retrials += u64::from(retrial);
         }
         let now_local = self.local(self.now);
-        let call = Call::start_into(self.flow, &Start::default(), now_local, &mut self.out);
+        // Every simulated caller has a number, so a `callback` node books as a real one would.
+        let call = Call::start_into(self.flow, &Start { caller: Some("+0"), language: None }, now_local, &mut self.out);
         self.steps += 1;
         let caller = Caller {
             call,
@@ -105,21 +106,28 @@ impl Sim<'_> {
         self.after_step(id);
     }
 
-    /// Answers the `fetch` requests of caller `id`'s last output at once and successfully,
-    /// with a value for every JSON pointer the node stores: the simulator models callers and
-    /// agents, not backends. The prompts before and after each request stay in one output.
+    /// Answers the `fetch` requests and call-back bookings of caller `id`'s last output at once
+    /// and successfully, a fetch with a value for every JSON pointer the node stores: the
+    /// simulator models callers and agents, not backends (the model's `callback` books the
+    /// call-back's work). The prompts before and after each request stay in one output.
     fn answer_fetches(&mut self, id: u32) {
         let local = self.local(self.now);
-        while self.out.fetch.take().is_some() {
+        loop {
             let mut json = serde_json::Value::Null;
-            if let NodeKind::Fetch(f) = &self.flow.node(self.callers[id as usize].call.node()).kind {
-                for (_, pointer) in &f.store {
-                    answer_at(&mut json, pointer);
+            let event = if self.out.fetch.take().is_some() {
+                if let NodeKind::Fetch(f) = &self.flow.node(self.callers[id as usize].call.node()).kind {
+                    for (_, pointer) in &f.store {
+                        answer_at(&mut json, pointer);
+                    }
                 }
-            }
+                Event::Fetched(Fetched { status: Some(200), json: Some(&json), ms: 0 })
+            } else if self.out.book.take().is_some() {
+                Event::Booked(true)
+            } else {
+                break;
+            };
             let (actions, trace) = (std::mem::take(&mut self.out.actions), std::mem::take(&mut self.out.trace));
-            let fetched = Fetched { status: Some(200), json: Some(&json), ms: 0 };
-            self.callers[id as usize].call.handle_into(self.flow, Event::Fetched(fetched), local, &mut self.out);
+            self.callers[id as usize].call.handle_into(self.flow, event, local, &mut self.out);
             let later = std::mem::replace(&mut self.out.actions, actions);
             self.out.actions.extend(later);
             let later = std::mem::replace(&mut self.out.trace, trace);
