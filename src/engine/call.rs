@@ -1434,6 +1434,120 @@ queue = "first_line"
         assert_eq!(c.outcome(&flow).map(|o| o.target), Some("caller".to_owned()));
     }
 
+    const CALLBACK: &str = r#"
+[flow]
+name = "c"
+languages = ["ru", "en"]
+start = "offer"
+operator = "op"
+
+[nodes.offer]
+kind = "menu"
+prompt = "1: your number, 2: another."
+options = { "1" = "book", "2" = "other" }
+
+[nodes.other]
+kind = "input"
+prompt = "Number?"
+min_digits = 5
+max_digits = 15
+var = "phone"
+next = "book_other"
+
+[nodes.book]
+kind = "callback"
+queue = "first_line"
+window = "10:00-18:00"
+prompt = "We will call you back."
+
+[nodes.book_other]
+kind = "callback"
+queue = "first_line"
+number = "phone"
+failed = "sorry"
+prompt = "We will call {phone}."
+
+[nodes.sorry]
+kind = "say"
+prompt = "Sorry, please hold."
+next = "op"
+
+[nodes.op]
+kind = "queue"
+queue = "first_line"
+"#;
+
+    #[test]
+    fn a_callback_books_then_promises_and_hangs_up() {
+        let flow = crate::engine::parse::test_flow(CALLBACK);
+        let (mut c, _) = Call::start(&flow, &Start { caller: Some("+7 900 1"), language: Some("en") }, at());
+        let out = c.handle(&flow, Event::Digits("1"), at());
+        assert!(out.actions.is_empty(), "nothing is promised before the booking is stored: {:?}", out.actions);
+        let booking = out.book.expect("a booking");
+        assert_eq!(&*booking.number, "+7 900 1");
+        assert_eq!((&*booking.queue, &*booking.language), ("first_line", "en"));
+        assert_eq!(booking.window.map(|w| w.to_string()).as_deref(), Some("10:00-18:00"));
+        assert_eq!(booking.told_wait_s, None, "no model, no estimate");
+        assert!(!c.is_over());
+        let out = c.handle(&flow, Event::Booked(true), at());
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::Callback));
+        assert_eq!(texts(&out), ["We will call you back."]);
+        assert_eq!(out.actions.last(), Some(&Action::Hangup));
+        assert_eq!(c.outcome(&flow).map(|o| o.to_string()).as_deref(), Some("hangup book"));
+    }
+
+    #[test]
+    fn a_callback_takes_a_typed_number_and_goes_its_failed_way_when_not_stored() {
+        let flow = crate::engine::parse::test_flow(CALLBACK);
+        let (mut c, _) = Call::start(&flow, &Start::default(), at());
+        let _ = c.handle(&flow, Event::Digits("2"), at());
+        let out = c.handle(&flow, Event::Digits("79161234567#"), at());
+        assert_eq!(out.book.map(|b| b.number.to_string()).as_deref(), Some("79161234567"));
+        let out = c.handle(&flow, Event::Booked(false), at());
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::CallbackFailed));
+        assert_eq!(texts(&out), ["Sorry, please hold."]);
+        assert_eq!(c.outcome(&flow).map(|o| o.to_string()).as_deref(), Some("queue first_line"));
+    }
+
+    #[test]
+    fn a_callback_without_a_number_books_nothing_and_reaches_the_operator() {
+        let flow = crate::engine::parse::test_flow(CALLBACK);
+        let (mut c, _) = Call::start(&flow, &Start::default(), at());
+        let out = c.handle(&flow, Event::Digits("1"), at());
+        assert_eq!(out.book, None);
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::CallbackFailed));
+        assert_eq!(c.outcome(&flow).map(|o| o.to_string()).as_deref(), Some("queue first_line"));
+        let book = flow.find("book").unwrap();
+        let ways: Vec<_> = crate::engine::graph::edges_out(&flow, book).iter().map(|e| (e.to, e.on.label())).collect();
+        assert_eq!(ways, [(flow.operator, "failed".to_owned())]);
+    }
+
+    #[test]
+    fn a_callback_window_and_number_are_checked_where_written() {
+        let diags = |from: &str, to: &str| {
+            let (_, d) = crate::engine::parse_and_check(&CALLBACK.replace(from, to));
+            d.into_iter().filter(|d| d.is_error()).map(|d| d.message).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            diags("10:00-18:00", "18:00-10:00"),
+            ["window `18:00-10:00`: the window must end after it starts, on the same day"]
+        );
+        assert_eq!(diags("10:00-18:00", "10-18"), ["window `10-18`: `10` is not a time of day as HH:MM"]);
+        assert_eq!(
+            diags("10:00-18:00", "10:00-25:00"),
+            ["window `10:00-25:00`: `25:00` is not a time of day as HH:MM"]
+        );
+        assert_eq!(
+            diags("number = \"phone\"", "number = \"phnoe\""),
+            ["number `phnoe` is never set: no `input`, `set` or `fetch` node stores it"]
+        );
+        let old = diags(
+            "kind = \"callback\"\nqueue = \"first_line\"\nwindow",
+            "kind = \"hangup\"\ncallback = \"first_line\"\nwindow",
+        );
+        assert!(old.iter().any(|m| m.contains("no longer takes `callback`")), "{old:?}");
+    }
+
     #[test]
     fn a_fetch_draws_an_arrow_for_each_way() {
         let flow = crate::engine::parse::test_flow(FETCH);
