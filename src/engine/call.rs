@@ -850,8 +850,8 @@ impl Call {
     fn booked(&mut self, flow: &Flow, stored: bool, now: NaiveDateTime, out: &mut Output) {
         let NodeKind::Callback(c) = &flow.node(self.node).kind else { return };
         if stored {
-            out.note(Trace::Callback);
             self.say(flow, &c.prompt, out);
+            out.note(Trace::Callback);
             out.actions.push(Action::Hangup);
             self.phase = Phase::Ended { by_caller: false };
         } else {

@@ -584,9 +584,9 @@ kind = "hangup"
 prompt = "Bye."
 
 [nodes.cb]
-kind = "hangup"
+kind = "callback"
 prompt = "We will call you."
-callback = "first_line"
+queue = "first_line"
 
 [nodes.op]
 kind = "queue"
@@ -619,7 +619,7 @@ queue = "first_line"
     fn log(inputs: &[Input]) -> Vec<(u32, Option<String>, &'static str, String)> {
         let flow = flow();
         let (mut seq, head) = (0, head());
-        let (mut call, out) = Call::start(&flow, &Start::default(), now());
+        let (mut call, out) = Call::start(&flow, &Start { caller: Some("+1"), language: None }, now());
         let step = Step { at: at(), before: None, input: None, caller: Some("h"), output: &out };
         let mut events = events_of(&head, &mut seq, &flow, &call, step);
         for input in inputs {
@@ -756,7 +756,7 @@ queue = "first_line"
 
     #[test]
     fn a_call_back_node_logs_the_request_for_its_queue_before_the_flow_ends() {
-        let words: Vec<(&str, String)> = log(&[Input::Digits("4")])[4..].iter().map(|r| (r.2, r.3.clone())).collect();
+        let words: Vec<(&str, String)> = log(&[Input::Digits("4"), Input::Booked(true)])[4..].iter().map(|r| (r.2, r.3.clone())).collect();
         assert_eq!(
             words,
             [
