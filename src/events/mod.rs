@@ -11,6 +11,7 @@
 //! This is a driver-side module: the engine never names it, and nothing here runs during a
 //! webhook request except [`Writer::record`], which only tries to queue.
 
+pub mod callbacks;
 mod conn;
 pub mod report;
 pub mod store;
@@ -756,7 +757,8 @@ queue = "first_line"
 
     #[test]
     fn a_call_back_node_logs_the_request_for_its_queue_before_the_flow_ends() {
-        let words: Vec<(&str, String)> = log(&[Input::Digits("4"), Input::Booked(true)])[4..].iter().map(|r| (r.2, r.3.clone())).collect();
+        let words: Vec<(&str, String)> =
+            log(&[Input::Digits("4"), Input::Booked(true)])[4..].iter().map(|r| (r.2, r.3.clone())).collect();
         assert_eq!(
             words,
             [
