@@ -1129,3 +1129,104 @@ mod fetch {
         backend.abort();
     }
 }
+
+/// Monday 18 May 2026, 12:00 in Moscow: the model's busiest hour, when the hotline offers a
+/// call-back.
+fn busiest_hour() -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc.with_ymd_and_hms(2026, 5, 18, 9, 0, 0).single().expect("a valid time")
+}
+
+const API_TOKEN: &str = "test-api-token";
+
+/// A call that takes the call-back offer of the sample hotline: Russian, technical help, the
+/// first line, then 1 for "call me back".
+async fn take_the_call_back_offer(call: &mut Call<'_>) {
+    call.press("1").await;
+    call.press("2").await;
+    call.press("2").await.says("Чтобы мы перезвонили вам");
+    call.press("1").await;
+}
+
+/// An API request with `token` as the bearer token (none with `None`): status and JSON.
+async fn api(server: &Server, method: &str, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    let url = format!("{}{path}", server.local);
+    let mut request = server.client.request(method.parse().expect("a method"), url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status().as_u16();
+    let body = response.text().await.expect("a body");
+    (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)))
+}
+
+#[tokio::test]
+async fn a_call_back_is_booked_then_listed_claimed_once_and_done() {
+    use switchboard::server::callbacks::Desk;
+    let dirs = Dirs::new();
+    let desk = Desk::new(dirs.db(), Some(API_TOKEN.to_owned()));
+    let server = Server::start_tweaked(&dirs, busiest_hour(), |state| state.with_callbacks(desk)).await;
+    let mut call = server.call("support").await;
+    take_the_call_back_offer(&mut call).await;
+    call.says("Мы перезвоним вам");
+    assert!(call.doc.find("Hangup").is_some(), "{}", call.body);
+
+    for token in [None, Some("wrong"), Some("")] {
+        let (status, _) = api(&server, "GET", "/callbacks", token).await;
+        assert_eq!(status, 401, "token {token:?}");
+    }
+    let (status, list) = api(&server, "GET", "/callbacks?queue=first_line", Some(API_TOKEN)).await;
+    assert_eq!(status, 200, "{list}");
+    let booked = &list[0];
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(booked["number"], "+79990001122", "the real number, whatever --caller-numbers says");
+    assert_eq!(
+        (&booked["queue"], &booked["language"], &booked["window"]),
+        (&"first_line".into(), &"ru".into(), &"09:00-21:00".into())
+    );
+    assert_eq!(
+        (&booked["call_id"], &booked["status"], &booked["timezone"]),
+        (&"CA0001".into(), &"pending".into(), &"Europe/Moscow".into())
+    );
+    assert!(booked["told_wait_s"].as_u64().is_some_and(|w| w > 25), "over the offer's threshold: {booked}");
+    let (_, other) = api(&server, "GET", "/callbacks?queue=second_line", Some(API_TOKEN)).await;
+    assert_eq!(other, serde_json::json!([]));
+
+    let id = booked["id"].as_i64().expect("an id");
+    let (status, claimed) = api(&server, "POST", &format!("/callbacks/{id}/claim?by=anna"), Some(API_TOKEN)).await;
+    assert_eq!((status, &claimed["status"], &claimed["claimed_by"]), (200, &"claimed".into(), &"anna".into()));
+    let (status, refused) = api(&server, "POST", &format!("/callbacks/{id}/claim?by=boris"), Some(API_TOKEN)).await;
+    assert_eq!((status, &refused["error"]), (409, &format!("call-back {id} is already claimed").into()));
+    let (_, pending) = api(&server, "GET", "/callbacks", Some(API_TOKEN)).await;
+    assert_eq!(pending, serde_json::json!([]), "a claimed call-back is no longer pending");
+    let (status, done) = api(&server, "POST", &format!("/callbacks/{id}/done"), Some(API_TOKEN)).await;
+    assert_eq!((status, &done["status"]), (200, &"done".into()));
+    let (status, _) = api(&server, "POST", &format!("/callbacks/{id}/done"), Some(API_TOKEN)).await;
+    assert_eq!(status, 409);
+    let (status, _) = api(&server, "POST", "/callbacks/999/claim", Some(API_TOKEN)).await;
+    assert_eq!(status, 404);
+    let (status, _) = api(&server, "POST", "/callbacks/999/claim", None).await;
+    assert_eq!(status, 401, "the token is asked before anything is looked up");
+
+    let metrics = server.get("/metrics").await.body;
+    assert!(metrics.contains("switchboard_callbacks_total{result=\"booked\"} 1"), "{metrics}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_back_that_cannot_be_stored_leaves_the_caller_in_the_queue() {
+    use switchboard::server::callbacks::Desk;
+    let dirs = Dirs::new();
+    let server =
+        Server::start_tweaked(&dirs, busiest_hour(), |state| state.with_callbacks(Desk::new(DbUrl::None, None))).await;
+    let mut call = server.call("support").await;
+    take_the_call_back_offer(&mut call).await;
+    call.queued("first_line");
+    assert!(!call.doc.said().contains("Мы перезвоним"), "no promise that cannot be kept:\n{}", call.body);
+    let metrics = server.get("/metrics").await.body;
+    assert!(metrics.contains("switchboard_callbacks_total{result=\"lost\"} 1"), "{metrics}");
+    let (status, _) = api(&server, "GET", "/callbacks", Some(API_TOKEN)).await;
+    assert_eq!(status, 404, "without a token the API does not exist");
+    server.stop().await;
+}
