@@ -87,6 +87,21 @@ pub struct Args {
     /// /callbacks/{id}/claim and /done); without it the API is off.
     #[arg(long, env = "SWITCHBOARD_API_TOKEN", hide_env_values = true)]
     api_token: Option<String>,
+    /// Place pending call-backs through Twilio's REST API when the queue model expects their
+    /// queue's wait to be short (below the flow's call-back threshold); the call starts at the
+    /// callback node's `returns`. Needs --public-url, --callback-from, TWILIO_ACCOUNT_SID and
+    /// TWILIO_AUTH_TOKEN. Off by default.
+    #[arg(long)]
+    callback_dial: bool,
+    /// The number call-backs come from (one of the Twilio account's), for --callback-dial.
+    #[arg(long, env = "SWITCHBOARD_CALLBACK_FROM")]
+    callback_from: Option<String>,
+    /// Twilio account SID, for --callback-dial (the REST API's user name).
+    #[arg(long, env = "TWILIO_ACCOUNT_SID")]
+    twilio_account_sid: Option<String>,
+    /// Twilio's REST API, for --callback-dial.
+    #[arg(long, env = "TWILIO_API_BASE", default_value = "https://api.twilio.com")]
+    twilio_api_base: String,
     /// Log JSON lines instead of human-readable text.
     #[arg(long, env = "SWITCHBOARD_LOG_JSON")]
     log_json: bool,
@@ -132,6 +147,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let desk = call_backs(&args, &db, &state.flows);
     state = state.with_callbacks(desk);
+    let dialer = dialer(&args)?;
     let state = Arc::new(state);
     let logged = state.clone();
 
@@ -143,6 +159,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let addr = listener.local_addr().unwrap_or(args.addr);
         tracing::info!(%addr, public_url = ?args.public_url, "listening");
         tokio::spawn(reload_on_sighup(state.clone()));
+        if let Some(dialer) = dialer {
+            tracing::info!(api = %dialer.api_base, from = %dialer.from, "call-back dialler: placing due call-backs through Twilio");
+            tokio::spawn(server::callbacks::run_dialer(state.clone(), dialer));
+        }
         if let Some(ops_addr) = args.ops_addr {
             let ops = tokio::net::TcpListener::bind(ops_addr)
                 .await
@@ -164,6 +184,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--callback-dial`'s dialler, refusing to start without what it needs.
+fn dialer(args: &Args) -> anyhow::Result<Option<server::callbacks::Dialer>> {
+    if !args.callback_dial {
+        return Ok(None);
+    }
+    let need = |value: &Option<String>, what: &str| {
+        value.clone().filter(|v| !v.is_empty()).with_context(|| format!("--callback-dial needs {what}"))
+    };
+    let public_url = need(&args.public_url, "--public-url (Twilio fetches the call-back's webhook there)")?;
+    Ok(Some(server::callbacks::Dialer {
+        api_base: args.twilio_api_base.trim_end_matches('/').to_owned(),
+        account_sid: need(&args.twilio_account_sid, "TWILIO_ACCOUNT_SID")?,
+        auth_token: need(&args.twilio_auth_token, "TWILIO_AUTH_TOKEN")?,
+        from: need(&args.callback_from, "--callback-from (the number call-backs come from)")?,
+        public_url: public_url.trim_end_matches('/').to_owned(),
+        every: Duration::from_secs(30),
+        client: reqwest::Client::new(),
+    }))
 }
 
 /// The adapters with the credentials given: at least one, unless signatures are off.

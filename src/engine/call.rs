@@ -384,6 +384,12 @@ impl Call {
 
     /// [`Call::start`] into a reused output buffer (cleared first).
     pub fn start_into(flow: &Flow, start: &Start, now: NaiveDateTime, out: &mut Output) -> Call {
+        Call::start_at(flow, start, flow.start, now, out)
+    }
+
+    /// Starts a call at `node` rather than the flow's start: the call-back call the server
+    /// placed for a `callback` node starts at its `returns`.
+    pub fn start_at(flow: &Flow, start: &Start, node: NodeId, now: NaiveDateTime, out: &mut Output) -> Call {
         out.clear();
         let lang = start.language.and_then(|l| flow.language_index(l)).unwrap_or(0);
         let mut call = Call {
@@ -398,7 +404,8 @@ impl Call {
         if let Some(caller) = start.caller {
             call.set_var(VAR_CALLER, caller);
         }
-        call.go(flow, flow.start, now, out);
+        let node = if node.index() < flow.nodes.len() { node } else { flow.start };
+        call.go(flow, node, now, out);
         call
     }
 

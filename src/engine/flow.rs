@@ -246,6 +246,8 @@ pub struct CallbackNode {
     pub window: Option<Window>,
     /// Where the caller goes when the booking fails; the operator when unset.
     pub failed: Option<NodeId>,
+    /// Where the call-back call starts when the server places it (`--callback-dial`).
+    pub returns: Option<NodeId>,
 }
 
 /// The hours of the day a call-back may be made, in the flow's time zone: `10:00-18:00`.

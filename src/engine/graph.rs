@@ -50,6 +50,8 @@ pub enum On {
     Fetched(FetchResult),
     /// A `callback` node could not book the call-back (without `failed`: the operator).
     NotBooked,
+    /// The call-back call the server places starts here (a `callback` node's `returns`).
+    Returned,
 }
 
 impl On {
@@ -64,6 +66,7 @@ impl On {
             On::After => "after".into(),
             On::Fetched(result) => result.as_str().into(),
             On::NotBooked => "failed".into(),
+            On::Returned => "returns".into(),
             On::Case(_) | On::Else => "branch".into(),
         }
     }
@@ -173,7 +176,12 @@ pub fn edges_from(flow: &Flow, from: NodeId, out: &mut Vec<Edge>) {
             push(f.not_found.unwrap_or(failed), On::Fetched(FetchResult::NotFound));
             push(failed, On::Fetched(FetchResult::Failed));
         }
-        NodeKind::Callback(c) => push(c.failed.unwrap_or(flow.operator), On::NotBooked),
+        NodeKind::Callback(c) => {
+            push(c.failed.unwrap_or(flow.operator), On::NotBooked);
+            if let Some(returns) = c.returns {
+                push(returns, On::Returned);
+            }
+        }
         NodeKind::Voicemail { .. } | NodeKind::Hangup { .. } => {}
     }
 }

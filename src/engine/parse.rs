@@ -476,7 +476,7 @@ impl Parser<'_> {
             "voicemail" => [prompt_fields, &["mailbox", "max_length", "finish_key"]].concat(),
             // `callback` is read only to say where it went (the `callback` kind).
             "hangup" => [prompt_fields, &["callback"]].concat(),
-            "callback" => [prompt_fields, &["queue", "number", "window", "failed"]].concat(),
+            "callback" => [prompt_fields, &["queue", "number", "window", "failed", "returns"]].concat(),
             "goto" => vec!["kind", "target"],
             "fetch" => {
                 [prompt_fields, &["method", "url", "headers", "body", "timeout", "store", "ok", "not_found", "failed"]]
@@ -633,7 +633,16 @@ impl Parser<'_> {
                         .ok()
                 });
                 let failed = f.get("failed").and_then(|v| self.target(v, "failed"));
-                NodeKind::Callback(Box::new(CallbackNode { prompt, queue, number, number_span, window, failed }))
+                let returns = f.get("returns").and_then(|v| self.target(v, "returns"));
+                NodeKind::Callback(Box::new(CallbackNode {
+                    prompt,
+                    queue,
+                    number,
+                    number_span,
+                    window,
+                    failed,
+                    returns,
+                }))
             }
             "goto" => NodeKind::Goto { target: next(self, "target")? },
             "fetch" => {

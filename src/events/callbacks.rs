@@ -241,6 +241,16 @@ impl Store {
         self.change(&sql, id, None, at)
     }
 
+    /// Gives a claimed call-back back to the pending list (the dialler could not place it).
+    pub fn release_callback(&mut self, id: i64) -> Result<(), EventLogError> {
+        const SQL: &str = "UPDATE callbacks SET status = 'pending', claimed_by = NULL, claimed_ms = NULL WHERE id = $1 AND status = 'claimed'";
+        match &mut self.backend {
+            Backend::Sqlite(conn) => _ = conn.execute(SQL, [id])?,
+            Backend::Postgres(client) => _ = client.execute(SQL, &[&id])?,
+        }
+        Ok(())
+    }
+
     /// Runs one conditional update (its parameters `by` if given, then `at`, then `id`, in the
     /// order they appear: SQLite numbers `$N` by appearance); when it changed nothing, says why.
     fn change(&mut self, sql: &str, id: i64, by: Option<&str>, at: DateTime<Utc>) -> Result<Change, EventLogError> {
@@ -345,6 +355,9 @@ mod tests {
             (Status::Claimed, Some("anna"), Some(at(5)))
         );
         assert_eq!(store.claim_callback(id, "boris", at(6)).unwrap(), Change::Conflict(Status::Claimed));
+        store.release_callback(id).unwrap();
+        let Change::Made(again) = store.claim_callback(id, "anna", at(7)).unwrap() else { panic!("released") };
+        assert_eq!(again.claimed, Some(at(7)));
         assert!(store.callbacks(Status::Pending, None).unwrap().is_empty());
         let Change::Made(done) = store.finish_callback(id, at(9)).unwrap() else { panic!("done") };
         assert_eq!((done.status, done.done), (Status::Done, Some(at(9))));

@@ -197,3 +197,164 @@ fn changed(result: Result<Change, String>, id: i64) -> Response {
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
     }
 }
+
+/// With `--callback-dial`: the server places pending call-backs itself, through Twilio's REST
+/// API, when the queue model expects the queue's wait to be short again.
+#[derive(Clone)]
+pub struct Dialer {
+    /// `https://api.twilio.com` (tests: a local fake).
+    pub api_base: String,
+    pub account_sid: String,
+    pub auth_token: String,
+    /// The number the call-back comes from: one of the account's.
+    pub from: String,
+    /// Our URL as Twilio reaches it, for the call's webhook.
+    pub public_url: String,
+    /// How often the pending list is looked at.
+    pub every: Duration,
+    pub client: reqwest::Client,
+}
+
+/// The wait below which a queue is called back when its flow offers call-backs from no
+/// `wait_over` threshold of its own.
+pub const DIAL_BELOW_S: u32 = 60;
+
+/// Who the dialler claims call-backs as.
+pub const DIALLER: &str = "switchboard-dialler";
+
+/// Places the due call-backs every `Dialer::every`, until the server stops.
+pub async fn run_dialer(state: Arc<AppState>, dialer: Dialer) {
+    let mut tick = tokio::time::interval(dialer.every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        dial_due(&state, &dialer).await;
+    }
+}
+
+/// One look at the pending list: each call-back whose flow has a `returns` node for its queue,
+/// inside its window now, and whose queue the model expects to wait less than the flow's
+/// call-back threshold (its smallest `wait_over` for that queue) is claimed and placed; one
+/// Twilio refuses goes back to the list. Returns the calls placed.
+pub async fn dial_due(state: &AppState, dialer: &Dialer) -> usize {
+    let pending = match state.callbacks.with_store(|store| store.callbacks(Status::Pending, None)).await {
+        Ok(pending) => pending,
+        Err(error) => {
+            tracing::warn!(%error, "call-back dialler: cannot read the pending call-backs");
+            return 0;
+        }
+    };
+    let mut placed = 0;
+    for callback in pending {
+        let Some(flow) = state.flows.current(&callback.flow) else { continue };
+        let Some(returns) = return_node(&flow, &callback.queue) else { continue };
+        let now = crate::clock::local_time(&flow, (state.clock)());
+        let in_window =
+            callback.window.as_deref().and_then(|w| crate::engine::flow::Window::parse(w).ok()).is_none_or(|w| {
+                let minute =
+                    u16::try_from(chrono::Timelike::hour(&now) * 60 + chrono::Timelike::minute(&now)).unwrap_or(0);
+                (w.from_min..w.to_min).contains(&minute)
+            });
+        let expected = flow.estimator.as_ref().and_then(|e| e.expected_wait_s(&callback.queue, now, None));
+        let threshold = f64::from(dial_below_s(&flow, &callback.queue));
+        if !in_window || expected.is_none_or(|w| w >= threshold) {
+            continue;
+        }
+        let id = callback.id;
+        let at = (state.clock)();
+        match state.callbacks.with_store(move |store| store.claim_callback(id, DIALLER, at)).await {
+            Ok(Change::Made(_)) => {}
+            _ => continue, // an agent took it meanwhile, or the database is away
+        }
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("callback", &id.to_string())
+            .append_pair("queue", &callback.queue)
+            .finish();
+        let url = format!("{}/twilio/{}?{query}", dialer.public_url, callback.flow);
+        match place_call(dialer, &callback.number, &url).await {
+            Ok(sid) => {
+                placed += 1;
+                tracing::info!(callback = id, call_sid = %sid, node = %flow.node(returns).id, "call-back placed");
+            }
+            Err(error) => {
+                tracing::error!(callback = id, %error, "call-back not placed; back on the pending list");
+                let _ = state.callbacks.with_store(move |store| store.release_callback(id)).await;
+            }
+        }
+    }
+    placed
+}
+
+/// The node a placed call-back of `queue` starts at: the `returns` of the flow's `callback`
+/// node for that queue.
+pub fn return_node(flow: &Flow, queue: &str) -> Option<crate::engine::NodeId> {
+    flow.nodes.iter().find_map(|n| match &n.kind {
+        crate::engine::NodeKind::Callback(c) if *c.queue == *queue => c.returns,
+        _ => None,
+    })
+}
+
+/// The flow's smallest `wait_over` threshold for `queue`: the wait that makes it offer a
+/// call-back, below which calling back makes sense.
+fn dial_below_s(flow: &Flow, queue: &str) -> u32 {
+    use crate::engine::flow::Cond;
+    flow.nodes
+        .iter()
+        .filter_map(|n| match &n.kind {
+            crate::engine::NodeKind::Branch(b) => Some(b.cases.iter()),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|c| match &c.cond {
+            Cond::WaitOver { queue: q, secs } if **q == *queue => Some(*secs),
+            _ => None,
+        })
+        .min()
+        .unwrap_or(DIAL_BELOW_S)
+}
+
+/// `POST {base}/2010-04-01/Accounts/{sid}/Calls.json` (To, From, Url, Method; Basic auth):
+/// the new call's sid.
+async fn place_call(dialer: &Dialer, to: &str, url: &str) -> Result<String, String> {
+    let endpoint =
+        format!("{}/2010-04-01/Accounts/{}/Calls.json", dialer.api_base.trim_end_matches('/'), dialer.account_sid);
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("To", to)
+        .append_pair("From", &dialer.from)
+        .append_pair("Url", url)
+        .append_pair("Method", "POST")
+        .finish();
+    let response = dialer
+        .client
+        .post(&endpoint)
+        .basic_auth(&dialer.account_sid, Some(&dialer.auth_token))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .map_err(|e| format!("Twilio's API: {e}"))?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| format!("Twilio's API answer: {e}"))?;
+    if !status.is_success() {
+        // Twilio's error JSON has `message`; the body holds no secret of ours.
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| text.chars().take(200).collect());
+        return Err(format!("Twilio's API answered {status}: {message}"));
+    }
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("Twilio's API answer: {e}"))?;
+    json.get("sid").and_then(|s| s.as_str()).map(str::to_owned).ok_or_else(|| "Twilio's API answer has no sid".into())
+}
+
+/// Where a call starts: the flow's start, or for the call-back call the dialler placed
+/// (`?callback=ID&queue=Q` on the webhook URL, which the provider signs) the `returns` node
+/// of the flow's `callback` node for that queue.
+pub fn start_node(flow: &Flow, query: &[(String, String)]) -> crate::engine::NodeId {
+    let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    match (param("callback"), param("queue")) {
+        (Some(_), Some(queue)) => return_node(flow, queue).unwrap_or(flow.start),
+        _ => flow.start,
+    }
+}

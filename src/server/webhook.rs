@@ -161,7 +161,9 @@ async fn begin(state: &AppState, provider: &dyn Provider, name: String, hook: &H
     let utc = (state.clock)();
     let now = crate::clock::local_time(&flow, utc);
     let caller = hook.req.caller.as_deref();
-    let (mut call, mut out) = Call::start(&flow, &Start { caller, language: None }, now);
+    let mut out = Output::default();
+    let node = super::callbacks::start_node(&flow, &hook.raw.query);
+    let mut call = Call::start_at(&flow, &Start { caller, language: None }, node, now, &mut out);
     state.metrics.call_started(&name);
     tracing::info!(provider = provider.name(), "call started");
     let mut seq = 0;

@@ -186,6 +186,11 @@ impl Server {
             .expect("the writer shuts down")
     }
 
+    /// The server's state, for driving its background work (the call-back dialler) in a test.
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
     /// The URL Twilio would use for `path` (what it signs).
     pub fn public_url(&self, path: &str) -> String {
         self.twilio.url(path)
