@@ -1286,12 +1286,12 @@ async fn a_call_back_is_booked_through_every_adapter_and_a_lost_one_queues_the_c
     let mut app = app_with(busiest_hour, |state| state.with_callbacks(desk));
     let mut lost = app_at(busiest_hour); // no database: every booking is lost
     for dialect in dialects() {
-        let transcript = run(&mut app, &dialect, "support", &CALL_BACK).await;
+        let transcript = run_at(&mut app, &dialect, "support", &CALL_BACK, busiest_hour()).await;
         let said = joined(&transcript).join(" | ");
         assert!(said.contains("Мы перезвоним вам"), "{}: {said}", dialect.name);
         assert_eq!(transcript.last().map(String::as_str), Some("hangup"), "{}: {said}", dialect.name);
 
-        let transcript = run(&mut lost, &dialect, "support", &CALL_BACK).await;
+        let transcript = run_at(&mut lost, &dialect, "support", &CALL_BACK, busiest_hour()).await;
         let said = joined(&transcript).join(" | ");
         assert!(!said.contains("Мы перезвоним вам"), "{}: no promise that cannot be kept: {said}", dialect.name);
         assert_eq!(transcript.last().map(String::as_str), Some("queue first_line"), "{}: {said}", dialect.name);

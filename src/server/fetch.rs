@@ -4,7 +4,7 @@
 //! One shared client (connection pool). `{env.NAME}` in the URL, headers and `allow_hosts` is
 //! resolved here from the environment and never logged. Refused, as failures: a host not in
 //! the flow's `allow_hosts` (after resolving), a redirect to another host, an answer over
-//! [`MAX_BODY`], a body that is not JSON, a timeout. `https://` is spoken by rustls (ring),
+//! [`MAX_BODY`], a body that is not JSON, a timeout. `https://` is spoken by rustls (aws-lc-rs),
 //! checking certificates against the platform's store.
 
 use std::sync::Arc;
