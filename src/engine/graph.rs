@@ -82,9 +82,9 @@ impl On {
     }
 
     /// Taken by choosing: an option, an entry, the escape, or a branch that might hold. Not
-    /// silence, wrong entries or going back.
+    /// silence, wrong entries or going back, nor the call-back call (another call, later).
     pub fn is_choice(self) -> bool {
-        !matches!(self, On::Timeout | On::Invalid | On::Back(_))
+        !matches!(self, On::Timeout | On::Invalid | On::Back(_) | On::Returned)
     }
 }
 
