@@ -392,9 +392,9 @@ fn a_call_announces_the_models_expected_wait() {
 #[test]
 fn a_long_expected_wait_offers_a_call_back() {
     let call = |keys: &str| {
-        run(&["call", "flows/support.toml", "--model", UNDERSTAFFED, "--keys", keys, "--at", "mon 12:00", "--json"])
-            .code(0)
-            .json()
+        // A caller whose number is known, so the call-back can be booked.
+        let args = ["--keys", keys, "--at", "mon 12:00", "--from", "+79161234567", "--json"];
+        run(&[&["call", "flows/support.toml", "--model", UNDERSTAFFED][..], &args].concat()).code(0).json()
     };
     let v = call("1 2 2 1");
     assert_eq!(v["outcome"], serde_json::json!({"kind": "hangup", "target": "callback"}));
@@ -408,7 +408,18 @@ fn a_long_expected_wait_offers_a_call_back() {
     let announce = announcement(38);
     assert!(heard(&v).contains(&announce.as_str()), "{announce} not in {:?}", heard(&v));
     // The transcript names the branch taken.
-    let r = run(&["call", "flows/support.toml", "--model", UNDERSTAFFED, "--keys", "1 2 2 1", "--at", "mon 12:00"]);
+    let r = run(&[
+        "call",
+        "flows/support.toml",
+        "--model",
+        UNDERSTAFFED,
+        "--keys",
+        "1 2 2 1",
+        "--at",
+        "mon 12:00",
+        "--from",
+        "+79161234567",
+    ]);
     r.code(0).stdout_has("callback_offer").stdout_has("outcome: hangup callback");
     run(&["call", "flows/support.toml", "--model", "tests/fixtures/none.model.toml", "--keys", "1"])
         .code(2)

@@ -783,6 +783,11 @@ fn closed() -> DateTime<Utc> {
 }
 
 fn app_at(clock: fn() -> DateTime<Utc>) -> axum::Router {
+    app_with(clock, |state| state)
+}
+
+/// [`app_at`] with its state changed by `tweak` (a call-back desk).
+fn app_with(clock: fn() -> DateTime<Utc>, tweak: impl FnOnce(AppState) -> AppState) -> axum::Router {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (flows, report) = Flows::open(vec![root.join("flows")], root.join("sounds"), Some(dir.path().to_owned()));
@@ -795,7 +800,7 @@ fn app_at(clock: fn() -> DateTime<Utc>) -> axum::Router {
             .with_clock(Arc::new(clock))
             .with_env(status_backend());
     std::mem::forget(dir); // the archive of old versions must outlive the server
-    server::app(Arc::new(state))
+    server::app(Arc::new(tweak(state)))
 }
 
 /// The sample hotline's request-status backend, as SUPPORT_API_URL: request 99999999 is
@@ -1260,5 +1265,102 @@ async fn queued_callers_hear_the_wait_and_leave_through_every_adapter() {
                 dialect.name
             );
         }
+    }
+}
+
+/// Monday 18 May 2026, 12:00 in Moscow: the busiest hour, when the sample offers a call-back.
+fn busiest_hour() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 5, 18, 9, 0, 0).single().expect("a valid time")
+}
+
+/// Russian, technical help, the first line's call-back offer, then 1: "call me back".
+const CALL_BACK: [Act; 4] = [Act::Press("1"), Act::Press("2"), Act::Press("2"), Act::Press("1")];
+
+#[tokio::test]
+async fn a_call_back_is_booked_through_every_adapter_and_a_lost_one_queues_the_caller() {
+    use switchboard::events::callbacks::Status;
+    use switchboard::server::callbacks::Desk;
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let db = switchboard::events::DbUrl::Sqlite(dir.path().join("calls.db"));
+    let desk = Desk::new(db.clone(), None);
+    let mut app = app_with(busiest_hour, |state| state.with_callbacks(desk));
+    let mut lost = app_at(busiest_hour); // no database: every booking is lost
+    for dialect in dialects() {
+        let transcript = run_at(&mut app, &dialect, "support", &CALL_BACK, busiest_hour()).await;
+        let said = joined(&transcript).join(" | ");
+        assert!(said.contains("Мы перезвоним вам"), "{}: {said}", dialect.name);
+        assert_eq!(transcript.last().map(String::as_str), Some("hangup"), "{}: {said}", dialect.name);
+
+        let transcript = run_at(&mut lost, &dialect, "support", &CALL_BACK, busiest_hour()).await;
+        let said = joined(&transcript).join(" | ");
+        assert!(!said.contains("Мы перезвоним вам"), "{}: no promise that cannot be kept: {said}", dialect.name);
+        assert_eq!(transcript.last().map(String::as_str), Some("queue first_line"), "{}: {said}", dialect.name);
+    }
+    let booked = tokio::task::spawn_blocking(move || {
+        let mut store = switchboard::events::Store::open(&db).expect("the database opens").expect("a database");
+        store.callbacks(Status::Pending, Some("first_line")).expect("the call-backs read")
+    })
+    .await
+    .expect("read");
+    let mut providers: Vec<&str> = booked.iter().map(|c| c.provider.as_str()).collect();
+    providers.sort_unstable();
+    let mut expected: Vec<&str> = dialects().iter().map(|d| d.name).collect();
+    expected.sort_unstable();
+    assert_eq!(providers, expected, "one booking per adapter");
+    for c in &booked {
+        assert_eq!((c.number.as_str(), c.language.as_str()), ("+79990001122", "ru"), "{}", c.provider);
+    }
+}
+
+#[tokio::test]
+async fn after_a_bridged_queue_the_flow_asks_for_a_rating_through_every_adapter_that_reports_it() {
+    let mut app = app();
+    for dialect in dialects() {
+        let id = (dialect.call_id.to_owned(), format!("{}-rated", dialect.name));
+        let start =
+            Sent { url: format!("{PUBLIC}/{}/support{}", dialect.name, dialect.answer), params: vec![id.clone()] };
+        let (_, xml) = send(&mut app, &dialect, &start).await;
+        let gather = (dialect.read)(&xml).expect("a document").gather.expect("the language menu");
+        let (_, xml) = send(
+            &mut app,
+            &dialect,
+            &Sent { url: gather, params: vec![id.clone(), (dialect.digits.into(), "1".into())] },
+        )
+        .await;
+        let gather = (dialect.read)(&xml).expect("a document").gather.expect("the main menu");
+        let (_, xml) = send(
+            &mut app,
+            &dialect,
+            &Sent { url: gather, params: vec![id.clone(), (dialect.digits.into(), "0".into())] },
+        )
+        .await;
+        let queued = (dialect.read)(&xml).expect("a document");
+        assert_eq!(queued.handover.as_deref(), Some("queue first_line"), "{}: {xml}", dialect.name);
+        let Some(left) = queued.left else {
+            // Vonage's conversation reports nothing when the agent leaves (`asks_after_queue`
+            // is false): the call ends with the conversation, and the flow works up to it.
+            assert_eq!(dialect.name, "vonage", "only Vonage has no leave URL: {xml}");
+            continue;
+        };
+        let mut params = vec![id.clone()];
+        params.extend(left_params(&dialect, false));
+        let (status, xml) = send(&mut app, &dialect, &Sent { url: left, params }).await;
+        assert_eq!(status, StatusCode::OK, "{}: {xml}", dialect.name);
+        let rating = (dialect.read)(&xml).expect("a document");
+        conforms(&dialect, &rating, &xml);
+        assert!(
+            rating.heard.iter().any(|h| h.contains("оцените разговор") || h.contains("after_call")),
+            "{}: the rating menu: {xml}",
+            dialect.name
+        );
+        let gather = rating.gather.unwrap_or_else(|| panic!("{}: the rating waits for a key: {xml}", dialect.name));
+        let (_, xml) = send(
+            &mut app,
+            &dialect,
+            &Sent { url: gather, params: vec![id.clone(), (dialect.digits.into(), "5".into())] },
+        )
+        .await;
+        let thanks = (dialect.read)(&xml).expect("a document");
+        assert_eq!(thanks.handover.as_deref(), Some("hangup"), "{}: thanked and done: {xml}", dialect.name);
     }
 }

@@ -1130,3 +1130,212 @@ mod fetch {
         backend.abort();
     }
 }
+
+/// Monday 18 May 2026, 12:00 in Moscow: the model's busiest hour, when the hotline offers a
+/// call-back.
+fn busiest_hour() -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc.with_ymd_and_hms(2026, 5, 18, 9, 0, 0).single().expect("a valid time")
+}
+
+const API_TOKEN: &str = "test-api-token";
+
+/// A call that takes the call-back offer of the sample hotline: Russian, technical help, the
+/// first line, then 1 for "call me back".
+async fn take_the_call_back_offer(call: &mut Call<'_>) {
+    call.press("1").await;
+    call.press("2").await;
+    call.press("2").await.says("Чтобы мы перезвонили вам");
+    call.press("1").await;
+}
+
+/// An API request with `token` as the bearer token (none with `None`): status and JSON.
+async fn api(server: &Server, method: &str, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    let url = format!("{}{path}", server.local);
+    let mut request = server.client.request(method.parse().expect("a method"), url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status().as_u16();
+    let body = response.text().await.expect("a body");
+    (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)))
+}
+
+#[tokio::test]
+async fn a_call_back_is_booked_then_listed_claimed_once_and_done() {
+    use switchboard::server::callbacks::Desk;
+    let dirs = Dirs::new();
+    let desk = Desk::new(dirs.db(), Some(API_TOKEN.to_owned()));
+    let server = Server::start_tweaked(&dirs, busiest_hour(), |state| state.with_callbacks(desk)).await;
+    let mut call = server.call("support").await;
+    take_the_call_back_offer(&mut call).await;
+    call.says("Мы перезвоним вам");
+    assert!(call.doc.find("Hangup").is_some(), "{}", call.body);
+
+    for token in [None, Some("wrong"), Some("")] {
+        let (status, _) = api(&server, "GET", "/callbacks", token).await;
+        assert_eq!(status, 401, "token {token:?}");
+    }
+    let (status, list) = api(&server, "GET", "/callbacks?queue=first_line", Some(API_TOKEN)).await;
+    assert_eq!(status, 200, "{list}");
+    let booked = &list[0];
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(booked["number"], "+79990001122", "the real number, whatever --caller-numbers says");
+    assert_eq!(
+        (&booked["queue"], &booked["language"], &booked["window"]),
+        (&"first_line".into(), &"ru".into(), &"09:00-21:00".into())
+    );
+    assert_eq!(
+        (&booked["call_id"], &booked["status"], &booked["timezone"]),
+        (&"CA0001".into(), &"pending".into(), &"Europe/Moscow".into())
+    );
+    assert!(booked["told_wait_s"].as_u64().is_some_and(|w| w > 25), "over the offer's threshold: {booked}");
+    let (_, other) = api(&server, "GET", "/callbacks?queue=second_line", Some(API_TOKEN)).await;
+    assert_eq!(other, serde_json::json!([]));
+
+    // The command line reads the same list from the database.
+    let db = format!("sqlite://{}", dirs.data.join("calls.db").display());
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard")).args(args).output().expect("it runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let table = cli(&["callbacks", "list", "--db", &db]);
+    assert!(
+        table.contains("first_line") && table.contains("+79990001122") && table.contains("09:00-21:00 Europe/Moscow"),
+        "{table}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&cli(&["callbacks", "list", "--db", &db, "--json"])).expect("JSON");
+    assert_eq!(json, list, "the CLI's JSON is the API's");
+    assert!(
+        cli(&["callbacks", "list", "--db", &db, "--queue", "second_line"])
+            .contains("no pending call-backs for second_line")
+    );
+
+    let id = booked["id"].as_i64().expect("an id");
+    let (status, claimed) = api(&server, "POST", &format!("/callbacks/{id}/claim?by=anna"), Some(API_TOKEN)).await;
+    assert_eq!((status, &claimed["status"], &claimed["claimed_by"]), (200, &"claimed".into(), &"anna".into()));
+    let (status, refused) = api(&server, "POST", &format!("/callbacks/{id}/claim?by=boris"), Some(API_TOKEN)).await;
+    assert_eq!((status, &refused["error"]), (409, &format!("call-back {id} is already claimed").into()));
+    let (_, pending) = api(&server, "GET", "/callbacks", Some(API_TOKEN)).await;
+    assert_eq!(pending, serde_json::json!([]), "a claimed call-back is no longer pending");
+    let (status, done) = api(&server, "POST", &format!("/callbacks/{id}/done"), Some(API_TOKEN)).await;
+    assert_eq!((status, &done["status"]), (200, &"done".into()));
+    let (status, _) = api(&server, "POST", &format!("/callbacks/{id}/done"), Some(API_TOKEN)).await;
+    assert_eq!(status, 409);
+    let (status, _) = api(&server, "POST", "/callbacks/999/claim", Some(API_TOKEN)).await;
+    assert_eq!(status, 404);
+    let (status, _) = api(&server, "POST", "/callbacks/999/claim", None).await;
+    assert_eq!(status, 401, "the token is asked before anything is looked up");
+
+    let metrics = server.get("/metrics").await.body;
+    assert!(metrics.contains("switchboard_callbacks_total{result=\"booked\"} 1"), "{metrics}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_back_that_cannot_be_stored_leaves_the_caller_in_the_queue() {
+    use switchboard::server::callbacks::Desk;
+    let dirs = Dirs::new();
+    let server =
+        Server::start_tweaked(&dirs, busiest_hour(), |state| state.with_callbacks(Desk::new(DbUrl::None, None))).await;
+    let mut call = server.call("support").await;
+    take_the_call_back_offer(&mut call).await;
+    call.queued("first_line");
+    assert!(!call.doc.said().contains("Мы перезвоним"), "no promise that cannot be kept:\n{}", call.body);
+    let metrics = server.get("/metrics").await.body;
+    assert!(metrics.contains("switchboard_callbacks_total{result=\"lost\"} 1"), "{metrics}");
+    let (status, _) = api(&server, "GET", "/callbacks", Some(API_TOKEN)).await;
+    assert_eq!(status, 404, "without a token the API does not exist");
+    server.stop().await;
+}
+
+/// Twilio's REST API as the dialler meets it: records each `Calls.json` request (its Basic
+/// authorisation and form) and refuses the first with Twilio's error JSON, then creates calls.
+async fn fake_twilio_api() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String, Vec<(String, String)>)>>>) {
+    use axum::extract::{Path as UrlPath, State};
+    use axum::http::{HeaderMap, StatusCode};
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Vec<(String, String)>)>>>;
+    let seen: Seen = Default::default();
+    let app = axum::Router::new()
+        .route(
+            "/2010-04-01/Accounts/{sid}/Calls.json",
+            axum::routing::post(
+                |State(seen): State<Seen>, UrlPath(sid): UrlPath<String>, headers: HeaderMap, body: String| async move {
+                    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                    let form = form_urlencoded::parse(body.as_bytes())
+                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                        .collect();
+                    let mut seen = seen.lock().unwrap();
+                    seen.push((sid, auth, form));
+                    if seen.len() == 1 {
+                        (
+                            StatusCode::BAD_REQUEST,
+                            r#"{"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}"#,
+                        )
+                    } else {
+                        (StatusCode::CREATED, r#"{"sid": "CA0000000000000000000000000000back", "status": "queued"}"#)
+                    }
+                },
+            ),
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let base = format!("http://{}", listener.local_addr().expect("an address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, seen)
+}
+
+#[tokio::test]
+async fn the_dialler_places_a_call_back_when_the_wait_is_short_and_the_call_starts_at_its_return() {
+    use switchboard::server::callbacks::{Desk, Dialer, dial_due};
+    let dirs = Dirs::new();
+    let (api_base, seen) = fake_twilio_api().await;
+    let dialer = Dialer {
+        api_base,
+        account_sid: "AC0123456789abcdef0123456789abcdef".into(),
+        auth_token: AUTH_TOKEN.into(),
+        from: "+74950000000".into(),
+        public_url: PUBLIC.into(),
+        every: Duration::from_secs(30),
+        client: reqwest::Client::new(),
+    };
+    let busy = Server::start_tweaked(&dirs, busiest_hour(), |s| s.with_callbacks(Desk::new(dirs.db(), None))).await;
+    let mut call = busy.call("support").await;
+    take_the_call_back_offer(&mut call).await;
+    call.says("Мы перезвоним вам");
+    assert_eq!(dial_due(busy.state(), &dialer).await, 0, "the queue is still busy: no call-back yet");
+    assert!(seen.lock().unwrap().is_empty());
+    busy.stop().await;
+
+    // An hour earlier on a Monday the model expects no wait worth a call-back.
+    let quiet_hour = busiest_hour() - chrono::Duration::hours(1);
+    let quiet = Server::start_tweaked(&dirs, quiet_hour, |s| s.with_callbacks(Desk::new(dirs.db(), None))).await;
+    assert_eq!(dial_due(quiet.state(), &dialer).await, 0, "Twilio refused the first: back on the list");
+    assert_eq!(dial_due(quiet.state(), &dialer).await, 1);
+    assert_eq!(dial_due(quiet.state(), &dialer).await, 0, "placed once");
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2);
+    let (sid, auth, form) = &requests[1];
+    assert_eq!(sid, "AC0123456789abcdef0123456789abcdef");
+    use base64::Engine as _;
+    let expected = base64::engine::general_purpose::STANDARD.encode(format!("{sid}:{AUTH_TOKEN}"));
+    assert_eq!(*auth, format!("Basic {expected}"));
+    let param = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    assert_eq!(
+        (param("To"), param("From"), param("Method")),
+        ("+79990001122".into(), "+74950000000".into(), "POST".into())
+    );
+    let url = param("Url");
+    assert!(url.starts_with(&format!("{PUBLIC}/twilio/support?callback=")), "{url}");
+
+    // Twilio fetches that URL when the caller answers: the flow's return node, then the queue.
+    let mut back = common::twilio::Call::new("CA0000000000000000000000000000back", &url);
+    let reply = quiet.twilio.act(&mut back, common::twilio::Act::Ring).await.expect("an answer");
+    let doc = reply.twiml();
+    assert!(doc.said().contains("вы просили перезвонить вам"), "{}", reply.body);
+    assert_eq!(doc.find("Enqueue").map(|e| e.text.as_str()), Some("first_line"), "{}", reply.body);
+    quiet.stop().await;
+}

@@ -254,6 +254,13 @@ fn render(t: &Transcript, from: usize) -> String {
                 let answer = status.map_or_else(|| "failed".to_owned(), |s| format!("HTTP {s}"));
                 format!("⇄ {method} {url}: {answer} after {:.1} s", duration_ms.as_secs_f64())
             }
+            Entry::Callback { queue, number, language, told_wait_s, window } => {
+                let wait = told_wait_s.map_or_else(String::new, |w| {
+                    format!(", told wait {}", switchboard::queue::estimate::wait_clock(f64::from(w)))
+                });
+                let window = window.as_ref().map_or_else(String::new, |w| format!(", between {w}"));
+                format!("☏ call-back booked for {queue}: {number} ({language}{wait}{window})")
+            }
             Entry::Hangup { by_caller: true } => "✆ caller hangs up".to_owned(),
             Entry::Hangup { by_caller: false } => "✆ call ends".to_owned(),
         };

@@ -16,7 +16,8 @@ pub const DEFAULT_DB: &str = "sqlite://.switchboard/calls.db";
 
 #[derive(clap::Subcommand)]
 pub enum DbCommand {
-    /// Delete calls whose last event is older than a duration (`90d`, `12weeks`).
+    /// Delete calls whose last event is older than a duration (`90d`, `12weeks`), and the
+    /// call-backs booked before then (with the numbers they keep).
     Prune {
         #[arg(long, value_parser = humantime::parse_duration)]
         older_than: Duration,
@@ -52,7 +53,10 @@ pub fn run(command: DbCommand) -> anyhow::Result<ExitCode> {
             let older = chrono::Duration::from_std(older_than).map_err(|_| anyhow!("--older-than is too long"))?;
             let cutoff = Utc::now().checked_sub_signed(older).ok_or_else(|| anyhow!("--older-than is too long"))?;
             let removed = store.prune(cutoff)?;
-            println!("removed {removed} event(s) of calls that ended before {}", cutoff.format("%Y-%m-%d %H:%M UTC"));
+            let callbacks = store.prune_callbacks(cutoff)?;
+            let when = cutoff.format("%Y-%m-%d %H:%M UTC");
+            println!("removed {removed} event(s) of calls that ended before {when}");
+            println!("removed {callbacks} call-back(s) booked before {when}");
             Ok(ExitCode::SUCCESS)
         }
         DbCommand::Export { db, output, flow, tz, flows } => {

@@ -64,7 +64,7 @@ fn shape(kind: &NodeKind) -> &'static str {
         NodeKind::Menu(_) | NodeKind::Input(_) => "box",
         NodeKind::Branch(_) => "diamond",
         NodeKind::Queue(_) | NodeKind::Dial { .. } => "doubleoctagon",
-        NodeKind::Hangup { .. } | NodeKind::Voicemail { .. } => "octagon",
+        NodeKind::Hangup { .. } | NodeKind::Voicemail { .. } | NodeKind::Callback(_) => "octagon",
         _ => "ellipse",
     }
 }
@@ -103,7 +103,7 @@ fn mermaid(flow: &Flow) -> String {
         let (open, close) = match n.kind {
             NodeKind::Branch(_) => ("{", "}"),
             NodeKind::Queue(_) | NodeKind::Dial { .. } => ("[[", "]]"),
-            NodeKind::Hangup { .. } | NodeKind::Voicemail { .. } => ("([", "])"),
+            NodeKind::Hangup { .. } | NodeKind::Voicemail { .. } | NodeKind::Callback(_) => ("([", "])"),
             _ => ("[", "]"),
         };
         let _ = writeln!(out, "  n{i}{open}\"{label}\"{close}");

@@ -1,6 +1,7 @@
 //! Subcommands, one file each. Every one returns the exit code it wants; errors become exit 2.
 
 mod call;
+mod callbacks;
 mod check;
 mod db;
 mod erlang;
@@ -73,6 +74,11 @@ enum Command {
         #[command(subcommand)]
         command: db::DbCommand,
     },
+    /// Booked call-backs waiting for an agent (from the event log's database).
+    Callbacks {
+        #[command(subcommand)]
+        command: callbacks::CallbacksCommand,
+    },
     /// The designers' page: graph, editor, phone and tests of the flows in a folder.
     Studio(studio::Args),
     /// Convert a flow from another tool (a Twilio Studio export) to our format.
@@ -97,6 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Fit(args)) => fit::run(args),
         Some(Command::Report(args)) => report::run(args),
         Some(Command::Db { command }) => db::run(command),
+        Some(Command::Callbacks { command }) => callbacks::run(command),
         Some(Command::Import { command }) => import::run(command),
         Some(Command::Studio(args)) => studio::run(args),
         None => call::demo(),

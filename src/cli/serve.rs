@@ -12,6 +12,7 @@ use tracing_subscriber::EnvFilter;
 
 use switchboard::events::{CallerNumbers, DbUrl, Store, Writer, WriterConfig};
 use switchboard::providers::{ADAPTERS, Providers, VoiceTable};
+use switchboard::server::callbacks::Desk as CallbackDesk;
 use switchboard::server::{self, AppState, Flows, TokenKey};
 
 #[derive(clap::Args)]
@@ -82,6 +83,25 @@ pub struct Args {
     /// What the event log keeps of callers' numbers: a keyed hash, the number, or nothing.
     #[arg(long, default_value = "hash", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<CallerNumbers>()))]
     caller_numbers: CallerNumbers,
+    /// Require this bearer token on the call-back API (GET /callbacks, POST
+    /// /callbacks/{id}/claim and /done); without it the API is off.
+    #[arg(long, env = "SWITCHBOARD_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
+    /// Place pending call-backs through Twilio's REST API when the queue model expects their
+    /// queue's wait to be short (below the flow's call-back threshold); the call starts at the
+    /// callback node's `returns`. Needs --public-url, --callback-from, TWILIO_ACCOUNT_SID and
+    /// TWILIO_AUTH_TOKEN. Off by default.
+    #[arg(long)]
+    callback_dial: bool,
+    /// The number call-backs come from (one of the Twilio account's), for --callback-dial.
+    #[arg(long, env = "SWITCHBOARD_CALLBACK_FROM")]
+    callback_from: Option<String>,
+    /// Twilio account SID, for --callback-dial (the REST API's user name).
+    #[arg(long, env = "TWILIO_ACCOUNT_SID")]
+    twilio_account_sid: Option<String>,
+    /// Twilio's REST API, for --callback-dial.
+    #[arg(long, env = "TWILIO_API_BASE", default_value = "https://api.twilio.com")]
+    twilio_api_base: String,
     /// Log JSON lines instead of human-readable text.
     #[arg(long, env = "SWITCHBOARD_LOG_JSON")]
     log_json: bool,
@@ -121,9 +141,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut state = AppState::new(flows, tokens, providers, args.public_url.clone(), sounds);
     state.voices = voices;
     state.ops = server::Ops { token: args.ops_token.clone().filter(|t| !t.is_empty()), apart: args.ops_addr.is_some() };
-    if let Some(writer) = event_log(&args)? {
+    let db = db_url(&args)?;
+    if let Some(writer) = event_log(&args, &db)? {
         state = state.with_events(writer, args.caller_numbers);
     }
+    let desk = call_backs(&args, &db, &state.flows);
+    state = state.with_callbacks(desk);
+    let dialer = dialer(&args)?;
     let state = Arc::new(state);
     let logged = state.clone();
 
@@ -135,6 +159,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let addr = listener.local_addr().unwrap_or(args.addr);
         tracing::info!(%addr, public_url = ?args.public_url, "listening");
         tokio::spawn(reload_on_sighup(state.clone()));
+        if let Some(dialer) = dialer {
+            tracing::info!(api = %dialer.api_base, from = %dialer.from, "call-back dialler: placing due call-backs through Twilio");
+            tokio::spawn(server::callbacks::run_dialer(state.clone(), dialer));
+        }
         if let Some(ops_addr) = args.ops_addr {
             let ops = tokio::net::TcpListener::bind(ops_addr)
                 .await
@@ -156,6 +184,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--callback-dial`'s dialler, refusing to start without what it needs.
+fn dialer(args: &Args) -> anyhow::Result<Option<server::callbacks::Dialer>> {
+    if !args.callback_dial {
+        return Ok(None);
+    }
+    let need = |value: &Option<String>, what: &str| {
+        value.clone().filter(|v| !v.is_empty()).with_context(|| format!("--callback-dial needs {what}"))
+    };
+    let public_url = need(&args.public_url, "--public-url (Twilio fetches the call-back's webhook there)")?;
+    Ok(Some(server::callbacks::Dialer {
+        api_base: args.twilio_api_base.trim_end_matches('/').to_owned(),
+        account_sid: need(&args.twilio_account_sid, "TWILIO_ACCOUNT_SID")?,
+        auth_token: need(&args.twilio_auth_token, "TWILIO_AUTH_TOKEN")?,
+        from: need(&args.callback_from, "--callback-from (the number call-backs come from)")?,
+        public_url: public_url.trim_end_matches('/').to_owned(),
+        every: Duration::from_secs(30),
+        client: reqwest::Client::new(),
+    }))
 }
 
 /// The adapters with the credentials given: at least one, unless signatures are off.
@@ -191,20 +239,12 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// The event log's writer, after opening the log once to run its migrations and to show a
 /// wrong path or URL at start-up. A database that is down is logged and not fatal: calls are
 /// answered all the same, and events are written once it is back (or dropped and counted).
-fn event_log(args: &Args) -> anyhow::Result<Option<Writer>> {
-    let url = match &args.db {
-        Some(url) => DbUrl::parse(url)?,
-        None => {
-            std::fs::create_dir_all(&args.data_dir)
-                .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
-            DbUrl::Sqlite(args.data_dir.join("calls.db"))
-        }
-    };
-    if url == DbUrl::None {
+fn event_log(args: &Args, url: &DbUrl) -> anyhow::Result<Option<Writer>> {
+    if *url == DbUrl::None {
         tracing::info!("event log: none; calls are not recorded");
         return Ok(None);
     }
-    match Store::open(&url) {
+    match Store::open(url) {
         Ok(_) => tracing::info!(db = %url, caller_numbers = ?args.caller_numbers, "event log: recording calls"),
         Err(error) => tracing::error!(
             db = %url,
@@ -212,7 +252,49 @@ fn event_log(args: &Args) -> anyhow::Result<Option<Writer>> {
             "event log unavailable; serving calls anyway, and writing their events once it is back"
         ),
     }
-    Ok(Writer::open(&url, WriterConfig::default())?)
+    Ok(Writer::open(url, WriterConfig::default())?)
+}
+
+/// `--db`, else the SQLite file in the data directory (made if need be).
+fn db_url(args: &Args) -> anyhow::Result<DbUrl> {
+    Ok(match &args.db {
+        Some(url) => DbUrl::parse(url)?,
+        None => {
+            std::fs::create_dir_all(&args.data_dir)
+                .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+            DbUrl::Sqlite(args.data_dir.join("calls.db"))
+        }
+    })
+}
+
+/// Where call-backs are booked, saying at start what cannot work: without a database every
+/// booking is lost (the caller goes the node's `failed` way), without a token nobody can read them.
+fn call_backs(args: &Args, db: &DbUrl, flows: &Flows) -> CallbackDesk {
+    let booking: Vec<String> = flows
+        .list()
+        .into_iter()
+        .filter(|f| {
+            flows.current(&f.name).is_some_and(|flow| {
+                flow.nodes.iter().any(|n| matches!(n.kind, switchboard::engine::NodeKind::Callback(_)))
+            })
+        })
+        .map(|f| f.name)
+        .collect();
+    if *db == DbUrl::None && !booking.is_empty() {
+        tracing::warn!(
+            flows = ?booking,
+            "--db none: call-backs cannot be stored; callers who ask for one go the callback node's failed way \
+             (counted as lost in switchboard_callbacks_total)"
+        );
+    }
+    let desk = CallbackDesk::new(db.clone(), args.api_token.clone());
+    match &desk.api_token {
+        Some(_) => {
+            tracing::info!("call-back API: GET /callbacks, POST /callbacks/{{id}}/claim and /done (bearer token)")
+        }
+        None => tracing::info!("call-back API: off (set SWITCHBOARD_API_TOKEN to serve /callbacks)"),
+    }
+    desk
 }
 
 fn init_logging(json: bool) {

@@ -13,6 +13,9 @@
 //!   request and report the answer as `Fetched` before anything else; the actions before it
 //!   are prompts the caller hears meanwhile. It is kept apart from `actions` because it is
 //!   nothing the caller hears: a driver settles it before it renders the actions.
+//! - An output with [`Output::book`] (a `callback` node) asks the driver to store that
+//!   call-back and report `Booked(true)` once it is stored, `Booked(false)` if it could not be:
+//!   the caller is told "we will call you" only after the promise is kept somewhere.
 //! - `now` is the call's local wall time, passed in by the driver; it must never go backwards.
 //!   The engine reads no clock, does no I/O and draws no random numbers.
 //! - Nothing the caller or the flow does makes the engine fail: a flow that loops without ever
@@ -24,7 +27,8 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use super::flow::{
-    Ask, Cond, Fetch, Flow, LiveQueue, NodeId, NodeKind, Prompt, QueueNode, Settings, Template, speech_ms,
+    Ask, CallbackNode, Cond, Fetch, Flow, LiveQueue, NodeId, NodeKind, Prompt, QueueNode, Settings, Template, Window,
+    speech_ms,
 };
 use super::matching;
 use super::millis::Millis;
@@ -70,6 +74,8 @@ enum Phase {
     Recording,
     /// A `fetch` node's request is out: waiting for `Fetched`.
     Fetching,
+    /// A `callback` node's booking is out: waiting for `Booked`.
+    Booking,
     /// The flow hung up, or the caller did while in the IVR.
     Ended {
         by_caller: bool,
@@ -106,6 +112,8 @@ pub enum Event<'a> {
     RecordingDone,
     /// The answer to the request of [`Output::fetch`].
     Fetched(Fetched<'a>),
+    /// Whether the call-back of [`Output::book`] was stored.
+    Booked(bool),
 }
 
 /// What came of a `fetch` node's request, as the driver saw it.
@@ -138,6 +146,20 @@ pub struct Request {
     /// JSON text.
     pub body: Option<Arc<str>>,
     pub timeout_ms: Millis,
+}
+
+/// The call-back a `callback` node books: the driver stores it (the engine cannot).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Booking {
+    pub queue: Arc<str>,
+    /// The number to call back, as the provider gave it or the caller typed it.
+    pub number: Arc<str>,
+    /// The call's language, for the call-back's own prompts.
+    pub language: Arc<str>,
+    /// The wait the queue model expected at that moment, in seconds: what the caller was
+    /// spared (none without a model).
+    pub told_wait_s: Option<u32>,
+    pub window: Option<Window>,
 }
 
 /// Which way a `fetch` node went.
@@ -245,9 +267,12 @@ pub enum Trace {
     Loop,
     /// The state belongs to another flow version; the caller went to the operator.
     StaleVersion,
-    /// A `hangup` node with `callback`: the caller asked to be called back by the queue it
+    /// A `callback` node's booking was stored: the caller will be called back by the queue it
     /// names (the node the call is at says which).
     Callback,
+    /// A `callback` node could not book (no number, or the driver could not store it): the
+    /// caller goes the node's `failed` way instead of hearing a promise.
+    CallbackFailed,
     /// The variable `rating` was stored with this whole number: the caller rated the service.
     Rated(u8),
     /// A `fetch` node's answer chose this way.
@@ -264,6 +289,8 @@ pub struct Output {
     pub trace: Vec<(usize, Trace)>,
     /// A request the driver makes now, answering with [`Event::Fetched`].
     pub fetch: Option<Request>,
+    /// A call-back the driver stores now, answering with [`Event::Booked`].
+    pub book: Option<Booking>,
 }
 
 impl Output {
@@ -271,6 +298,7 @@ impl Output {
         self.actions.clear();
         self.trace.clear();
         self.fetch = None;
+        self.book = None;
     }
 
     fn note(&mut self, trace: Trace) {
@@ -356,6 +384,12 @@ impl Call {
 
     /// [`Call::start`] into a reused output buffer (cleared first).
     pub fn start_into(flow: &Flow, start: &Start, now: NaiveDateTime, out: &mut Output) -> Call {
+        Call::start_at(flow, start, flow.start, now, out)
+    }
+
+    /// Starts a call at `node` rather than the flow's start: the call-back call the server
+    /// placed for a `callback` node starts at its `returns`.
+    pub fn start_at(flow: &Flow, start: &Start, node: NodeId, now: NaiveDateTime, out: &mut Output) -> Call {
         out.clear();
         let lang = start.language.and_then(|l| flow.language_index(l)).unwrap_or(0);
         let mut call = Call {
@@ -370,7 +404,8 @@ impl Call {
         if let Some(caller) = start.caller {
             call.set_var(VAR_CALLER, caller);
         }
-        call.go(flow, flow.start, now, out);
+        let node = if node.index() < flow.nodes.len() { node } else { flow.start };
+        call.go(flow, node, now, out);
         call
     }
 
@@ -395,8 +430,11 @@ impl Call {
         }
         match (self.phase, event) {
             (Phase::Ended { .. }, _) => {}
-            (Phase::Listening | Phase::Fetching, Event::Hangup) => self.phase = Phase::Ended { by_caller: true },
+            (Phase::Listening | Phase::Fetching | Phase::Booking, Event::Hangup) => {
+                self.phase = Phase::Ended { by_caller: true }
+            }
             (Phase::Fetching, Event::Fetched(answer)) => self.fetched(flow, answer, now, out),
+            (Phase::Booking, Event::Booked(stored)) => self.booked(flow, stored, now, out),
             (_, Event::Hangup) => {} // the hand-over already happened; the outcome stands
             (Phase::Listening, Event::NoInput) => self.silence(flow, now, out),
             (Phase::Listening, Event::Digits(d)) => self.digits(flow, d, now, out),
@@ -453,7 +491,7 @@ impl Call {
 
     /// Whether the call has left the IVR (handed over or ended).
     pub fn is_over(&self) -> bool {
-        !matches!(self.phase, Phase::Listening | Phase::Fetching)
+        !matches!(self.phase, Phase::Listening | Phase::Fetching | Phase::Booking)
     }
 
     /// Whether the engine waits for the answer to its `fetch` request.
@@ -471,7 +509,7 @@ impl Call {
     pub fn outcome(&self, flow: &Flow) -> Option<Outcome> {
         let node = flow.nodes.get(self.node.index())?;
         let (kind, target) = match (self.phase, &node.kind) {
-            (Phase::Listening | Phase::Fetching, _) => return None,
+            (Phase::Listening | Phase::Fetching | Phase::Booking, _) => return None,
             (Phase::Ended { by_caller: true }, _) => (OutcomeKind::Hangup, "caller".to_owned()),
             (_, NodeKind::Queue(q)) => (OutcomeKind::Queue, q.queue.to_string()),
             (_, NodeKind::Dial { number, .. }) => (OutcomeKind::Dial, number.to_string()),
@@ -578,15 +616,23 @@ impl Call {
                     self.phase = Phase::Recording;
                     return;
                 }
-                NodeKind::Hangup { prompt, callback } => {
+                NodeKind::Hangup { prompt } => {
                     self.say(flow, prompt, out);
-                    if callback.is_some() {
-                        out.note(Trace::Callback);
-                    }
                     out.actions.push(Action::Hangup);
                     self.phase = Phase::Ended { by_caller: false };
                     return;
                 }
+                NodeKind::Callback(c) => match self.booking(flow, c, now) {
+                    Some(booking) => {
+                        out.book = Some(booking);
+                        self.phase = Phase::Booking;
+                        return;
+                    }
+                    None => {
+                        out.note(Trace::CallbackFailed);
+                        target = c.failed.unwrap_or(flow.operator);
+                    }
+                },
             }
         }
     }
@@ -784,6 +830,40 @@ impl Call {
                 Value::Object(map.iter().map(|(k, v)| (k.clone(), self.fill_json(flow, v))).collect())
             }
             other => other.clone(),
+        }
+    }
+
+    /// The call-back a `callback` node books; `None` without a number to call.
+    fn booking(&self, flow: &Flow, c: &CallbackNode, now: NaiveDateTime) -> Option<Booking> {
+        let number = self.get_var(c.number).map(str::trim).filter(|n| !n.is_empty())?;
+        let told_wait_s = flow
+            .estimator
+            .as_ref()
+            .and_then(|e| e.expected_wait_s(&c.queue, now, None))
+            .filter(|w| w.is_finite() && *w >= 0.0)
+            // Saturating: a wait beyond u32 seconds (136 years) is as good as infinite.
+            .map(|w| w.round().min(f64::from(u32::MAX)) as u32);
+        Some(Booking {
+            queue: c.queue.clone(),
+            number: number.into(),
+            language: flow.languages[usize::from(self.lang)].clone(),
+            told_wait_s,
+            window: c.window,
+        })
+    }
+
+    /// A stored booking: the promise, then goodbye. One that could not be stored: the
+    /// node's `failed` way (the operator by default), so nobody waits for a call that never comes.
+    fn booked(&mut self, flow: &Flow, stored: bool, now: NaiveDateTime, out: &mut Output) {
+        let NodeKind::Callback(c) = &flow.node(self.node).kind else { return };
+        if stored {
+            self.say(flow, &c.prompt, out);
+            out.note(Trace::Callback);
+            out.actions.push(Action::Hangup);
+            self.phase = Phase::Ended { by_caller: false };
+        } else {
+            out.note(Trace::CallbackFailed);
+            self.go(flow, c.failed.unwrap_or(flow.operator), now, out);
         }
     }
 
@@ -1359,6 +1439,120 @@ queue = "first_line"
         assert!(out.actions.is_empty() && c.is_fetching(), "keys do not answer a fetch");
         let _ = c.handle(&flow, Event::Hangup, at());
         assert_eq!(c.outcome(&flow).map(|o| o.target), Some("caller".to_owned()));
+    }
+
+    const CALLBACK: &str = r#"
+[flow]
+name = "c"
+languages = ["ru", "en"]
+start = "offer"
+operator = "op"
+
+[nodes.offer]
+kind = "menu"
+prompt = "1: your number, 2: another."
+options = { "1" = "book", "2" = "other" }
+
+[nodes.other]
+kind = "input"
+prompt = "Number?"
+min_digits = 5
+max_digits = 15
+var = "phone"
+next = "book_other"
+
+[nodes.book]
+kind = "callback"
+queue = "first_line"
+window = "10:00-18:00"
+prompt = "We will call you back."
+
+[nodes.book_other]
+kind = "callback"
+queue = "first_line"
+number = "phone"
+failed = "sorry"
+prompt = "We will call {phone}."
+
+[nodes.sorry]
+kind = "say"
+prompt = "Sorry, please hold."
+next = "op"
+
+[nodes.op]
+kind = "queue"
+queue = "first_line"
+"#;
+
+    #[test]
+    fn a_callback_books_then_promises_and_hangs_up() {
+        let flow = crate::engine::parse::test_flow(CALLBACK);
+        let (mut c, _) = Call::start(&flow, &Start { caller: Some("+7 900 1"), language: Some("en") }, at());
+        let out = c.handle(&flow, Event::Digits("1"), at());
+        assert!(out.actions.is_empty(), "nothing is promised before the booking is stored: {:?}", out.actions);
+        let booking = out.book.expect("a booking");
+        assert_eq!(&*booking.number, "+7 900 1");
+        assert_eq!((&*booking.queue, &*booking.language), ("first_line", "en"));
+        assert_eq!(booking.window.map(|w| w.to_string()).as_deref(), Some("10:00-18:00"));
+        assert_eq!(booking.told_wait_s, None, "no model, no estimate");
+        assert!(!c.is_over());
+        let out = c.handle(&flow, Event::Booked(true), at());
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::Callback));
+        assert_eq!(texts(&out), ["We will call you back."]);
+        assert_eq!(out.actions.last(), Some(&Action::Hangup));
+        assert_eq!(c.outcome(&flow).map(|o| o.to_string()).as_deref(), Some("hangup book"));
+    }
+
+    #[test]
+    fn a_callback_takes_a_typed_number_and_goes_its_failed_way_when_not_stored() {
+        let flow = crate::engine::parse::test_flow(CALLBACK);
+        let (mut c, _) = Call::start(&flow, &Start::default(), at());
+        let _ = c.handle(&flow, Event::Digits("2"), at());
+        let out = c.handle(&flow, Event::Digits("79161234567#"), at());
+        assert_eq!(out.book.map(|b| b.number.to_string()).as_deref(), Some("79161234567"));
+        let out = c.handle(&flow, Event::Booked(false), at());
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::CallbackFailed));
+        assert_eq!(texts(&out), ["Sorry, please hold."]);
+        assert_eq!(c.outcome(&flow).map(|o| o.to_string()).as_deref(), Some("queue first_line"));
+    }
+
+    #[test]
+    fn a_callback_without_a_number_books_nothing_and_reaches_the_operator() {
+        let flow = crate::engine::parse::test_flow(CALLBACK);
+        let (mut c, _) = Call::start(&flow, &Start::default(), at());
+        let out = c.handle(&flow, Event::Digits("1"), at());
+        assert_eq!(out.book, None);
+        assert!(out.trace.iter().any(|(_, t)| *t == Trace::CallbackFailed));
+        assert_eq!(c.outcome(&flow).map(|o| o.to_string()).as_deref(), Some("queue first_line"));
+        let book = flow.find("book").unwrap();
+        let ways: Vec<_> = crate::engine::graph::edges_out(&flow, book).iter().map(|e| (e.to, e.on.label())).collect();
+        assert_eq!(ways, [(flow.operator, "failed".to_owned())]);
+    }
+
+    #[test]
+    fn a_callback_window_and_number_are_checked_where_written() {
+        let diags = |from: &str, to: &str| {
+            let (_, d) = crate::engine::parse_and_check(&CALLBACK.replace(from, to));
+            d.into_iter().filter(|d| d.is_error()).map(|d| d.message).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            diags("10:00-18:00", "18:00-10:00"),
+            ["window `18:00-10:00`: the window must end after it starts, on the same day"]
+        );
+        assert_eq!(diags("10:00-18:00", "10-18"), ["window `10-18`: `10` is not a time of day as HH:MM"]);
+        assert_eq!(
+            diags("10:00-18:00", "10:00-25:00"),
+            ["window `10:00-25:00`: `25:00` is not a time of day as HH:MM"]
+        );
+        assert_eq!(
+            diags("number = \"phone\"", "number = \"phnoe\""),
+            ["number `phnoe` is never set: no `input`, `set` or `fetch` node stores it"]
+        );
+        let old = diags(
+            "kind = \"callback\"\nqueue = \"first_line\"\nwindow",
+            "kind = \"hangup\"\ncallback = \"first_line\"\nwindow",
+        );
+        assert!(old.iter().any(|m| m.contains("no longer takes `callback`")), "{old:?}");
     }
 
     #[test]

@@ -78,6 +78,18 @@ pub fn check(flow: &Flow) -> Vec<Diagnostic> {
         if let NodeKind::Fetch(f) = &node.kind {
             fetch::check(flow, f, &stored, &mut diags);
         }
+        if let NodeKind::Callback(c) = &node.kind
+            && let (Some(span), Some(name)) = (&c.number_span, flow.vars.get(usize::from(c.number)))
+            && !stored.contains(&&**name)
+        {
+            let mut d = Diagnostic::error(
+                span.clone(),
+                format!("number `{name}` is never set: no `input`, `set` or `fetch` node stores it"),
+            );
+            d.help = suggest(name, stored.iter().copied())
+                .or_else(|| Some("leave `number` out to call back the number the caller rang from".into()));
+            diags.push(d);
+        }
         if matches!(node.kind, NodeKind::Menu(_) | NodeKind::Input(_) | NodeKind::Say { .. })
             && prompts(&node.kind).next().is_some_and(Prompt::is_empty)
         {
@@ -137,6 +149,7 @@ pub fn prompts(kind: &NodeKind) -> impl Iterator<Item = &Prompt> {
         | NodeKind::Voicemail { prompt, .. }
         | NodeKind::Hangup { prompt, .. } => vec![prompt],
         NodeKind::Fetch(f) => vec![&f.prompt],
+        NodeKind::Callback(c) => vec![&c.prompt],
         NodeKind::Branch(_) | NodeKind::Set { .. } | NodeKind::Goto { .. } => vec![],
     };
     list.into_iter()

@@ -172,12 +172,11 @@ pub enum NodeKind {
         max_length_s: u32,
         finish_key: Option<char>,
     },
-    /// `callback`: the caller asked to be called back by this queue's agents (the flow says
-    /// goodbye; the call-back itself is the call-centre's to make).
     Hangup {
         prompt: Prompt,
-        callback: Option<Arc<str>>,
     },
+    /// Books a call-back (the driver stores it), then says its prompt and hangs up.
+    Callback(Box<CallbackNode>),
     Goto {
         target: NodeId,
     },
@@ -197,6 +196,7 @@ impl NodeKind {
             NodeKind::Dial { .. } => "dial",
             NodeKind::Voicemail { .. } => "voicemail",
             NodeKind::Hangup { .. } => "hangup",
+            NodeKind::Callback(_) => "callback",
             NodeKind::Goto { .. } => "goto",
             NodeKind::Fetch(_) => "fetch",
         }
@@ -226,8 +226,69 @@ impl NodeKind {
             | NodeKind::Voicemail { prompt, .. }
             | NodeKind::Hangup { prompt, .. } => Some(prompt),
             NodeKind::Fetch(f) => Some(&f.prompt),
+            NodeKind::Callback(c) => Some(&c.prompt),
             NodeKind::Branch(_) | NodeKind::Set { .. } | NodeKind::Goto { .. } => None,
         }
+    }
+}
+
+/// A `callback` node: the call-back it books and where the caller goes when it cannot be
+/// booked (no number, or the driver could not store it).
+#[derive(Clone, Debug)]
+pub struct CallbackNode {
+    /// Said once the booking is stored, before hanging up.
+    pub prompt: Prompt,
+    pub queue: Arc<str>,
+    /// The variable holding the number to call back: `caller` unless the flow names one that
+    /// an `input` node stores, with where it is written (for `check`).
+    pub number: u16,
+    pub number_span: Option<Span>,
+    pub window: Option<Window>,
+    /// Where the caller goes when the booking fails; the operator when unset.
+    pub failed: Option<NodeId>,
+    /// Where the call-back call starts when the server places it (`--callback-dial`).
+    pub returns: Option<NodeId>,
+}
+
+/// The hours of the day a call-back may be made, in the flow's time zone: `10:00-18:00`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Window {
+    /// Minutes after midnight; `from < to`.
+    pub from_min: u16,
+    pub to_min: u16,
+}
+
+impl Window {
+    /// `HH:MM-HH:MM`, the start before the end on the same day (`24:00` ends at midnight).
+    pub fn parse(text: &str) -> Result<Window, String> {
+        let minutes = |part: &str| -> Result<u16, String> {
+            let part = part.trim();
+            let bad = || format!("`{part}` is not a time of day as HH:MM");
+            let (h, m) = part.split_once(':').ok_or_else(bad)?;
+            let digits =
+                |s: &str, most: usize| !s.is_empty() && s.len() <= most && s.bytes().all(|b| b.is_ascii_digit());
+            if !digits(h, 2) || !digits(m, 2) || m.len() != 2 {
+                return Err(bad());
+            }
+            let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+            if m > 59 || h * 60 + m > 24 * 60 {
+                return Err(bad());
+            }
+            Ok(h * 60 + m)
+        };
+        let (from, to) = text.split_once('-').ok_or("write the window as HH:MM-HH:MM, e.g. 10:00-18:00")?;
+        let (from_min, to_min) = (minutes(from)?, minutes(to)?);
+        if from_min >= to_min {
+            return Err("the window must end after it starts, on the same day".into());
+        }
+        Ok(Window { from_min, to_min })
+    }
+}
+
+impl std::fmt::Display for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (a, b) = (self.from_min, self.to_min);
+        write!(f, "{:02}:{:02}-{:02}:{:02}", a / 60, a % 60, b / 60, b % 60)
     }
 }
 

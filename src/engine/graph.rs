@@ -48,6 +48,10 @@ pub enum On {
     After,
     /// A `fetch` node's answer went this way (a failure without `failed`: the operator).
     Fetched(FetchResult),
+    /// A `callback` node could not book the call-back (without `failed`: the operator).
+    NotBooked,
+    /// The call-back call the server places starts here (a `callback` node's `returns`).
+    Returned,
 }
 
 impl On {
@@ -61,6 +65,8 @@ impl On {
             On::Entry | On::Next | On::NoAnswer => "next".into(),
             On::After => "after".into(),
             On::Fetched(result) => result.as_str().into(),
+            On::NotBooked => "failed".into(),
+            On::Returned => "returns".into(),
             On::Case(_) | On::Else => "branch".into(),
         }
     }
@@ -72,13 +78,13 @@ impl On {
 
     /// Taken without any input from the caller: what a call runs through on its own.
     pub fn is_instant(self) -> bool {
-        matches!(self, On::Next | On::Case(_) | On::Else | On::Fetched(_))
+        matches!(self, On::Next | On::Case(_) | On::Else | On::Fetched(_) | On::NotBooked)
     }
 
     /// Taken by choosing: an option, an entry, the escape, or a branch that might hold. Not
-    /// silence, wrong entries or going back.
+    /// silence, wrong entries or going back, nor the call-back call (another call, later).
     pub fn is_choice(self) -> bool {
-        !matches!(self, On::Timeout | On::Invalid | On::Back(_))
+        !matches!(self, On::Timeout | On::Invalid | On::Back(_) | On::Returned)
     }
 }
 
@@ -169,6 +175,12 @@ pub fn edges_from(flow: &Flow, from: NodeId, out: &mut Vec<Edge>) {
             push(f.ok, On::Fetched(FetchResult::Ok));
             push(f.not_found.unwrap_or(failed), On::Fetched(FetchResult::NotFound));
             push(failed, On::Fetched(FetchResult::Failed));
+        }
+        NodeKind::Callback(c) => {
+            push(c.failed.unwrap_or(flow.operator), On::NotBooked);
+            if let Some(returns) = c.returns {
+                push(returns, On::Returned);
+            }
         }
         NodeKind::Voicemail { .. } | NodeKind::Hangup { .. } => {}
     }

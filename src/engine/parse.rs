@@ -48,7 +48,7 @@ const SETTING_FIELDS: &[&str] = &[
     "invalid",
 ];
 const KINDS: &[&str] =
-    &["menu", "input", "say", "branch", "set", "queue", "dial", "voicemail", "hangup", "goto", "fetch"];
+    &["menu", "input", "say", "branch", "set", "queue", "dial", "voicemail", "hangup", "callback", "goto", "fetch"];
 
 /// Parses a flow. `Parsed::flow` is `None` when any diagnostic is an error.
 pub fn parse(source: &str) -> Parsed {
@@ -416,7 +416,7 @@ impl Parser<'_> {
             built.push(Node {
                 id: key.get_ref().as_ref().into(),
                 span: key.span(),
-                kind: kind.unwrap_or(NodeKind::Hangup { prompt: Prompt::default(), callback: None }),
+                kind: kind.unwrap_or(NodeKind::Hangup { prompt: Prompt::default() }),
             });
         }
 
@@ -474,7 +474,9 @@ impl Parser<'_> {
             "queue" => [prompt_fields, &["queue", "priority", "announce", "after"]].concat(),
             "dial" => [prompt_fields, &["number", "timeout", "no_answer", "after"]].concat(),
             "voicemail" => [prompt_fields, &["mailbox", "max_length", "finish_key"]].concat(),
+            // `callback` is read only to say where it went (the `callback` kind).
             "hangup" => [prompt_fields, &["callback"]].concat(),
+            "callback" => [prompt_fields, &["queue", "number", "window", "failed", "returns"]].concat(),
             "goto" => vec!["kind", "target"],
             "fetch" => {
                 [prompt_fields, &["method", "url", "headers", "body", "timeout", "store", "ok", "not_found", "failed"]]
@@ -598,8 +600,49 @@ impl Parser<'_> {
                 NodeKind::Voicemail { prompt, mailbox: mailbox.into(), max_length_s, finish_key }
             }
             "hangup" => {
+                if let Some(v) = f.get("callback") {
+                    self.diags.push(
+                        Diagnostic::error(v.span(), "a hangup node no longer takes `callback`: it booked nothing")
+                            .with_help("make the node kind = \"callback\" with queue = \"…\": it books the call-back"),
+                    );
+                }
+                NodeKind::Hangup { prompt: self.node_prompt(&f) }
+            }
+            "callback" => {
                 let prompt = self.node_prompt(&f);
-                NodeKind::Hangup { prompt, callback: f.get("callback").and_then(|v| self.queue(v)) }
+                let queue = required(self, "queue").and_then(|v| self.queue(v)).unwrap_or_else(|| "".into());
+                let (number, number_span) = match f.get("number") {
+                    Some(v) => match self.string(v, "number") {
+                        Some(name) => {
+                            let span = self.text_span(v, name);
+                            (self.var(name), Some(span))
+                        }
+                        None => (self.var(BUILTIN_VARS[0]), None),
+                    },
+                    None => (self.var(BUILTIN_VARS[0]), None),
+                };
+                let window = f.get("window").and_then(|v| {
+                    let text = self.string(v, "window")?;
+                    Window::parse(text)
+                        .map_err(|why| {
+                            self.diags.push(
+                                Diagnostic::error(v.span(), format!("window `{text}`: {why}"))
+                                    .with_help("hours in the flow's time zone, e.g. window = \"10:00-18:00\""),
+                            )
+                        })
+                        .ok()
+                });
+                let failed = f.get("failed").and_then(|v| self.target(v, "failed"));
+                let returns = f.get("returns").and_then(|v| self.target(v, "returns"));
+                NodeKind::Callback(Box::new(CallbackNode {
+                    prompt,
+                    queue,
+                    number,
+                    number_span,
+                    window,
+                    failed,
+                    returns,
+                }))
             }
             "goto" => NodeKind::Goto { target: next(self, "target")? },
             "fetch" => {

@@ -142,8 +142,9 @@ impl<'f> Timer<'f> {
             }
         } else {
             // The worst of the ways on that lead to a person: a branch to after-hours
-            // voicemail does not make the open-hours way unmeasurable.
-            edges.iter().filter_map(|e| self.time(e.to)).max().map(|t| t + here)
+            // voicemail does not make the open-hours way unmeasurable. A call-back's return
+            // is another call, not this caller's way.
+            edges.iter().filter(|e| e.on != On::Returned).filter_map(|e| self.time(e.to)).max().map(|t| t + here)
         };
         self.memo[n.index()] = Memo::Done(t);
         t

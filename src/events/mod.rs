@@ -11,6 +11,7 @@
 //! This is a driver-side module: the engine never names it, and nothing here runs during a
 //! webhook request except [`Writer::record`], which only tries to queue.
 
+pub mod callbacks;
 mod conn;
 pub mod report;
 pub mod store;
@@ -512,7 +513,7 @@ pub fn events_of(head: &CallHead, seq: &mut u32, flow: &Flow, after: &Call, step
             Trace::StaleVersion => push(node, Kind::SentToOperator { reason: "stale_version".into() }),
             Trace::Callback => {
                 let queue = match node.and_then(|id| flow.nodes.get(id.index())).map(|n| &n.kind) {
-                    Some(NodeKind::Hangup { callback, .. }) => callback.as_ref().map(|q| q.to_string()),
+                    Some(NodeKind::Callback(c)) => Some(c.queue.to_string()),
                     _ => None,
                 };
                 push(node, Kind::CallbackRequested { queue });
@@ -527,7 +528,13 @@ pub fn events_of(head: &CallHead, seq: &mut u32, flow: &Flow, after: &Call, step
                 };
                 push(node, Kind::Fetched { result: result.as_str().to_owned(), status, ms });
             }
-            Trace::Choice(_) | Trace::Branch(_) | Trace::Repeat | Trace::Back | Trace::Stored => {}
+            // A booking that failed logs where the caller went instead.
+            Trace::Choice(_)
+            | Trace::Branch(_)
+            | Trace::Repeat
+            | Trace::Back
+            | Trace::Stored
+            | Trace::CallbackFailed => {}
         }
     }
     for (_, action) in actions {
@@ -580,9 +587,9 @@ kind = "hangup"
 prompt = "Bye."
 
 [nodes.cb]
-kind = "hangup"
+kind = "callback"
 prompt = "We will call you."
-callback = "first_line"
+queue = "first_line"
 
 [nodes.op]
 kind = "queue"
@@ -615,7 +622,7 @@ queue = "first_line"
     fn log(inputs: &[Input]) -> Vec<(u32, Option<String>, &'static str, String)> {
         let flow = flow();
         let (mut seq, head) = (0, head());
-        let (mut call, out) = Call::start(&flow, &Start::default(), now());
+        let (mut call, out) = Call::start(&flow, &Start { caller: Some("+1"), language: None }, now());
         let step = Step { at: at(), before: None, input: None, caller: Some("h"), output: &out };
         let mut events = events_of(&head, &mut seq, &flow, &call, step);
         for input in inputs {
@@ -752,7 +759,8 @@ queue = "first_line"
 
     #[test]
     fn a_call_back_node_logs_the_request_for_its_queue_before_the_flow_ends() {
-        let words: Vec<(&str, String)> = log(&[Input::Digits("4")])[4..].iter().map(|r| (r.2, r.3.clone())).collect();
+        let words: Vec<(&str, String)> =
+            log(&[Input::Digits("4"), Input::Booked(true)])[4..].iter().map(|r| (r.2, r.3.clone())).collect();
         assert_eq!(
             words,
             [

@@ -22,12 +22,14 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_events.sql")),
     (2, include_str!("migrations/sqlite/0002_events_by_call.sql")),
     (3, include_str!("migrations/sqlite/0003_call_summaries.sql")),
+    (4, include_str!("migrations/sqlite/0004_callbacks.sql")),
     (5, include_str!("migrations/sqlite/0005_lazy_summaries.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_events.sql")),
     (2, include_str!("migrations/postgres/0002_call_provider_seq.sql")),
     (3, include_str!("migrations/postgres/0003_call_summaries.sql")),
+    (4, include_str!("migrations/postgres/0004_callbacks.sql")),
     (5, include_str!("migrations/postgres/0005_lazy_summaries.sql")),
 ];
 
@@ -135,10 +137,10 @@ pub struct ExportSummary {
 
 /// An open event log.
 pub struct Store {
-    backend: Backend,
+    pub(super) backend: Backend,
 }
 
-enum Backend {
+pub(super) enum Backend {
     Sqlite(rusqlite::Connection),
     Postgres(Box<postgres::Client>),
 }

@@ -131,6 +131,7 @@ pub fn render(transcript: &Transcript, clips: &HashMap<Clip, Vec<i16>>, hold_ms:
             | Entry::Silence { .. }
             | Entry::Note { .. }
             | Entry::Fetch { .. }
+            | Entry::Callback { .. }
             | Entry::Hangup { .. } => {}
         }
     }

@@ -60,6 +60,16 @@ pub struct Expect {
     pub not_visits: Option<Vec<String>>,
     /// Texts that must be heard, in this order, each as part of a prompt.
     pub heard: Option<Vec<String>>,
+    /// The call-back a `callback` node booked: the fields given must match.
+    pub callback: Option<ExpectCallback>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectCallback {
+    pub queue: Option<String>,
+    pub number: Option<String>,
+    pub window: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -155,6 +165,27 @@ pub fn compare(case: &Case, t: &Transcript) -> Vec<String> {
     for bad in e.not_visits.iter().flatten() {
         if t.path.contains(bad) {
             problems.push(format!("not_visits: `{bad}` was visited; path was {}", t.path.join(" → ")));
+        }
+    }
+    if let Some(want) = &e.callback {
+        let booked = t.entries.iter().find_map(|e| match &e.entry {
+            super::Entry::Callback { queue, number, window, .. } => Some((queue, number, window)),
+            _ => None,
+        });
+        match booked {
+            None => problems.push("callback: no call-back was booked".to_owned()),
+            Some((queue, number, window)) => {
+                let fields = [("queue", &want.queue, Some(queue)), ("number", &want.number, Some(number))];
+                let window_field = [("window", &want.window, window.as_ref())];
+                for (field, want, got) in fields.into_iter().chain(window_field) {
+                    if let Some(want) = want
+                        && got != Some(want)
+                    {
+                        let got = got.map_or("none", |g| g.as_str());
+                        problems.push(format!("callback: expected {field} {want}, got {got}"));
+                    }
+                }
+            }
         }
     }
     if let Some(want) = &e.heard {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::caller::Turn;
 use super::mock::Mocks;
 use crate::engine::call::Fetched;
-use crate::engine::{Action, Call, Event, Flow, Millis, NodeKind, Outcome, Output, Start, Trace};
+use crate::engine::{Action, Call, Event, Flow, Millis, Outcome, Output, Start, Trace};
 
 /// How long one key press takes: a 100 ms tone and a 100 ms gap, well above the ITU Q.24
 /// minimums, so rendered calls decode reliably.
@@ -65,6 +65,14 @@ pub enum Entry {
     },
     Record {
         mailbox: String,
+    },
+    /// A `callback` node's booking, as a driver would store it.
+    Callback {
+        queue: String,
+        number: String,
+        language: String,
+        told_wait_s: Option<u32>,
+        window: Option<String>,
     },
     /// A `fetch` node's request and its mocked answer (`status` `None`: it failed).
     Fetch {
@@ -173,6 +181,21 @@ fn drive_until(
             clock.ms += Millis::from(answer.ms);
             let fetched = Fetched { status: answer.status, json: answer.json.as_ref(), ms: answer.ms };
             call.handle_into(flow, Event::Fetched(fetched), clock.now(), &mut out);
+            continue;
+        }
+        if let Some(b) = out.book.take() {
+            // A scripted call keeps every booking: stores are the server's concern.
+            t.push(
+                &clock,
+                Entry::Callback {
+                    queue: b.queue.to_string(),
+                    number: b.number.to_string(),
+                    language: b.language.to_string(),
+                    told_wait_s: b.told_wait_s,
+                    window: b.window.map(|w| w.to_string()),
+                },
+            );
+            call.handle_into(flow, Event::Booked(true), clock.now(), &mut out);
             continue;
         }
         let Some(gather) = gather else {
@@ -317,10 +340,9 @@ fn record_trace(flow: &Flow, out: &Output, from: &mut usize, upto: Option<usize>
             Trace::Unintelligible => "speech not understood".to_owned(),
             Trace::Loop => "the flow loops without asking: sent to the operator".to_owned(),
             Trace::StaleVersion => "the flow changed: sent to the operator".to_owned(),
-            Trace::Callback => match t.path.last().and_then(|p| flow.find(p)).map(|id| &flow.node(id).kind) {
-                Some(NodeKind::Hangup { callback: Some(queue), .. }) => format!("call-back requested for {queue}"),
-                _ => "call-back requested".to_owned(),
-            },
+            // The booking itself is the `Callback` entry before it.
+            Trace::Callback => continue,
+            Trace::CallbackFailed => "call-back not booked: the node's `failed` way".to_owned(),
         };
         t.push(clock, Entry::Note { text: note });
     }

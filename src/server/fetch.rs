@@ -4,8 +4,8 @@
 //! One shared client (connection pool). `{env.NAME}` in the URL, headers and `allow_hosts` is
 //! resolved here from the environment and never logged. Refused, as failures: a host not in
 //! the flow's `allow_hosts` (after resolving), a redirect to another host, an answer over
-//! [`MAX_BODY`], a body that is not JSON, a timeout. This build's client speaks plain HTTP
-//! only (no TLS crate in the tree): an `https://` URL fails with a logged reason.
+//! [`MAX_BODY`], a body that is not JSON, a timeout. `https://` is spoken by rustls (aws-lc-rs),
+//! checking certificates against the platform's store.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -16,6 +16,7 @@
 //! adapter around the one call step in [`webhook`]; [`serve`] runs it on a listener the caller
 //! bound, so tests use port 0.
 
+pub mod callbacks;
 mod estimate;
 pub mod fetch;
 pub mod flows;
@@ -92,6 +93,8 @@ pub struct AppState {
     pub ops: Ops,
     /// Makes `fetch` nodes' requests (one client, one connection pool).
     pub fetcher: fetch::Fetcher,
+    /// Where `callback` nodes' bookings are stored, and the call-back API's token.
+    pub callbacks: callbacks::Desk,
 }
 
 /// How the operational endpoints (`/flows`, `/metrics`, `/estimate`) are restricted. They
@@ -133,6 +136,7 @@ impl AppState {
             caller_key,
             ops: Ops::default(),
             fetcher: fetch::Fetcher::default(),
+            callbacks: callbacks::Desk::default(),
         }
     }
 
@@ -146,6 +150,12 @@ impl AppState {
     pub fn with_events(mut self, events: crate::events::Writer, numbers: crate::events::CallerNumbers) -> AppState {
         self.events = Some(events);
         self.caller_numbers = numbers;
+        self
+    }
+
+    /// The same state booking call-backs at `desk`.
+    pub fn with_callbacks(mut self, desk: callbacks::Desk) -> AppState {
+        self.callbacks = desk;
         self
     }
 
@@ -165,6 +175,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         router = provider_routes(router, provider);
     }
     router = router.route("/sounds/{file}", get(routes::sound)).route("/healthz", get(|| async { "ok\n" }));
+    if state.callbacks.api_token.is_some() {
+        router = router.merge(callbacks::routes(&state));
+    }
     if !state.ops.apart {
         router = router.merge(ops_routes(&state));
     }

@@ -58,5 +58,6 @@ pub async fn list_flows(State(state): State<Arc<AppState>>) -> Response {
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut text = state.metrics.render();
     super::metrics::render_event_log(&mut text, state.events.as_ref().map(events::Writer::stats));
+    state.callbacks.render_metrics(&mut text);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }

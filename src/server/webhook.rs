@@ -161,7 +161,9 @@ async fn begin(state: &AppState, provider: &dyn Provider, name: String, hook: &H
     let utc = (state.clock)();
     let now = crate::clock::local_time(&flow, utc);
     let caller = hook.req.caller.as_deref();
-    let (mut call, mut out) = Call::start(&flow, &Start { caller, language: None }, now);
+    let mut out = Output::default();
+    let node = super::callbacks::start_node(&flow, &hook.raw.query);
+    let mut call = Call::start_at(&flow, &Start { caller, language: None }, node, now, &mut out);
     state.metrics.call_started(&name);
     tracing::info!(
         provider = provider.name(),
@@ -369,9 +371,10 @@ fn refused_token(
     Ok(respond(provider.render_operator(super::default_language(&flow), &super::operator_route(&flow), &links)))
 }
 
-/// Makes the requests of the `fetch` nodes the engine asks for, inside this webhook request,
-/// feeding each answer back (each step logged) until `out` holds only what the caller hears:
-/// the prompts before the request and those after, in order, in one document.
+/// Makes the requests of the `fetch` nodes and stores the call-backs of the `callback` nodes
+/// the engine asks for, inside this webhook request, feeding each answer back (each step
+/// logged) until `out` holds only what the caller hears: the prompts before the request and
+/// those after, in order, in one document.
 #[allow(clippy::too_many_arguments)]
 async fn settle(
     state: &AppState,
@@ -384,23 +387,26 @@ async fn settle(
     out: &mut Output,
     now: chrono::NaiveDateTime,
 ) {
-    while let Some(request) = out.fetch.take() {
-        let node = flow.nodes.get(call.node().index()).map_or_else(String::new, |n| n.id.to_string());
-        let answer = state.fetcher.perform(flow, &node, &request).await;
-        let before = Before::of(call);
-        let next = call.handle(flow, Event::Fetched(answer.fetched()), now);
-        let step = Step {
-            at: (state.clock)(),
-            before: Some(before),
-            input: Some(Event::Fetched(answer.fetched())),
-            caller: None,
-            output: &next,
+    loop {
+        let answer; // a fetch's answer, which its event borrows
+        let input = if let Some(request) = out.fetch.take() {
+            let node = flow.nodes.get(call.node().index()).map_or_else(String::new, |n| n.id.to_string());
+            answer = state.fetcher.perform(flow, &node, &request).await;
+            Event::Fetched(answer.fetched())
+        } else if let Some(booking) = out.book.take() {
+            Event::Booked(super::callbacks::book(state, provider.name(), flow, &hook.req.call_id, &booking).await)
+        } else {
+            break;
         };
+        let before = Before::of(call);
+        let next = call.handle(flow, input, now);
+        let step = Step { at: (state.clock)(), before: Some(before), input: Some(input), caller: None, output: &next };
         log_step(state, provider, name, flow, hook, seq, call, step);
         let shift = out.actions.len();
         out.actions.extend(next.actions);
         out.trace.extend(next.trace.into_iter().map(|(i, t)| (i + shift, t)));
         out.fetch = next.fetch;
+        out.book = next.book;
     }
 }
 

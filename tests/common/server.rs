@@ -110,6 +110,11 @@ impl Server {
         Server::launch(dirs, at, public, None, None).await
     }
 
+    /// A server whose state `tweak` changes before it serves (a call-back desk, say).
+    pub async fn start_tweaked(dirs: &Dirs, at: DateTime<Utc>, tweak: impl FnOnce(AppState) -> AppState) -> Server {
+        Server::launch_tweaked(dirs, at, Some(PUBLIC), None, None, tweak).await
+    }
+
     /// A server resolving `fetch` nodes' `{env.NAME}` from `env` instead of its environment.
     pub async fn start_env(dirs: &Dirs, at: DateTime<Utc>, env: switchboard::server::fetch::Env) -> Server {
         Server::launch(dirs, at, Some(PUBLIC), None, Some(env)).await
@@ -126,6 +131,17 @@ impl Server {
         public: Option<&str>,
         events: Option<Writer>,
         env: Option<switchboard::server::fetch::Env>,
+    ) -> Server {
+        Server::launch_tweaked(dirs, at, public, events, env, |state| state).await
+    }
+
+    async fn launch_tweaked(
+        dirs: &Dirs,
+        at: DateTime<Utc>,
+        public: Option<&str>,
+        events: Option<Writer>,
+        env: Option<switchboard::server::fetch::Env>,
+        tweak: impl FnOnce(AppState) -> AppState,
     ) -> Server {
         let (flows, report) = Flows::open(vec![dirs.flows.clone()], dirs.sounds.clone(), Some(dirs.data.clone()));
         assert!(report.rejected.is_empty(), "{:?}", report.rejected);
@@ -144,7 +160,7 @@ impl Server {
         if let Some(env) = env {
             state = state.with_env(env);
         }
-        let state = Arc::new(state);
+        let state = Arc::new(tweak(state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let local = format!("http://{}", listener.local_addr().expect("an address"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -168,6 +184,11 @@ impl Server {
         tokio::task::spawn_blocking(move || state.events.as_ref().map(|w| w.shutdown(Duration::from_secs(5))))
             .await
             .expect("the writer shuts down")
+    }
+
+    /// The server's state, for driving its background work (the call-back dialler) in a test.
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
     }
 
     /// The URL Twilio would use for `path` (what it signs).

@@ -83,7 +83,8 @@ impl Sim<'_> {
             self.stats.retrials += u64::from(retrial);
         }
         let now_local = self.local(self.now);
-        let call = Call::start_into(self.flow, &Start::default(), now_local, &mut self.out);
+        // Every simulated caller has a number, so a `callback` node books as a real one would.
+        let call = Call::start_into(self.flow, &Start { caller: Some("+0"), language: None }, now_local, &mut self.out);
         self.steps += 1;
         let caller = Caller {
             call,
@@ -126,34 +127,44 @@ impl Sim<'_> {
     }
 
     /// Answers the `fetch` requests of caller `id`'s last output as the model's `[fetch]` odds
-    /// say (at once and successfully without them), and returns how long the caller waited for
+    /// say (at once and successfully without them), and its call-back bookings at once (the
+    /// model's `callback` books the call-back's work); returns how long the caller waited for
     /// the answers. A successful answer has a value for every JSON pointer the node stores. The
     /// prompts before and after each request stay in one output.
     fn answer_fetches(&mut self, id: u32) -> f64 {
         let local = self.local(self.now);
         let mut waited_s = 0.0;
-        while self.out.fetch.take().is_some() {
-            let NodeKind::Fetch(f) = &self.flow.node(self.callers[id as usize].call.node()).kind else { break };
-            let odds = self.model.fetch_odds(&self.flow.node(self.callers[id as usize].call.node()).id);
-            let (json, status, latency_s) = match odds {
-                Some(odds) => self.backend(f, odds),
-                None => (answer(f, None, &mut self.rng_backend), Some(200), 0.0),
-            };
-            if self.measured() {
-                match status {
-                    Some(200) => self.stats.fetch_ok += 1,
-                    Some(404) => self.stats.fetch_not_found += 1,
-                    _ => self.stats.fetch_failed += 1,
-                }
-            }
+        loop {
             // The request goes out when the prompts before it have played.
             let offset_s = prompts_s(&self.out.actions) + waited_s;
-            waited_s += latency_s;
+            let waited_before = waited_s;
+            let json;
+            let event = if self.out.fetch.take().is_some() {
+                let NodeKind::Fetch(f) = &self.flow.node(self.callers[id as usize].call.node()).kind else { break };
+                let odds = self.model.fetch_odds(&self.flow.node(self.callers[id as usize].call.node()).id);
+                let (answer_json, status, latency_s) = match odds {
+                    Some(odds) => self.backend(f, odds),
+                    None => (answer(f, None, &mut self.rng_backend), Some(200), 0.0),
+                };
+                if self.measured() {
+                    match status {
+                        Some(200) => self.stats.fetch_ok += 1,
+                        Some(404) => self.stats.fetch_not_found += 1,
+                        _ => self.stats.fetch_failed += 1,
+                    }
+                }
+                waited_s += latency_s;
+                json = answer_json;
+                Event::Fetched(Fetched { status, json: Some(&json), ms: (latency_s * 1000.0).round() as u32 })
+            } else if self.out.book.take().is_some() {
+                Event::Booked(true)
+            } else {
+                break;
+            };
             let (actions, trace) = (std::mem::take(&mut self.out.actions), std::mem::take(&mut self.out.trace));
-            let fetched = Fetched { status, json: Some(&json), ms: (latency_s * 1000.0).round() as u32 };
             let before = Before::of(&self.callers[id as usize].call);
-            self.callers[id as usize].call.handle_into(self.flow, Event::Fetched(fetched), local, &mut self.out);
-            self.log_step(id, Some(before), Some(Event::Fetched(fetched)), offset_s + latency_s);
+            self.callers[id as usize].call.handle_into(self.flow, event, local, &mut self.out);
+            self.log_step(id, Some(before), Some(event), offset_s + waited_s - waited_before);
             let later = std::mem::replace(&mut self.out.actions, actions);
             self.out.actions.extend(later);
             let later = std::mem::replace(&mut self.out.trace, trace);
