@@ -1302,13 +1302,18 @@ async fn a_call_back_is_booked_through_every_adapter_and_a_lost_one_queues_the_c
     })
     .await
     .expect("read");
-    let mut providers: Vec<&str> = booked.iter().map(|c| c.provider.as_str()).collect();
+    let mut providers: Vec<&str> = booked.iter().map(|c| c.booking.provider.as_str()).collect();
     providers.sort_unstable();
     let mut expected: Vec<&str> = dialects().iter().map(|d| d.name).collect();
     expected.sort_unstable();
     assert_eq!(providers, expected, "one booking per adapter");
     for c in &booked {
-        assert_eq!((c.number.as_str(), c.language.as_str()), ("+79990001122", "ru"), "{}", c.provider);
+        assert_eq!(
+            (c.booking.number.as_str(), c.booking.language.as_str()),
+            ("+79990001122", "ru"),
+            "{}",
+            c.booking.provider
+        );
     }
 }
 

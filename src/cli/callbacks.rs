@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use switchboard::events::callbacks::Status;
+use switchboard::events::callbacks::{Callback, Status};
 use switchboard::queue::estimate::wait_clock;
 
 use super::db::{DEFAULT_DB, open_existing};
@@ -41,7 +41,7 @@ pub fn run(command: CallbacksCommand) -> anyhow::Result<ExitCode> {
                 "{:>6}  {:<17}  {:<14}  {:<16}  {:<4}  {:<14}  {:<11}",
                 "id", "booked (UTC)", "queue", "number", "lang", "told wait", "window"
             );
-            for c in &pending {
+            for Callback { id, booking: c, .. } in &pending {
                 let wait = c.told_wait_s.map_or_else(|| "-".to_owned(), |w| wait_clock(f64::from(w)));
                 let window = match (&c.window, &c.timezone) {
                     (Some(w), Some(tz)) => format!("{w} {tz}"),
@@ -50,7 +50,7 @@ pub fn run(command: CallbacksCommand) -> anyhow::Result<ExitCode> {
                 };
                 println!(
                     "{:>6}  {:<17}  {:<14}  {:<16}  {:<4}  {:<14}  {window}",
-                    c.id,
+                    id,
                     c.created.format("%Y-%m-%d %H:%M"),
                     c.queue,
                     c.number,

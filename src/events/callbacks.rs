@@ -15,7 +15,7 @@ use super::store::{Backend, Store};
 use super::{EventLogError, without_nul};
 
 /// A call-back to store.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NewCallback {
     pub created: DateTime<Utc>,
     pub call_id: String,
@@ -62,16 +62,9 @@ impl Status {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Callback {
     pub id: i64,
-    pub created: DateTime<Utc>,
-    pub call_id: String,
-    pub provider: String,
-    pub flow: String,
-    pub number: String,
-    pub queue: String,
-    pub language: String,
-    pub told_wait_s: Option<u32>,
-    pub window: Option<String>,
-    pub timezone: Option<String>,
+    /// What was booked, as it was stored.
+    #[serde(flatten)]
+    pub booking: NewCallback,
     pub status: Status,
     pub claimed_by: Option<String>,
     pub claimed: Option<DateTime<Utc>>,
@@ -143,16 +136,18 @@ impl Row {
         let [call_id, provider, flow, number, queue, language] = self.text;
         Ok(Callback {
             id: self.id,
-            created: time(self.created_ms)?,
-            call_id,
-            provider,
-            flow,
-            number,
-            queue,
-            language,
-            told_wait_s: self.told_wait_s.and_then(|w| u32::try_from(w).ok()),
-            window: self.window,
-            timezone: self.timezone,
+            booking: NewCallback {
+                created: time(self.created_ms)?,
+                call_id,
+                provider,
+                flow,
+                number,
+                queue,
+                language,
+                told_wait_s: self.told_wait_s.and_then(|w| u32::try_from(w).ok()),
+                window: self.window,
+                timezone: self.timezone,
+            },
             status: Status::parse(&self.status)?,
             claimed_by: self.claimed_by,
             claimed: self.claimed_ms.map(time).transpose()?,
@@ -341,8 +336,8 @@ mod tests {
         assert_eq!(ids(store.callbacks(Status::Pending, None).unwrap()), [first, second, third]);
         assert_eq!(ids(store.callbacks(Status::Pending, Some("first_line")).unwrap()), [first, third]);
         let stored = store.callbacks(Status::Pending, Some("second_line")).unwrap().remove(0);
-        assert_eq!((stored.number.as_str(), stored.told_wait_s), ("+79161234567", Some(1260)));
-        assert_eq!((stored.window.as_deref(), stored.created), (Some("09:00-21:00"), at(2)));
+        assert_eq!((stored.booking.number.as_str(), stored.booking.told_wait_s), ("+79161234567", Some(1260)));
+        assert_eq!((stored.booking.window.as_deref(), stored.booking.created), (Some("09:00-21:00"), at(2)));
     }
 
     #[test]

@@ -26,7 +26,7 @@ use serde_json::json;
 use super::AppState;
 use crate::engine::Flow;
 use crate::engine::call::Booking;
-use crate::events::callbacks::{Change, NewCallback, Status};
+use crate::events::callbacks::{Callback, Change, NewCallback, Status};
 use crate::events::{DbUrl, EventLogError, Store};
 
 /// The longest a booking may keep the caller waiting for the database: past it the caller is
@@ -245,7 +245,7 @@ pub async fn dial_due(state: &AppState, dialer: &Dialer) -> usize {
         }
     };
     let mut placed = 0;
-    for callback in pending {
+    for Callback { id, booking: callback, .. } in pending {
         let Some(flow) = state.flows.current(&callback.flow) else { continue };
         let Some(returns) = return_node(&flow, &callback.queue) else { continue };
         let now = crate::clock::local_time(&flow, (state.clock)());
@@ -260,7 +260,6 @@ pub async fn dial_due(state: &AppState, dialer: &Dialer) -> usize {
         if !in_window || expected.is_none_or(|w| w >= threshold) {
             continue;
         }
-        let id = callback.id;
         let at = (state.clock)();
         match state.callbacks.with_store(move |store| store.claim_callback(id, DIALLER, at)).await {
             Ok(Change::Made(_)) => {}
