@@ -547,19 +547,9 @@ queue = "line"
         assert_eq!(run(&setup(&flow, &model), 1, 0), Err(SimError::UnknownFetchNode("check".into())));
     }
 
-    /// After the conversation the caller rates it: 1 or 5.
-    const RATING: &str = r#"
-[flow]
-name = "rating"
-languages = ["en"]
-start = "wait"
-operator = "wait"
-
-[nodes.wait]
-kind = "queue"
-queue = "line"
-prompt = "Please hold."
-after = "rate"
+    /// FLOW, and after the conversation the caller rates it: 1 or 5 (`after` lands in
+    /// FLOW's last table, `[nodes.wait]`).
+    const RATING: &str = r#"after = "rate"
 
 [nodes.rate]
 kind = "menu"
@@ -583,7 +573,7 @@ prompt = "Thanks."
 
     #[test]
     fn after_the_conversation_callers_rate_it_by_the_models_odds() {
-        let parsed = crate::engine::parse_and_check(RATING);
+        let parsed = crate::engine::parse_and_check(&format!("{FLOW}{RATING}"));
         let flow = parsed.0.unwrap_or_else(|| panic!("{:?}", parsed.1));
         // Everybody is answered (no patience); nobody hangs up, stays silent or mumbles.
         let odds =
