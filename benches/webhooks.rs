@@ -17,8 +17,9 @@
 //! `cargo bench --bench webhooks` (cargo builds `target/release/switchboard` first, as the bench's
 //! `CARGO_BIN_EXE_switchboard`). Options go after `--`: `--connections 256`, `--seconds 3`
 //! (measured per run, after a 0.5 s warm-up), `--rounds 5` (each target once per round, the
-//! order rotating), `--calls 100000` (the memory soak, through Twilio) and
-//! `--providers twilio,signalwire,telnyx,plivo,vonage,jambonz`.
+//! order rotating), `--calls 100000` (the memory soak, through Twilio),
+//! `--providers twilio,signalwire,telnyx,plivo,vonage,jambonz` and `--db URL` (the server's call
+//! log: its default, SQLite in a temp dir, unless `none` or a `postgres://` URL is given).
 //!
 //! The server keeps no call state, so a complete call is a chain: every answer's TwiML holds
 //! the signed URL of the next request. Tools like oha or wrk repeat one request and cannot
@@ -119,12 +120,20 @@ struct Options {
     rounds: usize,
     calls: u64,
     providers: Vec<&'static str>,
+    /// The server's `--db`, when not its default.
+    db: Option<String>,
 }
 
 impl Options {
     fn parse() -> Options {
-        let mut o =
-            Options { connections: 256, seconds: 3.0, rounds: 5, calls: 100_000, providers: PROVIDERS.to_vec() };
+        let mut o = Options {
+            connections: 256,
+            seconds: 3.0,
+            rounds: 5,
+            calls: 100_000,
+            providers: PROVIDERS.to_vec(),
+            db: None,
+        };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -133,6 +142,7 @@ impl Options {
                 "--seconds" => o.seconds = number(&arg, args.next()),
                 "--rounds" => o.rounds = number(&arg, args.next()),
                 "--calls" => o.calls = number(&arg, args.next()),
+                "--db" => o.db = Some(args.next().unwrap_or_else(|| usage("--db takes a URL"))),
                 "--providers" => {
                     let list = args.next().unwrap_or_default();
                     o.providers = list
@@ -161,7 +171,7 @@ fn number<T: std::str::FromStr>(name: &str, value: Option<String>) -> T {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "{problem}\nusage: cargo bench --bench webhooks -- [--connections 256] [--seconds 3] [--rounds 5] [--calls 100000] [--providers twilio,signalwire,telnyx,plivo,vonage,jambonz]"
+        "{problem}\nusage: cargo bench --bench webhooks -- [--connections 256] [--seconds 3] [--rounds 5] [--calls 100000] [--providers twilio,signalwire,telnyx,plivo,vonage,jambonz] [--db URL]"
     );
     std::process::exit(2)
 }
@@ -180,7 +190,7 @@ async fn bench(o: Options) {
     let tmp = tempfile::tempdir().expect("a temp dir");
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let bare = Server::bare();
-    let ours = Server::switchboard(repo, tmp.path(), &bare.base);
+    let ours = Server::switchboard(repo, tmp.path(), &bare.base, o.db.as_deref());
     ours.wait_ready().await;
     bare.wait_ready().await;
 
@@ -387,7 +397,7 @@ fn free_port() -> u16 {
 
 impl Server {
     /// The real server, its ticket API (`SUPPORT_API_URL`) at `support_api`.
-    fn switchboard(repo: &Path, tmp: &Path, support_api: &str) -> Server {
+    fn switchboard(repo: &Path, tmp: &Path, support_api: &str, db: Option<&str>) -> Server {
         let flows = tmp.join("flows");
         std::fs::create_dir_all(&flows).expect("mkdir");
         let source = std::fs::read_to_string(repo.join("flows/support.toml")).expect("flows/support.toml");
@@ -401,6 +411,10 @@ impl Server {
             Ok(filter) => command.env("RUST_LOG", filter),
             Err(_) => command.env_remove("RUST_LOG"),
         };
+        command.env_remove("SWITCHBOARD_DB");
+        if let Some(db) = db {
+            command.arg("--db").arg(db);
+        }
         let child = command
             .arg("serve")
             .arg("--flows")

@@ -10,6 +10,10 @@
 //! at most every ten seconds. Memory is bounded by the queue plus one batch. [`Writer::shutdown`]
 //! writes what is queued, retrying until its grace period ends, and says how many events were
 //! written and how many were lost.
+//!
+//! Once a batch window passes without events, the thread brings the call summaries up to date
+//! between looks at the queue, a few hundred calls at a time ([`Sink::idle`]); under unbroken
+//! load, one such step a second ([`BUSY_CHORE_EVERY`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
@@ -41,6 +45,13 @@ pub trait Sink: Send {
 /// Calls summarised per step when the writer is idle: a step takes tens of milliseconds, while
 /// new events wait in the queue.
 const IDLE_CHUNK: usize = 500;
+
+/// Under unbroken load, one step of idle work at most this often. Summaries serve `report` and
+/// `fit`, which catch up themselves before reading, not the calls; summarising as fast as
+/// events arrive took a quarter of a busy server's CPU (the writer thread shares the cores with
+/// the webhooks). So the work waits for a quiet moment (a batch window without events), and a
+/// hotline that is never quiet still has its summaries trail by a bounded pace.
+const BUSY_CHORE_EVERY: Duration = Duration::from_secs(1);
 
 impl Sink for Store {
     fn write(&mut self, events: &[Event]) -> Result<(), EventLogError> {
@@ -298,6 +309,7 @@ impl Shared {
 
 /// The writer's thread: gather a batch, write it, back off while the database fails.
 fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterConfig) {
+    yield_to_requests();
     let mut sink: Option<Box<dyn Sink>> = None;
     let mut batch: Vec<Event> = Vec::with_capacity(config.batch_max);
     // Events received but not yet in a batch: the rest of a request's that filled one.
@@ -307,8 +319,12 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
     let (mut rejected, mut failed_in_a_row) = (0_u32, 0_u64);
     let mut last_warning: Option<Instant> = None;
     let mut disconnected = false;
-    // Whether the sink may have idle work (summaries to catch up) left.
+    // Whether the sink may have idle work (summaries to catch up) left; whether a whole batch
+    // window passed without events (idle work is then done between looks at the queue); when
+    // idle work was last done.
     let mut chores = true;
+    let mut quiet = false;
+    let mut last_chore = Instant::now();
     loop {
         let closing = disconnected || shared.closing.load(Ordering::Acquire);
         shared.move_into(&mut batch, &mut carry, max);
@@ -325,15 +341,16 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
                 break;
             }
         } else {
-            let first = if chores && let Some(open) = sink.as_mut() {
+            let first = if quiet
+                && chores
+                && let Some(open) = sink.as_mut()
+            {
                 match rx.try_recv() {
                     Ok(msg) => Ok(msg),
                     Err(TryRecvError::Empty) => {
                         // Nothing to write: one step of idle work, then look again.
-                        chores = open.idle().unwrap_or_else(|error| {
-                            tracing::warn!(%error, "cannot bring the event log's summaries up to date");
-                            false
-                        });
+                        chores = chore(open.as_mut());
+                        last_chore = Instant::now();
                         continue;
                     }
                     Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
@@ -341,6 +358,7 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
             } else {
                 rx.recv_timeout(config.batch_window)
             };
+            quiet = matches!(first, Err(RecvTimeoutError::Timeout)) || (quiet && matches!(first, Ok(Msg::Wake)));
             match first {
                 Ok(msg @ Msg::Events(_)) => {
                     carry.extend(msg.events());
@@ -387,6 +405,12 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
                 shared.connected.store(true, Ordering::Relaxed);
                 batch.clear();
                 chores = true;
+                if last_chore.elapsed() >= BUSY_CHORE_EVERY
+                    && let Some(open) = sink.as_mut()
+                {
+                    chores = chore(open.as_mut());
+                    last_chore = Instant::now();
+                }
                 if failed_in_a_row > 0 {
                     tracing::info!(failed_attempts = failed_in_a_row, "the event log is writing again");
                 }
@@ -433,6 +457,28 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
     let left: usize = carry.len() + rx.try_iter().map(|msg| msg.events().len()).sum::<usize>();
     shared.drop_events(u64::try_from(left).unwrap_or(u64::MAX));
     shared.connected.store(false, Ordering::Relaxed);
+}
+
+/// Marks the calling thread as batch work for the scheduler. A batch of events can wait a few
+/// milliseconds and a caller's answer cannot: on Linux, `SCHED_BATCH` keeps this thread from
+/// preempting a webhook worker when it wakes, while it keeps its fair share of the CPU (so a
+/// busy log does not fall behind and drop events).
+fn yield_to_requests() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: sets the calling thread's (pid 0) policy from a valid, initialised parameter;
+    // no memory of ours is touched. A refusal only leaves the policy as it was.
+    unsafe {
+        let param = libc::sched_param { sched_priority: 0 };
+        libc::sched_setscheduler(0, libc::SCHED_BATCH, &raw const param);
+    }
+}
+
+/// One step of the sink's idle work; whether there may be more.
+fn chore(sink: &mut dyn Sink) -> bool {
+    sink.idle().unwrap_or_else(|error| {
+        tracing::warn!(%error, "cannot bring the event log's summaries up to date");
+        false
+    })
 }
 
 #[cfg(test)]
@@ -552,5 +598,45 @@ mod tests {
         let stats = writer.shutdown(Duration::from_secs(1));
         assert_eq!((stats.written, stats.dropped, stats.failures), (5, 5, 3));
         assert_eq!(*stored.lock().expect("not poisoned"), [5, 6, 7, 8, 9]);
+    }
+
+    /// Counts its idle steps and always has more idle work.
+    struct Chores {
+        idle_steps: Arc<AtomicU64>,
+    }
+
+    impl Sink for Chores {
+        fn write(&mut self, _: &[Event]) -> Result<(), EventLogError> {
+            Ok(())
+        }
+
+        fn idle(&mut self) -> Result<bool, EventLogError> {
+            self.idle_steps.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(1));
+            Ok(true)
+        }
+    }
+
+    #[test]
+    fn idle_work_waits_for_a_quiet_window_and_keeps_a_pace_under_load() {
+        let steps = Arc::new(AtomicU64::new(0));
+        let opener_steps = steps.clone();
+        let opener: Opener =
+            Box::new(move || Ok(Box::new(Chores { idle_steps: opener_steps.clone() }) as Box<dyn Sink>));
+        let config =
+            WriterConfig { capacity: 1_000, batch_max: 1_000, batch_window: Duration::from_millis(100), ..config() };
+        let writer = Writer::start(opener, config).expect("the thread starts");
+        // Unbroken load: an event every 10 ms for 2.5 s, never a quiet window.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(2_500) {
+            writer.record(event(1));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let busy = steps.load(Ordering::SeqCst);
+        // One step a second, not one between every two batches (there were about 25).
+        assert!((1..=4).contains(&busy), "{busy} idle steps under load");
+        // Quiet: idle work goes on between looks at the queue.
+        wait_for("idle work once quiet", || steps.load(Ordering::SeqCst) >= busy + 20);
+        writer.shutdown(Duration::from_secs(1));
     }
 }
