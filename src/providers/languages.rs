@@ -23,9 +23,25 @@
 //! - Twilio's `<Gather language>`: the values its Node library's TwiML types accept
 //!   (`GatherLanguage`, generated from Twilio's API definition; `twilio-node`
 //!   `src/twiml/VoiceResponse.ts`); SignalWire's cXML `<Gather>` takes Twilio's values.
-//! - Plivo (`<GetInput language>`), Vonage (`input.speech.language`) and Telnyx (TeXML
-//!   `<Gather language>`) document lists that this table does not hold yet: not judged;
-//!   jambonz recognises with the application's vendor: not judged.
+//! - Vonage's `input.speech.language`: the "Supported languages" table of "Speech Recognition
+//!   (ASR)" (<https://developer.vonage.com/voice/voice-api/guides/asr>), as Vonage's Java SDK
+//!   transcribes it (`com.vonage.client.voice.ncco.Language`).
+//! - Telnyx's TeXML `<Gather language>`: "See RESTful API documentation for supported values"
+//!   (<https://developers.telnyx.com/docs/voice/programmable-voice/texml-verbs/gather>), which
+//!   points at the `language` of the Speak Text command
+//!   (<https://developers.telnyx.com/api-reference/call-commands/speak-text>; the enum of the
+//!   Telnyx SDKs' `ActionSpeakParams`). Telnyx's transcription engines know more languages,
+//!   but `<Gather>` documents only these.
+//! - Plivo's `<GetInput language>` (<https://www.plivo.com/docs/voice/xml/input>) lists only
+//!   "common languages" (en-US, en-GB, en-AU, es-US, es-ES, fr-FR, de-DE, it-IT, pt-BR, ja-JP,
+//!   zh-CN), not all it recognises: a language off that list may work, so Plivo is not judged.
+//! - jambonz recognises with the application's vendor: not judged.
+//!
+//! Twilio's table stays keyed by primary subtag, as before. Vonage's and Telnyx's lists are
+//! short per language and name each region apart (Vonage has `de-DE` but no `de-AT`, Telnyx
+//! `pt-BR` and `pt-PT` but one German), so a primary subtag would claim `de-AT` for them: their
+//! tables hold the full tags and are compared with the tag the adapter sends
+//! ([`super::locale`]: `ru` goes out as `ru-RU`, `de-AT` as itself).
 
 use std::collections::BTreeSet;
 
@@ -118,10 +134,66 @@ pub const TWILIO_ASR: &[&str] = &[
     "sq", "sr", "su", "sv", "sw", "ta", "te", "th", "tr", "uk", "ur", "uz", "vi", "yue", "zh", "zu",
 ];
 
-/// The languages `provider`'s speech recognition knows, where this module has its list.
-pub fn hears(provider: &str) -> Option<&'static [&'static str]> {
+/// Vonage's `input.speech.language`, full tags as documented (`eu-EX` sic).
+#[rustfmt::skip] // several tags a line: one a line (rustfmt's choice for long tags) is 118 lines
+pub const VONAGE_ASR: &[&str] = &[
+    "af-ZA", "am-ET", "ar-AE", "ar-BH", "ar-DZ", "ar-EG", "ar-IL", "ar-IQ", "ar-JO", "ar-KW", "ar-LB", "ar-MA", "ar-OM",
+    "ar-PS", "ar-QA", "ar-SA", "ar-TN", "az-AZ", "bg-BG", "bn-BD", "bn-IN", "ca-ES", "cs-CZ", "da-DK", "de-DE", "el-GR",
+    "en-AU", "en-CA", "en-GB", "en-GH", "en-IE", "en-IN", "en-KE", "en-NG", "en-NZ", "en-PH", "en-TZ", "en-US", "en-ZA",
+    "es-AR", "es-BO", "es-CL", "es-CO", "es-CR", "es-DO", "es-EC", "es-ES", "es-GT", "es-HN", "es-MX", "es-NI", "es-PA",
+    "es-PE", "es-PR", "es-PY", "es-SV", "es-US", "es-UY", "es-VE", "eu-EX", "fa-IR", "fi-FI", "fr-CA", "fr-FR", "gl-ES",
+    "gu-IN", "he-IL", "hi-IN", "hr-HR", "hu-HU", "hy-AM", "id-ID", "is-IS", "it-IT", "ja-JP", "jv-ID", "ka-GE", "km-KH",
+    "kn-IN", "ko-KR", "lo-LA", "lt-LT", "lv-LV", "ml-IN", "mr-IN", "ms-MY", "nb-NO", "ne-NP", "nl-NL", "pl-PL", "pt-BR",
+    "pt-PT", "ro-RO", "ru-RU", "si-LK", "sk-SK", "sl-SI", "sq-AL", "sr-RS", "su-ID", "sv-SE", "sw-KE", "sw-TZ", "ta-IN",
+    "ta-LK", "ta-MY", "ta-SG", "te-IN", "th-TH", "tr-TR", "uk-UA", "ur-IN", "ur-PK", "vi-VN", "zh", "zh-cmn-Hans-CN",
+    "zu-ZA",
+];
+
+/// Telnyx's TeXML `<Gather language>`, full tags as documented.
+#[rustfmt::skip] // several tags a line, like the tables above
+pub const TELNYX_ASR: &[&str] = &[
+    "arb", "cmn-CN", "cy-GB", "da-DK", "de-DE", "en-AU", "en-GB", "en-GB-WLS", "en-IN", "en-US", "es-ES", "es-MX",
+    "es-US", "fr-CA", "fr-FR", "hi-IN", "is-IS", "it-IT", "ja-JP", "ko-KR", "nb-NO", "nl-NL", "pl-PL", "pt-BR", "pt-PT",
+    "ro-RO", "ru-RU", "sv-SE", "tr-TR",
+];
+
+/// What a provider's speech recognition knows, and how its table is keyed.
+#[derive(Clone, Copy, Debug)]
+pub enum Hears {
+    /// These primary subtags, in any region.
+    Languages(&'static [&'static str]),
+    /// These tags exactly (without regard to case), compared with the one the adapter sends.
+    Locales(&'static [&'static str]),
+}
+
+impl Hears {
+    /// Whether a menu listening in the flow language `lang` is understood.
+    pub fn knows(self, lang: &str) -> bool {
+        match self {
+            Self::Languages(table) => table.contains(&primary(lang).as_str()),
+            Self::Locales(table) => {
+                let sent = super::locale(lang);
+                table.iter().any(|tag| tag.eq_ignore_ascii_case(sent))
+            }
+        }
+    }
+
+    /// The tags of a table keyed by full tags that share `lang`'s primary subtag: what a flow
+    /// could name instead. Empty for a table of primary subtags.
+    pub fn regions(self, lang: &str) -> Vec<&'static str> {
+        match self {
+            Self::Languages(_) => Vec::new(),
+            Self::Locales(table) => table.iter().copied().filter(|tag| primary(tag) == primary(lang)).collect(),
+        }
+    }
+}
+
+/// What `provider`'s speech recognition knows, where this module has its list.
+pub fn hears(provider: &str) -> Option<Hears> {
     match provider {
-        "twilio" | "signalwire" => Some(TWILIO_ASR),
+        "twilio" | "signalwire" => Some(Hears::Languages(TWILIO_ASR)),
+        "vonage" => Some(Hears::Locales(VONAGE_ASR)),
+        "telnyx" => Some(Hears::Locales(TELNYX_ASR)),
         _ => None,
     }
 }
@@ -212,12 +284,22 @@ fn speech_warnings(flow: &Flow) -> Vec<Diagnostic> {
             continue;
         }
         for lang in flow.languages.iter().map(|l| &**l) {
-            let deaf: Vec<&str> = ADAPTERS
-                .iter()
-                .map(|a| a.name)
-                .filter(|p| hears(p).is_some_and(|table| !table.contains(&primary(lang).as_str())))
-                .collect();
+            let deaf: Vec<&str> =
+                ADAPTERS.iter().map(|a| a.name).filter(|p| hears(p).is_some_and(|known| !known.knows(lang))).collect();
             if !deaf.is_empty() {
+                // A provider keyed by full tags may know the language in another region.
+                let regions: Vec<String> = deaf
+                    .iter()
+                    .filter_map(|p| {
+                        let tags = hears(p)?.regions(lang);
+                        (!tags.is_empty()).then(|| format!("{p}: {}", tags.join(", ")))
+                    })
+                    .collect();
+                let regions = if regions.is_empty() {
+                    String::new()
+                } else {
+                    format!("write the language with a region the provider knows ({}), ", regions.join("; "))
+                };
                 warnings.push(
                     Diagnostic::warning(
                         node.span.clone(),
@@ -229,7 +311,7 @@ fn speech_warnings(flow: &Flow) -> Vec<Diagnostic> {
                         ),
                     )
                     .with_help(format!(
-                        "callers speaking `{lang}` there are never understood and fall back to keys: \
+                        "callers speaking `{lang}` there are never understood and fall back to keys: {regions}\
                          set `speech = false` for this menu, or serve this language through another provider"
                     )),
                 );
@@ -309,10 +391,64 @@ mod tests {
         assert_eq!(warned.len(), 1, "{warned:?}");
         assert_eq!(
             warned[0].message,
-            "twilio and signalwire cannot recognise speech in `kk` (kk-KZ): `menu` listens for it"
+            "twilio and signalwire and telnyx and vonage cannot recognise speech in `kk` (kk-KZ): `menu` listens for it"
         );
         assert_eq!(warned[0].span, menu.span, "at the menu");
         assert!(language_warnings(&flow).iter().any(|w| w.message == warned[0].message), "`check` shows it");
+    }
+
+    /// The providers `check` names for a speech menu in `lang`, and the help's regions.
+    fn deaf(lang: &str) -> (String, String) {
+        let source = include_str!("../../flows/hello.toml")
+            .replace("languages = [\"en\"]", &format!("languages = [\"{lang}\"]"))
+            .replace("kind = \"menu\"\n", "kind = \"menu\"\nspeech = true\n");
+        let (flow, diags) = crate::engine::parse_and_check(&source);
+        let flow = flow.unwrap_or_else(|| panic!("{diags:?}"));
+        let warned = speech_warnings(&flow);
+        let Some(warning) = warned.first() else { return (String::new(), String::new()) };
+        let names = warning.message.split(" cannot recognise").next().unwrap_or_default().to_owned();
+        let help = warning.help.clone().unwrap_or_default();
+        let regions = help.split_once("knows (").and_then(|(_, r)| r.split_once(')')).map(|(r, _)| r.to_owned());
+        (names, regions.unwrap_or_default())
+    }
+
+    #[test]
+    fn speech_names_each_provider_whose_documented_languages_lack_it() {
+        // (flow language, who is named, the regions the help offers), from the tables' sources.
+        let cases = [
+            ("ru", "", ""),
+            ("en", "", ""),
+            ("pt", "", ""),
+            ("pt-PT", "", ""),
+            ("es", "", ""),
+            ("uk", "telnyx", ""),
+            ("es-AR", "telnyx", "telnyx: es-ES, es-MX, es-US"),
+            ("de-AT", "telnyx and vonage", "telnyx: de-DE; vonage: de-DE"),
+            ("fr-BE", "telnyx and vonage", "telnyx: fr-CA, fr-FR; vonage: fr-CA, fr-FR"),
+            ("sv", "telnyx and vonage", "telnyx: sv-SE; vonage: sv-SE"),
+            ("sw", "telnyx and vonage", "vonage: sw-KE, sw-TZ"),
+            ("cy", "twilio and signalwire and telnyx and vonage", "telnyx: cy-GB"),
+            // Never plivo (documents common languages only) nor jambonz (the vendor's).
+            ("kk", "twilio and signalwire and telnyx and vonage", ""),
+        ];
+        for (lang, names, regions) in cases {
+            assert_eq!(deaf(lang), (names.to_owned(), regions.to_owned()), "{lang}");
+        }
+    }
+
+    #[test]
+    fn full_tag_tables_compare_the_tag_the_adapter_sends() {
+        let vonage = hears("vonage").expect("a table");
+        assert!(vonage.knows("ru"), "sent as ru-RU");
+        assert!(vonage.knows("EN-gb"), "case does not matter");
+        assert!(vonage.knows("zh"), "Vonage lists bare `zh`");
+        assert!(!vonage.knows("de-AT"));
+        assert!(!hears("telnyx").expect("a table").knows("zh-CN"), "Telnyx names Mandarin `cmn-CN`");
+        for table in [VONAGE_ASR, TELNYX_ASR] {
+            assert!(table.windows(2).all(|w| w[0] < w[1]), "sorted, no duplicates: {table:?}");
+            let lower = |t: &&str| primary(t) == t.split('-').next().unwrap_or(t);
+            assert!(table.iter().all(lower), "primary subtags in lower case: {table:?}");
+        }
     }
 
     #[test]

@@ -132,4 +132,32 @@ mod tests {
         let operator = telnyx.render_operator("ru", &crate::providers::OperatorRoute::Queue("q".into()), &links);
         assert!(operator.body.contains(r#"voice="Polly.Tatyana""#), "the server's own words too: {}", operator.body);
     }
+
+    #[test]
+    fn a_speech_menu_names_its_recognition_language_on_the_gather() {
+        // TeXML's `<Gather language>`, in the locale the flow's language maps to: what
+        // `languages::TELNYX_ASR` judges.
+        let telnyx = build(None).expect("no key: built, not enabled");
+        let links = crate::providers::test_support::links("telnyx");
+        let menu = |speech| {
+            crate::engine::Action::Gather(crate::engine::Gather {
+                min_digits: 1,
+                max_digits: 1,
+                finish_key: None,
+                timeout_ms: crate::engine::Millis(5000),
+                speech,
+                hints: Arc::from(if speech { "оператор" } else { "" }),
+                lang: "ru".into(),
+            })
+        };
+        let gather_tag = |xml: &str| xml.split("<Gather ").nth(1).and_then(|t| t.split('>').next()).map(str::to_owned);
+        let xml = telnyx.render(&[menu(true)], &links).body;
+        let tag = gather_tag(&xml).unwrap_or_else(|| panic!("a <Gather>: {xml}"));
+        for attr in [r#"input="dtmf speech""#, r#"language="ru-RU""#, r#"hints="оператор""#] {
+            assert!(tag.contains(attr), "{attr} in {tag}");
+        }
+        let xml = telnyx.render(&[menu(false)], &links).body;
+        let tag = gather_tag(&xml).unwrap_or_else(|| panic!("a <Gather>: {xml}"));
+        assert!(!tag.contains("language="), "keys only, nothing to recognise: {tag}");
+    }
 }
