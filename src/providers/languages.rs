@@ -425,7 +425,8 @@ mod tests {
             ("es-AR", "telnyx", "telnyx: es-ES, es-MX, es-US"),
             ("de-AT", "telnyx and vonage", "telnyx: de-DE; vonage: de-DE"),
             ("fr-BE", "telnyx and vonage", "telnyx: fr-CA, fr-FR; vonage: fr-CA, fr-FR"),
-            ("sv", "telnyx and vonage", "telnyx: sv-SE; vonage: sv-SE"),
+            ("sv", "", ""), // sent as sv-SE
+            ("fi", "telnyx", ""),
             ("sw", "telnyx and vonage", "vonage: sw-KE, sw-TZ"),
             ("cy", "twilio and signalwire and telnyx and vonage", "telnyx: cy-GB"),
             // Never plivo (documents common languages only) nor jambonz (the vendor's).
@@ -441,7 +442,7 @@ mod tests {
         let vonage = hears("vonage").expect("a table");
         assert!(vonage.knows("ru"), "sent as ru-RU");
         assert!(vonage.knows("EN-gb"), "case does not matter");
-        assert!(vonage.knows("zh"), "Vonage lists bare `zh`");
+        assert!(!vonage.knows("zh"), "sent as zh-CN, while Vonage lists `zh` and `zh-cmn-Hans-CN`");
         assert!(!vonage.knows("de-AT"));
         assert!(!hears("telnyx").expect("a table").knows("zh-CN"), "Telnyx names Mandarin `cmn-CN`");
         for table in [VONAGE_ASR, TELNYX_ASR] {

@@ -566,20 +566,20 @@ impl VoiceTable {
 }
 
 /// The BCP-47 locale for a flow's language code: `ru` → `ru-RU`; a full code passes through.
-/// No allocation: it runs for every prompt of every answer.
+/// Each short code maps to the region its speakers are most often in (CLDR's likely
+/// subtags), since Vonage, Telnyx and jambonz take only full tags for speech and voices and a
+/// bare `sv` would be refused there. No allocation: it runs for every prompt of every answer.
 pub fn locale(code: &str) -> &str {
-    const LOCALES: [(&str, &str); 11] = [
-        ("ru", "ru-RU"),
-        ("en", "en-US"),
-        ("uk", "uk-UA"),
-        ("de", "de-DE"),
-        ("fr", "fr-FR"),
-        ("es", "es-ES"),
-        ("it", "it-IT"),
-        ("pt", "pt-BR"),
-        ("pl", "pl-PL"),
-        ("tr", "tr-TR"),
-        ("kk", "kk-KZ"),
+    #[rustfmt::skip] // several pairs a line: a lookup table, not code
+    const LOCALES: [(&str, &str); 40] = [
+        ("ru", "ru-RU"), ("en", "en-US"), ("uk", "uk-UA"), ("de", "de-DE"), ("fr", "fr-FR"),
+        ("es", "es-ES"), ("it", "it-IT"), ("pt", "pt-BR"), ("pl", "pl-PL"), ("tr", "tr-TR"),
+        ("kk", "kk-KZ"), ("sv", "sv-SE"), ("ja", "ja-JP"), ("zh", "zh-CN"), ("nl", "nl-NL"),
+        ("da", "da-DK"), ("nb", "nb-NO"), ("no", "nb-NO"), ("fi", "fi-FI"), ("cs", "cs-CZ"),
+        ("sk", "sk-SK"), ("el", "el-GR"), ("he", "he-IL"), ("hi", "hi-IN"), ("hu", "hu-HU"),
+        ("id", "id-ID"), ("ko", "ko-KR"), ("ro", "ro-RO"), ("th", "th-TH"), ("vi", "vi-VN"),
+        ("bg", "bg-BG"), ("hr", "hr-HR"), ("lt", "lt-LT"), ("lv", "lv-LV"), ("et", "et-EE"),
+        ("sl", "sl-SI"), ("sr", "sr-RS"), ("ar", "ar-EG"), ("is", "is-IS"), ("ca", "ca-ES"),
     ];
     LOCALES.iter().find(|(short, _)| short.eq_ignore_ascii_case(code)).map_or(code, |(_, full)| *full)
 }

@@ -339,7 +339,15 @@ mod tests {
 
     #[test]
     fn languages_map_to_twilio_locales() {
-        for (code, want) in [("ru", "ru-RU"), ("en", "en-US"), ("EN", "en-US"), ("en-GB", "en-GB"), ("xx", "xx")] {
+        for (code, want) in [
+            ("ru", "ru-RU"),
+            ("en", "en-US"),
+            ("EN", "en-US"),
+            ("en-GB", "en-GB"),
+            ("sv", "sv-SE"),
+            ("no", "nb-NO"),
+            ("xx", "xx"),
+        ] {
             assert_eq!(locale(code), want, "{code}");
         }
     }
