@@ -46,8 +46,9 @@ pub struct Args {
     /// How long a state token opens after it was issued: longer than any call.
     #[arg(long, env = "SWITCHBOARD_MAX_CALL_AGE", default_value = "4h", value_parser = humantime::parse_duration)]
     max_call_age: Duration,
-    /// Keep at most this many connections open per listener; at the cap the one idle longest
-    /// is closed (default: 10,000, or 3/4 of the open-file limit when lower).
+    /// Keep at most this many connections open per listener; at the cap an idle one is closed,
+    /// first those that never sent a request (default: 10,000, or 3/4 of the open-file limit
+    /// when lower).
     #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: Option<u32>,
     /// Require this bearer token on /flows, /metrics and /estimate (`Authorization: Bearer T`).

@@ -7,12 +7,15 @@
 //! for as long as it liked, at about 40 kB of server memory each (docs/faults.md).
 //!
 //! Within the header timeout, connections still cost about 12 kB each, so at most
-//! `max_connections` are kept. At the cap a new connection is taken and the one idle longest
-//! is closed: one with no request in flight, ranked by the time since its last answer (or since
-//! it was opened). Refusing new connections instead would let a client holding the cap's worth
-//! of idle sockets turn every provider request away until the timeout freed some; closing the
-//! idlest costs a real client at most a reconnect, since a request being answered is never
-//! picked. Only when every connection has a request in flight is the new one refused.
+//! `max_connections` are kept. At the cap a new connection is taken and an idle one is closed:
+//! never one with a request in flight; first those that never completed a request, the oldest
+//! first, then kept-alive ones, the longest since their last answer first. Refusing new
+//! connections instead would let a client holding the cap's worth of idle sockets turn every
+//! provider request away until the timeout freed some. A connection that never completed a
+//! request is what idle and slow-loris clients hold, and a real client's new connection is the
+//! youngest of them; closing a kept-alive one races with the client's next request on it (it
+//! may be on the wire: a failed request, the long form saw one), so those go last. Only when
+//! every connection has a request in flight is the new one refused.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -141,6 +144,8 @@ struct Open {
 struct Slot {
     /// Requests being answered (0 or 1 on HTTP/1.1).
     busy: AtomicU32,
+    /// Whether it has answered a request: a client that speaks HTTP, kept alive.
+    answered: AtomicBool,
     /// When it last finished an answer, or was opened: milliseconds since [`Open::epoch`].
     idle_since_ms: AtomicU64,
     /// Told when the cap picks it to close.
@@ -190,7 +195,9 @@ impl Open {
             let idlest = by_id
                 .iter()
                 .filter(|(_, slot)| slot.busy.load(Ordering::Acquire) == 0)
-                .min_by_key(|(_, slot)| slot.idle_since_ms.load(Ordering::Relaxed))
+                .min_by_key(|(_, slot)| {
+                    (slot.answered.load(Ordering::Relaxed), slot.idle_since_ms.load(Ordering::Relaxed))
+                })
                 .map(|(id, _)| *id);
             if !self.capped.swap(true, Ordering::Relaxed) {
                 tracing::warn!(max = self.max, "at the connection cap: closing the connections idle longest");
@@ -201,6 +208,7 @@ impl Open {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(Slot {
             busy: AtomicU32::new(0),
+            answered: AtomicBool::new(false),
             idle_since_ms: AtomicU64::new(self.now_ms()),
             close: tokio::sync::Notify::new(),
         });
@@ -228,6 +236,7 @@ impl Busy {
 impl Drop for Busy {
     fn drop(&mut self) {
         self.0.idle_since_ms.store(self.0.open.now_ms(), Ordering::Relaxed);
+        self.0.answered.store(true, Ordering::Relaxed);
         self.0.busy.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -261,6 +270,20 @@ mod tests {
         drop(c);
         assert_eq!(open.slots().len(), 2);
         assert!(open.admit().is_some());
+    }
+
+    #[test]
+    fn connections_that_never_sent_a_request_go_before_kept_alive_ones() {
+        let open = Arc::new(Open::new(2));
+        let kept_alive = open.admit().expect("room");
+        drop(Busy::start(kept_alive.clone()));
+        kept_alive.idle_since_ms.store(0, Ordering::Relaxed);
+        let silent = open.admit().expect("room");
+        silent.idle_since_ms.store(10, Ordering::Relaxed);
+        // The kept-alive one is idle longer, but closing it races with its next request.
+        let _new = open.admit().expect("the silent one goes");
+        assert!(open.slots().contains_key(&kept_alive.id));
+        assert!(!open.slots().contains_key(&silent.id));
     }
 
     #[test]
