@@ -46,6 +46,11 @@ pub struct Args {
     /// How long a state token opens after it was issued: longer than any call.
     #[arg(long, env = "SWITCHBOARD_MAX_CALL_AGE", default_value = "4h", value_parser = humantime::parse_duration)]
     max_call_age: Duration,
+    /// Keep at most this many connections open per listener; at the cap an idle one is closed,
+    /// first those that never sent a request (default: 10,000, or 3/4 of the open-file limit
+    /// when lower).
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
     /// Require this bearer token on /flows, /metrics and /estimate (`Authorization: Bearer T`).
     #[arg(long, env = "SWITCHBOARD_OPS_TOKEN", hide_env_values = true)]
     ops_token: Option<String>,
@@ -140,6 +145,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut state = AppState::new(flows, tokens, providers, args.public_url.clone(), sounds);
     state.voices = voices;
+    if let Some(max) = args.max_connections {
+        state.max_connections = max as usize;
+    }
     state.ops = server::Ops { token: args.ops_token.clone().filter(|t| !t.is_empty()), apart: args.ops_addr.is_some() };
     let db = db_url(&args)?;
     if let Some(writer) = event_log(&args, &db)? {

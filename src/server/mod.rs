@@ -83,6 +83,8 @@ pub struct AppState {
     pub reload_every: Duration,
     /// How long a connection may go without sending a request head ([`http::HEADER_READ_TIMEOUT`]).
     pub header_timeout: Duration,
+    /// How many connections each listener keeps open ([`http::default_max_connections`]).
+    pub max_connections: usize,
     /// The call-event log, if any: requests only queue events for it, never wait.
     pub events: Option<crate::events::Writer>,
     /// What the log keeps of a caller's number.
@@ -131,6 +133,7 @@ impl AppState {
             waits: waits::WaitAnnouncements::default(),
             reload_every: Duration::from_secs(1),
             header_timeout: http::HEADER_READ_TIMEOUT,
+            max_connections: http::default_max_connections(),
             events: None,
             caller_numbers: crate::events::CallerNumbers::default(),
             caller_key,
@@ -266,8 +269,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let reloader = tokio::spawn(watch_flows(state.clone()));
-    let header_timeout = state.header_timeout;
-    let result = http::serve(listener, app(state), header_timeout, shutdown).await;
+    let (header_timeout, max_connections) = (state.header_timeout, state.max_connections);
+    let result = http::serve(listener, app(state), header_timeout, max_connections, shutdown).await;
     reloader.abort();
     result
 }
@@ -278,8 +281,8 @@ pub async fn serve_ops(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let header_timeout = state.header_timeout;
-    http::serve(listener, ops_app(state), header_timeout, shutdown).await
+    let (header_timeout, max_connections) = (state.header_timeout, state.max_connections);
+    http::serve(listener, ops_app(state), header_timeout, max_connections, shutdown).await
 }
 
 /// Re-reads changed flow files and logs what happened. Blocking file I/O: call it from a

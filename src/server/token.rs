@@ -11,7 +11,8 @@
 //! - the associated data is the flow name and the provider's call id: a token opens only in the
 //!   call and the flow it was made for (a token from call A replayed into call B is refused);
 //! - `issued` (Unix seconds) makes tokens expire after [`TokenKey::max_age`]: a token from
-//!   yesterday cannot resume a call;
+//!   yesterday cannot resume a call. An issue time in the future is accepted up to `max_age`
+//!   ahead (see [`TokenKey::open`]): only our own clocks put it there;
 //! - GCM-SIV because nonces are random: it stays safe if two tokens ever draw the same nonce,
 //!   which plain GCM or ChaCha20-Poly1305 does not past a few billion tokens per key;
 //! - `seq` is the number of the call's next event in the log;
@@ -42,8 +43,6 @@ const KEY_INFO: &[u8] = b"switchboard state token v2 aes-256-gcm-siv";
 const CONTEXT: &[u8] = b"switchboard state token v2\0";
 /// How long a token opens by default: longer than any call.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(4 * 3600);
-/// How far in the future a token's issue time may lie: another instance's clock may run ahead.
-pub const CLOCK_SKEW: Duration = Duration::from_secs(300);
 
 /// Why a token was refused. None of them says more than that: the token's contents stay sealed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -171,6 +170,14 @@ impl TokenKey {
 
     /// The state in `token`, if one of these keys sealed it for `flow` and `call_id` and it is
     /// still young enough at `now`.
+    ///
+    /// An issue time after `now` is accepted up to `max_age` ahead. Only a holder of the secret
+    /// can seal a token, so a future issue time never comes from a client: it comes from our
+    /// clock stepping back (NTP correcting a clock that ran fast, a VM restored) or from an
+    /// instance whose clock runs ahead. Refusing those tokens would send every call in progress
+    /// across a step to the operator. The bound keeps a token's whole life within `2 × max_age`
+    /// of wall time whatever the clocks did, and still refuses tokens issued by a clock that
+    /// was wildly wrong (a year ahead) once it is corrected.
     pub fn open(&self, flow: &str, call_id: &str, token: &str, now: DateTime<Utc>) -> Result<State, TokenError> {
         let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| TokenError::NotBase64)?;
         if bytes.len() < NONCE_LEN + TAG_LEN {
@@ -196,7 +203,7 @@ impl TokenKey {
             return Err(TokenError::BadState("bytes after the issue time".into()));
         }
         let now = unix_seconds(now);
-        if issued > now.saturating_add(CLOCK_SKEW.as_secs()) {
+        if issued > now.saturating_add(self.max_age.as_secs()) {
             return Err(TokenError::FromTheFuture { ahead_s: issued - now });
         }
         let age_s = now.saturating_sub(issued);
@@ -299,10 +306,27 @@ mod tests {
         assert!(key.open("hello", CALL, &token, later(3600)).is_ok());
         assert_eq!(key.open("hello", CALL, &token, later(3601)), Err(TokenError::Expired { age_s: 3601, max_s: 3600 }));
         assert_eq!(key.open("hello", CALL, &token, later(86_400)).map_err(|e| e.label()), Err("expired"));
-        // Issued on an instance whose clock runs ahead: accepted within the skew only.
-        assert!(key.open("hello", CALL, &token, later(-300)).is_ok());
-        assert_eq!(key.open("hello", CALL, &token, later(-301)), Err(TokenError::FromTheFuture { ahead_s: 301 }));
         assert_eq!(DEFAULT_MAX_AGE, TokenKey::new(b"x").max_age());
+    }
+
+    /// Regression (docs/faults.md): a clock stepped back more than 5 minutes made every token
+    /// sealed before the step look issued in the future, and sent its caller to the operator.
+    #[test]
+    fn a_clock_stepped_back_strands_no_token_within_its_lifetime() {
+        let key = TokenKey::new(b"secret").with_max_age(Duration::from_secs(3600));
+        let token = key.seal("hello", CALL, &call(), 0, now());
+        for back in [301, 600, 1800, 3600] {
+            assert!(key.open("hello", CALL, &token, later(-back)).is_ok(), "stepped back {back} s");
+        }
+        // Still bounded: a clock that was an hour and a second ahead sealed nothing that opens.
+        assert_eq!(key.open("hello", CALL, &token, later(-3601)), Err(TokenError::FromTheFuture { ahead_s: 3601 }));
+        assert_eq!(
+            key.open("hello", CALL, &token, later(-86_400 * 365)).map_err(|e| e.label()),
+            Err("from_the_future")
+        );
+        // The other checks hold across the step: the call binding, and expiry once time catches up.
+        assert_eq!(key.open("hello", "CA-other", &token, later(-600)), Err(TokenError::Sealed));
+        assert!(matches!(key.open("hello", CALL, &token, later(3601)), Err(TokenError::Expired { .. })));
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! Edits under load: the `line` flow and its queue model rewritten ten times a second (every
 //! third flow edit and every fourth model edit broken), each followed by a SIGHUP, while
 //! callers call. No request fails, and every call hears one edition of the flow: the one it
-//! started on.
+//! started on, even once memory has dropped it and it is read back from the archive (the long
+//! form makes some 600 versions); memory keeps at most `KEEP_VERSIONS` of them.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use switchboard::server::flows::KEEP_VERSIONS;
 
 use crate::caller;
 use crate::procs::{Serve, Site, line_flow};
@@ -53,16 +56,30 @@ pub fn run() {
     }
     stop.store(true, Ordering::Relaxed);
     let tally = driver.join().expect("the callers finish");
+    let kept = versions_kept(&serve.url());
     println!(
-        "faults: edits under load ({edits} edits of the flow and of the model in {:.0} s, {broken} broken): {}; {} calls heard more than one edition; editions heard: {}",
+        "faults: edits under load ({edits} edits of the flow and of the model in {:.0} s, {broken} broken): {}; {} calls heard more than one edition; editions heard: {}; versions in memory {kept} (at most {KEEP_VERSIONS})",
         phase.as_secs_f64(),
         tally.line(),
         tally.mixed_editions,
         tally.editions.len(),
     );
     assert_eq!((tally.stranded, tally.failed_requests, tally.mixed_editions), (0, 0, 0), "{:?}", tally.why);
+    assert!((1..=KEEP_VERSIONS).contains(&kept), "{kept} versions in memory");
     assert!(tally.editions.len() > 10, "the edits did not reach callers: {:?}", tally.editions);
     assert!(tally.editions.iter().all(|e| e % 3 != 1 || *e == 1), "a broken edit was served: {:?}", tally.editions);
+}
+
+/// The `line` flow's `versions_kept` in the server's `/flows` listing.
+fn versions_kept(url: &str) -> usize {
+    let runtime = crate::runtime();
+    let listing: serde_json::Value = runtime.block_on(async {
+        let answer = reqwest::get(format!("{url}/flows")).await.expect("GET /flows");
+        serde_json::from_str(&answer.text().await.expect("a body")).expect("/flows is JSON")
+    });
+    let line = listing.as_array().and_then(|flows| flows.iter().find(|f| f["name"] == "line"));
+    let kept = line.and_then(|f| f["versions_kept"].as_u64());
+    kept.unwrap_or_else(|| panic!("no versions_kept for the line flow in {listing}")) as usize
 }
 
 /// Replaces `path` whole, as an editor saving a file does (a new file renamed over the old).

@@ -120,3 +120,59 @@ fn a_connection_that_never_finishes_its_headers_is_closed() {
         server.stop().await;
     });
 }
+
+/// Regression: there was no cap on open connections (10,000 idle ones took the server from 28
+/// to 135 MB until the header timeout). With a cap of 50, 200 idle connections opened first
+/// do not keep real calls out: at the cap the connection idle longest is closed, so the
+/// attacker's, opened before, go first, and no more than the cap stay open.
+#[test]
+fn idle_connections_beyond_the_cap_leave_room_for_real_calls() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+    let _turn = turn();
+    let site = procs::Site::new();
+    let cap = 50;
+    runtime().block_on(async {
+        let server = local::Local::start(&site, |mut state| {
+            state.max_connections = cap;
+            state
+        })
+        .await;
+        let addr = server.url.trim_start_matches("http://").to_owned();
+        let mut idle = Vec::new();
+        for _ in 0..4 * cap {
+            idle.push(tokio::net::TcpStream::connect(&addr).await.expect("connects"));
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let timer = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                stop.store(true, Ordering::Relaxed);
+            })
+        };
+        let line = caller::Line::new(&server.url);
+        let tally = caller::until(&line, 4, Duration::from_millis(20), stop).await;
+        let _ = timer.await;
+        // A closed connection reads its end at once; one still open reads nothing.
+        let mut open = 0;
+        for stream in &mut idle {
+            let mut byte = [0u8; 1];
+            if tokio::time::timeout(Duration::from_millis(20), stream.read(&mut byte)).await.is_err() {
+                open += 1;
+            }
+        }
+        drop(idle);
+        server.stop().await;
+        println!(
+            "faults: {} idle connections against a cap of {cap}: {}; {open} idle ones still open",
+            4 * cap,
+            tally.line()
+        );
+        assert!(tally.calls() > 0, "no call completed");
+        assert_eq!((tally.stranded, tally.failed_requests, tally.person), (0, 0, 0), "{:?}", tally.why);
+        assert!(open < cap, "{open} idle connections open against a cap of {cap}");
+    });
+}
