@@ -412,11 +412,11 @@ impl Server {
             Err(_) => command.env_remove("RUST_LOG"),
         };
         command.env_remove("SWITCHBOARD_DB");
+        command.arg("serve");
         if let Some(db) = db {
             command.arg("--db").arg(db);
         }
         let child = command
-            .arg("serve")
             .arg("--flows")
             .arg(&flows)
             .arg("--sounds")
