@@ -243,7 +243,7 @@ impl Flows {
             kept.used.store(self.tick(), Ordering::Relaxed);
             return Some(kept.flow.clone());
         }
-        let path = self.archive.as_ref()?.join(format!("{name}-{}.toml", version_hex(version)));
+        let path = self.archived(name, version)?;
         let loaded = files::read_flow(&path, &self.sounds).ok()?;
         let mut flow = loaded.flow.filter(|f| f.version == version)?;
         // An archived version's model is the one served now: the model file is not archived.
@@ -291,8 +291,7 @@ impl Flows {
 
     /// Writes a version's source to the archive; false when that failed (true without one).
     fn archive_source(&self, name: &str, version: u64, source: &str) -> bool {
-        let Some(dir) = &self.archive else { return true };
-        let path = dir.join(format!("{name}-{}.toml", version_hex(version)));
+        let (Some(dir), Some(path)) = (&self.archive, self.archived(name, version)) else { return true };
         if path.exists() {
             return true;
         }
@@ -309,6 +308,11 @@ impl Flows {
                 false
             }
         }
+    }
+
+    /// Where a version's source is archived (`None`: no archive).
+    fn archived(&self, name: &str, version: u64) -> Option<PathBuf> {
+        Some(self.archive.as_ref()?.join(format!("{name}-{}.toml", version_hex(version))))
     }
 
     /// Archives the versions whose archive write failed before, then evicts what it can.
