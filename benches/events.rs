@@ -57,16 +57,21 @@ fn raw_insert(url: &DbUrl, events: &[Event]) -> Duration {
         DbUrl::Sqlite(path) => {
             let mut conn = rusqlite::Connection::open(path).expect("opens");
             conn.pragma_update(None, "synchronous", "NORMAL").expect("a pragma");
+            // The table's key starts with a number per call (0006_call_numbers.sql), handed
+            // out here in the order calls first appear, with nothing stored beside it.
+            let mut numbers = std::collections::HashMap::new();
             for chunk in events.chunks(batch) {
                 let tx = conn.transaction().expect("a transaction");
                 {
                     let mut insert = tx
                         .prepare_cached(
                             "INSERT INTO events (call_id, provider, flow, flow_version, seq, at_ms, node, kind, \
-                             details, simulated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                             details, simulated, call) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                         )
                         .expect("prepares");
                     for e in chunk {
+                        let next = numbers.len();
+                        let call = *numbers.entry(e.call_id.as_str()).or_insert(next);
                         insert
                             .execute(rusqlite::params![
                                 e.call_id,
@@ -78,7 +83,8 @@ fn raw_insert(url: &DbUrl, events: &[Event]) -> Duration {
                                 e.node,
                                 e.kind.word(),
                                 e.kind.details(),
-                                e.simulated
+                                e.simulated,
+                                i64::try_from(call).expect("a number")
                             ])
                             .expect("inserts");
                     }

@@ -600,9 +600,15 @@ enum Stop {
     Calls(Arc<AtomicU64>),
 }
 
+/// A new call's id: `prefix` and 32 random hex digits, as Twilio's `CallSid` is (and Vonage's
+/// and jambonz's UUIDs are random too). Ids from a counter would each sort after the last,
+/// which spares a log keyed by call id the work real calls give it.
+fn call_id(prefix: &str) -> String {
+    format!("{prefix}{:032x}", rand::random::<u128>())
+}
+
 /// One driver task: complete calls, one request at a time, on its own connection.
 async fn drive(twilio: Twilio, server: Arc<(String, String)>, stop: Stop, done: Arc<AtomicU64>) -> Run {
-    static NEXT_SID: AtomicU64 = AtomicU64::new(1);
     let (base, start) = &*server;
     let mut run = Run::default();
     'calls: loop {
@@ -615,7 +621,7 @@ async fn drive(twilio: Twilio, server: Arc<(String, String)>, stop: Stop, done: 
             }
             _ => {}
         }
-        let mut call = Call::new(&format!("CA{:032x}", NEXT_SID.fetch_add(1, Ordering::Relaxed)), start);
+        let mut call = Call::new(&call_id("CA"), start);
         for (act, expect) in CALL {
             if let Stop::Window { until, .. } = &stop
                 && Instant::now() >= *until
@@ -1101,7 +1107,6 @@ mod other {
 
     /// One driver task, as [`super::drive`] for the TwiML family.
     pub async fn drive(dialect: Arc<Dialect>, stop: Stop, done: Arc<AtomicU64>) -> Run {
-        static NEXT_SID: AtomicU64 = AtomicU64::new(1);
         let mut run = Run::default();
         'calls: loop {
             match &stop {
@@ -1113,7 +1118,7 @@ mod other {
                 }
                 _ => {}
             }
-            let sid = format!("{}-{:032x}", dialect.provider, NEXT_SID.fetch_add(1, Ordering::Relaxed));
+            let sid = super::call_id(&format!("{}-", dialect.provider));
             let mut answers: Vec<String> = Vec::new();
             // Each request of a call signed a second after the last, starting a minute back:
             // a call may press the same key twice, and the same body signed in the same

@@ -65,13 +65,13 @@ fn all_events(store: &mut Store) -> Vec<(String, u32, &'static str)> {
 
 fn check_migrations_are_idempotent(url: &str) {
     let mut store = open(url);
-    assert_eq!(store.schema_version().expect("reads the version"), 5);
+    assert_eq!(store.schema_version().expect("reads the version"), 6);
     let event = head("CA1").event(0, utc("2026-03-16 09:00:00"), None, Kind::CallStarted { caller: None });
     assert_eq!(store.insert(&[event]).expect("writes"), 1);
     drop(store);
     // Opening again applies nothing and keeps the rows.
     let mut store = open(url);
-    assert_eq!(store.schema_version().expect("reads the version"), 5);
+    assert_eq!(store.schema_version().expect("reads the version"), 6);
     assert_eq!(all_events(&mut store), [("CA1".to_owned(), 0, "call_started")]);
 }
 
@@ -436,13 +436,19 @@ fn sqlite_log_is_in_wal_mode() {
         .expect("lists indexes");
     // Only the key: migration 3 dropped the time indexes no reader used.
     assert!(indexes.is_empty(), "{indexes:?}");
-    // The table is kept in call order (see 0002_events_by_call.sql), so the report's read
-    // walks it without sorting.
+    // The table is kept in call order (see 0006_call_numbers.sql), so a read of every call
+    // walks the calls' index and each call's key range, without sorting.
     let plan: Vec<String> = conn
-        .prepare("EXPLAIN QUERY PLAN SELECT * FROM events ORDER BY call_id, provider, seq")
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT e.* FROM call_keys k CROSS JOIN events e ON e.call = k.num \
+             WHERE e.flow = 'f' ORDER BY k.call_id, k.provider, e.seq",
+        )
         .and_then(|mut q| q.query_map([], |r| r.get(3))?.collect())
         .expect("explains");
-    assert_eq!(plan, ["SCAN events"]);
+    assert_eq!(
+        plan,
+        ["SCAN k USING COVERING INDEX sqlite_autoindex_call_keys_1", "SEARCH e USING PRIMARY KEY (call=?)"]
+    );
 }
 
 #[test]
@@ -465,7 +471,7 @@ fn a_version_1_sqlite_log_moves_to_call_order_keeping_its_events() {
     .expect("a version 1 log");
     drop(conn);
     let mut store = open(&sqlite_url(dir.path()));
-    assert_eq!(store.schema_version().expect("reads the version"), 5);
+    assert_eq!(store.schema_version().expect("reads the version"), 6);
     assert_eq!(
         all_events(&mut store),
         [
@@ -622,4 +628,32 @@ fn postgres_writer_writes_batches() {
     let mut store = Store::open(&url).expect("opens").expect("a log");
     let seqs: Vec<u32> = store.call_events("CA1").expect("reads").iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (0..2500).collect::<Vec<u32>>());
+}
+
+#[test]
+fn sqlite_numbers_calls_once_and_never_reuses_a_pruned_number() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut store = open(&sqlite_url(dir.path()));
+    let event = |call: &str, seq: u32, at: &str| head(call).event(seq, utc(at), None, Kind::NodeEntered {});
+    // Random-looking ids, the later call sorting first: numbered as they begin.
+    let first = [event("CA-f", 0, "2026-01-01 10:00:00"), event("CA-a", 0, "2026-01-01 10:00:01")];
+    assert_eq!(store.insert(&first).expect("writes"), 2);
+    // The same calls again in a later batch (remembered numbers), and a replay.
+    let later = [event("CA-a", 1, "2026-03-01 10:00:00"), event("CA-f", 0, "2026-01-01 10:00:00")];
+    assert_eq!(store.insert(&later).expect("writes"), 1);
+    assert_eq!(store.prune(utc("2026-02-01 00:00:00")).expect("prunes"), 1);
+    assert_eq!(store.insert(&[event("CA-n", 0, "2026-03-01 11:00:00")]).expect("writes"), 1);
+    drop(store);
+    let conn = rusqlite::Connection::open(dir.path().join("calls.db")).expect("opens");
+    let keys: Vec<(i64, String)> = conn
+        .prepare("SELECT num, call_id FROM call_keys ORDER BY num")
+        .and_then(|mut q| q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .expect("reads call_keys");
+    // CA-f's number went with its events, and is not handed out again.
+    assert_eq!(keys, [(2, "CA-a".to_owned()), (3, "CA-n".to_owned())]);
+    let rows: Vec<(i64, u32)> = conn
+        .prepare("SELECT call, seq FROM events ORDER BY call, seq")
+        .and_then(|mut q| q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .expect("reads events");
+    assert_eq!(rows, [(2, 0), (2, 1), (3, 0)]);
 }

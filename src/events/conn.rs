@@ -105,9 +105,17 @@ fn bad_state(call_id: &str, e: &serde_json::Error) -> EventLogError {
 
 impl Conn for Lite<'_> {
     fn scan(&mut self, filter: &Filter, each: EachEvent<'_>) -> Result<(), EventLogError> {
-        let (clause, params) = where_clause(filter);
+        let (clause, params) = where_clause(filter, true);
         let mut event = blank_event();
-        let sql = format!("SELECT {} FROM events{clause} ORDER BY call_id, provider, seq", super::store::COLUMNS);
+        // Calls in the order of their ids, as PostgreSQL reads them: a walk of `call_keys`'s
+        // index, each call's events then one range of the table's key (0006_call_numbers.sql).
+        // CROSS JOIN keeps that order of the loops whatever the filter.
+        let columns: Vec<String> = super::store::COLUMNS.split(", ").map(|c| format!("e.{c}")).collect();
+        let sql = format!(
+            "SELECT {} FROM call_keys k CROSS JOIN events e ON e.call = k.num{clause} \
+             ORDER BY k.call_id, k.provider, e.seq",
+            columns.join(", ")
+        );
         let mut query = self.0.prepare_cached(&sql)?;
         let mut rows = query.query(rusqlite::params_from_iter(lite_values(params)))?;
         while let Some(row) = rows.next()? {
@@ -158,9 +166,11 @@ impl Conn for Lite<'_> {
     }
 
     fn calls_events(&mut self, calls: &[(&str, &str)], each: EachEvent<'_>) -> Result<(), EventLogError> {
-        // One look-up of the table's key per call: SQLite answers each in microseconds.
+        // One look-up of the call's number, then of the table's key, per call: SQLite answers
+        // each in microseconds.
         let sql = format!(
-            "SELECT {} FROM events WHERE call_id = $1 AND provider = $2 AND {} ORDER BY seq",
+            "SELECT {} FROM events WHERE call = (SELECT num FROM call_keys WHERE call_id = $1 AND provider = $2) \
+             AND {} ORDER BY seq",
             super::store::COLUMNS,
             report_kinds()
         );
@@ -256,7 +266,7 @@ fn lite_fill(event: &mut Event, row: &rusqlite::Row<'_>) -> Result<(), EventLogE
 
 impl<C: postgres::GenericClient> Conn for Pg<'_, C> {
     fn scan(&mut self, filter: &Filter, each: EachEvent<'_>) -> Result<(), EventLogError> {
-        let (clause, params) = where_clause(filter);
+        let (clause, params) = where_clause(filter, false);
         let columns = super::store::COLUMNS.replace("details", "details::text");
         let sql = format!("SELECT {columns} FROM events{clause} ORDER BY call_id, provider, seq");
         // `query_raw` streams: rows are decoded as they arrive, not gathered first.

@@ -8,6 +8,7 @@
 //! them only from the [`Writer`](super::Writer)'s thread. The PostgreSQL client runs its own
 //! small runtime, so it must not be opened or used from inside a tokio runtime.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use super::report::{Report, Scope};
 use super::{Event, EventLogError, Kind, QueueResult, report, tables, without_nul};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use rusqlite::OptionalExtension as _;
 
 /// Schema versions and their SQL, applied in order; a version once released never changes.
 const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
@@ -24,6 +26,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/sqlite/0003_call_summaries.sql")),
     (4, include_str!("migrations/sqlite/0004_callbacks.sql")),
     (5, include_str!("migrations/sqlite/0005_lazy_summaries.sql")),
+    (6, include_str!("migrations/sqlite/0006_call_numbers.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_events.sql")),
@@ -31,6 +34,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/postgres/0003_call_summaries.sql")),
     (4, include_str!("migrations/postgres/0004_callbacks.sql")),
     (5, include_str!("migrations/postgres/0005_lazy_summaries.sql")),
+    (6, include_str!("migrations/postgres/0006_call_numbers.sql")),
 ];
 
 /// The migrations after which the summaries are rewritten from the events already stored.
@@ -138,7 +142,16 @@ pub struct ExportSummary {
 /// An open event log.
 pub struct Store {
     pub(super) backend: Backend,
+    /// SQLite: the numbers of calls written recently ([`CALL_NUMBERS_KEPT`] at most), so that
+    /// an event costs a look-up in `call_keys` only when its call is new to this connection.
+    /// By provider, then call id.
+    call_numbers: HashMap<String, HashMap<String, i64>>,
 }
+
+/// Call numbers remembered by a [`Store`]; past it, they are forgotten and looked up again.
+/// Also bounds how long a number is trusted after `db prune` (in another process) may have
+/// removed its call: a call pruned is one quiet for longer than any call lasts.
+const CALL_NUMBERS_KEPT: usize = 50_000;
 
 pub(super) enum Backend {
     Sqlite(rusqlite::Connection),
@@ -167,7 +180,7 @@ impl Store {
         });
         let mut conn = opened.map_err(|source| EventLogError::SqliteOpen { path: path.to_owned(), source })?;
         migrate_sqlite(&mut conn)?;
-        Ok(Store { backend: Backend::Sqlite(conn) })
+        Ok(Store { backend: Backend::Sqlite(conn), call_numbers: HashMap::new() })
     }
 
     /// Connects to PostgreSQL (without TLS: use a Unix socket or a trusted network).
@@ -175,7 +188,7 @@ impl Store {
         let config: postgres::Config = url.parse().map_err(|_| EventLogError::BadUrl(redact(url)))?;
         let mut client = config.connect(postgres::NoTls)?;
         migrate_postgres(&mut client)?;
-        Ok(Store { backend: Backend::Postgres(Box::new(client)) })
+        Ok(Store { backend: Backend::Postgres(Box::new(client)), call_numbers: HashMap::new() })
     }
 
     /// The schema version: the last migration applied.
@@ -193,26 +206,49 @@ impl Store {
     pub fn insert(&mut self, events: &[Event]) -> Result<u64, EventLogError> {
         match &mut self.backend {
             Backend::Sqlite(conn) => {
+                if self.call_numbers.values().map(HashMap::len).sum::<usize>() > CALL_NUMBERS_KEPT {
+                    self.call_numbers.clear();
+                }
                 let tx = conn.transaction()?;
                 let mut added = 0_u64;
-                let mut dirty = std::collections::HashSet::new();
+                let mut dirty = HashSet::new();
+                // Numbers handed out in this transaction: remembered once it commits.
+                let mut new_numbers: HashMap<(&str, &str), i64> = HashMap::new();
                 {
-                    let sql = format!(
-                        "INSERT INTO events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                         ON CONFLICT DO NOTHING"
-                    );
-                    let mut insert = tx.prepare_cached(&sql)?;
+                    let mut insert = tx.prepare_cached(
+                        "INSERT INTO events (call, seq, call_id, provider, flow, flow_version, at_ms, node, kind, \
+                         details, simulated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                         ON CONFLICT DO NOTHING",
+                    )?;
                     let mut version = (u64::MAX, String::new());
+                    let mut last: Option<(&str, &str, i64)> = None;
                     for e in events {
+                        let key = (e.call_id.as_str(), e.provider.as_str());
+                        let call = match last {
+                            Some((id, provider, num)) if (id, provider) == key => num,
+                            _ => match self.call_numbers.get(key.1).and_then(|calls| calls.get(key.0)) {
+                                Some(&num) => num,
+                                None => match new_numbers.get(&key) {
+                                    Some(&num) => num,
+                                    None => {
+                                        let num = call_number(&tx, key)?;
+                                        new_numbers.insert(key, num);
+                                        num
+                                    }
+                                },
+                            },
+                        };
+                        last = Some((key.0, key.1, call));
                         if version.0 != e.flow_version {
                             version = (e.flow_version, version_hex(e.flow_version));
                         }
                         let new = insert.execute(rusqlite::params![
+                            call,
+                            e.seq,
                             e.call_id,
                             e.provider,
                             e.flow,
                             version.1,
-                            e.seq,
                             e.at.timestamp_millis(),
                             e.node,
                             e.kind.word(),
@@ -222,7 +258,7 @@ impl Store {
                         if new > 0 {
                             added += 1;
                             if report::reads(&e.kind) {
-                                dirty.insert((e.call_id.as_str(), e.provider.as_str()));
+                                dirty.insert(key);
                             }
                         }
                     }
@@ -233,6 +269,9 @@ impl Store {
                     }
                 }
                 tx.commit()?;
+                for ((call_id, provider), num) in new_numbers {
+                    self.call_numbers.entry(provider.to_owned()).or_default().insert(call_id.to_owned(), num);
+                }
                 Ok(added)
             }
             Backend::Postgres(client) => {
@@ -402,9 +441,19 @@ impl Store {
         const SQL: &str = "DELETE FROM events WHERE at_ms < $1 AND NOT EXISTS (SELECT 1 FROM events later \
                            WHERE later.call_id = events.call_id AND later.provider = events.provider \
                            AND later.at_ms >= $1)";
+        // SQLite's table is keyed by call number: a call's events are found by it, and the
+        // numbers of calls left without events go too.
+        const SQLITE: &str = "DELETE FROM events WHERE at_ms < $1 AND NOT EXISTS (SELECT 1 FROM events later \
+                              WHERE later.call = events.call AND later.at_ms >= $1)";
         let cutoff = older_than.timestamp_millis();
         let removed = match &mut self.backend {
-            Backend::Sqlite(conn) => u64::try_from(conn.execute(SQL, [cutoff])?).unwrap_or(u64::MAX),
+            Backend::Sqlite(conn) => {
+                let tx = conn.transaction()?;
+                let removed = tx.execute(SQLITE, [cutoff])?;
+                tx.execute("DELETE FROM call_keys WHERE NOT EXISTS (SELECT 1 FROM events WHERE call = num)", [])?;
+                tx.commit()?;
+                u64::try_from(removed).unwrap_or(u64::MAX)
+            }
             Backend::Postgres(client) => client.execute(SQL, &[&cutoff])?,
         };
         if removed > 0 {
@@ -590,8 +639,9 @@ pub(super) fn fill(event: &mut Event, row: Columns) -> Result<(), EventLogError>
 }
 
 /// ` WHERE …` for the filter (empty when it selects everything), with `$n` placeholders, which
-/// SQLite and PostgreSQL both read.
-pub(super) fn where_clause(filter: &Filter) -> (String, Vec<Param>) {
+/// SQLite and PostgreSQL both read. `numbered`: SQLite's, where `events e` is read joined to
+/// `call_keys k` (0006_call_numbers.sql), so the call is `k`'s, whose index finds it.
+pub(super) fn where_clause(filter: &Filter, numbered: bool) -> (String, Vec<Param>) {
     let mut terms = Vec::new();
     let mut params = Vec::new();
     let bind = |params: &mut Vec<Param>, p: Param| {
@@ -599,7 +649,8 @@ pub(super) fn where_clause(filter: &Filter) -> (String, Vec<Param>) {
         format!("${}", params.len())
     };
     if let Some(call_id) = &filter.call_id {
-        terms.push(format!("call_id = {}", bind(&mut params, Param::Text(call_id.clone()))));
+        let id = bind(&mut params, Param::Text(call_id.clone()));
+        terms.push(if numbered { format!("k.call_id = {id}") } else { format!("call_id = {id}") });
     }
     if let Some(flow) = &filter.flow {
         terms.push(format!("flow = {}", bind(&mut params, Param::Text(flow.clone()))));
@@ -613,14 +664,26 @@ pub(super) fn where_clause(filter: &Filter) -> (String, Vec<Param>) {
     }
     if let Some((from, to)) = filter.started {
         let (from, to) = (bind(&mut params, Param::Int(from)), bind(&mut params, Param::Int(to)));
+        let call = if numbered { "k." } else { "" };
         terms.push(format!(
-            "(call_id, provider) IN (SELECT call_id, provider FROM calls WHERE start_ms >= {from} AND start_ms < {to})"
+            "({call}call_id, {call}provider) IN (SELECT call_id, provider FROM calls \
+             WHERE start_ms >= {from} AND start_ms < {to})"
         ));
     }
     if terms.is_empty() {
         return (String::new(), params);
     }
     (format!(" WHERE {}", terms.join(" AND ")), params)
+}
+
+/// The number of the call `(call_id, provider)` in `call_keys`, handed out if it has none.
+fn call_number(tx: &rusqlite::Transaction, (call_id, provider): (&str, &str)) -> Result<i64, EventLogError> {
+    let mut find = tx.prepare_cached("SELECT num FROM call_keys WHERE call_id = $1 AND provider = $2")?;
+    if let Some(num) = find.query_row([call_id, provider], |row| row.get(0)).optional()? {
+        return Ok(num);
+    }
+    tx.prepare_cached("INSERT INTO call_keys (call_id, provider) VALUES ($1, $2)")?.execute([call_id, provider])?;
+    Ok(tx.last_insert_rowid())
 }
 
 fn now_ms() -> i64 {

@@ -367,13 +367,10 @@ pub enum OperatorRoute {
 pub struct Links {
     /// Public base URL of the server (`https://ivr.example.com`), no trailing slash.
     pub base: String,
-    pub gather: String,
-    pub silence: String,
-    pub wait: String,
-    pub left: String,
-    pub dialed: String,
-    pub recorded: String,
-    pub status: String,
+    /// `{base}/{provider}/{flow}/`, where every callback URL starts.
+    prefix: String,
+    /// `?t=…` with the state token, or empty: where every callback URL ends.
+    token: String,
     /// Hold music for queued callers, a file name in the sounds folder.
     pub hold: Option<String>,
     /// Seconds of silence in a wait document without hold music.
@@ -386,26 +383,52 @@ pub struct Links {
 }
 
 impl Links {
-    /// The links of `flow` on `provider` at `base`, carrying `token` where there is one.
+    /// The links of `flow` on `provider` at `base`, carrying `token` where there is one. The
+    /// callback URLs are written when asked for: a document uses two or three of them.
     pub fn new(base: &str, provider: &str, flow: &str, token: Option<&str>) -> Links {
-        let at = |callback: &str| match token {
-            Some(t) => format!("{base}/{provider}/{flow}/{callback}?t={t}"),
-            None => format!("{base}/{provider}/{flow}/{callback}"),
-        };
         Links {
             base: base.to_owned(),
-            gather: at("gather"),
-            silence: at("silence"),
-            wait: at("wait"),
-            left: at("left"),
-            dialed: at("dialed"),
-            recorded: at("recorded"),
-            status: at("status"),
+            prefix: format!("{base}/{provider}/{flow}/"),
+            token: token.map(|t| format!("?t={t}")).unwrap_or_default(),
             hold: None,
             pause_s: 30,
             voices: Voices::default(),
             call_id: None,
         }
+    }
+
+    fn at(&self, callback: &str) -> String {
+        [&*self.prefix, callback, &self.token].concat()
+    }
+
+    /// Where a prompt's answer goes: digits or speech.
+    pub fn gather(&self) -> String {
+        self.at("gather")
+    }
+
+    /// Where a prompt that heard nothing goes on.
+    pub fn silence(&self) -> String {
+        self.at("silence")
+    }
+
+    /// Queued callers' hold and announcements.
+    pub fn wait(&self) -> String {
+        self.at("wait")
+    }
+
+    /// Where a caller leaving the queue goes.
+    pub fn left(&self) -> String {
+        self.at("left")
+    }
+
+    /// The end of a transfer.
+    pub fn dialed(&self) -> String {
+        self.at("dialed")
+    }
+
+    /// The end of a voicemail recording.
+    pub fn recorded(&self) -> String {
+        self.at("recorded")
     }
 
     /// The same links, for the call the provider names `call_id`.

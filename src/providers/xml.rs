@@ -108,20 +108,21 @@ pub fn parent(w: &mut Xml, name: &str, attrs: &[(&str, &str)], children: impl Fn
 /// XML 1.0 forbids even escaped are dropped: text can carry caller data (`{caller}` comes
 /// from the provider's `From`).
 fn escape(out: &mut String, text: &str) {
-    let special = |c: char| matches!(c, '<' | '>' | '&' | '"' | '\'') || forbidden(c);
+    // Every character escaped or dropped is ASCII, and no byte of a longer UTF-8 character is
+    // below 0x80: a byte scan finds them, and slicing at one stays on a character boundary.
+    let special = |b: u8| matches!(b, b'<' | b'>' | b'&' | b'"' | b'\'') || forbidden(char::from(b));
     let mut rest = text;
-    while let Some(at) = rest.find(special) {
+    while let Some(at) = rest.bytes().position(special) {
         out.push_str(&rest[..at]);
-        let c = rest[at..].chars().next().unwrap_or_default();
-        out.push_str(match c {
-            '<' => "&lt;",
-            '>' => "&gt;",
-            '&' => "&amp;",
-            '"' => "&quot;",
-            '\'' => "&apos;",
+        out.push_str(match rest.as_bytes()[at] {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'"' => "&quot;",
+            b'\'' => "&apos;",
             _ => "",
         });
-        rest = &rest[at + c.len_utf8()..];
+        rest = &rest[at + 1..];
     }
     out.push_str(rest);
 }

@@ -83,11 +83,21 @@ impl FromRequest<Arc<AppState>> for RawRequest {
 }
 
 fn parse_form(bytes: &[u8]) -> Result<Vec<(String, String)>, WebhookError> {
-    if std::str::from_utf8(bytes).is_err() {
+    let Ok(text) = std::str::from_utf8(bytes) else {
         return Err(Refusal::BadRequest("the parameters are not UTF-8".into()).into());
-    }
-    // What serde_urlencoded does for a Vec of pairs, without serde's machinery on every request.
-    Ok(form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+    };
+    // What `form_urlencoded::parse` gives, pair by pair; most of a provider's pairs need no
+    // decoding (`ApiVersion=2010-04-01`) and are copied as they are.
+    let pair = |piece: &str| {
+        if piece.bytes().any(|b| b == b'%' || b == b'+') {
+            let (name, value) = form_urlencoded::parse(piece.as_bytes()).next().unwrap_or_default();
+            (name.into_owned(), value.into_owned())
+        } else {
+            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+            (name.to_owned(), value.to_owned())
+        }
+    };
+    Ok(text.split('&').filter(|piece| !piece.is_empty()).map(pair).collect())
 }
 
 /// The base URLs the provider may have used to reach us, most trusted first: `--public-url`,
@@ -574,5 +584,27 @@ fn log_step(
 ) {
     if let Some(writer) = &state.events {
         writer.record_all(events::events_of(&call_head(provider, name, flow.version, hook), seq, flow, after, step));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_parse_as_form_urlencoded_parses_them() {
+        let bodies = [
+            "",
+            "CallSid=CA1&From=%2B79161234567&Digits=1",
+            "a=1&&b=x+y%20z&c&=v&d=%ZZ&e=a=b&&",
+            "SpeechResult=%D0%BE%D0%BF%D0%B5%D1%80%D0%B0%D1%82%D0%BE%D1%80&Confidence=0.9",
+            "broken=%FF%FE",
+        ];
+        for body in bodies {
+            let expected: Vec<(String, String)> =
+                form_urlencoded::parse(body.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+            assert_eq!(parse_form(body.as_bytes()).expect("UTF-8"), expected, "{body}");
+        }
+        assert!(parse_form(b"a=\xff").is_err());
     }
 }

@@ -149,7 +149,7 @@ pub fn render(actions: &[Action], links: &Links) -> Vec<Verb> {
                     (min, max) => (None, Some(min.max(1)), Some(max)),
                 };
                 verbs.push(Verb::Gather(Gather {
-                    action_hook: links.gather.clone(),
+                    action_hook: links.gather(),
                     input: if g.speech { vec!["digits", "speech"] } else { vec!["digits"] },
                     finish_on_key: g.finish_key.map(String::from),
                     num_digits: num,
@@ -170,8 +170,8 @@ pub fn render(actions: &[Action], links: &Links) -> Vec<Verb> {
                 flush(&mut verbs, &mut prompts, links);
                 verbs.push(Verb::Enqueue(Enqueue {
                     name: queue.to_string(),
-                    action_hook: Some(links.left.clone()),
-                    wait_hook: Some(links.wait.clone()),
+                    action_hook: Some(links.left()),
+                    wait_hook: Some(links.wait()),
                     priority: Some(u8::MAX - priority),
                 }));
             }
@@ -179,7 +179,7 @@ pub fn render(actions: &[Action], links: &Links) -> Vec<Verb> {
                 flush(&mut verbs, &mut prompts, links);
                 verbs.push(Verb::Dial(Dial {
                     target: vec![Target::Phone { number: number.trim().to_owned() }],
-                    action_hook: Some(links.dialed.clone()),
+                    action_hook: Some(links.dialed()),
                     timeout: Some(*timeout_s),
                 }));
             }
@@ -188,7 +188,7 @@ pub fn render(actions: &[Action], links: &Links) -> Vec<Verb> {
                 let lang = prompt_language(actions);
                 let text = if matches!(lang, "ru" | "ru-RU") { NO_VOICEMAIL_RU } else { NO_VOICEMAIL_EN };
                 verbs.push(say(text, lang, &links.voices));
-                verbs.push(Verb::Redirect(Redirect { action_hook: links.recorded.clone() }));
+                verbs.push(Verb::Redirect(Redirect { action_hook: links.recorded() }));
             }
             Action::Hangup => {
                 flush(&mut verbs, &mut prompts, links);
@@ -259,7 +259,7 @@ fn to_person(route: &OperatorRoute, links: &Links) -> Verb {
         OperatorRoute::Queue(queue) => Verb::Enqueue(Enqueue {
             name: queue.clone(),
             action_hook: None,
-            wait_hook: Some(links.wait.clone()),
+            wait_hook: Some(links.wait()),
             priority: None,
         }),
         OperatorRoute::Dial(number) => Verb::Dial(Dial {

@@ -203,22 +203,23 @@ pub fn render(actions: &[Action], links: &Links) -> String {
             Action::Gather(g) => {
                 let nested = std::mem::take(&mut prompts);
                 get_input(&mut doc, g, &nested, links);
-                doc.text_element("Redirect", &[("method", "POST")], &links.silence);
+                doc.text_element("Redirect", &[("method", "POST")], &links.silence());
             }
             Action::Enqueue { queue, .. } => {
                 flush(&mut doc, &mut prompts, links);
-                conference(&mut doc, queue, Some(&links.left), links);
+                conference(&mut doc, queue, Some(&links.left()), links);
             }
             Action::Dial { number, timeout_s } => {
                 flush(&mut doc, &mut prompts, links);
-                dial(&mut doc, number, Some((&links.dialed, *timeout_s)));
+                dial(&mut doc, number, Some((&links.dialed(), *timeout_s)));
             }
             Action::Record { max_length_s, finish_key, .. } => {
                 flush(&mut doc, &mut prompts, links);
                 let max_length = max_length_s.to_string();
                 let finish = finish_key.map(String::from);
+                let recorded = links.recorded();
                 let mut attrs = vec![
-                    ("action", links.recorded.as_str()),
+                    ("action", recorded.as_str()),
                     ("method", "POST"),
                     ("maxLength", &max_length),
                     ("playBeep", "true"),
@@ -227,7 +228,7 @@ pub fn render(actions: &[Action], links: &Links) -> String {
                     attrs.push(("finishOnKey", finish));
                 }
                 doc.empty_element("Record", &attrs);
-                doc.text_element("Redirect", &[("method", "POST")], &links.recorded);
+                doc.text_element("Redirect", &[("method", "POST")], &recorded);
             }
             Action::Hangup => {
                 flush(&mut doc, &mut prompts, links);
@@ -245,8 +246,9 @@ fn get_input(doc: &mut Doc, g: &Gather, nested: &[&Action], links: &Links) {
     let digit_end = total.clamp(DIGIT_END_TIMEOUT_S.0, DIGIT_END_TIMEOUT_S.1).to_string();
     let finish = g.finish_key.map_or_else(|| "none".to_owned(), String::from);
     let num_digits = g.max_digits.to_string();
+    let action = links.gather();
     let mut attrs: Vec<(&str, &str)> = vec![
-        ("action", &links.gather),
+        ("action", &action),
         ("method", "POST"),
         ("inputType", if g.speech { "dtmf speech" } else { "dtmf" }),
         ("executionTimeout", &execution),
@@ -272,8 +274,9 @@ fn get_input(doc: &mut Doc, g: &Gather, nested: &[&Action], links: &Links) {
 
 /// The queue as a conference the caller waits in; `action` is where Plivo reports them leaving.
 fn conference(doc: &mut Doc, queue: &str, action: Option<&str>, links: &Links) {
+    let wait = links.wait();
     let mut attrs =
-        vec![("startConferenceOnEnter", "false"), ("endConferenceOnExit", "false"), ("waitSound", links.wait.as_str())];
+        vec![("startConferenceOnEnter", "false"), ("endConferenceOnExit", "false"), ("waitSound", wait.as_str())];
     if let Some(action) = action {
         attrs.extend([("action", action), ("method", "POST")]);
     }

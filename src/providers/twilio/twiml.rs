@@ -58,30 +58,29 @@ pub fn render(actions: &[Action], links: &Links, dialect: Dialect) -> String {
                     }
                 }
                 gather(&mut doc, g, &nested, links, dialect);
-                redirect(&mut doc, &links.silence);
+                redirect(&mut doc, &links.silence());
             }
             Action::Enqueue { queue, .. } => {
                 flush(&mut doc, &mut prompts, links);
-                let attrs = [
-                    ("action", links.left.as_str()),
-                    ("method", "POST"),
-                    ("waitUrl", &links.wait),
-                    ("waitUrlMethod", "POST"),
-                ];
+                let (left, wait) = (links.left(), links.wait());
+                let attrs =
+                    [("action", left.as_str()), ("method", "POST"), ("waitUrl", &wait), ("waitUrlMethod", "POST")];
                 doc.text_element("Enqueue", &attrs, queue);
             }
             Action::Dial { number, timeout_s } => {
                 flush(&mut doc, &mut prompts, links);
                 let timeout = timeout_s.to_string();
-                let attrs = [("action", links.dialed.as_str()), ("method", "POST"), ("timeout", &timeout)];
+                let dialed = links.dialed();
+                let attrs = [("action", dialed.as_str()), ("method", "POST"), ("timeout", &timeout)];
                 doc.text_element("Dial", &attrs, number);
             }
             Action::Record { max_length_s, finish_key, .. } => {
                 flush(&mut doc, &mut prompts, links);
                 let max_length = max_length_s.to_string();
                 let finish = finish_key.map(String::from);
+                let recorded = links.recorded();
                 let mut attrs = vec![
-                    ("action", links.recorded.as_str()),
+                    ("action", recorded.as_str()),
                     ("method", "POST"),
                     ("maxLength", &max_length),
                     ("playBeep", "true"),
@@ -91,7 +90,7 @@ pub fn render(actions: &[Action], links: &Links, dialect: Dialect) -> String {
                     attrs.push(("finishOnKey", finish));
                 }
                 doc.empty_element("Record", &attrs);
-                redirect(&mut doc, &links.recorded);
+                redirect(&mut doc, &recorded);
             }
             Action::Hangup => {
                 flush(&mut doc, &mut prompts, links);
@@ -108,7 +107,8 @@ fn gather(doc: &mut Doc, g: &Gather, nested: &[&Action], links: &Links, dialect:
     let min_digits = g.min_digits.max(1).to_string();
     let max_digits = g.max_digits.to_string();
     let finish = g.finish_key.map(String::from).unwrap_or_default();
-    let mut attrs: Vec<(&str, &str)> = vec![("action", &links.gather)];
+    let action = links.gather();
+    let mut attrs: Vec<(&str, &str)> = vec![("action", &action)];
     if dialect.gather_method {
         attrs.push(("method", "POST"));
     }

@@ -180,7 +180,7 @@ pub fn render(actions: &[Action], links: &Links) -> Vec<Ncco> {
                         submit_on_hash: g.finish_key == Some('#'),
                     },
                     speech,
-                    event_url: vec![links.gather.clone()],
+                    event_url: vec![links.gather()],
                     event_method: "POST",
                 }));
             }
@@ -194,7 +194,7 @@ pub fn render(actions: &[Action], links: &Links) -> Vec<Ncco> {
                     endpoint: vec![phone(number)],
                     timeout: Some(*timeout_s),
                     event_type: Some("synchronous"),
-                    event_url: vec![links.dialed.clone()],
+                    event_url: vec![links.dialed()],
                     event_method: Some("POST"),
                 }));
             }
@@ -212,7 +212,7 @@ pub fn render(actions: &[Action], links: &Links) -> Vec<Ncco> {
                         Some(uuid) => serde_json::json!({ "event": "recorded", "uuid": uuid }),
                         None => serde_json::json!({ "event": "recorded" }),
                     },
-                    event_url: vec![links.recorded.clone()],
+                    event_url: vec![links.recorded()],
                     event_method: "POST",
                 }));
             }
