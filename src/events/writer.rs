@@ -42,6 +42,9 @@ pub trait Sink: Send {
     }
 }
 
+/// How often the writer looks at the queue while a batch window is open.
+const WINDOW_POLL: Duration = Duration::from_millis(5);
+
 /// Calls summarised per step when the writer is idle: a step takes tens of milliseconds, while
 /// new events wait in the queue.
 const IDLE_CHUNK: usize = 500;
@@ -370,18 +373,28 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
                     continue;
                 }
             }
+            // The rest of the window: what has arrived is taken every [`WINDOW_POLL`], not
+            // waited for message by message, which would wake this thread (and make the
+            // request that sent it pay for the wake-up) once per request.
             let window_end = Instant::now() + config.batch_window;
             while batch.len() < max {
-                let left = window_end.saturating_duration_since(Instant::now());
-                match rx.recv_timeout(left) {
+                match rx.try_recv() {
                     Ok(msg @ Msg::Events(_)) => {
                         carry.extend(msg.events());
                         shared.move_into(&mut batch, &mut carry, max);
                     }
-                    Ok(Msg::Wake) | Err(RecvTimeoutError::Timeout) => break,
-                    Err(RecvTimeoutError::Disconnected) => {
+                    Ok(Msg::Wake) => break,
+                    Err(TryRecvError::Disconnected) => {
                         disconnected = true;
                         break;
+                    }
+                    Err(TryRecvError::Empty) => {
+                        let left = window_end.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        // `close` unparks the thread: shutdown does not wait for the poll.
+                        std::thread::park_timeout(left.min(WINDOW_POLL));
                     }
                 }
             }
