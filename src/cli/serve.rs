@@ -352,7 +352,7 @@ fn secrets(data_dir: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
     let mut bytes = [0u8; 32];
     std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)
         .context("cannot draw a random secret")?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(bytes);
     std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     write_private(&path, &hex).with_context(|| format!("cannot write {}", path.display()))?;
     tracing::info!(path = %path.display(), "made a new state token secret");

@@ -350,11 +350,7 @@ impl std::str::FromStr for CallerNumbers {
 pub fn caller_hash(secret: &[u8], number: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
     mac.update(number.as_bytes());
-    mac.finalize().into_bytes().iter().fold(String::with_capacity(64), |mut hex, byte| {
-        use std::fmt::Write as _;
-        let _ = write!(hex, "{byte:02x}");
-        hex
-    })
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Who a call is, for every event it logs.

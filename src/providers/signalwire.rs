@@ -41,22 +41,15 @@ pub fn sign_raw(key: &str, url: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha1>::new_from_slice(key.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(url.as_bytes());
     mac.update(body);
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(mac.finalize().into_bytes())
 }
 
 fn verify_raw(key: &str, given: &str, url: &str, body: &[u8]) -> bool {
-    let Some(given) = hex(given.trim()) else { return false };
+    let Ok(given) = hex::decode(given.trim()) else { return false };
     let mut mac = Hmac::<Sha1>::new_from_slice(key.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(url.as_bytes());
     mac.update(body);
     mac.verify_slice(&given).is_ok()
-}
-
-fn hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
 #[cfg(test)]
