@@ -13,8 +13,9 @@
 //!
 //! Once a batch window passes without events, the thread brings the call summaries up to date
 //! between looks at the queue, a few hundred calls at a time ([`Sink::idle`]); under unbroken
-//! load, one such step a second ([`BUSY_CHORE_EVERY`]).
+//! load, one such step a second ([`BUSY_CHORE_EVERY`]), and none while a batch or more waits.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
@@ -303,7 +304,9 @@ impl Msg {
 
 impl Shared {
     /// Moves events received (`carry`, still counted as queued) into the batch, up to `max`.
-    fn move_into(&self, batch: &mut Vec<Event>, carry: &mut Vec<Event>, max: usize) {
+    /// `carry` is a deque: a message far larger than a batch is taken from its front batch by
+    /// batch without moving the rest each time.
+    fn move_into(&self, batch: &mut Vec<Event>, carry: &mut VecDeque<Event>, max: usize) {
         let k = max.saturating_sub(batch.len()).min(carry.len());
         batch.extend(carry.drain(..k));
         self.queued.fetch_sub(k, Ordering::AcqRel);
@@ -316,7 +319,7 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
     let mut sink: Option<Box<dyn Sink>> = None;
     let mut batch: Vec<Event> = Vec::with_capacity(config.batch_max);
     // Events received but not yet in a batch: the rest of a request's that filled one.
-    let mut carry: Vec<Event> = Vec::new();
+    let mut carry: VecDeque<Event> = VecDeque::new();
     let max = config.batch_max;
     let mut backoff = config.retry_min;
     let (mut rejected, mut failed_in_a_row) = (0_u32, 0_u64);
@@ -418,7 +421,13 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
                 shared.connected.store(true, Ordering::Relaxed);
                 batch.clear();
                 chores = true;
-                if last_chore.elapsed() >= BUSY_CHORE_EVERY
+                // Behind (a batch or more waiting), writing comes first: events past the
+                // queue's bound are lost, while the summaries only trail. Nor does shutdown
+                // wait for them.
+                let behind = shared.queued.load(Ordering::Acquire) >= max;
+                if !behind
+                    && !closing
+                    && last_chore.elapsed() >= BUSY_CHORE_EVERY
                     && let Some(open) = sink.as_mut()
                 {
                     chores = chore(open.as_mut());
@@ -651,5 +660,40 @@ mod tests {
         // Quiet: idle work goes on between looks at the queue.
         wait_for("idle work once quiet", || steps.load(Ordering::SeqCst) >= busy + 20);
         writer.shutdown(Duration::from_secs(1));
+    }
+
+    /// Writes slowly and notes, in order, each write (`'w'`) and each idle step (`'i'`).
+    struct Slow {
+        log: Arc<Mutex<String>>,
+    }
+
+    impl Sink for Slow {
+        fn write(&mut self, _: &[Event]) -> Result<(), EventLogError> {
+            std::thread::sleep(Duration::from_millis(4));
+            self.log.lock().expect("not poisoned").push('w');
+            Ok(())
+        }
+
+        fn idle(&mut self) -> Result<bool, EventLogError> {
+            self.log.lock().expect("not poisoned").push('i');
+            Ok(true)
+        }
+    }
+
+    #[test]
+    fn a_writer_behind_writes_before_any_idle_work() {
+        let log = Arc::new(Mutex::new(String::new()));
+        let opener_log = log.clone();
+        let opener: Opener = Box::new(move || Ok(Box::new(Slow { log: opener_log.clone() }) as Box<dyn Sink>));
+        let config = WriterConfig { capacity: 5_000, batch_max: 10, ..config() };
+        let writer = Writer::start(opener, config).expect("the thread starts");
+        // A backlog of 400 batches, about 1.6 s of writing: past BUSY_CHORE_EVERY.
+        writer.record_all((0..4_000).map(event));
+        wait_for("the backlog to be written", || writer.stats().written == 4_000);
+        wait_for("idle work once caught up", || log.lock().expect("not poisoned").contains('i'));
+        writer.shutdown(Duration::from_secs(1));
+        let log = log.lock().expect("not poisoned");
+        assert_eq!(log.matches('w').count(), 400);
+        assert!(log.find('i') > log.rfind('w'), "idle work while behind: {log}");
     }
 }
