@@ -583,24 +583,12 @@ impl Run {
     }
 
     fn percentile(&self, q: f64) -> u32 {
-        // Sorted when the run ends.
-        let n = self.latencies_us.len();
-        if n == 0 {
-            return 0;
-        }
-        let i = ((n as f64 * q).ceil() as usize).clamp(1, n) - 1;
-        self.latencies_us[i]
+        quantile(&self.latencies_us, q)
     }
 
     /// The 99th percentile of the requests but the ticket's.
     fn p99_without_ticket(&self) -> u32 {
-        let mut sorted = self.without_ticket_us.clone();
-        sorted.sort_unstable();
-        let n = sorted.len();
-        if n == 0 {
-            return 0;
-        }
-        sorted[((n as f64 * 0.99).ceil() as usize).clamp(1, n) - 1]
+        quantile(&self.without_ticket_us, 0.99)
     }
 
     /// Counts a request answered in `took`, the `step`th of its call.
@@ -631,6 +619,15 @@ impl Run {
         self.calls += other.calls;
         self.bytes += other.bytes;
     }
+}
+
+/// The `q` quantile of latencies sorted when their run ended.
+fn quantile(sorted: &[u32], q: f64) -> u32 {
+    let n = sorted.len();
+    if n == 0 {
+        return 0;
+    }
+    sorted[((n as f64 * q).ceil() as usize).clamp(1, n) - 1]
 }
 
 /// When a driver task stops.
@@ -743,6 +740,7 @@ async fn drive_all(server: &Server, target: &Target, connections: usize, stop: S
         run.merge(task.await.expect("a driver task"));
     }
     run.latencies_us.sort_unstable();
+    run.without_ticket_us.sort_unstable();
     run
 }
 
