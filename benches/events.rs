@@ -58,15 +58,16 @@ fn raw_insert(url: &DbUrl, events: &[Event]) -> Duration {
             let mut conn = rusqlite::Connection::open(path).expect("opens");
             conn.pragma_update(None, "synchronous", "NORMAL").expect("a pragma");
             // The table's key starts with a number per call (0006_call_numbers.sql), handed
-            // out here in the order calls first appear, with nothing stored beside it.
+            // out here in the order calls first appear, with nothing stored beside it (the
+            // call's id and provider are not in the rows: 0007_slim_events.sql).
             let mut numbers = std::collections::HashMap::new();
             for chunk in events.chunks(batch) {
                 let tx = conn.transaction().expect("a transaction");
                 {
                     let mut insert = tx
                         .prepare_cached(
-                            "INSERT INTO events (call_id, provider, flow, flow_version, seq, at_ms, node, kind, \
-                             details, simulated, call) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                            "INSERT INTO events (flow, flow_version, seq, at_ms, node, kind, details, simulated, \
+                             call) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                         )
                         .expect("prepares");
                     for e in chunk {
@@ -74,8 +75,6 @@ fn raw_insert(url: &DbUrl, events: &[Event]) -> Duration {
                         let call = *numbers.entry(e.call_id.as_str()).or_insert(next);
                         insert
                             .execute(rusqlite::params![
-                                e.call_id,
-                                e.provider,
                                 e.flow,
                                 hex(e.flow_version),
                                 e.seq,

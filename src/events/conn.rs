@@ -55,6 +55,8 @@ pub(super) trait Conn {
     /// Up to `limit` calls (call id, provider) marked in `dirty_calls`; on PostgreSQL locked to
     /// the end of the transaction, skipping those another transaction holds.
     fn dirty(&mut self, limit: usize) -> Result<Vec<(String, String)>, EventLogError>;
+    /// Marks every call that has events.
+    fn mark_every_call(&mut self) -> Result<(), EventLogError>;
     /// Unmarks these calls.
     fn clean(&mut self, calls: &[(&str, &str)]) -> Result<(), EventLogError>;
     /// The events of these calls that a report reads, a call's together and in `seq` order.
@@ -110,11 +112,11 @@ impl Conn for Lite<'_> {
         // Calls in the order of their ids, as PostgreSQL reads them: a walk of `call_keys`'s
         // index, each call's events then one range of the table's key (0006_call_numbers.sql).
         // CROSS JOIN keeps that order of the loops whatever the filter.
-        let columns: Vec<String> = super::store::COLUMNS.split(", ").map(|c| format!("e.{c}")).collect();
+        // The call's id and provider are `k`'s (0007_slim_events.sql); no column name is in both.
         let sql = format!(
             "SELECT {} FROM call_keys k CROSS JOIN events e ON e.call = k.num{clause} \
              ORDER BY k.call_id, k.provider, e.seq",
-            columns.join(", ")
+            super::store::COLUMNS
         );
         let mut query = self.0.prepare_cached(&sql)?;
         let mut rows = query.query(rusqlite::params_from_iter(lite_values(params)))?;
@@ -151,14 +153,24 @@ impl Conn for Lite<'_> {
     }
 
     fn dirty(&mut self, limit: usize) -> Result<Vec<(String, String)>, EventLogError> {
-        let mut query = self.0.prepare_cached("SELECT call_id, provider FROM dirty_calls LIMIT $1")?;
+        // Marked by number (0007_slim_events.sql).
+        let mut query = self.0.prepare_cached(
+            "SELECT k.call_id, k.provider FROM dirty_calls d JOIN call_keys k ON k.num = d.call LIMIT $1",
+        )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = query.query_map([limit], |row| Ok((row.get(0)?, row.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn mark_every_call(&mut self) -> Result<(), EventLogError> {
+        // `prune` deletes the numbers of calls it leaves without events.
+        self.execute("INSERT INTO dirty_calls (call) SELECT num FROM call_keys", Vec::new()).map(drop)
+    }
+
     fn clean(&mut self, calls: &[(&str, &str)]) -> Result<(), EventLogError> {
-        let mut delete = self.0.prepare_cached("DELETE FROM dirty_calls WHERE call_id = $1 AND provider = $2")?;
+        let mut delete = self.0.prepare_cached(
+            "DELETE FROM dirty_calls WHERE call = (SELECT num FROM call_keys WHERE call_id = $1 AND provider = $2)",
+        )?;
         for &(call_id, provider) in calls {
             delete.execute([call_id, provider])?;
         }
@@ -169,8 +181,8 @@ impl Conn for Lite<'_> {
         // One look-up of the call's number, then of the table's key, per call: SQLite answers
         // each in microseconds.
         let sql = format!(
-            "SELECT {} FROM events WHERE call = (SELECT num FROM call_keys WHERE call_id = $1 AND provider = $2) \
-             AND {} ORDER BY seq",
+            "SELECT {} FROM call_keys k CROSS JOIN events e ON e.call = k.num \
+             WHERE k.call_id = $1 AND k.provider = $2 AND {} ORDER BY e.seq",
             super::store::COLUMNS,
             report_kinds()
         );
@@ -311,6 +323,14 @@ impl<C: postgres::GenericClient> Conn for Pg<'_, C> {
             &[&limit],
         )?;
         rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+    }
+
+    fn mark_every_call(&mut self) -> Result<(), EventLogError> {
+        self.execute(
+            "INSERT INTO dirty_calls (call_id, provider) SELECT DISTINCT call_id, provider FROM events",
+            Vec::new(),
+        )
+        .map(drop)
     }
 
     fn clean(&mut self, calls: &[(&str, &str)]) -> Result<(), EventLogError> {

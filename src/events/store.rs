@@ -8,7 +8,7 @@
 //! them only from the [`Writer`](super::Writer)'s thread. The PostgreSQL client runs its own
 //! small runtime, so it must not be opened or used from inside a tokio runtime.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,6 +27,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/sqlite/0004_callbacks.sql")),
     (5, include_str!("migrations/sqlite/0005_lazy_summaries.sql")),
     (6, include_str!("migrations/sqlite/0006_call_numbers.sql")),
+    (7, include_str!("migrations/sqlite/0007_slim_events.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_events.sql")),
@@ -211,14 +212,13 @@ impl Store {
                 }
                 let tx = conn.transaction()?;
                 let mut added = 0_u64;
-                let mut dirty = HashSet::new();
+                let mut dirty = BTreeSet::new();
                 // Numbers handed out in this transaction: remembered once it commits.
                 let mut new_numbers: HashMap<(&str, &str), i64> = HashMap::new();
                 {
                     let mut insert = tx.prepare_cached(
-                        "INSERT INTO events (call, seq, call_id, provider, flow, flow_version, at_ms, node, kind, \
-                         details, simulated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                         ON CONFLICT DO NOTHING",
+                        "INSERT INTO events (call, seq, flow, flow_version, at_ms, node, kind, details, simulated) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
                     )?;
                     let mut version = (u64::MAX, String::new());
                     let mut last: Option<(&str, &str, i64)> = None;
@@ -245,8 +245,6 @@ impl Store {
                         let new = insert.execute(rusqlite::params![
                             call,
                             e.seq,
-                            e.call_id,
-                            e.provider,
                             e.flow,
                             version.1,
                             e.at.timestamp_millis(),
@@ -258,14 +256,14 @@ impl Store {
                         if new > 0 {
                             added += 1;
                             if report::reads(&e.kind) {
-                                dirty.insert(key);
+                                dirty.insert(call);
                             }
                         }
                     }
-                    let mut mark =
-                        tx.prepare_cached("INSERT OR IGNORE INTO dirty_calls (call_id, provider) VALUES ($1, $2)")?;
-                    for (call_id, provider) in dirty {
-                        mark.execute([call_id, provider])?;
+                    // In order: each mark goes next to the last.
+                    let mut mark = tx.prepare_cached("INSERT OR IGNORE INTO dirty_calls (call) VALUES ($1)")?;
+                    for call in dirty {
+                        mark.execute([call])?;
                     }
                 }
                 tx.commit()?;

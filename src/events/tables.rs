@@ -54,10 +54,7 @@ pub(super) fn backfill(conn: &mut dyn Conn) -> Result<u64, EventLogError> {
     for table in ["calls", "tallies", "dirty_calls"] {
         conn.execute(&format!("DELETE FROM {table}"), Vec::new())?;
     }
-    conn.execute(
-        "INSERT INTO dirty_calls (call_id, provider) SELECT DISTINCT call_id, provider FROM events",
-        Vec::new(),
-    )?;
+    conn.mark_every_call()?;
     let mut calls = 0;
     loop {
         let n = catch_up(conn, 10_000)?;

@@ -13,7 +13,8 @@
 //!
 //! Once a batch window passes without events, the thread brings the call summaries up to date
 //! between looks at the queue, a few hundred calls at a time ([`Sink::idle`]); under unbroken
-//! load, one such step a second ([`BUSY_CHORE_EVERY`]), and none while a batch or more waits.
+//! load, steps at most a second apart and within a small share of the time
+//! ([`BUSY_CHORE_SHARE`]), and none while a batch or more waits.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -56,6 +57,12 @@ const IDLE_CHUNK: usize = 500;
 /// the webhooks). So the work waits for a quiet moment (a batch window without events), and a
 /// hotline that is never quiet still has its summaries trail by a bounded pace.
 const BUSY_CHORE_EVERY: Duration = Duration::from_secs(1);
+
+/// Under unbroken load, idle work takes at most one part in this many of the writer's time: a
+/// step that took `t` is followed by none for `t × BUSY_CHORE_SHARE`. At one step a second, a
+/// busy SQLite server spent a tenth of its CPU on summaries; a slower database (PostgreSQL
+/// over a network) takes longer steps and so gets them further apart.
+const BUSY_CHORE_SHARE: u32 = 50;
 
 impl Sink for Store {
     fn write(&mut self, events: &[Event]) -> Result<(), EventLogError> {
@@ -330,7 +337,8 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
     // idle work was last done.
     let mut chores = true;
     let mut quiet = false;
-    let mut last_chore = Instant::now();
+    // When a step of idle work may run under load.
+    let mut next_chore = Instant::now() + BUSY_CHORE_EVERY;
     loop {
         let closing = disconnected || shared.closing.load(Ordering::Acquire);
         shared.move_into(&mut batch, &mut carry, max);
@@ -356,7 +364,7 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
                     Err(TryRecvError::Empty) => {
                         // Nothing to write: one step of idle work, then look again.
                         chores = chore(open.as_mut());
-                        last_chore = Instant::now();
+                        next_chore = Instant::now() + BUSY_CHORE_EVERY;
                         continue;
                     }
                     Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
@@ -427,11 +435,12 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
                 let behind = shared.queued.load(Ordering::Acquire) >= max;
                 if !behind
                     && !closing
-                    && last_chore.elapsed() >= BUSY_CHORE_EVERY
+                    && Instant::now() >= next_chore
                     && let Some(open) = sink.as_mut()
                 {
+                    let started = Instant::now();
                     chores = chore(open.as_mut());
-                    last_chore = Instant::now();
+                    next_chore = Instant::now() + BUSY_CHORE_EVERY.max(started.elapsed() * BUSY_CHORE_SHARE);
                 }
                 if failed_in_a_row > 0 {
                     tracing::info!(failed_attempts = failed_in_a_row, "the event log is writing again");
@@ -662,19 +671,30 @@ mod tests {
         writer.shutdown(Duration::from_secs(1));
     }
 
-    /// Writes slowly and notes, in order, each write (`'w'`) and each idle step (`'i'`).
+    /// Takes its time to write and to do idle work, and notes, in order, each write (`'w'`)
+    /// and each idle step (`'i'`). It always has more idle work.
     struct Slow {
         log: Arc<Mutex<String>>,
+        write: Duration,
+        idle: Duration,
+    }
+
+    impl Slow {
+        fn opener(log: &Arc<Mutex<String>>, write: Duration, idle: Duration) -> Opener {
+            let log = log.clone();
+            Box::new(move || Ok(Box::new(Slow { log: log.clone(), write, idle }) as Box<dyn Sink>))
+        }
     }
 
     impl Sink for Slow {
         fn write(&mut self, _: &[Event]) -> Result<(), EventLogError> {
-            std::thread::sleep(Duration::from_millis(4));
+            std::thread::sleep(self.write);
             self.log.lock().expect("not poisoned").push('w');
             Ok(())
         }
 
         fn idle(&mut self) -> Result<bool, EventLogError> {
+            std::thread::sleep(self.idle);
             self.log.lock().expect("not poisoned").push('i');
             Ok(true)
         }
@@ -683,8 +703,7 @@ mod tests {
     #[test]
     fn a_writer_behind_writes_before_any_idle_work() {
         let log = Arc::new(Mutex::new(String::new()));
-        let opener_log = log.clone();
-        let opener: Opener = Box::new(move || Ok(Box::new(Slow { log: opener_log.clone() }) as Box<dyn Sink>));
+        let opener = Slow::opener(&log, Duration::from_millis(4), Duration::ZERO);
         let config = WriterConfig { capacity: 5_000, batch_max: 10, ..config() };
         let writer = Writer::start(opener, config).expect("the thread starts");
         // A backlog of 400 batches, about 1.6 s of writing: past BUSY_CHORE_EVERY.
@@ -695,5 +714,28 @@ mod tests {
         let log = log.lock().expect("not poisoned");
         assert_eq!(log.matches('w').count(), 400);
         assert!(log.find('i') > log.rfind('w'), "idle work while behind: {log}");
+    }
+
+    #[test]
+    fn under_unbroken_load_idle_work_keeps_to_its_share() {
+        let log = Arc::new(Mutex::new(String::new()));
+        // Each idle step takes 100 ms, so after the first (due a second in) the next is due
+        // 5 s later: one step in the 4 s below. At one step a second it would be three.
+        let opener = Slow::opener(&log, Duration::ZERO, Duration::from_millis(100));
+        let config =
+            WriterConfig { capacity: 5_000, batch_max: 1_000, batch_window: Duration::from_millis(300), ..config() };
+        let writer = Writer::start(opener, config).expect("the thread starts");
+        let start = Instant::now();
+        let mut seq = 0;
+        // An event every 5 ms: never a quiet batch window, never a batch waiting.
+        while start.elapsed() < Duration::from_secs(4) {
+            writer.record(event(seq));
+            seq += 1;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let steps = log.lock().expect("not poisoned").matches('i').count();
+        writer.shutdown(Duration::from_secs(1));
+        // Two at most: a slow machine may leave one quiet window.
+        assert!((1..=2).contains(&steps), "{steps} idle steps under load");
     }
 }
