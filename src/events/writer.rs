@@ -334,10 +334,9 @@ fn run(rx: Receiver<Msg>, shared: &Shared, mut opener: Opener, config: &WriterCo
     let mut disconnected = false;
     // Whether the sink may have idle work (summaries to catch up) left; whether a whole batch
     // window passed without events (idle work is then done between looks at the queue); when
-    // idle work was last done.
+    // a step of idle work may next run under load.
     let mut chores = true;
     let mut quiet = false;
-    // When a step of idle work may run under load.
     let mut next_chore = Instant::now() + BUSY_CHORE_EVERY;
     loop {
         let closing = disconnected || shared.closing.load(Ordering::Acquire);
