@@ -72,7 +72,7 @@ fn raw_insert(url: &DbUrl, events: &[Event]) -> Duration {
                         .expect("prepares");
                     for e in chunk {
                         let next = numbers.len();
-                        let call = *numbers.entry(e.call_id.as_str()).or_insert(next);
+                        let call = *numbers.entry(&*e.call_id).or_insert(next);
                         insert
                             .execute(rusqlite::params![
                                 e.flow,
@@ -107,9 +107,9 @@ fn raw_insert(url: &DbUrl, events: &[Event]) -> Duration {
                          $3::text[], $4::text[], $5::int8[], $6::int8[], $7::text[], $8::text[], $9::text[], \
                          $10::bool[]) AS t(c, p, f, v, s, a, n, k, d, m)",
                         &[
-                            &col(&|e| e.call_id.clone()),
-                            &col(&|e| e.provider.clone()),
-                            &col(&|e| e.flow.clone()),
+                            &col(&|e| e.call_id.to_string()),
+                            &col(&|e| e.provider.to_string()),
+                            &col(&|e| e.flow.to_string()),
                             &col(&|e| hex(e.flow_version)),
                             &seqs,
                             &ats,

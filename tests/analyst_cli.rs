@@ -589,7 +589,7 @@ fn fit_from_the_event_log_leaves_closed_dates_out() {
         for i in 0..6 {
             id += 1;
             let head = CallHead {
-                call_id: format!("CA{id}"),
+                call_id: format!("CA{id}").into(),
                 provider: "twilio".into(),
                 flow: "support".into(),
                 flow_version: 1,

@@ -54,7 +54,7 @@ fn all_events(store: &mut Store) -> Vec<(String, u32, &'static str)> {
     let mut seen = Vec::new();
     store
         .scan(&Filter::default(), &mut |e| {
-            seen.push((e.call_id.clone(), e.seq, e.kind.word()));
+            seen.push((e.call_id.to_string(), e.seq, e.kind.word()));
             Ok(())
         })
         .expect("the log reads");
@@ -131,7 +131,7 @@ fn check_batches_read_back_in_call_order(url: &str) {
     let mut simulated = 0;
     store
         .scan(&Filter { simulated: Some(true), ..Filter::default() }, &mut |e| {
-            assert_eq!((e.call_id.as_str(), e.seq), ("CA-b", 2));
+            assert_eq!((&*e.call_id, e.seq), ("CA-b", 2));
             simulated += 1;
             Ok(())
         })
@@ -174,7 +174,7 @@ fn queued_call(
     handle_ms: Option<i64>,
 ) -> Vec<Event> {
     let h = head(id);
-    let node = || Some("op".to_owned());
+    let node = || Some("op".into());
     let mut events = vec![
         h.event(0, joined - chrono::Duration::seconds(20), None, Kind::CallStarted { caller: None }),
         h.event(1, joined, node(), Kind::QueueJoined { queue: "first_line".into(), announced_wait_min: Some(2) }),
@@ -226,7 +226,7 @@ impl Lcg {
 fn mixed_call(i: u64, rng: &mut Lcg) -> Vec<Event> {
     let flow = if rng.below(3) == 0 { "sales" } else { "support" };
     let h = CallHead {
-        call_id: format!("CA{i:05}"),
+        call_id: format!("CA{i:05}").into(),
         provider: if i % 11 == 0 { "vonage" } else { "twilio" }.into(),
         flow: flow.into(),
         flow_version: 1,
@@ -237,7 +237,7 @@ fn mixed_call(i: u64, rng: &mut Lcg) -> Vec<Event> {
     let mut t = 0_i64;
     let mut events = Vec::new();
     let mut push = |seq: u32, t: i64, node: Option<&str>, kind: Kind| {
-        events.push(h.event(seq, start + chrono::Duration::milliseconds(t), node.map(str::to_owned), kind));
+        events.push(h.event(seq, start + chrono::Duration::milliseconds(t), node.map(Into::into), kind));
     };
     let mut seq = 0;
     let next = |seq: &mut u32| {
@@ -518,8 +518,12 @@ fn a_version_6_sqlite_log_keeps_its_events_and_marks_when_the_call_ids_move_to_c
     let mut store = open(&sqlite_url(dir.path()));
     assert_eq!(store.schema_version().expect("reads the version"), 7);
     assert_eq!(store.dirty_calls().expect("counts"), 1, "the mark moved with its call");
-    let calls: Vec<(String, String, u32)> =
-        store.call_events("CA2").expect("reads a call").into_iter().map(|e| (e.call_id, e.provider, e.seq)).collect();
+    let calls: Vec<(String, String, u32)> = store
+        .call_events("CA2")
+        .expect("reads a call")
+        .into_iter()
+        .map(|e| (e.call_id.to_string(), e.provider.to_string(), e.seq))
+        .collect();
     assert_eq!(calls, [("CA2".into(), "vonage".into(), 0), ("CA2".into(), "vonage".into(), 1)]);
     // CA1 has neither a summary nor a mark here (a real version 6 log would have one or the
     // other), so the report counts the marked call alone: lost, the mark would count none.

@@ -61,7 +61,7 @@ fn scripted(flow: &Flow, id: &str, simulated: bool, inputs: &[Input]) -> Scripte
 
 impl Scripted {
     fn then(mut self, s: i64, node: Option<&str>, kind: Kind) -> Scripted {
-        self.events.push(self.head.event(self.seq, utc(s), node.map(str::to_owned), kind));
+        self.events.push(self.head.event(self.seq, utc(s), node.map(Into::into), kind));
         self.seq += 1;
         self
     }
@@ -181,7 +181,7 @@ fn export_then_fit_and_fit_from_the_log() {
     };
     for day in 1..=7 {
         let head = CallHead {
-            call_id: format!("W{day}"),
+            call_id: format!("W{day}").into(),
             provider: "twilio".into(),
             flow: "support".into(),
             flow_version: 1,

@@ -12,7 +12,7 @@ pub fn start(i: u64) -> DateTime<Utc> {
 /// The events of call `i`: a menu, then the queue (7 in 10), a hang-up (1 in 10) or self-service.
 pub fn call(i: u64) -> Vec<Event> {
     let head = CallHead {
-        call_id: format!("CA{i:010}"),
+        call_id: format!("CA{i:010}").into(),
         provider: "twilio".into(),
         flow: "support".into(),
         flow_version: 1,
@@ -20,14 +20,14 @@ pub fn call(i: u64) -> Vec<Event> {
     };
     let start = start(i);
     let t = |s: i64| start + chrono::Duration::seconds(s);
-    let node = |n: &str| Some(n.to_owned());
+    let node = |n: &str| Some(n.into());
     let mut e = vec![
         head.event(0, t(0), None, Kind::CallStarted { caller: None }),
         head.event(1, t(0), node("main"), Kind::NodeEntered {}),
         head.event(2, t(0), node("main"), Kind::PromptPlayed { file: Some("main.wav".into()), duration_ms: 9000 }),
     ];
     let mut seq = 3;
-    let mut push = |e: &mut Vec<Event>, s: i64, n: Option<String>, k: Kind| {
+    let mut push = |e: &mut Vec<Event>, s: i64, n: Option<std::sync::Arc<str>>, k: Kind| {
         e.push(head.event(seq, t(s), n, k));
         seq += 1;
     };

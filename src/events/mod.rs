@@ -20,6 +20,7 @@ mod tables;
 pub mod writer;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -60,10 +61,10 @@ pub enum EventLogError {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     /// The provider's id for the call (Twilio's `CallSid`).
-    pub call_id: String,
+    pub call_id: Arc<str>,
     /// Whose call id it is: `twilio`, or `sim` for simulated calls.
-    pub provider: String,
-    pub flow: String,
+    pub provider: Arc<str>,
+    pub flow: Arc<str>,
     /// `Flow::version` of the flow the call runs on.
     pub flow_version: u64,
     /// The event's place in its call, from 0; carried with the call's state so that order holds
@@ -72,7 +73,7 @@ pub struct Event {
     /// When it happened, in UTC, with millisecond precision (see [`at_ms`]).
     pub at: DateTime<Utc>,
     /// The node the call was at, by its id in the flow; `None` before the first node.
-    pub node: Option<String>,
+    pub node: Option<Arc<str>>,
     pub kind: Kind,
     /// Written by the simulator rather than by a real call.
     pub simulated: bool,
@@ -256,12 +257,18 @@ impl Kind {
     /// (their order of declaration). Written straight from the fields, for every event the
     /// server logs: through a `serde_json::Value` it was a tenth of the event log's CPU.
     pub fn details(&self) -> String {
+        self.details_in(&mut Vec::new()).to_owned()
+    }
+
+    /// [`Kind::details`] written in `buf` (cleared first), which a writer reuses row by row.
+    pub fn details_in<'b>(&self, buf: &'b mut Vec<u8>) -> &'b str {
+        buf.clear();
         // Serialised whole, this is `{"kind":"WORD","details":{…}}`; the words need no escaping.
         let head = r#"{"kind":""#.len() + self.word().len() + r#"","details":"#.len();
-        match serde_json::to_string(self) {
-            Ok(whole) if whole.len() > head => whole[head..whole.len() - 1].to_owned(),
-            // Serialising plain fields cannot fail; keep the row all the same.
-            _ => "{}".to_owned(),
+        match serde_json::to_writer(&mut *buf, self) {
+            Ok(()) if buf.len() > head => std::str::from_utf8(&buf[head..buf.len() - 1]).unwrap_or("{}"),
+            // Serialising plain fields cannot fail, and JSON is UTF-8; keep the row all the same.
+            _ => "{}",
         }
     }
 
@@ -355,17 +362,21 @@ pub fn caller_hash(secret: &[u8], number: &str) -> String {
 
 /// Who a call is, for every event it logs.
 #[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// The strings are shared, not copied, by the call's events: a request's events then cost
+/// the worker no allocation of their own, nor the log's thread a free of the worker's memory
+/// (which, per event, slowed every allocation the workers made).
 pub struct CallHead {
-    pub call_id: String,
-    pub provider: String,
-    pub flow: String,
+    pub call_id: Arc<str>,
+    pub provider: Arc<str>,
+    pub flow: Arc<str>,
     pub flow_version: u64,
     pub simulated: bool,
 }
 
 impl CallHead {
     /// An event of this call, numbered `seq`, at `at` (truncated to milliseconds).
-    pub fn event(&self, seq: u32, at: DateTime<Utc>, node: Option<String>, kind: Kind) -> Event {
+    pub fn event(&self, seq: u32, at: DateTime<Utc>, node: Option<Arc<str>>, kind: Kind) -> Event {
         Event {
             call_id: self.call_id.clone(),
             provider: self.provider.clone(),
@@ -394,7 +405,7 @@ pub const SEQ_WAITING: u32 = 1 << 31;
 pub fn queue_waiting(
     head: &CallHead,
     at: DateTime<Utc>,
-    node: Option<String>,
+    node: Option<Arc<str>>,
     queue: &str,
     position: u32,
     announced_wait_min: Option<u32>,
@@ -441,7 +452,7 @@ pub struct Step<'a> {
 /// announcement is the driver's to log, since the driver decides whether it is played.
 pub fn events_of(head: &CallHead, seq: &mut u32, flow: &Flow, after: &Call, step: Step) -> Vec<Event> {
     let mut events = Vec::new();
-    let node_name = |id: Option<NodeId>| id.and_then(|id| flow.nodes.get(id.index())).map(|n| n.id.to_string());
+    let node_name = |id: Option<NodeId>| id.and_then(|id| flow.nodes.get(id.index())).map(|n| n.id.clone());
     let mut push = |node: Option<NodeId>, kind: Kind| {
         events.push(head.event(*seq, step.at, node_name(node), kind));
         *seq = seq.saturating_add(1);
@@ -631,7 +642,10 @@ queue = "first_line"
             events.extend(events_of(&head, &mut seq, &flow, &call, step));
         }
         assert_eq!(seq, u32::try_from(events.len()).expect("few events"));
-        events.into_iter().map(|e| (e.seq, e.node, e.kind.word(), e.kind.details())).collect()
+        events
+            .into_iter()
+            .map(|e| (e.seq, e.node.as_deref().map(str::to_owned), e.kind.word(), e.kind.details()))
+            .collect()
     }
 
     fn row(

@@ -272,7 +272,8 @@ impl Builder {
 
     /// Takes the next event. A call's events must come together, in `seq` order.
     pub fn push(&mut self, event: &Event) {
-        let same = self.current.as_ref().is_some_and(|c| c.call_id == event.call_id && c.provider == event.provider);
+        let same =
+            self.current.as_ref().is_some_and(|c| *c.call_id == *event.call_id && *c.provider == *event.provider);
         if !same {
             self.close();
             let counted = self.in_dates(event.at) && event.simulated == self.scope.simulated;
@@ -280,8 +281,8 @@ impl Builder {
                 self.other += 1;
             }
             self.current = Some(Current {
-                call_id: event.call_id.clone(),
-                provider: event.provider.clone(),
+                call_id: event.call_id.to_string(),
+                provider: event.provider.to_string(),
                 start: event.at,
                 last_node: None,
                 outcome: 0,
@@ -457,7 +458,7 @@ impl Builder {
         match &event.kind {
             Kind::NodeEntered {} => {
                 bump(self, |n| n.entered += 1);
-                call.last_node.clone_from(&event.node);
+                call.last_node = event.node.as_deref().map(str::to_owned);
             }
             Kind::Escape {} => bump(self, |n| n.escapes += 1),
             Kind::TimeoutFallback {} => bump(self, |n| n.timeouts += 1),
@@ -763,6 +764,7 @@ pub fn csv_rows(r: &Report) -> Vec<[String; 7]> {
 mod tests {
     use super::*;
     use crate::events::CallHead;
+    use std::sync::Arc;
 
     fn at(s: i64) -> DateTime<Utc> {
         // Monday 2026-03-16 09:00:00 UTC, plus s seconds.
@@ -777,7 +779,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, (s, node, kind))| {
-                head.event(u32::try_from(i).expect("few"), at(*s), node.map(str::to_owned), kind.clone())
+                head.event(u32::try_from(i).expect("few"), at(*s), node.map(Arc::from), kind.clone())
             })
             .collect()
     }

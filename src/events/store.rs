@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::conn::{Conn, Lite, Param, Pg};
@@ -221,9 +222,10 @@ impl Store {
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
                     )?;
                     let mut version = (u64::MAX, String::new());
+                    let mut details = Vec::new();
                     let mut last: Option<(&str, &str, i64)> = None;
                     for e in events {
-                        let key = (e.call_id.as_str(), e.provider.as_str());
+                        let key = (&*e.call_id, &*e.provider);
                         let call = match last {
                             Some((id, provider, num)) if (id, provider) == key => num,
                             _ => match self.call_numbers.get(key.1).and_then(|calls| calls.get(key.0)) {
@@ -250,7 +252,7 @@ impl Store {
                             e.at.timestamp_millis(),
                             e.node,
                             e.kind.word(),
-                            e.kind.details(),
+                            e.kind.details_in(&mut details),
                             e.simulated,
                         ])?;
                         if new > 0 {
@@ -481,7 +483,7 @@ impl Store {
         let mut call: Option<CallStays> = None;
         let filter = Filter { kinds: vec!["queue_joined", "queue_left", "call_completed"], ..filter.clone() };
         self.scan(&filter, &mut |e| {
-            if call.as_ref().is_some_and(|c| c.call_id != e.call_id || c.provider != e.provider) {
+            if call.as_ref().is_some_and(|c| *c.call_id != *e.call_id || *c.provider != *e.provider) {
                 if let Some(done) = call.take() {
                     done.write(&mut csv, tz, &mut summary)?;
                 }
@@ -527,7 +529,12 @@ struct Stay {
 
 impl CallStays {
     fn new(e: &Event) -> CallStays {
-        CallStays { call_id: e.call_id.clone(), provider: e.provider.clone(), stays: Vec::new(), completed: None }
+        CallStays {
+            call_id: e.call_id.to_string(),
+            provider: e.provider.to_string(),
+            stays: Vec::new(),
+            completed: None,
+        }
     }
 
     fn write<W: std::io::Write>(
@@ -599,9 +606,9 @@ pub(super) struct Columns<'r> {
 /// The event [`fill`] overwrites row by row.
 pub(super) fn blank_event() -> Event {
     Event {
-        call_id: String::new(),
-        provider: String::new(),
-        flow: String::new(),
+        call_id: "".into(),
+        provider: "".into(),
+        flow: "".into(),
         flow_version: 0,
         seq: 0,
         at: DateTime::UNIX_EPOCH,
@@ -611,14 +618,13 @@ pub(super) fn blank_event() -> Event {
     }
 }
 
-/// Checks a row and decodes it into `event`, reusing its strings' buffers (a scan of a
-/// million calls then allocates little beyond the kinds' own fields).
+/// Checks a row and decodes it into `event`, keeping its strings where the row repeats them (a
+/// call's id, provider and flow, a node's successive events).
 pub(super) fn fill(event: &mut Event, row: Columns) -> Result<(), EventLogError> {
     let bad = |what: &str| EventLogError::BadRow(format!("call {} seq {}: {what}", row.call_id, row.seq));
-    let set = |buf: &mut String, text: &str| {
-        if buf != text {
-            buf.clear();
-            buf.push_str(text);
+    let set = |kept: &mut Arc<str>, text: &str| {
+        if **kept != *text {
+            *kept = text.into();
         }
     };
     event.flow_version = u64::from_str_radix(row.flow_version, 16).map_err(|_| bad("flow_version is not hex"))?;
@@ -629,8 +635,8 @@ pub(super) fn fill(event: &mut Event, row: Columns) -> Result<(), EventLogError>
     set(&mut event.provider, row.provider);
     set(&mut event.flow, row.flow);
     match (&mut event.node, row.node) {
-        (Some(buf), Some(node)) => set(buf, node),
-        (node, stored) => *node = stored.map(str::to_owned),
+        (Some(kept), Some(node)) => set(kept, node),
+        (node, stored) => *node = stored.map(Arc::from),
     }
     event.simulated = row.simulated;
     Ok(())

@@ -71,7 +71,7 @@ impl CallState {
     /// A call whose first event (lowest `seq`) is `first`.
     fn new(first: &Event) -> CallState {
         CallState {
-            flow: first.flow.clone(),
+            flow: first.flow.to_string(),
             simulated: first.simulated,
             start_ms: first.at.timestamp_millis(),
             ..CallState::default()
@@ -142,7 +142,7 @@ impl CallState {
             Kind::NodeEntered {} => {
                 bump(self, "entered");
                 if self.last_node.as_ref().is_none_or(|(s, _)| seq > *s) {
-                    self.last_node = Some((seq, e.node.clone()));
+                    self.last_node = Some((seq, e.node.as_deref().map(str::to_owned)));
                 }
             }
             Kind::Escape {} => bump(self, "escapes"),

@@ -29,7 +29,7 @@ pub(super) fn catch_up(conn: &mut dyn Conn, limit: usize) -> Result<usize, Event
     })?;
     let mut summaries: HashMap<(&str, &str), CallState> = events
         .chunk_by(|a, b| a.call_id == b.call_id && a.provider == b.provider)
-        .filter_map(|call| Some(((call[0].call_id.as_str(), call[0].provider.as_str()), summary::summarize(call)?)))
+        .filter_map(|call| Some(((&*call[0].call_id, &*call[0].provider), summary::summarize(call)?)))
         .collect();
     let mut tallies = Tallies::default();
     let mut changes = Vec::with_capacity(dirty.len());

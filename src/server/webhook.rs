@@ -281,7 +281,7 @@ pub async fn callback(
         Incoming::LeftQueue { result, refused, queue_time_s, label } => {
             state.waits.forget(call_id);
             if let (Some(writer), Some(queued)) = (&state.events, &before) {
-                let node = flow.nodes.get(call.node().index()).map(|n| n.id.to_string());
+                let node = flow.nodes.get(call.node().index()).map(|n| n.id.clone());
                 let left = Kind::QueueLeft {
                     queue: queued.target.to_string(),
                     result: *result,
@@ -327,7 +327,7 @@ pub async fn callback(
         let step = Step { at: utc, before: Some(listening), input: Some(event), caller: None, output: &out };
         log_step(&state, provider, &name, &flow, &hook, &mut seq, &call, step);
     } else if let (Some(writer), Event::QueueUpdate(live), Some(queued)) = (&state.events, event, &before) {
-        let node = flow.nodes.get(call.node().index()).map(|n| n.id.to_string());
+        let node = flow.nodes.get(call.node().index()).map(|n| n.id.clone());
         let announced = call.var(&flow, WAIT_MIN).and_then(|m| m.parse().ok());
         let head = call_head(provider, &name, flow.version, &hook);
         writer.record(events::queue_waiting(&head, utc, node, &queued.target, live.position, announced, queue_time_s));
@@ -562,9 +562,9 @@ pub async fn fallback(
 /// Who the call is, for its events.
 fn call_head(provider: &dyn Provider, name: &str, flow_version: u64, hook: &Hook) -> CallHead {
     CallHead {
-        call_id: hook.req.call_id.clone(),
-        provider: provider.name().to_owned(),
-        flow: name.to_owned(),
+        call_id: hook.req.call_id.as_str().into(),
+        provider: provider.name().into(),
+        flow: name.into(),
         flow_version,
         simulated: false,
     }

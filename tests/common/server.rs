@@ -73,7 +73,10 @@ impl Dirs {
     pub fn events(&self, call_id: &str) -> Vec<(u32, Option<String>, &'static str, String)> {
         let mut store = Store::open(&self.db()).expect("the log opens").expect("a database");
         let events = store.call_events(call_id).expect("the log reads");
-        events.into_iter().map(|e| (e.seq, e.node, e.kind.word(), e.kind.details())).collect()
+        events
+            .into_iter()
+            .map(|e| (e.seq, e.node.as_deref().map(str::to_owned), e.kind.word(), e.kind.details()))
+            .collect()
     }
 
     pub fn support(&self) -> PathBuf {

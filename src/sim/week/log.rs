@@ -9,6 +9,8 @@
 //! its prompts: an event after a prompt is stamped when the prompt has played, so a queue is
 //! joined when the caller really joins it.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
@@ -35,7 +37,7 @@ pub(super) struct Log<'s> {
     /// Where the replication's weeks lie in the log: replications follow one another, so the
     /// log reads as one history of weeks × replications (weekdays and hours kept).
     shift: chrono::Duration,
-    flow: String,
+    flow: Arc<str>,
     version: u64,
     buf: Vec<Event>,
     calls: u64,
@@ -50,7 +52,16 @@ pub(super) struct Logged {
 impl<'s> Log<'s> {
     pub(super) fn new(to: LogTo<'s>, replication: u32, weeks: u32, tz: Tz, flow: &crate::engine::Flow) -> Log<'s> {
         let shift = chrono::Duration::weeks(i64::from(replication) * i64::from(weeks));
-        Log { to, replication, tz, shift, flow: flow.name.clone(), version: flow.version, buf: Vec::new(), calls: 0 }
+        Log {
+            to,
+            replication,
+            tz,
+            shift,
+            flow: flow.name.as_str().into(),
+            version: flow.version,
+            buf: Vec::new(),
+            calls: 0,
+        }
     }
 
     fn utc(&self, local: NaiveDateTime) -> DateTime<Utc> {
@@ -79,7 +90,7 @@ impl Sim<'_> {
     pub(super) fn log_start(&mut self, id: u32) {
         let Some(log) = self.log.as_mut() else { return };
         let head = CallHead {
-            call_id: format!("{}-{}-{}", log.to.run, log.replication, log.calls),
+            call_id: format!("{}-{}-{}", log.to.run, log.replication, log.calls).into(),
             provider: "sim".into(),
             flow: log.flow.clone(),
             flow_version: log.version,
@@ -118,9 +129,7 @@ impl Sim<'_> {
         let at = log.utc(local);
         // The provider's news is not tied to a node, as the status callback's is not.
         let node = match kind {
-            Kind::QueueLeft { .. } | Kind::QueueJoined { .. } => {
-                Some(self.flow.node(caller.call.node()).id.to_string())
-            }
+            Kind::QueueLeft { .. } | Kind::QueueJoined { .. } => Some(self.flow.node(caller.call.node()).id.clone()),
             _ => None,
         };
         let event = logged.head.event(logged.seq, at, node, kind);
