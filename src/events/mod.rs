@@ -361,11 +361,10 @@ pub fn caller_hash(secret: &[u8], number: &str) -> String {
 }
 
 /// Who a call is, for every event it logs.
-#[derive(Clone, Debug, PartialEq, Eq)]
 ///
-/// The strings are shared, not copied, by the call's events: a request's events then cost
-/// the worker no allocation of their own, nor the log's thread a free of the worker's memory
-/// (which, per event, slowed every allocation the workers made).
+/// The strings are shared, not copied, by the call's events: a request's events then cost the
+/// worker no allocation of their own, nor the log's thread a free of memory a worker allocated.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallHead {
     pub call_id: Arc<str>,
     pub provider: Arc<str>,

@@ -762,9 +762,10 @@ pub fn csv_rows(r: &Report) -> Vec<[String; 7]> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::events::CallHead;
-    use std::sync::Arc;
 
     fn at(s: i64) -> DateTime<Utc> {
         // Monday 2026-03-16 09:00:00 UTC, plus s seconds.
