@@ -607,6 +607,28 @@ pub fn locale(code: &str) -> &str {
     LOCALES.iter().find(|(short, _)| short.eq_ignore_ascii_case(code)).map_or(code, |(_, full)| *full)
 }
 
+/// A menu's recognition hints (its comma-separated phrases) as the JSON list Vonage's
+/// `context` and jambonz's `hints` take. It shares the flow's string and writes the list as it
+/// serialises: splitting it into owned strings per answer cost as much as the rest of the NCCO.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hints(pub Arc<str>);
+
+impl Hints {
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.split(',').map(str::trim).filter(|h| !h.is_empty())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+}
+
+impl serde::Serialize for Hints {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
 /// The shared layer's own words, for when the flow cannot say anything: (text, language).
 pub mod words {
     fn ru(lang: &str) -> bool {
@@ -818,6 +840,14 @@ impl Providers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hints_are_a_list_of_the_trimmed_phrases() {
+        let hints = Hints(Arc::from(" оператор, ,жалоба ,"));
+        assert_eq!(serde_json::to_string(&hints).expect("a list of strings"), r#"["оператор","жалоба"]"#);
+        assert!(!hints.is_empty());
+        assert!(Hints(Arc::from(" , ")).is_empty(), "only separators: nothing to send");
+    }
 
     #[test]
     fn variants_with_and_without_default_port() {

@@ -80,7 +80,7 @@ pub fn verify(
     if -age > TOLERANCE_S {
         return Err(SignatureError::Future(-age));
     }
-    if !replays.first_use(&format!("jambonz:{t}:{}", matched.to_ascii_lowercase()), t + TOLERANCE_S, now) {
+    if !replays.first_use((t, matched.to_ascii_lowercase()), t + TOLERANCE_S, now) {
         return Err(SignatureError::Replayed);
     }
     Ok(())

@@ -26,7 +26,7 @@
 use serde::Serialize;
 
 use crate::engine::{Action, Millis};
-use crate::providers::{Links, OperatorRoute, Voices, locale, words};
+use crate::providers::{Hints, Links, OperatorRoute, Voices, locale, words};
 
 /// What a caller hears at a voicemail node, which jambonz cannot record.
 const NO_VOICEMAIL_RU: &str = "Извините, оставить сообщение сейчас нельзя.";
@@ -95,8 +95,8 @@ pub struct Gather {
 pub struct Recognizer {
     pub vendor: &'static str,
     pub language: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub hints: Vec<String>,
+    #[serde(skip_serializing_if = "Hints::is_empty")]
+    pub hints: Hints,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -160,7 +160,7 @@ pub fn render(actions: &[Action], links: &Links) -> Vec<Verb> {
                     recognizer: g.speech.then(|| Recognizer {
                         vendor: "default",
                         language: locale(&g.lang).to_owned(),
-                        hints: g.hints.split(',').map(str::trim).filter(|h| !h.is_empty()).map(String::from).collect(),
+                        hints: Hints(g.hints.clone()),
                     }),
                     say,
                     play,

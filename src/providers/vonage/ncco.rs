@@ -32,7 +32,7 @@
 use serde::Serialize;
 
 use crate::engine::{Action, Millis};
-use crate::providers::{Links, OperatorRoute, Voices, locale, words};
+use crate::providers::{Hints, Links, OperatorRoute, Voices, locale, words};
 
 /// Vonage's upper bound for `input.dtmf.timeOut`, in seconds.
 pub const MAX_DTMF_TIMEOUT_S: u64 = 10;
@@ -103,8 +103,8 @@ pub struct Dtmf {
 #[serde(rename_all = "camelCase")]
 pub struct Speech {
     pub language: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub context: Vec<String>,
+    #[serde(skip_serializing_if = "Hints::is_empty")]
+    pub context: Hints,
     pub start_timeout: u64,
 }
 
@@ -168,7 +168,7 @@ pub fn render(actions: &[Action], links: &Links) -> Vec<Ncco> {
                 let timeout_s = seconds(g.timeout_ms);
                 let speech = g.speech.then(|| Speech {
                     language: lang,
-                    context: g.hints.split(',').map(str::trim).filter(|h| !h.is_empty()).map(String::from).collect(),
+                    context: Hints(g.hints.clone()),
                     start_timeout: timeout_s.clamp(SPEECH_START_TIMEOUT_S.0, SPEECH_START_TIMEOUT_S.1),
                 });
                 ncco.push(Ncco::Input(Input {
