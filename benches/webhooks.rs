@@ -4,7 +4,7 @@
 //!
 //! Per provider (issue 13): the same call through every adapter on the same server (`/twilio`,
 //! `/signalwire`, `/telnyx`, `/plivo`, `/vonage`, `/jambonz`), each encoded and signed its
-//! provider's way, each run beside the bare route in the same round; the ratios and targets
+//! provider's way, each run back to back with its bare route; the ratios and targets
 //! are per provider. Each provider's ratios are against the bare route driven by the same
 //! driver, signing the same way and parsing answers of the same format (the bare route
 //! answers each provider's requests with a fixed document in its format), so the driver's
@@ -16,8 +16,8 @@
 //!
 //! `cargo bench --bench webhooks` (cargo builds `target/release/switchboard` first, as the bench's
 //! `CARGO_BIN_EXE_switchboard`). Options go after `--`: `--connections 256`, `--seconds 3`
-//! (measured per run, after a 0.5 s warm-up), `--rounds 5` (each target once per round, the
-//! order rotating), `--calls 100000` (the memory soak, through Twilio),
+//! (measured per run, after a 0.5 s warm-up), `--rounds 5` (each provider once per round beside
+//! its bare route, the order rotating), `--calls 100000` (the memory soak, through Twilio),
 //! `--providers twilio,signalwire,telnyx,plivo,vonage,jambonz` and `--db URL` (the server's call
 //! log: its default, SQLite in a temp dir, unless `none` or a `postgres://` URL is given).
 //!
@@ -250,33 +250,47 @@ async fn bench(o: Options) {
         .collect();
     let mut runs_bares: Vec<Vec<Run>> = bare_targets.iter().map(|_| Vec::new()).collect();
     let mut runs_ours: Vec<Vec<Run>> = targets.iter().map(|_| Vec::new()).collect();
+    let mut pairs: Vec<Vec<Ratios>> = targets.iter().map(|_| Vec::new()).collect();
     for round in 0..o.rounds {
-        // The bare routes and each provider, in an order that rotates every round.
-        let mut order: Vec<Result<usize, usize>> =
-            (0..bare_targets.len()).map(Err).chain((0..targets.len()).map(Ok)).collect();
-        let turn = round % order.len();
-        order.rotate_left(turn);
-        for slot in order {
-            let (server, target) = match slot {
-                Err(i) => (&bare, &bare_targets[i]),
-                Ok(i) => (&ours, &targets[i]),
-            };
-            let run = timed(server, target, &o).await;
-            eprintln!(
-                "  round {} {:<11} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}  server {:.1} µs/req",
-                round + 1,
-                target.name,
-                run.rps(),
-                ms(run.percentile(0.5)),
-                ms(run.percentile(0.99)),
-                run.errors,
-                run.server_us_per_request()
-            );
-            show_error(&run);
-            match slot {
-                Err(i) => runs_bares[i].push(run),
-                Ok(i) => runs_ours[i].push(run),
+        // Each provider back to back with its bare baseline, so that a ratio compares two
+        // runs seconds apart: the machine's speed drifts by more than the effects measured
+        // over the minute a round takes. The providers' order rotates every round, and which
+        // side of a pair goes first alternates.
+        let mut order: Vec<usize> = (0..targets.len()).collect();
+        order.rotate_left(round % targets.len().max(1));
+        for i in order {
+            let base = baseline[i];
+            let mut sides = [Err(base), Ok(i)];
+            if round % 2 == 1 {
+                sides.reverse();
             }
+            let (mut bare_run, mut our_run) = (None, None);
+            for slot in sides {
+                let (server, target) = match slot {
+                    Err(b) => (&bare, &bare_targets[b]),
+                    Ok(t) => (&ours, &targets[t]),
+                };
+                let run = timed(server, target, &o).await;
+                eprintln!(
+                    "  round {} {:<12} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}  server {:.1} µs/req",
+                    round + 1,
+                    target.name,
+                    run.rps(),
+                    ms(run.percentile(0.5)),
+                    ms(run.percentile(0.99)),
+                    run.errors,
+                    run.server_us_per_request()
+                );
+                show_error(&run);
+                match slot {
+                    Err(_) => bare_run = Some(run),
+                    Ok(_) => our_run = Some(run),
+                }
+            }
+            let (b, a) = (bare_run.expect("the bare side ran"), our_run.expect("our side ran"));
+            pairs[i].push(Ratios::of(&a, &b));
+            runs_bares[base].push(b);
+            runs_ours[i].push(a);
         }
     }
     let rss_end = ours.rss_kib();
@@ -295,29 +309,9 @@ async fn bench(o: Options) {
             m.name, m.requests, m.rps, m.p50_ms, m.p99_ms, m.errors, m.server_us, m.client_us, m.bytes
         );
     }
-    // Ratios are taken within each round, the two runs side by side in time, then their median:
-    // steadier than the ratio of medians when the machine's other load comes and goes.
-    let ratios: Vec<Ratios> = runs_ours
-        .iter()
-        .zip(&baseline)
-        .map(|(runs, &base)| {
-            let runs_bare = &runs_bares[base];
-            let ratio =
-                |f: &dyn Fn(&Run) -> f64| median(runs.iter().zip(runs_bare).map(|(a, b)| f(a) / f(b)).collect());
-            Ratios {
-                rps: ratio(&Run::rps),
-                p50: ratio(&|r| f64::from(r.percentile(0.5))),
-                p99: ratio(&|r| f64::from(r.percentile(0.99))),
-                p99_without_ticket: median(
-                    runs.iter()
-                        .zip(runs_bare)
-                        .map(|(a, b)| f64::from(a.p99_without_ticket()) / f64::from(b.percentile(0.99)))
-                        .collect(),
-                ),
-                server: ratio(&Run::server_us_per_request),
-            }
-        })
-        .collect();
+    // Each ratio is the median of the pairs': steadier than the ratio of medians when the
+    // machine's other load comes and goes.
+    let ratios: Vec<Ratios> = pairs.iter().map(|p| Ratios::median(p)).collect();
     for ((t, r), &base) in targets.iter().zip(&ratios).zip(&baseline) {
         let label = format!("{}/{}", t.name, bare_targets[base].name);
         println!(
@@ -325,7 +319,11 @@ async fn bench(o: Options) {
             "", r.rps, r.p50, r.p99, "", r.server, r.p99_without_ticket
         );
     }
-    println!("(medians of {} runs per target, ratios the median of each round's; errors summed)", o.rounds);
+    println!(
+        "(medians of each target's runs, {} per provider and as many for a bare route as providers share it; \
+         ratios the median of each back-to-back pair's; errors summed)",
+        o.rounds
+    );
 
     println!();
     println!(
@@ -813,7 +811,7 @@ async fn soak(server: &Server, o: &Options) -> Soak {
     Soak { calls: run.calls, run, rss }
 }
 
-/// Ours over bare, the median of the rounds.
+/// Ours over bare: of one back-to-back pair of runs, or the median of the pairs'.
 struct Ratios {
     rps: f64,
     p50: f64,
@@ -821,6 +819,30 @@ struct Ratios {
     /// p99 of every request but the ticket's, over the bare route's p99 (of all requests).
     p99_without_ticket: f64,
     server: f64,
+}
+
+impl Ratios {
+    fn of(ours: &Run, bare: &Run) -> Ratios {
+        let p99 = f64::from(bare.percentile(0.99));
+        Ratios {
+            rps: ours.rps() / bare.rps(),
+            p50: f64::from(ours.percentile(0.5)) / f64::from(bare.percentile(0.5)),
+            p99: f64::from(ours.percentile(0.99)) / p99,
+            p99_without_ticket: f64::from(ours.p99_without_ticket()) / p99,
+            server: ours.server_us_per_request() / bare.server_us_per_request(),
+        }
+    }
+
+    fn median(pairs: &[Ratios]) -> Ratios {
+        let each = |f: fn(&Ratios) -> f64| median(pairs.iter().map(f).collect());
+        Ratios {
+            rps: each(|r| r.rps),
+            p50: each(|r| r.p50),
+            p99: each(|r| r.p99),
+            p99_without_ticket: each(|r| r.p99_without_ticket),
+            server: each(|r| r.server),
+        }
+    }
 }
 
 /// The medians of a side's runs.
