@@ -20,6 +20,7 @@
 //!   time zone.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
@@ -215,8 +216,8 @@ struct QueueAcc {
 
 /// The call being read.
 struct Current {
-    call_id: String,
-    provider: String,
+    call_id: Arc<str>,
+    provider: Arc<str>,
     start: DateTime<Utc>,
     last_node: Option<String>,
     /// 0 none, 1 queue, 2 dial, 3 voicemail, 4 call-back: the last of them logged.
@@ -281,8 +282,8 @@ impl Builder {
                 self.other += 1;
             }
             self.current = Some(Current {
-                call_id: event.call_id.to_string(),
-                provider: event.provider.to_string(),
+                call_id: event.call_id.clone(),
+                provider: event.provider.clone(),
                 start: event.at,
                 last_node: None,
                 outcome: 0,
@@ -762,8 +763,6 @@ pub fn csv_rows(r: &Report) -> Vec<[String; 7]> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::events::CallHead;
 

@@ -515,8 +515,8 @@ impl Store {
 
 /// A call's queue stays, gathered for the export.
 struct CallStays {
-    call_id: String,
-    provider: String,
+    call_id: Arc<str>,
+    provider: Arc<str>,
     stays: Vec<Stay>,
     completed: Option<DateTime<Utc>>,
 }
@@ -529,12 +529,7 @@ struct Stay {
 
 impl CallStays {
     fn new(e: &Event) -> CallStays {
-        CallStays {
-            call_id: e.call_id.to_string(),
-            provider: e.provider.to_string(),
-            stays: Vec::new(),
-            completed: None,
-        }
+        CallStays { call_id: e.call_id.clone(), provider: e.provider.clone(), stays: Vec::new(), completed: None }
     }
 
     fn write<W: std::io::Write>(
@@ -568,7 +563,7 @@ impl CallStays {
                 &queue_time_s.to_string(),
                 &handle_ms.map(seconds).unwrap_or_default(),
                 abandoned,
-                self.call_id.as_str(),
+                &self.call_id,
             ])?;
             summary.rows += 1;
         }
