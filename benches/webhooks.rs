@@ -18,8 +18,17 @@
 //! `CARGO_BIN_EXE_switchboard`). Options go after `--`: `--connections 256`, `--seconds 3`
 //! (measured per run, after a 0.5 s warm-up), `--rounds 5` (each provider once per round beside
 //! its bare route, the order rotating), `--calls 100000` (the memory soak, through Twilio),
-//! `--providers twilio,signalwire,telnyx,plivo,vonage,jambonz` and `--db URL` (the server's call
-//! log: its default, SQLite in a temp dir, unless `none` or a `postgres://` URL is given).
+//! `--providers twilio,signalwire,telnyx,plivo,vonage,jambonz`, `--db URL` (the server's call
+//! log: its default, SQLite in a temp dir, unless `none` or a `postgres://` URL is given) and
+//! `--load 0.5` (below; 0 skips the paced runs).
+//!
+//! Each pair runs twice: closed-loop, every task sending its next request as soon as the last
+//! is answered (the most each side serves: req/s); then paced, both sides offered the same
+//! rate, `--load` times our side's req/s of that pair, as Poisson arrivals (each task's
+//! requests due at exponential gaps), each request's latency counted from when it was due
+//! ([`Due`]). At saturation a closed loop's p99 is mostly the queue of requests the slower
+//! side has not taken yet, so it restates the req/s ratio; paced, where neither side is the
+//! bottleneck, p99 is what a provider waits for a webhook at a load the server carries.
 //!
 //! The server keeps no call state, so a complete call is a chain: every answer's TwiML holds
 //! the signed URL of the next request. Tools like oha or wrk repeat one request and cannot
@@ -59,6 +68,9 @@ use std::time::{Duration, Instant};
 #[path = "../tests/common/twilio.rs"]
 mod twilio;
 
+use rand::SeedableRng;
+use rand_distr::{Distribution, Exp};
+use rand_xoshiro::Xoshiro256PlusPlus;
 use twilio::{Act, Call, Scheme, Twilio};
 
 const AUTH_TOKEN: &str = "load-bench-auth-token";
@@ -130,6 +142,9 @@ struct Options {
     providers: Vec<&'static str>,
     /// The server's `--db`, when not its default.
     db: Option<String>,
+    /// The paced runs' offered rate, a share of our side's saturated req/s in the same pair
+    /// (0: no paced runs).
+    load: f64,
 }
 
 impl Options {
@@ -141,6 +156,7 @@ impl Options {
             calls: 100_000,
             providers: PROVIDERS.to_vec(),
             db: None,
+            load: 0.5,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -150,6 +166,7 @@ impl Options {
                 "--seconds" => o.seconds = number(&arg, args.next()),
                 "--rounds" => o.rounds = number(&arg, args.next()),
                 "--calls" => o.calls = number(&arg, args.next()),
+                "--load" => o.load = number(&arg, args.next()),
                 "--db" => o.db = Some(args.next().unwrap_or_else(|| usage("--db takes a URL"))),
                 "--providers" => {
                     let list = args.next().unwrap_or_default();
@@ -169,6 +186,9 @@ impl Options {
         if o.connections == 0 || o.rounds == 0 || o.seconds <= 0.0 {
             usage("connections, rounds and seconds must be positive");
         }
+        if !(0.0..1.0).contains(&o.load) {
+            usage("load is a share of the saturated rate, at least 0 and below 1");
+        }
         o
     }
 }
@@ -179,7 +199,7 @@ fn number<T: std::str::FromStr>(name: &str, value: Option<String>) -> T {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "{problem}\nusage: cargo bench --bench webhooks -- [--connections 256] [--seconds 3] [--rounds 5] [--calls 100000] [--providers twilio,signalwire,telnyx,plivo,vonage,jambonz] [--db URL]"
+        "{problem}\nusage: cargo bench --bench webhooks -- [--connections 256] [--seconds 3] [--rounds 5] [--calls 100000] [--providers twilio,signalwire,telnyx,plivo,vonage,jambonz] [--db URL] [--load 0.5]"
     );
     std::process::exit(2)
 }
@@ -251,6 +271,10 @@ async fn bench(o: Options) {
     let mut runs_bares: Vec<Vec<Run>> = bare_targets.iter().map(|_| Vec::new()).collect();
     let mut runs_ours: Vec<Vec<Run>> = targets.iter().map(|_| Vec::new()).collect();
     let mut pairs: Vec<Vec<Ratios>> = targets.iter().map(|_| Vec::new()).collect();
+    // The same pairs paced at `o.load` of our side's saturated rate: latency where the
+    // server is not the bottleneck, which a closed loop at saturation cannot show (there, p99
+    // is mostly the queue of requests the slower side has not yet taken).
+    let mut paced: Vec<Vec<Ratios>> = targets.iter().map(|_| Vec::new()).collect();
     for round in 0..o.rounds {
         // Each provider back to back with its bare baseline, so that a ratio compares two
         // runs seconds apart: the machine's speed drifts by more than the effects measured
@@ -260,35 +284,14 @@ async fn bench(o: Options) {
         order.rotate_left(round % targets.len().max(1));
         for i in order {
             let base = baseline[i];
-            let mut sides = [Err(base), Ok(i)];
-            if round % 2 == 1 {
-                sides.reverse();
-            }
-            let (mut bare_run, mut our_run) = (None, None);
-            for slot in sides {
-                let (server, target) = match slot {
-                    Err(b) => (&bare, &bare_targets[b]),
-                    Ok(t) => (&ours, &targets[t]),
-                };
-                let run = timed(server, target, &o).await;
-                eprintln!(
-                    "  round {} {:<12} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}  server {:.1} µs/req",
-                    round + 1,
-                    target.name,
-                    run.rps(),
-                    ms(run.percentile(0.5)),
-                    ms(run.percentile(0.99)),
-                    run.errors,
-                    run.server_us_per_request()
-                );
-                show_error(&run);
-                match slot {
-                    Err(_) => bare_run = Some(run),
-                    Ok(_) => our_run = Some(run),
-                }
-            }
-            let (b, a) = (bare_run.expect("the bare side ran"), our_run.expect("our side ran"));
+            let (servers, sides) = ([&bare, &ours], [&bare_targets[base], &targets[i]]);
+            let [b, a] = pair(servers, sides, &o, None, round).await;
             pairs[i].push(Ratios::of(&a, &b));
+            if o.load > 0.0 {
+                let rate = o.load * a.rps();
+                let [pb, pa] = pair(servers, sides, &o, Some(rate), round).await;
+                paced[i].push(Ratios::of(&pa, &pb));
+            }
             runs_bares[base].push(b);
             runs_ours[i].push(a);
         }
@@ -324,6 +327,21 @@ async fn bench(o: Options) {
          ratios the median of each back-to-back pair's; errors summed)",
         o.rounds
     );
+    let paced: Vec<Option<Ratios>> = paced.iter().map(|p| (!p.is_empty()).then(|| Ratios::median(p))).collect();
+    if o.load > 0.0 {
+        println!();
+        println!(
+            "paced at {:.0}% of each provider's saturated req/s (Poisson arrivals, latency from when a request was due), ours over bare:",
+            100.0 * o.load
+        );
+        println!("{:<12} {:>9} {:>9} {:>9} {:>12}", "", "req/s", "p50", "p99", "p99 w/o ticket");
+        for ((t, r), &base) in targets.iter().zip(&paced).zip(&baseline) {
+            if let Some(r) = r {
+                let label = format!("{}/{}", t.name, bare_targets[base].name);
+                println!("{label:<12} {:>9.2} {:>9.2} {:>9.2} {:>12.2}", r.rps, r.p50, r.p99, r.p99_without_ticket);
+            }
+        }
+    }
 
     println!();
     println!(
@@ -357,6 +375,12 @@ async fn bench(o: Options) {
     for (t, r) in targets.iter().zip(&ratios) {
         verdict(&format!("{}: throughput ≥ 70% of bare", t.name), r.rps >= 0.70, format!("{:.0}%", 100.0 * r.rps));
         verdict(&format!("{}: p99 ≤ 1.3 × bare", t.name), r.p99 <= 1.3, format!("{:.2} ×", r.p99));
+    }
+    for (t, r) in targets.iter().zip(&paced) {
+        if let Some(r) = r {
+            let what = format!("{}: p99 ≤ 1.3 × bare, paced at {:.0}%", t.name, 100.0 * o.load);
+            verdict(&what, r.p99 <= 1.3, format!("{:.2} ×", r.p99));
+        }
     }
     verdict("zero errors", errors == 0, format!("{errors}"));
     match growth_kib {
@@ -632,9 +656,57 @@ fn quantile(sorted: &[u32], q: f64) -> u32 {
 #[derive(Clone)]
 enum Stop {
     /// Measure requests answered in `[from, until)`; stop at the first request after `until`.
-    Window { from: Instant, until: Instant },
+    /// With a `gap`, each task's requests are paced: a Poisson process with that mean gap in
+    /// seconds.
+    Window { from: Instant, until: Instant, gap: Option<f64> },
     /// Run complete calls until this many have been started by all tasks together.
     Calls(Arc<AtomicU64>),
+}
+
+impl Stop {
+    /// Whether a request whose latency counts from `sent` and that took `took` is measured.
+    fn counts(&self, sent: Instant, took: Duration) -> bool {
+        match self {
+            Stop::Window { from, until, .. } => sent >= *from && sent + took <= *until,
+            Stop::Calls(_) => true,
+        }
+    }
+}
+
+/// When one task's next request goes: at once in a closed loop, or when a paced schedule says.
+struct Due {
+    paced: Option<(Instant, Exp<f64>, Xoshiro256PlusPlus)>,
+}
+
+impl Due {
+    fn new(stop: &Stop) -> Due {
+        let paced = match stop {
+            Stop::Window { gap: Some(gap), .. } => {
+                let exp = Exp::new(1.0 / gap).expect("a positive rate");
+                let mut rng = Xoshiro256PlusPlus::seed_from_u64(rand::random());
+                let first = Instant::now() + Duration::from_secs_f64(exp.sample(&mut rng));
+                Some((first, exp, rng))
+            }
+            _ => None,
+        };
+        Due { paced }
+    }
+
+    /// Waits for the next request's turn; returns the instant its latency counts from. Paced,
+    /// that is when it was due if the task was still waiting for its previous answer then
+    /// (the server's backlog, which a closed loop hides: coordinated omission), or when the
+    /// timer woke the task (tokio's timer is millisecond-grained, its lateness not the server's).
+    async fn wait(&mut self) -> Instant {
+        let Some((next, exp, rng)) = &mut self.paced else { return Instant::now() };
+        let due = *next;
+        *next += Duration::from_secs_f64(exp.sample(rng));
+        if due > Instant::now() {
+            tokio::time::sleep_until(due.into()).await;
+            Instant::now()
+        } else {
+            due
+        }
+    }
 }
 
 /// A new call's id: `prefix` and 32 random hex digits, as Twilio's `CallSid` is (and Vonage's
@@ -648,6 +720,7 @@ fn call_id(prefix: &str) -> String {
 async fn drive(twilio: Twilio, server: Arc<(String, String)>, stop: Stop, done: Arc<AtomicU64>) -> Run {
     let (base, start) = &*server;
     let mut run = Run::default();
+    let mut due = Due::new(&stop);
     'calls: loop {
         match &stop {
             Stop::Window { until, .. } if Instant::now() >= *until => break,
@@ -677,13 +750,10 @@ async fn drive(twilio: Twilio, server: Arc<(String, String)>, stop: Stop, done: 
                 }
             };
             let (sig, body) = twilio.sign(&url, &params);
-            let sent = Instant::now();
+            let sent = due.wait().await;
             let result = twilio.post_signed(&url, &sig, body).await;
             let took = sent.elapsed();
-            let counted = match &stop {
-                Stop::Window { from, until } => sent >= *from && sent + took <= *until,
-                Stop::Calls(_) => true,
-            };
+            let counted = stop.counts(sent, took);
             let text = match result {
                 Ok(reply) if reply.status == 200 && reply.body.contains(expect) => reply.body,
                 failed => {
@@ -742,11 +812,37 @@ async fn drive_all(server: &Server, target: &Target, connections: usize, stop: S
     run
 }
 
-/// One timed run of `target`'s calls against `server`.
-async fn timed(server: &Server, target: &Target, o: &Options) -> Run {
+/// One back-to-back pair, the bare side and ours: `server[k]` driven with `target[k]`,
+/// closed-loop or paced at `rate` requests per second. The bare side goes first in even
+/// rounds, ours in odd ones.
+async fn pair(server: [&Server; 2], target: [&Target; 2], o: &Options, rate: Option<f64>, round: usize) -> [Run; 2] {
+    let mut runs: [Option<Run>; 2] = [None, None];
+    for k in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
+        let run = timed(server[k], target[k], o, rate).await;
+        let at = rate.map_or(String::new(), |r| format!(" at {r:.0}/s"));
+        eprintln!(
+            "  round {} {:<12} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}  server {:.1} µs/req{at}",
+            round + 1,
+            target[k].name,
+            run.rps(),
+            ms(run.percentile(0.5)),
+            ms(run.percentile(0.99)),
+            run.errors,
+            run.server_us_per_request()
+        );
+        show_error(&run);
+        runs[k] = Some(run);
+    }
+    runs.map(|r| r.expect("both sides ran"))
+}
+
+/// One timed run of `target`'s calls against `server`: closed-loop, or paced at `rate`
+/// requests per second in all.
+async fn timed(server: &Server, target: &Target, o: &Options, rate: Option<f64>) -> Run {
     let from = Instant::now() + WARMUP;
     let until = from + Duration::from_secs_f64(o.seconds);
-    let stop = Stop::Window { from, until };
+    let gap = rate.map(|r| o.connections as f64 / r);
+    let stop = Stop::Window { from, until, gap };
     let cpu = Arc::new(std::sync::Mutex::new((0.0, 0.0)));
     // CPU is read at the edges of the window, from a task that sleeps until then.
     let sampler = {
@@ -1171,6 +1267,7 @@ mod other {
     /// One driver task, as [`super::drive`] for the TwiML family.
     pub async fn drive(dialect: Arc<Dialect>, stop: Stop, done: Arc<AtomicU64>) -> Run {
         let mut run = Run::default();
+        let mut due = super::Due::new(&stop);
         'calls: loop {
             match &stop {
                 Stop::Window { until, .. } if Instant::now() >= *until => break,
@@ -1201,13 +1298,10 @@ mod other {
                     }
                 };
                 let url = request.url.clone();
-                let sent = Instant::now();
+                let sent = due.wait().await;
                 let result = dialect.send(request).await;
                 let took = sent.elapsed();
-                let counted = match &stop {
-                    Stop::Window { from, until } => sent >= *from && sent + took <= *until,
-                    Stop::Calls(_) => true,
-                };
+                let counted = stop.counts(sent, took);
                 match result {
                     Ok((200, text)) if text.contains(expect) => {
                         if counted {
