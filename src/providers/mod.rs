@@ -470,7 +470,7 @@ impl Voices {
     /// `ru=Polly.Tatyana,en=Polly.Joanna`).
     pub fn parse(spec: &str) -> Result<Voices, String> {
         let mut pairs = Vec::new();
-        for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        for item in comma_items(spec) {
             let (lang, voice) = lang_voice(item)?;
             pairs.push((lang.to_owned(), voice.to_owned()));
         }
@@ -552,7 +552,7 @@ impl VoiceTable {
     pub fn parse(spec: &str) -> Result<VoiceTable, String> {
         let names = || ADAPTERS.iter().map(|a| a.name).collect::<Vec<_>>().join(", ");
         let mut by_provider: Vec<(&'static str, Vec<(String, String)>)> = Vec::new();
-        for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        for item in comma_items(spec) {
             let Some((provider, pair)) = item.split_once(':').filter(|(p, _)| !p.contains('=')) else {
                 return Err(format!(
                     "`{item}` names no provider: voices are each provider's own, write PROVIDER:LANG=VOICE \
@@ -607,6 +607,12 @@ pub fn locale(code: &str) -> &str {
     LOCALES.iter().find(|(short, _)| short.eq_ignore_ascii_case(code)).map_or(code, |(_, full)| *full)
 }
 
+/// The items of a comma-separated list, trimmed, empty ones skipped: the shape of `--voices`,
+/// of a menu's hints, of rotated secrets and of Plivo's several signatures.
+pub fn comma_items(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|i| !i.is_empty())
+}
+
 /// A menu's recognition hints (its comma-separated phrases) as the JSON list Vonage's
 /// `context` and jambonz's `hints` take. It shares the flow's string and writes the list as it
 /// serialises: splitting it into owned strings per answer cost as much as the rest of the NCCO.
@@ -615,7 +621,7 @@ pub struct Hints(pub Arc<str>);
 
 impl Hints {
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.split(',').map(str::trim).filter(|h| !h.is_empty())
+        comma_items(&self.0)
     }
 
     pub fn is_empty(&self) -> bool {

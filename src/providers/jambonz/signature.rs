@@ -13,6 +13,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::providers::comma_items;
 use crate::providers::replay::Replays;
 
 /// The SDK's tolerance for the age of `t`, in seconds.
@@ -67,7 +68,7 @@ pub fn verify(
     if signatures.is_empty() {
         return Err(SignatureError::NoSignature);
     }
-    let matched = secrets.split(',').map(str::trim).filter(|s| !s.is_empty()).find_map(|secret| {
+    let matched = comma_items(secrets).find_map(|secret| {
         signatures
             .iter()
             .find(|sig| hex::decode(sig).is_ok_and(|given| mac(secret, t, body).verify_slice(&given).is_ok()))

@@ -23,6 +23,8 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::providers::comma_items;
+
 /// The text Plivo signs for a request to `url` (with its query string) whose body parameters
 /// are `post` (empty for a GET, whose parameters are all in the URL).
 pub fn signed_text(method_is_post: bool, url: &str, post: &[(String, String)], nonce: &str) -> String {
@@ -75,7 +77,7 @@ fn python_bytes(text: &str) -> Vec<u8> {
 /// constant time.
 pub fn verify(auth_token: &str, header: &str, text: &str) -> bool {
     let twice = (!text.is_ascii()).then(|| python_bytes(text));
-    header.split(',').map(str::trim).filter(|s| !s.is_empty()).any(|given| {
+    comma_items(header).any(|given| {
         let Ok(given) = STANDARD.decode(given) else { return false };
         mac(auth_token, text.as_bytes()).verify_slice(&given).is_ok()
             || twice.as_ref().is_some_and(|t| mac(auth_token, t).verify_slice(&given).is_ok())
